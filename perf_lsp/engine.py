@@ -1,0 +1,400 @@
+"""The one engine behind the CLI, the language server and the tests.
+
+``Engine.analyze(source, settings)`` splits the document into top-level statements
+(:mod:`perf_lsp.source`), skips those whose text cannot match any enabled rule,
+parses the rest with libcst one statement at a time and runs the rules over each
+in a single batched traversal. Per-statement results are cached by the
+statement's text (plus the module's imports and the settings), so after an edit
+only the edited statement is parsed and checked again.
+
+Fixes are built on request (``Analysis.fix``): a rule's codemod rewrites its
+statement's CST, may add module-level definitions and imports, and the change is
+turned into minimal text edits. ``Engine.fix_all`` applies fixes until none is
+left (bounded), and never returns a result that does not parse.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from perf_lsp import noqa
+from perf_lsp.model import Applicability, Diagnostic, Edit, Fix, Position, Range
+from perf_lsp.names import ModuleContext, imports_in
+from perf_lsp.rules import REGISTRY
+from perf_lsp.rules.base import Finding, FixContext, Rule, RuleContext
+from perf_lsp.settings import Settings
+from perf_lsp.source import Chunk, split_document, split_lines
+from perf_lsp.textedit import apply_edits, diff_edits, merge_insertions
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_DEFINITION_START = re.compile(r"(@|def\b|async\s+def\b|class\b)")
+
+
+@dataclass
+class ChunkResult:
+    """The cached outcome of analysing one chunk: its CST (when parsed) and findings."""
+
+    module: cst.Module | None
+    findings: list[Finding]
+    error: str | None = None
+
+
+_EMPTY = ChunkResult(None, [])
+
+
+@dataclass
+class Analysis:
+    """One document analysed: its diagnostics and what is needed to build their fixes.
+
+    ``diagnostics`` are sorted by position; lines 1-based, columns 0-based code
+    points. ``syntax_error`` is set when the document as a whole does not parse
+    (the statements that do parse are still checked).
+    """
+
+    source: str
+    lines: list[str]
+    context: ModuleContext
+    chunks: list[Chunk]
+    results: list[ChunkResult]
+    diagnostics: list[Diagnostic]
+    syntax_error: str | None
+    _taken: set[str] | None = field(default=None, repr=False)
+
+    def _finding(self, diag: Diagnostic) -> tuple[Chunk, ChunkResult, Finding] | None:
+        if not diag.key:
+            return None
+        index, number = diag.key
+        if index >= len(self.chunks):
+            return None
+        chunk, result = self.chunks[index], self.results[index]
+        if number >= len(result.findings):
+            return None
+        return chunk, result, result.findings[number]
+
+    def fix(self, diag: Diagnostic, which: int = 0) -> Fix | None:
+        """Build fix number ``which`` of ``diag`` (0: primary, 1: alternative) as text edits.
+
+        Returns None when the diagnostic has no such fix or the codemod declines,
+        or when the fixed document would not parse.
+        """
+        found = self._finding(diag)
+        if found is None:
+            return None
+        chunk, result, finding = found
+        if which >= len(finding.builders) or result.module is None:
+            return None
+        if self._taken is None:
+            self._taken = taken_names(self.source)
+        fctx = FixContext(self.context, result.module, set(self._taken), imports_in(chunk.text))
+        try:
+            new_module = finding.builders[which](fctx)
+        except Exception:  # a codemod bug must never take the editor down
+            return None
+        if new_module is None:
+            return None
+        edits = self._edits_for(diag.key[0], result.module, new_module, fctx)
+        if not edits:
+            return None
+        offer = finding.offers[which]
+        fixed = apply_edits(self.source, edits)
+        if not parses(fixed):
+            return None
+        return Fix(offer.title, offer.applicability, tuple(edits))
+
+    def _edits_for(self, index: int, old: cst.Module, new: cst.Module, fctx: FixContext) -> list[Edit]:
+        chunk = self.chunks[index]
+        nl = old.default_newline
+        edits: list[Edit] = []
+        if fctx.imports:
+            text = "".join(old.code_for_node(stmt).rstrip("\r\n") + nl for stmt in fctx.imports)
+            anchor = self.context.import_anchor(chunk.start)
+            has_imports = any(end == anchor for end in self.context.import_lines)
+            if anchor == 0:
+                anchor = self._after_leading_comments()
+                text += nl
+            elif not has_imports:  # right after the docstring
+                text = nl + text
+            edits.append(self._insertion(anchor + 1, text, nl))
+        if fctx.definitions:
+            edits.append(self._definitions_edit(index, old, fctx.definitions, nl))
+        edits.extend(diff_edits(chunk.text, new.code, chunk.start))
+        return merge_insertions(edits)
+
+    def _insertion(self, line: int, text: str, nl: str) -> Edit:
+        """Insert ``text`` at the start of ``line`` (1-based); past the end, after a newline."""
+        if line > len(self.lines) and self.lines and not self.lines[-1].endswith(("\n", "\r")):
+            text = nl + text
+        if line > len(self.lines) + 1:
+            line = len(self.lines) + 1
+        return Edit(Range(Position(line, 0), Position(line, 0)), text)
+
+    def _definitions_edit(self, index: int, old: cst.Module, definitions: list[cst.BaseStatement], nl: str) -> Edit:
+        """Module-level definitions go before the chunk at ``index``, PEP 8 spaced.
+
+        Functions and classes go right above the chunk (and its comments) with two
+        blank lines after them. Simple statements (constants) go right after the
+        previous top-level statement: a block of constants grows in place.
+        """
+        chunk = self.chunks[index]
+        blocks = [old.code_for_node(stmt).rstrip("\r\n") + nl for stmt in definitions]
+        compound = any(isinstance(s, (cst.FunctionDef, cst.ClassDef)) for s in definitions)
+        if compound or index == 0:
+            gap = nl * 2 if compound or _DEFINITION_START.match(chunk.text.lstrip()) else ""
+            return self._insertion(self._definition_line(chunk), gap.join(blocks) + gap, nl)
+        previous = self.chunks[index - 1]
+        first = previous.text.lstrip()
+        if _DEFINITION_START.match(first):
+            lead = nl * 2
+        elif first.startswith(("import ", "from ")) or first.startswith(('"', "'")):
+            lead = nl
+        else:
+            lead = ""
+        trail = ""
+        if previous.end + 1 == self._definition_line(chunk):  # no blank line between the two statements
+            trail = nl * 2 if _DEFINITION_START.match(chunk.text.lstrip()) else ""
+        return self._insertion(previous.end + 1, lead + "".join(blocks) + trail, nl)
+
+    def _definition_line(self, chunk: Chunk) -> int:
+        """The line to insert a module-level definition for ``chunk``: above its leading comments."""
+        line = chunk.start
+        while line > 1 and self.lines[line - 2].lstrip().startswith("#") and not self.lines[line - 2].startswith("#!"):
+            line -= 1
+        return line
+
+    def _after_leading_comments(self) -> int:
+        line = 0
+        while line < len(self.lines) and self.lines[line].startswith("#"):
+            line += 1
+        return line
+
+    def noqa_edit(self, diag: Diagnostic) -> Edit | None:
+        """The edit that adds ``# noqa: CODE`` to the diagnostic's first line, or None when it cannot."""
+        found = self._finding(diag)
+        if found is None:
+            return None
+        chunk = found[0]
+        rel = diag.range.start.line - chunk.start + 1
+        spot = noqa.noqa_insertion(chunk.text, rel, diag.code)
+        if spot is None:
+            return None
+        column, text = spot
+        pos = Position(diag.range.start.line, column)
+        return Edit(Range(pos, pos), text)
+
+    def at(self, pos: Position) -> list[Diagnostic]:
+        """Diagnostics whose range contains ``pos``."""
+        return [d for d in self.diagnostics if d.range.contains(pos)]
+
+    def overlapping(self, rng: Range) -> list[Diagnostic]:
+        """Diagnostics whose range overlaps ``rng``."""
+        return [d for d in self.diagnostics if d.range.overlaps(rng)]
+
+
+_FROM_MODULE = re.compile(r"(?m)^([ \t]*from[ \t]+)[\w.]+")
+
+
+def taken_names(source: str) -> set[str]:
+    """Every identifier in ``source`` that a new name could clash with.
+
+    Conservative: names in strings and comments count too. The module path of a
+    ``from X import y`` does not (it binds ``y``, not ``X``).
+    """
+    return set(_IDENTIFIER.findall(_FROM_MODULE.sub(r"\1", source)))
+
+
+def parses(source: str) -> bool:
+    """True when ``source`` is valid Python for both :mod:`ast` and libcst."""
+    try:
+        ast.parse(source)
+        cst.parse_module(source)
+    except (SyntaxError, ValueError, cst.ParserSyntaxError):
+        return False
+    return True
+
+
+def _shift(rng: Range, offset: int) -> Range:
+    return Range(
+        Position(rng.start.line + offset, rng.start.column),
+        Position(rng.end.line + offset, rng.end.column),
+    )
+
+
+@dataclass
+class FixAllResult:
+    """The outcome of :meth:`Engine.fix_all`: the new text and how many fixes went in."""
+
+    source: str
+    applied: int
+    rounds: int
+    remaining: list[Diagnostic]
+
+
+class Engine:
+    """Analyses documents and applies fixes; holds the per-statement cache.
+
+    Thread-safe: the language server analyses in a worker thread while requests
+    read results. ``cache_size`` bounds the number of cached statements.
+    """
+
+    def __init__(self, rules: Sequence[type[Rule]] = REGISTRY, cache_size: int = 4096) -> None:
+        self.rules = tuple(rules)
+        self._cache: OrderedDict[tuple, ChunkResult] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def enabled_rules(self, settings: Settings) -> tuple[type[Rule], ...]:
+        """The rules that ``select``/``ignore`` leave on."""
+        return tuple(rule for rule in self.rules if settings.enabled(rule.code))
+
+    def analyze(self, source: str, settings: Settings) -> Analysis:
+        """Check one document. Never raises on bad source: syntax errors go in ``syntax_error``."""
+        lines = split_lines(source)
+        split = split_document(source, lines)
+        rules = self.enabled_rules(settings)
+        results: list[ChunkResult] = []
+        diagnostics: list[Diagnostic] = []
+        for index, chunk in enumerate(split.chunks):
+            result = self._chunk(chunk, split.context, settings, rules)
+            results.append(result)
+            offset = chunk.start - 1
+            for number, f in enumerate(result.findings):
+                diagnostics.append(
+                    Diagnostic(
+                        code=f.code,
+                        name=f.name,
+                        message=f.message,
+                        range=_shift(f.range, offset),
+                        fixes=f.offers,
+                        detail=f.detail,
+                        key=(index, number),
+                    )
+                )
+        diagnostics.sort(key=lambda d: (d.range.start, d.code))
+        return Analysis(source, lines, split.context, split.chunks, results, diagnostics, split.syntax_error)
+
+    def _chunk(self, chunk: Chunk, context: ModuleContext, settings: Settings, rules: tuple[type[Rule], ...]) -> ChunkResult:
+        candidates = [rule for rule in rules if rule.applies_to(chunk.text, context, settings)]
+        if not candidates:
+            return _EMPTY
+        key = (
+            hashlib.blake2b(chunk.text.encode("utf-8", "surrogatepass"), digest_size=16).digest(),
+            context.fingerprint,
+            settings.analysis_key,
+            tuple(rule.code for rule in candidates),
+        )
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                return cached
+        result = analyze_chunk(chunk.text, context, settings, candidates)
+        with self._lock:
+            self._cache[key] = result
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return result
+
+    def fix_all(
+        self,
+        source: str,
+        settings: Settings,
+        *,
+        unsafe: bool | None = None,
+        codes: Iterable[str] | None = None,
+        max_rounds: int = 25,
+    ) -> FixAllResult:
+        """Apply every applicable fix, re-checking between rounds, at most ``max_rounds`` rounds.
+
+        ``unsafe`` defaults to ``settings.unsafe_fixes``; ``codes`` limits the rules
+        whose fixes are applied. In each round the fixes whose edits do not touch
+        each other go in together; the result of every round must parse, or the
+        round is retried with its first fix alone, and a fix that breaks the
+        document is never retried.
+        """
+        allow_unsafe = settings.unsafe_fixes if unsafe is None else unsafe
+        wanted = set(codes) if codes is not None else None
+        applied = 0
+        broken: set[tuple] = set()
+        rounds = 0
+        analysis = self.analyze(source, settings)
+        for rounds in range(1, max_rounds + 1):
+            batch: list[Fix] = []
+            occupied: list[Range] = []
+            first_key: tuple | None = None
+            for diag in analysis.diagnostics:
+                if wanted is not None and diag.code not in wanted:
+                    continue
+                if not diag.fixes:
+                    continue
+                if diag.fixes[0].applicability is Applicability.UNSAFE and not allow_unsafe:
+                    continue
+                ident = (diag.code, diag.range, diag.message)
+                if ident in broken:
+                    continue
+                fix = analysis.fix(diag)
+                if fix is None:
+                    broken.add(ident)
+                    continue
+                if any(_touches(e.range, r) for e in fix.edits for r in occupied):
+                    continue
+                batch.append(fix)
+                occupied.extend(e.range for e in fix.edits)
+                if first_key is None:
+                    first_key = ident
+            if not batch:
+                break
+            new_source = _apply_fixes(source, batch)
+            if new_source is None or not parses(new_source):
+                new_source = _apply_fixes(source, batch[:1])
+                if new_source is None or not parses(new_source):
+                    broken.add(first_key)
+                    continue
+                batch = batch[:1]
+            source = new_source
+            applied += len(batch)
+            analysis = self.analyze(source, settings)
+        remaining = [d for d in analysis.diagnostics if wanted is None or d.code in wanted]
+        return FixAllResult(source, applied, rounds, remaining)
+
+
+def _touches(a: Range, b: Range) -> bool:
+    return a.start <= b.end and b.start <= a.end
+
+
+def _apply_fixes(source: str, fixes: list[Fix]) -> str | None:
+    try:
+        return apply_edits(source, merge_insertions(e for f in fixes for e in f.edits))
+    except ValueError:
+        return None
+
+
+def analyze_chunk(text: str, context: ModuleContext, settings: Settings, rules: Iterable[type[Rule]]) -> ChunkResult:
+    """Parse one chunk with libcst and run ``rules`` over it in one batched traversal.
+
+    Findings on a line with a matching ``# noqa`` are dropped here. A chunk that
+    libcst cannot parse gives no findings and an ``error``.
+    """
+    try:
+        module = cst.parse_module(text)
+    except (cst.ParserSyntaxError, RecursionError, ValueError) as exc:
+        return ChunkResult(None, [], error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    ctx = RuleContext(module, context, settings, text)
+    instances = [rule(ctx) for rule in rules]
+    try:
+        ctx.wrapper.visit_batched(instances)
+    except RecursionError:
+        return ChunkResult(module, [], error="statement too deeply nested")
+    findings = [f for rule in instances for f in rule.findings]
+    suppress = noqa.noqa_map(text)
+    if suppress:
+        findings = [f for f in findings if not noqa.is_suppressed(suppress, f.range.start.line, f.code)]
+    findings.sort(key=lambda f: (f.range.start, f.code))
+    return ChunkResult(module, findings)

@@ -1,0 +1,323 @@
+"""What every rule is built on: the rule class, the per-chunk context and the fix context.
+
+A rule is one class in one file: a stable ``code``, a ``name``, a ``message``, a
+``fix_title`` and ``fix_safety``, a docstring in Ruff's sections (What it does /
+Why is this bad? / Example / Use instead / Fix safety) with the cost figures from
+the audit reports, and its codemod beside it as fix builders. Rules are libcst
+:class:`~libcst.BatchableCSTVisitor` s: all rules that may apply to a chunk run in
+one traversal of it.
+
+Positions inside a chunk are chunk-relative (line 1 is the chunk's first line);
+the engine shifts them into the document.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
+
+from perf_lsp.model import Applicability, FixOffer, Position, Range
+from perf_lsp.names import ModuleContext, imports_in
+from perf_lsp.settings import Settings
+
+FixBuilder = Callable[["FixContext"], "cst.Module | None"]
+"""Builds one fix: returns the rewritten chunk (or None when the fix cannot apply),
+and may add module-level definitions and imports through the FixContext."""
+
+
+@dataclass
+class Finding:
+    """One report of a rule in a chunk; ``range`` is chunk-relative."""
+
+    code: str
+    name: str
+    message: str
+    range: Range
+    offers: tuple[FixOffer, ...] = ()
+    builders: tuple[FixBuilder, ...] = ()
+    detail: str = ""
+
+
+def dotted(expr: cst.BaseExpression) -> str | None:
+    """``a.b.c`` for a chain of attribute accesses on a name, else None."""
+    parts: list[str] = []
+    while isinstance(expr, cst.Attribute):
+        parts.append(expr.attr.value)
+        expr = expr.value
+    if isinstance(expr, cst.Name):
+        parts.append(expr.value)
+        return ".".join(reversed(parts))
+    return None
+
+
+FUNCTION_BOUNDARIES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
+COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+
+
+class RuleContext:
+    """Facts about one chunk that rules share: parents, positions and qualified names.
+
+    Built once per analysed chunk. ``qualified_name`` resolves through imports
+    (the chunk's own, then the module's); it is the seam where jedi-based type
+    resolution will plug in.
+    """
+
+    def __init__(self, module: cst.Module, module_ctx: ModuleContext, settings: Settings, text: str) -> None:
+        self.module = module
+        self.module_ctx = module_ctx
+        self.settings = settings
+        self.text = text
+        self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+        self._parents = self.wrapper.resolve(ParentNodeProvider)
+        self._positions = self.wrapper.resolve(PositionProvider)
+        self._local_imports: dict[str, str] | None = None
+
+    # -- tree navigation -------------------------------------------------
+    def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        """The node's parent, or None for the module."""
+        return self._parents.get(node)
+
+    def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+        """Parents of ``node``, nearest first, up to the module."""
+        current = self._parents.get(node)
+        while current is not None:
+            yield current
+            current = self._parents.get(current)
+
+    def enclosing_function(self, node: cst.CSTNode) -> cst.FunctionDef | None:
+        """The nearest ``def`` around ``node`` (lambdas and classes stop the search)."""
+        for anc in self.ancestors(node):
+            if isinstance(anc, cst.FunctionDef):
+                return anc
+            if isinstance(anc, (cst.Lambda, cst.ClassDef)):
+                return None
+        return None
+
+    def enclosing_class(self, func: cst.FunctionDef) -> cst.ClassDef | None:
+        """The class whose body defines ``func`` directly, or None."""
+        for anc in self.ancestors(func):
+            if isinstance(anc, cst.ClassDef):
+                return anc
+            if isinstance(anc, (cst.FunctionDef, cst.Lambda)):
+                return None
+        return None
+
+    def repeating_loop(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        """The innermost loop that runs ``node`` once per iteration, within the same function.
+
+        A ``for`` loop's body (not its iterable or ``else``), a ``while`` loop's test
+        and body, and a comprehension's element, conditions and inner iterables
+        count; the outermost iterable of a comprehension runs once and does not.
+        Returns the ``For``/``While``/comprehension node, or None.
+        """
+        child = node
+        for anc in self.ancestors(node):
+            if isinstance(anc, FUNCTION_BOUNDARIES):
+                return None
+            if isinstance(anc, cst.For) and child is anc.body:
+                return anc
+            if isinstance(anc, cst.While) and (child is anc.body or child is anc.test):
+                return anc
+            if isinstance(anc, COMPREHENSIONS):
+                outer = anc.for_in
+                if not (child is outer and _only_in_first_iter(node, outer, self)):
+                    return anc
+            child = anc
+        return None
+
+    def range_of(self, node: cst.CSTNode, end_node: cst.CSTNode | None = None) -> Range:
+        """Chunk-relative range from ``node``'s start to ``end_node``'s (or its own) end."""
+        start = self._positions[node].start
+        end = self._positions[end_node or node].end
+        return Range(Position(start.line, start.column), Position(end.line, end.column))
+
+    def code(self, node: cst.CSTNode) -> str:
+        """The source text of ``node`` as the chunk writes it."""
+        return self.module.code_for_node(node)
+
+    # -- names -----------------------------------------------------------
+    @property
+    def local_imports(self) -> dict[str, str]:
+        """Names bound by ``import`` statements anywhere inside the chunk."""
+        if self._local_imports is None:
+            self._local_imports = imports_in(self.text)
+        return self._local_imports
+
+    def resolve_dotted(self, name: str) -> str | None:
+        """Resolve a dotted name through the chunk's and the module's imports."""
+        head, _, rest = name.partition(".")
+        qn = self.local_imports.get(head) or self.module_ctx.imported(head)
+        if qn is None:
+            return None
+        return f"{qn}.{rest}" if rest else qn
+
+    def qualified_name(self, expr: cst.BaseExpression) -> str | None:
+        """The qualified name an expression refers to through imports (``rx.sub`` -> ``re.sub``), or None."""
+        name = dotted(expr)
+        return self.resolve_dotted(name) if name else None
+
+
+def _only_in_first_iter(node: cst.CSTNode, comp_for: cst.CompFor, ctx: RuleContext) -> bool:
+    """True when ``node`` sits in the outermost iterable of a comprehension (evaluated once)."""
+    child = node
+    for anc in ctx.ancestors(node):
+        if anc is comp_for:
+            return child is comp_for.iter
+        child = anc
+    return False
+
+
+@dataclass
+class FixContext:
+    """What a fix builder may use and add: free names, imports, module-level definitions.
+
+    ``taken`` holds every identifier in the document, so generated names never
+    clash; ``local_imports`` are the chunk's own imports (a chunk that does
+    ``import re`` inside a function may still get ``import re`` at module level). Definitions are inserted before the chunk's statement; imports after
+    the module's imports. Both are libcst nodes, rendered with the chunk's own
+    indentation and newline.
+    """
+
+    module_ctx: ModuleContext
+    chunk: cst.Module
+    taken: set[str]
+    local_imports: dict[str, str] = field(default_factory=dict)
+    definitions: list[cst.BaseStatement] = field(default_factory=list)
+    imports: list[cst.SimpleStatementLine] = field(default_factory=list)
+    _pending: dict[str, str] = field(default_factory=dict)
+
+    def unique_name(self, base: str) -> str:
+        """``base``, or ``base_2``, ``base_3``... whichever is free; reserves it."""
+        name, n = base, 2
+        while name in self.taken or name in _KEYWORDS:
+            name, n = f"{base}_{n}", n + 1
+        self.taken.add(name)
+        return name
+
+    def module_ref(self, module: str) -> str:
+        """The module-level name for ``module``, adding ``import module`` when it is not imported."""
+        alias = self.module_ctx.alias_for(module) or self._pending.get(module)
+        if alias:
+            return alias
+        head = module.split(".", 1)[0]
+        free = head not in self.taken or self.local_imports.get(head) == module
+        if "." not in module and free:
+            stmt = f"import {module}"
+            alias = module
+            self.taken.add(alias)
+        else:
+            alias = self.unique_name("_" + module.replace(".", "_"))
+            stmt = f"import {module} as {alias}"
+        self._pending[module] = alias
+        self.imports.append(self.parse_statement(stmt))
+        return alias
+
+    def name_ref(self, module: str, name: str) -> str:
+        """An expression for ``module.name`` at module level (reusing ``from module import name``)."""
+        alias = self.module_ctx.alias_for(f"{module}.{name}")
+        if alias:
+            return alias
+        return f"{self.module_ref(module)}.{name}"
+
+    def parse_statement(self, code: str) -> cst.BaseStatement:
+        """Parse ``code`` with the chunk's parser config (its newline and indentation)."""
+        return cst.parse_statement(code, config=self.chunk.config_for_parsing)
+
+    def parse_expression(self, code: str) -> cst.BaseExpression:
+        """Parse an expression with the chunk's parser config."""
+        return cst.parse_expression(code, config=self.chunk.config_for_parsing)
+
+    def add_definition(self, stmt: cst.BaseStatement | str) -> None:
+        """Queue a module-level statement to insert before the chunk."""
+        self.definitions.append(self.parse_statement(stmt) if isinstance(stmt, str) else stmt)
+
+
+_KEYWORDS = frozenset(__import__("keyword").kwlist) | {"match", "case", "type", "_"}
+
+
+class Rule(cst.BatchableCSTVisitor):
+    """Base class of every rule; subclasses set the class attributes and ``visit_*`` methods.
+
+    ``triggers`` is a regular expression searched in a chunk's text before it is
+    parsed: a chunk with no match cannot be reported by the rule and is skipped.
+    """
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+    message: ClassVar[str]
+    fix_title: ClassVar[str | None] = None
+    fix_safety: ClassVar[Applicability | None] = None
+    alt_fix_title: ClassVar[str | None] = None
+    alt_fix_safety: ClassVar[Applicability | None] = None
+    triggers: ClassVar[str] = ""
+    _trigger_re: ClassVar[re.Pattern[str] | None] = None
+
+    def __init__(self, ctx: RuleContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.findings: list[Finding] = []
+
+    @classmethod
+    def applies_to(cls, text: str, module_ctx: ModuleContext, settings: Settings) -> bool:
+        """Cheap text test: can this chunk contain a finding of this rule?"""
+        if cls._trigger_re is None or cls._trigger_re.pattern != cls.triggers:
+            cls._trigger_re = re.compile(cls.triggers)
+        return bool(cls._trigger_re.search(text))
+
+    @classmethod
+    def docs(cls) -> str:
+        """The rule's documentation (its docstring, dedented)."""
+        return inspect.cleandoc(cls.__doc__ or "")
+
+    @classmethod
+    def section(cls, title: str) -> str:
+        """One ``## title`` section of the docs, without its heading ('' when absent)."""
+        match = re.search(rf"^## {re.escape(title)}\s*$(.*?)(?=^## |\Z)", cls.docs(), re.M | re.S)
+        return match.group(1).strip() if match else ""
+
+    @classmethod
+    def offers(cls) -> tuple[FixOffer, ...]:
+        """The fixes this rule can offer, primary first."""
+        out = []
+        if cls.fix_title and cls.fix_safety:
+            out.append(FixOffer(cls.fix_title, cls.fix_safety))
+        if cls.alt_fix_title and cls.alt_fix_safety:
+            out.append(FixOffer(cls.alt_fix_title, cls.alt_fix_safety))
+        return tuple(out)
+
+    def report(
+        self,
+        node: cst.CSTNode,
+        *,
+        end_node: cst.CSTNode | None = None,
+        message: str | None = None,
+        fix: FixBuilder | None = None,
+        alt_fix: FixBuilder | None = None,
+        detail: str = "",
+    ) -> None:
+        """Record a finding at ``node`` (to ``end_node``), with its fix builders if the fix applies here."""
+        offers: list[FixOffer] = []
+        builders: list[FixBuilder] = []
+        if fix is not None and self.fix_title and self.fix_safety:
+            offers.append(FixOffer(self.fix_title, self.fix_safety))
+            builders.append(fix)
+        if alt_fix is not None and self.alt_fix_title and self.alt_fix_safety:
+            offers.append(FixOffer(self.alt_fix_title, self.alt_fix_safety))
+            builders.append(alt_fix)
+        self.findings.append(
+            Finding(
+                code=self.code,
+                name=self.name,
+                message=message or self.message,
+                range=self.ctx.range_of(node, end_node),
+                offers=tuple(offers),
+                builders=tuple(builders),
+                detail=detail,
+            )
+        )

@@ -1,0 +1,229 @@
+"""Settings: ``[tool.perf-lsp]`` in ``pyproject.toml`` and the language server's options.
+
+A bad value never stops the tool: the key falls back to its default and a message
+naming the file (or "client settings") and the key is returned to the caller,
+which prints it (CLI) or shows it (server).
+"""
+
+from __future__ import annotations
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+SEVERITIES = ("error", "warning", "information", "hint")
+DEFAULT_DEBOUNCE_MS = 75
+
+
+class ConfigError(Exception):
+    """A configuration file that cannot be used at all (unreadable, invalid TOML)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that changes what the engine reports or fixes.
+
+    ``select``/``ignore``: rule codes or code prefixes (``"PFL1"``, ``"ALL"``); a code
+    is enabled when the longest matching ``select`` prefix is longer than the
+    longest matching ``ignore`` prefix (Ruff's rule). ``unsafe_fixes``: whether
+    fix-all and ``perf-lsp fix`` apply unsafe fixes. ``extend_heavy_constructors``:
+    extra qualified names PFL101 treats as heavy models. ``severity``: code ->
+    ``error|warning|information|hint`` (server only). ``debounce_ms``: delay, in
+    milliseconds, between the last change and re-analysis (server only).
+    """
+
+    select: tuple[str, ...] = ("PFL",)
+    ignore: tuple[str, ...] = ()
+    unsafe_fixes: bool = False
+    extend_heavy_constructors: tuple[str, ...] = ()
+    severity: tuple[tuple[str, str], ...] = ()
+    debounce_ms: int = DEFAULT_DEBOUNCE_MS
+    _severity: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_severity", dict(self.severity))
+
+    def enabled(self, code: str) -> bool:
+        """Whether rule ``code`` is on under ``select`` and ``ignore``."""
+
+        def best(prefixes: tuple[str, ...]) -> int:
+            lengths = [0 if p == "ALL" else len(p) for p in prefixes if p == "ALL" or code.startswith(p)]
+            return max(lengths) if lengths else -1
+
+        chosen = best(self.select)
+        return chosen >= 0 and chosen > best(self.ignore)
+
+    def severity_of(self, code: str) -> str:
+        """The configured severity for ``code``; ``"warning"`` unless set."""
+        return self._severity.get(code, "warning")
+
+    @property
+    def analysis_key(self) -> tuple:
+        """The part of the settings that changes analysis results (for cache keys)."""
+        return (self.select, self.ignore, self.extend_heavy_constructors)
+
+
+def _known_codes() -> set[str]:
+    from perf_lsp.rules import REGISTRY
+
+    return {rule.code for rule in REGISTRY}
+
+
+def _check_codes(values: list[str], where: str, key: str, messages: list[str]) -> tuple[str, ...] | None:
+    codes = _known_codes()
+    good: list[str] = []
+    for value in values:
+        if value == "ALL" or any(code.startswith(value) for code in codes):
+            good.append(value)
+        else:
+            messages.append(f"{where}: '{key}': unknown rule code or prefix '{value}' (ignored)")
+    return tuple(good)
+
+
+def _str_list(value: Any) -> list[str] | None:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return list(value)
+    return None
+
+
+# option name in pyproject / in LSP settings -> field name
+_PYPROJECT_KEYS = {
+    "select": "select",
+    "ignore": "ignore",
+    "unsafe-fixes": "unsafe_fixes",
+    "extend-heavy-constructors": "extend_heavy_constructors",
+    "severity": "severity",
+}
+_LSP_KEYS = {
+    "select": "select",
+    "ignore": "ignore",
+    "unsafeFixes": "unsafe_fixes",
+    "extendHeavyConstructors": "extend_heavy_constructors",
+    "severity": "severity",
+    "debounceMs": "debounce_ms",
+}
+
+
+def _apply(base: Settings, options: dict, keys: dict[str, str], where: str) -> tuple[Settings, list[str]]:
+    messages: list[str] = []
+    changes: dict[str, Any] = {}
+    for key, value in options.items():
+        name = keys.get(key)
+        if name is None:
+            messages.append(f"{where}: unknown key '{key}' (ignored)")
+            continue
+        if name in ("select", "ignore"):
+            items = _str_list(value)
+            if items is None:
+                messages.append(f"{where}: '{key}' must be a list of rule codes (using the default)")
+                continue
+            changes[name] = _check_codes(items, where, key, messages)
+        elif name == "extend_heavy_constructors":
+            items = _str_list(value)
+            if items is None or not all(item and "." in item for item in items):
+                messages.append(f"{where}: '{key}' must be a list of dotted qualified names (using the default)")
+                continue
+            changes[name] = tuple(items)
+        elif name == "unsafe_fixes":
+            if not isinstance(value, bool):
+                messages.append(f"{where}: '{key}' must be true or false (using the default)")
+                continue
+            changes[name] = value
+        elif name == "debounce_ms":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 10_000:
+                messages.append(f"{where}: '{key}' must be a number of milliseconds from 0 to 10000 (using the default)")
+                continue
+            changes[name] = int(value)
+        elif name == "severity":
+            if not isinstance(value, dict):
+                messages.append(f"{where}: '{key}' must map rule codes to {'|'.join(SEVERITIES)} (using the default)")
+                continue
+            known = _known_codes()
+            pairs: list[tuple[str, str]] = []
+            for code, level in value.items():
+                if code not in known:
+                    messages.append(f"{where}: '{key}': unknown rule code '{code}' (ignored)")
+                elif level not in SEVERITIES:
+                    messages.append(f"{where}: '{key}.{code}' must be one of {', '.join(SEVERITIES)} (ignored)")
+                else:
+                    pairs.append((code, level))
+            changes[name] = tuple(sorted(pairs))
+    return replace(base, **changes), messages
+
+
+def from_pyproject_table(table: dict, path: str, base: Settings | None = None) -> tuple[Settings, list[str]]:
+    """Settings from a ``[tool.perf-lsp]`` table read from ``path``; returns (settings, messages)."""
+    return _apply(base or Settings(), table, _PYPROJECT_KEYS, f"{path}: [tool.perf-lsp]")
+
+
+def from_lsp_options(options: Any, base: Settings | None = None) -> tuple[Settings, list[str]]:
+    """Settings from the client's ``initializationOptions`` or ``didChangeConfiguration`` settings.
+
+    Accepts the options flat or nested under ``"perf-lsp"``/``"perf_lsp"``; returns
+    (settings, messages). Non-dict input yields the base settings and a message.
+    """
+    base = base or Settings()
+    if options is None:
+        return base, []
+    if not isinstance(options, dict):
+        return base, ["client settings: expected an object (using the defaults)"]
+    for nest in ("perf-lsp", "perf_lsp", "perfLsp"):
+        if isinstance(options.get(nest), dict):
+            options = options[nest]
+            break
+    return _apply(base, options, _LSP_KEYS, "client settings")
+
+
+def read_pyproject(path: Path) -> dict | None:
+    """The ``[tool.perf-lsp]`` table of ``path``, or None when it has none.
+
+    Raises ConfigError when the file cannot be read or is not valid TOML.
+    """
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    table = data.get("tool", {}).get("perf-lsp")
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.perf-lsp] must be a table")
+    return table
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """The nearest ``pyproject.toml`` at or above ``start`` (a file or directory) that has ``[tool.perf-lsp]``."""
+    directory = start if start.is_dir() else start.parent
+    for candidate in [directory, *directory.parents]:
+        path = candidate / "pyproject.toml"
+        if path.is_file():
+            try:
+                if read_pyproject(path) is not None:
+                    return path
+            except ConfigError:
+                return path
+    return None
+
+
+def load_for(start: Path, base: Settings | None = None) -> tuple[Settings, list[str]]:
+    """Settings for files at or below ``start``: the nearest ``[tool.perf-lsp]`` over ``base``.
+
+    Returns (settings, messages); an unusable file gives the base settings and a message.
+    """
+    base = base or Settings()
+    path = find_pyproject(start)
+    if path is None:
+        return base, []
+    try:
+        table = read_pyproject(path)
+    except ConfigError as exc:
+        return base, [f"{exc} (using the defaults)"]
+    return from_pyproject_table(table or {}, str(path), base)

