@@ -7,9 +7,15 @@ with one :class:`~perf_lsp.rules.base.Rule` subclass, then one line here.
 from __future__ import annotations
 
 from perf_lsp.rules.base import Rule
+from perf_lsp.rules.pfl101_model_constructed_per_call import ModelConstructedPerCall
+from perf_lsp.rules.pfl201_encode_in_loop import EncodeInLoop
+from perf_lsp.rules.pfl301_sequential_awaits import SequentialAwaits
 from perf_lsp.rules.pfl401_regex_not_precompiled import RegexNotPrecompiled
 
 REGISTRY: tuple[type[Rule], ...] = (
+    ModelConstructedPerCall,
+    EncodeInLoop,
+    SequentialAwaits,
     RegexNotPrecompiled,
 )
 
