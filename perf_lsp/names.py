@@ -26,13 +26,17 @@ class ModuleContext:
     ``import_lines`` lists, for each top-level import statement, its last line
     (1-based), so a fix can put a new import after the imports that precede it;
     ``header_end`` is the last line of the module docstring, ``from __future__``
-    imports or leading comments (0 when there are none).
+    imports or leading comments (0 when there are none); ``factories`` maps a
+    qualified name to a module-level function cached with ``functools.cache`` or
+    ``lru_cache`` whose body is ``return <that callable>(*args, **kwargs)`` (what
+    PFL101's fix writes), so a second fix reuses it.
     """
 
     imports: tuple[tuple[str, str], ...] = ()
     bindings: tuple[tuple[str, str], ...] = ()
     import_lines: tuple[int, ...] = ()
     header_end: int = 0
+    factories: tuple[tuple[str, str], ...] = ()
     _imports: dict = field(default_factory=dict, compare=False, repr=False)
     _bindings: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -43,7 +47,7 @@ class ModuleContext:
     @property
     def fingerprint(self) -> tuple:
         """What chunk analysis depends on (line numbers excluded), for cache keys."""
-        return (self.imports, self.bindings)
+        return (self.imports, self.bindings, self.factories)
 
     def imported(self, name: str) -> str | None:
         """The qualified name a module-level import binds to ``name``, or None."""
@@ -61,6 +65,13 @@ class ModuleContext:
         for local, qn in self.imports:
             if qn == qualified:
                 return local
+        return None
+
+    def factory_for(self, qualified: str) -> str | None:
+        """The name of a cached module-level factory of ``qualified``, or None."""
+        for qn, name in self.factories:
+            if qn == qualified:
+                return name
         return None
 
     def import_anchor(self, before_line: int) -> int:
@@ -188,6 +199,22 @@ def build_module_context(tree: ast.Module | None, statements: list[ast.stmt] | N
             qn = resolve_dotted(func, imports) if func else None
             if qn:
                 bindings[target.id] = qn
+    factories: dict[str, str] = {}
+    for stmt in body:
+        if isinstance(stmt, ast.FunctionDef) and stmt.body and _is_cached(stmt, imports):
+            last = stmt.body[-1]
+            if isinstance(last, ast.Return) and isinstance(last.value, ast.Call):
+                call = last.value
+                spread = (
+                    len(call.args) == 1
+                    and isinstance(call.args[0], ast.Starred)
+                    and len(call.keywords) == 1
+                    and call.keywords[0].arg is None
+                )
+                func = dotted_name(call.func)
+                qn = resolve_dotted(func, imports) if func else None
+                if spread and qn:
+                    factories.setdefault(qn, stmt.name)
     header_end = 0
     for stmt in body:
         is_doc = (
@@ -205,4 +232,15 @@ def build_module_context(tree: ast.Module | None, statements: list[ast.stmt] | N
         bindings=tuple(sorted(bindings.items())),
         import_lines=tuple(import_lines),
         header_end=header_end,
+        factories=tuple(sorted(factories.items())),
     )
+
+
+def _is_cached(func: ast.FunctionDef, imports: dict[str, str]) -> bool:
+    for deco in func.decorator_list:
+        target = deco.func if isinstance(deco, ast.Call) else deco
+        name = dotted_name(target)
+        qn = resolve_dotted(name, imports) if name else None
+        if qn in ("functools.cache", "functools.lru_cache"):
+            return True
+    return False

@@ -73,7 +73,7 @@ def _known_codes() -> set[str]:
     return {rule.code for rule in REGISTRY}
 
 
-def _check_codes(values: list[str], where: str, key: str, messages: list[str]) -> tuple[str, ...] | None:
+def check_codes(values: list[str], where: str, key: str, messages: list[str]) -> tuple[str, ...] | None:
     codes = _known_codes()
     good: list[str] = []
     for value in values:
@@ -123,7 +123,7 @@ def _apply(base: Settings, options: dict, keys: dict[str, str], where: str) -> t
             if items is None:
                 messages.append(f"{where}: '{key}' must be a list of rule codes (using the default)")
                 continue
-            changes[name] = _check_codes(items, where, key, messages)
+            changes[name] = check_codes(items, where, key, messages)
         elif name == "extend_heavy_constructors":
             items = _str_list(value)
             if items is None or not all(item and "." in item for item in items):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from perf_lsp.names import ModuleContext, build_module_context
 
@@ -20,12 +20,15 @@ from perf_lsp.names import ModuleContext, build_module_context
 class Chunk:
     """One top-level statement (with its decorators): lines ``start``..``end``, 1-based, inclusive.
 
-    ``text`` is exactly those lines of the document, line endings included.
+    ``text`` is exactly those lines of the document, line endings included;
+    ``nodes`` are the :mod:`ast` statements of the chunk (absolute line numbers),
+    used by the rules' cheap structural prefilters; empty when unknown.
     """
 
     start: int
     end: int
     text: str
+    nodes: tuple[ast.stmt, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass
@@ -56,17 +59,18 @@ def split_lines(source: str) -> list[str]:
     return _LINE.findall(source)
 
 
-def _spans_from_ast(tree: ast.Module) -> list[tuple[int, int]]:
-    spans: list[tuple[int, int]] = []
-    for stmt in tree.body:
+def _spans_from_ast(body: list[ast.stmt]) -> list[tuple[int, int, tuple[ast.stmt, ...]]]:
+    spans: list[tuple[int, int, tuple[ast.stmt, ...]]] = []
+    for stmt in body:
         start = stmt.lineno
         for deco in getattr(stmt, "decorator_list", ()):
             start = min(start, deco.lineno)
         end = stmt.end_lineno or stmt.lineno
         if spans and start <= spans[-1][1]:
-            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+            first, last, nodes = spans[-1]
+            spans[-1] = (first, max(end, last), (*nodes, stmt))
         else:
-            spans.append((start, end))
+            spans.append((start, end, (stmt,)))
     return spans
 
 
@@ -102,19 +106,21 @@ def split_document(source: str, lines: list[str] | None = None) -> SplitResult:
     except (SyntaxError, ValueError) as exc:  # ValueError: null bytes
         lineno = getattr(exc, "lineno", None) or 0
         message = f"line {lineno}: {getattr(exc, 'msg', str(exc))}"
-        spans = _spans_fallback(lines)
         statements: list[ast.stmt] = []
-        for start, end in spans:
+        spans: list[tuple[int, int, tuple[ast.stmt, ...]]] = []
+        for start, end in _spans_fallback(lines):
             try:
                 part = ast.parse("".join(lines[start - 1 : end]))
             except (SyntaxError, ValueError):
+                spans.append((start, end, ()))
                 continue
             ast.increment_lineno(part, start - 1)
             statements.extend(part.body)
+            spans.append((start, end, tuple(part.body)))
         context = build_module_context(None, statements)
         return SplitResult(_chunks(lines, spans), context, message)
-    return SplitResult(_chunks(lines, _spans_from_ast(tree)), build_module_context(tree), None)
+    return SplitResult(_chunks(lines, _spans_from_ast(tree.body)), build_module_context(tree), None)
 
 
-def _chunks(lines: list[str], spans: list[tuple[int, int]]) -> list[Chunk]:
-    return [Chunk(start, end, "".join(lines[start - 1 : end])) for start, end in spans]
+def _chunks(lines: list[str], spans: list[tuple[int, int, tuple[ast.stmt, ...]]]) -> list[Chunk]:
+    return [Chunk(start, end, "".join(lines[start - 1 : end]), nodes) for start, end, nodes in spans]

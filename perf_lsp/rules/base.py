@@ -13,6 +13,7 @@ the engine shifts them into the document.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 from collections.abc import Callable, Iterator
@@ -20,10 +21,11 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
+from libcst.metadata import MetadataWrapper, PositionProvider
 
 from perf_lsp.model import Applicability, FixOffer, Position, Range
 from perf_lsp.names import ModuleContext, imports_in
+from perf_lsp.rules.summary import ChunkSummary
 from perf_lsp.settings import Settings
 
 FixBuilder = Callable[["FixContext"], "cst.Module | None"]
@@ -73,10 +75,42 @@ class RuleContext:
         self.module_ctx = module_ctx
         self.settings = settings
         self.text = text
-        self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-        self._parents = self.wrapper.resolve(ParentNodeProvider)
-        self._positions = self.wrapper.resolve(PositionProvider)
+        self._parents: dict[cst.CSTNode, cst.CSTNode] = {}
+        self._positions = None
         self._local_imports: dict[str, str] | None = None
+
+    def run(self, rules: list["Rule"]) -> None:
+        """Run ``rules`` over the chunk in one traversal, recording every node's parent on the way.
+
+        The walk reads each node's dataclass fields directly (about twice as fast
+        as libcst's visitor machinery on a 2,400-line module) and calls the rules'
+        ``visit_<Node>`` before and ``leave_<Node>`` after the node's children.
+        Positions are computed only if a rule reports.
+        """
+        visits: dict[type, list] = {}
+        leaves: dict[type, list] = {}
+        for rule in rules:
+            for name, method in rule.get_visitors().items():
+                kind, _, type_name = name.partition("_")
+                node_type = getattr(cst, type_name, None)
+                if node_type is None:
+                    continue
+                (visits if kind == "visit" else leaves).setdefault(node_type, []).append(method)
+        parents = self._parents
+        stack: list[tuple[cst.CSTNode, bool]] = [(self.module, False)]
+        while stack:
+            node, leaving = stack.pop()
+            if leaving:
+                for method in leaves.get(type(node), ()):
+                    method(node)
+                continue
+            for method in visits.get(type(node), ()):
+                method(node)
+            stack.append((node, True))
+            children = _children(node)
+            for child in children:
+                parents[child] = node
+            stack.extend((child, False) for child in reversed(children))
 
     # -- tree navigation -------------------------------------------------
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
@@ -133,6 +167,8 @@ class RuleContext:
 
     def range_of(self, node: cst.CSTNode, end_node: cst.CSTNode | None = None) -> Range:
         """Chunk-relative range from ``node``'s start to ``end_node``'s (or its own) end."""
+        if self._positions is None:
+            self._positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
         start = self._positions[node].start
         end = self._positions[end_node or node].end
         return Range(Position(start.line, start.column), Position(end.line, end.column))
@@ -161,6 +197,24 @@ class RuleContext:
         """The qualified name an expression refers to through imports (``rx.sub`` -> ``re.sub``), or None."""
         name = dotted(expr)
         return self.resolve_dotted(name) if name else None
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _children(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """A node's child nodes in field (source) order, read from its dataclass fields."""
+    names = _FIELDS.get(type(node))
+    if names is None:
+        names = _FIELDS[type(node)] = tuple(f.name for f in dataclasses.fields(node))
+    out: list[cst.CSTNode] = []
+    for name in names:
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            out.append(value)
+        elif isinstance(value, (tuple, list)):
+            out.extend(item for item in value if isinstance(item, cst.CSTNode))
+    return out
 
 
 def _only_in_first_iter(node: cst.CSTNode, comp_for: cst.CompFor, ctx: RuleContext) -> bool:
@@ -263,12 +317,42 @@ class Rule(cst.BatchableCSTVisitor):
         self.ctx = ctx
         self.findings: list[Finding] = []
 
+    _visitor_names: ClassVar[dict[type, tuple[str, ...]]] = {}
+
+    def get_visitors(self):
+        """The ``visit_*``/``leave_*`` methods, listed once per class.
+
+        libcst's default runs :func:`inspect.getmembers` on every instance, which
+        cost more than parsing on real code; the list depends only on the class.
+        """
+        cls = type(self)
+        names = Rule._visitor_names.get(cls)
+        if names is None:
+            names = tuple(
+                name
+                for name in dir(cls)
+                if name.startswith(("visit_", "leave_"))
+                and callable(getattr(cls, name))
+                and not getattr(getattr(cls, name), "_is_no_op", False)
+            )
+            Rule._visitor_names[cls] = names
+        return {name: getattr(self, name) for name in names}
+
     @classmethod
     def applies_to(cls, text: str, module_ctx: ModuleContext, settings: Settings) -> bool:
         """Cheap text test: can this chunk contain a finding of this rule?"""
         if cls._trigger_re is None or cls._trigger_re.pattern != cls.triggers:
             cls._trigger_re = re.compile(cls.triggers)
         return bool(cls._trigger_re.search(text))
+
+    @classmethod
+    def wants(cls, summary: "ChunkSummary", settings: Settings) -> bool:
+        """Structural prefilter on the chunk's :mod:`ast` (see :mod:`perf_lsp.rules.summary`).
+
+        Runs after :meth:`applies_to` and before the libcst parse; False skips the
+        chunk for this rule. The default keeps every chunk.
+        """
+        return True
 
     @classmethod
     def docs(cls) -> str:

@@ -5,6 +5,9 @@ Each function takes libcst nodes of an analysed chunk and its :class:`RuleContex
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
+
 import libcst as cst
 
 from perf_lsp.rules.base import RuleContext, dotted
@@ -128,3 +131,128 @@ def camel_to_snake(name: str) -> str:
             out.append("_")
         out.append(ch.lower())
     return "".join(out).strip("_")
+
+
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+_PUNCTUATION_FIELDS = frozenset(
+    {
+        "lpar", "rpar", "lbracket", "rbracket", "lbrace", "rbrace", "comma", "semicolon", "dot", "colon",
+        "equal", "operator", "leading_lines", "lines_after_decorators", "trailing_whitespace", "header",
+        "footer", "newline", "asynchronous",
+    }
+)
+
+
+def children(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """``node``'s child nodes that can hold names or statements, in field order (mostly source order).
+
+    Punctuation, operators, whitespace and comment lines are left out. Much cheaper
+    than libcst's ``node.children``, which runs a visitor over the node.
+    """
+    names = _CHILD_FIELDS.get(type(node))
+    if names is None:
+        names = _CHILD_FIELDS[type(node)] = tuple(
+            f.name for f in dataclasses.fields(node) if f.name not in _PUNCTUATION_FIELDS and not f.name.startswith("whitespace")
+        )
+    out: list[cst.CSTNode] = []
+    for name in names:
+        value = getattr(node, name)
+        kind = type(value)
+        if kind is list or kind is tuple:
+            out.extend(v for v in value if isinstance(v, cst.CSTNode))
+        elif isinstance(value, cst.CSTNode):
+            out.append(value)
+    return out
+
+
+def walk(node: cst.CSTNode, stop: tuple[type[cst.CSTNode], ...] = ()) -> Iterator[cst.CSTNode]:
+    """``node``'s descendants, depth first, in source order; the children of ``stop`` types are not entered.
+
+    ``stop`` holds concrete node classes, matched exactly (``isinstance`` on libcst's
+    abstract classes is slow). A descendant of a ``stop`` type is itself yielded,
+    only its children are skipped. Punctuation, operators, whitespace and comments are not walked.
+    """
+    stop_types = frozenset(stop)
+    stack = list(reversed(children(node)))
+    while stack:
+        current = stack.pop()
+        yield current
+        if type(current) not in stop_types:
+            stack.extend(reversed(children(current)))
+
+
+def referenced_names(node: cst.CSTNode) -> set[str]:
+    """Every variable name ``node`` mentions (read or written), attribute and keyword-argument names excluded.
+
+    ``d.text + f(x, sep=s)`` -> ``{"d", "f", "x", "s"}``. Conservative: names bound by a
+    lambda or comprehension inside ``node`` count too.
+    """
+    found: set[str] = set()
+    stack: list[cst.CSTNode] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Name):
+            found.add(current.value)
+        elif isinstance(current, cst.Attribute):
+            stack.append(current.value)
+        elif isinstance(current, cst.Arg):
+            stack.append(current.value)
+        else:
+            stack.extend(children(current))
+    return found
+
+
+def target_names(target: cst.CSTNode) -> set[str] | None:
+    """The names an assignment or loop target binds (``i, (a, *b)`` -> ``{"i", "a", "b"}``).
+
+    None when the target also stores into an attribute or a subscript.
+    """
+    if isinstance(target, cst.Name):
+        return {target.value}
+    if isinstance(target, (cst.Tuple, cst.List)):
+        names: set[str] = set()
+        for element in target.elements:
+            inner = target_names(element.value)
+            if inner is None:
+                return None
+            names |= inner
+        return names
+    if isinstance(target, cst.StarredElement):
+        return target_names(target.value)
+    return None
+
+
+def annotation_qualified_names(annotation: cst.BaseExpression, ctx: RuleContext) -> set[str]:
+    """The qualified names an annotation can stand for, through imports.
+
+    ``SentenceTransformer``, ``"SentenceTransformer"``, ``Optional[SentenceTransformer]``,
+    ``SentenceTransformer | None`` and ``Union[...]`` all give
+    ``{"sentence_transformers.SentenceTransformer", ...}``; unresolved parts are left out.
+    """
+    found: set[str] = set()
+    stack: list[cst.BaseExpression] = [annotation]
+    while stack:
+        expr = stack.pop()
+        if isinstance(expr, cst.Annotation):
+            stack.append(expr.annotation)
+        elif isinstance(expr, cst.SimpleString):
+            text = expr.evaluated_value
+            if isinstance(text, str) and len(text) < 500:
+                try:
+                    stack.append(cst.parse_expression(text.strip()))
+                except (cst.ParserSyntaxError, RecursionError, ValueError):
+                    pass
+        elif isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.BitOr):
+            stack.extend((expr.left, expr.right))
+        elif isinstance(expr, cst.Subscript):
+            head = ctx.qualified_name(expr.value) or dotted(expr.value) or ""
+            if head.rsplit(".", 1)[-1] in {"Optional", "Union", "Annotated"}:
+                elements = expr.slice[:1] if head.endswith("Annotated") else expr.slice
+                for element in elements:
+                    if isinstance(element.slice, cst.Index):
+                        stack.append(element.slice.value)
+        else:
+            qn = ctx.qualified_name(expr)
+            if qn:
+                found.add(qn)
+    return found

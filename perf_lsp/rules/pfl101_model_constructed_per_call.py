@@ -1,17 +1,360 @@
-"""PFL101 model-constructed-per-call, and its codemod."""
+"""PFL101 model-constructed-per-call, and its two codemods."""
 
 from __future__ import annotations
 
-from perf_lsp.rules.base import Rule
+import re
+
+import libcst as cst
+
+from perf_lsp.codemod import replace_node
+from perf_lsp.model import Applicability
+from perf_lsp.rules.base import FixContext, Rule, RuleContext, dotted
+from perf_lsp.rules.patterns import (
+    ONE_TIME_METHODS,
+    assigned_target,
+    camel_to_snake,
+    decorator_name,
+    in_lazy_init,
+    is_cached_function,
+    is_literal,
+    snake_to_upper,
+)
+
+HEAVY_CONSTRUCTORS = frozenset(
+    {
+        "sentence_transformers.SentenceTransformer",
+        "sentence_transformers.SentenceTransformer.SentenceTransformer",
+        "sentence_transformers.CrossEncoder",
+        "sentence_transformers.cross_encoder.CrossEncoder",
+        "sentence_transformers.cross_encoder.CrossEncoder.CrossEncoder",
+        "transformers.pipeline",
+        "transformers.pipelines.pipeline",
+        "spacy.load",
+    }
+)
+"""Qualified names whose call loads a model (seconds, hundreds of MB); extended by
+``extend-heavy-constructors``. ``transformers.Auto*.from_pretrained`` is matched by shape."""
+
+_PACKAGES = ("sentence_transformers", "transformers", "spacy")
+
+
+def _word(word: str, text: str) -> bool:
+    return re.search(rf"\b{re.escape(word)}\b", text) is not None
+
+
+# Decorators of functions that run once per process (entry points, start-up hooks).
+_ONE_TIME_DECORATOR_SUFFIXES = ("command", "on_event", "lifespan", "fixture", "group", "callback", "main")
+_ONE_TIME_FUNCTIONS = frozenset({"main", "_main", "cli", "setup", "setup_module", "load_model", "load_models"})
+
+
+def is_heavy_constructor(qualified: str | None, extra: tuple[str, ...] = ()) -> bool:
+    """True for a qualified name whose call loads a heavy model (see :data:`HEAVY_CONSTRUCTORS`)."""
+    if not qualified:
+        return False
+    if qualified in HEAVY_CONSTRUCTORS or qualified in extra:
+        return True
+    parts = qualified.split(".")
+    return (
+        len(parts) >= 3
+        and parts[0] == "transformers"
+        and parts[-1] == "from_pretrained"
+        and parts[-2].startswith("Auto")
+    )
 
 
 class ModelConstructedPerCall(Rule):
     """
     ## What it does
-    (to be written)
+    Reports a heavy model built inside a function body: ``SentenceTransformer(...)``,
+    ``CrossEncoder(...)``, ``transformers`` ``Auto*.from_pretrained(...)`` and
+    ``pipeline(...)``, ``spacy.load(...)``, and any qualified name listed in
+    ``extend-heavy-constructors``.
+
+    Not reported: at module level; in ``__init__`` and other one-time set-up
+    methods; in a function decorated with ``functools.cache``/``lru_cache``; under a
+    lazy-initialisation guard (``if self._model is None:``); in ``main()``, test
+    functions and start-up hooks; and in factories, where the model leaves the
+    function (it is returned, or stored on ``self`` or in a global): keeping it is
+    then the caller's job.
+
+    ## Why is this bad?
+    Loading a model reads hundreds of megabytes from disk and builds the network:
+    a ``SentenceTransformer`` is 100+ MB and takes 2-5 s to load (audit report 000,
+    where ``generate_embedding()`` loaded ``all-MiniLM-L6-v2`` on every call: 100
+    calls waste 200-500 s). Everything the function does after that is fast by
+    comparison, so a per-call load makes the function 100-1000x slower than it
+    needs to be, and churns memory with every load. Larger models (2-20 GB, audit
+    report 003) make it worse.
+
+    ## Example
+    ```python
+    from sentence_transformers import SentenceTransformer
+
+    def generate_embedding(text):
+        model = SentenceTransformer("all-MiniLM-L6-v2")
+        return model.encode(text)
+    ```
+
+    ## Use instead
+    ```python
+    import functools
+
+    from sentence_transformers import SentenceTransformer
+
+    @functools.cache
+    def _get_sentence_transformer(*args, **kwargs):
+        return SentenceTransformer(*args, **kwargs)
+
+    def generate_embedding(text):
+        model = _get_sentence_transformer("all-MiniLM-L6-v2")
+        return model.encode(text)
+    ```
+
+    ## Fix safety
+    Unsafe. The fix adds a module-level factory decorated with ``functools.cache``
+    that builds the model from the same arguments, and the call site calls it: the
+    model becomes one instance shared by every caller (and thread) that passes the
+    same arguments, it stays in memory for the life of the process, and the
+    arguments must be hashable (a list argument raises ``TypeError``). When every
+    argument is a literal, a second fix loads the model into a module-level
+    constant instead: it then loads at import time, even in processes that never
+    call the function.
     """
 
     code = "PFL101"
     name = "model-constructed-per-call"
-    message = "(to be written)"
-    triggers = r"(?!x)x"
+    message = "Heavy model built on every call; build it once and reuse it"
+    fix_title = "Build the model once in a cached module-level factory"
+    fix_safety = Applicability.UNSAFE
+    alt_fix_title = "Load the model once at import time into a module-level constant"
+    alt_fix_safety = Applicability.UNSAFE
+
+    @classmethod
+    def applies_to(cls, text, module_ctx, settings) -> bool:
+        if any(package in text for package in _PACKAGES):
+            return True  # a local import or a spelled-out module path
+        roots = set(_PACKAGES) | {name.split(".", 1)[0] for name in settings.extend_heavy_constructors}
+        for local, qualified in module_ctx.imports:
+            if qualified.split(".", 1)[0] in roots and _word(local, text):
+                return True
+        return False
+
+    @classmethod
+    def wants(cls, summary, settings) -> bool:
+        extra = settings.extend_heavy_constructors
+        return any(is_heavy_constructor(qn, extra) for _, qn in summary.call_names)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        qn = self.ctx.qualified_name(node.func)
+        if not is_heavy_constructor(qn, self.ctx.settings.extend_heavy_constructors):
+            return
+        func = self.ctx.enclosing_function(node)
+        if func is None or self._one_time(func) or in_lazy_init(node, self.ctx) or self._escapes(node, func):
+            return
+        callee = dotted(node.func) or "model"
+        loop = self.ctx.repeating_loop(node)
+        if loop is not None:
+            detail = "Inside a loop: the model is loaded once per iteration."
+        else:
+            detail = f"Paid on every call of `{func.name.value}()`: 2-5 s for a sentence-transformers model."
+        if any(arg.star for arg in node.args):
+            alt = None
+        else:
+            alt = self._constant_fix(node, callee) if all(is_literal(arg.value) for arg in node.args) else None
+        self.report(
+            node,
+            message=f"`{callee}(...)` loads a model on every call of `{func.name.value}()`; build it once and reuse it",
+            fix=self._factory_fix(node, callee, qn or callee),
+            alt_fix=alt if self._module_level_callee(callee) else None,
+            detail=detail,
+        )
+
+    # -- detection -------------------------------------------------------
+    def _one_time(self, func: cst.FunctionDef) -> bool:
+        name = func.name.value
+        if name in ONE_TIME_METHODS or name in _ONE_TIME_FUNCTIONS or name.startswith("test_"):
+            return True
+        if is_cached_function(func, self.ctx):
+            return True
+        for deco in func.decorators:
+            deco_name = decorator_name(deco, self.ctx) or ""
+            if deco_name.rsplit(".", 1)[-1] in _ONE_TIME_DECORATOR_SUFFIXES:
+                return True
+        return False
+
+    def _escapes(self, node: cst.Call, func: cst.FunctionDef) -> bool:
+        """True when the built model outlives the call: returned, yielded, or stored outside locals."""
+        child: cst.CSTNode = node
+        for anc in self.ctx.ancestors(node):
+            if isinstance(anc, cst.Attribute) and child is anc.value:
+                break  # ``Model(...).method()``: the model is used, not handed on
+            if isinstance(anc, cst.Call) and child is anc.func:
+                break
+            if isinstance(anc, (cst.Return, cst.Yield)):
+                return True  # returned as is, or inside what is returned (``return cls(model=...)``)
+            if isinstance(anc, (cst.BaseSmallStatement, cst.BaseCompoundStatement, cst.Lambda)):
+                break
+            child = anc
+        target = assigned_target(node, self.ctx)
+        if isinstance(target, (cst.Attribute, cst.Subscript)):
+            return True
+        if isinstance(target, cst.Name):
+            finder = _EscapeFinder(target.value)
+            func.body.visit(finder)
+            return finder.finish()
+        return False
+
+    def _module_level_callee(self, callee: str) -> bool:
+        head = callee.split(".", 1)[0]
+        return self.ctx.module_ctx.imported(head) is not None
+
+    # -- codemods ---------------------------------------------------------
+    def _factory_fix(self, node: cst.Call, callee: str, qualified: str):
+        def build(fctx: FixContext) -> cst.Module | None:
+            existing = fctx.module_ctx.factory_for(qualified)
+            if existing:
+                name = existing
+            else:
+                name = fctx.unique_name(_factory_name(callee))
+                cache = fctx.name_ref("functools", "cache")
+                body = _local_import_line(callee, self.ctx)
+                lines = [f"@{cache}", f"def {name}(*args, **kwargs):"]
+                indent = fctx.chunk.default_indent
+                if body:
+                    lines.append(f"{indent}{body}")
+                    lines.append("")
+                lines.append(f"{indent}return {callee}(*args, **kwargs)")
+                fctx.add_definition(fctx.chunk.default_newline.join(lines) + fctx.chunk.default_newline)
+            return replace_node(fctx.chunk, node, node.with_changes(func=cst.Name(name)))
+
+        return build
+
+    def _constant_fix(self, node: cst.Call, callee: str):
+        def build(fctx: FixContext) -> cst.Module | None:
+            target = assigned_target(node, self.ctx)
+            base = snake_to_upper(target.value) if isinstance(target, cst.Name) else snake_to_upper(_model_word(callee))
+            name = fctx.unique_name("_" + base)
+            fctx.add_definition(f"{name} = {self.ctx.code(node)}")
+            return replace_node(fctx.chunk, node, cst.Name(name))
+
+        return build
+
+
+class _EscapeFinder(cst.CSTVisitor):
+    """Finds whether a local name's object leaves the function.
+
+    It leaves when the name, or a local built from it (``pipe = pipeline(model=model)``),
+    is returned, yielded, declared global/nonlocal, or stored in an attribute or
+    item (``self.m = model``), including inside a call or a display
+    (``return cls(model=model)``). Only using the object (``return model(x)``,
+    ``return model.encode(x)``) is not leaving.
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.names = {name}
+        self.escapes = False
+        self._assignments: list[tuple[str, cst.BaseExpression]] = []
+        self._outlets: list[cst.BaseExpression] = []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False  # a nested def has its own scope
+
+    def visit_Return(self, node: cst.Return) -> None:
+        if node.value is not None:
+            self._outlets.append(node.value)
+
+    def visit_Yield(self, node: cst.Yield) -> None:
+        if isinstance(node.value, cst.BaseExpression):
+            self._outlets.append(node.value)
+
+    def visit_Global(self, node: cst.Global) -> None:
+        if any(item.name.value in self.names for item in node.names):
+            self.escapes = True
+
+    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
+        if any(item.name.value in self.names for item in node.names):
+            self.escapes = True
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            if isinstance(target.target, (cst.Attribute, cst.Subscript)):
+                self._outlets.append(node.value)
+            elif isinstance(target.target, cst.Name):
+                self._assignments.append((target.target.value, node.value))
+
+    def finish(self) -> bool:
+        """Decide, after the visit: taint locals built from the name, then look at the outlets."""
+        changed = True
+        while changed:
+            changed = False
+            for target, value in self._assignments:
+                if target not in self.names and _passes_any(value, self.names):
+                    self.names.add(target)
+                    changed = True
+        if any(_passes_any(value, self.names) for value in self._outlets):
+            self.escapes = True
+        return self.escapes
+
+
+class _PassFinder(cst.CSTVisitor):
+    """Whether an expression hands one of ``names`` on as a value (not as a callee or receiver)."""
+
+    def __init__(self, names: set[str]) -> None:
+        super().__init__()
+        self.names = names
+        self.found = False
+
+    def visit_Call(self, node: cst.Call) -> bool:
+        if not (isinstance(node.func, cst.Name) and node.func.value in self.names):
+            node.func.visit(self)
+        for arg in node.args:
+            arg.visit(self)
+        return False
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        return False  # ``model.config`` is a use of the object, not the object
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value in self.names:
+            self.found = True
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+
+def _passes_any(expr: cst.BaseExpression, names: set[str]) -> bool:
+    finder = _PassFinder(names)
+    expr.visit(finder)
+    return finder.found
+
+
+def _model_word(callee: str) -> str:
+    """The word a generated name is built from: ``AutoModel.from_pretrained`` -> ``auto_model``."""
+    parts = callee.split(".")
+    if len(parts) > 1 and parts[-1] in {"from_pretrained", "load"}:
+        return camel_to_snake(parts[-2])
+    return camel_to_snake(parts[-1])
+
+
+def _factory_name(callee: str) -> str:
+    parts = callee.split(".")
+    verb = "_load_" if len(parts) > 1 and parts[-1] in {"from_pretrained", "load"} else "_get_"
+    return verb + _model_word(callee)
+
+
+def _local_import_line(callee: str, ctx: RuleContext) -> str | None:
+    """The import a module-level factory needs when the chunk imports the callee locally."""
+    head = callee.split(".", 1)[0]
+    if ctx.module_ctx.imported(head) is not None:
+        return None
+    qualified = ctx.local_imports.get(head)
+    if qualified is None:
+        return None
+    dots = len(qualified) - len(qualified.lstrip("."))
+    bare = qualified[dots:]
+    if "." in bare or dots:
+        package, _, last = bare.rpartition(".")
+        source = "." * dots + package
+        return f"from {source} import {last}" + ("" if last == head else f" as {head}")
+    return f"import {bare}" + ("" if bare == head else f" as {head}")

@@ -104,6 +104,10 @@ class RegexNotPrecompiled(Rule):
             return True
         return any(_word_in(alias, text) for alias in aliases)
 
+    @classmethod
+    def wants(cls, summary, settings) -> bool:
+        return any(qn == "re.compile" or (qn and qn[3:] in _FUNCTIONS and qn.startswith("re.")) for _, qn in summary.call_names)
+
     def visit_Call(self, node: cst.Call) -> None:
         qn = self.ctx.qualified_name(node.func)
         if qn is None or not qn.startswith("re.") or qn.count(".") != 1:
@@ -157,8 +161,8 @@ class RegexNotPrecompiled(Rule):
         )
 
     # -- codemods ---------------------------------------------------------
-    def _constant_name(self, node: cst.Call) -> str:
-        target = assigned_target(node, self.ctx)
+    def _constant_name(self, node: cst.Call, compiled: bool) -> str:
+        target = assigned_target(node, self.ctx) if compiled else None
         if isinstance(target, cst.Name):
             return "_" + snake_to_upper(target.value)
         if isinstance(target, cst.Attribute):
@@ -168,7 +172,7 @@ class RegexNotPrecompiled(Rule):
 
     def _definition(self, fctx: FixContext, node: cst.Call, pattern: cst.Arg, flags: cst.Arg | None) -> str:
         re_ref = fctx.module_ref("re")
-        name = fctx.unique_name(self._constant_name(node))
+        name = fctx.unique_name(self._constant_name(node, compiled=_is_compile(node, self.ctx)))
         args = [self.ctx.code(pattern.value)]
         if flags is not None:
             args.append(fctx.chunk.code_for_node(_rewrite_flags(flags.value, self.ctx, re_ref)))
@@ -192,6 +196,10 @@ class RegexNotPrecompiled(Rule):
             return replace_node(fctx.chunk, node, new_call)
 
         return build
+
+
+def _is_compile(node: cst.Call, ctx: RuleContext) -> bool:
+    return ctx.qualified_name(node.func) == "re.compile"
 
 
 def _word_in(word: str, text: str) -> bool:

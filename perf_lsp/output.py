@@ -1,0 +1,191 @@
+"""Report formats of ``perf-lsp check``: text, JSON (Ruff's shape) and SARIF 2.1.0.
+
+This is where core columns (0-based code points) become the 1-based columns
+linters print; rows are already 1-based.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from perf_lsp import __version__
+from perf_lsp.model import Applicability, Diagnostic, Fix, Position
+from perf_lsp.rules import REGISTRY, by_code
+
+DOCS_URL = "docs/rules.md#{code}"
+
+
+@dataclass(frozen=True)
+class Report:
+    """One diagnostic in one file, with its primary fix when one was built."""
+
+    filename: str
+    diagnostic: Diagnostic
+    fix: Fix | None
+
+
+def _loc(pos: Position) -> dict:
+    return {"row": pos.line, "column": pos.column + 1}
+
+
+def rule_url(code: str) -> str:
+    """Where a rule's documentation lives: its anchor in ``docs/rules.md`` (generated from the rule docstrings)."""
+    return DOCS_URL.format(code=code.lower())
+
+
+def format_text(reports: Sequence[Report], show_fix: callable) -> str:
+    """``path:row:col: CODE [*] message`` lines; ``[*]`` where ``show_fix(diagnostic)`` is true."""
+    lines = []
+    for r in reports:
+        d = r.diagnostic
+        mark = " [*]" if show_fix(d) else ""
+        lines.append(f"{r.filename}:{d.range.start.line}:{d.range.start.column + 1}: {d.code}{mark} {d.message}")
+    return "\n".join(lines)
+
+
+def format_json(reports: Sequence[Report]) -> str:
+    """Ruff's JSON output: a list of objects with 1-based rows and columns."""
+    out = []
+    for r in reports:
+        d = r.diagnostic
+        fix = None
+        if r.fix is not None:
+            fix = {
+                "applicability": r.fix.applicability.value,
+                "message": r.fix.title,
+                "edits": [
+                    {"content": e.content, "location": _loc(e.range.start), "end_location": _loc(e.range.end)}
+                    for e in r.fix.edits
+                ],
+            }
+        out.append(
+            {
+                "code": d.code,
+                "message": d.message,
+                "filename": r.filename,
+                "location": _loc(d.range.start),
+                "end_location": _loc(d.range.end),
+                "fix": fix,
+                "noqa_row": d.range.start.line,
+                "url": rule_url(d.code),
+            }
+        )
+    return json.dumps(out, indent=2, ensure_ascii=False)
+
+
+_SARIF_LEVEL = {"error": "error", "warning": "warning", "information": "note", "hint": "note"}
+
+
+def format_sarif(reports: Sequence[Report], severity_of: callable) -> str:
+    """A SARIF 2.1.0 log with one run; columns are 1-based code points (``columnKind``)."""
+    rules = []
+    for rule in REGISTRY:
+        rules.append(
+            {
+                "id": rule.code,
+                "name": rule.name,
+                "shortDescription": {"text": rule.message},
+                "fullDescription": {"text": rule.section("What it does")},
+                "help": {"text": rule.docs(), "markdown": rule.docs()},
+                "helpUri": rule_url(rule.code),
+                "properties": {"fixSafety": rule.fix_safety.value if rule.fix_safety else None},
+            }
+        )
+    index = {rule.code: i for i, rule in enumerate(REGISTRY)}
+    results = []
+    for r in reports:
+        d = r.diagnostic
+        result = {
+            "ruleId": d.code,
+            "ruleIndex": index.get(d.code, -1),
+            "level": _SARIF_LEVEL.get(severity_of(d.code), "warning"),
+            "message": {"text": d.message},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": r.filename.replace("\\", "/")},
+                        "region": {
+                            "startLine": d.range.start.line,
+                            "startColumn": d.range.start.column + 1,
+                            "endLine": d.range.end.line,
+                            "endColumn": d.range.end.column + 1,
+                        },
+                    }
+                }
+            ],
+        }
+        if r.fix is not None:
+            result["fixes"] = [
+                {
+                    "description": {"text": r.fix.title},
+                    "artifactChanges": [
+                        {
+                            "artifactLocation": {"uri": r.filename.replace("\\", "/")},
+                            "replacements": [
+                                {
+                                    "deletedRegion": {
+                                        "startLine": e.range.start.line,
+                                        "startColumn": e.range.start.column + 1,
+                                        "endLine": e.range.end.line,
+                                        "endColumn": e.range.end.column + 1,
+                                    },
+                                    "insertedContent": {"text": e.content},
+                                }
+                                for e in r.fix.edits
+                            ],
+                        }
+                    ],
+                }
+            ]
+        results.append(result)
+    log = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {"driver": {"name": "perf-lsp", "version": __version__, "rules": rules}},
+                "columnKind": "unicodeCodePoints",
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(log, indent=2, ensure_ascii=False)
+
+
+def rule_table() -> str:
+    """``perf-lsp rules``: code, name and fix availability, one rule a line."""
+    rows = [("CODE", "NAME", "FIX")]
+    for rule in REGISTRY:
+        fix = "none"
+        if rule.fix_safety is Applicability.SAFE:
+            fix = "safe"
+        elif rule.fix_safety is Applicability.UNSAFE:
+            fix = "unsafe"
+        rows.append((rule.code, rule.name, fix))
+    width = [max(len(r[i]) for r in rows) for i in range(3)]
+    return "\n".join(f"{r[0]:<{width[0]}}  {r[1]:<{width[1]}}  {r[2]}" for r in rows)
+
+
+def rule_doc(code: str) -> str | None:
+    """``perf-lsp rule CODE``: the rule's heading, message, fix and docs; None for an unknown code."""
+    rule = by_code(code)
+    if rule is None:
+        return None
+    head = f"# {rule.name} ({rule.code})"
+    fix = "none"
+    if rule.fix_title and rule.fix_safety:
+        fix = f"{rule.fix_title} ({rule.fix_safety.value})"
+        if rule.alt_fix_title and rule.alt_fix_safety:
+            fix += f"; alternative: {rule.alt_fix_title} ({rule.alt_fix_safety.value})"
+    return f"{head}\n\nMessage: {rule.message}\nFix: {fix}\n\n{rule.docs()}\n"
+
+
+def rules_markdown() -> str:
+    """All rules' docs as one Markdown page (``docs/rules.md``)."""
+    parts = ["# perf-lsp rules", "", "Generated by `perf-lsp rules --markdown` from the rule classes.", ""]
+    for rule in REGISTRY:
+        parts.append(f'<a id="{rule.code.lower()}"></a>')
+        parts.append(rule_doc(rule.code).replace(f"# {rule.name}", f"## {rule.name}", 1).replace("\n## ", "\n### "))
+    return "\n".join(parts)

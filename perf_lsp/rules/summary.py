@@ -1,0 +1,94 @@
+"""A cheap :mod:`ast` look at a chunk, so rules can skip chunks before libcst parses them.
+
+One :func:`ast.walk` over the chunk's statements (already parsed when the document
+was split) collects the calls and their qualified names, the chunk's own imports,
+and whether an ``async def`` has two awaited assignments in a row. A libcst parse
+plus one traversal costs ~10x more (``../shared/STACK.md``), so a rule whose
+:meth:`~perf_lsp.rules.base.Rule.wants` says no saves that for the chunk.
+"""
+
+from __future__ import annotations
+
+import ast
+from functools import cached_property
+
+from perf_lsp.names import ModuleContext, dotted_name, import_bindings
+
+
+class ChunkSummary:
+    """Facts about one chunk from its :mod:`ast` statements; computed on first use."""
+
+    def __init__(self, nodes: tuple[ast.stmt, ...], module_ctx: ModuleContext) -> None:
+        self.nodes = nodes
+        self.module_ctx = module_ctx
+
+    @cached_property
+    def _walk(self) -> tuple[dict[str, str], list[ast.Call], bool, bool]:
+        imports: dict[str, str] = {}
+        calls: list[ast.Call] = []
+        loops = False
+        awaited_pairs = False
+        for top in self.nodes:
+            for node in ast.walk(top):
+                if isinstance(node, ast.Call):
+                    calls.append(node)
+                elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                    imports.update(import_bindings(node))
+                elif isinstance(node, (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+                    loops = True
+                if not awaited_pairs and isinstance(node, ast.AsyncFunctionDef):
+                    awaited_pairs = _has_awaited_pair(node)
+        return imports, calls, loops, awaited_pairs
+
+    @property
+    def local_imports(self) -> dict[str, str]:
+        """Names the chunk's own ``import`` statements bind."""
+        return self._walk[0]
+
+    @property
+    def has_loops(self) -> bool:
+        """Whether the chunk has a loop or a comprehension anywhere."""
+        return self._walk[2]
+
+    @property
+    def has_awaited_pair(self) -> bool:
+        """Whether an ``async def`` in the chunk has two ``x = await ...`` statements in a row in one block."""
+        return self._walk[3]
+
+    @cached_property
+    def call_names(self) -> list[tuple[str | None, str | None]]:
+        """(dotted callee as written, qualified name through imports) for every call in the chunk."""
+        out: list[tuple[str | None, str | None]] = []
+        local = self.local_imports
+        for call in self._walk[1]:
+            name = dotted_name(call.func)
+            qualified = None
+            if name:
+                head, _, rest = name.partition(".")
+                base = local.get(head) or self.module_ctx.imported(head)
+                if base:
+                    qualified = f"{base}.{rest}" if rest else base
+            out.append((name, qualified))
+        return out
+
+
+def _awaited_assignment(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, (ast.Assign, ast.AnnAssign)) and isinstance(stmt.value, ast.Await)
+
+
+def _has_awaited_pair(func: ast.AsyncFunctionDef) -> bool:
+    blocks = [func.body]
+    for node in ast.walk(func):
+        if node is func:
+            continue
+        for field in ("body", "orelse", "finalbody"):
+            block = getattr(node, field, None)
+            if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+                blocks.append(block)
+        if isinstance(node, ast.Try):
+            blocks.extend(h.body for h in node.handlers)
+    for block in blocks:
+        for first, second in zip(block, block[1:]):
+            if _awaited_assignment(first) and _awaited_assignment(second):
+                return True
+    return False
