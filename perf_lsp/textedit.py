@@ -90,6 +90,9 @@ def diff_edits(old: str, new: str, first_line: int = 1) -> list[Edit]:
         # Keep "\r\n" whole: never split it between the kept and the edited part.
         if 0 < prefix < len(a) and a[prefix - 1] == "\r" and a[prefix] == "\n":
             prefix -= 1
+        cut = len(a) - suffix
+        if 0 < cut < len(a) and a[cut - 1] == "\r" and a[cut] == "\n":
+            suffix -= 1
         start = _position_at(a, prefix, first_line + i1)
         end = _position_at(a, len(a) - suffix, first_line + i1)
         edits.append(Edit(Range(start, end), b[prefix : len(b) - suffix]))

@@ -163,7 +163,7 @@ class ModelConstructedPerCall(Rule):
             alt = self._constant_fix(node, callee) if all(is_literal(arg.value) for arg in node.args) else None
         self.report(
             node,
-            message=f"`{callee}(...)` loads a model on every call of `{func.name.value}()`; build it once and reuse it",
+            message=f"`{callee}(...)` loads a {_noun(callee)} on every call of `{func.name.value}()`; build it once and reuse it",
             fix=self._factory_fix(node, callee, qn or callee),
             alt_fix=alt if self._module_level_callee(callee) else None,
             detail=detail,
@@ -327,6 +327,10 @@ def _passes_any(expr: cst.BaseExpression, names: set[str]) -> bool:
     finder = _PassFinder(names)
     expr.visit(finder)
     return finder.found
+
+
+def _noun(callee: str) -> str:
+    return "tokenizer" if "Tokenizer" in callee else "model"
 
 
 def _model_word(callee: str) -> str:

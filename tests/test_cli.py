@@ -1,0 +1,226 @@
+"""The ``perf-lsp`` command on the shared fixture cases and on bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fixtures import CASES, normalise
+
+from perf_lsp import cli, files
+from perf_lsp.engine import Engine, FixAllResult
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = cli.main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def json_to_fixture(entries: list[dict]) -> list[dict]:
+    """CLI JSON (Ruff's shape) in the fixture format; the JSON carries the primary fix only."""
+    return [
+        {
+            "code": e["code"],
+            "row": e["location"]["row"],
+            "column": e["location"]["column"],
+            "end_row": e["end_location"]["row"],
+            "end_column": e["end_location"]["column"],
+            "fix": e["fix"]["message"] if e["fix"] else None,
+        }
+        for e in entries
+    ]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_check_json_matches_fixture(case, capsys):
+    code, out, _ = run(capsys, "check", "--output-format", "json", str(case.path))
+    entries = json.loads(out)
+    expected = [{k: v for k, v in e.items() if k != "alt_fix"} for e in normalise(case.expected)]
+    assert json_to_fixture(entries) == expected
+    assert code == (1 if case.expected else 0)
+    for entry in entries:
+        assert entry["filename"].endswith(case.path.name)
+        if entry["fix"]:
+            assert entry["fix"]["applicability"] in ("safe", "unsafe")
+            assert entry["fix"]["edits"]
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.fixable], ids=lambda c: c.id)
+def test_fix_unsafe_writes_expected_file(case, tmp_path, capsys):
+    target = tmp_path / case.path.name
+    shutil.copy(case.path, target)
+    code, _, err = run(capsys, "fix", "--unsafe-fixes", str(target))
+    assert target.read_text(encoding="utf-8") == case.fixed
+    remaining = [d for d in case.expected if not d.get("fix")]
+    assert code == (1 if remaining else 0), err
+
+
+def test_text_output_marks_safe_fixes(capsys):
+    case = next(c for c in CASES if c.id == "pfl401/compile_in_function")
+    code, out, err = run(capsys, "check", str(case.path))
+    assert code == 1
+    assert f"{case.path.name}:5:18: PFL401 [*] " in out
+    assert "Found 1 problem." in err
+
+
+def test_text_output_hides_unsafe_marker_until_asked(capsys):
+    case = next(c for c in CASES if c.id == "pfl101/embedding_per_call")
+    _, out, err = run(capsys, "check", str(case.path))
+    assert "PFL101 `SentenceTransformer" in out and "[*]" not in out
+    assert "--unsafe-fixes" in err
+    _, out, _ = run(capsys, "check", "--unsafe-fixes", str(case.path))
+    assert "PFL101 [*]" in out
+
+
+def test_fix_without_unsafe_leaves_unsafe_findings(tmp_path, capsys):
+    case = next(c for c in CASES if c.id == "pfl101/embedding_per_call")
+    target = tmp_path / "svc.py"
+    shutil.copy(case.path, target)
+    code, out, _ = run(capsys, "fix", str(target))
+    assert target.read_text(encoding="utf-8") == case.source
+    assert code == 1 and "PFL101" in out
+
+
+def test_fix_diff_prints_and_writes_nothing(tmp_path, capsys):
+    case = next(c for c in CASES if c.id == "pfl401/compile_in_function")
+    target = tmp_path / "svc.py"
+    shutil.copy(case.path, target)
+    code, out, _ = run(capsys, "fix", "--diff", str(target))
+    assert code == 1
+    assert out.startswith("--- a/") and "+_ID_PATTERN = re.compile" in out
+    assert target.read_text(encoding="utf-8") == case.source
+
+
+def test_sarif_output(capsys):
+    case = next(c for c in CASES if c.id == "pfl401/compile_in_function")
+    code, out, _ = run(capsys, "check", "--output-format", "sarif", str(case.path))
+    log = json.loads(out)
+    assert code == 1
+    assert log["version"] == "2.1.0"
+    run_ = log["runs"][0]
+    assert run_["columnKind"] == "unicodeCodePoints"
+    assert {r["id"] for r in run_["tool"]["driver"]["rules"]} >= {"PFL101", "PFL201", "PFL301", "PFL401"}
+    (result,) = run_["results"]
+    assert result["ruleId"] == "PFL401"
+    region = result["locations"][0]["physicalLocation"]["region"]
+    assert (region["startLine"], region["startColumn"]) == (5, 18)
+    assert result["fixes"][0]["artifactChanges"][0]["replacements"]
+
+
+def test_unreadable_files_are_reported_and_the_run_goes_on(tmp_path, capsys, monkeypatch):
+    good = tmp_path / "good.py"
+    good.write_text("import re\n\ndef f(x):\n    return re.compile('a').match(x)\n", encoding="utf-8")
+    (tmp_path / "latin1.py").write_bytes("x = 'caf\xe9'\n".encode("latin-1"))
+    (tmp_path / "broken.py").write_text("def f(:\n    pass\n", encoding="utf-8")
+    (tmp_path / "huge.py").write_text("x = 1\n" * 100, encoding="utf-8")
+    monkeypatch.setattr(files, "MAX_FILE_BYTES", 500)
+    code, out, err = run(capsys, "check", str(tmp_path))
+    assert code == 2
+    assert "latin1.py: not UTF-8" in err
+    assert "broken.py: cannot parse: line 1" in err
+    assert "huge.py: file too large" in err
+    assert "good.py:4:12: PFL401" in out
+
+
+def test_fix_never_writes_a_result_that_does_not_parse(tmp_path, capsys, monkeypatch):
+    target = tmp_path / "svc.py"
+    original = "import re\n\ndef f(x):\n    return re.compile('a').match(x)\n"
+    target.write_text(original, encoding="utf-8")
+    monkeypatch.setattr(Engine, "fix_all", lambda self, source, settings, **kw: FixAllResult("def (:\n", 1, 1, []))
+    code, _, err = run(capsys, "fix", str(target))
+    assert code == 2 and "would not parse" in err
+    assert target.read_text(encoding="utf-8") == original
+
+
+def test_fix_keeps_crlf_bom_and_mode(tmp_path, capsys):
+    target = tmp_path / "svc.py"
+    source = "import re\r\n\r\n\r\ndef f(x):\r\n    return re.compile('a').match(x)\r\n"
+    target.write_bytes(b"\xef\xbb\xbf" + source.encode("utf-8"))
+    target.chmod(0o640)
+    code, _, _ = run(capsys, "fix", str(target))
+    data = target.read_bytes()
+    assert code == 0
+    assert data.startswith(b"\xef\xbb\xbf")
+    text = data[3:].decode("utf-8")
+    assert "_F_RE = re.compile('a')\r\n" in text and "\n" not in text.replace("\r\n", "")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["svc.py"]  # no temp file left behind
+
+
+def test_directory_walk_skips_gitignored_and_virtualenvs(tmp_path, capsys):
+    bad = "import re\n\ndef f(x):\n    return re.compile('a').match(x)\n"
+    (tmp_path / ".gitignore").write_text("generated/\n", encoding="utf-8")
+    for rel in ("app/svc.py", "generated/out.py", "venv-x/lib/mod.py", "node_modules/pkg/x.py"):
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(bad, encoding="utf-8")
+    (tmp_path / "venv-x" / "pyvenv.cfg").write_text("home = /usr\n", encoding="utf-8")
+    _, out, _ = run(capsys, "check", str(tmp_path))
+    reported = {line.split(":")[0] for line in out.splitlines()}
+    assert len(reported) == 1 and reported.pop().endswith(os.path.join("app", "svc.py"))
+
+
+def test_pyproject_config_and_bad_keys(tmp_path, capsys):
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.perf-lsp]\nignore = ["PFL401"]\nselectt = ["PFL1"]\nselect = ["PFL", "PFL999"]\n', encoding="utf-8"
+    )
+    (tmp_path / "svc.py").write_text("import re\n\ndef f(x):\n    return re.compile('a').match(x)\n", encoding="utf-8")
+    code, out, err = run(capsys, "check", str(tmp_path))
+    assert code == 0 and out == ""
+    assert "pyproject.toml: [tool.perf-lsp]: unknown key 'selectt'" in err
+    assert "unknown rule code or prefix 'PFL999'" in err
+
+
+def test_select_ignore_and_exit_zero_flags(capsys):
+    case = next(c for c in CASES if c.id == "pfl401/compile_in_function")
+    assert run(capsys, "check", "--ignore", "PFL4", str(case.path))[0] == 0
+    assert run(capsys, "check", "--select", "PFL101,PFL201", str(case.path))[0] == 0
+    assert run(capsys, "check", "--select", "PFL401", str(case.path))[0] == 1
+    assert run(capsys, "check", "--exit-zero", str(case.path))[0] == 0
+
+
+def test_noqa_comments(tmp_path, capsys):
+    path = tmp_path / "svc.py"
+    path.write_text(
+        "import re\n\n"
+        "def f(x):\n"
+        "    a = re.compile('a')  # noqa: PFL401\n"
+        "    b = re.compile('b')  # noqa\n"
+        "    c = re.compile('c')  # noqa: PFL101\n"
+        "    d = '# noqa'; e = re.compile('e')\n"
+        "    return a, b, c, d, e\n",
+        encoding="utf-8",
+    )
+    _, out, _ = run(capsys, "check", str(path))
+    assert [line.split(":")[1] for line in out.splitlines()] == ["6", "7"]
+
+
+def test_rule_and_rules(capsys):
+    code, out, _ = run(capsys, "rules")
+    assert code == 0
+    assert [line.split()[0] for line in out.splitlines()[1:]] == ["PFL101", "PFL201", "PFL301", "PFL401"]
+    code, out, _ = run(capsys, "rule", "pfl101")
+    assert code == 0
+    for section in ("## What it does", "## Why is this bad?", "## Example", "## Use instead", "## Fix safety"):
+        assert section in out
+    assert "2-5 s" in out
+    code, _, err = run(capsys, "rule", "PFL999")
+    assert code == 2 and "unknown rule code" in err
+
+
+def test_console_script_and_module_entry_points(tmp_path):
+    script = shutil.which("perf-lsp")
+    commands = [[sys.executable, "-m", "perf_lsp"]] + ([[script]] if script else [])
+    path = tmp_path / "svc.py"
+    path.write_text("import re\n\ndef f(x):\n    return re.compile('a').match(x)\n", encoding="utf-8")
+    for command in commands:
+        proc = subprocess.run([*command, "check", str(path)], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 1, proc.stderr
+        assert "PFL401" in proc.stdout

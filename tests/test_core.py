@@ -1,0 +1,134 @@
+"""Core pieces on their own: text edits, splitting, noqa, settings, the per-statement cache."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings as hsettings
+from hypothesis import strategies as st
+
+from perf_lsp import noqa
+from perf_lsp.engine import Engine
+from perf_lsp.model import Edit, Position, Range
+from perf_lsp.settings import Settings, from_lsp_options, from_pyproject_table
+from perf_lsp.source import split_document, split_lines
+from perf_lsp.textedit import apply_edits, diff_edits, merge_insertions
+
+LINES = st.lists(st.sampled_from(["a\n", "bb\n", "é😋\n", "x = 1\r\n", "\n", "zz", "\r", "  y\n"]), max_size=12)
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(LINES, LINES)
+def test_diff_edits_turn_old_into_new(old_lines, new_lines):
+    old, new = "".join(old_lines), "".join(new_lines)
+    edits = diff_edits(old, new)
+    assert apply_edits(old, edits) == new
+    if old == new:
+        assert edits == []
+
+
+def test_diff_edits_are_minimal_and_shifted():
+    edits = diff_edits("x = foo(1)\ny = 2\n", "x = bar(1)\ny = 2\n", first_line=10)
+    assert edits == [Edit(Range(Position(10, 4), Position(10, 7)), "bar")]
+
+
+def test_merge_insertions_keeps_order_and_rejects_overlap():
+    at = Position(1, 0)
+    merged = merge_insertions([Edit(Range(at, at), "a"), Edit(Range(at, at), "b")])
+    assert merged == [Edit(Range(at, at), "ab")]
+    try:
+        merge_insertions([Edit(Range(Position(1, 0), Position(1, 3)), ""), Edit(Range(Position(1, 2), Position(1, 4)), "")])
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("overlap not detected")
+
+
+def test_split_lines_matches_python_line_counting():
+    assert split_lines("a\x0cb\u2028c\r\nd\re") == ["a\x0cb\u2028c\r\n", "d\r", "e"]
+
+
+def test_split_document_groups_decorators_and_shared_lines():
+    source = "import re\n\n@dec\ndef f():\n    pass\nx = 1; y = 2\n"
+    split = split_document(source)
+    assert [(c.start, c.end) for c in split.chunks] == [(1, 1), (3, 5), (6, 6)]
+    assert split.syntax_error is None
+
+
+def test_split_document_recovers_around_a_syntax_error():
+    source = "import re\n\ndef broken(:\n    pass\n\ndef good(x):\n    return re.compile('a').match(x)\n"
+    split = split_document(source)
+    assert split.syntax_error and split.syntax_error.startswith("line 3")
+    assert [(c.start, c.end) for c in split.chunks] == [(1, 1), (3, 4), (6, 7)]
+    assert split.context.imported("re") == "re"
+    analysis = Engine().analyze(source, Settings())
+    assert [(d.code, d.range.start.line) for d in analysis.diagnostics] == [("PFL401", 7)]
+
+
+def test_noqa_parsing():
+    assert noqa.suppressed_codes("# noqa") == noqa.ALL
+    assert noqa.suppressed_codes("# NOQA: pfl101, PFL201") == {"PFL101", "PFL201"}
+    assert noqa.suppressed_codes("# noqa:PFL101 PFL401") == {"PFL101", "PFL401"}
+    assert noqa.suppressed_codes("# just a comment") == set()
+    assert noqa.noqa_map("x = '# noqa'\n") == {}
+
+
+def test_noqa_insertion_points():
+    text = "a = f()\nb = g()  # noqa: PFL101\nc = h()  # why\nd = '''\n'''\ne = 1 + \\\n  2\n"
+    assert noqa.noqa_insertion(text, 1, "PFL401") == (7, "  # noqa: PFL401")
+    assert noqa.noqa_insertion(text, 2, "PFL401") == (23, ", PFL401")
+    assert noqa.noqa_insertion(text, 3, "PFL401") == (14, "  # noqa: PFL401")
+    assert noqa.noqa_insertion(text, 4, "PFL401") is None  # the line ends inside a string
+    assert noqa.noqa_insertion(text, 6, "PFL401") is None  # backslash continuation
+
+
+def test_select_and_ignore_prefixes():
+    s = Settings(select=("PFL",), ignore=("PFL4",))
+    assert s.enabled("PFL101") and not s.enabled("PFL401")
+    s = Settings(select=("PFL401",), ignore=("PFL4",))
+    assert s.enabled("PFL401")  # the more specific selector wins
+    assert not Settings(select=("PFL1",)).enabled("PFL301")
+    assert Settings(select=("ALL",)).enabled("PFL301")
+
+
+def test_lsp_options_fall_back_per_key_with_messages():
+    settings, messages = from_lsp_options(
+        {"perf-lsp": {"select": "PFL1", "unsafeFixes": "yes", "debounceMs": -5, "severity": {"PFL101": "loud"}, "bogus": 1}}
+    )
+    assert settings.select == ("PFL1",)
+    assert settings.unsafe_fixes is False and settings.debounce_ms == Settings().debounce_ms
+    assert settings.severity_of("PFL101") == "warning"
+    assert len(messages) == 4 and all(m.startswith("client settings") for m in messages)
+    settings, messages = from_lsp_options({"severity": {"PFL101": "error"}, "unsafeFixes": True})
+    assert settings.severity_of("PFL101") == "error" and settings.unsafe_fixes and messages == []
+    assert from_lsp_options("nonsense")[1]
+
+
+def test_pyproject_table_messages_name_file_and_key():
+    settings, messages = from_pyproject_table({"unsafe-fixes": 3, "extend-heavy-constructors": ["nodots"]}, "x/pyproject.toml")
+    assert settings == Settings()
+    assert messages[0].startswith("x/pyproject.toml: [tool.perf-lsp]: 'unsafe-fixes'")
+    assert "extend-heavy-constructors" in messages[1]
+
+
+def test_extend_heavy_constructors_setting():
+    source = "from acme.ml import Ranker\n\ndef rank(q):\n    r = Ranker('big')\n    return r(q)\n"
+    engine = Engine()
+    assert engine.analyze(source, Settings()).diagnostics == []
+    diags = engine.analyze(source, Settings(extend_heavy_constructors=("acme.ml.Ranker",))).diagnostics
+    assert [d.code for d in diags] == ["PFL101"]
+
+
+def test_only_the_edited_statement_is_parsed_again(monkeypatch):
+    import perf_lsp.engine as engine_module
+
+    calls = []
+    real = engine_module.analyze_chunk
+    monkeypatch.setattr(engine_module, "analyze_chunk", lambda text, *a: calls.append(text) or real(text, *a))
+    engine = Engine()
+    body = "import re\n\n" + "".join(f"def f{i}(x):\n    return re.compile('{i}').match(x)\n\n" for i in range(20))
+    engine.analyze(body, Settings())
+    assert len(calls) == 20
+    calls.clear()
+    edited = body.replace("re.compile('7')", "re.compile('77')")
+    diags = engine.analyze(edited, Settings()).diagnostics
+    assert len(calls) == 1 and "'77'" in calls[0]
+    assert len(diags) == 20
