@@ -108,8 +108,10 @@ class Analysis:
         if not edits:
             return None
         offer = finding.offers[which]
-        fixed = apply_edits(self.source, edits)
-        if not parses(fixed):
+        # Insertions land between top-level statements, so the document parses
+        # after the fix when the rewritten statement does (a document that was
+        # already broken elsewhere stays as broken, no more).
+        if not parses(new_module.code):
             return None
         if reserved is not None:
             reserved |= fctx.taken

@@ -5,12 +5,11 @@ Each function takes libcst nodes of an analysed chunk and its :class:`RuleContex
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 
 import libcst as cst
 
-from perf_lsp.rules.base import RuleContext, dotted
+from perf_lsp.rules.base import RuleContext, children, dotted
 
 CACHE_DECORATORS = frozenset(
     {
@@ -131,38 +130,6 @@ def camel_to_snake(name: str) -> str:
             out.append("_")
         out.append(ch.lower())
     return "".join(out).strip("_")
-
-
-_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
-_PUNCTUATION_FIELDS = frozenset(
-    {
-        "lpar", "rpar", "lbracket", "rbracket", "lbrace", "rbrace", "comma", "semicolon", "dot", "colon",
-        "equal", "operator", "leading_lines", "lines_after_decorators", "trailing_whitespace", "header",
-        "footer", "newline", "asynchronous",
-    }
-)
-
-
-def children(node: cst.CSTNode) -> list[cst.CSTNode]:
-    """``node``'s child nodes that can hold names or statements, in field order (mostly source order).
-
-    Punctuation, operators, whitespace and comment lines are left out. Much cheaper
-    than libcst's ``node.children``, which runs a visitor over the node.
-    """
-    names = _CHILD_FIELDS.get(type(node))
-    if names is None:
-        names = _CHILD_FIELDS[type(node)] = tuple(
-            f.name for f in dataclasses.fields(node) if f.name not in _PUNCTUATION_FIELDS and not f.name.startswith("whitespace")
-        )
-    out: list[cst.CSTNode] = []
-    for name in names:
-        value = getattr(node, name)
-        kind = type(value)
-        if kind is list or kind is tuple:
-            out.extend(v for v in value if isinstance(v, cst.CSTNode))
-        elif isinstance(value, cst.CSTNode):
-            out.append(value)
-    return out
 
 
 def walk(node: cst.CSTNode, stop: tuple[type[cst.CSTNode], ...] = ()) -> Iterator[cst.CSTNode]:

@@ -1,0 +1,341 @@
+"""The perf-lsp language server (pygls), run on stdio by ``perf-lsp serve``.
+
+Handlers are thin: take a snapshot of the document (text, version, encoding,
+settings), run the matching function of :mod:`perf_lsp.lsp.features` in the
+analysis thread, return or publish its result. Around them:
+
+- Diagnostics are published on open and save at once, and on change after
+  ``debounceMs`` (per document: a newer change cancels the pending run). The
+  analysis runs in one worker thread, off the event loop; a result whose
+  document version moved on meanwhile is dropped. Closing a document clears its
+  diagnostics.
+- Settings: the nearest ``pyproject.toml`` ``[tool.perf-lsp]`` of each document,
+  with the client's ``initializationOptions`` / ``workspace/didChangeConfiguration``
+  on top. A bad value is shown (``window/showMessage``) once and its default used.
+- A handler never takes the server down: an exception is logged to the client
+  (``window/logMessage``) and the request gets an empty result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from lsprotocol import types
+from pygls.capabilities import get_capability
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
+from pygls.workspace import TextDocument, Workspace
+
+from perf_lsp import __version__
+from perf_lsp.lsp import features
+from perf_lsp.lsp.convert import FIX_ALL_KIND, SOURCE
+from perf_lsp.settings import Settings, from_lsp_options, load_for
+from perf_lsp.source import split_lines
+
+T = TypeVar("T")
+
+APPLY_FIX_ALL = "perf-lsp.applyFixAll"
+"""``workspace/executeCommand``: apply fix-all to the document whose URI is the first argument."""
+
+log = logging.getLogger(__name__)
+
+
+class PerfLanguageServer(LanguageServer):
+    """pygls' server plus perf-lsp's state: the engine's documents, settings, pending analyses."""
+
+    def __init__(self) -> None:
+        super().__init__(SOURCE, __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        self.documents = features.Documents()
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="perf-lsp-analysis")
+        self.client_options: Any = None
+        self._settings: dict[str, Settings] = {}
+        self._pending: dict[str, asyncio.Task] = {}
+        self._shown: set[str] = set()
+
+    # -- running work ------------------------------------------------------------
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` in the analysis thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, functools.partial(fn, *args))
+
+    def snapshot(self, uri: str) -> features.Snapshot:
+        """The document as it is now, with its settings."""
+        doc = self.workspace.get_text_document(uri)
+        return features.Snapshot(uri, doc.version, doc.source, doc.position_codec, self.settings_for(uri))
+
+    def can_resolve_edits(self) -> bool:
+        """Whether the client resolves a code action's ``edit`` with ``codeAction/resolve``."""
+        properties = get_capability(
+            self.client_capabilities, "text_document.code_action.resolve_support.properties", []
+        )
+        return "edit" in (properties or [])
+
+    # -- messages ------------------------------------------------------------------
+    def log_error(self, what: str) -> None:
+        text = f"perf-lsp: {what} failed:\n{traceback.format_exc()}"
+        log.error(text)
+        with contextlib.suppress(Exception):  # the client is gone: stderr has it
+            self.window_log_message(types.LogMessageParams(type=types.MessageType.Error, message=text))
+
+    def warn(self, messages: list[str]) -> None:
+        """Show each settings message once (until the settings change)."""
+        for message in messages:
+            if message not in self._shown:
+                self._shown.add(message)
+                self.window_show_message(
+                    types.ShowMessageParams(type=types.MessageType.Warning, message=f"perf-lsp: {message}")
+                )
+
+    # -- settings --------------------------------------------------------------------
+    def settings_for(self, uri: str) -> Settings:
+        """The document's ``pyproject.toml`` settings with the client's on top (cached per document)."""
+        settings = self._settings.get(uri)
+        if settings is not None:
+            return settings
+        base, messages = Settings(), []
+        path = to_fs_path(uri) if uri.startswith("file:") else None
+        if path:
+            base, messages = load_for(Path(path))
+        settings, client_messages = from_lsp_options(self.client_options, base)
+        self.warn(messages + client_messages)
+        self._settings[uri] = settings
+        return settings
+
+    def configure(self, options: Any) -> None:
+        """New client settings: forget every document's settings and report what is wrong with them."""
+        self.client_options = options
+        self._settings.clear()
+        self._shown.clear()
+        self.warn(from_lsp_options(options)[1])
+
+    # -- diagnostics -------------------------------------------------------------------
+    def schedule(self, uri: str, delay_ms: int | None = None) -> None:
+        """(Re)start the diagnostics run of ``uri`` after ``delay_ms`` (default: its ``debounceMs``)."""
+        pending = self._pending.pop(uri, None)
+        if pending is not None:
+            pending.cancel()
+        if delay_ms is None:
+            delay_ms = self.settings_for(uri).debounce_ms
+        self._pending[uri] = asyncio.ensure_future(self._publish_after(uri, delay_ms))
+
+    async def _publish_after(self, uri: str, delay_ms: int) -> None:
+        task = asyncio.current_task()
+        try:
+            if delay_ms > 0:
+                await asyncio.sleep(delay_ms / 1000)
+            await self.publish(uri)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - a failed run is logged; the next change tries again
+            self.log_error(f"diagnostics of {uri}")
+        finally:
+            if self._pending.get(uri) is task:
+                del self._pending[uri]
+
+    async def publish(self, uri: str) -> None:
+        """Analyse the document and publish its diagnostics, unless it changed or closed meanwhile."""
+        if uri not in self.workspace.text_documents:
+            return
+        snap = self.snapshot(uri)
+        diagnostics = await self.run(features.diagnostics, self.documents, snap)
+        doc = self.workspace.text_documents.get(uri)
+        if doc is None or doc.version != snap.version:
+            return
+        self.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=uri, version=snap.version, diagnostics=diagnostics)
+        )
+
+    def clear(self, uri: str) -> None:
+        pending = self._pending.pop(uri, None)
+        if pending is not None:
+            pending.cancel()
+        self._settings.pop(uri, None)
+        self.documents.forget(uri)
+        self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+
+
+class LspLinesDocument(TextDocument):
+    """pygls' text document, with lines split where LSP splits them: ``\\n``, ``\\r\\n``, ``\\r``.
+
+    pygls 2.1 uses ``str.splitlines``, which also splits at form feeds, U+2028 and
+    other separators: in a document containing one (a ``^L`` page break is common
+    in older Python files), an incremental change lands on the wrong line.
+    """
+
+    @property
+    def lines(self) -> tuple[str, ...]:
+        return tuple(split_lines(self.source))
+
+
+def use_lsp_lines(workspace: Workspace) -> None:
+    """Make ``workspace`` create :class:`LspLinesDocument` s (pygls has no public hook for it)."""
+    create = workspace._create_text_document
+
+    @functools.wraps(create)
+    def create_document(*args: Any, **kwargs: Any) -> TextDocument:
+        document = create(*args, **kwargs)
+        document.__class__ = LspLinesDocument
+        return document
+
+    workspace._create_text_document = create_document
+
+
+def guarded(default: Any = None):
+    """Wrap a handler so that an exception is logged to the client and ``default`` returned."""
+
+    def decorate(handler):
+        if asyncio.iscoroutinefunction(handler):
+
+            @functools.wraps(handler)
+            async def run_async(ls: PerfLanguageServer, *args):
+                try:
+                    return await handler(ls, *args)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001 - the server must outlive any bug in a handler
+                    ls.log_error(handler.__name__)
+                    return default
+
+            return run_async
+
+        @functools.wraps(handler)
+        def run(ls: PerfLanguageServer, *args):
+            try:
+                return handler(ls, *args)
+            except Exception:  # noqa: BLE001 - the server must outlive any bug in a handler
+                ls.log_error(handler.__name__)
+                return default
+
+        return run
+
+    return decorate
+
+
+SERVER = PerfLanguageServer()
+
+
+# -- lifecycle and settings ---------------------------------------------------------------
+@SERVER.feature(types.INITIALIZE)
+@guarded()
+def initialize(ls: PerfLanguageServer, params: types.InitializeParams) -> None:
+    ls.client_options = params.initialization_options
+    use_lsp_lines(ls.workspace)  # pygls created the workspace just before calling us
+
+
+@SERVER.feature(types.INITIALIZED)
+@guarded()
+def initialized(ls: PerfLanguageServer, params: types.InitializedParams) -> None:
+    ls.configure(ls.client_options)
+
+
+@SERVER.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+@guarded()
+async def did_change_configuration(ls: PerfLanguageServer, params: types.DidChangeConfigurationParams) -> None:
+    options = params.settings
+    if options is None and get_capability(ls.client_capabilities, "workspace.configuration", False):
+        # Pull model: the notification only says that something changed.
+        result = await ls.workspace_configuration_async(
+            types.ConfigurationParams(items=[types.ConfigurationItem(section=SOURCE)])
+        )
+        options = result[0] if result else None
+    ls.configure(options)
+    for uri in list(ls.workspace.text_documents):
+        ls.schedule(uri, 0)
+
+
+@SERVER.feature(types.SHUTDOWN)
+@guarded()
+def shutdown(ls: PerfLanguageServer, params: None) -> None:
+    for task in ls._pending.values():
+        task.cancel()
+    ls.executor.shutdown(wait=False, cancel_futures=True)
+
+
+# -- document sync --------------------------------------------------------------------------
+@SERVER.feature(types.TEXT_DOCUMENT_DID_OPEN)
+@guarded()
+def did_open(ls: PerfLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
+    ls.schedule(params.text_document.uri, 0)
+
+
+@SERVER.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+@guarded()
+def did_change(ls: PerfLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
+    ls.schedule(params.text_document.uri)
+
+
+@SERVER.feature(types.TEXT_DOCUMENT_DID_SAVE)
+@guarded()
+def did_save(ls: PerfLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
+    ls._settings.pop(params.text_document.uri, None)  # pyproject.toml may have changed
+    ls.schedule(params.text_document.uri, 0)
+
+
+@SERVER.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+@guarded()
+def did_close(ls: PerfLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
+    ls.clear(params.text_document.uri)
+
+
+# -- requests ---------------------------------------------------------------------------------
+@SERVER.feature(types.TEXT_DOCUMENT_HOVER)
+@guarded()
+async def hover(ls: PerfLanguageServer, params: types.HoverParams) -> types.Hover | None:
+    snap = ls.snapshot(params.text_document.uri)
+    return await ls.run(features.hover, ls.documents, snap, params.position)
+
+
+@SERVER.feature(
+    types.TEXT_DOCUMENT_CODE_ACTION,
+    types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix, FIX_ALL_KIND], resolve_provider=True),
+)
+@guarded()
+async def code_action(ls: PerfLanguageServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
+    snap = ls.snapshot(params.text_document.uri)
+    only = params.context.only
+    defer = only is None and ls.can_resolve_edits()
+    return await ls.run(features.code_actions, ls.documents, snap, params.range, only, defer)
+
+
+@SERVER.feature(types.CODE_ACTION_RESOLVE)
+@guarded()
+async def code_action_resolve(ls: PerfLanguageServer, action: types.CodeAction) -> types.CodeAction | None:
+    uri = action.data.get("uri") if isinstance(action.data, dict) else None
+    if action.kind != FIX_ALL_KIND or not isinstance(uri, str):
+        return action
+    return await ls.run(features.resolve_fix_all, ls.documents, ls.snapshot(uri), action)
+
+
+@SERVER.command(APPLY_FIX_ALL)
+@guarded()
+async def apply_fix_all(ls: PerfLanguageServer, *args: Any) -> bool | None:
+    """Apply fix-all to a document: arguments ``[uri]`` or ``[{"uri": uri}]``."""
+    first = args[0] if args else None
+    if isinstance(first, (list, tuple)):  # pygls may pass the arguments as one list
+        first = first[0] if first else None
+    uri = first.get("uri") if isinstance(first, dict) else first
+    if not isinstance(uri, str):
+        ls.warn([f"{APPLY_FIX_ALL} expects a document URI"])
+        return None
+    snap = ls.snapshot(uri)
+    found = await ls.run(features.fix_all_edit, ls.documents, snap)
+    if found is None:
+        return False
+    result = await ls.workspace_apply_edit_async(
+        types.ApplyWorkspaceEditParams(edit=found[0], label="perf-lsp: fix all")
+    )
+    return result.applied
+
+
+def serve() -> None:
+    """Run the server on stdio until the client says exit."""
+    logging.basicConfig(level=logging.WARNING, format="perf-lsp %(levelname)s %(name)s: %(message)s")
+    SERVER.start_io()
