@@ -132,3 +132,12 @@ def test_only_the_edited_statement_is_parsed_again(monkeypatch):
     diags = engine.analyze(edited, Settings()).diagnostics
     assert len(calls) == 1 and "'77'" in calls[0]
     assert len(diags) == 20
+
+
+def test_generated_rule_docs_are_current():
+    from pathlib import Path
+
+    from perf_lsp.output import rules_markdown
+
+    docs = Path(__file__).resolve().parents[1] / "docs" / "rules.md"
+    assert docs.read_text(encoding="utf-8") == rules_markdown() + "\n", "run: perf-lsp rules --markdown > docs/rules.md"

@@ -79,6 +79,8 @@ class _Member:
     uses: frozenset[str]  # maximal dotted names read by the awaited call
     receivers: frozenset[str]  # dotted receivers of the calls in it (``self`` for ``self.load()``)
     code: str
+    writes: bool = False  # the awaited method's name starts with a write verb (create, update, send...)
+    resources: frozenset[str] = frozenset()  # code of the first positional argument and of ``*_id=``/``key=`` arguments
 
 
 class SequentialAwaits(Rule):
@@ -253,6 +255,8 @@ class SequentialAwaits(Rule):
         targets = _target_names(target)
         if targets is None:
             return None
+        if _plumbing(call, targets):
+            return None
         scan = _Scan()
         call.visit(scan)
         if scan.unsafe or self._breaks(call) or any(self._excluded(c) for c in scan.calls):
@@ -267,6 +271,8 @@ class SequentialAwaits(Rule):
             uses=frozenset(scan.uses),
             receivers=frozenset(scan.receivers),
             code=self.ctx.code(call),
+            writes=_writes(call),
+            resources=frozenset(self.ctx.code(arg.value) for arg in _resource_args(call)),
         )
 
     def _qualified(self, call: cst.Call) -> str | None:
@@ -421,6 +427,65 @@ def _multiline_args(
 
 
 # -- helpers -----------------------------------------------------------------
+WRITE_VERBS = frozenset(
+    {
+        "create", "update", "delete", "remove", "insert", "upsert", "add", "set", "put", "post", "patch",
+        "save", "store", "write", "send", "submit", "cancel", "start", "stop", "run", "apply", "modify",
+        "edit", "mark", "assign", "attach", "detach", "upload", "move", "copy", "rename", "register",
+    }
+)
+"""First words of method names that change state: a call named so, on the same
+resource as another call of the group, keeps the group apart (message then run,
+in OpenAI's threads API)."""
+
+
+PLUMBING_WORDS = frozenset(
+    {"session", "connection", "conn", "client", "pool", "emitter", "caller", "call", "callback", "handler", "lock", "cache"}
+)
+"""Last words of a callee or target that mark getting hold of a resource or a helper
+(``session = await get_session()``, ``emitter = await get_event_emitter(...)``,
+``module = await get_module_from_cache(...)``): usually cached or in-memory, and
+set up before what uses it; not worth a gather."""
+
+
+def _plumbing(call: cst.Call, targets) -> bool:
+    callee = call.func.attr.value if isinstance(call.func, cst.Attribute) else getattr(call.func, "value", "")
+    names = [callee] if isinstance(callee, str) else []
+    names += [target.rsplit(".", 1)[-1] for target in targets]
+    return any((_words(name) or [""])[-1] in PLUMBING_WORDS for name in names)
+
+
+def _writes(call: cst.Call) -> bool:
+    name = call.func.attr.value if isinstance(call.func, cst.Attribute) else getattr(call.func, "value", "")
+    words = _words(name) if isinstance(name, str) else []
+    if not words:
+        return False
+    first = words[0]
+    return first in WRITE_VERBS or (first.startswith("a") and first[1:] in WRITE_VERBS)  # ``acreate``
+
+
+def _same_resource(a: str, b: str) -> bool:
+    """``input["thread_id"]`` and ``input`` (or ``req.user.id`` and ``req``) name overlapping things."""
+    if a == b:
+        return True
+    short, long = sorted((a, b), key=len)
+    return long.startswith((short + "[", short + "."))
+
+
+def _resource_args(call: cst.Call) -> list[cst.Arg]:
+    """The arguments that name what a call acts on: the first positional one, and ``*_id=``, ``*_key=``, ``key=``, ``path=``."""
+    out: list[cst.Arg] = []
+    positional = [arg for arg in call.args if arg.keyword is None and not arg.star]
+    if positional:
+        out.append(positional[0])
+    for arg in call.args:
+        if arg.keyword is not None:
+            word = arg.keyword.value.lower()
+            if word.endswith(("id", "_key")) or word in {"key", "path"}:
+                out.append(arg)
+    return out
+
+
 def _words(segment: str) -> list[str]:
     return [w for w in camel_to_snake(segment).split("_") if w]
 
@@ -471,6 +536,10 @@ def _depends(earlier: _Member, later: _Member) -> bool:
     """True when ``later`` cannot run concurrently with ``earlier`` by what the names show."""
     if earlier.code == later.code:
         return True
+    if (earlier.writes or later.writes) and any(
+        _same_resource(a, b) for a in earlier.resources for b in later.resources
+    ):
+        return True  # a write and another call on the same resource: order is the meaning
     for bound in earlier.targets:
         if any(_related(bound, used) for used in later.uses):
             return True
