@@ -112,7 +112,16 @@ class SequentialAwaits(Rule):
     ``recv*``, ``receive*``, ``read*``, ``write*``, ``acquire``, ``execute``,
     ``fetchrow``, ``commit``, ``append``, ``rpush``, ``publish``, ``put``,
     ``next``...); ``anext()``; two identical calls; blocks under ``async with`` a
-    lock, semaphore, session, connection or transaction; nested functions.
+    lock, semaphore, session, connection or transaction; nested functions; a
+    write (a method named ``create``, ``update``, ``send``, ``add``... or
+    ``acreate``...) and another call on the same resource (the same first
+    argument or ``*_id=``/``key=``/``path=`` argument, or one inside the other:
+    ``input["thread_id"]`` and ``input``), like adding a message to a thread and
+    then starting a run on it; awaits that get hold of a resource or a helper,
+    whose callee or target ends in ``session``, ``connection``, ``client``,
+    ``pool``, ``emitter``, ``caller``, ``call``, ``callback``, ``handler``,
+    ``lock`` or ``cache`` (``session = await get_session()``): usually cached or
+    in-memory, with nothing to gain from running them together.
 
     ## Why is this bad?
     Each ``await`` waits for its call to finish before the next one starts, so the
