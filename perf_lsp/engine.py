@@ -16,7 +16,6 @@ left (bounded), and never returns a result that does not parse.
 from __future__ import annotations
 
 import ast
-import hashlib
 import re
 import threading
 from collections import OrderedDict
@@ -32,7 +31,7 @@ from perf_lsp.rules import REGISTRY
 from perf_lsp.rules.base import Finding, FixContext, Rule, RuleContext
 from perf_lsp.rules.summary import ChunkSummary
 from perf_lsp.settings import Settings
-from perf_lsp.source import Chunk, split_document, split_lines
+from perf_lsp.source import Chunk, SplitResult, split_document, split_incremental, split_lines
 from perf_lsp.textedit import apply_edits, diff_edits, merge_insertions
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -268,15 +267,25 @@ class Engine:
         """The rules that ``select``/``ignore`` leave on."""
         return tuple(rule for rule in self.rules if settings.enabled(rule.code))
 
-    def analyze(self, source: str, settings: Settings) -> Analysis:
-        """Check one document. Never raises on bad source: syntax errors go in ``syntax_error``."""
+    def analyze(self, source: str, settings: Settings, previous: Analysis | None = None) -> Analysis:
+        """Check one document. Never raises on bad source: syntax errors go in ``syntax_error``.
+
+        ``previous``: the same document's last analysis, if any; then only the
+        statements an edit touched are parsed again with :mod:`ast` too
+        (:func:`perf_lsp.source.split_incremental`), instead of the whole document.
+        """
         lines = split_lines(source)
-        split = split_document(source, lines)
+        split = None
+        if previous is not None:
+            split = split_incremental(previous.lines, SplitResult(previous.chunks, previous.context, previous.syntax_error), lines)
+        if split is None:
+            split = split_document(source, lines)
         rules = self.enabled_rules(settings)
         results: list[ChunkResult] = []
         diagnostics: list[Diagnostic] = []
+        base = (split.context.fingerprint, settings.analysis_key, tuple(rule.code for rule in rules))
         for index, chunk in enumerate(split.chunks):
-            result = self._chunk(chunk, split.context, settings, rules)
+            result = self._chunk(chunk, split.context, settings, rules, base)
             results.append(result)
             offset = chunk.start - 1
             for number, f in enumerate(result.findings):
@@ -294,22 +303,21 @@ class Engine:
         diagnostics.sort(key=lambda d: (d.range.start, d.code))
         return Analysis(source, lines, split.context, split.chunks, results, diagnostics, split.syntax_error)
 
-    def _chunk(self, chunk: Chunk, context: ModuleContext, settings: Settings, rules: tuple[type[Rule], ...]) -> ChunkResult:
-        candidates = [rule for rule in rules if rule.applies_to(chunk.text, context, settings)]
-        if not candidates:
-            return _EMPTY
-        key = (
-            hashlib.blake2b(chunk.text.encode("utf-8", "surrogatepass"), digest_size=16).digest(),
-            context.fingerprint,
-            settings.analysis_key,
-            tuple(rule.code for rule in candidates),
-        )
+    def _chunk(self, chunk: Chunk, context: ModuleContext, settings: Settings, rules: tuple[type[Rule], ...], base: tuple) -> ChunkResult:
+        """The cached result for ``chunk``, or a new one: text prefilters, then ast prefilters, then libcst.
+
+        The cache key is the statement's text plus ``base`` (the module's name
+        facts, the settings that matter and the enabled rules), so an unchanged
+        statement costs one dictionary lookup.
+        """
+        key = (chunk.text, base)
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
                 self._cache.move_to_end(key)
                 return cached
-        if chunk.nodes:
+        candidates = [rule for rule in rules if rule.applies_to(chunk.text, context, settings)]
+        if candidates and chunk.nodes:
             summary = ChunkSummary(chunk.nodes, context)
             candidates = [rule for rule in candidates if rule.wants(summary, settings)]
         result = analyze_chunk(chunk.text, context, settings, candidates) if candidates else _EMPTY

@@ -165,13 +165,14 @@ def _nested_imports(stmt: ast.stmt) -> list[ast.stmt]:
     return found
 
 
-def build_module_context(tree: ast.Module | None, statements: list[ast.stmt] | None = None) -> ModuleContext:
-    """Collect imports, module-level bindings and the header end from a parsed module.
+def build_module_context(statements: list[tuple[ast.stmt, int]]) -> ModuleContext:
+    """Collect imports, module-level bindings and the header end from top-level statements.
 
-    ``statements`` may be given instead of ``tree`` (the top-level statements that
-    parsed when the whole module did not).
+    Each statement comes with the number of lines to add to its own line numbers
+    to get document lines (0 when it was parsed with the whole document).
     """
-    body = list(tree.body) if tree is not None else list(statements or [])
+    body = [stmt for stmt, _ in statements]
+    shift_of = {id(stmt): shift for stmt, shift in statements}
     imports: dict[str, str] = {}
     import_lines: list[int] = []
     for stmt in body:
@@ -179,7 +180,7 @@ def build_module_context(tree: ast.Module | None, statements: list[ast.stmt] | N
             for local, qn in import_bindings(imp):
                 imports.setdefault(local, qn)
         if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            import_lines.append(stmt.end_lineno or stmt.lineno)
+            import_lines.append((stmt.end_lineno or stmt.lineno) + shift_of[id(stmt)])
     bindings: dict[str, str] = {}
     for stmt in body:
         target: ast.expr | None = None
@@ -224,7 +225,7 @@ def build_module_context(tree: ast.Module | None, statements: list[ast.stmt] | N
         )
         is_future = isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__"
         if is_doc or is_future:
-            header_end = stmt.end_lineno or stmt.lineno
+            header_end = (stmt.end_lineno or stmt.lineno) + shift_of[id(stmt)]
         else:
             break
     return ModuleContext(

@@ -21,14 +21,21 @@ class Chunk:
     """One top-level statement (with its decorators): lines ``start``..``end``, 1-based, inclusive.
 
     ``text`` is exactly those lines of the document, line endings included;
-    ``nodes`` are the :mod:`ast` statements of the chunk (absolute line numbers),
-    used by the rules' cheap structural prefilters; empty when unknown.
+    ``nodes`` are the :mod:`ast` statements of the chunk, used by the rules' cheap
+    structural prefilters (empty when unknown); ``shift`` is what to add to their
+    line numbers to get document lines (they keep the numbers of the parse that
+    made them when an edit elsewhere moves the chunk).
     """
 
     start: int
     end: int
     text: str
     nodes: tuple[ast.stmt, ...] = field(default=(), compare=False, repr=False)
+    shift: int = field(default=0, compare=False, repr=False)
+
+    def moved(self, delta: int) -> "Chunk":
+        """The same chunk ``delta`` lines further down."""
+        return Chunk(self.start + delta, self.end + delta, self.text, self.nodes, self.shift + delta)
 
 
 @dataclass
@@ -106,21 +113,73 @@ def split_document(source: str, lines: list[str] | None = None) -> SplitResult:
     except (SyntaxError, ValueError) as exc:  # ValueError: null bytes
         lineno = getattr(exc, "lineno", None) or 0
         message = f"line {lineno}: {getattr(exc, 'msg', str(exc))}"
-        statements: list[ast.stmt] = []
-        spans: list[tuple[int, int, tuple[ast.stmt, ...]]] = []
+        chunks: list[Chunk] = []
         for start, end in _spans_fallback(lines):
+            text = "".join(lines[start - 1 : end])
             try:
-                part = ast.parse("".join(lines[start - 1 : end]))
+                part = ast.parse(text)
             except (SyntaxError, ValueError):
-                spans.append((start, end, ()))
+                chunks.append(Chunk(start, end, text))
                 continue
-            ast.increment_lineno(part, start - 1)
-            statements.extend(part.body)
-            spans.append((start, end, tuple(part.body)))
-        context = build_module_context(None, statements)
-        return SplitResult(_chunks(lines, spans), context, message)
-    return SplitResult(_chunks(lines, _spans_from_ast(tree.body)), build_module_context(tree), None)
+            chunks.append(Chunk(start, end, text, tuple(part.body), start - 1))
+        return SplitResult(chunks, _context(chunks), message)
+    chunks = _chunks(lines, _spans_from_ast(tree.body), 0)
+    return SplitResult(chunks, _context(chunks), None)
 
 
-def _chunks(lines: list[str], spans: list[tuple[int, int, tuple[ast.stmt, ...]]]) -> list[Chunk]:
-    return [Chunk(start, end, "".join(lines[start - 1 : end]), nodes) for start, end, nodes in spans]
+def split_incremental(old_lines: list[str], old: SplitResult, new_lines: list[str]) -> SplitResult | None:
+    """Re-split after an edit by parsing only the statements the edit touched.
+
+    Lines before and after the changed ones are compared with the previous
+    version; the chunks around the change (plus the one before it, which an
+    indented new line may extend) are parsed again on their own, the others are
+    kept and moved. Returns None when that cannot be done safely (the previous
+    document did not parse, or the changed region does not parse on its own):
+    the caller then splits the whole document.
+    """
+    if old.syntax_error is not None:
+        return None
+    n_old, n_new = len(old_lines), len(new_lines)
+    first = 0
+    limit = min(n_old, n_new)
+    while first < limit and old_lines[first] == new_lines[first]:
+        first += 1
+    if first == n_old == n_new:
+        return old
+    tail = 0
+    while tail < limit - first and old_lines[n_old - 1 - tail] == new_lines[n_new - 1 - tail]:
+        tail += 1
+    # changed lines: old [first, n_old - tail), new [first, n_new - tail) (0-based)
+    lo = first  # 0-based first line of the region to re-parse
+    hi = n_old - tail  # 0-based end (exclusive) of the region in the old document
+    index_lo, found = 0, False
+    for index, chunk in enumerate(old.chunks):
+        if chunk.start - 1 <= first:
+            index_lo, found = index, True  # the chunk containing or preceding the change
+    index_hi = index_lo
+    for index in range(index_lo, len(old.chunks)):
+        if old.chunks[index].start - 1 < max(hi, first + 1):
+            index_hi = index + 1  # chunks that start before the change ends
+    if found:
+        lo = min(lo, old.chunks[index_lo].start - 1)
+    if index_hi > index_lo:
+        hi = max(hi, old.chunks[index_hi - 1].end)
+    delta = n_new - n_old
+    region = new_lines[lo : hi + delta]
+    try:
+        tree = ast.parse("".join(region))
+    except (SyntaxError, ValueError):
+        return None
+    if region and region[-1].rstrip("\r\n").endswith("\\"):
+        return None
+    middle = _chunks(new_lines, [(s + lo, e + lo, nodes) for s, e, nodes in _spans_from_ast(tree.body)], lo)
+    chunks = [*old.chunks[:index_lo], *middle, *(c.moved(delta) for c in old.chunks[index_hi:])]
+    return SplitResult(chunks, _context(chunks), None)
+
+
+def _context(chunks: list[Chunk]) -> ModuleContext:
+    return build_module_context([(node, chunk.shift) for chunk in chunks for node in chunk.nodes])
+
+
+def _chunks(lines: list[str], spans: list[tuple[int, int, tuple[ast.stmt, ...]]], shift: int) -> list[Chunk]:
+    return [Chunk(start, end, "".join(lines[start - 1 : end]), nodes, shift) for start, end, nodes in spans]

@@ -141,3 +141,63 @@ def test_generated_rule_docs_are_current():
 
     docs = Path(__file__).resolve().parents[1] / "docs" / "rules.md"
     assert docs.read_text(encoding="utf-8") == rules_markdown() + "\n", "run: perf-lsp rules --markdown > docs/rules.md"
+
+
+BLOCKS = [
+    "import re\n",
+    "from sentence_transformers import SentenceTransformer\n",
+    '"""Module doc."""\n',
+    "\n",
+    "# a comment\n",
+    "X = 1\n",
+    "model = SentenceTransformer('m')\n",
+    "def f(x):\n    return re.compile('a').match(x)\n",
+    "@decorator\ndef g():\n    pass\n",
+    "class C:\n    def m(self):\n        return 1\n\n    def n(self):\n        return 2\n",
+    "if X:\n    y = 2\nelse:\n    y = 3\n",
+    "s = '''\nnot code\n'''\n",
+    "a = 1; b = 2\n",
+]
+EDIT_LINES = st.sampled_from(["    z = 1\n", "def h():\n", "    return (\n", "x = [\n", "]\n", "import json\n", "'''\n", "\n", "# c\n", "@dec\n", "  bad indent\n"])
+
+
+@hsettings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.sampled_from(BLOCKS), min_size=1, max_size=8),
+    st.integers(min_value=0, max_value=60),
+    st.integers(min_value=0, max_value=3),
+    st.lists(EDIT_LINES, max_size=3),
+)
+def test_incremental_split_matches_a_full_split(blocks, at, removed, inserted):
+    from perf_lsp.source import split_incremental
+
+    old_source = "".join(blocks)
+    old_lines = split_lines(old_source)
+    at = min(at, len(old_lines))
+    new_lines = old_lines[:at] + inserted + old_lines[at + removed :]
+    new_source = "".join(new_lines)
+    old = split_document(old_source)
+    full = split_document(new_source)
+    quick = split_incremental(old_lines, old, split_lines(new_source))
+    if quick is None:
+        return  # the caller falls back to the full split
+    assert full.syntax_error is None
+    assert [(c.start, c.end, c.text) for c in quick.chunks] == [(c.start, c.end, c.text) for c in full.chunks]
+    assert quick.context == full.context
+    assert quick.context.import_lines == full.context.import_lines
+    assert quick.context.header_end == full.context.header_end
+
+
+def test_incremental_split_reparses_only_the_edited_statement():
+    from perf_lsp.source import split_incremental
+
+    source = "import re\n\n\ndef f(x):\n    return x\n\n\ndef g(y):\n    return y\n"
+    old = split_document(source)
+    edited = source.replace("    return x\n", "    z = 1\n    return x + z\n")
+    quick = split_incremental(split_lines(source), old, split_lines(edited))
+    assert quick is not None
+    assert [(c.start, c.end) for c in quick.chunks] == [(1, 1), (4, 6), (9, 10)]
+    assert quick.chunks[0] is old.chunks[0]  # untouched statements are reused, not re-parsed
+    assert quick.chunks[2].nodes is old.chunks[2].nodes
+    broken = source.replace("    return x\n", "    return (x\n")
+    assert split_incremental(split_lines(source), old, split_lines(broken)) is None

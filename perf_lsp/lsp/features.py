@@ -56,7 +56,8 @@ class Documents:
             last = self._analyses.get(snap.uri)
         if last is not None and last[1] == snap.settings and last[0] == snap.source:
             return last[2]
-        analysis = self.engine.analyze(snap.source, snap.settings)
+        previous = last[2] if last is not None else None
+        analysis = self.engine.analyze(snap.source, snap.settings, previous)
         with self._lock:
             self._analyses[snap.uri] = (snap.source, snap.settings, analysis)
         return analysis

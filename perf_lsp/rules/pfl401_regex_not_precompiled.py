@@ -29,6 +29,8 @@ _FUNCTIONS = {
     "subn": 4,
     "split": 3,
 }
+_CALLABLE = frozenset({"compile", *_FUNCTIONS})
+_FUNCTION_ALTERNATION = "|".join(sorted(_FUNCTIONS))
 _FLAG_NAMES = frozenset(
     {"A", "ASCII", "I", "IGNORECASE", "L", "LOCALE", "M", "MULTILINE", "S", "DOTALL", "X", "VERBOSE", "U", "UNICODE", "NOFLAG", "DEBUG"}
 )
@@ -97,12 +99,14 @@ class RegexNotPrecompiled(Rule):
 
     @classmethod
     def applies_to(cls, text, module_ctx, settings) -> bool:
-        if "re" not in text:
-            return False
-        aliases = {local for local, qn in module_ctx.imports if qn == "re" or qn.startswith("re.")}
         if "import re" in text or "from re " in text:
             return True
-        return any(_word_in(alias, text) for alias in aliases)
+        for local, qn in module_ctx.imports:
+            if qn == "re" and re.search(rf"\b{re.escape(local)}\s*\.\s*(?:compile|{_FUNCTION_ALTERNATION})\b", text):
+                return True
+            if qn.startswith("re.") and qn[3:] in _CALLABLE and re.search(rf"\b{re.escape(local)}\s*\(", text):
+                return True
+        return False
 
     @classmethod
     def wants(cls, summary, settings) -> bool:
@@ -200,10 +204,6 @@ class RegexNotPrecompiled(Rule):
 
 def _is_compile(node: cst.Call, ctx: RuleContext) -> bool:
     return ctx.qualified_name(node.func) == "re.compile"
-
-
-def _word_in(word: str, text: str) -> bool:
-    return re.search(rf"\b{re.escape(word)}\b", text) is not None
 
 
 def _split_args(node: cst.Call, *, flags_index: int, function: str) -> tuple[cst.Arg, cst.Arg | None, list[cst.Arg]] | None:
