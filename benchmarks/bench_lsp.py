@@ -10,6 +10,9 @@ request: fix-all deferred to codeAction/resolve), one explicit fix-all, and the 
 peak RSS. ``debounceMs`` is 0 unless ``--debounce`` is given, so the figures are
 the server's own cost (add the debounce for what an editor sees).
 
+With ``ruff`` on PATH, the same typing runs against ``ruff server`` afterwards and
+the ratio of the medians is printed (``--baseline ''`` to skip it).
+
 Run: ``python benchmarks/bench_lsp.py [--changes 200] [--debounce 75]``. Not a test.
 """
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import sys
 import time
@@ -74,7 +78,92 @@ def peak_rss_mb(pid: int) -> float | None:
     return None
 
 
-async def main(changes: int, debounce: int) -> None:
+class RawClient:
+    """A bare JSON-RPC client over stdio, for baseline servers whose messages lsprotocol
+    does not structure (``ruff server``'s initialize result, for one)."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.next_id = 0
+
+    async def send(self, method: str, params: dict, request: bool = False) -> int | None:
+        message: dict = {"jsonrpc": "2.0", "method": method, "params": params}
+        if request:
+            self.next_id += 1
+            message["id"] = self.next_id
+        body = json.dumps(message).encode("utf-8")
+        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        await self.proc.stdin.drain()
+        return message.get("id")
+
+    async def receive(self) -> dict:
+        length = 0
+        while True:
+            line = await self.proc.stdout.readline()
+            if not line:
+                raise EOFError("server closed its output")
+            if line in (b"\r\n", b"\n"):
+                break
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        return json.loads(await self.proc.stdout.readexactly(length))
+
+    async def until(self, predicate) -> dict:
+        while True:
+            message = await self.receive()
+            if "id" in message and "method" in message:  # a request from the server: answer null
+                await self._reply(message["id"])
+            if predicate(message):
+                return message
+
+    async def _reply(self, request_id) -> None:
+        body = json.dumps({"jsonrpc": "2.0", "id": request_id, "result": None}).encode("utf-8")
+        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        await self.proc.stdin.drain()
+
+
+async def typing_baseline(command: list[str], text: str, changes: int) -> list[float]:
+    """The same typing scenario against another server (e.g. ``ruff server``): didChange -> publish latencies."""
+    uri = Path("/tmp/perf-lsp-bench/_pydecimal_baseline.py").as_uri()
+    proc = await asyncio.create_subprocess_exec(
+        *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+    )
+    client = RawClient(proc)
+    # no pull-diagnostics capability, so the server pushes them
+    request = await client.send("initialize", {"processId": None, "rootUri": None, "capabilities": {}}, request=True)
+    await client.until(lambda m: m.get("id") == request and "method" not in m)
+    await client.send("initialized", {})
+    await client.send(
+        "textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}}
+    )
+
+    def published(version: int):
+        return lambda m: m.get("method") == "textDocument/publishDiagnostics" and m["params"].get("version") == version
+
+    await asyncio.wait_for(client.until(published(1)), 60)
+    lines = text.splitlines()
+    row = next(i for i, line in enumerate(lines) if line.strip() == "# typing here")
+    column = len(lines[row])
+    latencies = []
+    for i in range(changes):
+        version = i + 2
+        position = {"line": row, "character": column + i}
+        sent = time.perf_counter()
+        await client.send(
+            "textDocument/didChange",
+            {
+                "textDocument": {"uri": uri, "version": version},
+                "contentChanges": [{"range": {"start": position, "end": position}, "text": "x"}],
+            },
+        )
+        await asyncio.wait_for(client.until(published(version)), 60)
+        latencies.append(time.perf_counter() - sent)
+    proc.kill()
+    await proc.wait()
+    return latencies
+
+
+async def main(changes: int, debounce: int, baseline: list[str] | None = None) -> None:
     text = big_document()
     uri = Path("/tmp/perf-lsp-bench/_pydecimal_bench.py").as_uri()
     client = LanguageClient("bench", "0")
@@ -189,11 +278,30 @@ async def main(changes: int, debounce: int) -> None:
     print(f"fix-all (source.fixAll, first request): {fix_all_time * ms:.0f} ms ({fix_all_edits} edits)")
     if rss is not None:
         print(f"server peak RSS: {rss:.0f} MB")
+    if baseline:
+        base = await typing_baseline(baseline, text, changes)
+        ours = statistics.median(latencies)
+        print(
+            f"baseline `{' '.join(baseline)}`, same typing: p50 {statistics.median(base) * ms:.1f} ms, "
+            f"p95 {percentile(base, 0.95) * ms:.1f} ms; perf-lsp p50 is {ours / statistics.median(base):.1f}x the baseline's"
+        )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--changes", type=int, default=200, help="characters to type (default 200)")
     parser.add_argument("--debounce", type=int, default=0, help="debounceMs for the server (default 0)")
+    parser.add_argument(
+        "--baseline",
+        default="ruff server",
+        help="another server to run the same typing against, side by side ('' for none; default: 'ruff server' when ruff is on PATH)",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.changes, args.debounce))
+    import shlex
+    import shutil
+
+    baseline = shlex.split(args.baseline) if args.baseline else None
+    if baseline and shutil.which(baseline[0]) is None:
+        print(f"(baseline {baseline[0]!r} not found; skipped)")
+        baseline = None
+    asyncio.run(main(args.changes, args.debounce, baseline))
