@@ -156,7 +156,7 @@ class ModelConstructedPerCall(Rule):
         if loop is not None:
             detail = "Inside a loop: the model is loaded once per iteration."
         else:
-            detail = f"Paid on every call of `{func.name.value}()`: 2-5 s for a sentence-transformers model."
+            detail = f"Paid on every call of `{func.name.value}()`: a model load takes seconds (2-5 s for a sentence-transformers model, audit report 000)."
         if any(arg.star for arg in node.args):
             alt = None
         else:
