@@ -262,13 +262,31 @@ class FixContext:
     definitions: list[cst.BaseStatement] = field(default_factory=list)
     imports: list[cst.SimpleStatementLine] = field(default_factory=list)
     _pending: dict[str, str] = field(default_factory=dict)
+    _made: set[str] = field(default_factory=set)
 
     def unique_name(self, base: str) -> str:
         """``base``, or ``base_2``, ``base_3``... whichever is free; reserves it."""
         name, n = base, 2
-        while name in self.taken or name in _KEYWORDS:
+        while name in self.taken or name in self._made or name in _KEYWORDS:
             name, n = f"{base}_{n}", n + 1
         self.taken.add(name)
+        self._made.add(name)
+        return name
+
+    def local_name(self, base: str, scope: cst.CSTNode | None) -> str:
+        """A name for a variable that lives only in ``scope`` (a function or a comprehension).
+
+        It must not clash with any identifier written in ``scope`` (which covers the
+        globals the scope reads) nor with a name this fix already made; outside a
+        function (``scope`` None) the name must be free in the whole document.
+        """
+        if scope is None:
+            return self.unique_name(base)
+        used = set(_IDENTIFIER.findall(self.chunk.code_for_node(scope)))
+        name, n = base, 2
+        while name in used or name in self._made or name in _KEYWORDS:
+            name, n = f"{base}_{n}", n + 1
+        self._made.add(name)
         return name
 
     def module_ref(self, module: str) -> str:
@@ -310,6 +328,7 @@ class FixContext:
 
 
 _KEYWORDS = frozenset(__import__("keyword").kwlist) | {"match", "case", "type", "_"}
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class Rule(cst.BatchableCSTVisitor):

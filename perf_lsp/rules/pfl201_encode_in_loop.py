@@ -867,16 +867,18 @@ def _plan_for(ctx: RuleContext, call: cst.Call, items_arg: cst.Arg, loop: cst.Fo
             if not read_before and body_left:
                 drop_name = target.value
 
+    scope = ctx.enclosing_function(loop)
+
     def build(fctx: FixContext) -> cst.Module | None:
         prelude: list[cst.BaseStatement] = []
         if reiterable:
             items: cst.BaseExpression = loop.iter
         else:
-            items_name = fctx.unique_name(_items_name(loop.iter, loop.target))
+            items_name = fctx.local_name(_items_name(loop.iter, loop.target), scope)
             value = loop.iter if _makes_list(loop.iter) else _list_of(loop.iter)
             prelude.append(_assignment(items_name, value))
             items = cst.Name(items_name)
-        embeddings = fctx.unique_name("embeddings")
+        embeddings = fctx.local_name("embeddings", scope)
         batch = _item_batch(arg, loop.target, items, is_list=not reiterable)
         prelude.append(_assignment(embeddings, _batched_call(call, items_arg, batch)))
         comments: list[cst.EmptyLine] = []
@@ -884,7 +886,7 @@ def _plan_for(ctx: RuleContext, call: cst.Call, items_arg: cst.Arg, loop: cst.Fo
             item_name = drop_name
             new_body, comments = _without(body, line, small)
         else:
-            item_name = fctx.unique_name("embedding")
+            item_name = fctx.local_name("embedding", scope)
             new_body = replace_nodes(body, {call: cst.Name(item_name)})
         new_loop = loop.with_changes(
             target=_pair_target(loop.target, item_name),
@@ -1022,7 +1024,7 @@ def _regroup_fix(call: cst.Call, items_arg: cst.Arg, comp: cst.ListComp) -> Buil
         if comp.elt is call:
             new: cst.BaseExpression = _list_of(new_call).with_changes(lpar=comp.lpar, rpar=comp.rpar)
         else:
-            name = fctx.unique_name("embedding")
+            name = fctx.local_name("embedding", comp)
             new = comp.with_changes(
                 elt=replace_nodes(comp.elt, {call: cst.Name(name)}),
                 for_in=cst.CompFor(target=cst.Name(name), iter=new_call, whitespace_before=only.whitespace_before),
@@ -1051,7 +1053,7 @@ def _zip_comprehension_fix(
             new: cst.BaseExpression = cst.Call(func=cst.Name("dict"), args=[cst.Arg(_zip(only.iter, new_call))])
             new = new.with_changes(lpar=comp.lpar, rpar=comp.rpar)
         else:
-            name = fctx.unique_name("embedding")
+            name = fctx.local_name("embedding", comp)
             new_holder = cst.Name(name) if holder is call else replace_nodes(holder, {call: cst.Name(name)})
             new_for = only.with_changes(target=_pair_target(only.target, name), iter=_zip(only.iter, new_call))
             changes = {"elt": new_holder} if isinstance(comp, cst.ListComp) else {"value": new_holder}
