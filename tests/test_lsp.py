@@ -589,3 +589,14 @@ async def test_save_republishes_and_fix_all_command(fresh: LanguageClient):
     )
     assert result is True
     assert apply_workspace_edit(PFL401_CASE.source, applied[0].edit, uri, 1) == PFL401_CASE.fixed
+
+
+async def test_a_huge_document_is_skipped_with_a_message(fresh: LanguageClient):
+    from perf_lsp.files import MAX_FILE_BYTES
+
+    await initialize(fresh)
+    uri = doc_uri("huge")
+    filler = "x = 1\n" * (MAX_FILE_BYTES // 6 + 10)
+    diagnostics = await open_document(fresh, uri, PFL401_CASE.source + filler)
+    assert len(diagnostics) == 0
+    assert any("not checked" in m.message and m.type == types.MessageType.Warning for m in fresh.messages)

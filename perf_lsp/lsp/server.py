@@ -35,6 +35,7 @@ from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument, Workspace
 
 from perf_lsp import __version__
+from perf_lsp.files import MAX_FILE_BYTES
 from perf_lsp.lsp import features
 from perf_lsp.lsp.convert import FIX_ALL_KIND, SOURCE
 from perf_lsp.settings import Settings, from_lsp_options, load_for
@@ -46,6 +47,9 @@ APPLY_FIX_ALL = "perf-lsp.applyFixAll"
 """``workspace/executeCommand``: apply fix-all to the document whose URI is the first argument."""
 
 log = logging.getLogger(__name__)
+
+MAX_DOCUMENT_CHARS = MAX_FILE_BYTES
+"""Documents larger than this are not checked (said once with a message), as ``perf-lsp check`` skips such files."""
 
 
 class PerfLanguageServer(LanguageServer):
@@ -145,7 +149,11 @@ class PerfLanguageServer(LanguageServer):
         if uri not in self.workspace.text_documents:
             return
         snap = self.snapshot(uri)
-        diagnostics = await self.run(features.diagnostics, self.documents, snap)
+        if len(snap.source) > MAX_DOCUMENT_CHARS:
+            self.warn([f"{uri}: not checked: larger than {MAX_DOCUMENT_CHARS:,} characters"])
+            diagnostics: list[types.Diagnostic] = []
+        else:
+            diagnostics = await self.run(features.diagnostics, self.documents, snap)
         doc = self.workspace.text_documents.get(uri)
         if doc is None or doc.version != snap.version:
             return
