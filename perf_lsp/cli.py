@@ -102,12 +102,12 @@ def _inputs(args: argparse.Namespace, console: _Console) -> list[Path]:
     return list(discover([p for p in paths if p.exists()]))
 
 
-def cmd_check(args: argparse.Namespace) -> int:
-    console = _Console()
+def _analysed(args: argparse.Namespace, console: _Console, engine: Engine):
+    """(path, file, settings, analysis) for every input file that can be read and parsed.
+
+    The others are reported on stderr (and make the exit code 2) and skipped.
+    """
     resolver = _SettingsResolver(args, console)
-    engine = Engine(cache_size=512)
-    reports: list[Report] = []
-    hidden_unsafe = 0
     for path in _inputs(args, console):
         source = _load(path, console)
         if source is None:
@@ -117,6 +117,15 @@ def cmd_check(args: argparse.Namespace) -> int:
         if analysis.syntax_error:
             console.error(f"{_display(path)}: cannot parse: {analysis.syntax_error}")
             continue
+        yield path, source, settings, analysis
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    console = _Console()
+    engine = Engine(cache_size=512)
+    reports: list[Report] = []
+    hidden_unsafe = 0
+    for path, _source, settings, analysis in _analysed(args, console, engine):
         for diag in analysis.diagnostics:
             fix = analysis.fix(diag) if args.output_format in ("json", "sarif") and diag.fixes else None
             reports.append(Report(_display(path), diag, fix))
@@ -161,20 +170,11 @@ def _summary(reports: list[Report], shown, hidden_unsafe: int) -> None:
 
 def cmd_fix(args: argparse.Namespace) -> int:
     console = _Console()
-    resolver = _SettingsResolver(args, console)
     engine = Engine(cache_size=512)
     applied = 0
     remaining: list[Report] = []
     changed_files = 0
-    for path in _inputs(args, console):
-        source = _load(path, console)
-        if source is None:
-            continue
-        settings = resolver.for_file(path)
-        analysis = engine.analyze(source.text, settings)
-        if analysis.syntax_error:
-            console.error(f"{_display(path)}: cannot parse: {analysis.syntax_error}")
-            continue
+    for path, source, settings, _analysis in _analysed(args, console, engine):
         result = engine.fix_all(source.text, settings, unsafe=settings.unsafe_fixes)
         remaining.extend(Report(_display(path), d, None) for d in result.remaining)
         if result.source == source.text:
