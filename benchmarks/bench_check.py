@@ -6,15 +6,18 @@ Reports the median over repeats of CPU time and wall time for a cold engine
 (empty per-statement cache) and for a warm one (everything cached: what an
 editor pays for unchanged statements), plus lines per second. The baseline run
 side by side is ``ast.parse`` of the same files (the floor any Python tool pays)
-and a bare ``libcst.parse_module`` of each file (what a whole-module libcst tool
-pays before it does anything).
+a bare ``libcst.parse_module`` of each file (what a whole-module libcst tool
+pays before it does anything), and, when ``ruff`` is on PATH, ``ruff check``
+with its performance rules (the speed bar, in Rust).
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -91,6 +94,15 @@ def main() -> None:
         run("baseline: libcst.parse_module", parse_cst)
     run("perf-lsp engine, cold cache", check, fresh=reset)
     run("perf-lsp engine, warm cache", check)
+    ruff = shutil.which("ruff")
+    if ruff:
+        command = [ruff, "check", "--no-cache", "--select", "PERF,ASYNC,FURB,B006", "--exit-zero", "-q", str(args.path)]
+        walls = []
+        for _ in range(args.repeat):
+            start = time.perf_counter()
+            subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+            walls.append(time.perf_counter() - start)
+        print(f"{'baseline: ruff check (PERF,ASYNC,...)':<34} wall {statistics.median(walls):7.2f} s   (a separate process, Rust)")
 
 
 if __name__ == "__main__":
