@@ -18,6 +18,7 @@ from perf_lsp import __version__
 from perf_lsp.engine import Engine, parses
 from perf_lsp.files import FileError, SourceFile, discover, read_source, write_atomic
 from perf_lsp.model import Applicability, Diagnostic
+from perf_lsp.resolve import TypeResolver
 from perf_lsp.output import Report, format_json, format_sarif, format_text, rule_doc, rule_table, rules_markdown
 from perf_lsp.settings import Settings, check_codes, load_for
 
@@ -102,6 +103,13 @@ def _inputs(args: argparse.Namespace, console: _Console) -> list[Path]:
     return list(discover([p for p in paths if p.exists()]))
 
 
+def _types(args: argparse.Namespace, text: str, path: Path) -> TypeResolver | None:
+    """A jedi resolver for one file's findings that need types (None with ``--no-jedi``)."""
+    if args.no_jedi:
+        return None
+    return TypeResolver(text, path, budget=args.jedi_budget)
+
+
 def _analysed(args: argparse.Namespace, console: _Console, engine: Engine):
     """(path, file, settings, analysis) for every input file that can be read and parsed.
 
@@ -113,7 +121,7 @@ def _analysed(args: argparse.Namespace, console: _Console, engine: Engine):
         if source is None:
             continue
         settings = resolver.for_file(path)
-        analysis = engine.analyze(source.text, settings)
+        analysis = engine.analyze(source.text, settings, resolver=_types(args, source.text, path))
         if analysis.syntax_error:
             console.error(f"{_display(path)}: cannot parse: {analysis.syntax_error}")
             continue
@@ -175,7 +183,9 @@ def cmd_fix(args: argparse.Namespace) -> int:
     remaining: list[Report] = []
     changed_files = 0
     for path, source, settings, _analysis in _analysed(args, console, engine):
-        result = engine.fix_all(source.text, settings, unsafe=settings.unsafe_fixes)
+        result = engine.fix_all(
+            source.text, settings, unsafe=settings.unsafe_fixes, resolver_for=lambda text, path=path: _types(args, text, path)
+        )
         remaining.extend(Report(_display(path), d, None) for d in result.remaining)
         if result.source == source.text:
             continue
@@ -248,6 +258,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: .)")
         p.add_argument("--select", action="append", metavar="CODES", help="only these rule codes or prefixes (comma-separated)")
         p.add_argument("--ignore", action="append", metavar="CODES", help="skip these rule codes or prefixes (comma-separated)")
+        p.add_argument("--no-jedi", action="store_true", help="do not resolve types with jedi (faster, finds less)")
+        p.add_argument(
+            "--jedi-budget", type=float, default=10.0, metavar="SECONDS",
+            help="time jedi may spend per file on the findings that need types (default 10)",
+        )
 
     check = sub.add_parser("check", help="report problems")
     selection(check)

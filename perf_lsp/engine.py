@@ -19,7 +19,7 @@ import ast
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -29,6 +29,7 @@ from perf_lsp.model import Applicability, Diagnostic, Edit, Fix, Position, Range
 from perf_lsp.names import ModuleContext, imports_in
 from perf_lsp.rules import REGISTRY
 from perf_lsp.rules.base import Finding, FixContext, Rule, RuleContext
+from perf_lsp.resolve import TypeResolver
 from perf_lsp.rules.summary import ChunkSummary
 from perf_lsp.settings import Settings
 from perf_lsp.source import Chunk, SplitResult, split_document, split_incremental, split_lines
@@ -56,7 +57,9 @@ class Analysis:
 
     ``diagnostics`` are sorted by position; lines 1-based, columns 0-based code
     points. ``syntax_error`` is set when the document as a whole does not parse
-    (the statements that do parse are still checked).
+    (the statements that do parse are still checked). ``asked`` counts the
+    findings with type questions, ``unresolved`` those left out because they wait
+    for jedi; ``resolved`` says whether jedi answered (a resolver was given).
     """
 
     source: str
@@ -66,6 +69,9 @@ class Analysis:
     results: list[ChunkResult]
     diagnostics: list[Diagnostic]
     syntax_error: str | None
+    unresolved: int = 0
+    asked: int = 0
+    resolved: bool = False
     _taken: set[str] | None = field(default=None, repr=False)
 
     def _finding(self, diag: Diagnostic) -> tuple[Chunk, ChunkResult, Finding] | None:
@@ -267,12 +273,22 @@ class Engine:
         """The rules that ``select``/``ignore`` leave on."""
         return tuple(rule for rule in self.rules if settings.enabled(rule.code))
 
-    def analyze(self, source: str, settings: Settings, previous: Analysis | None = None) -> Analysis:
+    def analyze(
+        self,
+        source: str,
+        settings: Settings,
+        previous: Analysis | None = None,
+        resolver: TypeResolver | None = None,
+    ) -> Analysis:
         """Check one document. Never raises on bad source: syntax errors go in ``syntax_error``.
 
         ``previous``: the same document's last analysis, if any; then only the
         statements an edit touched are parsed again with :mod:`ast` too
         (:func:`perf_lsp.source.split_incremental`), instead of the whole document.
+        ``resolver``: answers the findings' type questions with jedi (the CLI
+        passes one; the server runs a fast pass without it, then a refining
+        pass). Without it, a finding that needs jedi's confirmation is left out
+        and counted in ``Analysis.unresolved``.
         """
         lines = split_lines(source)
         split = None
@@ -284,11 +300,23 @@ class Engine:
         results: list[ChunkResult] = []
         diagnostics: list[Diagnostic] = []
         base = (split.context.fingerprint, settings.analysis_key, tuple(rule.code for rule in rules))
+        unresolved = 0
+        asked = 0
         for index, chunk in enumerate(split.chunks):
             result = self._chunk(chunk, split.context, settings, rules, base)
             results.append(result)
             offset = chunk.start - 1
             for number, f in enumerate(result.findings):
+                if f.questions:
+                    asked += 1
+                    if resolver is None:
+                        if not all(q.keep_unresolved for q in f.questions):
+                            unresolved += 1
+                            continue
+                    elif not all(
+                        q.decide(resolver.producers(q.line + offset, q.column)) for q in f.questions
+                    ):
+                        continue
                 diagnostics.append(
                     Diagnostic(
                         code=f.code,
@@ -301,7 +329,11 @@ class Engine:
                     )
                 )
         diagnostics.sort(key=lambda d: (d.range.start, d.code))
-        return Analysis(source, lines, split.context, split.chunks, results, diagnostics, split.syntax_error)
+        analysis = Analysis(source, lines, split.context, split.chunks, results, diagnostics, split.syntax_error)
+        analysis.unresolved = unresolved
+        analysis.asked = asked
+        analysis.resolved = resolver is not None
+        return analysis
 
     def _chunk(self, chunk: Chunk, context: ModuleContext, settings: Settings, rules: tuple[type[Rule], ...], base: tuple) -> ChunkResult:
         """The cached result for ``chunk``, or a new one: text prefilters, then ast prefilters, then libcst.
@@ -335,6 +367,7 @@ class Engine:
         unsafe: bool | None = None,
         codes: Iterable[str] | None = None,
         max_rounds: int = 25,
+        resolver_for: Callable[[str], TypeResolver] | None = None,
     ) -> FixAllResult:
         """Apply every applicable fix, re-checking between rounds, at most ``max_rounds`` rounds.
 
@@ -342,7 +375,8 @@ class Engine:
         whose fixes are applied. In each round the fixes whose edits do not touch
         each other go in together; the result of every round must parse, or the
         round is retried with its first fix alone, and a fix that breaks the
-        document is never retried.
+        document is never retried. ``resolver_for(source)`` gives a jedi resolver
+        for each round's text, so findings that need jedi are fixed too.
         """
         allow_unsafe = settings.unsafe_fixes if unsafe is None else unsafe
         wanted = set(codes) if codes is not None else None
@@ -350,7 +384,10 @@ class Engine:
         broken: set[tuple] = set()
         rounds = 0
         reserved: set[str] = set()
-        analysis = self.analyze(source, settings)
+        def check(text: str) -> Analysis:
+            return self.analyze(text, settings, resolver=resolver_for(text) if resolver_for else None)
+
+        analysis = check(source)
         for rounds in range(1, max_rounds + 1):
             batch: list[Fix] = []
             occupied: list[Range] = []
@@ -387,7 +424,7 @@ class Engine:
                 batch = batch[:1]
             source = new_source
             applied += len(batch)
-            analysis = self.analyze(source, settings)
+            analysis = check(source)
         remaining = [d for d in analysis.diagnostics if wanted is None or d.code in wanted]
         return FixAllResult(source, applied, rounds, remaining)
 

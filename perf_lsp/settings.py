@@ -31,7 +31,13 @@ class Settings:
     is enabled when the longest matching ``select`` prefix is longer than the
     longest matching ``ignore`` prefix (Ruff's rule). ``unsafe_fixes``: whether
     fix-all and ``perf-lsp fix`` apply unsafe fixes. ``extend_heavy_constructors``:
-    extra qualified names PFL101 treats as heavy models. ``severity``: code ->
+    extra qualified names PFL101 treats as heavy models; ``extend_clients``: extra
+    SDK client constructors (PFL102); ``extend_batchable_methods``: extra
+    qualified names of per-item calls that have a batched form (PFL202);
+    ``extend_blocking_calls``: (qualified name, suggestion) pairs of calls that
+    block the event loop (PFL303). ``project_packages``: the dependencies the
+    file's project declares (PEP 503 names, from :mod:`perf_lsp.project`; not a
+    setting: filled in by :func:`load_for`). ``severity``: code ->
     ``error|warning|information|hint`` (server only). ``debounce_ms``: delay, in
     milliseconds, between the last change and re-analysis (server only).
     """
@@ -40,6 +46,10 @@ class Settings:
     ignore: tuple[str, ...] = ()
     unsafe_fixes: bool = False
     extend_heavy_constructors: tuple[str, ...] = ()
+    extend_clients: tuple[str, ...] = ()
+    extend_batchable_methods: tuple[str, ...] = ()
+    extend_blocking_calls: tuple[tuple[str, str], ...] = ()
+    project_packages: tuple[str, ...] = ()
     severity: tuple[tuple[str, str], ...] = ()
     debounce_ms: int = DEFAULT_DEBOUNCE_MS
     _severity: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
@@ -64,7 +74,22 @@ class Settings:
     @property
     def analysis_key(self) -> tuple:
         """The part of the settings that changes analysis results (for cache keys)."""
-        return (self.select, self.ignore, self.extend_heavy_constructors)
+        return (
+            self.select,
+            self.ignore,
+            self.extend_heavy_constructors,
+            self.extend_clients,
+            self.extend_batchable_methods,
+            self.extend_blocking_calls,
+            self.project_packages,
+        )
+
+    def blocking_suggestion(self, qualified: str) -> str | None:
+        """The configured suggestion for a blocking call (``extend-blocking-calls``), or None."""
+        for name, suggestion in self.extend_blocking_calls:
+            if name == qualified:
+                return suggestion
+        return None
 
 
 def _known_codes() -> set[str]:
@@ -98,6 +123,9 @@ _PYPROJECT_KEYS = {
     "ignore": "ignore",
     "unsafe-fixes": "unsafe_fixes",
     "extend-heavy-constructors": "extend_heavy_constructors",
+    "extend-clients": "extend_clients",
+    "extend-batchable-methods": "extend_batchable_methods",
+    "extend-blocking-calls": "extend_blocking_calls",
     "severity": "severity",
 }
 _LSP_KEYS = {
@@ -105,6 +133,9 @@ _LSP_KEYS = {
     "ignore": "ignore",
     "unsafeFixes": "unsafe_fixes",
     "extendHeavyConstructors": "extend_heavy_constructors",
+    "extendClients": "extend_clients",
+    "extendBatchableMethods": "extend_batchable_methods",
+    "extendBlockingCalls": "extend_blocking_calls",
     "severity": "severity",
     "debounceMs": "debounce_ms",
 }
@@ -124,7 +155,16 @@ def _apply(base: Settings, options: dict, keys: dict[str, str], where: str) -> t
                 messages.append(f"{where}: '{key}' must be a list of rule codes (using the default)")
                 continue
             changes[name] = check_codes(items, where, key, messages)
-        elif name == "extend_heavy_constructors":
+        elif name == "extend_blocking_calls":
+            if not isinstance(value, dict) or not all(
+                isinstance(k, str) and "." in k and isinstance(v, str) for k, v in value.items()
+            ):
+                messages.append(
+                    f"{where}: '{key}' must map dotted qualified names to a suggestion string (using the default)"
+                )
+                continue
+            changes[name] = tuple(sorted(value.items()))
+        elif name in ("extend_heavy_constructors", "extend_clients", "extend_batchable_methods"):
             items = _str_list(value)
             if items is None or not all(item and "." in item for item in items):
                 messages.append(f"{where}: '{key}' must be a list of dotted qualified names (using the default)")
@@ -214,11 +254,14 @@ def find_pyproject(start: Path) -> Path | None:
 
 
 def load_for(start: Path, base: Settings | None = None) -> tuple[Settings, list[str]]:
-    """Settings for files at or below ``start``: the nearest ``[tool.perf-lsp]`` over ``base``.
+    """Settings for files at or below ``start``: the nearest ``[tool.perf-lsp]`` over ``base``,
+    with the project's declared packages.
 
     Returns (settings, messages); an unusable file gives the base settings and a message.
     """
-    base = base or Settings()
+    from perf_lsp.project import declared_packages
+
+    base = replace(base or Settings(), project_packages=declared_packages(start))
     path = find_pyproject(start)
     if path is None:
         return base, []

@@ -205,7 +205,11 @@ def test_noqa_comments(tmp_path, capsys):
 def test_rule_and_rules(capsys):
     code, out, _ = run(capsys, "rules")
     assert code == 0
-    assert [line.split()[0] for line in out.splitlines()[1:]] == ["PFL101", "PFL201", "PFL301", "PFL401"]
+    from perf_lsp.rules import REGISTRY
+
+    listed = [line.split()[0] for line in out.splitlines()[1:]]
+    assert listed == sorted(rule.code for rule in REGISTRY)
+    assert {"PFL101", "PFL201", "PFL301", "PFL401"} <= set(listed)
     code, out, _ = run(capsys, "rule", "pfl101")
     assert code == 0
     for section in ("## What it does", "## Why is this bad?", "## Example", "## Use instead", "## Fix safety"):

@@ -201,3 +201,21 @@ def test_incremental_split_reparses_only_the_edited_statement():
     assert quick.chunks[2].nodes is old.chunks[2].nodes
     broken = source.replace("    return x\n", "    return (x\n")
     assert split_incremental(split_lines(source), old, split_lines(broken)) is None
+
+
+def test_catalog_extension_settings():
+    settings, messages = from_pyproject_table(
+        {
+            "extend-clients": ["acme.llm.Client"],
+            "extend-batchable-methods": ["acme.embed.Embedder.embed_one"],
+            "extend-blocking-calls": {"acme.io.fetch_sync": "use acme.io.fetch"},
+        },
+        "pyproject.toml",
+    )
+    assert messages == []
+    assert settings.extend_clients == ("acme.llm.Client",)
+    assert settings.extend_batchable_methods == ("acme.embed.Embedder.embed_one",)
+    assert settings.blocking_suggestion("acme.io.fetch_sync") == "use acme.io.fetch"
+    settings, messages = from_lsp_options({"extendBlockingCalls": ["not", "a", "table"], "extendClients": "acme.Client"})
+    assert settings.extend_clients == ("acme.Client",)
+    assert settings.extend_blocking_calls == () and "extendBlockingCalls" in messages[0]

@@ -600,3 +600,26 @@ async def test_a_huge_document_is_skipped_with_a_message(fresh: LanguageClient):
     diagnostics = await open_document(fresh, uri, PFL401_CASE.source + filler)
     assert len(diagnostics) == 0
     assert any("not checked" in m.message and m.type == types.MessageType.Warning for m in fresh.messages)
+
+
+async def test_jedi_refines_after_the_fast_diagnostics(fresh: LanguageClient, tmp_path):
+    from test_resolve import MODELS, SERVICE
+
+    app = tmp_path / "app"
+    app.mkdir()
+    (tmp_path / "pyproject.toml").write_text("[tool.perf-lsp]\nselect = ['PFL201']\n", encoding="utf-8")
+    (app / "__init__.py").write_text("", encoding="utf-8")
+    (app / "models.py").write_text(MODELS, encoding="utf-8")
+    path = app / "service.py"
+    path.write_text(SERVICE, encoding="utf-8")
+    await initialize(fresh)
+    uri = path.as_uri()
+    since = mark(fresh)
+    fast = await open_document(fresh, uri, SERVICE)
+    assert len(fast) == 0  # names alone cannot tell what ``embedder`` and ``self.model`` are
+    refined = await published(fresh, uri, 1, since + 1)
+    assert sorted(d.range.start.line for d in refined) == [11, 14]  # jedi: both are SentenceTransformers
+    hover = await fresh.text_document_hover_async(
+        types.HoverParams(text_document=types.TextDocumentIdentifier(uri=uri), position=refined[0].range.start)
+    )
+    assert hover is not None and "PFL201" in hover.contents.value

@@ -12,17 +12,24 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from lsprotocol import types
+from pygls.uris import to_fs_path
 
 from perf_lsp.engine import Analysis, Engine, FixAllResult
 from perf_lsp.lsp import convert
 from perf_lsp.lsp.convert import FIX_ALL_KIND, QUICK_FIX_KIND, Codec, kind_allowed
 from perf_lsp.model import Applicability, Diagnostic, Edit, Fix, Position, Range
+from perf_lsp.resolve import TypeResolver
 from perf_lsp.rules import by_code
 from perf_lsp.settings import Settings
 from perf_lsp.source import split_lines
 from perf_lsp.textedit import apply_edits, diff_edits
+
+
+REFINE_BUDGET_S = 3.0
+"""Seconds jedi may spend on one version of a document (its first query in a process: 1-2 s)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,28 @@ class Documents:
         with self._lock:
             self._analyses[snap.uri] = (snap.source, snap.settings, analysis)
         return analysis
+
+    def refine(self, snap: Snapshot, budget: float = REFINE_BUDGET_S) -> Analysis | None:
+        """Answer the latest analysis's type questions with jedi; None when there is nothing to refine.
+
+        Runs after the fast diagnostics are out (off the keystroke path). The
+        refined analysis replaces the fast one for this text, so hovers and code
+        actions see what was published.
+        """
+        current = self.analysis(snap)
+        if current.resolved or not current.asked:
+            return None
+        try:
+            path = Path(to_fs_path(snap.uri)) if snap.uri.startswith("file:") else None
+        except Exception:
+            path = None
+        resolver = TypeResolver(snap.source, path, budget=budget)
+        refined = self.engine.analyze(snap.source, snap.settings, current, resolver=resolver)
+        with self._lock:
+            last = self._analyses.get(snap.uri)
+            if last is not None and last[0] == snap.source and last[1] == snap.settings:
+                self._analyses[snap.uri] = (snap.source, snap.settings, refined)
+        return refined
 
     def fix(self, uri: str, analysis: Analysis, diag: Diagnostic, which: int = 0) -> Fix | None:
         """``analysis.fix(diag, which)``, remembered while ``analysis`` is the document's latest.
@@ -101,6 +130,17 @@ class Documents:
 def diagnostics(docs: Documents, snap: Snapshot) -> list[types.Diagnostic]:
     """The document's diagnostics, as published."""
     analysis = docs.analysis(snap)
+    return [
+        convert.to_lsp_diagnostic(d, analysis.lines, snap.codec, snap.settings, snap.version)
+        for d in analysis.diagnostics
+    ]
+
+
+def refined_diagnostics(docs: Documents, snap: Snapshot) -> list[types.Diagnostic] | None:
+    """The diagnostics after jedi answered the type questions, or None when nothing changed hands."""
+    analysis = docs.refine(snap)
+    if analysis is None:
+        return None
     return [
         convert.to_lsp_diagnostic(d, analysis.lines, snap.codec, snap.settings, snap.version)
         for d in analysis.diagnostics

@@ -160,6 +160,14 @@ class PerfLanguageServer(LanguageServer):
         self.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, version=snap.version, diagnostics=diagnostics)
         )
+        # then jedi, off the keystroke path: a refined set when the findings that need types are decided
+        refined = await self.run(features.refined_diagnostics, self.documents, snap)
+        doc = self.workspace.text_documents.get(uri)
+        if refined is None or doc is None or doc.version != snap.version:
+            return
+        self.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=uri, version=snap.version, diagnostics=refined)
+        )
 
     def clear(self, uri: str) -> None:
         pending = self._pending.pop(uri, None)

@@ -25,6 +25,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from perf_lsp.model import Applicability, FixOffer, Position, Range
 from perf_lsp.names import ModuleContext, imports_in
+from perf_lsp.resolve import TypeQuestion
 from perf_lsp.rules.summary import ChunkSummary
 from perf_lsp.settings import Settings
 
@@ -44,6 +45,7 @@ class Finding:
     offers: tuple[FixOffer, ...] = ()
     builders: tuple[FixBuilder, ...] = ()
     detail: str = ""
+    questions: tuple[TypeQuestion, ...] = ()
 
 
 def dotted(expr: cst.BaseExpression) -> str | None:
@@ -420,6 +422,8 @@ class Rule(cst.BatchableCSTVisitor):
         fix: FixBuilder | None = None,
         alt_fix: FixBuilder | None = None,
         detail: str = "",
+        question: TypeQuestion | None = None,
+        questions: tuple[TypeQuestion, ...] = (),
     ) -> None:
         """Record a finding at ``node`` (to ``end_node``), with its fix builders if the fix applies here."""
         offers: list[FixOffer] = []
@@ -439,5 +443,25 @@ class Rule(cst.BatchableCSTVisitor):
                 offers=tuple(offers),
                 builders=tuple(builders),
                 detail=detail,
+                questions=(question, *questions) if question is not None else tuple(questions),
             )
         )
+
+    def type_question(
+        self,
+        expr: cst.BaseExpression,
+        accept: frozenset[str] = frozenset(),
+        *,
+        reject: frozenset[str] = frozenset(),
+        keep_unresolved: bool = False,
+    ) -> TypeQuestion:
+        """A :class:`~perf_lsp.resolve.TypeQuestion` about ``expr`` (asked at its last name) for :meth:`report`.
+
+        Without ``keep_unresolved`` the finding is published only once jedi confirms
+        that a producer of the value is in ``accept`` (names alone could not
+        decide); with it, the finding stands unless jedi shows a type in ``reject``
+        (or, when ``accept`` is given, a type outside it).
+        """
+        last = expr.attr if isinstance(expr, cst.Attribute) else expr
+        start = self.ctx.range_of(last).start
+        return TypeQuestion(start.line, start.column, frozenset(accept), frozenset(reject), keep_unresolved)

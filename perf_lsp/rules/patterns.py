@@ -5,6 +5,7 @@ Each function takes libcst nodes of an analysed chunk and its :class:`RuleContex
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import libcst as cst
@@ -223,3 +224,410 @@ def annotation_qualified_names(annotation: cst.BaseExpression, ctx: RuleContext)
             if qn:
                 found.add(qn)
     return found
+
+
+# -- things built per call: shared by PFL101 (models), PFL102 (clients), PFL103 (connections) -------------
+
+ONE_TIME_DECORATOR_SUFFIXES = ("command", "on_event", "lifespan", "fixture", "group", "callback", "main")
+"""Last parts of decorators of functions that run once per process (CLI commands, start-up hooks, fixtures)."""
+
+ONE_TIME_FUNCTION_NAMES = frozenset({"main", "_main", "cli", "setup", "setup_module", "load_model", "load_models"})
+"""Names of functions that run once per process."""
+
+
+def is_one_time_function(func: cst.FunctionDef, ctx: RuleContext, extra_names: frozenset[str] = frozenset()) -> bool:
+    """True when ``func`` runs once (set-up methods, ``main``, tests, start-up hooks) or caches its result.
+
+    The same test as PFL101's: :data:`ONE_TIME_METHODS`, :data:`ONE_TIME_FUNCTION_NAMES`
+    and ``extra_names``, ``test_*`` functions, cached functions, and functions decorated
+    with a decorator whose last part is in :data:`ONE_TIME_DECORATOR_SUFFIXES`.
+    """
+    name = func.name.value
+    if name in ONE_TIME_METHODS or name in ONE_TIME_FUNCTION_NAMES or name in extra_names or name.startswith("test_"):
+        return True
+    if is_cached_function(func, ctx):
+        return True
+    for deco in func.decorators:
+        deco_name = decorator_name(deco, ctx) or ""
+        if deco_name.rsplit(".", 1)[-1] in ONE_TIME_DECORATOR_SUFFIXES:
+            return True
+    return False
+
+
+def built_value_escapes(node: cst.Call, func: cst.FunctionDef, ctx: RuleContext) -> bool:
+    """True when the object ``node`` builds outlives the call of ``func`` (PFL101's factory test).
+
+    It does when it is returned or yielded (as is, or inside what is returned:
+    ``return cls(model=...)``), stored in an attribute or item (``self.x = ...``),
+    or assigned to a local that is itself returned, yielded, stored, declared
+    ``global``/``nonlocal`` or used to build something that is. ``await`` around
+    the call is looked through (``pool = await asyncpg.create_pool()``), and so is
+    an attribute that is not called (``self.client = OpenAI(**p).embeddings``
+    stores the client with its sub-resource). Using the object
+    (``return client.get(url)``, ``OpenAI().models.list()``) is not leaving.
+    """
+    holder: cst.CSTNode = node
+    parent = ctx.parent(node)
+    if isinstance(parent, cst.Await):
+        holder = parent
+    child: cst.CSTNode = holder
+    for anc in ctx.ancestors(holder):
+        if isinstance(anc, cst.Attribute) and child is anc.value:
+            # ``Client(...).method()`` uses the object; ``Client(...).embeddings`` (a sub-resource that
+            # keeps a reference to it) carries it on to wherever the attribute goes
+            outer: cst.CSTNode = anc
+            while isinstance(ctx.parent(outer), cst.Attribute) and ctx.parent(outer).value is outer:
+                outer = ctx.parent(outer)
+            grand = ctx.parent(outer)
+            if isinstance(grand, cst.Call) and grand.func is outer:
+                break
+            holder = outer
+            child = anc
+            continue
+        if isinstance(anc, cst.Call) and child is anc.func:
+            break
+        if isinstance(anc, (cst.Return, cst.Yield)):
+            return True
+        if isinstance(anc, (cst.BaseSmallStatement, cst.BaseCompoundStatement, cst.Lambda)):
+            break
+        child = anc
+    target = assigned_target(holder, ctx)
+    if isinstance(target, (cst.Attribute, cst.Subscript)):
+        return True
+    if isinstance(target, cst.Name):
+        return local_escapes(target.value, func)
+    return False
+
+
+def local_escapes(name: str, func: cst.FunctionDef) -> bool:
+    """True when the object in local ``name`` of ``func`` leaves it (see :func:`built_value_escapes`)."""
+    finder = _LocalEscapeFinder(name)
+    func.body.visit(finder)
+    return finder.finish()
+
+
+class _LocalEscapeFinder(cst.CSTVisitor):
+    """Whether a local name's object leaves the function (returned, yielded, stored, global)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.names = {name}
+        self.escapes = False
+        self._assignments: list[tuple[str, cst.BaseExpression]] = []
+        self._outlets: list[cst.BaseExpression] = []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False  # a nested def has its own scope
+
+    def visit_Return(self, node: cst.Return) -> None:
+        if node.value is not None:
+            self._outlets.append(node.value)
+
+    def visit_Yield(self, node: cst.Yield) -> None:
+        if isinstance(node.value, cst.BaseExpression):
+            self._outlets.append(node.value)
+
+    def visit_Global(self, node: cst.Global) -> None:
+        if any(item.name.value in self.names for item in node.names):
+            self.escapes = True
+
+    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
+        if any(item.name.value in self.names for item in node.names):
+            self.escapes = True
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            if isinstance(target.target, (cst.Attribute, cst.Subscript)):
+                self._outlets.append(node.value)
+            elif isinstance(target.target, cst.Name):
+                self._assignments.append((target.target.value, node.value))
+
+    def finish(self) -> bool:
+        changed = True
+        while changed:
+            changed = False
+            for target, value in self._assignments:
+                if target not in self.names and passes_name(value, self.names):
+                    self.names.add(target)
+                    changed = True
+        if any(passes_name(value, self.names) for value in self._outlets):
+            self.escapes = True
+        return self.escapes
+
+
+class _PassFinder(cst.CSTVisitor):
+    def __init__(self, names: set[str]) -> None:
+        super().__init__()
+        self.names = names
+        self.found = False
+
+    def visit_Call(self, node: cst.Call) -> bool:
+        if not (isinstance(node.func, cst.Name) and node.func.value in self.names):
+            node.func.visit(self)
+        for arg in node.args:
+            arg.visit(self)
+        return False
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        return False  # ``client.config`` is a use of the object, not the object
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value in self.names:
+            self.found = True
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+
+def passes_name(expr: cst.BaseExpression, names: set[str]) -> bool:
+    """Whether ``expr`` hands one of ``names`` on as a value (not only as a callee or receiver)."""
+    finder = _PassFinder(names)
+    expr.visit(finder)
+    return finder.found
+
+
+def local_import_line(callee: str, ctx: RuleContext) -> str | None:
+    """The import a module-level factory needs when the chunk imports ``callee``'s head locally."""
+    head = callee.split(".", 1)[0]
+    if ctx.module_ctx.imported(head) is not None:
+        return None
+    qualified = ctx.local_imports.get(head)
+    if qualified is None:
+        return None
+    dots = len(qualified) - len(qualified.lstrip("."))
+    bare = qualified[dots:]
+    if "." in bare or dots:
+        package, _, last = bare.rpartition(".")
+        source = "." * dots + package
+        return f"from {source} import {last}" + ("" if last == head else f" as {head}")
+    return f"import {bare}" + ("" if bare == head else f" as {head}")
+
+
+def cached_factory_fix(ctx: RuleContext, node: cst.Call, callee: str, qualified: str, factory_name: str):
+    """PFL101's codemod as a fix builder: ``Callee(args)`` -> ``_factory(args)`` with a cached factory.
+
+    Adds (once per module: an existing ``functools.cache``/``lru_cache`` factory of
+    ``qualified`` is reused) a module-level ``@functools.cache def
+    <factory_name>(*args, **kwargs): return <callee>(*args, **kwargs)``, importing
+    the callee inside it when the chunk imported it locally, and calls it instead.
+    ``callee`` must be a dotted name valid at module level or through that import.
+    """
+    from perf_lsp.codemod import replace_node
+
+    def build(fctx):
+        existing = fctx.module_ctx.factory_for(qualified)
+        if existing:
+            name = existing
+        else:
+            name = fctx.unique_name(factory_name)
+            cache = fctx.name_ref("functools", "cache")
+            body = local_import_line(callee, ctx)
+            lines = [f"@{cache}", f"def {name}(*args, **kwargs):"]
+            indent = fctx.chunk.default_indent
+            if body:
+                lines.append(f"{indent}{body}")
+                lines.append("")
+            lines.append(f"{indent}return {callee}(*args, **kwargs)")
+            fctx.add_definition(fctx.chunk.default_newline.join(lines) + fctx.chunk.default_newline)
+        return replace_node(fctx.chunk, node, node.with_changes(func=cst.Name(name)))
+
+    return build
+
+
+def closed_or_context_managed(name: str, func: cst.FunctionDef) -> bool:
+    """True when ``func`` closes local ``name`` (``name.close()``/``aclose()``/``disconnect()``) or enters it
+    in a ``with`` (``with name:``, ``with closing(name):``): sharing the object would close it for everyone."""
+    for node in walk(func.body):
+        if isinstance(node, cst.Call):
+            callee = node.func
+            if (
+                isinstance(callee, cst.Attribute)
+                and isinstance(callee.value, cst.Name)
+                and callee.value.value == name
+                and callee.attr.value in {"close", "aclose", "disconnect", "dispose", "shutdown", "__exit__", "__aexit__"}
+            ):
+                return True
+        elif isinstance(node, cst.WithItem):
+            item = node.item
+            if isinstance(item, cst.Call) and item.args:
+                item = item.args[0].value  # ``closing(name)``
+            if isinstance(item, cst.Name) and item.value == name:
+                return True
+    return False
+
+
+def has_unhashable_literal_arg(call: cst.Call) -> bool:
+    """True when ``call`` passes a list, dict or set display or comprehension: a ``functools.cache``
+    keyed by the arguments would raise ``TypeError`` on it."""
+    unhashable = (cst.List, cst.Dict, cst.Set, cst.ListComp, cst.DictComp, cst.SetComp)
+    return any(isinstance(arg.value, unhashable) for arg in call.args)
+
+
+# -- local variables: occurrences, bindings, dominance (PFL402, PFL503) -----------------
+
+
+def parent_map(root: cst.CSTNode) -> dict[cst.CSTNode, cst.CSTNode]:
+    """The parent of every node under ``root`` (as :func:`children` sees the tree)."""
+    parents: dict[cst.CSTNode, cst.CSTNode] = {}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for child in children(node):
+            parents[child] = node
+            stack.append(child)
+    return parents
+
+
+_SCOPE_NODES = (cst.FunctionDef, cst.Lambda, cst.ClassDef, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+
+
+def is_store_position(node: cst.CSTNode, parents: dict[cst.CSTNode, cst.CSTNode]) -> bool:
+    """True when the name ``node`` is written (bound or deleted) where it stands."""
+    child = node
+    parent = parents.get(child)
+    # climb through tuple/list/starred targets: ``a, (b, *c) = ...``
+    while isinstance(parent, (cst.Element, cst.StarredElement, cst.Tuple, cst.List)):
+        child, parent = parent, parents.get(parent)
+    if isinstance(parent, (cst.AssignTarget, cst.AnnAssign, cst.AugAssign)):
+        return parent.target is child
+    if isinstance(parent, (cst.For, cst.CompFor)):
+        return parent.target is child
+    if isinstance(parent, cst.NamedExpr):
+        return parent.target is child
+    if isinstance(parent, (cst.Del, cst.NameItem, cst.Param, cst.AsName, cst.ImportAlias)):
+        return True
+    if isinstance(parent, (cst.FunctionDef, cst.ClassDef)):
+        return parent.name is child
+    if isinstance(parent, (cst.MatchAs, cst.MatchStar)):
+        return True
+    if isinstance(parent, cst.MatchMapping):
+        return parent.rest is child
+    return False
+
+
+def name_occurrences(
+    root: cst.CSTNode, name: str, parents: dict[cst.CSTNode, cst.CSTNode]
+) -> list[tuple[cst.Name, bool]]:
+    """Every use of the variable ``name`` under ``root`` as ``(node, is_store)``, in source order.
+
+    Attribute names (``obj.name``) and keyword names (``f(name=1)``) are not
+    variables and are left out; uses inside nested functions, lambdas, classes and
+    comprehensions are included (conservative: they may be the same variable).
+    """
+    out: list[tuple[cst.Name, bool]] = []
+    for node in walk(root):
+        if not isinstance(node, cst.Name) or node.value != name:
+            continue
+        parent = parents.get(node)
+        if isinstance(parent, cst.Attribute) and parent.attr is node:
+            continue
+        if isinstance(parent, cst.Arg) and parent.keyword is node:
+            continue
+        out.append((node, is_store_position(node, parents)))
+    return out
+
+
+def inside(node: cst.CSTNode, ancestor: cst.CSTNode, parents: dict[cst.CSTNode, cst.CSTNode]) -> bool:
+    """True when ``node`` is ``ancestor`` or lies under it (by ``parents``)."""
+    current: cst.CSTNode | None = node
+    while current is not None:
+        if current is ancestor:
+            return True
+        current = parents.get(current)
+    return False
+
+
+def in_nested_scope(node: cst.CSTNode, func: cst.CSTNode, parents: dict[cst.CSTNode, cst.CSTNode]) -> bool:
+    """True when ``node`` sits in a function, lambda, class or comprehension nested in ``func``."""
+    current = parents.get(node)
+    while current is not None and current is not func:
+        if isinstance(current, _SCOPE_NODES):
+            return True
+        current = parents.get(current)
+    return False
+
+
+def runs_before(stmt: cst.CSTNode, node: cst.CSTNode, ctx: RuleContext, stop: cst.CSTNode) -> bool:
+    """True when the statement ``stmt`` always runs before ``node`` is reached, within ``stop``.
+
+    That is: ``stmt`` is an earlier statement of a block that encloses ``node``
+    (the block of ``node`` itself or of one of its ancestors up to ``stop``).
+    """
+    child = node
+    for anc in ctx.ancestors(node):
+        if isinstance(anc, (cst.IndentedBlock, cst.Module)):
+            index_child = index_stmt = None
+            for index, item in enumerate(anc.body):
+                if item is child:
+                    index_child = index
+                if item is stmt:
+                    index_stmt = index
+            if index_child is not None and index_stmt is not None:
+                return index_stmt < index_child
+        if anc is stop:
+            return False
+        child = anc
+    return False
+
+
+def is_builtin_call(call: cst.CSTNode, name: str, ctx: RuleContext) -> bool:
+    """``name(...)`` where ``name`` is the builtin: not imported, not bound at module level."""
+    return (
+        isinstance(call, cst.Call)
+        and isinstance(call.func, cst.Name)
+        and call.func.value == name
+        and ctx.resolve_dotted(name) is None
+        and ctx.module_ctx.binding(name) is None
+    )
+
+
+def is_str_expression(expr: cst.BaseExpression, ctx: RuleContext) -> bool:
+    """An expression whose value is an exact ``str``.
+
+    String literals (not bytes), f-strings, ``str(...)``, and ``"...".join/format(...)``
+    on a string literal.
+    """
+    if isinstance(expr, cst.SimpleString):
+        return "b" not in expr.prefix.lower()
+    if isinstance(expr, cst.ConcatenatedString):
+        return is_str_expression(expr.left, ctx) and is_str_expression(expr.right, ctx)
+    if isinstance(expr, cst.FormattedString):
+        return "b" not in expr.prefix.lower()
+    if isinstance(expr, cst.Call):
+        if is_builtin_call(expr, "str", ctx):
+            return True
+        func = expr.func
+        if isinstance(func, cst.Attribute) and func.attr.value in {"join", "format"}:
+            return isinstance(func.value, (cst.SimpleString, cst.ConcatenatedString)) and is_str_expression(func.value, ctx)
+    return False
+
+
+_SETUP_FUNCTION_NAME = re.compile(
+    r"(^|_)(lifespan|startup|shutdown|init|initiali[sz]e|initiali[sz]ation|setup|bootstrap|configure|configuration|"
+    r"migrat\w*|connect|reconnect|health\w*|ping|readiness|liveness|create_tables|create_pool|"
+    r"get_(db|database|conn|connection|engine|pool|session|client|redis))($|_)"
+)
+_SETUP_METHODS = frozenset({"__enter__", "__aenter__", "start", "open"})
+
+
+def is_setup_function_name(name: str) -> bool:
+    """A function whose name says it sets up, opens or checks a connection or client: start-up and
+    shutdown hooks, ``init_*``/``setup_*``/``configure_*``, ``get_connection``, health checks and
+    migrations. They run once, or want a fresh connection on purpose."""
+    return name in _SETUP_METHODS or _SETUP_FUNCTION_NAME.search(name.lower()) is not None
+
+
+OTHER_EVENT_LOOPS = frozenset({"trio", "anyio", "curio"})
+"""Async libraries whose code cannot await ``asyncio`` helpers (``asyncio.gather``, ``to_thread``, ``sleep``)."""
+
+
+def uses_other_event_loop(ctx: RuleContext) -> bool:
+    """True when the module or chunk imports trio, anyio or curio: an ``asyncio`` fix would not run there."""
+    qualified = [qn for _, qn in ctx.module_ctx.imports] + list(ctx.local_imports.values())
+    return any(qn.split(".", 1)[0] in OTHER_EVENT_LOOPS for qn in qualified)
+
+
+def is_test_function(func: cst.FunctionDef) -> bool:
+    """A pytest/unittest test (``test_*``): sequential or blocking on purpose, not a served code path."""
+    name = func.name.value
+    return name.startswith("test_") or (name.startswith("test") and name[4:5].isupper())

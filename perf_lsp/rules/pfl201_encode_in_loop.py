@@ -130,11 +130,20 @@ class EncodeInLoop(Rule):
 
     @classmethod
     def applies_to(cls, text, module_ctx, settings) -> bool:
-        if not super().applies_to(text, module_ctx, settings):
+        return super().applies_to(text, module_ctx, settings)  # ``.encode(`` somewhere
+
+    @classmethod
+    def wants(cls, summary, settings) -> bool:
+        """A loop and an ``x.encode(<not a constant>)`` call: a candidate for the receiver check (and jedi)."""
+        if not summary.has_loops:
             return False
-        if any(module in text for module in _EMBEDDING_MODULES):
-            return True
-        return any(qn.split(".", 1)[0] in _EMBEDDING_MODULES for _, qn in module_ctx.imports)
+        return any(
+            isinstance(call.func, ast.Attribute)
+            and call.func.attr == "encode"
+            and call.args
+            and not isinstance(call.args[0], ast.Constant)
+            for call in summary.calls
+        )
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -147,8 +156,15 @@ class EncodeInLoop(Rule):
         if innermost is None:
             return
         loop = self._item_loop(innermost, items_arg.value)
-        if loop is None or not self._is_embedding_model(func.value, node):
+        if loop is None:
             return
+        question = None
+        if not self._is_embedding_model(func.value, node):
+            if dotted(func.value) is None:
+                return
+            # names alone cannot tell (``self.embedder``, a factory's result, a model
+            # imported from another module): published only if jedi confirms
+            question = self.type_question(func.value, EMBEDDING_MODELS)
         fix = None
         if loop is innermost and not self._builtins_shadowed():
             fix = _plan_fix(self.ctx, node, items_arg, loop)
@@ -158,6 +174,7 @@ class EncodeInLoop(Rule):
             fix=fix,
             detail="Inside a loop: one model forward pass per item instead of one per batch "
             "(10-100x slower, audit report 000).",
+            question=question,
         )
 
     def _builtins_shadowed(self) -> bool:

@@ -336,6 +336,11 @@ class SequentialAwaits(Rule):
                 f"Latency is the sum of the {n} calls instead of the slowest one "
                 "(3 agents × 200 ms: 600 ms → 200 ms, audit report 001)."
             ),
+            questions=tuple(
+                self.type_question(m.call.func.value, reject=SEQUENTIAL_TYPES, keep_unresolved=True)
+                for m in group
+                if isinstance(m.call.func, cst.Attribute) and dotted(m.call.func.value) not in (None, "self", "cls")
+            ),
         )
 
     # -- codemod -----------------------------------------------------------
@@ -462,6 +467,42 @@ def _plumbing(call: cst.Call, targets) -> bool:
     names = [callee] if isinstance(callee, str) else []
     names += [target.rsplit(".", 1)[-1] for target in targets]
     return any((_words(name) or [""])[-1] in PLUMBING_WORDS for name in names)
+
+
+SEQUENTIAL_TYPES = frozenset(
+    {
+        "sqlalchemy.orm.Session",
+        "sqlalchemy.orm.session.Session",
+        "sqlalchemy.ext.asyncio.AsyncSession",
+        "sqlalchemy.ext.asyncio.session.AsyncSession",
+        "sqlalchemy.ext.asyncio.AsyncConnection",
+        "sqlalchemy.ext.asyncio.engine.AsyncConnection",
+        "asyncpg.Connection",
+        "asyncpg.connection.Connection",
+        "aiosqlite.Connection",
+        "aiosqlite.core.Connection",
+        "psycopg.AsyncConnection",
+        "psycopg.AsyncCursor",
+        "aiomysql.Connection",
+        "aiomysql.Cursor",
+        "websockets.WebSocketClientProtocol",
+        "websockets.asyncio.client.ClientConnection",
+        "fastapi.WebSocket",
+        "starlette.websockets.WebSocket",
+        "asyncio.Lock",
+        "asyncio.locks.Lock",
+        "asyncio.Semaphore",
+        "asyncio.locks.Semaphore",
+        "asyncio.StreamReader",
+        "asyncio.streams.StreamReader",
+        "asyncio.StreamWriter",
+        "asyncio.streams.StreamWriter",
+        "asyncpg.connect",
+        "sqlalchemy.ext.asyncio.async_sessionmaker",
+    }
+)
+"""Types (and the callables that make them) that run one operation at a time: when jedi
+shows a receiver is one of them, the group is not reported, whatever its name."""
 
 
 def _writes(call: cst.Call) -> bool:

@@ -46,6 +46,11 @@ class ChunkSummary:
         return self._walk[0]
 
     @property
+    def calls(self) -> list[ast.Call]:
+        """Every call in the chunk, as :mod:`ast` nodes."""
+        return self._walk[1]
+
+    @property
     def has_loops(self) -> bool:
         """Whether the chunk has a loop or a comprehension anywhere."""
         return self._walk[2]

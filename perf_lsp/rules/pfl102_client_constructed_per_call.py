@@ -1,0 +1,252 @@
+"""PFL102 client-constructed-per-call, and its codemod (PFL101's cached factory)."""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+
+from perf_lsp.model import Applicability
+from perf_lsp.rules.base import Rule, dotted
+from perf_lsp.rules.patterns import (
+    assigned_target,
+    built_value_escapes,
+    cached_factory_fix,
+    camel_to_snake,
+    closed_or_context_managed,
+    has_unhashable_literal_arg,
+    in_lazy_init,
+    is_one_time_function,
+    is_setup_function_name,
+)
+
+SDK_CLIENTS = frozenset(
+    {
+        # OpenAI
+        "openai.OpenAI",
+        "openai.AsyncOpenAI",
+        "openai.AzureOpenAI",
+        "openai.AsyncAzureOpenAI",
+        "openai.Client",
+        "openai.AsyncClient",
+        # Anthropic
+        "anthropic.Anthropic",
+        "anthropic.AsyncAnthropic",
+        "anthropic.AnthropicBedrock",
+        "anthropic.AsyncAnthropicBedrock",
+        "anthropic.AnthropicVertex",
+        "anthropic.AsyncAnthropicVertex",
+        # Cohere
+        "cohere.Client",
+        "cohere.ClientV2",
+        "cohere.AsyncClient",
+        "cohere.AsyncClientV2",
+        # other model APIs
+        "groq.Groq",
+        "groq.AsyncGroq",
+        "mistralai.Mistral",
+        "voyageai.Client",
+        "voyageai.AsyncClient",
+        "google.genai.Client",
+        # AWS
+        "boto3.client",
+        "boto3.resource",
+        # LangChain chat and embedding models (each builds its SDK client)
+        "langchain_openai.ChatOpenAI",
+        "langchain_openai.AzureChatOpenAI",
+        "langchain_openai.OpenAI",
+        "langchain_openai.AzureOpenAI",
+        "langchain_openai.OpenAIEmbeddings",
+        "langchain_openai.AzureOpenAIEmbeddings",
+        "langchain_anthropic.ChatAnthropic",
+        "langchain_cohere.ChatCohere",
+        "langchain_cohere.CohereEmbeddings",
+        "langchain_google_genai.ChatGoogleGenerativeAI",
+        "langchain_google_genai.GoogleGenerativeAIEmbeddings",
+        "langchain_mistralai.ChatMistralAI",
+        "langchain_mistralai.MistralAIEmbeddings",
+        "langchain_groq.ChatGroq",
+        "langchain_aws.ChatBedrock",
+        "langchain_aws.ChatBedrockConverse",
+        "langchain_aws.BedrockEmbeddings",
+        "langchain_community.chat_models.ChatOpenAI",
+        "langchain_community.embeddings.OpenAIEmbeddings",
+        "langchain.chat_models.ChatOpenAI",
+        "langchain.embeddings.OpenAIEmbeddings",
+    }
+)
+"""Qualified names whose call builds an SDK client with its own HTTP connection pool;
+extended by ``extend-clients``. ``boto3.Session(...).client(...)`` is matched by shape."""
+
+_BOTO3_SESSIONS = frozenset({"boto3.Session", "boto3.session.Session"})
+_ROOTS = frozenset(qn.split(".", 1)[0] for qn in SDK_CLIENTS)
+
+
+def is_sdk_client(qualified: str | None, extra: tuple[str, ...] = ()) -> bool:
+    """True for a qualified name whose call builds an SDK client (see :data:`SDK_CLIENTS`)."""
+    return bool(qualified) and (qualified in SDK_CLIENTS or qualified in extra)
+
+
+class ClientConstructedPerCall(Rule):
+    """
+    ## What it does
+    Reports an SDK client built inside a function body: ``openai.OpenAI``,
+    ``AsyncOpenAI``, ``AzureOpenAI``, ``AsyncAzureOpenAI``, ``anthropic.Anthropic``
+    and ``AsyncAnthropic``, ``cohere.Client``/``ClientV2``/``AsyncClient``,
+    ``boto3.client``/``boto3.resource`` (and ``boto3.Session(...).client(...)``),
+    LangChain chat and embedding models (``ChatOpenAI``, ``AzureChatOpenAI``,
+    ``OpenAIEmbeddings``, ``ChatAnthropic``, ...), and any qualified name listed in
+    ``extend-clients``.
+
+    Not reported: at module level; in ``__init__`` and other one-time set-up
+    methods; in a function decorated with ``functools.cache``/``lru_cache``; under a
+    lazy-initialisation guard (``if self._client is None:``); in ``main()``, test
+    functions and start-up hooks; in functions whose name says they set up or
+    configure (``init_*``, ``setup_*``, ``configure_*``, ``lifespan``,
+    ``get_client``); and in factories, where the client leaves the
+    function (it is returned, or stored on ``self`` or in a global): keeping it is
+    then the caller's job.
+
+    ## Why is this bad?
+    Each client owns an HTTP connection pool (``httpx`` for OpenAI, Anthropic and
+    Cohere; ``botocore`` for boto3, which also loads its service model from disk,
+    tens of milliseconds per client). A client built per call starts with an empty
+    pool, so every request pays DNS, TCP and TLS set-up again instead of reusing a
+    kept-alive connection: 200-500 ms per new connection (audit report 001), on top
+    of a model call that is already slow. The old pools are left to the garbage
+    collector, with their sockets. Audit report 004 (#7) found three services each
+    creating their own ``AsyncAzureOpenAI`` client, each with its own connection
+    pool, and recommends one shared client.
+
+    ## Example
+    ```python
+    from openai import OpenAI
+
+    def summarize(text):
+        client = OpenAI()
+        response = client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": text}]
+        )
+        return response.choices[0].message.content
+    ```
+
+    ## Use instead
+    ```python
+    import functools
+
+    from openai import OpenAI
+
+    @functools.cache
+    def _get_openai_client(*args, **kwargs):
+        return OpenAI(*args, **kwargs)
+
+    def summarize(text):
+        client = _get_openai_client()
+        response = client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": text}]
+        )
+        return response.choices[0].message.content
+    ```
+
+    ## Fix safety
+    Unsafe. The fix adds a module-level factory decorated with ``functools.cache``
+    that builds the client from the same arguments, and the call site calls it
+    (PFL101's fix): the client becomes one instance shared by every caller that
+    passes the same arguments, and lives as long as the process; the arguments must
+    be hashable (a dict of headers raises ``TypeError``); an API key read from the
+    environment when the client is built is then read once; and an async client
+    (``AsyncOpenAI``) is tied to the event loop of its first request, which matters
+    when the code runs several loops (``asyncio.run`` per call, some test set-ups).
+    The fix is not offered when the client is entered in a ``with`` block or closed
+    in the function (a shared client would be closed for everyone), when an
+    argument is a list, dict or set display (it would always raise), or for
+    ``boto3.Session(...).client(...)``.
+    """
+
+    code = "PFL102"
+    name = "client-constructed-per-call"
+    message = "SDK client built on every call; build it once and reuse it"
+    fix_title = "Build the client once in a cached module-level factory"
+    fix_safety = Applicability.UNSAFE
+
+    @classmethod
+    def applies_to(cls, text, module_ctx, settings) -> bool:
+        roots = _ROOTS | {name.split(".", 1)[0] for name in settings.extend_clients}
+        if any(root in text for root in roots):
+            return True  # an import or a spelled-out module path
+        for local, qualified in module_ctx.imports:
+            if qualified.split(".", 1)[0] in roots and re.search(rf"\b{re.escape(local)}\b", text):
+                return True
+        return False
+
+    @classmethod
+    def wants(cls, summary, settings) -> bool:
+        extra = settings.extend_clients
+        return any(is_sdk_client(qn, extra) or qn in _BOTO3_SESSIONS for _, qn in summary.call_names)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        qn = self.ctx.qualified_name(node.func)
+        chained_session = False
+        if not is_sdk_client(qn, self.ctx.settings.extend_clients):
+            if not self._boto3_session_client(node):
+                return
+            chained_session, qn = True, "boto3.Session().client"
+        func = self.ctx.enclosing_function(node)
+        if func is None or is_one_time_function(func, self.ctx) or is_setup_function_name(func.name.value):
+            return
+        if in_lazy_init(node, self.ctx):
+            return
+        if built_value_escapes(node, func, self.ctx):
+            return
+        callee = dotted(node.func) or "client"
+        shown = "boto3.Session(...).client" if chained_session else callee
+        if self.ctx.repeating_loop(node) is not None:
+            detail = "Inside a loop: a new client, with an empty connection pool, on every iteration."
+        else:
+            detail = (
+                f"Paid on every call of `{func.name.value}()`: a new client starts with no open connection, "
+                "so its first request pays connection set-up (200-500 ms, audit report 001)."
+            )
+        fix = None
+        if not chained_session and self._fixable(node, func):
+            fix = cached_factory_fix(self.ctx, node, callee, qn or callee, _factory_name(callee))
+        self.report(
+            node,
+            message=f"`{shown}(...)` builds a new client on every call of `{func.name.value}()`; build it once and reuse it",
+            fix=fix,
+            detail=detail,
+        )
+
+    # -- detection -------------------------------------------------------
+    def _boto3_session_client(self, node: cst.Call) -> bool:
+        """``boto3.Session(...).client("s3")`` / ``.resource(...)``."""
+        func = node.func
+        return (
+            isinstance(func, cst.Attribute)
+            and func.attr.value in {"client", "resource"}
+            and isinstance(func.value, cst.Call)
+            and self.ctx.qualified_name(func.value.func) in _BOTO3_SESSIONS
+        )
+
+    def _fixable(self, node: cst.Call, func: cst.FunctionDef) -> bool:
+        if isinstance(self.ctx.parent(node), cst.WithItem):
+            return False  # ``with OpenAI() as client:`` closes it on exit
+        if has_unhashable_literal_arg(node):
+            return False  # the cache would raise TypeError on a dict of headers
+        target = assigned_target(node, self.ctx)
+        return not (isinstance(target, cst.Name) and closed_or_context_managed(target.value, func))
+
+
+def _factory_name(callee: str) -> str:
+    """``OpenAI`` -> ``_get_openai_client``; ``boto3.client`` -> ``_get_boto3_client``; ``ChatOpenAI`` -> ``_get_chat_openai``."""
+    parts = callee.split(".")
+    last = parts[-1]
+    if last in {"client", "resource"} and len(parts) > 1:
+        word = f"{camel_to_snake(parts[-2])}_{last}"
+    else:
+        word = camel_to_snake(last).replace("open_ai", "openai")
+        if last in {"Client", "ClientV2", "AsyncClient", "AsyncClientV2"} and len(parts) > 1:
+            word = f"{camel_to_snake(parts[-2])}_{word}"
+        if not re.search(r"(client|client_v\d+|embeddings)$|(^|_)chat_", word):
+            word += "_client"
+    return "_get_" + word

@@ -1,0 +1,303 @@
+"""PFL103 connection-per-call, and its codemod (PFL101's cached factory, where it is mechanical)."""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+
+from perf_lsp.model import Applicability
+from perf_lsp.rules.base import COMPREHENSIONS, Rule, dotted
+from perf_lsp.rules.patterns import (
+    assigned_target,
+    built_value_escapes,
+    cached_factory_fix,
+    children,
+    closed_or_context_managed,
+    has_unhashable_literal_arg,
+    in_lazy_init,
+    is_one_time_function,
+    is_setup_function_name,
+)
+
+# qualified name -> what it opens
+CONNECTIONS: dict[str, str] = {
+    "psycopg2.connect": "database connection",
+    "psycopg.connect": "database connection",
+    "psycopg.Connection.connect": "database connection",
+    "psycopg.AsyncConnection.connect": "database connection",
+    "asyncpg.connect": "database connection",
+    "asyncpg.create_pool": "connection pool",
+    "pymysql.connect": "database connection",
+    "mysql.connector.connect": "database connection",
+    "snowflake.connector.connect": "database connection",
+    "pymongo.MongoClient": "database client",
+    "motor.motor_asyncio.AsyncIOMotorClient": "database client",
+    "sqlalchemy.create_engine": "engine",
+    "sqlalchemy.engine.create_engine": "engine",
+    "sqlalchemy.ext.asyncio.create_async_engine": "engine",
+    "redis.Redis": "Redis client",
+    "redis.StrictRedis": "Redis client",
+    "redis.client.Redis": "Redis client",
+    "redis.from_url": "Redis client",
+    "redis.Redis.from_url": "Redis client",
+    "redis.asyncio.Redis": "Redis client",
+    "redis.asyncio.client.Redis": "Redis client",
+    "redis.asyncio.from_url": "Redis client",
+    "redis.asyncio.Redis.from_url": "Redis client",
+    "httpx.Client": "HTTP client",
+    "httpx.AsyncClient": "HTTP client",
+    "aiohttp.ClientSession": "HTTP session",
+    "requests.Session": "HTTP session",
+    "requests.session": "HTTP session",
+    "requests.sessions.Session": "HTTP session",
+}
+"""Calls that open a connection, a pool of them, or a client that holds one."""
+
+# qualified name -> the name of the cached factory the fix writes (only where sharing is mechanical:
+# thread-safe objects not tied to an event loop)
+_FACTORIES = {
+    "sqlalchemy.create_engine": "_get_engine",
+    "sqlalchemy.engine.create_engine": "_get_engine",
+    "sqlalchemy.ext.asyncio.create_async_engine": "_get_async_engine",
+    "redis.Redis": "_get_redis",
+    "redis.StrictRedis": "_get_redis",
+    "redis.client.Redis": "_get_redis",
+    "redis.from_url": "_get_redis",
+    "redis.Redis.from_url": "_get_redis",
+    "httpx.Client": "_get_http_client",
+}
+
+_HTTP_KINDS = frozenset({"HTTP client", "HTTP session"})
+_REQUEST_METHODS = frozenset(
+    {"get", "post", "put", "patch", "delete", "head", "options", "request", "stream", "send"}
+)
+_ROOTS = frozenset(qn.split(".", 1)[0] for qn in CONNECTIONS)
+
+
+_LOOPS = (cst.For, cst.While, *COMPREHENSIONS)
+
+
+class ConnectionPerCall(Rule):
+    """
+    ## What it does
+    Reports a database connection, engine or pool, a Redis client, or an HTTP
+    client or session opened inside a function body: ``psycopg2.connect``,
+    ``psycopg.connect``, ``asyncpg.connect``/``create_pool``, ``pymysql.connect``,
+    ``snowflake.connector.connect``, ``pymongo.MongoClient``,
+    ``sqlalchemy.create_engine``/``create_async_engine``, ``redis.Redis(...)`` and
+    ``redis.from_url`` (sync and ``redis.asyncio``), ``httpx.Client``/``AsyncClient``,
+    ``aiohttp.ClientSession`` and ``requests.Session``, with or without ``with``.
+
+    An HTTP client or session is reported only when the function opens it to make
+    one request (``async with httpx.AsyncClient() as c: r = await c.get(url)``): one
+    opened for a loop of requests, or handed to other code, is the right shape for
+    a batch; one opened for a websocket (``ws_connect``) lives as long as it does.
+    Database connections, engines, pools and Redis clients are reported however
+    they are used.
+
+    Not reported: at module level; in ``__init__`` and other one-time set-up
+    methods; in cached functions; under a lazy-initialisation guard; in ``main()``,
+    test functions and start-up hooks; in functions whose name says they set up,
+    open or check connections (``lifespan``, ``startup``, ``init_db``,
+    ``get_connection``, ``health_check``, migrations); and in factories, where the
+    connection leaves the function (returned, yielded, stored on ``self`` or in a
+    global).
+
+    ## Why is this bad?
+    Opening a connection costs network round trips before the first query: TCP,
+    TLS, authentication and session set-up, 200-500 ms per connection for a
+    remote database (audit report 001, which found 20 files creating direct
+    connections; a pool cut connection time to 5-10 ms, a 95% reduction). An
+    engine, a Redis client or an HTTP client built per call starts with an empty
+    pool, so nothing is ever kept alive and reused, and each call can leave sockets
+    open until the garbage collector runs. Under load, per-call connections also
+    exhaust the server's connection limit. Audit report 003 recommends one shared
+    ``httpx.AsyncClient`` with explicit connection limits.
+
+    ## Example
+    ```python
+    import psycopg2
+    import httpx
+
+    def load_user(user_id):
+        conn = psycopg2.connect(DSN)
+        with conn.cursor() as cur:
+            cur.execute("SELECT name FROM users WHERE id = %s", (user_id,))
+            return cur.fetchone()
+
+    async def fetch_profile(url):
+        async with httpx.AsyncClient() as client:
+            response = await client.get(url)
+        return response.json()
+    ```
+
+    ## Use instead
+    A pool created once (at start-up, or lazily) and borrowed per call, and one
+    HTTP client created at start-up and closed at shutdown:
+    ```python
+    import httpx
+    from psycopg2.pool import ThreadedConnectionPool
+
+    POOL = ThreadedConnectionPool(1, 10, DSN)
+    http_client = httpx.AsyncClient(limits=httpx.Limits(max_connections=20))  # aclose() at shutdown
+
+    def load_user(user_id):
+        conn = POOL.getconn()
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT name FROM users WHERE id = %s", (user_id,))
+                return cur.fetchone()
+        finally:
+            POOL.putconn(conn)
+
+    async def fetch_profile(url):
+        response = await http_client.get(url)
+        return response.json()
+    ```
+    For SQLAlchemy, create the engine once and open connections from it
+    (``engine.connect()`` borrows from its pool); for asyncpg, create the pool in
+    the application's start-up hook; for Redis, one client (it has its own pool).
+
+    ## Fix safety
+    Unsafe, and offered only where it is mechanical: ``sqlalchemy.create_engine``,
+    ``create_async_engine``, sync ``redis.Redis``/``redis.from_url`` and
+    ``httpx.Client`` built outside a ``with`` block and never closed or disposed in
+    the function. The fix adds a module-level factory decorated with
+    ``functools.cache`` that builds the object from the same arguments (PFL101's
+    fix) and calls it instead: one engine or client is then shared by every caller
+    passing the same arguments and lives as long as the process; the arguments
+    must be hashable; settings read when it was built are read once; an async
+    engine is tied to the event loop that first uses it. No fix for ``connect()``
+    calls, pools, async clients and ``with`` blocks: borrowing from a pool or a
+    shared client changes transaction and shutdown handling, which the code must
+    decide (see the example above).
+    """
+
+    code = "PFL103"
+    name = "connection-per-call"
+    message = "Connection opened on every call; create it (or a pool) once and reuse it"
+    fix_title = "Create it once in a cached module-level factory"
+    fix_safety = Applicability.UNSAFE
+
+    @classmethod
+    def applies_to(cls, text, module_ctx, settings) -> bool:
+        if any(root in text for root in _ROOTS):
+            return True
+        for local, qualified in module_ctx.imports:
+            if qualified.split(".", 1)[0] in _ROOTS and re.search(rf"\b{re.escape(local)}\b", text):
+                return True
+        return False
+
+    @classmethod
+    def wants(cls, summary, settings) -> bool:
+        return any(qn in CONNECTIONS for _, qn in summary.call_names)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        qn = self.ctx.qualified_name(node.func)
+        kind = CONNECTIONS.get(qn or "")
+        if kind is None:
+            return
+        func = self.ctx.enclosing_function(node)
+        if func is None or in_lazy_init(node, self.ctx) or self._setup_function(func):
+            return
+        if built_value_escapes(node, func, self.ctx):
+            return
+        in_loop = self.ctx.repeating_loop(node) is not None
+        if kind in _HTTP_KINDS and not in_loop and not self._single_request(node, func):
+            return
+        callee = dotted(node.func) or "connect"
+        if in_loop:
+            detail = f"Inside a loop: a new {kind} on every iteration."
+        elif kind in _HTTP_KINDS:
+            detail = (
+                f"Paid on every call of `{func.name.value}()`: the request cannot reuse a kept-alive connection, "
+                "so it pays TCP and TLS set-up every time."
+            )
+        else:
+            detail = (
+                f"Paid on every call of `{func.name.value}()`: a new connection takes 200-500 ms to set up, "
+                "a pooled one 5-10 ms (audit report 001)."
+            )
+        fix = None
+        factory = _FACTORIES.get(qn or "")
+        if factory and self._fixable(node, func):
+            fix = cached_factory_fix(self.ctx, node, callee, qn, factory)
+        self.report(
+            node,
+            message=f"`{callee}(...)` opens a new {kind} on every call of `{func.name.value}()`; create it once and reuse it",
+            fix=fix,
+            detail=detail,
+        )
+
+    # -- detection -------------------------------------------------------
+    def _setup_function(self, func: cst.FunctionDef) -> bool:
+        return is_setup_function_name(func.name.value) or is_one_time_function(func, self.ctx)
+
+    def _single_request(self, node: cst.Call, func: cst.FunctionDef) -> bool:
+        """The HTTP client built by ``node`` is used for exactly one request, outside any loop,
+        and is not handed to other code."""
+        parent = self.ctx.parent(node)
+        if isinstance(parent, cst.Attribute) and parent.value is node:
+            grand = self.ctx.parent(parent)
+            return isinstance(grand, cst.Call) and grand.func is parent and parent.attr.value in _REQUEST_METHODS
+        name: str | None = None
+        if isinstance(parent, cst.WithItem) and parent.item is node:
+            if parent.asname is not None and isinstance(parent.asname.name, cst.Name):
+                name = parent.asname.name.value
+        else:
+            target = assigned_target(node, self.ctx)
+            if isinstance(target, cst.Name):
+                name = target.value
+        return name is not None and _one_request_through(name, func)
+
+    def _fixable(self, node: cst.Call, func: cst.FunctionDef) -> bool:
+        if isinstance(self.ctx.parent(node), cst.WithItem) or has_unhashable_literal_arg(node):
+            return False
+        target = assigned_target(node, self.ctx)
+        return not (isinstance(target, cst.Name) and closed_or_context_managed(target.value, func))
+
+
+def _one_request_through(name: str, func: cst.FunctionDef) -> bool:
+    """``func`` makes exactly one request through local ``name`` (``name.get(...)``, ...), not in a loop,
+    and otherwise only configures or closes it (``name.headers.update(...)``, ``name.close()``)."""
+    requests = 0
+    stack: list[tuple[cst.CSTNode, tuple[cst.CSTNode, ...]]] = [(func.body, (func,))]
+    while stack:
+        node, chain = stack.pop()
+        if isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)) and node is not func:
+            if name in _identifiers(node):
+                return False  # used by nested code: may run any number of times
+            continue
+        if isinstance(node, cst.Name) and node.value == name:
+            parent = chain[-1]
+            if isinstance(parent, (cst.AsName, cst.AssignTarget)) or (isinstance(parent, cst.AnnAssign) and parent.target is node):
+                continue  # the binding itself
+            if isinstance(parent, cst.Arg) and parent.keyword is node:
+                continue  # ``f(client=...)``: a keyword, not the variable
+            if isinstance(parent, cst.Attribute) and parent.attr is node:
+                continue  # ``self.client``
+            if isinstance(parent, cst.Attribute) and parent.value is node:
+                grand = chain[-2]
+                if isinstance(grand, cst.Call) and grand.func is parent and parent.attr.value in _REQUEST_METHODS:
+                    requests += 1
+                    if any(isinstance(a, _LOOPS) for a in chain):
+                        return False
+                continue  # configuration (``client.headers``, ``session.mount``) or closing
+            return False  # handed on, compared, rebound...
+        for child in children(node):
+            stack.append((child, (*chain, node)))
+    return requests == 1
+
+
+def _identifiers(node: cst.CSTNode) -> set[str]:
+    return {n.value for n in _names(node)}
+
+
+def _names(node: cst.CSTNode):
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Name):
+            yield current
+        stack.extend(children(current))

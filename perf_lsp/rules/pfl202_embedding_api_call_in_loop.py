@@ -1,0 +1,855 @@
+"""PFL202 embedding-api-call-in-loop, and its codemod.
+
+Also home of :class:`TypeResolver`, the receiver-type inference PFL203 and PFL204
+share: it follows constructors, method results, ``with ... as`` targets,
+parameter and attribute annotations and ``self.x`` assignments through one
+small catalog per rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from perf_lsp.codemod import replace_nodes
+from perf_lsp.model import Applicability
+from perf_lsp.rules.base import COMPREHENSIONS, FixContext, Rule, RuleContext
+from perf_lsp.rules.patterns import annotation_qualified_names, referenced_names, target_names, walk
+from perf_lsp.rules.pfl201_encode_in_loop import (
+    _SCOPES,
+    _all_params,
+    _bindings_in,
+    _bound_names,
+    _builtins_shadowed,
+    _comprehension_targets,
+    _dotted_refs,
+    _effects,
+    _is_batch,
+    _is_self_attr,
+    _item_batch,
+    _items_name,
+    _iterates_batches,
+    _list_of,
+    _loop_targets,
+    _makes_list,
+    _normalised,
+    _overlaps,
+    _pair_target,
+    _param_names,
+    _reiterable_name,
+    _self_name,
+    _short,
+    _unconditional,
+    _without,
+    _zip,
+)
+
+
+# -- receiver types ----------------------------------------------------------
+@dataclass(frozen=True)
+class TypeCatalog:
+    """What a rule knows about the types of its receivers, as short tags.
+
+    ``constructors``: qualified callable -> tag of what it returns (awaiting a
+    coroutine gives the same tag); ``prefixes``: (qualified-name prefix, suffix,
+    tag) for families (``langchain_community.embeddings.*Embeddings``);
+    ``annotations``: qualified class -> tag; ``methods``: (tag, method) -> tag of
+    the method's result (``("dbapi_conn", "cursor") -> "dbapi_cursor"``);
+    ``attributes``: (tag, attribute) -> tag; ``calls``: tag -> tag of calling an
+    instance (a ``sessionmaker`` makes sessions); ``enters``: tag -> tag that
+    ``with x as y`` binds (default: the same tag).
+    """
+
+    constructors: Mapping[str, str]
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    prefixes: tuple[tuple[str, str, str], ...] = ()
+    methods: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    attributes: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    calls: Mapping[str, str] = field(default_factory=dict)
+    enters: Mapping[str, str] = field(default_factory=dict)
+
+    def constructed(self, qualified: str | None) -> str | None:
+        if not qualified:
+            return None
+        tag = self.constructors.get(qualified)
+        if tag is not None:
+            return tag
+        for prefix, suffix, tag in self.prefixes:
+            if qualified.startswith(prefix) and qualified.endswith(suffix):
+                return tag
+        return None
+
+    def annotated(self, qualified: str) -> str | None:
+        return self.annotations.get(qualified) or self.constructed(qualified)
+
+
+class TypeResolver:
+    """Infers the tags (see :class:`TypeCatalog`) an expression can have where it is evaluated.
+
+    Names resolve as Python does: the enclosing functions' parameters (by
+    annotation), assignments, ``with ... as`` targets, then module-level
+    bindings; ``self.x`` through what the class assigns or annotates. A name
+    bound several ways gets every tag any binding gives. Nothing is guessed: an
+    expression that cannot be followed has no tags.
+    """
+
+    def __init__(self, ctx: RuleContext, catalog: TypeCatalog) -> None:
+        self.ctx = ctx
+        self.catalog = catalog
+
+    def scopes_at(self, node: cst.CSTNode) -> list[cst.CSTNode]:
+        """The functions, lambdas, comprehensions and classes around ``node`` (visited already), innermost first."""
+        return [a for a in [node, *self.ctx.ancestors(node)] if isinstance(a, _SCOPES)]
+
+    def tags(self, expr: cst.BaseExpression, at: cst.CSTNode) -> set[str]:
+        """Tags of ``expr`` evaluated at ``at`` (a node the traversal has reached)."""
+        return self.infer(expr, [a for a in self.ctx.ancestors(at) if isinstance(a, _SCOPES)])
+
+    def infer(self, expr: cst.BaseExpression, scopes: list[cst.CSTNode], depth: int = 0) -> set[str]:
+        if depth > 5:
+            return set()
+        cat = self.catalog
+        if isinstance(expr, cst.Await):
+            return self.infer(expr.expression, scopes, depth + 1)
+        if isinstance(expr, cst.Call):
+            out: set[str] = set()
+            tag = cat.constructed(self.ctx.qualified_name(expr.func))
+            if tag:
+                out.add(tag)
+            if isinstance(expr.func, cst.Attribute):
+                method = expr.func.attr.value
+                for owner in self.infer(expr.func.value, scopes, depth + 1):
+                    result = cat.methods.get((owner, method))
+                    if result:
+                        out.add(result)
+            elif isinstance(expr.func, cst.Name) and not tag:
+                for owner in self.infer(expr.func, scopes, depth + 1):
+                    result = cat.calls.get(owner)
+                    if result:
+                        out.add(result)
+            return out
+        if isinstance(expr, cst.Name):
+            return self._name(expr.value, scopes, depth)
+        if isinstance(expr, cst.Attribute):
+            out = set()
+            if isinstance(expr.value, cst.Name):
+                out |= self._self_attribute(expr.value.value, expr.attr.value, scopes, depth)
+            if cat.attributes:
+                for owner in self.infer(expr.value, scopes, depth + 1):
+                    result = cat.attributes.get((owner, expr.attr.value))
+                    if result:
+                        out.add(result)
+            return out
+        return set()
+
+    def annotation_tags(self, annotation: cst.BaseExpression | None) -> set[str]:
+        if annotation is None:
+            return set()
+        return {t for qn in annotation_qualified_names(annotation, self.ctx) if (t := self.catalog.annotated(qn))}
+
+    def _name(self, name: str, scopes: list[cst.CSTNode], depth: int) -> set[str]:
+        for index, scope in enumerate(scopes):
+            if isinstance(scope, cst.Lambda) and name in _param_names(scope.params):
+                return set()
+            if isinstance(scope, COMPREHENSIONS) and name in _comprehension_targets(scope):
+                return set()
+            if isinstance(scope, cst.FunctionDef):
+                found = local_bindings(scope, name)
+                if found is not None:
+                    outer = scopes[index:]
+                    out: set[str] = set()
+                    for kind, value in found:
+                        out |= self._binding(kind, value, outer, depth)
+                    return out
+        qualified = self.ctx.module_ctx.binding(name)
+        if qualified:
+            tag = self.catalog.annotated(qualified)
+            return {tag} if tag else set()
+        return set()
+
+    def _binding(self, kind: str, value: cst.CSTNode | None, scopes: list[cst.CSTNode], depth: int) -> set[str]:
+        if kind == "annotation":
+            return self.annotation_tags(value)
+        if not isinstance(value, cst.BaseExpression):
+            return set()
+        tags = self.infer(value, scopes, depth + 1)
+        if kind == "enter":
+            return {self.catalog.enters.get(t, t) for t in tags}
+        return tags if kind == "value" else set()
+
+    def _self_attribute(self, owner: str, attr: str, scopes: list[cst.CSTNode], depth: int) -> set[str]:
+        """``self.attr`` where the class assigns or annotates ``attr``."""
+        for index, scope in enumerate(scopes):
+            if isinstance(scope, cst.FunctionDef) and index + 1 < len(scopes) and isinstance(scopes[index + 1], cst.ClassDef):
+                method, cls, outer = scope, scopes[index + 1], scopes[index + 2 :]
+                break
+        else:
+            return set()
+        if _self_name(method) != owner or self.ctx.enclosing_class(method) is not cls:
+            return set()
+        out: set[str] = set()
+        body = cls.body.body if isinstance(cls.body, cst.IndentedBlock) else []
+        for stmt in body:
+            if isinstance(stmt, cst.FunctionDef):
+                me = _self_name(stmt)
+                if me is None:
+                    continue
+                inner = [stmt, cls, *outer]
+                for node in walk(stmt.body, stop=_SCOPES):
+                    if isinstance(node, cst.AnnAssign) and _is_self_attr(node.target, me, attr):
+                        out |= self.annotation_tags(node.annotation.annotation)
+                        if node.value is not None:
+                            out |= self.infer(node.value, inner, depth + 1)
+                    elif isinstance(node, cst.Assign) and any(_is_self_attr(t.target, me, attr) for t in node.targets):
+                        out |= self.infer(node.value, inner, depth + 1)
+                continue
+            for node in walk(stmt, stop=_SCOPES):
+                if isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name) and node.target.value == attr:
+                    out |= self.annotation_tags(node.annotation.annotation)
+                    if node.value is not None:
+                        out |= self.infer(node.value, [cls, *outer], depth + 1)
+                elif isinstance(node, cst.Assign) and any(
+                    isinstance(t.target, cst.Name) and t.target.value == attr for t in node.targets
+                ):
+                    out |= self.infer(node.value, [cls, *outer], depth + 1)
+        return out
+
+
+def local_bindings(func: cst.FunctionDef, name: str) -> list[tuple[str, cst.CSTNode | None]] | None:
+    """How ``func`` binds ``name`` locally: ("value", expr), ("annotation", expr), ("enter", expr) for
+    ``with expr as name``, or ("other", None). None when ``name`` is not local to ``func``."""
+    found: list[tuple[str, cst.CSTNode | None]] = []
+    for param in _all_params(func.params):
+        if param.name.value == name:
+            found.append(("annotation", param.annotation.annotation if param.annotation else None))
+    for node in walk(func.body, stop=_SCOPES):
+        if isinstance(node, (cst.Global, cst.Nonlocal)) and any(n.name.value == name for n in node.names):
+            return None
+        if isinstance(node, cst.WithItem) and node.asname is not None:
+            if isinstance(node.asname.name, cst.Name) and node.asname.name.value == name:
+                found.append(("enter", node.item))
+                continue
+        found.extend(_bindings_in(node, name))
+    return found or None
+
+
+# -- loops -------------------------------------------------------------------
+SLEEP_CALLS = frozenset({"time.sleep", "asyncio.sleep", "anyio.sleep", "trio.sleep", "gevent.sleep", "eventlet.sleep"})
+"""Calls that pause a loop on purpose (rate limiting): such a loop is sequential by design."""
+
+
+def varying_loop(ctx: RuleContext, loop: cst.CSTNode | None, parts: Iterable[cst.CSTNode]) -> cst.CSTNode | None:
+    """The innermost ``for`` loop or comprehension (from ``loop`` outwards) whose per-iteration names
+    ``parts`` read, or None.
+
+    None also when that loop is a ``while`` loop (a consumer or a pagination loop)
+    or iterates over batches (``batched(...)``, ``chunks``, a loader).
+    """
+    used: set[str] = set()
+    for part in parts:
+        used |= referenced_names(part)
+    while loop is not None:
+        if isinstance(loop, cst.While):
+            if used & _bound_names(loop.body):
+                return None
+        else:
+            targets, iterable = _loop_targets(loop)
+            varying = targets | (_bound_names(loop.body) if isinstance(loop, cst.For) else set())
+            if used & varying:
+                if _iterates_batches(iterable) or any(_batch_target(t) for t in targets):
+                    return None
+                return loop
+        loop = ctx.repeating_loop(loop)
+    return None
+
+
+def _batch_target(name: str) -> bool:
+    lower = name.lower()
+    return "batch" in lower
+
+
+def loop_sleeps(ctx: RuleContext, loop: cst.CSTNode) -> bool:
+    """True when the loop's body (or a comprehension's element) calls ``time.sleep``/``asyncio.sleep``..."""
+    if isinstance(loop, (cst.For, cst.While)):
+        nodes: list[cst.CSTNode] = [loop.body]
+    else:
+        nodes = [loop]
+    for top in nodes:
+        for node in walk(top, stop=_SCOPES):
+            if isinstance(node, cst.Call) and ctx.qualified_name(node.func) in SLEEP_CALLS:
+                return True
+    return False
+
+
+def in_handler(ctx: RuleContext, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
+    """True when ``node`` runs in an ``except`` block inside ``loop`` (an error path, not every item)."""
+    for anc in ctx.ancestors(node):
+        if anc is loop:
+            return False
+        if isinstance(anc, (cst.ExceptHandler, cst.ExceptStarHandler)):
+            return True
+    return False
+
+
+def conditional_in(ctx: RuleContext, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
+    """True when ``node`` runs only for some iterations of ``loop``: under ``if``, a conditional
+    expression, ``and``/``or``, or in an ``except`` block."""
+    child = node
+    for anc in ctx.ancestors(node):
+        if anc is loop:
+            return False
+        if isinstance(anc, (cst.If, cst.IfExp)) and child is not anc.test:
+            return True
+        if isinstance(anc, cst.BooleanOperation) and child is not anc.left:
+            return True
+        if isinstance(anc, (cst.ExceptHandler, cst.ExceptStarHandler)):
+            return True
+        child = anc
+    return False
+
+
+def loop_detail(loop: cst.CSTNode) -> str:
+    return "Inside a comprehension" if isinstance(loop, COMPREHENSIONS) else "Inside a loop"
+
+
+# -- PFL202 ------------------------------------------------------------------
+_OPENAI_CLIENTS = ("OpenAI", "AsyncOpenAI", "AzureOpenAI", "AsyncAzureOpenAI", "Client", "AsyncClient")
+_LC_SYMMETRIC = ("OpenAIEmbeddings", "AzureOpenAIEmbeddings")
+_LC_EMBEDDINGS = (
+    *_LC_SYMMETRIC,
+    "HuggingFaceEmbeddings",
+    "OllamaEmbeddings",
+    "CohereEmbeddings",
+    "MistralAIEmbeddings",
+    "VoyageAIEmbeddings",
+    "GoogleGenerativeAIEmbeddings",
+    "VertexAIEmbeddings",
+    "BedrockEmbeddings",
+    "NVIDIAEmbeddings",
+    "FireworksEmbeddings",
+    "TogetherEmbeddings",
+)
+_LC_PACKAGES = (
+    "langchain_openai",
+    "langchain_huggingface",
+    "langchain_ollama",
+    "langchain_cohere",
+    "langchain_mistralai",
+    "langchain_voyageai",
+    "langchain_google_genai",
+    "langchain_google_vertexai",
+    "langchain_aws",
+    "langchain_nvidia_ai_endpoints",
+    "langchain_fireworks",
+    "langchain_together",
+    "langchain.embeddings",
+)
+
+
+def _lc_constructors() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for package in _LC_PACKAGES:
+        for cls in _LC_EMBEDDINGS:
+            out[f"{package}.{cls}"] = "lc_symmetric" if cls in _LC_SYMMETRIC else "lc_embeddings"
+    for cls in _LC_SYMMETRIC:
+        out[f"langchain_openai.embeddings.{cls}"] = "lc_symmetric"
+        out[f"langchain_community.embeddings.{cls}"] = "lc_symmetric"
+    return out
+
+
+EMBEDDING_CATALOG = TypeCatalog(
+    constructors={
+        **{f"openai.{c}": "openai" for c in _OPENAI_CLIENTS},
+        **{f"cohere.{c}": "cohere" for c in ("Client", "ClientV2", "AsyncClient", "AsyncClientV2")},
+        **_lc_constructors(),
+    },
+    annotations={
+        "langchain_core.embeddings.Embeddings": "lc_embeddings",
+        "langchain_core.embeddings.embeddings.Embeddings": "lc_embeddings",
+        "langchain.embeddings.base.Embeddings": "lc_embeddings",
+        "langchain.schema.embeddings.Embeddings": "lc_embeddings",
+        "langchain_core.embeddings.Embeddings.Embeddings": "lc_embeddings",
+    },
+    prefixes=(("langchain_community.embeddings.", "Embeddings", "lc_embeddings"),),
+)
+"""Embedding clients: OpenAI/Azure OpenAI SDK clients, LangChain embeddings, Cohere clients."""
+
+_LC_METHODS = {"embed_query": "embed_documents", "aembed_query": "aembed_documents"}
+_MESSAGE = "`{call}` called once per item in a loop; send the items in one request"
+
+
+@dataclass
+class _Site:
+    """One per-item embedding request: the call, its item argument, and what a fix may rewrite."""
+
+    call: cst.Call
+    arg: cst.Arg
+    item: cst.BaseExpression
+    """The single item (``t`` in ``input=t`` or ``input=[t]``)."""
+    kind: str
+    """``openai``, ``openai-legacy``, ``langchain``, ``cohere`` or ``custom``."""
+    fixable: bool = False
+
+
+class EmbeddingApiCallInLoop(Rule):
+    """
+    ## What it does
+    Reports an embedding request made once per item inside a ``for`` loop or a
+    comprehension, when the API takes a list of inputs in one request:
+
+    - ``client.embeddings.create(input=<one item>)`` (or ``input=[<one item>]``) on
+      an OpenAI or Azure OpenAI client, sync or async (``openai.OpenAI``,
+      ``AsyncOpenAI``, ``AzureOpenAI``, ``AsyncAzureOpenAI``, and module-level
+      ``openai.embeddings.create``);
+    - LangChain ``embed_query``/``aembed_query`` on an embeddings object
+      (``langchain_openai.OpenAIEmbeddings``, ``langchain_community.embeddings.*``,
+      a parameter annotated ``langchain_core.embeddings.Embeddings``...);
+    - Cohere ``co.embed(texts=[<one text>])``;
+    - any function or method listed in ``extend-batchable-methods``.
+
+    The receiver must be known: a module-level client, a local built in the
+    function, a ``self.x`` the class assigns or annotates, or an annotated
+    parameter. The argument must change from one iteration to the next.
+
+    Not reported: calls that already send a batch (``input=texts``,
+    ``input=[a, b]``, a slice, a comprehension), loops over batches
+    (``batched(...)``, ``chunks``), ``while`` loops, loops that sleep between
+    calls (``time.sleep``/``asyncio.sleep``: deliberately rate-limited and
+    sequential), ``embed_documents`` (already batched) and tokenizers such as
+    ``tiktoken``'s ``encode``.
+
+    ## Why is this bad?
+    Every call is an HTTPS round trip to the provider: tens to hundreds of
+    milliseconds of latency, a share of the per-minute request limit, and
+    retries on rate limiting. Audit report 004 found tool descriptions embedded
+    one API call per tool (100+ tools, plus a 50 ms delay each: more than 5 s of
+    startup) and recommends sending batches of 20 per request; audit report 000
+    prices API calls in seconds and cents each, and audit report 003 lists
+    embedding requests that are repeated instead of batched and cached. One
+    request with a list of inputs costs about one round trip.
+
+    ## Example
+    ```python
+    from openai import OpenAI
+
+    client = OpenAI()
+
+    def embed(texts):
+        return [
+            client.embeddings.create(input=t, model="text-embedding-3-small").data[0].embedding
+            for t in texts
+        ]
+    ```
+
+    ## Use instead
+    ```python
+    from openai import OpenAI
+
+    client = OpenAI()
+
+    def embed(texts):
+        response = client.embeddings.create(input=list(texts), model="text-embedding-3-small")
+        return [d.embedding for d in response.data]
+    ```
+
+    With LangChain, ``embeddings.embed_documents(texts)`` instead of
+    ``[embeddings.embed_query(t) for t in texts]``. Providers cap a request:
+    OpenAI takes at most 2048 inputs per request, each under the model's token
+    limit (8192 tokens for the ``text-embedding-3`` models) and about 300,000
+    tokens in all; Cohere takes 96 texts per call. For more items, send slices of
+    that size (still one request per slice, not per item).
+
+    ## Fix safety
+    Unsafe. The fix sends all items in one request and takes the embeddings from
+    the response in order (OpenAI returns one ``data`` entry per input, in input
+    order; ``embed_documents`` returns one vector per text), but
+
+    - a large list can exceed the provider's per-request limits (OpenAI: 2048
+      inputs, 300,000 tokens), and an empty list is an error for OpenAI where the
+      loop made no request;
+    - one failing item fails the whole request, and a retry repeats it all;
+    - the requests for all items happen before the loop body runs for the
+      first one, so side effects interleave differently, and items after an early
+      ``break`` are embedded too;
+    - an iterator that is not known to be re-iterable is first copied into a list.
+
+    It is offered only when nothing else can change the result: for OpenAI when
+    the value used is ``<call>.data[0].embedding``, and for LangChain only on
+    ``OpenAIEmbeddings``/``AzureOpenAIEmbeddings``, whose ``embed_query`` is
+    ``embed_documents`` of one text (models with separate query and document
+    modes, such as Cohere's or instruction-tuned ones, embed differently). The
+    loop must be a list comprehension, or a ``for`` loop whose first statement
+    makes the request unconditionally, with an argument that reads only the loop
+    variable and names the loop does not change.
+    """
+
+    code = "PFL202"
+    name = "embedding-api-call-in-loop"
+    message = "Embedding API called once per item in a loop; send all items in one request"
+    fix_title = "Send all items in one embedding request"
+    fix_safety = Applicability.UNSAFE
+    triggers = r"\bembed|\.create\s*\("
+
+    @classmethod
+    def applies_to(cls, text, module_ctx, settings) -> bool:
+        if settings.extend_batchable_methods:
+            return True
+        if not super().applies_to(text, module_ctx, settings):
+            return False
+        if any(pkg in text for pkg in ("openai", "langchain", "cohere", "Embeddings")):
+            return True
+        return any(qn.split(".", 1)[0] in {"openai", "cohere"} or qn.startswith("langchain") for _, qn in module_ctx.imports)
+
+    @classmethod
+    def wants(cls, summary, settings) -> bool:
+        return summary.has_loops
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if not isinstance(func, (cst.Attribute, cst.Name)):
+            return
+        site = self._site(node)
+        if site is None:
+            return
+        innermost = self.ctx.repeating_loop(node)
+        if innermost is None:
+            return
+        loop = varying_loop(self.ctx, innermost, [site.item])
+        if loop is None or loop_sleeps(self.ctx, loop):
+            return
+        if not self._is_embedding_call(site):
+            return
+        fix = None
+        if site.fixable and loop is innermost and not self._shadowed():
+            fix = _plan(self.ctx, site, loop)
+        self.report(
+            node,
+            message=_MESSAGE.format(call=_short(self.ctx.code(func)) + "(...)"),
+            fix=fix,
+            detail=f"{loop_detail(loop)}: one API round trip per item instead of one per request "
+            "(100 items: 100 requests; audit report 004).",
+        )
+
+    def _shadowed(self) -> bool:
+        if not hasattr(self, "_shadowed_cache"):
+            self._shadowed_cache = _builtins_shadowed(self.ctx, ("list", "zip"))
+        return self._shadowed_cache
+
+    # -- detection -------------------------------------------------------
+    def _site(self, call: cst.Call) -> _Site | None:
+        """The call's shape, when it is one of the per-item requests this rule knows."""
+        func = call.func
+        if isinstance(func, cst.Attribute):
+            attr = func.attr.value
+            owner = func.value
+            if attr == "create" and isinstance(owner, cst.Attribute) and owner.attr.value in {"embeddings", "Embedding"}:
+                arg = _keyword(call, "input")
+                if arg is None or any(a.star for a in call.args):
+                    return None
+                item = _single(arg.value)
+                if item is None:
+                    return None
+                legacy = owner.attr.value == "Embedding"
+                return _Site(call, arg, item, "openai-legacy" if legacy else "openai")
+            if attr in _LC_METHODS:
+                arg = _first(call, "text")
+                if arg is None or _is_batch(arg.value):
+                    return None
+                return _Site(call, arg, arg.value, "langchain")
+            if attr == "embed":
+                arg = _keyword(call, "texts")
+                if arg is not None and isinstance(arg.value, cst.List) and len(arg.value.elements) == 1:
+                    item = _single(arg.value)
+                    if item is not None:
+                        return _Site(call, arg, item, "cohere")
+        if self.ctx.settings.extend_batchable_methods:
+            arg = _first(call, None)
+            if arg is not None and not _is_batch(arg.value):
+                return _Site(call, arg, arg.value, "custom")
+        return None
+
+    def _is_embedding_call(self, site: _Site) -> bool:
+        func = site.call.func
+        resolver = TypeResolver(self.ctx, EMBEDDING_CATALOG)
+        if site.kind in {"openai", "openai-legacy"}:
+            owner = func.value
+            qn = self.ctx.qualified_name(func)
+            if qn in {"openai.embeddings.create", "openai.Embedding.create"}:
+                return True
+            if site.kind == "openai-legacy":
+                return False
+            if "openai" in resolver.tags(owner.value, site.call):
+                site.fixable = True
+                return True
+            return False
+        if site.kind == "langchain":
+            tags = resolver.tags(func.value, site.call)
+            if tags & {"lc_embeddings", "lc_symmetric"}:
+                site.fixable = tags == {"lc_symmetric"}
+                return True
+            return False
+        if site.kind == "cohere":
+            return "cohere" in resolver.tags(func.value, site.call)
+        return self._is_custom(site)
+
+    def _is_custom(self, site: _Site) -> bool:
+        """A function or method listed in ``extend-batchable-methods``."""
+        wanted = set(self.ctx.settings.extend_batchable_methods)
+        func = site.call.func
+        qn = self.ctx.qualified_name(func)
+        if qn in wanted:
+            return True
+        if not isinstance(func, cst.Attribute):
+            return False
+        method = func.attr.value
+        classes = {name.rsplit(".", 1)[0]: "custom" for name in wanted if name.endswith("." + method)}
+        if not classes:
+            return False
+        resolver = TypeResolver(self.ctx, TypeCatalog(constructors=classes))
+        return "custom" in resolver.tags(func.value, site.call)
+
+
+def _keyword(call: cst.Call, name: str) -> cst.Arg | None:
+    return next((a for a in call.args if a.keyword is not None and a.keyword.value == name), None)
+
+
+def _first(call: cst.Call, keyword: str | None) -> cst.Arg | None:
+    """The first positional argument, or the keyword argument ``keyword``; None with ``*args``."""
+    if any(a.star for a in call.args):
+        return None
+    positional = [a for a in call.args if a.keyword is None]
+    if positional:
+        return positional[0]
+    if keyword is not None:
+        return _keyword(call, keyword)
+    return call.args[0] if call.args else None
+
+
+def _single(expr: cst.BaseExpression) -> cst.BaseExpression | None:
+    """The one item of ``input=``: ``t`` for ``t`` and ``[t]``; None for a batch."""
+    if isinstance(expr, cst.List):
+        if len(expr.elements) == 1 and isinstance(expr.elements[0], cst.Element):
+            return expr.elements[0].value
+        return None
+    if _is_batch(expr) or isinstance(expr, (cst.Subscript)) and _is_slice(expr):
+        return None
+    return expr
+
+
+def _is_slice(expr: cst.Subscript) -> bool:
+    return any(isinstance(element.slice, cst.Slice) for element in expr.slice)
+
+
+# -- the fix ---------------------------------------------------------------
+Builder = Callable[[FixContext], "cst.Module | None"]
+
+
+def _awaited(call: cst.Call, parent: cst.CSTNode | None) -> bool:
+    return isinstance(parent, cst.Await) and parent.expression is call
+
+
+def _value_node(ctx: RuleContext, site: _Site) -> cst.BaseExpression | None:
+    """The per-item value the fix replaces: ``C.data[0].embedding`` (``C`` possibly awaited) for OpenAI,
+    ``e.embed_query(t)``/``await e.aembed_query(t)`` for LangChain; None for other shapes."""
+    call = site.call
+    parent = ctx.parent(call)
+    awaited = _awaited(call, parent)
+    base: cst.CSTNode = parent if awaited else call
+    if site.kind == "langchain":
+        if awaited != (call.func.attr.value == "aembed_query"):
+            return None
+        return base
+    # OpenAI: (await C).data[0].embedding or C.data[0].embedding
+    data = ctx.parent(base)
+    if not (isinstance(data, cst.Attribute) and data.value is base and data.attr.value == "data"):
+        return None
+    index = ctx.parent(data)
+    if not (isinstance(index, cst.Subscript) and index.value is data and len(index.slice) == 1):
+        return None
+    slot = index.slice[0].slice
+    if not (isinstance(slot, cst.Index) and isinstance(slot.value, cst.Integer) and slot.value.value == "0"):
+        return None
+    value = ctx.parent(index)
+    if not (isinstance(value, cst.Attribute) and value.value is index and value.attr.value == "embedding"):
+        return None
+    if awaited and not base.lpar:
+        return None
+    return value
+
+
+def _batched_value(fctx: FixContext, ctx: RuleContext, site: _Site, batch: cst.BaseExpression, scope: cst.CSTNode | None) -> cst.BaseExpression:
+    """The list of embeddings for ``batch``: ``[d.embedding for d in C(input=batch).data]`` or
+    ``e.embed_documents(batch)``."""
+    call = site.call
+    awaited = _awaited(call, ctx.parent(call))
+    if site.kind == "langchain":
+        method = _LC_METHODS[call.func.attr.value]
+        new_call = call.with_changes(
+            func=call.func.with_changes(attr=cst.Name(method)),
+            args=[a.with_changes(value=batch) if a is site.arg else a for a in call.args],
+        )
+        return cst.Await(new_call) if awaited else new_call
+    new_call = call.with_changes(args=[a.with_changes(value=batch) if a is site.arg else a for a in call.args])
+    response: cst.BaseExpression = new_call
+    if awaited:
+        response = cst.Await(new_call, lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+    name = fctx.local_name("d", scope)
+    return cst.ListComp(
+        elt=cst.Attribute(value=cst.Name(name), attr=cst.Name("embedding")),
+        for_in=cst.CompFor(target=cst.Name(name), iter=cst.Attribute(value=response, attr=cst.Name("data"))),
+    )
+
+
+def _plan(ctx: RuleContext, site: _Site, loop: cst.CSTNode) -> Builder | None:
+    value = _value_node(ctx, site)
+    if value is None:
+        return None
+    if isinstance(loop, cst.ListComp):
+        return _plan_comprehension(ctx, site, value, loop)
+    if isinstance(loop, cst.For):
+        return _plan_for(ctx, site, value, loop)
+    return None
+
+
+def _parts_invariant(site: _Site, varying: set[str]) -> bool:
+    """The receiver and the other arguments read no per-iteration name."""
+    call = site.call
+    others = [call.func.value] + [a.value for a in call.args if a is not site.arg]
+    return not any(referenced_names(part) & varying for part in others)
+
+
+def _plan_comprehension(ctx: RuleContext, site: _Site, value: cst.BaseExpression, comp: cst.ListComp) -> Builder | None:
+    """``[C(input=t).data[0].embedding for t in xs]`` -> ``[d.embedding for d in C(input=list(xs)).data]``."""
+    if comp.elt is not value:
+        return None
+    if ctx.enclosing_function(comp) is None and any(isinstance(a, cst.ClassDef) for a in ctx.ancestors(comp)):
+        return None
+    for_in = comp.for_in
+    while for_in is not None:
+        if for_in.asynchronous is not None:
+            return None
+        for_in = for_in.inner_for_in
+    bound, _ = _loop_targets(comp)
+    if not _parts_invariant(site, bound) or referenced_names(site.item) & (bound - _comprehension_targets(comp)):
+        return None
+    scope = ctx.enclosing_function(comp)
+
+    def build(fctx: FixContext) -> cst.Module | None:
+        only = comp.for_in
+        item = site.item
+        simple = only.inner_for_in is None and not only.ifs
+        if simple and isinstance(item, cst.Name) and isinstance(only.target, cst.Name) and item.value == only.target.value:
+            batch: cst.BaseExpression = only.iter if _makes_list(only.iter) else _list_of(only.iter)
+        else:
+            batch = cst.ListComp(elt=item, for_in=_normalised(only))
+        new = _batched_value(fctx, ctx, site, batch, scope if scope is not None else comp)
+        new = new.with_changes(lpar=comp.lpar, rpar=comp.rpar)
+        return replace_nodes(fctx.chunk, {comp: new})
+
+    return build
+
+
+def _plan_for(ctx: RuleContext, site: _Site, value: cst.BaseExpression, loop: cst.For) -> Builder | None:
+    """A ``for`` loop whose first statement requests one item's embedding: request them all before the loop,
+    and iterate ``zip(items, embeddings)``."""
+    if loop.asynchronous is not None or loop.orelse is not None:
+        return None
+    targets = target_names(loop.target)
+    if targets is None or not isinstance(loop.body, cst.IndentedBlock) or not loop.body.body:
+        return None
+    body = loop.body
+    lines = list(body.body)
+    line = lines[0]
+    if not isinstance(line, cst.SimpleStatementLine):
+        return None
+    small = line.body[0]
+    if not isinstance(small, (cst.Assign, cst.AnnAssign, cst.Expr)) or not _unconditional(ctx, value, small):
+        return None
+    if not any(a is small for a in ctx.ancestors(value)):
+        return None
+    inner_awaits = [n for n in walk(small, stop=_SCOPES) if isinstance(n, (cst.Await, cst.Yield))]
+    if any(n is not value and n is not ctx.parent(site.call) for n in inner_awaits):
+        return None
+    bound = _bound_names(body)
+    if targets & bound or referenced_names(site.item) & bound or not _parts_invariant(site, targets | bound):
+        return None
+    everywhere = _effects([body])
+    if everywhere.yields:
+        return None
+    elsewhere = _effects([body], skip=value)
+    here = _effects([small], skip=value, ctx=ctx)
+    for ref in _dotted_refs(site.item):
+        if ref[0] in targets:
+            if any(_overlaps(ref, p) for p in here.receivers + here.passed):
+                return None
+        elif any(_overlaps(ref, p) for p in elsewhere.stores + elsewhere.receivers + elsewhere.passed):
+            return None
+    for part in [site.call.func.value] + [a.value for a in site.call.args if a is not site.arg]:
+        if any(_overlaps(ref, p) for ref in _dotted_refs(part) for p in everywhere.stores):
+            return None
+    for ref in _dotted_refs(loop.iter):
+        if any(_overlaps(ref, p) for p in everywhere.stores):
+            return None
+        if any(p[: len(ref)] == ref for p in everywhere.receivers):
+            return None
+        if any(ref[: len(p)] == p for p in everywhere.passed):
+            return None
+    reiterable = _reiterable_name(ctx, loop.iter, loop)
+    drop_name: str | None = None
+    if isinstance(small, cst.Assign) and small.value is value and len(small.targets) == 1 and len(line.body) == 1:
+        target = small.targets[0].target
+        if isinstance(target, cst.Name) and target.value not in targets and len(lines) > 1:
+            drop_name = target.value
+    scope = ctx.enclosing_function(loop)
+
+    def build(fctx: FixContext) -> cst.Module | None:
+        prelude: list[cst.BaseStatement] = []
+        if reiterable:
+            items: cst.BaseExpression = loop.iter
+        else:
+            items_name = fctx.local_name(_items_name(loop.iter, loop.target), scope)
+            prelude.append(_assign(items_name, loop.iter if _makes_list(loop.iter) else _list_of(loop.iter)))
+            items = cst.Name(items_name)
+        embeddings = fctx.local_name("vectors", scope)
+        batch = _item_batch(site.item, loop.target, items, is_list=not reiterable)
+        prelude.append(_assign(embeddings, _batched_value(fctx, ctx, site, batch, scope)))
+        comments: list[cst.EmptyLine] = []
+        if drop_name is not None:
+            item_name = drop_name
+            new_body, comments = _without(body, line, small)
+        else:
+            item_name = fctx.local_name("vector", scope)
+            new_body = replace_nodes(body, {value: cst.Name(item_name)})
+        new_loop = loop.with_changes(
+            target=_pair_target(loop.target, item_name),
+            iter=_zip(items, cst.Name(embeddings)),
+            body=new_body,
+            leading_lines=[],
+        )
+        prelude[0] = prelude[0].with_changes(leading_lines=loop.leading_lines)
+        if comments:
+            prelude[-1] = prelude[-1].with_changes(leading_lines=[*prelude[-1].leading_lines, *comments])
+        return replace_nodes(fctx.chunk, {loop: cst.FlattenSentinel([*prelude, new_loop])})
+
+    return build
+
+
+def _assign(name: str, value: cst.BaseExpression) -> cst.SimpleStatementLine:
+    return cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(cst.Name(name))], value)])
+
+
+__all__ = [
+    "EMBEDDING_CATALOG",
+    "SLEEP_CALLS",
+    "EmbeddingApiCallInLoop",
+    "TypeCatalog",
+    "TypeResolver",
+    "local_bindings",
+    "conditional_in",
+    "in_handler",
+    "loop_detail",
+    "loop_sleeps",
+    "varying_loop",
+]

@@ -1,0 +1,524 @@
+"""PFL203 query-in-loop, and its codemod (``executemany``)."""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+
+from perf_lsp.codemod import replace_nodes
+from perf_lsp.model import Applicability
+from perf_lsp.rules.base import FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, dotted
+from perf_lsp.rules.patterns import is_constant_string, referenced_names, target_names, walk
+from perf_lsp.rules.pfl201_encode_in_loop import _SCOPES, _short
+from perf_lsp.rules.pfl202_embedding_api_call_in_loop import (
+    TypeCatalog,
+    TypeResolver,
+    in_handler,
+    local_bindings,
+    loop_detail,
+    loop_sleeps,
+    varying_loop,
+)
+
+_DBAPI_CONNECT = (
+    "sqlite3.connect",
+    "psycopg2.connect",
+    "psycopg.connect",
+    "psycopg.Connection.connect",
+    "pymysql.connect",
+    "MySQLdb.connect",
+    "mysql.connector.connect",
+    "snowflake.connector.connect",
+    "pyodbc.connect",
+    "oracledb.connect",
+    "cx_Oracle.connect",
+    "duckdb.connect",
+)
+_DBAPI_CONNECTIONS = (
+    "sqlite3.Connection",
+    "psycopg2.extensions.connection",
+    "psycopg.Connection",
+    "pymysql.connections.Connection",
+    "pymysql.Connection",
+    "snowflake.connector.SnowflakeConnection",
+    "duckdb.DuckDBPyConnection",
+)
+_DBAPI_CURSORS = (
+    "sqlite3.Cursor",
+    "psycopg2.extensions.cursor",
+    "psycopg.Cursor",
+    "pymysql.cursors.Cursor",
+    "pymysql.cursors.DictCursor",
+    "snowflake.connector.cursor.SnowflakeCursor",
+)
+_CHROMA_CLIENTS = ("Client", "PersistentClient", "HttpClient", "EphemeralClient", "CloudClient", "AsyncHttpClient")
+_SA_SESSIONS = (
+    "sqlalchemy.orm.Session",
+    "sqlalchemy.orm.session.Session",
+    "sqlalchemy.ext.asyncio.AsyncSession",
+    "sqlalchemy.ext.asyncio.session.AsyncSession",
+    "sqlmodel.Session",
+    "sqlmodel.ext.asyncio.session.AsyncSession",
+)
+_SA_QUERY_STEPS = ("filter", "filter_by", "where", "join", "outerjoin", "order_by", "options", "limit", "group_by", "distinct")
+
+DB_CATALOG = TypeCatalog(
+    constructors={
+        **{qn: "dbapi_conn" for qn in _DBAPI_CONNECT},
+        "aiosqlite.connect": "aiosqlite_conn",
+        "psycopg.AsyncConnection.connect": "psycopg_async_conn",
+        "psycopg_pool.ConnectionPool": "psycopg_pool",
+        "psycopg_pool.AsyncConnectionPool": "psycopg_async_pool",
+        "psycopg2.pool.SimpleConnectionPool": "psycopg2_pool",
+        "psycopg2.pool.ThreadedConnectionPool": "psycopg2_pool",
+        "asyncpg.connect": "asyncpg_conn",
+        "asyncpg.create_pool": "asyncpg_pool",
+        "sqlalchemy.create_engine": "sa_engine",
+        "sqlalchemy.ext.asyncio.create_async_engine": "sa_engine",
+        "sqlmodel.create_engine": "sa_engine",
+        "sqlalchemy.orm.sessionmaker": "sa_session_factory",
+        "sqlalchemy.ext.asyncio.async_sessionmaker": "sa_session_factory",
+        "sqlalchemy.orm.scoped_session": "sa_session_factory",
+        **{qn: "sa_session" for qn in _SA_SESSIONS},
+        **{f"chromadb.{c}": "chroma_client" for c in _CHROMA_CLIENTS},
+        "flask_sqlalchemy.SQLAlchemy": "flask_sqlalchemy",
+    },
+    annotations={
+        **{qn: "dbapi_conn" for qn in _DBAPI_CONNECTIONS},
+        **{qn: "dbapi_cursor" for qn in _DBAPI_CURSORS},
+        "psycopg.AsyncConnection": "psycopg_async_conn",
+        "psycopg.AsyncCursor": "psycopg_async_cursor",
+        "asyncpg.Connection": "asyncpg_conn",
+        "asyncpg.connection.Connection": "asyncpg_conn",
+        "asyncpg.Pool": "asyncpg_pool",
+        "asyncpg.pool.Pool": "asyncpg_pool",
+        "aiosqlite.Connection": "aiosqlite_conn",
+        "sqlalchemy.engine.Engine": "sa_engine",
+        "sqlalchemy.Engine": "sa_engine",
+        "sqlalchemy.engine.Connection": "sa_conn",
+        "sqlalchemy.Connection": "sa_conn",
+        "sqlalchemy.ext.asyncio.AsyncConnection": "sa_conn",
+        "sqlalchemy.ext.asyncio.AsyncEngine": "sa_engine",
+        "chromadb.Collection": "chroma_collection",
+        "chromadb.api.models.Collection.Collection": "chroma_collection",
+        "chromadb.api.Collection": "chroma_collection",
+        "chromadb.ClientAPI": "chroma_client",
+        "chromadb.api.ClientAPI": "chroma_client",
+    },
+    methods={
+        ("dbapi_conn", "cursor"): "dbapi_cursor",
+        ("aiosqlite_conn", "cursor"): "aiosqlite_cursor",
+        ("aiosqlite_conn", "execute"): "aiosqlite_cursor",
+        ("psycopg_async_conn", "cursor"): "psycopg_async_cursor",
+        ("psycopg_pool", "connection"): "dbapi_conn",
+        ("psycopg_async_pool", "connection"): "psycopg_async_conn",
+        ("psycopg2_pool", "getconn"): "dbapi_conn",
+        ("asyncpg_pool", "acquire"): "asyncpg_conn",
+        ("sa_engine", "connect"): "sa_conn",
+        ("sa_engine", "begin"): "sa_conn",
+        ("sa_session_factory", "begin"): "sa_session",
+        ("sa_session", "query"): "sa_query",
+        **{("sa_query", step): "sa_query" for step in _SA_QUERY_STEPS},
+        ("chroma_client", "get_collection"): "chroma_collection",
+        ("chroma_client", "get_or_create_collection"): "chroma_collection",
+        ("chroma_client", "create_collection"): "chroma_collection",
+    },
+    attributes={("flask_sqlalchemy", "session"): "sa_session"},
+    calls={"sa_session_factory": "sa_session"},
+)
+"""Database handles: DB-API connections and cursors, asyncpg, SQLAlchemy, ChromaDB collections."""
+
+ROUND_TRIPS: dict[str, frozenset[str]] = {
+    "dbapi_cursor": frozenset({"execute"}),
+    "dbapi_conn": frozenset({"execute"}),
+    "aiosqlite_conn": frozenset({"execute"}),
+    "aiosqlite_cursor": frozenset({"execute"}),
+    "psycopg_async_conn": frozenset({"execute"}),
+    "psycopg_async_cursor": frozenset({"execute"}),
+    "asyncpg_conn": frozenset({"fetch", "fetchrow", "fetchval", "execute"}),
+    "asyncpg_pool": frozenset({"fetch", "fetchrow", "fetchval", "execute"}),
+    "sa_conn": frozenset({"execute", "scalar", "scalars"}),
+    "sa_session": frozenset({"execute", "scalar", "scalars", "get", "exec"}),
+    "sa_query": frozenset({"first", "all", "one", "one_or_none", "scalar", "count"}),
+    "chroma_collection": frozenset({"query", "get"}),
+}
+"""Per receiver type, the methods that make one database round trip."""
+
+_ALL_METHODS = frozenset().union(*ROUND_TRIPS.values())
+_HANDLE_NAMES = frozenset({"cursor", "cur", "session", "db", "conn", "connection", "db_session", "dbsession"})
+_SQL_WORDS = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE", "WITH", "UPSERT", "MERGE"})
+_NAMED_SQL_WORDS = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"})
+"""What a receiver known only by its name must run: the SQL statements no other query language starts with."""
+_DML = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE"})
+_SQLALCHEMY_BUILDERS = frozenset({"select", "insert", "update", "delete", "text"})
+_FIRST_WORD = re.compile(r"\s*\(*\s*([A-Za-z]+)")
+_PAGINATION = re.compile(r"\bOFFSET\b", re.I)
+_TOP_K = re.compile(r"\bORDER\s+BY\b.*\b(?:LIMIT|FETCH\s+(?:FIRST|NEXT)|TOP)\b", re.I | re.S)
+_IDENTIFIER_FIELD = re.compile(r"\b(?:FROM|INTO|UPDATE|TABLE|JOIN)\s+[`\"\[]?\{", re.I)
+
+
+class QueryInLoop(Rule):
+    """
+    ## What it does
+    Reports a database round trip made once per iteration of a ``for`` loop or a
+    comprehension, with arguments that change per item (the N+1 pattern):
+    ``cursor.execute``, ``conn.execute``, SQLAlchemy ``session.execute/scalar(s)/
+    get`` and ``session.query(...).first()/all()/...``, asyncpg
+    ``conn.fetch/fetchrow/fetchval/execute``, ChromaDB ``collection.query/get``.
+
+    The receiver must be a database handle: built by ``sqlite3``/``psycopg``/
+    ``psycopg2``/``pymysql``/... ``connect(...)`` (and its ``cursor()``), a
+    SQLAlchemy ``Session``/``sessionmaker``/engine connection, an asyncpg
+    connection or pool, a ChromaDB collection from ``get_collection``/
+    ``get_or_create_collection``/``create_collection``; or annotated as one
+    (``Session``, ``AsyncSession``, ``sqlite3.Cursor``, ``asyncpg.Connection``...).
+    A receiver named ``cursor``/``cur``/``session``/``db``/``conn`` counts when
+    its ``execute`` gets SQL text that starts with ``SELECT``/``INSERT``/
+    ``UPDATE``/``DELETE``.
+
+    Not reported: DDL and maintenance statements (``CREATE``/``DROP``/``ALTER``/
+    ``TRUNCATE``/``VACUUM``... over a list of tables), statements that are
+    themselves the loop's items (migrations, replayed scripts), pagination with
+    ``OFFSET``, ``while`` loops (cursor pagination, consumers), loops over batches
+    (``batched(...)``, ``batch``), loops that sleep between queries, a receiver
+    that changes per item (one query per collection or shard: parallelise those
+    instead), ``executemany`` and queries whose arguments do not change.
+
+    ## Why is this bad?
+    Each iteration waits for a full round trip to the database (network, parse,
+    plan, execute): N items cost N queries where one ``IN (...)`` query, one bulk
+    insert or one ``executemany`` does the work. Audit report 001 found N+1
+    query patterns in 22 files of one service, with 200-500 ms per query (N
+    round trips instead of 1); audit report 003 found sequential ChromaDB
+    collection queries accounting for 50-70% of a search's retrieval time.
+
+    ## Example
+    ```python
+    def load_users(cur, ids):
+        users = []
+        for user_id in ids:
+            cur.execute("SELECT id, name FROM users WHERE id = %s", (user_id,))
+            users.append(cur.fetchone())
+        return users
+    ```
+
+    ## Use instead
+    ```python
+    def load_users(cur, ids):
+        cur.execute("SELECT id, name FROM users WHERE id = ANY(%s)", (list(ids),))
+        return cur.fetchall()
+    ```
+
+    SQLAlchemy: ``session.scalars(select(User).where(User.id.in_(ids)))``;
+    ChromaDB: ``collection.get(ids=ids)`` or one ``query`` with several
+    ``query_texts``; asyncpg: ``conn.fetch("... WHERE id = ANY($1)", ids)``; writes:
+    ``executemany`` or a multi-row ``INSERT``.
+
+    ## Fix safety
+    Safe, offered only for the mechanical case: a ``for`` loop whose whole body is
+    ``cursor.execute(SQL, params)`` on a DB-API cursor (or ``sqlite3``
+    connection) with a constant ``INSERT``/``UPDATE``/``DELETE``/``REPLACE``
+    statement becomes ``cursor.executemany(SQL, [params for item in items])``.
+    PEP 249 defines ``executemany`` as the statement executed once per parameter
+    set, so the same rows are written in the same order. The fix is declined when
+    the function reads the cursor's ``rowcount`` or ``lastrowid`` (``executemany``
+    reports them differently: a total, or not updated), when the parameters call
+    anything (their evaluation now happens before the first statement runs), when
+    the loop variable is used after the loop, and for ``async for``, loops with
+    ``else:`` and awaited calls. If computing a parameter raises (a missing key),
+    the loop had run the statements for the earlier items and the fix runs none.
+    """
+
+    code = "PFL203"
+    name = "query-in-loop"
+    message = "Database query run once per loop iteration; fetch or write all items in one query"
+    fix_title = "Run the statement once with executemany"
+    fix_safety = Applicability.SAFE
+    triggers = r"\.(?:" + "|".join(sorted(_ALL_METHODS)) + r")\s*\("
+
+    @classmethod
+    def applies_to(cls, text, module_ctx, settings) -> bool:
+        if any(qn.split(".", 1)[0] == "alembic" for _, qn in module_ctx.imports):
+            return False  # a migration script runs once
+        return super().applies_to(text, module_ctx, settings)
+
+    @classmethod
+    def wants(cls, summary, settings) -> bool:
+        return summary.has_loops
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self._resolver = TypeResolver(ctx, DB_CATALOG)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if not (isinstance(func, cst.Attribute) and func.attr.value in _ALL_METHODS):
+            return
+        innermost = self.ctx.repeating_loop(node)
+        if innermost is None or any(a.star for a in node.args):
+            return
+        root, chain_args = _chain(node)
+        loop = varying_loop(self.ctx, innermost, chain_args)
+        if loop is None:
+            return
+        varying = _per_iteration_names(self.ctx, loop, innermost)
+        if referenced_names(root) & varying:
+            return  # a different handle per item (one query per collection, shard, database)
+        method = func.attr.value
+        tags = self._resolver.tags(func.value, node)
+        kind = next((t for t in tags if method in ROUND_TRIPS.get(t, ())), None)
+        statement = _statement_arg(node) if method in {"execute", "exec", "scalar", "scalars", "fetch", "fetchrow", "fetchval"} else None
+        sql = _sql_text(self.ctx, statement, node) if statement is not None else None
+        if kind is None:
+            if tags or method != "execute" or not self._named_handle(func.value, node):
+                return
+            if sql is None or _first_word(sql) not in _NAMED_SQL_WORDS:
+                return
+            kind = "named"
+        if statement is not None and not self._statement_ok(statement, sql, varying):
+            return
+        if kind == "chroma_collection" and not node.args:
+            return
+        if any(a.keyword is not None and a.keyword.value == "offset" for a in node.args):
+            return  # pagination
+        if loop_sleeps(self.ctx, loop) or in_handler(self.ctx, node, loop) or _grows_own_iterable(loop):
+            return
+        fix = None
+        if method == "execute" and kind in {"dbapi_cursor", "dbapi_conn", "named"} and loop is innermost:
+            fix = self._plan_executemany(node, loop, sql, kind)
+        self.report(
+            node,
+            message=f"`{_short(self.ctx.code(func))}` runs one database round trip per item; "
+            "query or write all items at once (IN/ANY, bulk insert, executemany)",
+            fix=fix,
+            detail=f"{loop_detail(loop)}: one round trip per item, N queries instead of 1 (audit report 001).",
+        )
+
+    # -- detection -------------------------------------------------------
+    def _named_handle(self, expr: cst.BaseExpression, at: cst.CSTNode) -> bool:
+        """``cursor``/``cur``/``session``/``db``/``conn`` (or ``self.<that>``) not bound to something else."""
+        if isinstance(expr, cst.Attribute):
+            word = expr.attr.value
+            if not (isinstance(expr.value, cst.Name) and expr.value.value == "self"):
+                return False
+        elif isinstance(expr, cst.Name):
+            word = expr.value
+            if self.ctx.resolve_dotted(word) is not None:
+                return False
+        else:
+            return False
+        return word.strip("_").lower() in _HANDLE_NAMES
+
+    def _statement_ok(self, statement: cst.BaseExpression, sql: str | None, varying: set[str]) -> bool:
+        """Not DDL, not paginated, and not a statement that is itself the loop's item."""
+        if sql is not None:
+            word = _first_word(sql)
+            if word not in _SQL_WORDS or _PAGINATION.search(sql) or _TOP_K.search(sql):
+                return False  # DDL, pagination, or a top-k per item
+            if _IDENTIFIER_FIELD.search(sql) and referenced_names(statement) & varying:
+                return False  # the table changes per item: maintenance over several tables
+            return True
+        if not referenced_names(statement) & varying:
+            return True  # a fixed statement, parameters per item
+        return self._sqlalchemy_builder(statement)
+
+    def _sqlalchemy_builder(self, expr: cst.BaseExpression) -> bool:
+        """``select(User).where(User.id == uid)`` and the like: a query object built per item."""
+        while isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
+            expr = expr.func.value
+        if not isinstance(expr, cst.Call):
+            return False
+        qn = self.ctx.qualified_name(expr.func) or ""
+        head, _, name = qn.rpartition(".")
+        return head.split(".", 1)[0] in {"sqlalchemy", "sqlmodel"} and name in _SQLALCHEMY_BUILDERS
+
+    # -- the fix ---------------------------------------------------------
+    def _plan_executemany(self, call: cst.Call, loop: cst.CSTNode, sql: str | None, kind: str):
+        if not isinstance(loop, cst.For) or loop.asynchronous is not None or loop.orelse is not None:
+            return None
+        if sql is None or _first_word(sql) not in _DML:
+            return None
+        receiver = call.func.value
+        if kind == "named" and not (isinstance(receiver, cst.Name) and receiver.value in {"cursor", "cur"}):
+            return None
+        if kind == "dbapi_conn" and not self._sqlite_connection(receiver, call):
+            return None
+        positional = [a for a in call.args if a.keyword is None]
+        if len(call.args) != 2 or len(positional) != 2 or not is_constant_string(positional[0].value):
+            return None
+        params = positional[1].value
+        body = loop.body
+        lines = list(body.body) if isinstance(body, cst.IndentedBlock) else [body]
+        if len(lines) != 1:
+            return None
+        line = lines[0]
+        if not isinstance(line, (cst.SimpleStatementLine, cst.SimpleStatementSuite)) or len(line.body) != 1:
+            return None
+        small = line.body[0]
+        if not (isinstance(small, cst.Expr) and small.value is call):
+            return None
+        targets = target_names(loop.target)
+        if targets is None or not _plain_value(params) or referenced_names(receiver) & targets:
+            return None
+        scope = self.ctx.enclosing_function(loop)
+        holder = scope.body if scope is not None else self.ctx.module
+        if self._reads_outside(holder, loop, targets) or self._reads_counters(holder, receiver):
+            return None
+
+        def build(fctx: FixContext) -> cst.Module | None:
+            if isinstance(params, cst.Name) and isinstance(loop.target, cst.Name) and params.value == loop.target.value:
+                seq: cst.BaseExpression = loop.iter
+            else:
+                seq = cst.ListComp(elt=params, for_in=cst.CompFor(target=loop.target, iter=loop.iter))
+            args = [call.args[0], call.args[1].with_changes(value=seq)]
+            new_call = call.with_changes(func=call.func.with_changes(attr=cst.Name("executemany")), args=args)
+            new_line = line.with_changes(body=[small.with_changes(value=new_call)])
+            if isinstance(line, cst.SimpleStatementSuite):
+                new_line = cst.SimpleStatementLine(body=[small.with_changes(value=new_call)])
+            new_line = new_line.with_changes(leading_lines=[*loop.leading_lines, *getattr(line, "leading_lines", [])])
+            return replace_nodes(fctx.chunk, {loop: new_line})
+
+        return build
+
+    def _sqlite_connection(self, receiver: cst.BaseExpression, at: cst.CSTNode) -> bool:
+        """Only ``sqlite3`` connections have ``executemany`` among the connection objects."""
+        resolver = TypeResolver(
+            self.ctx,
+            TypeCatalog(constructors={"sqlite3.connect": "sqlite"}, annotations={"sqlite3.Connection": "sqlite"}),
+        )
+        return resolver.tags(receiver, at) == {"sqlite"}
+
+    def _reads_outside(self, holder: cst.CSTNode, loop: cst.CSTNode, names: set[str]) -> bool:
+        """Whether the loop's target names are used anywhere in ``holder`` outside the loop."""
+        stack: list[cst.CSTNode] = [holder]
+        from perf_lsp.rules.base import children
+
+        while stack:
+            node = stack.pop()
+            if node is loop:
+                continue
+            if isinstance(node, cst.Name) and node.value in names:
+                return True
+            stack.extend(children(node))
+        return False
+
+    def _reads_counters(self, holder: cst.CSTNode, receiver: cst.BaseExpression) -> bool:
+        code = self.ctx.code(receiver)
+        for node in walk(holder, stop=FUNCTION_BOUNDARIES):
+            if isinstance(node, cst.Attribute) and node.attr.value in {"rowcount", "lastrowid"}:
+                if dotted(node.value) == code:
+                    return True
+        return False
+
+
+# -- helpers -------------------------------------------------------------------
+def _chain(call: cst.Call) -> tuple[cst.BaseExpression, list[cst.CSTNode]]:
+    """The root receiver of a method chain and the arguments of every call in it.
+
+    ``session.query(User).filter(User.id == uid).first()`` -> (``session``, [``User``, ``User.id == uid``]).
+    """
+    args: list[cst.CSTNode] = []
+    expr: cst.BaseExpression = call
+    while True:
+        if isinstance(expr, cst.Call):
+            args.extend(a.value for a in expr.args)
+            expr = expr.func
+        elif isinstance(expr, cst.Attribute) and isinstance(expr.value, (cst.Call, cst.Attribute)):
+            expr = expr.value
+        elif isinstance(expr, cst.Attribute):
+            return expr.value, args
+        else:
+            return expr, args
+
+
+def _per_iteration_names(ctx: RuleContext, loop: cst.CSTNode, innermost: cst.CSTNode) -> set[str]:
+    """Names that change from one iteration of ``loop`` (or a loop inside it, up to ``innermost``) to the next."""
+    from perf_lsp.rules.pfl201_encode_in_loop import _bound_names, _loop_targets
+
+    names: set[str] = set()
+    current: cst.CSTNode | None = innermost
+    while current is not None:
+        targets, _ = _loop_targets(current)
+        names |= targets
+        if isinstance(current, (cst.For, cst.While)):
+            names |= _bound_names(current.body)
+        if current is loop:
+            break
+        current = ctx.repeating_loop(current)
+    return names
+
+
+def _statement_arg(call: cst.Call) -> cst.BaseExpression | None:
+    for arg in call.args:
+        if arg.keyword is None:
+            return arg.value
+        if arg.keyword.value in {"statement", "query", "sql", "operation", "stmt"}:
+            return arg.value
+    return None
+
+
+def _literal_text(expr: cst.BaseExpression) -> str | None:
+    """The literal text of a string, f-string (fields dropped), concatenation, ``"...".format(...)`` or
+    ``"..." % x``."""
+    if isinstance(expr, cst.SimpleString):
+        value = expr.evaluated_value
+        return value if isinstance(value, str) else None
+    if isinstance(expr, cst.FormattedString):
+        return "".join(p.value if isinstance(p, cst.FormattedStringText) else "{?}" for p in expr.parts)
+    if isinstance(expr, cst.ConcatenatedString):
+        left, right = _literal_text(expr.left), _literal_text(expr.right)
+        return left + right if left is not None and right is not None else None
+    if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Modulo):
+        return _literal_text(expr.left)
+    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "format":
+        return _literal_text(expr.func.value)
+    return None
+
+
+def _sql_text(ctx: RuleContext, expr: cst.BaseExpression, at: cst.CSTNode) -> str | None:
+    """The SQL text a statement argument holds, when it can be read: a literal, ``text("...")``, or a local
+    or module-level name whose every assignment is one."""
+    text = _literal_text(expr)
+    if text is not None:
+        return text
+    if isinstance(expr, cst.Call) and len(expr.args) >= 1:
+        qn = ctx.qualified_name(expr.func) or ""
+        if qn.split(".", 1)[0] in {"sqlalchemy", "sqlmodel"} and qn.endswith(".text"):
+            return _literal_text(expr.args[0].value)
+    if isinstance(expr, cst.Name):
+        func = ctx.enclosing_function(at)
+        found = local_bindings(func, expr.value) if func is not None else None
+        if found is None:
+            return None
+        texts = [_literal_text(v) if kind == "value" and isinstance(v, cst.BaseExpression) else None for kind, v in found]
+        if texts and all(t is not None for t in texts) and len({_first_word(t) for t in texts}) == 1:
+            return texts[0]
+    return None
+
+
+def _first_word(sql: str) -> str:
+    match = _FIRST_WORD.match(sql)
+    return match.group(1).upper() if match else ""
+
+
+def _plain_value(expr: cst.BaseExpression) -> bool:
+    """Names, attributes, subscripts, literals and tuple/list/dict displays of them: no calls."""
+    for node in [expr, *walk(expr)]:
+        if isinstance(node, (cst.Call, cst.Await, cst.Yield, cst.NamedExpr, cst.Lambda, *(_SCOPES))):
+            return False
+    return True
+
+
+def _grows_own_iterable(loop: cst.CSTNode) -> bool:
+    """A ``for`` loop that appends to (or otherwise changes) the list it iterates: a traversal
+    (breadth-first over a tree) where each query's result feeds later iterations."""
+    from perf_lsp.rules.pfl201_encode_in_loop import _dotted_refs, _effects, _overlaps
+
+    if not isinstance(loop, cst.For):
+        return False
+    effects = _effects([loop.body])
+    for ref in _dotted_refs(loop.iter):
+        if any(_overlaps(ref, p) for p in effects.stores) or any(p[: len(ref)] == ref for p in effects.receivers):
+            return True
+    return False

@@ -1,0 +1,649 @@
+"""PFL302 await-in-loop, and its codemod."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from perf_lsp.codemod import replace_nodes
+from perf_lsp.model import Applicability
+from perf_lsp.rules.base import COMPREHENSIONS, FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, dotted
+from perf_lsp.rules.patterns import (
+    camel_to_snake,
+    children,
+    is_test_function,
+    referenced_names,
+    target_names,
+    uses_other_event_loop,
+    walk,
+)
+from perf_lsp.rules.pfl301_sequential_awaits import HTTP_CLIENTS, ORDERED_METHODS, SHARED_RESOURCES, WHOLE_SEGMENTS
+
+_ORDERED_FIRST_WORDS = frozenset(
+    {"send", "recv", "receive", "read", "readline", "readlines", "readexactly", "readuntil", "write", "writelines"}
+)
+"""Stream I/O (``send_json``, ``receive_text``, ``read``...): in order by nature."""
+
+# First words of awaited methods that change state: one after another, per item,
+# their order (or the absence of concurrent writes) is usually part of the meaning.
+_WRITE_FIRST_WORDS = frozenset(
+    {
+        "create", "update", "delete", "remove", "insert", "upsert", "save", "store", "write", "send", "set",
+        "put", "patch", "add", "append", "push", "publish", "emit", "commit", "register", "upload", "move",
+        "rename", "mark", "assign", "submit", "notify", "enqueue", "persist", "index", "ack", "log",
+        "close", "aclose", "finalize", "shutdown", "cleanup", "dispose", "teardown", "cancel", "stop",
+        "terminate", "kill", "release", "disconnect", "unsubscribe", "unregister",
+    }
+)
+# Last words of a callee that is a callback or event sink: ordered by nature.
+_SINK_LAST_WORDS = frozenset(
+    {"callback", "handler", "emitter", "emit", "hook", "listener", "notify", "progress", "send", "yield_", "cb"}
+)
+# Words of any call in the loop body that pace the loop (rate limiting).
+_PACING_WORDS = frozenset({"sleep", "throttle", "limiter", "backoff", "ratelimit", "pace", "wait"})
+# Methods that change the object they are called on.
+_MUTATING_METHODS = frozenset(
+    {
+        "append", "extend", "insert", "add", "update", "pop", "popleft", "appendleft", "remove", "clear",
+        "setdefault", "discard", "put", "put_nowait", "push", "set", "__setitem__", "sort", "reverse",
+    }
+)
+
+_SCOPES = FUNCTION_BOUNDARIES + COMPREHENSIONS
+
+
+class AwaitInLoop(Rule):
+    """
+    ## What it does
+    Reports an ``await`` on a call made once per item of a ``for`` loop (or of a
+    list, set or dict comprehension) in an ``async def``, when the items are
+    independent: the awaited call reads the loop variable, and nothing it reads is
+    carried from one iteration to the next.
+
+    Not reported when:
+
+    - the loop carries a data dependency: the call reads a name the body changes
+      with ``+=``, assigns at or after the call, or mutates (``history.append``
+      then ``await llm.chat(history)``), or an attribute or item the body stores;
+    - the loop paces itself: any ``sleep``, ``throttle``, ``limiter``,
+      ``backoff`` or ``wait`` call in the body (deliberate rate limiting);
+    - the body ``break``s, ``return``s or ``yield``s (it stops, or streams, on a
+      result), or awaits more than once (also ``async with``/``async for``):
+      their order may matter;
+    - the call uses a shared sequential receiver, as PFL301 decides: a database
+      session, connection, cursor or transaction, a websocket, stream, queue,
+      file, lock or semaphore (an ``aiohttp``/``httpx`` client session is
+      allowed), a ``request``/``response``/``chat``/``thread``/``memory``; or an
+      ordered method (``send*``, ``read*``, ``write*``, ``execute``, ``commit``,
+      ``acquire``...); or the loop runs under ``async with`` such a resource;
+    - the call writes or tears down (``create``, ``update``, ``delete``,
+      ``save``, ``add``, ``send``, ``publish``, ``upload``, ``close``,
+      ``finalize``, ``cancel``...) or is a callback or event sink
+      (``on_progress``, ``emitter``, ``handler``...): per-item side effects
+      whose order is observable;
+    - the call does not read the loop variable (a retry or polling loop), or is
+      an ``asyncio`` helper other than ``to_thread`` (``await task`` on tasks
+      already running is not a call);
+    - the await sits in a ``with`` block inside the loop (a per-call span, timer
+      or ``pytest.raises``), or the function is a test (``test_*``).
+
+    In a module that imports ``trio``, ``anyio`` or ``curio`` the message asks for
+    a task group and no ``asyncio`` fix is offered.
+
+    ## Why is this bad?
+    Each iteration waits for its call to finish before the next one starts: ``n``
+    items cost ``n`` round trips end to end, where running them concurrently
+    costs about one. Audit report 003 found CRAG grading done this way (``for doc
+    in documents: grade = await self.llm_service.grade(doc)``) and estimates
+    60-80% less latency with ``asyncio.gather``. Audit report 004's sequential
+    embedding loop, by contrast, sleeps 50 ms between calls on purpose (rate
+    limiting) and is not reported.
+
+    ## Example
+    ```python
+    async def grade_documents(self, question, documents):
+        grades = []
+        for doc in documents:
+            grades.append(await self.llm_service.grade(question, doc))
+        return grades
+    ```
+
+    ## Use instead
+    ```python
+    import asyncio
+
+    async def grade_documents(self, question, documents):
+        grades = list(await asyncio.gather(*(self.llm_service.grade(question, doc) for doc in documents)))
+        return grades
+    ```
+    ``gather`` starts every call at once: with a long list, bound the concurrency
+    (an ``asyncio.Semaphore`` around the call, or batches) so as not to exceed the
+    provider's rate limit or the connection pool.
+
+    ## Fix safety
+    Unsafe. The calls run concurrently, with no bound on how many at once (a
+    long list can hit rate limits or exhaust a connection pool: add a semaphore),
+    in an order the server may observe. On failure, ``gather`` raises the first
+    exception while the other calls keep running, and no result is kept
+    (sequentially, the results before the failing call were). Results are kept in
+    the items' order. The fix is offered for three shapes, when the loop has no
+    ``else:``, no comments inside and its variable is not used after it:
+    ``for x in xs: await f(x)`` becomes ``await asyncio.gather(*(f(x) for x in
+    xs))``; ``results = []`` right before ``for x in xs:
+    results.append(await f(x))`` becomes ``results = list(await
+    asyncio.gather(*(f(x) for x in xs)))``; and ``[await f(x) for x in xs]``
+    becomes ``list(await asyncio.gather(*(f(x) for x in xs)))``. It adds ``import
+    asyncio`` when the module has no ``asyncio`` or ``gather`` import.
+    """
+
+    code = "PFL302"
+    name = "await-in-loop"
+    message = "`await` in a loop runs independent calls one after another; run them concurrently with asyncio.gather"
+    fix_title = "Run the calls concurrently with asyncio.gather"
+    fix_safety = Applicability.UNSAFE
+    triggers = r"\bawait\b"
+
+    @classmethod
+    def wants(cls, summary, settings) -> bool:
+        return summary.has_loops
+
+    def __init__(self, ctx: RuleContext) -> None:
+        super().__init__(ctx)
+        self._seen: set[int] = set()
+        self._http_by_func: dict[int, frozenset[str]] = {}
+        self._http_names: frozenset[str] = frozenset()
+
+    def visit_Await(self, node: cst.Await) -> None:
+        call = node.expression
+        if not isinstance(call, cst.Call):
+            return
+        loop = self.ctx.repeating_loop(node)
+        if loop is None or id(loop) in self._seen:
+            return
+        func = self.ctx.enclosing_function(node)
+        if func is None or func.asynchronous is None or is_test_function(func):
+            return
+        self._seen.add(id(loop))
+        self._http_names = self._http_by_func.get(id(func)) or self._http_by_func.setdefault(id(func), self._http_clients(func))
+        if isinstance(loop, cst.For):
+            if loop.asynchronous is not None or not self._independent_for(node, call, loop):
+                return
+            fix = self._for_fix(node, call, loop, func)
+        elif isinstance(loop, (cst.ListComp, cst.SetComp, cst.DictComp)):
+            if not self._independent_comprehension(node, call, loop):
+                return
+            fix = self._comprehension_fix(node, call, loop)
+        else:
+            return
+        if self._under_guard(loop, func) or self._in_with(node, loop):
+            return
+        message = None
+        if uses_other_event_loop(self.ctx):  # trio/anyio: a task group, and no asyncio fix
+            fix = None
+            message = "`await` in a loop runs independent calls one after another; run them concurrently in a task group"
+        self.report(
+            node,
+            message=message,
+            fix=fix,
+            detail="Inside a loop: one full round trip per item, one after another "
+            "(60-80% faster with asyncio.gather, audit report 003).",
+        )
+
+    # -- detection -------------------------------------------------------
+    def _independent_for(self, await_node: cst.Await, call: cst.Call, loop: cst.For) -> bool:
+        body = loop.body
+        awaits = 0
+        for inner in walk(body, stop=FUNCTION_BOUNDARIES):
+            if isinstance(inner, cst.Await):
+                awaits += 1
+            elif isinstance(inner, (cst.With, cst.For)) and inner.asynchronous is not None:
+                return False
+            elif isinstance(inner, (cst.Return, cst.Yield)):
+                return False
+            elif isinstance(inner, cst.Call) and self._paces(inner):
+                return False
+        if awaits != 1 or self._breaks(body):
+            return False
+        if not self._call_ok(call):
+            return False
+        fresh = self._fresh_names(loop, await_node)
+        reads = referenced_names(call)
+        if not reads & fresh:
+            return False  # the same call every time: a retry or polling loop
+        bound = _bound_names(body)
+        if reads & (bound - fresh):
+            return False  # a value carried from one iteration to the next
+        refs = _dotted_refs(call)
+        for path in _mutated_paths(body):
+            if path[0] in fresh:
+                continue
+            if any(_overlaps(path, ref) for ref in refs):
+                return False
+        return True
+
+    def _independent_comprehension(self, await_node: cst.Await, call: cst.Call, comp: cst.CSTNode) -> bool:
+        element = [comp.elt] if not isinstance(comp, cst.DictComp) else [comp.key, comp.value]
+        if not any(_contains(e, await_node) for e in element):
+            return False
+        awaits = 0
+        clause = comp.for_in
+        targets: set[str] = set()
+        while clause is not None:
+            if clause.asynchronous is not None:
+                return False
+            targets |= referenced_names(clause.target)
+            clause = clause.inner_for_in
+        for inner in walk(comp, stop=FUNCTION_BOUNDARIES):
+            if isinstance(inner, cst.Await):
+                awaits += 1
+            elif isinstance(inner, (cst.NamedExpr, cst.Yield)):
+                return False
+            elif isinstance(inner, cst.Call) and self._paces(inner):
+                return False
+        if awaits != 1 or not self._call_ok(call):
+            return False
+        return bool(referenced_names(call) & targets)
+
+    def _fresh_names(self, loop: cst.For, await_node: cst.Await) -> set[str]:
+        """The loop's targets, and names the body assigns in simple statements at its top level
+        before the statement holding the await (and nowhere else in the body)."""
+        fresh = set(referenced_names(loop.target))
+        statements = list(loop.body.body) if isinstance(loop.body, cst.IndentedBlock) else [loop.body]
+        holder = next((s for s in statements if _contains(s, await_node)), None)
+        if holder is None:
+            return fresh
+        assigned_before: dict[str, int] = {}
+        for stmt in statements[: statements.index(holder)]:
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if isinstance(small, (cst.Assign, cst.AnnAssign)) and small.value is not None:
+                        targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+                        for target in targets:
+                            for name in target_names(target) or ():
+                                assigned_before[name] = assigned_before.get(name, 0) + 1
+        counts = _binding_counts(loop.body)
+        fresh |= {name for name, n in assigned_before.items() if counts.get(name, 0) == n}
+        return fresh
+
+    def _paces(self, call: cst.Call) -> bool:
+        """A sleep or a rate limiter: ``asyncio.sleep``, ``time.sleep``, ``self.limiter.wait()``, ``throttle()``."""
+        name = dotted(call.func) or (call.func.attr.value if isinstance(call.func, cst.Attribute) else "")
+        words = {w for seg in name.split(".") for w in _words(seg)} | {seg.lower() for seg in name.split(".")}
+        return bool(words & _PACING_WORDS) or "rate_limit" in name.lower()
+
+    def _breaks(self, body: cst.CSTNode) -> bool:
+        """A ``break`` of this loop (not of a loop nested in it)."""
+        stack = list(children(body))
+        while stack:
+            node = stack.pop()
+            if isinstance(node, cst.Break):
+                return True
+            if isinstance(node, (cst.For, cst.While)):
+                if node.orelse is not None:  # a loop's ``else`` runs in this loop
+                    stack.append(node.orelse)
+                continue
+            if isinstance(node, FUNCTION_BOUNDARIES):
+                continue
+            stack.extend(children(node))
+        return False
+
+    def _call_ok(self, call: cst.Call) -> bool:
+        """The awaited call may run concurrently with itself: no shared receiver, ordered or writing method."""
+        qn = self.ctx.qualified_name(call.func) or dotted(call.func) or ""
+        if (qn.startswith("asyncio.") and qn != "asyncio.to_thread") or qn in {"anext", "builtins.anext"}:
+            return False
+        if qn.split(".", 1)[0] in {"trio", "anyio"}:
+            return False
+        callee = call.func.attr.value if isinstance(call.func, cst.Attribute) else (dotted(call.func) or "")
+        words = _words(callee.rsplit(".", 1)[-1])
+        if words:
+            first = words[0][1:] if words[0].startswith("a") and words[0][1:] in _WRITE_FIRST_WORDS else words[0]
+            if first in _WRITE_FIRST_WORDS or first in _ORDERED_FIRST_WORDS or words[-1] in _SINK_LAST_WORDS:
+                return False
+            if words[0] == "on":
+                return False  # ``on_token``, ``on_progress``: an event callback
+        for inner in [call, *(n for n in walk(call, stop=FUNCTION_BOUNDARIES) if isinstance(n, cst.Call))]:
+            if self._shared(inner):
+                return False
+        return True
+
+    def _shared(self, call: cst.Call) -> bool:
+        if isinstance(call.func, cst.Attribute):
+            method = call.func.attr.value
+            words = _words(method)
+            if method in ORDERED_METHODS or (words and words[0] in _ORDERED_FIRST_WORDS):
+                return True
+            receiver = dotted(call.func.value)
+            if receiver is not None:
+                if receiver in self._http_names:
+                    pass
+                elif any(_shared_segment(seg) or seg in WHOLE_SEGMENTS for seg in receiver.split(".")):
+                    return True
+            elif any(_shared_segment(seg) for name in _dotted_names(call.func.value) for seg in name.split(".")):
+                return True
+        elif isinstance(call.func, cst.Name) and _shared_segment(call.func.value):
+            return True
+        for arg in call.args:
+            passed = dotted(arg.value)
+            if passed is not None and passed not in self._http_names and _shared_segment(passed.rsplit(".", 1)[-1]):
+                return True
+        return False
+
+    def _in_with(self, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
+        """The await runs inside a ``with`` block in the loop body: a per-call context (a span, a timer,
+        ``pytest.raises``) that gather would not keep."""
+        for anc in self.ctx.ancestors(node):
+            if anc is loop:
+                return False
+            if isinstance(anc, cst.With):
+                return True
+        return False
+
+    def _under_guard(self, loop: cst.CSTNode, func: cst.FunctionDef) -> bool:
+        """True when the loop runs under ``with``/``async with`` a lock, session, connection or transaction."""
+        for anc in self.ctx.ancestors(loop):
+            if anc is func:
+                return False
+            if isinstance(anc, cst.With):
+                for item in anc.items:
+                    if isinstance(item.item, cst.Call) and self.ctx.qualified_name(item.item.func) in HTTP_CLIENTS:
+                        continue
+                    names = _dotted_names(item.item) | (_dotted_names(item.asname.name) if item.asname else set())
+                    if any(_shared_segment(seg) for name in names for seg in name.split(".")):
+                        return True
+                    if isinstance(item.item, cst.Call) and isinstance(item.item.func, cst.Attribute):
+                        if item.item.func.attr.value in {"acquire", "begin", "transaction", "lock"}:
+                            return True
+        return False
+
+    def _http_clients(self, func: cst.FunctionDef) -> frozenset[str]:
+        """Names bound to an HTTP client in ``func`` (``async with aiohttp.ClientSession() as session``,
+        ``session: aiohttp.ClientSession``): a connection pool that serves concurrent requests."""
+        names: set[str] = set()
+        params = func.params
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            if param.annotation is not None and self.ctx.qualified_name(param.annotation.annotation) in HTTP_CLIENTS:
+                names.add(param.name.value)
+        for inner in walk(func.body, stop=FUNCTION_BOUNDARIES):
+            if isinstance(inner, cst.WithItem) and inner.asname is not None and self._is_client(inner.item):
+                name = dotted(inner.asname.name)
+                if name:
+                    names.add(name)
+            elif isinstance(inner, cst.Assign) and len(inner.targets) == 1 and self._is_client(inner.value):
+                name = dotted(inner.targets[0].target)
+                if name:
+                    names.add(name)
+        return frozenset(names)
+
+    def _is_client(self, expr: cst.BaseExpression) -> bool:
+        return isinstance(expr, cst.Call) and self.ctx.qualified_name(expr.func) in HTTP_CLIENTS
+
+    # -- codemods ----------------------------------------------------------
+    def _for_fix(self, await_node: cst.Await, call: cst.Call, loop: cst.For, func: cst.FunctionDef):
+        if loop.orelse is not None or not _generator_iterable(loop.iter) or _comments_inside(loop):
+            return None
+        if not isinstance(loop.body, cst.IndentedBlock) or len(loop.body.body) != 1:
+            return None
+        stmt = loop.body.body[0]
+        if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+            return None
+        targets = target_names(loop.target)
+        if targets is None or _used_outside(func, loop, targets):
+            return None
+        small = stmt.body[0]
+        if isinstance(small, cst.Expr) and small.value is await_node:
+            return self._bare_fix(call, loop)
+        if (
+            isinstance(small, cst.Expr)
+            and isinstance(small.value, cst.Call)
+            and isinstance(small.value.func, cst.Attribute)
+            and isinstance(small.value.func.value, cst.Name)
+            and small.value.func.attr.value == "append"
+            and len(small.value.args) == 1
+            and small.value.args[0].value is await_node
+            and not small.value.args[0].star
+            and small.value.args[0].keyword is None
+        ):
+            accumulator = small.value.func.value.value
+            previous = self._previous_statement(loop)
+            if previous is not None and _empty_list_init(previous, accumulator):
+                return self._append_fix(call, loop, previous)
+        return None
+
+    def _previous_statement(self, loop: cst.For) -> cst.SimpleStatementLine | None:
+        parent = self.ctx.parent(loop)
+        if not isinstance(parent, (cst.IndentedBlock, cst.Module)):
+            return None
+        body = list(parent.body)
+        index = next((i for i, s in enumerate(body) if s is loop), None)
+        if not index:
+            return None
+        previous = body[index - 1]
+        return previous if isinstance(previous, cst.SimpleStatementLine) else None
+
+    def _bare_fix(self, call: cst.Call, loop: cst.For):
+        def build(fctx: FixContext) -> cst.Module | None:
+            gathered = _gather(fctx, call, loop.target, loop.iter)
+            new = cst.SimpleStatementLine([cst.Expr(gathered)], leading_lines=loop.leading_lines)
+            return replace_nodes(fctx.chunk, {loop: new})
+
+        return build
+
+    def _append_fix(self, call: cst.Call, loop: cst.For, previous: cst.SimpleStatementLine):
+        def build(fctx: FixContext) -> cst.Module | None:
+            value = _list_of(_gather(fctx, call, loop.target, loop.iter))
+            small = previous.body[0]
+            new_small = small.with_changes(value=value)
+            new = previous.with_changes(body=[new_small])
+            return replace_nodes(fctx.chunk, {previous: new, loop: cst.RemoveFromParent()})
+
+        return build
+
+    def _comprehension_fix(self, await_node: cst.Await, call: cst.Call, comp: cst.CSTNode):
+        if not isinstance(comp, cst.ListComp) or comp.elt is not await_node:
+            return None
+        clause = comp.for_in
+        if clause.inner_for_in is not None or clause.ifs or not _generator_iterable(clause.iter):
+            return None
+        if _comments_inside(comp):
+            return None
+
+        def build(fctx: FixContext) -> cst.Module | None:
+            new = _list_of(_gather(fctx, call, clause.target, clause.iter)).with_changes(lpar=comp.lpar, rpar=comp.rpar)
+            return replace_nodes(fctx.chunk, {comp: new})
+
+        return build
+
+
+# -- helpers -----------------------------------------------------------------
+def _gather(fctx: FixContext, call: cst.Call, target: cst.BaseAssignTargetExpression, iterable: cst.BaseExpression) -> cst.Await:
+    """``await asyncio.gather(*(call for target in iterable))``."""
+    gather = fctx.parse_expression(fctx.name_ref("asyncio", "gather"))
+    generator = cst.GeneratorExp(
+        elt=call,
+        for_in=cst.CompFor(target=target, iter=iterable),
+        lpar=[cst.LeftParen()],
+        rpar=[cst.RightParen()],
+    )
+    return cst.Await(cst.Call(gather, [cst.Arg(generator, star="*")]))
+
+
+def _list_of(expr: cst.BaseExpression) -> cst.Call:
+    return cst.Call(cst.Name("list"), [cst.Arg(expr)])
+
+
+def _generator_iterable(expr: cst.BaseExpression) -> bool:
+    """The iterable can be written after ``in`` of a generator expression and evaluates the same there."""
+    if isinstance(expr, cst.Tuple) and not expr.lpar:
+        return False
+    return not any(isinstance(n, (cst.Await, cst.Yield, cst.NamedExpr, cst.Lambda)) for n in walk(expr)) and not isinstance(
+        expr, (cst.Await, cst.Yield, cst.NamedExpr, cst.Lambda)
+    )
+
+
+def _empty_list_init(stmt: cst.SimpleStatementLine, name: str) -> bool:
+    """``name = []`` or ``name: T = []`` (also ``list()``) as the whole statement."""
+    if len(stmt.body) != 1:
+        return False
+    small = stmt.body[0]
+    if isinstance(small, cst.Assign):
+        if len(small.targets) != 1 or not (isinstance(small.targets[0].target, cst.Name) and small.targets[0].target.value == name):
+            return False
+    elif isinstance(small, cst.AnnAssign):
+        if not (isinstance(small.target, cst.Name) and small.target.value == name):
+            return False
+    else:
+        return False
+    value = small.value
+    if isinstance(value, cst.List):
+        return not value.elements
+    return isinstance(value, cst.Call) and dotted(value.func) == "list" and not value.args
+
+
+class _Comments(cst.CSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+
+    def visit_Comment(self, node: cst.Comment) -> None:
+        self.found = True
+
+
+def _comments_inside(node: cst.CSTNode) -> bool:
+    """A comment in ``node`` other than in its leading lines (which the fix keeps)."""
+    if isinstance(node, cst.For):
+        node = node.with_changes(leading_lines=())
+    visitor = _Comments()
+    node.visit(visitor)
+    return visitor.found
+
+
+def _used_outside(func: cst.FunctionDef, loop: cst.CSTNode, names: set[str]) -> bool:
+    """A name of ``names`` appears in ``func`` outside ``loop`` (the loop variable would be missed after the fix)."""
+    stack: list[cst.CSTNode] = [func.body]
+    while stack:
+        node = stack.pop()
+        if node is loop:
+            continue
+        if isinstance(node, cst.Name) and node.value in names:
+            return True
+        stack.extend(children(node))
+    return False
+
+
+def _contains(node: cst.CSTNode, target: cst.CSTNode) -> bool:
+    if node is target:
+        return True
+    return any(n is target for n in walk(node))
+
+
+def _words(segment: str) -> list[str]:
+    return [w for w in camel_to_snake(segment).split("_") if w]
+
+
+def _shared_segment(segment: str) -> bool:
+    """``db_session``, ``self._lock``, ``wsConn``: the segment names a shared resource (as PFL301 decides)."""
+    words = _words(segment)
+    if not words or words[-1] not in SHARED_RESOURCES:
+        return False
+    return not (words[-1] in {"session", "sess"} and ({"http", "client", "aiohttp", "httpx"} & set(words)))
+
+
+def _dotted_names(node: cst.CSTNode) -> set[str]:
+    return {".".join(path) for path in _dotted_refs(node)}
+
+
+def _dotted_refs(node: cst.CSTNode) -> set[tuple[str, ...]]:
+    """The maximal name/attribute chains ``node`` reads: ``d.text + x[i]`` -> {(d, text), (x,), (i,)}."""
+    found: set[tuple[str, ...]] = set()
+    stack: list[cst.CSTNode] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, (cst.Name, cst.Attribute)):
+            name = dotted(current)
+            if name is not None:
+                found.add(tuple(name.split(".")))
+                continue
+        if isinstance(current, cst.Attribute):
+            stack.append(current.value)
+        elif isinstance(current, cst.Arg):
+            stack.append(current.value)
+        else:
+            stack.extend(children(current))
+    return found
+
+
+def _store_path(target: cst.CSTNode) -> tuple[str, ...] | None:
+    while isinstance(target, cst.Subscript):
+        target = target.value
+    name = dotted(target) if isinstance(target, (cst.Name, cst.Attribute)) else None
+    return tuple(name.split(".")) if name else None
+
+
+def _mutated_paths(body: cst.CSTNode) -> list[tuple[str, ...]]:
+    """Attribute and item stores, augmented assignments, deletions and mutating method calls in ``body``."""
+    out: list[tuple[str, ...]] = []
+    for node in walk(body, stop=FUNCTION_BOUNDARIES):
+        targets: list[cst.CSTNode] = []
+        if isinstance(node, cst.Assign):
+            targets = [t.target for t in node.targets]
+        elif isinstance(node, (cst.AnnAssign, cst.AugAssign)):
+            targets = [node.target]
+        elif isinstance(node, cst.Del):
+            targets = [node.target]
+        elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in _MUTATING_METHODS:
+            path = _store_path(node.func.value)
+            if path:
+                out.append(path)
+        for target in targets:
+            for element in _flatten(target):
+                if isinstance(element, (cst.Attribute, cst.Subscript)) or isinstance(node, cst.AugAssign):
+                    path = _store_path(element)
+                    if path:
+                        out.append(path)
+    return out
+
+
+def _flatten(target: cst.CSTNode) -> list[cst.CSTNode]:
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [leaf for element in target.elements for leaf in _flatten(element.value)]
+    if isinstance(target, cst.StarredElement):
+        return _flatten(target.value)
+    return [target]
+
+
+def _overlaps(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    n = min(len(a), len(b))
+    return a[:n] == b[:n]
+
+
+def _binding_counts(body: cst.CSTNode) -> dict[str, int]:
+    """How many times ``body`` binds each bare name (assignments, loops, ``with ... as``, walrus, imports...)."""
+    counts: dict[str, int] = {}
+
+    def add(target: cst.CSTNode) -> None:
+        for element in _flatten(target):
+            if isinstance(element, cst.Name):
+                counts[element.value] = counts.get(element.value, 0) + 1
+
+    for node in walk(body, stop=_SCOPES):
+        if isinstance(node, cst.Assign):
+            for t in node.targets:
+                add(t.target)
+        elif isinstance(node, (cst.AnnAssign, cst.AugAssign, cst.For, cst.NamedExpr)):
+            if not (isinstance(node, cst.AnnAssign) and node.value is None):
+                add(node.target)
+        elif isinstance(node, cst.WithItem) and node.asname is not None:
+            add(node.asname.name)
+        elif isinstance(node, cst.ExceptHandler) and node.name is not None:
+            add(node.name.name)
+        elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            add(node.name)
+    return counts
+
+
+def _bound_names(body: cst.CSTNode) -> set[str]:
+    names = set(_binding_counts(body))
+    for node in walk(body, stop=FUNCTION_BOUNDARIES):  # a walrus in a comprehension binds outside it
+        if isinstance(node, cst.NamedExpr) and isinstance(node.target, cst.Name):
+            names.add(node.target.value)
+    return names

@@ -1,0 +1,514 @@
+"""PFL303 blocking-call-in-async, and its codemods."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable, Mapping
+
+import libcst as cst
+
+from perf_lsp.codemod import replace_node
+from perf_lsp.model import Applicability
+from perf_lsp.names import dotted_name, resolve_dotted
+from perf_lsp.rules.base import COMPREHENSIONS, FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, dotted
+from perf_lsp.rules.patterns import is_cached_function, is_test_function, uses_other_event_loop, walk
+
+_HTTP_VERBS = ("get", "post", "put", "patch", "delete", "head", "options", "request")
+
+_SLEEP = "await asyncio.sleep(...)"
+_HTTP = "an async client (httpx.AsyncClient, aiohttp) or await asyncio.to_thread(...)"
+_FILE = "aiofiles, or await asyncio.to_thread(...) around the whole read"
+_PROCESS = "asyncio.create_subprocess_exec(...), or await asyncio.to_thread(...)"
+_DB = "an async driver (asyncpg, aiosqlite, aiomysql, psycopg's AsyncConnection), or await asyncio.to_thread(...)"
+
+BLOCKING_CALLS: dict[str, str] = {
+    "time.sleep": _SLEEP,
+    **{f"requests.{verb}": _HTTP for verb in _HTTP_VERBS},
+    **{f"requests.api.{verb}": _HTTP for verb in _HTTP_VERBS},
+    **{f"httpx.{verb}": _HTTP for verb in _HTTP_VERBS},
+    "urllib.request.urlopen": _HTTP,
+    "urllib.request.urlretrieve": _HTTP,
+    "open": _FILE,
+    "io.open": _FILE,
+    "builtins.open": _FILE,
+    "subprocess.run": _PROCESS,
+    "subprocess.call": _PROCESS,
+    "subprocess.check_call": _PROCESS,
+    "subprocess.check_output": _PROCESS,
+    "subprocess.getoutput": _PROCESS,
+    "subprocess.getstatusoutput": _PROCESS,
+    "os.system": _PROCESS,
+    "psycopg2.connect": _DB,
+    "psycopg.connect": _DB,
+    "pymysql.connect": _DB,
+    "sqlite3.connect": _DB,
+    "mysql.connector.connect": _DB,
+}
+"""Qualified names of calls that block the calling thread on I/O or a timer, and
+what to use instead in ``async def``; extended by ``extend-blocking-calls``."""
+
+# Objects whose methods block: (qualified names of the constructors) -> methods.
+_SESSIONS = frozenset({"requests.Session", "requests.session", "requests.sessions.Session", "httpx.Client"})
+_SESSION_METHODS = frozenset(_HTTP_VERBS)
+_DB_CONNECT = frozenset(qn for qn, s in BLOCKING_CALLS.items() if s is _DB)
+_CONNECTION_METHODS = frozenset({"execute", "executemany", "executescript", "commit", "rollback"})
+_CURSOR_METHODS = frozenset({"execute", "executemany", "fetchone", "fetchall", "fetchmany", "callproc"})
+
+_SCOPES = FUNCTION_BOUNDARIES + COMPREHENSIONS
+
+
+class BlockingCallInAsync(Rule):
+    """
+    ## What it does
+    Reports a call that blocks the thread directly inside an ``async def``:
+    ``time.sleep``; ``requests.get/post/...`` and calls on a ``requests.Session``
+    or ``httpx.Client``; ``httpx.get/post/...``; ``urllib.request.urlopen``;
+    ``open()`` (and so the ``json.load`` that reads from it); ``subprocess.run``,
+    ``call``, ``check_output``..., ``os.system``; sync database drivers
+    (``sqlite3``, ``psycopg2``, ``psycopg``, ``pymysql``, ``mysql.connector``):
+    ``connect`` and ``execute``/``commit``/``fetch*`` on a connection or cursor the
+    function or module got from them; and any qualified name listed in
+    ``extend-blocking-calls`` (its suggestion is shown in the message).
+
+    It goes one step further than Ruff's ``ASYNC2xx`` rules: a call from an
+    ``async def`` to a sync helper of the same class (``self._load_config()``), or
+    to a sync function defined inside the ``async def``, is reported when the
+    helper's own body makes one of these calls; the message names it. (Module-level
+    helpers are checked when the module context lists them in
+    ``blocking_helpers``: see :func:`module_blocking_helpers`.)
+
+    Not reported: calls inside a nested sync ``def`` or a ``lambda`` (they run
+    where they are called: ``await asyncio.to_thread(lambda: ...)``), callables
+    passed to ``asyncio.to_thread``/``run_in_executor`` rather than called,
+    ``aiofiles.open``, ``httpx.AsyncClient``, ``asyncio.sleep``,
+    ``time.time()``/``time.monotonic()``, receivers whose type cannot be resolved,
+    helpers that are generators or cached with ``functools.cache``, and test
+    functions (``test_*``), which block on purpose. In a module that imports
+    ``trio``, ``anyio`` or ``curio`` the call is reported without a fix.
+
+    ## Why is this bad?
+    An ``async`` service runs every request on one event loop thread. A blocking
+    call stops that thread: no other request, timer or health check makes
+    progress until it returns. A 200 ms HTTP call made with ``requests`` in a
+    FastAPI handler adds 200 ms to every request that is in flight at that
+    moment, and a ``time.sleep(1)`` stalls the whole server for a second. Audit
+    report 003 found blocking file I/O and JSON parsing in async code paths
+    (``with open(file) as f: data = json.load(f)``), and audit report 004 (#13)
+    a synchronous config file read in an async codebase that "blocks the event
+    loop".
+
+    ## Example
+    ```python
+    import requests
+
+    async def fetch_profile(user_id):
+        response = requests.get(f"https://api.example.com/users/{user_id}", timeout=5)
+        return response.json()
+    ```
+
+    ## Use instead
+    ```python
+    import asyncio
+
+    import requests
+
+    async def fetch_profile(user_id):
+        response = await asyncio.to_thread(requests.get, f"https://api.example.com/users/{user_id}", timeout=5)
+        return response.json()
+    ```
+    Better still, an async client (``httpx.AsyncClient``, ``aiohttp``) created once.
+
+    ## Fix safety
+    ``time.sleep(x)`` written as a statement directly in the ``async def``
+    becomes ``await asyncio.sleep(x)``: safe, the coroutine still waits that long
+    (other tasks now run meanwhile, which is the point).
+
+    Other calls, where the call sits directly in the ``async def`` (not in a
+    comprehension, lambda or nested function), become ``await
+    asyncio.to_thread(func, *args, **kwargs)``: unsafe. The call runs in a worker
+    thread of the default executor: objects it shares with the event loop (a
+    ``sqlite3`` connection, which refuses other threads by default, a session
+    that is not thread-safe, a helper that touches loop state) can break; the
+    executor has a bounded number of threads; and the call's context variables
+    are copied, not shared. The fix adds ``import asyncio`` when needed. ``open()``
+    has no fix: the file object is used across several statements; wrap the whole
+    read in a helper and ``await asyncio.to_thread(helper)``, or use ``aiofiles``.
+    """
+
+    code = "PFL303"
+    name = "blocking-call-in-async"
+    message = "Blocking call in `async def` stops the event loop; use an async alternative"
+    fix_title = "Run the call in a worker thread with asyncio.to_thread"
+    fix_safety = Applicability.UNSAFE
+    alt_fix_title = "Replace `time.sleep` with `await asyncio.sleep`"
+    alt_fix_safety = Applicability.SAFE
+    triggers = r"\basync\s+def\b"
+
+    @classmethod
+    def wants(cls, summary, settings) -> bool:
+        return any(isinstance(node, ast.AsyncFunctionDef) for top in summary.nodes for node in ast.walk(top))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = self.ctx.enclosing_function(node)
+        if func is None or func.asynchronous is None or is_test_function(func):
+            return
+        found = self._blocking(node, func)
+        if found is None:
+            found = self._blocking_helper(node, func)
+            if found is None:
+                return
+        label, suggestion, via = found
+        if via:
+            message = f"`{label}` blocks the event loop: it calls `{via}`; run it with {_TO_THREAD_HINT}"
+        else:
+            message = f"Blocking call `{label}` in `async def` stops the event loop; use {suggestion}"
+        if uses_other_event_loop(self.ctx):  # trio/anyio code cannot await asyncio helpers
+            if suggestion is _SLEEP:
+                message = f"Blocking call `{label}` in `async def` stops the event loop; use the async library's sleep"
+            self.report(node, message=message, detail=_DETAIL)
+            return
+        if via:
+            fix = to_thread_fix(node, self.ctx)
+        elif self.ctx.qualified_name(node.func) == "time.sleep":
+            self.report(node, message=message, alt_fix=_sleep_fix(node, self.ctx), detail=_DETAIL)
+            return
+        elif label in _OPEN_LABELS or suggestion is _DB:
+            fix = None
+        else:
+            fix = to_thread_fix(node, self.ctx)
+        self.report(node, message=message, fix=fix, detail=_DETAIL)
+
+    # -- detection -------------------------------------------------------
+    def _blocking(self, call: cst.Call, func: cst.FunctionDef) -> tuple[str, str, str] | None:
+        """(label, suggestion, "") when ``call`` itself blocks, else None."""
+        return blocking_call(call, self.ctx, func)
+
+    def _blocking_helper(self, call: cst.Call, func: cst.FunctionDef) -> tuple[str, str, str] | None:
+        """(label, "", what blocks inside) when ``call`` calls a sync helper that blocks."""
+        target = call.func
+        if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
+            owner = _first_param(func)
+            cls = self.ctx.enclosing_class(func)
+            if cls is None or owner is None or target.value.value != owner or _is_static(func, self.ctx):
+                return None
+            helper = _method(cls, target.attr.value)
+            label = f"{owner}.{target.attr.value}()"
+        elif isinstance(target, cst.Name):
+            name = target.value
+            helper = _nested_def(func, name)
+            label = f"{name}()"
+            if helper is None:
+                if _binds(func, name) or self.ctx.local_imports.get(name) or self.ctx.module_ctx.imported(name):
+                    return None
+                via = dict(getattr(self.ctx.module_ctx, "blocking_helpers", ()) or ()).get(name)
+                return (label, "", via) if via else None
+        else:
+            return None
+        if helper is None or helper.asynchronous is not None or is_cached_function(helper, self.ctx):
+            return None
+        via = _first_blocking_in(helper, self.ctx)
+        return (label, "", via) if via else None
+
+
+_OPENS = frozenset({"open", "io.open", "builtins.open"})
+_OPEN_LABELS = frozenset(f"{qn}()" for qn in _OPENS)
+_DETAIL = "In an async handler: blocks every other request for that long."
+_TO_THREAD_HINT = "`await asyncio.to_thread(...)` or make it async"
+
+
+def blocking_call(call: cst.Call, ctx: RuleContext, func: cst.FunctionDef) -> tuple[str, str, str] | None:
+    """(label, suggestion, "") when ``call`` (inside ``func``) is a blocking call, else None."""
+    qn = ctx.qualified_name(call.func)
+    if qn is None and isinstance(call.func, cst.Name) and call.func.value == "open":
+        if not _binds(func, "open") and ctx.module_ctx.binding("open") is None:
+            qn = "open"
+    if qn is not None:
+        label = f"{qn}()" if qn in _OPENS else qn
+        suggestion = ctx.settings.blocking_suggestion(qn)
+        if suggestion is not None:
+            return label, suggestion, ""
+        if qn in BLOCKING_CALLS:
+            return label, BLOCKING_CALLS[qn], ""
+    if not isinstance(call.func, cst.Attribute):
+        return None
+    method = call.func.attr.value
+    receiver = call.func.value
+    kind = _receiver_kind(receiver, ctx, func)
+    if kind == "session" and method in _SESSION_METHODS:
+        return f"{_short(ctx.code(receiver))}.{method}", _HTTP, ""
+    if kind == "connection" and method in _CONNECTION_METHODS:
+        return f"{_short(ctx.code(receiver))}.{method}", _DB, ""
+    if kind == "cursor" and method in _CURSOR_METHODS:
+        return f"{_short(ctx.code(receiver))}.{method}", _DB, ""
+    return None
+
+
+def _receiver_kind(expr: cst.BaseExpression, ctx: RuleContext, func: cst.FunctionDef | None, depth: int = 0) -> str | None:
+    """"session", "connection" or "cursor" when ``expr`` is built by a sync client/driver, else None."""
+    if depth > 3:
+        return None
+    if isinstance(expr, cst.Call):
+        qn = ctx.qualified_name(expr.func)
+        if qn in _SESSIONS:
+            return "session"
+        if qn in _DB_CONNECT:
+            return "connection"
+        if isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "cursor" and not expr.args:
+            if _receiver_kind(expr.func.value, ctx, func, depth + 1) == "connection":
+                return "cursor"
+        return None
+    if isinstance(expr, cst.Name):
+        name = expr.value
+        if func is not None and _binds(func, name):
+            values = _local_values(func, name)
+            if values is None or not values:
+                return None
+            kinds = {_receiver_kind(v, ctx, func, depth + 1) for v in values}
+            return kinds.pop() if len(kinds) == 1 else None
+        qn = ctx.module_ctx.binding(name)
+        if qn in _SESSIONS:
+            return "session"
+        if qn in _DB_CONNECT:
+            return "connection"
+    return None
+
+
+def _local_values(func: cst.FunctionDef, name: str) -> list[cst.BaseExpression] | None:
+    """The values ``func`` assigns to local ``name`` (``x = v``, ``with v as x``); None when it binds it otherwise."""
+    values: list[cst.BaseExpression] = []
+    for param in _params(func):
+        if param.name.value == name:
+            return None
+    for node in walk(func.body, stop=_SCOPES):
+        if isinstance(node, cst.Assign):
+            for t in node.targets:
+                if isinstance(t.target, cst.Name) and t.target.value == name:
+                    values.append(node.value)
+                elif name in _names_in_target(t.target):
+                    return None
+        elif isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name) and node.target.value == name:
+            if node.value is None:
+                continue
+            values.append(node.value)
+        elif isinstance(node, cst.WithItem) and node.asname is not None:
+            if isinstance(node.asname.name, cst.Name) and node.asname.name.value == name:
+                values.append(node.item)
+        elif isinstance(node, (cst.For, cst.CompFor, cst.AugAssign, cst.NamedExpr)) and name in _names_in_target(node.target):
+            return None
+        elif isinstance(node, (cst.Global, cst.Nonlocal)) and any(n.name.value == name for n in node.names):
+            return None
+    return values
+
+
+def _names_in_target(target: cst.CSTNode) -> set[str]:
+    if isinstance(target, cst.Name):
+        return {target.value}
+    if isinstance(target, (cst.Tuple, cst.List)):
+        out: set[str] = set()
+        for element in target.elements:
+            out |= _names_in_target(element.value)
+        return out
+    if isinstance(target, cst.StarredElement):
+        return _names_in_target(target.value)
+    return set()
+
+
+def _params(func: cst.FunctionDef) -> list[cst.Param]:
+    params = func.params
+    out = [*params.posonly_params, *params.params, *params.kwonly_params]
+    for star in (params.star_arg, params.star_kwarg):
+        if isinstance(star, cst.Param):
+            out.append(star)
+    return out
+
+
+def _binds(func: cst.FunctionDef, name: str) -> bool:
+    """True when ``func`` binds ``name`` locally (a parameter, an assignment, an import, a nested def...)."""
+    if any(p.name.value == name for p in _params(func)):
+        return True
+    for node in walk(func.body, stop=_SCOPES):
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)) and node.name.value == name:
+            return True
+        target = None
+        if isinstance(node, (cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor, cst.NamedExpr)):
+            target = node.target
+        elif isinstance(node, cst.Assign):
+            if any(name in _names_in_target(t.target) for t in node.targets):
+                return True
+        elif isinstance(node, cst.WithItem) and node.asname is not None:
+            target = node.asname.name
+        elif isinstance(node, cst.ExceptHandler) and node.name is not None:
+            target = node.name.name
+        elif isinstance(node, (cst.Import, cst.ImportFrom)) and not isinstance(node.names, cst.ImportStar):
+            for alias in node.names:
+                bound = alias.asname.name if alias.asname else cst.Name((dotted(alias.name) or "").split(".")[0] or "_")
+                if isinstance(bound, cst.Name) and bound.value == name:
+                    return True
+        if target is not None and name in _names_in_target(target):
+            return True
+    return False
+
+
+def _first_param(func: cst.FunctionDef) -> str | None:
+    params = [*func.params.posonly_params, *func.params.params]
+    return params[0].name.value if params else None
+
+
+def _is_static(func: cst.FunctionDef, ctx: RuleContext) -> bool:
+    return any(dotted(d.decorator) in {"staticmethod", "classmethod"} for d in func.decorators)
+
+
+def _method(cls: cst.ClassDef, name: str) -> cst.FunctionDef | None:
+    """The last ``def name`` directly in the class body (None when it is a property or not a plain def)."""
+    found = None
+    for stmt in cls.body.body:
+        if isinstance(stmt, cst.FunctionDef) and stmt.name.value == name:
+            found = stmt
+    if found is not None and any((dotted(d.decorator) or "").split(".")[-1] in {"property", "setter", "cached_property"} for d in found.decorators):
+        return None
+    return found
+
+
+def _nested_def(func: cst.FunctionDef, name: str) -> cst.FunctionDef | None:
+    """A ``def name`` directly in ``func``'s body (not in a branch), when ``name`` is bound nowhere else."""
+    found = [s for s in func.body.body if isinstance(s, cst.FunctionDef) and s.name.value == name]
+    if len(found) != 1:
+        return None
+    for node in walk(func.body, stop=_SCOPES):
+        if node is found[0]:
+            continue
+        if isinstance(node, cst.Assign) and any(name in _names_in_target(t.target) for t in node.targets):
+            return None
+    return found[0] if not found[0].decorators else None
+
+
+def _first_blocking_in(helper: cst.FunctionDef, ctx: RuleContext) -> str | None:
+    """The first blocking call made directly in ``helper``'s body, as a label; None for generators."""
+    first: str | None = None
+    for node in walk(helper.body, stop=_SCOPES):
+        if isinstance(node, (cst.Yield,)):
+            return None
+        if first is None and isinstance(node, cst.Call):
+            found = blocking_call(node, ctx, helper)
+            if found is not None:
+                first = found[0]
+    return first
+
+
+def _short(code: str) -> str:
+    code = " ".join(code.split())
+    return code if len(code) <= 40 else code[:37] + "..."
+
+
+# -- module-level helpers (the hook for the module context) ----------------
+def module_blocking_helpers(body: Iterable[ast.stmt], imports: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """(name, label of the blocking call) for each module-level sync ``def`` whose own body blocks.
+
+    Meant for :class:`perf_lsp.names.ModuleContext` (a ``blocking_helpers`` field,
+    part of its fingerprint) so that PFL303 can report ``helper()`` called from an
+    ``async def`` in another top-level statement. Judged with :mod:`ast` and the
+    module's imports: the calls of :data:`BLOCKING_CALLS` (``open`` when the
+    function does not rebind it). Generators and cached functions are left out.
+    """
+    out: dict[str, str] = {}
+    for stmt in body:
+        if not isinstance(stmt, ast.FunctionDef):
+            continue
+        if any(_ast_cached(d, imports) for d in stmt.decorator_list):
+            continue
+        label = _ast_first_blocking(stmt, imports)
+        if label is not None:
+            out[stmt.name] = label
+        else:
+            out.pop(stmt.name, None)
+    return tuple(sorted(out.items()))
+
+
+def _ast_cached(deco: ast.expr, imports: Mapping[str, str]) -> bool:
+    target = deco.func if isinstance(deco, ast.Call) else deco
+    name = dotted_name(target) or ""
+    qn = resolve_dotted(name, dict(imports)) or name
+    return qn.rsplit(".", 1)[-1] in {"cache", "lru_cache", "cached", "alru_cache"}
+
+
+def _ast_first_blocking(func: ast.FunctionDef, imports: Mapping[str, str]) -> str | None:
+    stack: list[ast.AST] = list(reversed(func.body))
+    first: str | None = None
+    local_open = any(a.arg == "open" for a in ast.walk(func.args) if isinstance(a, ast.arg))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.Yield, ast.YieldFrom)):
+            return None
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        if first is None and isinstance(node, ast.Call):
+            name = dotted_name(node.func)
+            if name:
+                qn = resolve_dotted(name, dict(imports))
+                if qn is None and name == "open" and not local_open:
+                    first = "open()"
+                elif qn in BLOCKING_CALLS:
+                    first = qn
+        stack.extend(reversed(list(ast.iter_child_nodes(node))))
+    return first
+
+
+# -- codemods ----------------------------------------------------------------
+def _statement_level(call: cst.Call, ctx: RuleContext) -> bool:
+    """True when ``await`` may replace ``call`` where it is: inside the ``async def`` itself,
+    not in a comprehension, lambda or nested function."""
+    for anc in ctx.ancestors(call):
+        if isinstance(anc, cst.FunctionDef):
+            return anc.asynchronous is not None
+        if isinstance(anc, (cst.Lambda, cst.ClassDef, *COMPREHENSIONS)):
+            return False
+    return False
+
+
+def _sleep_fix(call: cst.Call, ctx: RuleContext):
+    parent = ctx.parent(call)
+    if not (isinstance(parent, cst.Expr) and parent.value is call and _statement_level(call, ctx)):
+        return None
+    if len(call.args) != 1 or call.args[0].star or call.args[0].keyword is not None:
+        return None
+
+    def build(fctx: FixContext) -> cst.Module | None:
+        sleep = fctx.parse_expression(fctx.name_ref("asyncio", "sleep"))
+        return replace_node(fctx.chunk, call, cst.Await(call.with_changes(func=sleep)))
+
+    return build
+
+
+def to_thread_fix(call: cst.Call, ctx: RuleContext):
+    """``f(a, k=v)`` -> ``await asyncio.to_thread(f, a, k=v)``, parenthesised when an attribute,
+    subscript or call follows; None when the call is not directly in the ``async def``."""
+    if not _statement_level(call, ctx):
+        return None
+    parent = ctx.parent(call)
+    wrap = (
+        (isinstance(parent, cst.Attribute) and parent.value is call)
+        or (isinstance(parent, cst.Subscript) and parent.value is call)
+        or (isinstance(parent, cst.Call) and parent.func is call)
+    )
+
+    def build(fctx: FixContext) -> cst.Module | None:
+        to_thread = fctx.parse_expression(fctx.name_ref("asyncio", "to_thread"))
+        func = call.func
+        if isinstance(func, (cst.Await, cst.Lambda, cst.IfExp, cst.NamedExpr)) and not func.lpar:
+            func = func.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+        before = call.whitespace_before_args
+        if not call.args:
+            args = [cst.Arg(func)]
+        elif isinstance(before, cst.ParenthesizedWhitespace):  # one argument per line: the callable gets its own
+            args = [cst.Arg(func, comma=cst.Comma(whitespace_after=before))]
+        else:
+            args = [cst.Arg(func, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))]
+        args.extend(call.args)
+        new: cst.BaseExpression = cst.Await(
+            cst.Call(to_thread, args, lpar=[], rpar=[], whitespace_before_args=before),
+            lpar=[cst.LeftParen()] if wrap else call.lpar,
+            rpar=[cst.RightParen()] if wrap else call.rpar,
+        )
+        return replace_node(fctx.chunk, call, new)
+
+    return build

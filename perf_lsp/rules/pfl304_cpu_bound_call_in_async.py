@@ -1,0 +1,303 @@
+"""PFL304 cpu-bound-call-in-async, and its codemod (shared with PFL303)."""
+
+from __future__ import annotations
+
+import ast
+
+import libcst as cst
+
+from perf_lsp.model import Applicability
+from perf_lsp.rules.base import COMPREHENSIONS, Rule, RuleContext, dotted
+from perf_lsp.rules.patterns import annotation_qualified_names, is_test_function, uses_other_event_loop
+from perf_lsp.rules.pfl201_encode_in_loop import (
+    EncodeInLoop,
+    _comprehension_targets,
+    _local_bindings,
+    _param_names,
+)
+from perf_lsp.rules.pfl303_blocking_call_in_async import to_thread_fix
+
+_SENTENCE = "sentence-transformers model"
+_CROSS = "cross-encoder"
+_PIPELINE = "transformers pipeline"
+_SPACY = "spaCy pipeline"
+_HF_MODEL = "transformers model"
+_TOKENIZER = "tokenizer"
+_PROCESSOR = "transformers processor"
+
+_CONSTRUCTORS = {
+    "sentence_transformers.SentenceTransformer": _SENTENCE,
+    "sentence_transformers.SentenceTransformer.SentenceTransformer": _SENTENCE,
+    "sentence_transformers.CrossEncoder": _CROSS,
+    "sentence_transformers.cross_encoder.CrossEncoder": _CROSS,
+    "sentence_transformers.cross_encoder.CrossEncoder.CrossEncoder": _CROSS,
+    "transformers.pipeline": _PIPELINE,
+    "transformers.pipelines.pipeline": _PIPELINE,
+    "spacy.load": _SPACY,
+}
+_ANNOTATIONS = {
+    "sentence_transformers.SentenceTransformer": _SENTENCE,
+    "sentence_transformers.SentenceTransformer.SentenceTransformer": _SENTENCE,
+    "sentence_transformers.CrossEncoder": _CROSS,
+    "sentence_transformers.cross_encoder.CrossEncoder": _CROSS,
+    "transformers.Pipeline": _PIPELINE,
+    "transformers.pipelines.Pipeline": _PIPELINE,
+    "transformers.pipelines.base.Pipeline": _PIPELINE,
+    "spacy.Language": _SPACY,
+    "spacy.language.Language": _SPACY,
+    "transformers.PreTrainedModel": _HF_MODEL,
+    "transformers.modeling_utils.PreTrainedModel": _HF_MODEL,
+    "transformers.PreTrainedTokenizer": _TOKENIZER,
+    "transformers.PreTrainedTokenizerFast": _TOKENIZER,
+    "transformers.PreTrainedTokenizerBase": _TOKENIZER,
+}
+
+METHODS: dict[str, frozenset[str]] = {
+    _SENTENCE: frozenset({"encode", "encode_query", "encode_document", "encode_multi_process"}),
+    _CROSS: frozenset({"predict", "rank"}),
+    _PIPELINE: frozenset({"__call__"}),
+    _SPACY: frozenset({"__call__"}),
+    _HF_MODEL: frozenset({"__call__", "generate"}),
+    _TOKENIZER: frozenset({"__call__", "encode", "encode_plus", "batch_encode_plus"}),
+    _PROCESSOR: frozenset({"__call__"}),
+}
+"""What runs the model (or the tokenizer) for each kind of object: ``__call__`` is calling the object itself."""
+
+_ALL_METHODS = frozenset(m for methods in METHODS.values() for m in methods if m != "__call__")
+_PACKAGES = ("sentence_transformers", "transformers", "spacy")
+
+
+def _transformers_class_kind(name: str) -> str | None:
+    """``AutoTokenizer`` -> tokenizer, ``AutoModelForCausalLM``/``BertModel`` -> model, ``AutoConfig`` -> None."""
+    if "Tokenizer" in name:
+        return _TOKENIZER
+    if "Config" in name:
+        return None
+    if "Processor" in name or "FeatureExtractor" in name:
+        return _PROCESSOR
+    if name.startswith("Auto") or "Model" in name or "For" in name:
+        return _HF_MODEL
+    return None
+
+
+def constructor_kind(qualified: str | None) -> str | None:
+    """The kind of model a call of ``qualified`` builds, or None."""
+    if not qualified:
+        return None
+    kind = _CONSTRUCTORS.get(qualified)
+    if kind is not None:
+        return kind
+    parts = qualified.split(".")
+    if len(parts) >= 3 and parts[0] == "transformers" and parts[-1] == "from_pretrained":
+        return _transformers_class_kind(parts[-2])
+    return None
+
+
+def annotation_kind(qualified: str) -> str | None:
+    """The kind of model an annotation names, or None."""
+    kind = _ANNOTATIONS.get(qualified)
+    if kind is not None:
+        return kind
+    parts = qualified.split(".")
+    if len(parts) == 2 and parts[0] == "transformers":
+        return _transformers_class_kind(parts[1])
+    return None
+
+
+class _KindResolver(EncodeInLoop):
+    """PFL201's receiver resolution (module models, ``self.x`` set in the class, locals,
+    annotated parameters), for one kind of model instead of embedding models only."""
+
+    def __init__(self, ctx: RuleContext, kind: str) -> None:
+        super().__init__(ctx)
+        self.kind = kind
+
+    def _is_model_class(self, expr: cst.BaseExpression) -> bool:
+        qn = self.ctx.qualified_name(expr)
+        if constructor_kind(qn) == self.kind:
+            return True
+        name = dotted(expr)  # a cached factory of the model (what PFL101's fix writes)
+        return name is not None and any(
+            factory == name and constructor_kind(built) == self.kind for built, factory in self.ctx.module_ctx.factories
+        )
+
+    def _is_model_annotation(self, annotation: cst.BaseExpression | None) -> bool:
+        if annotation is None:
+            return False
+        return any(annotation_kind(qn) == self.kind for qn in annotation_qualified_names(annotation, self.ctx))
+
+    def _name_is_model(self, name: str, scopes: list[cst.CSTNode], depth: int) -> bool:
+        for index, scope in enumerate(scopes):
+            if isinstance(scope, cst.Lambda) and name in _param_names(scope.params):
+                return False
+            if isinstance(scope, COMPREHENSIONS) and name in _comprehension_targets(scope):
+                return False
+            if isinstance(scope, cst.FunctionDef):
+                found = _local_bindings(scope, name)
+                if found is not None:
+                    outer = scopes[index:]
+                    return any(self._binding_is_model(kind, value, outer, depth) for kind, value in found)
+        return constructor_kind(self.ctx.module_ctx.binding(name)) == self.kind
+
+
+class CpuBoundCallInAsync(Rule):
+    """
+    ## What it does
+    Reports model inference run directly in an ``async def``: a
+    sentence-transformers model's ``encode``, a ``CrossEncoder``'s
+    ``predict``/``rank``, a ``transformers`` model's ``generate`` or call, a
+    ``transformers`` ``pipeline(...)`` object called, a tokenizer or processor
+    loaded with ``from_pretrained`` called or ``encode``-d, and a spaCy pipeline
+    (``spacy.load(...)``) called as ``nlp(text)``.
+
+    The receiver must be known to be such an object, resolved as PFL201 does: a
+    module-level model, a ``self.x`` the class assigns or annotates as one, a local
+    built in the function, a parameter annotated with the class, or the result of a
+    cached factory of it. ``str.encode``, ``tiktoken`` encoders and receivers that
+    cannot be resolved are never reported. Not reported either: calls handed to a
+    thread (``await asyncio.to_thread(model.encode, text)``,
+    ``loop.run_in_executor(None, model.encode, text)``, a ``lambda``), calls in a
+    sync ``def``, test functions (``test_*``), and ``nlp.pipe(...)`` (lazy: the
+    work happens where it is iterated). In a module that imports ``trio``,
+    ``anyio`` or ``curio`` the call is reported without a fix.
+
+    ## Why is this bad?
+    Inference holds the event loop's only thread for its whole duration (CPU
+    inference also holds the GIL; GPU inference waits for the device): every other
+    request, timer and health check of the service waits. A 50-300 ms embedding or
+    reranking call (audit report 003 measures reranking at 100-300 ms) in a
+    FastAPI handler adds that much latency to every request in flight, and under
+    load the handler serialises all of them. Audit report 003 found exactly this:
+    "Synchronous model inference blocks event loop" for the embedding and
+    reranking services running on CPU.
+
+    ## Example
+    ```python
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer("all-MiniLM-L6-v2")
+
+    async def embed(request):
+        vector = model.encode(request.text)
+        return {"embedding": vector.tolist()}
+    ```
+
+    ## Use instead
+    ```python
+    import asyncio
+
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer("all-MiniLM-L6-v2")
+
+    async def embed(request):
+        vector = await asyncio.to_thread(model.encode, request.text)
+        return {"embedding": vector.tolist()}
+    ```
+    For heavy CPU load, a process pool or a separate model server (batching
+    requests) scales further than threads.
+
+    ## Fix safety
+    Unsafe. The fix, offered where the call sits directly in the ``async def``
+    (not in a comprehension or lambda), becomes ``await asyncio.to_thread(func,
+    *args, **kwargs)`` and adds ``import asyncio`` when needed. The call then runs
+    in a thread of the default executor, concurrently with other requests'
+    calls on the same model: PyTorch models are usually fine, but a ``transformers``
+    fast tokenizer shared between threads can raise ``RuntimeError: Already
+    borrowed``, and a model with per-call state (a spaCy pipeline adding to its
+    vocabulary) is not thread-safe. The executor's thread count caps how many
+    calls run at once, and context variables are copied into the thread.
+    """
+
+    code = "PFL304"
+    name = "cpu-bound-call-in-async"
+    message = "Model inference in `async def` blocks the event loop; run it in a worker thread"
+    fix_title = "Run the inference in a worker thread with asyncio.to_thread"
+    fix_safety = Applicability.UNSAFE
+    triggers = r"\basync\s+def\b"
+
+    @classmethod
+    def applies_to(cls, text, module_ctx, settings) -> bool:
+        if not super().applies_to(text, module_ctx, settings):
+            return False
+        if any(package in text for package in _PACKAGES):
+            return True
+        return any(qn.split(".", 1)[0] in _PACKAGES for _, qn in module_ctx.imports)
+
+    @classmethod
+    def wants(cls, summary, settings) -> bool:
+        return any(isinstance(node, ast.AsyncFunctionDef) for top in summary.nodes for node in ast.walk(top))
+
+    def __init__(self, ctx: RuleContext) -> None:
+        super().__init__(ctx)
+        self._resolvers: dict[str, _KindResolver] = {}
+        self._cache: dict[tuple, bool] = {}
+
+    def _resolver(self, kind: str) -> _KindResolver:
+        resolver = self._resolvers.get(kind)
+        if resolver is None:
+            resolver = self._resolvers[kind] = _KindResolver(self.ctx, kind)
+        return resolver
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if not isinstance(func, (cst.Name, cst.Attribute)):
+            return
+        if isinstance(func, cst.Attribute) and func.attr.value == "pipe":
+            return
+        enclosing = self.ctx.enclosing_function(node)
+        if enclosing is None or enclosing.asynchronous is None or is_test_function(enclosing):
+            return
+        found = self._kind(node)
+        if found is None:
+            return
+        kind, shown = found
+        self.report(
+            node,
+            message=f"`{shown}` runs {_article(kind)} {kind} on the event loop in `async def`; "
+            "run it in a worker thread with asyncio.to_thread",
+            fix=None if uses_other_event_loop(self.ctx) else to_thread_fix(node, self.ctx),
+            detail="In an async handler: blocks every other request for that long.",
+        )
+
+    def _kind(self, call: cst.Call) -> tuple[str, str] | None:
+        """(kind of model, what the message shows) when ``call`` runs a model, else None."""
+        func = call.func
+        if isinstance(func, cst.Attribute) and func.attr.value in _ALL_METHODS:
+            for kind, methods in METHODS.items():
+                if func.attr.value in methods and self._resolves(kind, func.value, call):
+                    return kind, f"{_short(self.ctx.code(func.value))}.{func.attr.value}"
+        if self.ctx.qualified_name(func) is not None:
+            return None  # an imported function or a module's attribute, not a model object
+        for kind, methods in METHODS.items():
+            if "__call__" in methods and self._resolves(kind, func, call):
+                return kind, f"{_short(self.ctx.code(func))}(...)"
+        return None
+
+    def _resolves(self, kind: str, expr: cst.BaseExpression, at: cst.CSTNode) -> bool:
+        """``expr`` (a name or ``self.x``) is a model of ``kind``; cached per function and spelling."""
+        name = dotted(expr)
+        if name is None:
+            return self._resolver(kind)._is_embedding_model(expr, at)
+        key = (id(self.ctx.enclosing_function(at)), id(self._comprehension(at)), name, kind)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = self._resolver(kind)._is_embedding_model(expr, at)
+        return found
+
+    def _comprehension(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        for anc in self.ctx.ancestors(node):
+            if isinstance(anc, (*COMPREHENSIONS, cst.Lambda)):
+                return anc
+            if isinstance(anc, cst.FunctionDef):
+                return None
+        return None
+
+
+def _article(kind: str) -> str:
+    return "an" if kind[0] in "aeiou" else "a"
+
+
+def _short(code: str) -> str:
+    code = " ".join(code.split())
+    return code if len(code) <= 40 else code[:37] + "..."

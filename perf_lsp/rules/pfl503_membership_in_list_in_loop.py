@@ -1,0 +1,295 @@
+"""PFL503 membership-in-list-in-loop, and its codemod."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from perf_lsp.codemod import replace_nodes
+from perf_lsp.model import Applicability
+from perf_lsp.rules.base import COMPREHENSIONS, FixContext, Rule
+from perf_lsp.rules.patterns import (
+    inside,
+    is_builtin_call,
+    name_occurrences,
+    parent_map,
+    runs_before,
+    walk,
+)
+
+# list methods that change the list in place (allowed before the loop, not inside it)
+_MUTATORS = frozenset({"append", "extend", "insert", "remove", "pop", "clear", "sort", "reverse", "__setitem__", "__delitem__"})
+_READERS = frozenset({"index", "count", "copy"})
+_UNHASHABLE_DISPLAYS = (cst.List, cst.Dict, cst.Set, cst.ListComp, cst.DictComp, cst.SetComp)
+
+
+class MembershipInListInLoop(Rule):
+    """
+    ## What it does
+    Reports ``x in items`` / ``x not in items`` inside a loop (``for``, ``while``
+    or a comprehension) where ``items`` is a local list built before the loop in
+    the same function, and the loop never changes it.
+
+    The list must be built by a list comprehension, ``list(...)``, or a list
+    display that grows (it has a ``*starred`` part, or is appended to, extended
+    or ``+=``-ed before the loop): a list whose size follows the input. Inside
+    the loop, ``items`` may only be tested with ``in``/``not in``, iterated, or
+    passed to ``len()``; before the loop it may be filled with
+    ``append``/``extend``/``insert``/``+=``. It must be bound exactly once in the
+    function, not be a parameter, global or nonlocal, and be built in a
+    statement that always runs before the loop.
+
+    Not reported: a constant list display (``if tag in ["a", "b"]``: its size
+    is fixed), tuples, sets, dicts and strings; a list the loop changes
+    (``seen.append(x)`` - a different pattern), passes to a call or aliases; a
+    list passed in as a parameter or built in another function; a membership
+    test that does not repeat (outside any loop, or in a loop that also rebuilds
+    the list each time).
+
+    ## Why is this bad?
+    ``x in some_list`` compares ``x`` with the items one by one: O(m) for a list
+    of m items, so a loop of n iterations costs O(n·m), where a set built once
+    costs O(m) and then O(1) per test, O(n + m) in all. Audit report 004 found
+    dependency-graph building in a tool registry doing exactly this shape of
+    nested scan: with 200 tools it runs 40,000+ iterations on start-up, and
+    recommends an index built once ("O(1) lookups instead of O(n)"). With
+    thousands of items on both sides, the quadratic version takes seconds where
+    the set takes milliseconds.
+
+    ## Example
+    ```python
+    def unseen(documents, indexed):
+        known_ids = [d.id for d in indexed]
+        return [d for d in documents if d.id not in known_ids]
+    ```
+
+    ## Use instead
+    ```python
+    def unseen(documents, indexed):
+        known_ids = [d.id for d in indexed]
+        known_ids_set = set(known_ids)
+        return [d for d in documents if d.id not in known_ids_set]
+    ```
+
+    ## Fix safety
+    Unsafe. The fix builds ``<name>_set = set(<name>)`` right before the loop
+    (before the statement holding the comprehension) and tests membership
+    against it; the list itself is kept for its other uses. For hashable items
+    the answer is the same: ``x in list`` is true when an item ``is`` or ``==``
+    ``x``, ``x in set`` when an item with the same hash ``is`` or ``==`` ``x``,
+    and equal hashable values have equal hashes (``1``, ``1.0`` and ``True``
+    match each other in both). It differs when
+
+    - an item is unhashable (a dict, a list): ``set(...)`` raises ``TypeError``,
+      before the loop, where the list scan worked (the fix is not offered when
+      a comprehension visibly builds dicts, lists or sets);
+    - a class defines ``__eq__`` without a matching ``__hash__``, or the tested
+      value is unhashable: the list compares with ``==``, the set raises or
+      misses;
+    - the loop never runs: the set is still built (a cost, not a difference in
+      results).
+    """
+
+    code = "PFL503"
+    name = "membership-in-list-in-loop"
+    message = "`in` on a list inside a loop scans the list every iteration; test against a set built once"
+    fix_title = "Build a set before the loop and test membership against it"
+    fix_safety = Applicability.UNSAFE
+    triggers = r"\bin\b"
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self._seen: set[tuple[int, str]] = set()
+
+    @classmethod
+    def wants(cls, summary, settings) -> bool:
+        return summary.has_loops
+
+    def visit_Comparison(self, node: cst.Comparison) -> None:
+        for target in node.comparisons:
+            if isinstance(target.operator, (cst.In, cst.NotIn)) and isinstance(target.comparator, cst.Name):
+                self._check(node, target.comparator)
+
+    def _check(self, comparison: cst.Comparison, name_node: cst.Name) -> None:
+        ctx = self.ctx
+        func = ctx.enclosing_function(comparison)
+        if func is None or ctx.repeating_loop(comparison) is None:
+            return
+        name = name_node.value
+        parents = parent_map(func)
+        occurrences = name_occurrences(func, name, parents)
+        stores = [node for node, store in occurrences if store and not isinstance(parents.get(node), cst.AugAssign)]
+        if len(stores) != 1:
+            return
+        assign = _list_assignment(stores[0], parents)
+        if assign is None:
+            return
+        statement = parents.get(assign)
+        if not isinstance(statement, cst.SimpleStatementLine):
+            return
+        value = assign.value
+        if not self._builds_list(value):
+            return
+        loop = self._hoist_loop(comparison, statement, parents, func)
+        if loop is None:
+            return
+        key = (id(loop), name)
+        if key in self._seen:
+            return
+        grows = not isinstance(value, cst.List) or any(isinstance(el, cst.StarredElement) for el in value.elements)
+        changed_after = False
+        tests: list[cst.Name] = []
+        for node, store in occurrences:
+            if node is stores[0]:
+                continue
+            if _in_function_scope(node, func, parents):
+                return  # a closure may read or change it at any time
+            use = "mutate" if store else _use_kind(node, parents, self.ctx)
+            if inside(node, loop, parents):
+                if use == "test":
+                    tests.append(node)
+                elif use not in {"read", "iterate"}:
+                    return
+            elif use == "mutate":
+                grows = True
+                changed_after = changed_after or not _before(node, loop, func)
+            elif use not in {"test", "read", "iterate"} and _before(node, loop, func):
+                return  # passed or aliased before the loop: something in it could change the list
+        if not grows:
+            return  # a constant list display: its size does not follow the input
+        if not runs_before(statement, loop, ctx, func):
+            return
+        self._seen.add(key)
+        fix = None
+        unhashable = isinstance(value, cst.ListComp) and isinstance(value.elt, _UNHASHABLE_DISPLAYS)
+        if not unhashable and not changed_after:
+            fix = self._fix(loop, tests, name, func)
+        self.report(
+            comparison,
+            message=f"`in {name}` scans the list `{name}` on every iteration; test against a set built once before the loop",
+            fix=fix,
+            detail="Inside a loop: each test is O(len(list)), O(n·m) in all; a set makes it O(n + m).",
+        )
+
+    def _builds_list(self, value: cst.BaseExpression) -> bool:
+        if isinstance(value, (cst.List, cst.ListComp)):
+            return True
+        return is_builtin_call(value, "list", self.ctx) and len(value.args) == 1 and not value.args[0].star
+
+    def _hoist_loop(self, node: cst.CSTNode, statement: cst.CSTNode, parents, func) -> cst.CSTNode | None:
+        """The outermost loop around ``node`` (in ``func``) that runs ``node`` repeatedly and not ``statement``."""
+        found = None
+        child = node
+        for anc in self.ctx.ancestors(node):
+            if anc is func:
+                break
+            repeats = (
+                (isinstance(anc, cst.For) and child is anc.body)
+                or (isinstance(anc, cst.While) and (child is anc.body or child is anc.test))
+                or (isinstance(anc, COMPREHENSIONS) and child is not anc.for_in)
+                or (isinstance(anc, COMPREHENSIONS) and child is anc.for_in and _beyond_first_iter(node, anc.for_in, self.ctx))
+            )
+            if repeats:
+                if inside(statement, anc, parents):
+                    break
+                found = anc
+            child = anc
+        return found
+
+    def _fix(self, loop: cst.CSTNode, tests: list[cst.Name], name: str, func: cst.FunctionDef):
+        ctx = self.ctx
+        anchor = loop
+        if not isinstance(loop, (cst.For, cst.While)):
+            anchor = None
+            for anc in ctx.ancestors(loop):
+                if isinstance(anc, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+                    parent = ctx.parent(anc)
+                    if isinstance(parent, (cst.IndentedBlock, cst.Module)):
+                        anchor = anc
+                        break
+                if isinstance(anc, (cst.SimpleStatementSuite, cst.FunctionDef, cst.Lambda)):
+                    return None
+            if anchor is None:
+                return None
+        if not isinstance(ctx.parent(anchor), (cst.IndentedBlock, cst.Module)):
+            return None
+
+        def build(fctx: FixContext) -> cst.Module | None:
+            set_name = fctx.local_name(f"{name}_set", func)
+            new_anchor = replace_nodes(anchor, {t: cst.Name(set_name) for t in tests})
+            prelude = fctx.parse_statement(f"{set_name} = set({name})").with_changes(leading_lines=anchor.leading_lines)
+            new_anchor = new_anchor.with_changes(leading_lines=[])
+            return replace_nodes(fctx.chunk, {anchor: cst.FlattenSentinel([prelude, new_anchor])})
+
+        return build
+
+
+def _in_function_scope(node: cst.CSTNode, func: cst.CSTNode, parents) -> bool:
+    """True when ``node`` sits in a def, lambda or class nested in ``func``."""
+    current = parents.get(node)
+    while current is not None and current is not func:
+        if isinstance(current, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+            return True
+        current = parents.get(current)
+    return False
+
+
+def _beyond_first_iter(node: cst.CSTNode, for_in: cst.CompFor, ctx) -> bool:
+    """True when ``node`` is in ``for_in`` but not in its (once-evaluated) outermost iterable."""
+    child = node
+    for anc in ctx.ancestors(node):
+        if anc is for_in:
+            return child is not for_in.iter
+        child = anc
+    return False
+
+
+def _list_assignment(store: cst.Name, parents) -> cst.Assign | cst.AnnAssign | None:
+    """The ``name = value`` / ``name: T = value`` statement whose only target is ``store``."""
+    parent = parents.get(store)
+    if isinstance(parent, cst.AssignTarget):
+        assign = parents.get(parent)
+        if isinstance(assign, cst.Assign) and len(assign.targets) == 1:
+            return assign
+    if isinstance(parent, cst.AnnAssign) and parent.value is not None:
+        return parent
+    return None
+
+
+def _use_kind(node: cst.Name, parents, ctx) -> str:
+    """How a read of the list uses it: test, iterate, read, mutate or other (passed, aliased...)."""
+    parent = parents.get(node)
+    if isinstance(parent, cst.ComparisonTarget) and parent.comparator is node and isinstance(parent.operator, (cst.In, cst.NotIn)):
+        return "test"
+    if isinstance(parent, (cst.For, cst.CompFor)) and parent.iter is node:
+        return "iterate"
+    if isinstance(parent, cst.Arg) and not parent.star and not parent.keyword:
+        call = parents.get(parent)
+        if is_builtin_call(call, "len", ctx) and len(call.args) == 1:
+            return "read"
+    if isinstance(parent, cst.Attribute) and parent.value is node:
+        call = parents.get(parent)
+        if isinstance(call, cst.Call) and call.func is parent:
+            if parent.attr.value in _MUTATORS:
+                return "mutate"
+            if parent.attr.value in _READERS:
+                return "read"
+        return "other"
+    if isinstance(parent, cst.Subscript) and parent.value is node:
+        grand = parents.get(parent)
+        target_of = grand.target if isinstance(grand, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign)) else None
+        if target_of is parent or isinstance(grand, cst.Del):
+            return "mutate"
+        return "read"
+    if isinstance(parent, cst.AugAssign) and parent.target is node:
+        return "mutate"
+    return "other"
+
+
+def _before(node: cst.CSTNode, loop: cst.CSTNode, func: cst.CSTNode) -> bool:
+    """True when ``node`` comes before ``loop`` in the function's source order."""
+    for current in walk(func):
+        if current is node:
+            return True
+        if current is loop:
+            return False
+    return False

@@ -1,0 +1,145 @@
+"""PFL102-PFL104 beyond the fixtures: configured clients, and what the fixes keep."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import types
+from typing import ClassVar
+
+import pytest
+
+from perf_lsp.engine import Engine
+from perf_lsp.settings import Settings
+
+ENGINE = Engine()
+
+
+def codes(source: str, settings: Settings | None = None) -> list[tuple[str, int]]:
+    analysis = ENGINE.analyze(source, settings or Settings())
+    return [(d.code, d.range.start.line) for d in analysis.diagnostics]
+
+
+# -- PFL102 ------------------------------------------------------------------
+TEAM_CLIENT = """\
+from acme.llm import GatewayClient
+
+
+def ask(prompt):
+    client = GatewayClient(region="eu")
+    return client.complete(prompt)
+"""
+
+
+def test_extend_clients_teaches_pfl102_a_wrapper():
+    assert codes(TEAM_CLIENT) == []
+    settings = Settings(extend_clients=("acme.llm.GatewayClient",))
+    assert codes(TEAM_CLIENT, settings) == [("PFL102", 5)]
+    fixed = ENGINE.fix_all(TEAM_CLIENT, settings, unsafe=True).source
+    assert "@functools.cache\ndef _get_gateway_client(*args, **kwargs):\n    return GatewayClient(*args, **kwargs)" in fixed
+    assert 'client = _get_gateway_client(region="eu")' in fixed
+
+
+def test_pfl102_fix_declined_for_unhashable_arguments():
+    source = (
+        "from openai import OpenAI\n\n\n"
+        "def ask(prompt, tenant):\n"
+        "    client = OpenAI(default_headers={'X-Tenant': tenant})\n"
+        "    return client.responses.create(model='gpt-4o-mini', input=prompt)\n"
+    )
+    analysis = ENGINE.analyze(source, Settings())
+    assert [(d.code, d.fixable) for d in analysis.diagnostics] == [("PFL102", False)]
+
+
+def test_pfl102_second_fix_reuses_the_factory():
+    # the second client of the same class reuses the factory the first fix wrote
+    source = (
+        "from openai import OpenAI\n\n\n"
+        "def a(p):\n    return OpenAI().responses.create(model='m', input=p)\n\n\n"
+        "def b(p):\n    return OpenAI().responses.create(model='m', input=p)\n"
+    )
+    fixed = ENGINE.fix_all(source, Settings(), unsafe=True).source
+    assert fixed.count("def _get_openai_client") == 1
+    assert fixed.count("_get_openai_client()") == 2
+
+
+# -- PFL103 ------------------------------------------------------------------
+def test_pfl103_redis_asyncio_has_no_fix():
+    source = (
+        "import redis.asyncio as aioredis\n\n\n"
+        "async def seen(key):\n"
+        "    r = aioredis.Redis(host='cache')\n"
+        "    return await r.exists(key)\n"
+    )
+    analysis = ENGINE.analyze(source, Settings())
+    assert [(d.code, d.fixable) for d in analysis.diagnostics] == [("PFL103", False)]
+
+
+def test_pfl103_http_client_used_twice_is_not_reported():
+    source = (
+        "import httpx\n\n\n"
+        "def both(a, b):\n"
+        "    with httpx.Client() as client:\n"
+        "        return client.get(a).json(), client.get(b).json()\n"
+    )
+    assert codes(source) == []
+
+
+# -- PFL104: the fix keeps the responses and reuses one connection ------------
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    ports: ClassVar[list[int]] = []
+
+    def do_GET(self):
+        _Handler.ports.append(self.client_address[1])
+        body = self.path.encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+LOOP = """\
+import requests
+
+
+def fetch(base, ids):
+    out = []
+    for i in ids:
+        response = requests.get(f"{base}/item/{i}", timeout=5)
+        out.append((response.status_code, response.text))
+    return out
+"""
+
+
+@pytest.fixture
+def server():
+    pytest.importorskip("requests")
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _run(source: str, base: str) -> tuple[list, int]:
+    module = types.ModuleType("pfl104_case")
+    exec(compile(source, "pfl104_case", "exec"), module.__dict__)  # noqa: S102 - the code under test
+    _Handler.ports = []
+    result = module.fetch(base, [1, 2, 3, 4])
+    return result, len(set(_Handler.ports))
+
+
+def test_pfl104_fix_keeps_responses_and_reuses_the_connection(server, monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    fixed = ENGINE.fix_all(LOOP, Settings(), unsafe=True).source
+    assert "with requests.Session() as session:" in fixed
+    before, connections_before = _run(LOOP, server)
+    after, connections_after = _run(fixed, server)
+    assert before == after == [(200, f"/item/{i}") for i in (1, 2, 3, 4)]
+    assert connections_before == 4
+    assert connections_after == 1

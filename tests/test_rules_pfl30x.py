@@ -1,0 +1,166 @@
+"""PFL302/PFL303/PFL304 beyond the fixtures: non-default settings, the module-level helper hook,
+and fixes run to check they keep the results."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import dataclasses
+
+from perf_lsp.engine import Engine, analyze_chunk
+from perf_lsp.names import ModuleContext, build_module_context
+from perf_lsp.rules.pfl303_blocking_call_in_async import BlockingCallInAsync, module_blocking_helpers
+from perf_lsp.settings import Settings, from_pyproject_table
+
+ENGINE = Engine()
+
+
+def codes(source: str, settings: Settings | None = None) -> list[tuple[str, int, str]]:
+    analysis = ENGINE.analyze(source, settings or Settings())
+    return [(d.code, d.range.start.line, d.message) for d in analysis.diagnostics]
+
+
+def test_extend_blocking_calls_reports_with_the_suggestion():
+    source = "from acme.storage import fetch_blob\n\nasync def handler(key):\n    return fetch_blob(key)\n"
+    assert codes(source) == []
+    settings, messages = from_pyproject_table(
+        {"extend-blocking-calls": {"acme.storage.fetch_blob": "acme.storage.afetch_blob"}}, "pyproject.toml"
+    )
+    assert messages == []
+    found = codes(source, settings)
+    assert len(found) == 1 and found[0][0] == "PFL303" and "acme.storage.afetch_blob" in found[0][2]
+    fixed = ENGINE.fix_all(source, settings, unsafe=True).source
+    assert "await asyncio.to_thread(fetch_blob, key)" in fixed
+
+
+def test_module_level_helper_through_the_module_context_hook():
+    source = (
+        "import json\n\n"
+        "def load_settings(path):\n    with open(path) as f:\n        return json.load(f)\n\n"
+        "def pure(x):\n    return x * 2\n"
+    )
+    tree = ast.parse(source)
+    helpers = module_blocking_helpers(tree.body, {"json": "json"})
+    assert helpers == (("load_settings", "open()"),)
+
+    @dataclasses.dataclass(frozen=True)
+    class WithHelpers(ModuleContext):
+        blocking_helpers: tuple = ()
+
+    base = build_module_context([(stmt, 0) for stmt in tree.body])
+    ctx = WithHelpers(imports=base.imports, bindings=base.bindings, blocking_helpers=helpers)
+    chunk = "async def handler(path, x):\n    cfg = load_settings(path)\n    return pure(x), cfg\n"
+    result = analyze_chunk(chunk, ctx, Settings(), [BlockingCallInAsync])
+    assert [(f.code, f.range.start.line) for f in result.findings] == [("PFL303", 2)]
+    assert "open()" in result.findings[0].message
+    # without the hook (today's module context), nothing is claimed
+    assert analyze_chunk(chunk, base, Settings(), [BlockingCallInAsync]).findings == []
+
+
+def test_module_helpers_skip_generators_and_cached_functions():
+    source = (
+        "import functools, time\n\n"
+        "@functools.lru_cache\ndef cached():\n    return open('x').read()\n\n"
+        "def lines():\n    with open('x') as f:\n        yield from f\n\n"
+        "def nap():\n    time.sleep(1)\n"
+    )
+    tree = ast.parse(source)
+    assert module_blocking_helpers(tree.body, {"functools": "functools", "time": "time"}) == (("nap", "time.sleep"),)
+
+
+async def _run_pair(original: str, fixed: str, entry: str, *args):
+    results = []
+    for code in (original, fixed):
+        namespace: dict = {}
+        exec(compile(code, "<fixture>", "exec"), namespace)
+        results.append(await namespace[entry](*args))
+    return results
+
+
+class _Grader:
+    def __init__(self):
+        self.order = []
+
+    async def grade(self, question, doc):
+        await asyncio.sleep(0.001 * (5 - len(doc) % 5))  # finish out of order
+        self.order.append(doc)
+        return f"{question}:{doc}"
+
+    async def summarize(self, chunk, max_tokens):
+        await asyncio.sleep(0.001 * (len(chunk) % 3))
+        return chunk.upper()
+
+
+def test_await_in_loop_fixes_keep_results_in_order():
+    original = (
+        "async def grade_documents(llm, question, documents):\n"
+        "    grades = []\n"
+        "    for doc in documents:\n"
+        "        grades.append(await llm.grade(question, doc))\n"
+        "    return grades\n"
+    )
+    fixed = ENGINE.fix_all(original, Settings(), unsafe=True).source
+    assert "asyncio.gather" in fixed
+    docs = ["a", "bbbb", "cc", "ddd", "eeeee"]
+    before, after = asyncio.run(_run_pair(original, fixed, "grade_documents", _Grader(), "q", docs))
+    assert before == after == [f"q:{d}" for d in docs]
+
+    comprehension = "async def f(llm, chunks):\n    return [await llm.summarize(c, max_tokens=5) for c in chunks]\n"
+    fixed = ENGINE.fix_all(comprehension, Settings(), unsafe=True).source
+    assert "list(await asyncio.gather(*(llm.summarize(c, max_tokens=5) for c in chunks)))" in fixed
+    before, after = asyncio.run(_run_pair(comprehension, fixed, "f", _Grader(), ["x", "yy", "zzz"]))
+    assert before == after == ["X", "YY", "ZZZ"]
+
+
+def test_await_in_loop_no_fix_when_loop_variable_used_after():
+    source = (
+        "async def f(client, ids):\n"
+        "    for item_id in ids:\n"
+        "        await client.touch(item_id)\n"
+        "    return item_id\n"
+    )
+    analysis = ENGINE.analyze(source, Settings())
+    assert [d.code for d in analysis.diagnostics] == ["PFL302"]
+    assert analysis.diagnostics[0].fixes == ()
+
+
+def test_sleep_fix_is_safe_and_to_thread_keeps_keywords():
+    source = (
+        "import time\nimport requests\n\n"
+        "async def f(url):\n"
+        "    time.sleep(1)\n"
+        "    return requests.post(url, json={'a': 1}, timeout=3).json()\n"
+    )
+    safe = ENGINE.fix_all(source, Settings(), unsafe=False).source
+    assert "    await asyncio.sleep(1)\n" in safe and "requests.post(url" in safe
+    full = ENGINE.fix_all(source, Settings(), unsafe=True).source
+    assert "(await asyncio.to_thread(requests.post, url, json={'a': 1}, timeout=3)).json()" in full
+
+
+def test_trio_modules_get_no_asyncio_fixes():
+    source = (
+        "import time\nimport trio\n\n"
+        "async def worker(client, ids):\n"
+        "    time.sleep(0.1)\n"
+        "    for item_id in ids:\n"
+        "        await client.fetch(item_id)\n"
+    )
+    analysis = ENGINE.analyze(source, Settings())
+    assert [d.code for d in analysis.diagnostics] == ["PFL303", "PFL302"]
+    assert all(d.fixes == () for d in analysis.diagnostics)
+    assert "task group" in analysis.diagnostics[1].message
+
+
+def test_tests_and_per_item_context_managers_are_left_alone():
+    source = (
+        "import time\n\n"
+        "async def test_retries(client, ids):\n"
+        "    time.sleep(0.1)\n"
+        "    for item_id in ids:\n"
+        "        await client.fetch(item_id)\n\n"
+        "async def traced(tracer, client, ids):\n"
+        "    for item_id in ids:\n"
+        "        with tracer.start_as_current_span('fetch'):\n"
+        "            await client.fetch(item_id)\n"
+    )
+    assert codes(source) == []

@@ -1,0 +1,170 @@
+"""PFL601 with project facts (non-default settings), the project-facts reader, and the
+meaning of PFL601's and PFL701's fixes, checked by running the code before and after."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from perf_lsp.engine import Engine, parses
+from perf_lsp.project import declared_packages, normalise, project_declares
+from perf_lsp.settings import Settings
+
+
+def with_packages(*names: str) -> Settings:
+    """Settings whose project declares ``names`` (``Settings.project_packages``)."""
+    try:
+        return Settings(project_packages=names)  # type: ignore[call-arg]
+    except TypeError:  # until the field exists: the rule reads it with getattr
+        settings = Settings()
+        object.__setattr__(settings, "project_packages", names)
+        return settings
+
+
+HANDLER = textwrap.dedent(
+    '''\
+    """Webhook handler."""
+
+    import json
+
+
+    def handle(raw: bytes) -> str:
+        message = json.loads(raw)
+        return json.dumps({"id": message["id"], "ok": True})
+
+
+    CONFIG = json.loads('{"debug": false}')
+    '''
+)
+
+
+def codes(source: str, settings: Settings) -> list[tuple[str, int]]:
+    return [(d.code, d.range.start.line) for d in Engine().analyze(source, settings).diagnostics]
+
+
+def test_pfl601_needs_a_declared_dependency_or_an_import():
+    assert codes(HANDLER, Settings()) == []
+    assert codes(HANDLER, with_packages("fastapi", "ujson")) == []
+
+
+def test_pfl601_reports_calls_in_functions_when_the_project_declares_orjson():
+    assert codes(HANDLER, with_packages("fastapi", "orjson")) == [("PFL601", 7), ("PFL601", 8)]
+    diag = Engine().analyze(HANDLER, with_packages("orjson")).diagnostics[0]
+    assert "declared" in diag.detail
+
+
+def test_pfl601_fix_adds_the_import_and_keeps_a_str_result():
+    settings = with_packages("orjson")
+    result = Engine().fix_all(HANDLER, settings, unsafe=True)
+    assert result.applied == 2
+    assert parses(result.source)
+    assert "import orjson\n" in result.source
+    assert "message = orjson.loads(raw)" in result.source
+    assert 'return orjson.dumps({"id": message["id"], "ok": True}).decode()' in result.source
+    assert "CONFIG = json.loads(" in result.source  # module level: runs once, not reported
+    pytest.importorskip("orjson")
+    before, after = {}, {}
+    exec(HANDLER, before)
+    exec(result.source, after)
+    raw = b'{"id": 7, "text": "caf\\u00e9"}'
+    out_before, out_after = before["handle"](raw), after["handle"](raw)
+    assert isinstance(out_after, str)
+    assert __import__("json").loads(out_before) == __import__("json").loads(out_after)
+
+
+def test_pfl601_respects_optional_fallbacks_under_project_settings():
+    source = textwrap.dedent(
+        """\
+        import json
+
+        try:
+            import orjson
+        except ImportError:
+            orjson = None
+
+
+        def dumps(obj):
+            if orjson is None:
+                return json.dumps(obj)
+            return orjson.dumps(obj).decode()
+
+
+        def pretty(obj):
+            return json.dumps(obj, indent=4)
+        """
+    )
+    assert codes(source, with_packages("orjson")) == []
+
+
+def test_project_reader_finds_dependencies_in_every_manifest(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(
+        textwrap.dedent(
+            """\
+            [project]
+            dependencies = ["httpx[http2]>=0.27; python_version >= '3.9'", "Py_YAML"]
+            [project.optional-dependencies]
+            fast = ["orjson>=3"]
+            [tool.poetry.group.dev.dependencies]
+            pytest = "*"
+            """
+        )
+    )
+    (tmp_path / "requirements.txt").write_text("fastapi==0.110  # web\n-r requirements-ml.txt\n-e .\nhttps://x.test/pkg.whl\n")
+    (tmp_path / "requirements-ml.txt").write_text("sentence-transformers\n")
+    (tmp_path / "setup.cfg").write_text("[options]\ninstall_requires =\n    redis>=5\n[options.extras_require]\nai = openai\n")
+    module = tmp_path / "app" / "handlers" / "webhook.py"
+    module.parent.mkdir(parents=True)
+    module.write_text("")
+    assert declared_packages(module) == (
+        "fastapi", "httpx", "openai", "orjson", "py-yaml", "pytest", "redis", "sentence-transformers",
+    )
+    assert project_declares("ORJSON", module)
+    assert project_declares("py.yaml", module)
+    assert not project_declares("ujson", module)
+
+
+def test_project_reader_uses_the_nearest_project_and_tolerates_bad_files(tmp_path):
+    (tmp_path / "requirements.txt").write_text("orjson\n")
+    inner = tmp_path / "services" / "worker"
+    inner.mkdir(parents=True)
+    (inner / "pyproject.toml").write_text("this is [not toml")
+    assert declared_packages(inner / "main.py") == ()
+    assert declared_packages(tmp_path / "main.py") == ("orjson",)
+    assert normalise("Sentence_Transformers") == "sentence-transformers"
+
+
+def test_pfl701_fix_stops_sharing_the_default_between_calls():
+    source = textwrap.dedent(
+        '''\
+        def tag(item, tags: list[str] = [], *, seen={}):
+            """Tag one item."""
+            tags.append(item)
+            seen[item] = True
+            return tags, seen
+        '''
+    )
+    engine = Engine()
+    assert [d.code for d in engine.analyze(source, Settings()).diagnostics] == ["PFL701", "PFL701"]
+    fixed = engine.fix_all(source, Settings(), unsafe=True).source
+    assert fixed == textwrap.dedent(
+        '''\
+        def tag(item, tags: list[str] | None = None, *, seen=None):
+            """Tag one item."""
+            if tags is None:
+                tags = []
+            if seen is None:
+                seen = {}
+            tags.append(item)
+            seen[item] = True
+            return tags, seen
+        '''
+    )
+    before, after = {}, {}
+    exec(source, before)
+    exec(fixed, after)
+    before["tag"]("a")
+    assert before["tag"]("b") == (["a", "b"], {"a": True, "b": True})  # the bug
+    after["tag"]("a")
+    assert after["tag"]("b") == (["b"], {"b": True})
+    assert after["tag"]("c", ["x"]) == (["x", "c"], {"c": True})
