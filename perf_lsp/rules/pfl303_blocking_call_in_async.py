@@ -273,8 +273,26 @@ def _receiver_kind(expr: cst.BaseExpression, ctx: RuleContext, func: cst.Functio
     return None
 
 
+_VALUES_CACHE: dict[tuple[int, str], tuple[cst.FunctionDef, list[cst.BaseExpression] | None]] = {}
+
+
 def _local_values(func: cst.FunctionDef, name: str) -> list[cst.BaseExpression] | None:
-    """The values ``func`` assigns to local ``name`` (``x = v``, ``with v as x``); None when it binds it otherwise."""
+    """The values ``func`` assigns to local ``name`` (``x = v``, ``with v as x``); None when it binds it otherwise.
+
+    Remembered per function node and name (receivers repeat within a function).
+    """
+    key = (id(func), name)
+    entry = _VALUES_CACHE.get(key)
+    if entry is not None and entry[0] is func:
+        return entry[1]
+    if len(_VALUES_CACHE) > 8192:
+        _VALUES_CACHE.clear()
+    values = _find_local_values(func, name)
+    _VALUES_CACHE[key] = (func, values)
+    return values
+
+
+def _find_local_values(func: cst.FunctionDef, name: str) -> list[cst.BaseExpression] | None:
     values: list[cst.BaseExpression] = []
     for param in _params(func):
         if param.name.value == name:
@@ -322,19 +340,29 @@ def _params(func: cst.FunctionDef) -> list[cst.Param]:
     return out
 
 
+_BOUND_CACHE: dict[int, tuple[cst.FunctionDef, frozenset[str]]] = {}
+
+
 def _binds(func: cst.FunctionDef, name: str) -> bool:
     """True when ``func`` binds ``name`` locally (a parameter, an assignment, an import, a nested def...)."""
-    if any(p.name.value == name for p in _params(func)):
-        return True
+    return name in _bound_names(func)
+
+
+def _bound_names(func: cst.FunctionDef) -> frozenset[str]:
+    """Every name ``func`` binds locally, found in one walk and remembered per function node."""
+    entry = _BOUND_CACHE.get(id(func))
+    if entry is not None and entry[0] is func:
+        return entry[1]
+    names = {p.name.value for p in _params(func)}
     for node in walk(func.body, stop=_SCOPES):
-        if isinstance(node, (cst.FunctionDef, cst.ClassDef)) and node.name.value == name:
-            return True
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            names.add(node.name.value)
         target = None
         if isinstance(node, (cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor, cst.NamedExpr)):
             target = node.target
         elif isinstance(node, cst.Assign):
-            if any(name in _names_in_target(t.target) for t in node.targets):
-                return True
+            for t in node.targets:
+                names |= _names_in_target(t.target)
         elif isinstance(node, cst.WithItem) and node.asname is not None:
             target = node.asname.name
         elif isinstance(node, cst.ExceptHandler) and node.name is not None:
@@ -342,11 +370,15 @@ def _binds(func: cst.FunctionDef, name: str) -> bool:
         elif isinstance(node, (cst.Import, cst.ImportFrom)) and not isinstance(node.names, cst.ImportStar):
             for alias in node.names:
                 bound = alias.asname.name if alias.asname else cst.Name((dotted(alias.name) or "").split(".")[0] or "_")
-                if isinstance(bound, cst.Name) and bound.value == name:
-                    return True
-        if target is not None and name in _names_in_target(target):
-            return True
-    return False
+                if isinstance(bound, cst.Name):
+                    names.add(bound.value)
+        if target is not None:
+            names |= _names_in_target(target)
+    if len(_BOUND_CACHE) > 4096:
+        _BOUND_CACHE.clear()
+    result = frozenset(names)
+    _BOUND_CACHE[id(func)] = (func, result)
+    return result
 
 
 def _first_param(func: cst.FunctionDef) -> str | None:

@@ -25,22 +25,6 @@ _MUTATING_METHODS = frozenset(
         "__setitem__", "__delitem__", "__iadd__", "__ior__",
     }
 )
-# Calls that only read an argument (or copy it).
-_READING_FUNCTIONS = frozenset(
-    {
-        "len", "list", "tuple", "set", "frozenset", "dict", "sorted", "sum", "min", "max", "any", "all",
-        "enumerate", "zip", "iter", "reversed", "str", "repr", "bool", "isinstance", "print", "map", "filter",
-        "id", "hash", "format", "bytes", "json.dumps", "copy.copy", "copy.deepcopy",
-    }
-)
-# Methods that only read their arguments (copy elements out of them).
-_READING_METHODS = frozenset(
-    {
-        "extend", "update", "union", "intersection", "difference", "symmetric_difference", "issubset",
-        "issuperset", "isdisjoint", "join", "format", "startswith", "endswith", "count", "index",
-        "debug", "info", "warning", "warn", "error", "exception", "critical", "log",
-    }
-)
 # Annotations that promise the function does not modify the argument (as Ruff's B006).
 _READ_ONLY_ANNOTATIONS = frozenset(
     {
@@ -63,20 +47,27 @@ class MutableDefaultArgument(Rule):
     - it calls a modifying method on it (``tags.append(x)``, ``seen.add(x)``,
       ``options.update(...)``), assigns or deletes an item (``cache[k] = v``), or
       extends it in place (``items += more``);
-    - it returns or yields it, stores it (``self.tags = tags``, ``row["tags"] =
-      tags``, in a list or dict that is passed on), or passes it to a function that
-      may keep or modify it (anything but ``len``, ``sorted``, ``list``, ``"".join``,
-      logging and similar readers).
+    - it returns or yields it (callers that modify the result modify the
+      default);
+    - it stores it in ``self.<attr>`` and a method of the class modifies
+      ``self.<attr>`` in place, or passes it to a method of the same class
+      (``self.m(tags)``) that does any of these.
 
     Keyword-only, positional-only and ordinary parameters of ``def`` and
-    ``lambda`` count; an alias (``items = tags``) is followed.
+    ``lambda`` count; an alias (``items = tags``) is followed. Other callees are
+    not followed: passing the default to a function the tool cannot see is not
+    evidence.
 
     Not reported: immutable defaults (tuples, ``frozenset()``, strings, numbers,
     ``None``, a module constant's name); a default the function only reads
     (iterates, tests, indexes, copies); a parameter the function rebinds
     (``tags = list(tags)``); a parameter annotated with a read-only type
-    (``Sequence``, ``Mapping``, ``Iterable``, ``tuple``..., as Ruff's B006); a
-    deliberate memo (a parameter named ``_cache``, ``memo``...); dataclass fields
+    (``Sequence``, ``Mapping``, ``Iterable``, ``tuple``..., as Ruff's B006);
+    deliberate state: a parameter whose name starts with ``_`` or contains
+    ``cache``/``memo`` (``_seen=set()``, ``memo={}``: private by convention, not
+    meant to be passed), and functions nested in another function or lambda
+    (their defaults are evaluated again on every call of the outer function; the
+    ``counter=[0]`` cell idiom); dataclass fields
     (``field(default_factory=list)``), which are not function defaults.
 
     ## Why is this bad?
@@ -130,14 +121,26 @@ class MutableDefaultArgument(Rule):
     def applies_to(cls, text, module_ctx, settings) -> bool:
         return ("def " in text or "lambda" in text) and super().applies_to(text, module_ctx, settings)
 
-    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self._check(original_node, original_node.body)
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self._functions: list[cst.FunctionDef | cst.Lambda] = []
 
-    def leave_Lambda(self, original_node: cst.Lambda) -> None:
-        self._check(original_node, original_node.body)
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._functions.append(node)
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self._functions.append(node)
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        # checked once the whole chunk is traversed: the usage analysis follows
+        # ``self.x`` and ``self.m(...)`` into methods defined later in the class
+        for func in self._functions:
+            self._check(func, func.body)
 
     # -- detection -------------------------------------------------------
     def _check(self, func: cst.FunctionDef | cst.Lambda, body: cst.CSTNode) -> None:
+        if any(isinstance(anc, (cst.FunctionDef, cst.Lambda)) for anc in self.ctx.ancestors(func)):
+            return  # a closure's defaults are evaluated per call of the outer function: a deliberate cell
         params = func.params
         for param in [*params.posonly_params, *params.params, *params.kwonly_params]:
             if param.default is None:
@@ -146,7 +149,7 @@ class MutableDefaultArgument(Rule):
             if kind is None:
                 continue
             name = param.name.value
-            if any(word in name.lower() for word in _CACHE_WORDS):
+            if name.startswith("_") or any(word in name.lower() for word in _CACHE_WORDS):
                 continue
             if param.annotation is not None and self._read_only_annotation(param.annotation.annotation):
                 continue
@@ -307,15 +310,7 @@ class _Usage:
                 return None  # ``*x``/``**x`` copy the elements
             call = self.ctx.parent(parent)
             if isinstance(call, cst.Call):
-                return self._call_flow(call)
-            return None
-        if isinstance(parent, (cst.Element, cst.DictElement)) and parent.value is node:
-            container = self.ctx.parent(parent)
-            if container is not None and self.depth < 3:
-                inner = _Usage(self.ctx, self.name, self.depth + 1)._flow(container)
-                if inner:
-                    kind = {cst.List: "list", cst.Tuple: "tuple", cst.Set: "set", cst.Dict: "dict"}.get(type(container), "container")
-                    return f"it is put in a {kind} and {inner}" if not inner.startswith("it is put") else inner
+                return self._call_flow(call, parent)
             return None
         if isinstance(parent, (cst.Assign, cst.AnnAssign)) and parent.value is node:
             return self._assign_flow(parent)
@@ -334,25 +329,72 @@ class _Usage:
             return f"`{name}[...].{parent.attr.value}(...)` changes an object it holds"
         return None
 
-    def _call_flow(self, call: cst.Call) -> str | None:
+    def _call_flow(self, call: cst.Call, arg: cst.Arg) -> str | None:
+        """Passed to a call: followed into a method of the same class (``self.m(x)``); other callees are
+        not known to keep or modify it, so they are not evidence."""
         func = call.func
-        callee = self.ctx.qualified_name(func) or dotted(func)
-        if callee in _READING_FUNCTIONS:
+        if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)) or self.depth >= 3:
             return None
-        if isinstance(func, cst.Attribute) and func.attr.value in _READING_METHODS:
+        method = self._enclosing_method(call)
+        if method is None or _first_param(method) != func.value.value:
             return None
-        shown = callee or self.ctx.code(func)
-        if len(shown) > 40:
-            shown = shown[:37] + "..."
-        return f"it is passed to `{shown}(...)`, which may keep or modify it"
+        cls = self.ctx.enclosing_class(method)
+        target = next(
+            (s for s in (cls.body.body if cls is not None else ()) if isinstance(s, cst.FunctionDef) and s.name.value == func.attr.value),
+            None,
+        )
+        if target is None or target.decorators:
+            return None
+        param = _param_for(target, call, arg)
+        if param is None:
+            return None
+        inner = _Usage(self.ctx, param, self.depth + 1).evidence(target.body)
+        return f"it is passed to `{func.value.value}.{func.attr.value}()`, where {inner}" if inner else None
+
+    def _enclosing_method(self, node: cst.CSTNode) -> cst.FunctionDef | None:
+        for anc in self.ctx.ancestors(node):
+            if isinstance(anc, cst.FunctionDef):
+                return anc if self.ctx.enclosing_class(anc) is not None else None
+            if isinstance(anc, (cst.Lambda, cst.ClassDef)):
+                return None
+        return None
+
+    def _attribute_mutation(self, target: cst.Attribute) -> str | None:
+        """``self.attr = default``: the first place in the class that changes ``self.attr`` in place."""
+        if not isinstance(target.value, cst.Name):
+            return None
+        method = self._enclosing_method(target)
+        if method is None or _first_param(method) != target.value.value:
+            return None
+        cls = self.ctx.enclosing_class(method)
+        attr = target.attr.value
+        for stmt in cls.body.body if cls is not None else ():
+            if not isinstance(stmt, cst.FunctionDef):
+                continue
+            owner = _first_param(stmt)
+            for node in _walk_all(stmt.body):
+                if not (isinstance(node, cst.Attribute) and node.attr.value == attr and isinstance(node.value, cst.Name) and node.value.value == owner):
+                    continue
+                parent = self.ctx.parent(node)
+                shown = f"{owner}.{attr}"
+                if isinstance(parent, cst.AugAssign) and parent.target is node:
+                    return f"`{shown} {self.ctx.code(parent.operator).strip()} ...` changes it in place"
+                if isinstance(parent, cst.Attribute) and parent.value is node and parent.attr.value in _MUTATING_METHODS:
+                    return f"`{shown}.{parent.attr.value}(...)` changes it"
+                if isinstance(parent, cst.Subscript) and parent.value is node:
+                    grand = self.ctx.parent(parent)
+                    if (isinstance(grand, cst.AssignTarget) and grand.target is parent) or (
+                        isinstance(grand, cst.AugAssign) and grand.target is parent
+                    ) or isinstance(grand, cst.Del):
+                        return f"`{shown}[...]` is assigned"
+        return None
 
     def _assign_flow(self, assign: cst.Assign | cst.AnnAssign) -> str | None:
         targets = [t.target for t in assign.targets] if isinstance(assign, cst.Assign) else [assign.target]
         for target in targets:
             if isinstance(target, cst.Attribute):
-                return f"it is stored in `{self.ctx.code(target)}`"
-            if isinstance(target, cst.Subscript):
-                return f"it is stored in `{self.ctx.code(target.value)}[...]`"
+                inner = self._attribute_mutation(target)
+                return f"it is stored in `{self.ctx.code(target)}`, and {inner}" if inner else None
             if isinstance(target, cst.Name) and self.depth < 3:
                 scope = next((a for a in self.ctx.ancestors(assign) if isinstance(a, _SCOPES)), None)
                 if isinstance(scope, (cst.FunctionDef, cst.Lambda)):
@@ -396,6 +438,27 @@ def _walk_all(node: cst.CSTNode):
         current = stack.pop()
         yield current
         stack.extend(children(current))
+
+
+def _first_param(func: cst.FunctionDef) -> str | None:
+    params = [*func.params.posonly_params, *func.params.params]
+    return params[0].name.value if params else None
+
+
+def _param_for(method: cst.FunctionDef, call: cst.Call, arg: cst.Arg) -> str | None:
+    """The parameter of ``method`` (called as ``self.method(...)``) that receives ``arg``."""
+    if arg.keyword is not None:
+        names = _param_names(method.params)
+        return arg.keyword.value if arg.keyword.value in names else None
+    positional = [*method.params.posonly_params, *method.params.params][1:]
+    index = 0
+    for other in call.args:
+        if other.star or other.keyword is not None:
+            return None
+        if other is arg:
+            return positional[index].name.value if index < len(positional) else None
+        index += 1
+    return None
 
 
 def _param_names(params: cst.Parameters) -> set[str]:
