@@ -8,15 +8,15 @@ import libcst as cst
 
 from perf_lsp.codemod import replace_node
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import FixContext, Rule, RuleContext, dotted
+from perf_lsp.rules.base import FixContext, Rule, dotted
 from perf_lsp.rules.patterns import (
-    ONE_TIME_METHODS,
     assigned_target,
+    built_value_escapes,
+    cached_factory_fix,
     camel_to_snake,
-    decorator_name,
     in_lazy_init,
-    is_cached_function,
     is_literal,
+    is_one_time_function,
     snake_to_upper,
 )
 
@@ -42,9 +42,6 @@ def _word(word: str, text: str) -> bool:
     return re.search(rf"\b{re.escape(word)}\b", text) is not None
 
 
-# Decorators of functions that run once per process (entry points, start-up hooks).
-_ONE_TIME_DECORATOR_SUFFIXES = ("command", "on_event", "lifespan", "fixture", "group", "callback", "main")
-_ONE_TIME_FUNCTIONS = frozenset({"main", "_main", "cli", "setup", "setup_module", "load_model", "load_models"})
 
 
 def is_heavy_constructor(qualified: str | None, extra: tuple[str, ...] = ()) -> bool:
@@ -171,38 +168,11 @@ class ModelConstructedPerCall(Rule):
 
     # -- detection -------------------------------------------------------
     def _one_time(self, func: cst.FunctionDef) -> bool:
-        name = func.name.value
-        if name in ONE_TIME_METHODS or name in _ONE_TIME_FUNCTIONS or name.startswith("test_"):
-            return True
-        if is_cached_function(func, self.ctx):
-            return True
-        for deco in func.decorators:
-            deco_name = decorator_name(deco, self.ctx) or ""
-            if deco_name.rsplit(".", 1)[-1] in _ONE_TIME_DECORATOR_SUFFIXES:
-                return True
-        return False
+        return is_one_time_function(func, self.ctx)
 
     def _escapes(self, node: cst.Call, func: cst.FunctionDef) -> bool:
         """True when the built model outlives the call: returned, yielded, or stored outside locals."""
-        child: cst.CSTNode = node
-        for anc in self.ctx.ancestors(node):
-            if isinstance(anc, cst.Attribute) and child is anc.value:
-                break  # ``Model(...).method()``: the model is used, not handed on
-            if isinstance(anc, cst.Call) and child is anc.func:
-                break
-            if isinstance(anc, (cst.Return, cst.Yield)):
-                return True  # returned as is, or inside what is returned (``return cls(model=...)``)
-            if isinstance(anc, (cst.BaseSmallStatement, cst.BaseCompoundStatement, cst.Lambda)):
-                break
-            child = anc
-        target = assigned_target(node, self.ctx)
-        if isinstance(target, (cst.Attribute, cst.Subscript)):
-            return True
-        if isinstance(target, cst.Name):
-            finder = _EscapeFinder(target.value)
-            func.body.visit(finder)
-            return finder.finish()
-        return False
+        return built_value_escapes(node, func, self.ctx)
 
     def _module_level_callee(self, callee: str) -> bool:
         head = callee.split(".", 1)[0]
@@ -210,24 +180,7 @@ class ModelConstructedPerCall(Rule):
 
     # -- codemods ---------------------------------------------------------
     def _factory_fix(self, node: cst.Call, callee: str, qualified: str):
-        def build(fctx: FixContext) -> cst.Module | None:
-            existing = fctx.module_ctx.factory_for(qualified)
-            if existing:
-                name = existing
-            else:
-                name = fctx.unique_name(_factory_name(callee))
-                cache = fctx.name_ref("functools", "cache")
-                body = _local_import_line(callee, self.ctx)
-                lines = [f"@{cache}", f"def {name}(*args, **kwargs):"]
-                indent = fctx.chunk.default_indent
-                if body:
-                    lines.append(f"{indent}{body}")
-                    lines.append("")
-                lines.append(f"{indent}return {callee}(*args, **kwargs)")
-                fctx.add_definition(fctx.chunk.default_newline.join(lines) + fctx.chunk.default_newline)
-            return replace_node(fctx.chunk, node, node.with_changes(func=cst.Name(name)))
-
-        return build
+        return cached_factory_fix(self.ctx, node, callee, qualified, _factory_name(callee))
 
     def _constant_fix(self, node: cst.Call, callee: str):
         def build(fctx: FixContext) -> cst.Module | None:
@@ -238,95 +191,6 @@ class ModelConstructedPerCall(Rule):
             return replace_node(fctx.chunk, node, cst.Name(name))
 
         return build
-
-
-class _EscapeFinder(cst.CSTVisitor):
-    """Finds whether a local name's object leaves the function.
-
-    It leaves when the name, or a local built from it (``pipe = pipeline(model=model)``),
-    is returned, yielded, declared global/nonlocal, or stored in an attribute or
-    item (``self.m = model``), including inside a call or a display
-    (``return cls(model=model)``). Only using the object (``return model(x)``,
-    ``return model.encode(x)``) is not leaving.
-    """
-
-    def __init__(self, name: str) -> None:
-        super().__init__()
-        self.names = {name}
-        self.escapes = False
-        self._assignments: list[tuple[str, cst.BaseExpression]] = []
-        self._outlets: list[cst.BaseExpression] = []
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False  # a nested def has its own scope
-
-    def visit_Return(self, node: cst.Return) -> None:
-        if node.value is not None:
-            self._outlets.append(node.value)
-
-    def visit_Yield(self, node: cst.Yield) -> None:
-        if isinstance(node.value, cst.BaseExpression):
-            self._outlets.append(node.value)
-
-    def visit_Global(self, node: cst.Global) -> None:
-        if any(item.name.value in self.names for item in node.names):
-            self.escapes = True
-
-    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
-        if any(item.name.value in self.names for item in node.names):
-            self.escapes = True
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        for target in node.targets:
-            if isinstance(target.target, (cst.Attribute, cst.Subscript)):
-                self._outlets.append(node.value)
-            elif isinstance(target.target, cst.Name):
-                self._assignments.append((target.target.value, node.value))
-
-    def finish(self) -> bool:
-        """Decide, after the visit: taint locals built from the name, then look at the outlets."""
-        changed = True
-        while changed:
-            changed = False
-            for target, value in self._assignments:
-                if target not in self.names and _passes_any(value, self.names):
-                    self.names.add(target)
-                    changed = True
-        if any(_passes_any(value, self.names) for value in self._outlets):
-            self.escapes = True
-        return self.escapes
-
-
-class _PassFinder(cst.CSTVisitor):
-    """Whether an expression hands one of ``names`` on as a value (not as a callee or receiver)."""
-
-    def __init__(self, names: set[str]) -> None:
-        super().__init__()
-        self.names = names
-        self.found = False
-
-    def visit_Call(self, node: cst.Call) -> bool:
-        if not (isinstance(node.func, cst.Name) and node.func.value in self.names):
-            node.func.visit(self)
-        for arg in node.args:
-            arg.visit(self)
-        return False
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        return False  # ``model.config`` is a use of the object, not the object
-
-    def visit_Name(self, node: cst.Name) -> None:
-        if node.value in self.names:
-            self.found = True
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-
-def _passes_any(expr: cst.BaseExpression, names: set[str]) -> bool:
-    finder = _PassFinder(names)
-    expr.visit(finder)
-    return finder.found
 
 
 def _noun(callee: str) -> str:
@@ -345,20 +209,3 @@ def _factory_name(callee: str) -> str:
     parts = callee.split(".")
     verb = "_load_" if len(parts) > 1 and parts[-1] in {"from_pretrained", "load"} else "_get_"
     return verb + _model_word(callee)
-
-
-def _local_import_line(callee: str, ctx: RuleContext) -> str | None:
-    """The import a module-level factory needs when the chunk imports the callee locally."""
-    head = callee.split(".", 1)[0]
-    if ctx.module_ctx.imported(head) is not None:
-        return None
-    qualified = ctx.local_imports.get(head)
-    if qualified is None:
-        return None
-    dots = len(qualified) - len(qualified.lstrip("."))
-    bare = qualified[dots:]
-    if "." in bare or dots:
-        package, _, last = bare.rpartition(".")
-        source = "." * dots + package
-        return f"from {source} import {last}" + ("" if last == head else f" as {head}")
-    return f"import {bare}" + ("" if bare == head else f" as {head}")
