@@ -125,6 +125,9 @@ def _analysed(args: argparse.Namespace, console: _Console, engine: Engine):
         if analysis.syntax_error:
             console.error(f"{_display(path)}: cannot parse: {analysis.syntax_error}")
             continue
+        for chunk, result in zip(analysis.chunks, analysis.results):
+            if result.error:  # libcst rejected a statement ast accepted, or a rule failed on it
+                console.warn(f"{_display(path)}:{chunk.start}: partly checked: {result.error}")
         yield path, source, settings, analysis
 
 

@@ -452,13 +452,25 @@ def analyze_chunk(text: str, context: ModuleContext, settings: Settings, rules: 
         return ChunkResult(None, [], error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     ctx = RuleContext(module, context, settings, text)
     instances = [rule(ctx) for rule in rules]
+    errors: list[str] = []
     try:
         ctx.run(instances)
     except RecursionError:
         return ChunkResult(module, [], error="statement too deeply nested")
+    except Exception:
+        # A rule's bug must cost only that rule's findings: run them one by one.
+        instances = []
+        for rule in rules:
+            alone = rule(RuleContext(module, context, settings, text))
+            try:
+                alone.ctx.run([alone])
+            except Exception as exc:  # reported in ChunkResult.error, never raised
+                errors.append(f"{rule.code}: {type(exc).__name__}: {exc}")
+                continue
+            instances.append(alone)
     findings = [f for rule in instances for f in rule.findings]
     suppress = noqa.noqa_map(text)
     if suppress:
         findings = [f for f in findings if not noqa.is_suppressed(suppress, f.range.start.line, f.code)]
     findings.sort(key=lambda f: (f.range.start, f.code))
-    return ChunkResult(module, findings)
+    return ChunkResult(module, findings, error="; ".join(errors) or None)

@@ -111,7 +111,7 @@ def parse_manifest(path: Path) -> set[str]:
 def _requirement_name(line: str) -> str | None:
     """The project name of a PEP 508 requirement string (``orjson>=3.9; python_version>'3.8'`` -> ``orjson``)."""
     line = line.split("#", 1)[0].strip()
-    if not line or line.startswith("-") or re.match(r"^[A-Za-z0-9+.-]+://", line) or line.startswith((".", "/")):
+    if not line or line.startswith(("-", ".", "/")) or re.match(r"^[A-Za-z0-9+.-]+://", line):
         return None  # options, bare URLs and paths name no project
     match = _NAME.match(line)
     return normalise(match.group(1)) if match else None
@@ -202,7 +202,7 @@ def _from_requirements(text: str, directory: Path, depth: int) -> set[str]:
     for raw in text.splitlines():
         line = raw.split(" #", 1)[0].strip()
         if line.startswith(("-r ", "-c ", "--requirement ", "--requirement=", "-r", "--constraint")):
-            if line.startswith("-c") or line.startswith("--constraint"):
+            if line.startswith(("-c", "--constraint")):
                 continue  # constraints pin versions, they do not declare dependencies
             target = re.sub(r"^(--requirement=?|-r)\s*", "", line).strip()
             if target and depth < _MAX_INCLUDE_DEPTH:

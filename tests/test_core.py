@@ -219,3 +219,25 @@ def test_catalog_extension_settings():
     settings, messages = from_lsp_options({"extendBlockingCalls": ["not", "a", "table"], "extendClients": "acme.Client"})
     assert settings.extend_clients == ("acme.Client",)
     assert settings.extend_blocking_calls == () and "extendBlockingCalls" in messages[0]
+
+
+def test_a_rule_that_raises_costs_only_its_own_findings():
+    import libcst as cst
+
+    from perf_lsp.rules import REGISTRY
+    from perf_lsp.rules.base import Rule
+
+    class Broken(Rule):
+        code = "PFL999"
+        name = "broken"
+        message = "never"
+        triggers = r"def"
+
+        def visit_Call(self, node: cst.Call) -> None:
+            raise AttributeError("a bug in a rule")
+
+    source = "import re\n\ndef f(x):\n    return re.compile('a').match(x)\n"
+    engine = Engine(rules=(*REGISTRY, Broken))
+    analysis = engine.analyze(source, Settings(select=("PFL401", "PFL999")))
+    assert [d.code for d in analysis.diagnostics] == ["PFL401"]
+    assert "PFL999: AttributeError" in analysis.results[1].error

@@ -422,9 +422,14 @@ def _comprehension_targets(comp: cst.CSTNode) -> set[str]:
 
 
 def _loop_targets(loop: cst.CSTNode) -> tuple[set[str], cst.BaseExpression | None]:
-    """The names a ``for`` loop or comprehension binds per iteration, and its (outermost) iterable."""
+    """The names a ``for`` loop or comprehension binds per iteration, and its (outermost) iterable.
+
+    A ``while`` loop binds nothing by its header: ``(set(), None)``.
+    """
     if isinstance(loop, cst.For):
         return referenced_names(loop.target), loop.iter
+    if isinstance(loop, cst.While):
+        return set(), None
     names = _comprehension_targets(loop)
     for node in walk(loop, stop=FUNCTION_BOUNDARIES):
         if isinstance(node, cst.NamedExpr):
