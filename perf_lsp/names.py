@@ -29,7 +29,10 @@ class ModuleContext:
     imports or leading comments (0 when there are none); ``factories`` maps a
     qualified name to a module-level function cached with ``functools.cache`` or
     ``lru_cache`` whose body is ``return <that callable>(*args, **kwargs)`` (what
-    PFL101's fix writes), so a second fix reuses it.
+    PFL101's fix writes), so a second fix reuses it; ``blocking_helpers`` maps a
+    module-level sync function that blocks (opens a file, sleeps, calls
+    ``requests``...) to the blocking call inside it, so PFL303 can report
+    ``helper()`` called from an ``async def`` elsewhere in the module.
     """
 
     imports: tuple[tuple[str, str], ...] = ()
@@ -37,6 +40,7 @@ class ModuleContext:
     import_lines: tuple[int, ...] = ()
     header_end: int = 0
     factories: tuple[tuple[str, str], ...] = ()
+    blocking_helpers: tuple[tuple[str, str], ...] = ()
     _imports: dict = field(default_factory=dict, compare=False, repr=False)
     _bindings: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -47,7 +51,7 @@ class ModuleContext:
     @property
     def fingerprint(self) -> tuple:
         """What chunk analysis depends on (line numbers excluded), for cache keys."""
-        return (self.imports, self.bindings, self.factories)
+        return (self.imports, self.bindings, self.factories, self.blocking_helpers)
 
     def imported(self, name: str) -> str | None:
         """The qualified name a module-level import binds to ``name``, or None."""
@@ -234,7 +238,15 @@ def build_module_context(statements: list[tuple[ast.stmt, int]]) -> ModuleContex
         import_lines=tuple(import_lines),
         header_end=header_end,
         factories=tuple(sorted(factories.items())),
+        blocking_helpers=_blocking_helpers(body, imports),
     )
+
+
+def _blocking_helpers(body: list[ast.stmt], imports: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    # The catalog of blocking calls belongs to PFL303; imported here, when the rules are loaded.
+    from perf_lsp.rules.pfl303_blocking_call_in_async import module_blocking_helpers
+
+    return module_blocking_helpers(body, imports)
 
 
 def _is_cached(func: ast.FunctionDef, imports: dict[str, str]) -> bool:

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import ast
 import asyncio
-import dataclasses
 
 from perf_lsp.engine import Engine, analyze_chunk
-from perf_lsp.names import ModuleContext, build_module_context
+from perf_lsp.names import build_module_context
 from perf_lsp.rules.pfl303_blocking_call_in_async import BlockingCallInAsync, module_blocking_helpers
 from perf_lsp.settings import Settings, from_pyproject_table
 
@@ -43,18 +42,15 @@ def test_module_level_helper_through_the_module_context_hook():
     helpers = module_blocking_helpers(tree.body, {"json": "json"})
     assert helpers == (("load_settings", "open()"),)
 
-    @dataclasses.dataclass(frozen=True)
-    class WithHelpers(ModuleContext):
-        blocking_helpers: tuple = ()
-
     base = build_module_context([(stmt, 0) for stmt in tree.body])
-    ctx = WithHelpers(imports=base.imports, bindings=base.bindings, blocking_helpers=helpers)
+    assert base.blocking_helpers == helpers  # the module context carries them to every statement
     chunk = "async def handler(path, x):\n    cfg = load_settings(path)\n    return pure(x), cfg\n"
-    result = analyze_chunk(chunk, ctx, Settings(), [BlockingCallInAsync])
+    result = analyze_chunk(chunk, base, Settings(), [BlockingCallInAsync])
     assert [(f.code, f.range.start.line) for f in result.findings] == [("PFL303", 2)]
     assert "open()" in result.findings[0].message
-    # without the hook (today's module context), nothing is claimed
-    assert analyze_chunk(chunk, base, Settings(), [BlockingCallInAsync]).findings == []
+    # a module without such helpers claims nothing
+    plain = build_module_context([(stmt, 0) for stmt in ast.parse("import json\n").body])
+    assert analyze_chunk(chunk, plain, Settings(), [BlockingCallInAsync]).findings == []
 
 
 def test_module_helpers_skip_generators_and_cached_functions():
