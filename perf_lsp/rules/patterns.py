@@ -149,16 +149,18 @@ def walk(node: cst.CSTNode, stop: tuple[type[cst.CSTNode], ...] = ()) -> Iterato
             stack.extend(reversed(children(current)))
 
 
-def referenced_names(node: cst.CSTNode) -> set[str]:
+def referenced_names(node: cst.CSTNode, skip: cst.CSTNode | None = None) -> set[str]:
     """Every variable name ``node`` mentions (read or written), attribute and keyword-argument names excluded.
 
     ``d.text + f(x, sep=s)`` -> ``{"d", "f", "x", "s"}``. Conservative: names bound by a
-    lambda or comprehension inside ``node`` count too.
+    lambda or comprehension inside ``node`` count too. The subtree ``skip`` is left out.
     """
     found: set[str] = set()
     stack: list[cst.CSTNode] = [node]
     while stack:
         current = stack.pop()
+        if current is skip:
+            continue
         if isinstance(current, cst.Name):
             found.add(current.value)
         elif isinstance(current, cst.Attribute):
@@ -631,3 +633,37 @@ def is_test_function(func: cst.FunctionDef) -> bool:
     """A pytest/unittest test (``test_*``): sequential or blocking on purpose, not a served code path."""
     name = func.name.value
     return name.startswith("test_") or (name.startswith("test") and name[4:5].isupper())
+
+
+def dotted_refs(node: cst.CSTNode) -> set[tuple[str, ...]]:
+    """The maximal name/attribute chains ``node`` reads: ``d.text + x[i]`` -> {(d, text), (x,), (i,)}."""
+    found: set[tuple[str, ...]] = set()
+    stack: list[cst.CSTNode] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, (cst.Name, cst.Attribute)):
+            name = dotted(current)
+            if name is not None:
+                found.add(tuple(name.split(".")))
+                continue
+        if isinstance(current, cst.Attribute):
+            stack.append(current.value)
+        elif isinstance(current, cst.Arg):
+            stack.append(current.value)
+        else:
+            stack.extend(children(current))
+    return found
+
+
+def store_path(target: cst.CSTNode) -> tuple[str, ...] | None:
+    """``a.b = `` -> (a, b); ``a.b[i] = `` -> (a, b); ``a = `` -> (a,)."""
+    while isinstance(target, cst.Subscript):
+        target = target.value
+    name = dotted(target) if isinstance(target, (cst.Name, cst.Attribute)) else None
+    return tuple(name.split(".")) if name else None
+
+
+def paths_overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """One path is a prefix of the other: a write to one may change the other."""
+    n = min(len(a), len(b))
+    return a[:n] == b[:n]

@@ -11,7 +11,7 @@ import libcst as cst
 from perf_lsp.codemod import replace_nodes
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import COMPREHENSIONS, FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, dotted
-from perf_lsp.rules.patterns import annotation_qualified_names, children, referenced_names, target_names, walk
+from perf_lsp.rules.patterns import annotation_qualified_names, children, referenced_names, target_names, walk, dotted_refs, paths_overlap, store_path
 
 EMBEDDING_MODELS = frozenset(
     {
@@ -239,6 +239,10 @@ class EncodeInLoop(Rule):
                 if found is not None:
                     outer = scopes[index:]
                     return any(self._binding_is_model(kind, value, outer, depth) for kind, value in found)
+        return self._module_binding_is_model(name)
+
+    def _module_binding_is_model(self, name: str) -> bool:
+        """Whether module-level ``name`` was built as a model (subclasses change what counts)."""
         return self.ctx.module_ctx.binding(name) in EMBEDDING_MODELS
 
     def _binding_is_model(self, kind: str, value: cst.CSTNode | None, scopes: list[cst.CSTNode], depth: int) -> bool:
@@ -535,38 +539,25 @@ def _short(code: str) -> str:
 
 
 # -- what the fix may move -------------------------------------------------
-def _dotted_refs(node: cst.CSTNode) -> set[tuple[str, ...]]:
-    """The maximal name/attribute chains ``node`` reads: ``d.text + x[i]`` -> {(d, text), (x,), (i,)}."""
-    found: set[tuple[str, ...]] = set()
-    stack: list[cst.CSTNode] = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, (cst.Name, cst.Attribute)):
-            name = dotted(current)
-            if name is not None:
-                found.add(tuple(name.split(".")))
-                continue
-        if isinstance(current, cst.Attribute):
-            stack.append(current.value)
-        elif isinstance(current, cst.Arg):
-            stack.append(current.value)
-        else:
-            stack.extend(children(current))
-    return found
+_dotted_refs = dotted_refs
+_store_path = store_path
+_overlaps = paths_overlap
 
 
-def _store_path(target: cst.CSTNode) -> tuple[str, ...] | None:
-    """``a.b = `` -> (a, b); ``a.b[i] = `` -> (a, b); ``a = `` -> (a,)."""
-    while isinstance(target, cst.Subscript):
-        target = target.value
-    name = dotted(target) if isinstance(target, (cst.Name, cst.Attribute)) else None
-    return tuple(name.split(".")) if name else None
-
-
-def _overlaps(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
-    """One path is a prefix of the other: a write to one may change the other."""
-    n = min(len(a), len(b))
-    return a[:n] == b[:n]
+def _changed_by_loop(parts: list[cst.CSTNode], iterable: cst.CSTNode, everywhere: "_Effects") -> bool:
+    """True when the loop body may change what the batched call reads before the loop:
+    the receiver and other arguments (``parts``), or the iterable while it is iterated."""
+    for part in parts:
+        if any(_overlaps(ref, p) for ref in _dotted_refs(part) for p in everywhere.stores):
+            return True
+    for ref in _dotted_refs(iterable):
+        if any(_overlaps(ref, p) for p in everywhere.stores):
+            return True
+        if any(p[: len(ref)] == ref for p in everywhere.receivers):
+            return True
+        if any(ref[: len(p)] == p for p in everywhere.passed):
+            return True
+    return False
 
 
 @dataclass
@@ -866,17 +857,8 @@ def _plan_for(ctx: RuleContext, call: cst.Call, items_arg: cst.Arg, loop: cst.Fo
         elif any(_overlaps(ref, p) for p in elsewhere.stores + elsewhere.receivers + elsewhere.passed):
             # a loop-invariant object the body changes: each item saw a different state
             return None
-    for part in [call.func.value] + [a.value for a in call.args if a is not items_arg]:
-        if any(_overlaps(ref, p) for ref in _dotted_refs(part) for p in everywhere.stores):
-            return None
-    # the iterable must not change while the loop runs
-    for ref in _dotted_refs(loop.iter):
-        if any(_overlaps(ref, p) for p in everywhere.stores):
-            return None
-        if any(p[: len(ref)] == ref for p in everywhere.receivers):
-            return None
-        if any(ref[: len(p)] == p for p in everywhere.passed):
-            return None
+    if _changed_by_loop([call.func.value] + [a.value for a in call.args if a is not items_arg], loop.iter, everywhere):
+        return None
     reiterable = _reiterable_name(ctx, loop.iter, loop)
 
     # drop ``name = encode(...)`` and bind ``name`` in the loop header instead?

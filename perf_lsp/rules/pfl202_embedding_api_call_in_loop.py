@@ -18,6 +18,7 @@ from perf_lsp.model import Applicability
 from perf_lsp.rules.base import COMPREHENSIONS, FixContext, Rule, RuleContext
 from perf_lsp.rules.patterns import annotation_qualified_names, referenced_names, target_names, walk
 from perf_lsp.rules.pfl201_encode_in_loop import (
+    _changed_by_loop,
     _SCOPES,
     _all_params,
     _bindings_in,
@@ -786,16 +787,8 @@ def _plan_for(ctx: RuleContext, site: _Site, value: cst.BaseExpression, loop: cs
                 return None
         elif any(_overlaps(ref, p) for p in elsewhere.stores + elsewhere.receivers + elsewhere.passed):
             return None
-    for part in [site.call.func.value] + [a.value for a in site.call.args if a is not site.arg]:
-        if any(_overlaps(ref, p) for ref in _dotted_refs(part) for p in everywhere.stores):
-            return None
-    for ref in _dotted_refs(loop.iter):
-        if any(_overlaps(ref, p) for p in everywhere.stores):
-            return None
-        if any(p[: len(ref)] == ref for p in everywhere.receivers):
-            return None
-        if any(ref[: len(p)] == p for p in everywhere.passed):
-            return None
+    if _changed_by_loop([site.call.func.value] + [a.value for a in site.call.args if a is not site.arg], loop.iter, everywhere):
+        return None
     reiterable = _reiterable_name(ctx, loop.iter, loop)
     drop_name: str | None = None
     if isinstance(small, cst.Assign) and small.value is value and len(small.targets) == 1 and len(line.body) == 1:

@@ -10,6 +10,9 @@ from perf_lsp.rules.base import COMPREHENSIONS, FUNCTION_BOUNDARIES, FixContext,
 from perf_lsp.rules.patterns import (
     camel_to_snake,
     children,
+    dotted_refs,
+    paths_overlap,
+    store_path,
     is_test_function,
     referenced_names,
     target_names,
@@ -552,31 +555,9 @@ def _dotted_names(node: cst.CSTNode) -> set[str]:
     return {".".join(path) for path in _dotted_refs(node)}
 
 
-def _dotted_refs(node: cst.CSTNode) -> set[tuple[str, ...]]:
-    """The maximal name/attribute chains ``node`` reads: ``d.text + x[i]`` -> {(d, text), (x,), (i,)}."""
-    found: set[tuple[str, ...]] = set()
-    stack: list[cst.CSTNode] = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, (cst.Name, cst.Attribute)):
-            name = dotted(current)
-            if name is not None:
-                found.add(tuple(name.split(".")))
-                continue
-        if isinstance(current, cst.Attribute):
-            stack.append(current.value)
-        elif isinstance(current, cst.Arg):
-            stack.append(current.value)
-        else:
-            stack.extend(children(current))
-    return found
-
-
-def _store_path(target: cst.CSTNode) -> tuple[str, ...] | None:
-    while isinstance(target, cst.Subscript):
-        target = target.value
-    name = dotted(target) if isinstance(target, (cst.Name, cst.Attribute)) else None
-    return tuple(name.split(".")) if name else None
+_dotted_refs = dotted_refs
+_store_path = store_path
+_overlaps = paths_overlap
 
 
 def _mutated_paths(body: cst.CSTNode) -> list[tuple[str, ...]]:
@@ -609,11 +590,6 @@ def _flatten(target: cst.CSTNode) -> list[cst.CSTNode]:
     if isinstance(target, cst.StarredElement):
         return _flatten(target.value)
     return [target]
-
-
-def _overlaps(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
-    n = min(len(a), len(b))
-    return a[:n] == b[:n]
 
 
 def _binding_counts(body: cst.CSTNode) -> dict[str, int]:

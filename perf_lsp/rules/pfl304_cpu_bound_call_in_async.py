@@ -11,9 +11,6 @@ from perf_lsp.rules.base import COMPREHENSIONS, Rule, RuleContext, dotted
 from perf_lsp.rules.patterns import annotation_qualified_names, is_test_function, uses_other_event_loop
 from perf_lsp.rules.pfl201_encode_in_loop import (
     EncodeInLoop,
-    _comprehension_targets,
-    _local_bindings,
-    _param_names,
 )
 from perf_lsp.rules.pfl303_blocking_call_in_async import to_thread_fix
 
@@ -126,17 +123,7 @@ class _KindResolver(EncodeInLoop):
             return False
         return any(annotation_kind(qn) == self.kind for qn in annotation_qualified_names(annotation, self.ctx))
 
-    def _name_is_model(self, name: str, scopes: list[cst.CSTNode], depth: int) -> bool:
-        for index, scope in enumerate(scopes):
-            if isinstance(scope, cst.Lambda) and name in _param_names(scope.params):
-                return False
-            if isinstance(scope, COMPREHENSIONS) and name in _comprehension_targets(scope):
-                return False
-            if isinstance(scope, cst.FunctionDef):
-                found = _local_bindings(scope, name)
-                if found is not None:
-                    outer = scopes[index:]
-                    return any(self._binding_is_model(kind, value, outer, depth) for kind, value in found)
+    def _module_binding_is_model(self, name: str) -> bool:
         return constructor_kind(self.ctx.module_ctx.binding(name)) == self.kind
 
 

@@ -291,21 +291,7 @@ def _pure(value: cst.BaseExpression, ctx) -> bool:
 
 def _mentions(node: cst.CSTNode, skip: cst.CSTNode) -> set[str]:
     """Variable names mentioned in ``node`` outside ``skip`` (attribute and keyword names excluded)."""
-    found: set[str] = set()
-    stack: list[cst.CSTNode] = [node]
-    while stack:
-        current = stack.pop()
-        if current is skip:
-            continue
-        if isinstance(current, cst.Name):
-            found.add(current.value)
-        elif isinstance(current, cst.Attribute):
-            stack.append(current.value)
-        elif isinstance(current, cst.Arg):
-            stack.append(current.value)
-        else:
-            stack.extend(children(current))
-    return found
+    return referenced_names(node, skip)
 
 
 def _is_retry_loop(loop: cst.For, ctx) -> bool:
