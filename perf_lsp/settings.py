@@ -181,6 +181,8 @@ def _apply(base: Settings, options: dict, keys: dict[str, str], where: str) -> t
                 continue
             changes[name] = int(value)
         elif name == "severity":
+            if value == []:  # an empty table from a client that cannot tell [] from {}
+                value = {}
             if not isinstance(value, dict):
                 messages.append(f"{where}: '{key}' must map rule codes to {'|'.join(SEVERITIES)} (using the default)")
                 continue
@@ -206,16 +208,17 @@ def from_lsp_options(options: Any, base: Settings | None = None) -> tuple[Settin
     """Settings from the client's ``initializationOptions`` or ``didChangeConfiguration`` settings.
 
     Accepts the options flat or nested under ``"perf-lsp"``/``"perf_lsp"``; returns
-    (settings, messages). Non-dict input yields the base settings and a message.
+    (settings, messages). Non-dict input yields the base settings and a message; an empty
+    list counts as an empty object (Neovim encodes an empty Lua table as ``[]``).
     """
     base = base or Settings()
-    if options is None:
+    if options is None or options == []:  # Neovim encodes an empty Lua table as []
         return base, []
     if not isinstance(options, dict):
         return base, ["client settings: expected an object (using the defaults)"]
     for nest in ("perf-lsp", "perf_lsp", "perfLsp"):
-        if isinstance(options.get(nest), dict):
-            options = options[nest]
+        if isinstance(options.get(nest), dict) or options.get(nest) == []:
+            options = options[nest] or {}
             break
     return _apply(base, options, _LSP_KEYS, "client settings")
 

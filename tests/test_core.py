@@ -102,6 +102,15 @@ def test_lsp_options_fall_back_per_key_with_messages():
     assert from_lsp_options("nonsense")[1]
 
 
+def test_lsp_options_accept_empty_tables_encoded_as_lists():
+    # Neovim's JSON encoder writes an empty Lua table as [] (editors/neovim found it).
+    for options in ([], {"perf-lsp": []}, {"perf-lsp": {}}, {}):
+        settings, messages = from_lsp_options(options)
+        assert settings == Settings() and messages == [], options
+    settings, messages = from_lsp_options({"perf-lsp": {"select": ["PFL1"], "severity": []}})
+    assert settings.select == ("PFL1",) and messages == []
+
+
 def test_pyproject_table_messages_name_file_and_key():
     settings, messages = from_pyproject_table({"unsafe-fixes": 3, "extend-heavy-constructors": ["nodots"]}, "x/pyproject.toml")
     assert settings == Settings()

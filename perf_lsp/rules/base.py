@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from perf_lsp.model import Applicability, FixOffer, Position, Range
 from perf_lsp.names import ModuleContext, imports_in
 from perf_lsp.resolve import TypeQuestion
+from perf_lsp.rules.positions import ChunkPositions
 from perf_lsp.rules.summary import ChunkSummary
 from perf_lsp.settings import Settings
 
@@ -171,7 +171,7 @@ class RuleContext:
     def range_of(self, node: cst.CSTNode, end_node: cst.CSTNode | None = None) -> Range:
         """Chunk-relative range from ``node``'s start to ``end_node``'s (or its own) end."""
         if self._positions is None:
-            self._positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
+            self._positions = ChunkPositions(self.module, self.text, self._parents)
         start = self._positions[node].start
         end = self._positions[end_node or node].end
         return Range(Position(start.line, start.column), Position(end.line, end.column))
