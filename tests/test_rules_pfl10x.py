@@ -63,6 +63,35 @@ def test_pfl102_second_fix_reuses_the_factory():
     assert fixed.count("_get_openai_client()") == 2
 
 
+def test_pfl102_message_for_per_request_credentials():
+    # a client per API key is still fixable: the message says to keep one per distinct arguments
+    source = (
+        "from openai import OpenAI\n\n\n"
+        "def ask(prompt, user):\n"
+        "    client = OpenAI(api_key=user.api_key)\n"
+        "    return client.responses.create(model='gpt-4o-mini', input=prompt)\n\n\n"
+        "def ask_default(prompt):\n"
+        "    client = OpenAI(timeout=30)\n"
+        "    return client.responses.create(model='gpt-4o-mini', input=prompt)\n"
+    )
+    analysis = ENGINE.analyze(source, Settings())
+    messages = [d.message for d in analysis.diagnostics if d.code == "PFL102"]
+    assert len(messages) == 2
+    assert "one client per distinct arguments" in messages[0]
+    assert messages[1].endswith("build it once and reuse it")
+
+
+def test_pfl102_fix_declined_for_splatted_settings():
+    source = (
+        "from openai import OpenAI\n\n\n"
+        "def ask(prompt, settings):\n"
+        "    client = OpenAI(**settings)\n"
+        "    return client.responses.create(model='gpt-4o-mini', input=prompt)\n"
+    )
+    analysis = ENGINE.analyze(source, Settings())
+    assert [(d.code, d.fixable) for d in analysis.diagnostics] == [("PFL102", False)]
+
+
 # -- PFL103 ------------------------------------------------------------------
 def test_pfl103_redis_asyncio_has_no_fix():
     source = (

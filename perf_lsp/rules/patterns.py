@@ -667,3 +667,187 @@ def paths_overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     """One path is a prefix of the other: a write to one may change the other."""
     n = min(len(a), len(b))
     return a[:n] == b[:n]
+
+
+# -- cold paths: admin endpoints, model catalogs, credential checks (PFL102, PFL103) -------------------
+
+_DEPENDENCY_MARKERS = frozenset({"Depends", "Security"})
+
+
+def _dependency_target(expr: cst.BaseExpression | None) -> str | None:
+    """``Depends(get_admin_user)`` / ``fastapi.Security(auth.require_admin)`` -> the dependency's dotted name."""
+    if not isinstance(expr, cst.Call) or not expr.args:
+        return None
+    head = dotted(expr.func) or ""
+    if head.rsplit(".", 1)[-1] not in _DEPENDENCY_MARKERS:
+        return None
+    target = expr.args[0].value
+    if isinstance(target, cst.Call):
+        target = target.func  # ``Depends(require_role("admin"))``
+        if any("admin" in (dotted(a.value) or "") or (isinstance(a.value, cst.SimpleString) and "admin" in a.value.value.lower()) for a in expr.args[0].value.args):
+            return "admin"
+    return dotted(target)
+
+
+def is_admin_endpoint(func: cst.FunctionDef) -> bool:
+    """A web handler only administrators may call: a parameter defaulting to ``Depends(get_admin_user)``
+    (FastAPI; any dependency whose name says admin), or ``dependencies=[Depends(...admin...)]`` in its
+    route decorator. Such endpoints run when an admin configures something, not per user request."""
+    params = func.params
+    for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+        target = _dependency_target(param.default)
+        if target is None and param.annotation is not None:
+            # ``user: Annotated[User, Depends(get_admin_user)]``
+            annotation = param.annotation.annotation
+            if isinstance(annotation, cst.Subscript):
+                for element in annotation.slice[1:]:
+                    if isinstance(element.slice, cst.Index):
+                        target = target or _dependency_target(element.slice.value)
+        if target and "admin" in target.lower():
+            return True
+    for deco in func.decorators:
+        call = deco.decorator
+        if not isinstance(call, cst.Call):
+            continue
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value == "dependencies" and isinstance(arg.value, (cst.List, cst.Tuple)):
+                for element in arg.value.elements:
+                    target = _dependency_target(element.value)
+                    if target and "admin" in target.lower():
+                        return True
+    return False
+
+
+_MODEL_CATALOG_NAME = re.compile(
+    r"(^|_)(list|get|fetch|load|refresh|sync|discover)_(\w+_)?(models|model_list|model_names|model_ids|"
+    r"model_details?|model_info|model_metadata|deployments|deployed_models?)(_|$)"
+    r"|(^|_)model_list(_|$)"
+)
+
+
+def is_model_catalog_name(name: str) -> bool:
+    """A function that lists or describes a provider's models (``list_llm_models_async``, ``get_models``,
+    ``mistral_get_model_list``, ``_get_model_details``): model catalogs are read when a provider is
+    added or synced and then cached, not per request."""
+    return _MODEL_CATALOG_NAME.search(name.lower()) is not None
+
+
+_CREDENTIAL_CHECK_NAME = re.compile(
+    r"(^|_)(check|validate|verify|test)_(\w+_)?(api_key|key|keys|credentials?|auth|token|connection)(_|$)"
+    r"|(^|_)(api_key|credentials?)_(check|validation|is_valid)(_|$)"
+)
+
+
+def is_credential_check_name(name: str) -> bool:
+    """A function that checks a user's credentials or a connection with one probe request
+    (``check_api_key``, ``google_ai_check_valid_api_key_async``, ``verify_credentials``): it runs when
+    a key is entered, and a fresh client per key is what it wants."""
+    return _CREDENTIAL_CHECK_NAME.search(name.lower()) is not None
+
+
+def enclosing_functions(node: cst.CSTNode, ctx: RuleContext) -> Iterator[cst.FunctionDef]:
+    """Every ``def`` around ``node``, nearest first (through nested functions, not through classes)."""
+    for anc in ctx.ancestors(node):
+        if isinstance(anc, cst.FunctionDef):
+            yield anc
+        elif isinstance(anc, cst.ClassDef):
+            return
+
+
+_CATALOG_METHODS = frozenset({"list", "retrieve", "get", "list_models", "list_foundation_models"})
+
+
+def client_only_reads_catalog(name: str, func: cst.FunctionDef) -> bool:
+    """Every request the local client ``name`` makes in ``func`` reads the provider's model catalog:
+    ``client.models.list()``, ``client.models.retrieve(id)``, ``client.aio.models.list()`` (and the
+    client is used for nothing else but configuration). Model listing is a cold, cached path."""
+    uses = 0
+    for node in walk(func.body, stop=(cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+        if not isinstance(node, cst.Call):
+            continue
+        chain = dotted(node.func)
+        if chain is None:
+            continue
+        parts = chain.split(".")
+        if parts[0] != name or len(parts) < 2:
+            continue
+        uses += 1
+        if not (len(parts) >= 3 and parts[-2] == "models" and parts[-1] in _CATALOG_METHODS):
+            return False
+    if uses == 0:
+        return False
+    # the client must not be handed on (``run(client)``) or iterated by other code
+    for node in walk(func.body, stop=(cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+        if isinstance(node, cst.Arg) and isinstance(node.value, cst.Name) and node.value.value == name:
+            return False
+    return True
+
+
+def is_bytes_expression(expr: cst.BaseExpression, ctx: RuleContext) -> bool:
+    """An expression whose value is an exact ``bytes``: a bytes literal (or an implicit concatenation
+    of them), ``bytes(...)``, or ``b"...".join(...)``."""
+    if isinstance(expr, cst.SimpleString):
+        return "b" in expr.prefix.lower()
+    if isinstance(expr, cst.ConcatenatedString):
+        return is_bytes_expression(expr.left, ctx) and is_bytes_expression(expr.right, ctx)
+    if isinstance(expr, cst.Call):
+        if is_builtin_call(expr, "bytes", ctx):
+            return True
+        func = expr.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "join":
+            return isinstance(func.value, cst.SimpleString) and is_bytes_expression(func.value, ctx)
+    return False
+
+
+# -- awaits that cannot overlap, code that runs once (PFL301, PFL302) -----------------
+
+_DJANGO_ASYNC_VERBS = (
+    "get", "first", "last", "count", "exists", "create", "update", "delete", "filter", "is_", "has_", "save",
+    "all", "aggregate", "bulk_", "iterator", "contains", "in_bulk", "earliest", "latest", "set_", "refresh_from_db",
+)
+
+
+def runs_on_one_thread(call: cst.Call, ctx: RuleContext) -> bool:
+    """An awaited call that asgiref runs on Django's single sync thread, so awaiting several at once
+    overlaps nothing: ``await sync_to_async(f)(...)`` (``thread_sensitive`` is True by default), and,
+    in a module that imports ``django`` or ``asgiref.sync``, Django's async ORM and the wrappers named
+    after it (``a`` + the sync name: ``afirst()``, ``aget_user(...)``, ``ais_subscribed(...)``)."""
+    func = call.func
+    if isinstance(func, cst.Call):
+        inner = ctx.qualified_name(func.func) or dotted(func.func) or ""
+        if inner.endswith("sync_to_async"):
+            return not any(
+                arg.keyword is not None and arg.keyword.value == "thread_sensitive" and dotted(arg.value) == "False"
+                for arg in func.args
+            )
+        return False
+    qualified = [qn for _, qn in ctx.module_ctx.imports] + list(ctx.local_imports.values())
+    if not any(qn.split(".", 1)[0] == "django" or qn.startswith("asgiref.sync") for qn in qualified):
+        return False
+    name = func.attr.value if isinstance(func, cst.Attribute) else (func.value if isinstance(func, cst.Name) else "")
+    return len(name) > 2 and name[0] == "a" and name[1:].startswith(_DJANGO_ASYNC_VERBS)
+
+
+def runs_once(func: cst.FunctionDef, ctx: RuleContext) -> bool:
+    """``func`` runs once per process: a one-time or set-up function (:func:`is_one_time_function`,
+    :func:`is_setup_function_name`), or a private method (``_name``) that its class calls only from such
+    methods (``init_async`` -> ``self._sync_models()``)."""
+    if is_one_time_function(func, ctx) or is_setup_function_name(func.name.value):
+        return True
+    name = func.name.value
+    if not name.startswith("_") or name.startswith("__"):
+        return False
+    cls = ctx.enclosing_class(func)
+    if cls is None:
+        return False
+    callers: list[cst.FunctionDef] = []
+    for method in walk(cls.body, stop=(cst.ClassDef,)):
+        if not isinstance(method, cst.FunctionDef) or method is func:
+            continue
+        for node in walk(method.body):
+            if isinstance(node, cst.Attribute) and node.attr.value == name:
+                callers.append(method)
+                break
+    return bool(callers) and all(
+        is_one_time_function(c, ctx) or is_setup_function_name(c.name.value) for c in callers
+    )

@@ -13,11 +13,19 @@ from perf_lsp.rules.patterns import (
     built_value_escapes,
     cached_factory_fix,
     camel_to_snake,
+    client_only_reads_catalog,
     closed_or_context_managed,
+    enclosing_functions,
     has_unhashable_literal_arg,
     in_lazy_init,
+    is_admin_endpoint,
+    is_credential_check_name,
+    is_literal,
+    is_model_catalog_name,
     is_one_time_function,
     is_setup_function_name,
+    referenced_names,
+    walk,
 )
 
 SDK_CLIENTS = frozenset(
@@ -105,7 +113,17 @@ class ClientConstructedPerCall(Rule):
     configure (``init_*``, ``setup_*``, ``configure_*``, ``lifespan``,
     ``get_client``); and in factories, where the client leaves the
     function (it is returned, or stored on ``self`` or in a global): keeping it is
-    then the caller's job.
+    then the caller's job. Cold paths are not reported either: a function nested in
+    one of those; credential checks (``check_api_key``, ``verify_credentials``: a
+    fresh client per key is the point); model listing (the function's name says
+    so, or the client only calls ``client.models.list()``/``retrieve()``); FastAPI
+    endpoints only administrators may call (a ``Depends(get_admin_user)``
+    parameter); and a client whose listing a loop iterates (``for obj in
+    s3.Bucket(b).objects.all()``: one client serves the whole batch).
+
+    A client built from per-request settings (an API key a user brought, a base
+    URL) is still reported: keep one client per distinct settings (a cache keyed
+    by them) instead of one per call; the message says so.
 
     ## Why is this bad?
     Each client owns an HTTP connection pool (``httpx`` for OpenAI, Anthropic and
@@ -157,9 +175,13 @@ class ClientConstructedPerCall(Rule):
     environment when the client is built is then read once; and an async client
     (``AsyncOpenAI``) is tied to the event loop of its first request, which matters
     when the code runs several loops (``asyncio.run`` per call, some test set-ups).
-    The fix is not offered when the client is entered in a ``with`` block or closed
-    in the function (a shared client would be closed for everyone), when an
-    argument is a list, dict or set display (it would always raise), or for
+    With per-request credentials the cache keeps one client per distinct key for
+    the life of the process: with many keys, prefer
+    ``functools.lru_cache(maxsize=...)``. The fix is not offered when the client is
+    entered in a ``with`` block or closed in the function (a shared client would be
+    closed for everyone), when an argument is a list, dict or set display (it would
+    always raise), when it passes ``**kwargs`` or ``default_headers``/``headers``/
+    ``default_query`` (mappings, which the cache cannot hash), or for
     ``boto3.Session(...).client(...)``.
     """
 
@@ -192,32 +214,86 @@ class ClientConstructedPerCall(Rule):
                 return
             chained_session, qn = True, "boto3.Session().client"
         func = self.ctx.enclosing_function(node)
-        if func is None or is_one_time_function(func, self.ctx) or is_setup_function_name(func.name.value):
+        if func is None or self._cold(node, func):
             return
         if in_lazy_init(node, self.ctx):
             return
         if built_value_escapes(node, func, self.ctx):
             return
+        in_loop = self.ctx.repeating_loop(node) is not None
+        target = self._client_name(node)
+        if target is not None and not in_loop:
+            if client_only_reads_catalog(target, func):
+                return  # ``client.models.list()``: model listing, a cold path
+            if _iterates_its_listing(target, func):
+                return  # one client for a whole listing: the cost is paid once per batch
         callee = dotted(node.func) or "client"
         shown = "boto3.Session(...).client" if chained_session else callee
-        if self.ctx.repeating_loop(node) is not None:
+        per_settings = self._varying_arguments(node)
+        if in_loop:
             detail = "Inside a loop: a new client, with an empty connection pool, on every iteration."
         else:
             detail = (
                 f"Paid on every call of `{func.name.value}()`: a new client starts with no open connection, "
                 "so its first request pays connection set-up (200-500 ms, audit report 001)."
             )
+        if per_settings:
+            detail += (
+                " The arguments may differ between calls (an API key, a base URL): keep one client per distinct "
+                "arguments, e.g. a cache keyed by them."
+            )
+            advice = "reuse one client per distinct arguments (a cache keyed by them)"
+        else:
+            advice = "build it once and reuse it"
         fix = None
         if not chained_session and self._fixable(node, func):
             fix = cached_factory_fix(self.ctx, node, callee, qn or callee, _factory_name(callee))
         self.report(
             node,
-            message=f"`{shown}(...)` builds a new client on every call of `{func.name.value}()`; build it once and reuse it",
+            message=f"`{shown}(...)` builds a new client on every call of `{func.name.value}()`; {advice}",
             fix=fix,
             detail=detail,
         )
 
     # -- detection -------------------------------------------------------
+    def _cold(self, node: cst.Call, func: cst.FunctionDef) -> bool:
+        """The function (or one it is nested in) runs once or rarely: set-up, ``main``, tests, start-up
+        hooks, credential checks, model listing, admin-only endpoints."""
+        for outer in enclosing_functions(node, self.ctx):
+            name = outer.name.value
+            if is_one_time_function(outer, self.ctx) or is_setup_function_name(name):
+                return True
+            if is_credential_check_name(name) or is_model_catalog_name(name) or is_admin_endpoint(outer):
+                return True
+        return False
+
+    def _client_name(self, node: cst.Call) -> str | None:
+        """The local name the client is bound to (``client = OpenAI()``, ``with OpenAI() as client``)."""
+        parent = self.ctx.parent(node)
+        if isinstance(parent, cst.WithItem) and parent.item is node:
+            if parent.asname is not None and isinstance(parent.asname.name, cst.Name):
+                return parent.asname.name.value
+            return None
+        target = assigned_target(node, self.ctx)
+        if isinstance(target, cst.Name):
+            return target.value
+        # ``pages = boto3.client("s3").get_paginator(...)``: what the chain gives is bound instead
+        holder: cst.CSTNode = node
+        for anc in self.ctx.ancestors(node):
+            if isinstance(anc, (cst.Attribute, cst.Call)) and not (isinstance(anc, cst.Call) and holder in anc.args):
+                holder = anc
+                continue
+            break
+        if holder is not node and _resource_step(holder, skip=node):
+            target = assigned_target(holder, self.ctx)
+            if isinstance(target, cst.Name):
+                return target.value
+        return None
+
+    def _varying_arguments(self, node: cst.Call) -> bool:
+        """The client is built from values that may change between calls (not only literals)."""
+        return any(not is_literal(arg.value) for arg in node.args)
+
     def _boto3_session_client(self, node: cst.Call) -> bool:
         """``boto3.Session(...).client("s3")`` / ``.resource(...)``."""
         func = node.func
@@ -233,8 +309,70 @@ class ClientConstructedPerCall(Rule):
             return False  # ``with OpenAI() as client:`` closes it on exit
         if has_unhashable_literal_arg(node):
             return False  # the cache would raise TypeError on a dict of headers
+        if any(arg.star == "**" for arg in node.args):
+            return False  # ``OpenAI(**kwargs)``: the dict may carry ``default_headers={...}``, unhashable
+        if any(arg.keyword is not None and arg.keyword.value in _MAPPING_KEYWORDS and not _none(arg.value) for arg in node.args):
+            return False  # ``default_headers=headers``: a mapping, the cache would raise TypeError
         target = assigned_target(node, self.ctx)
         return not (isinstance(target, cst.Name) and closed_or_context_managed(target.value, func))
+
+
+_MAPPING_KEYWORDS = frozenset({"default_headers", "default_query", "headers", "extra_headers", "http_options"})
+"""Client settings that take a dict: a cache keyed by the arguments cannot hash them."""
+
+def _none(expr: cst.BaseExpression) -> bool:
+    return isinstance(expr, cst.Name) and expr.value == "None"
+
+
+_LISTING_METHODS = frozenset({"all", "filter", "paginate", "list", "scan", "limit", "page_size", "iterator", "iter_pages"})
+"""Calls that page through a remote collection (``bucket.objects.filter(...)``, ``paginator.paginate(...)``)."""
+
+
+def _resource_step(expr: cst.BaseExpression, skip: cst.CSTNode | None = None) -> bool:
+    """``s3.Bucket(name)``, ``client.get_paginator(op)``, ``bucket.objects``: an object taken from a client
+    that makes no request by itself (a resource, a paginator, a collection)."""
+    for node in (expr, *walk(expr)):
+        if node is skip:
+            continue
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+            method = node.func.attr.value
+            if not (method[:1].isupper() or method == "get_paginator"):
+                return False
+    return True
+
+
+def _lists(expr: cst.BaseExpression) -> bool:
+    for node in (expr, *walk(expr)):
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+            method = node.func.attr.value
+            if method in _LISTING_METHODS or method.startswith("list_"):
+                return True
+    return False
+
+
+def _iterates_its_listing(name: str, func: cst.FunctionDef) -> bool:
+    """A loop in ``func`` pages through a remote collection the client bound to ``name`` gives, directly
+    or through a resource taken from it (``bucket = s3.Bucket(b)``; ``for obj in
+    bucket.objects.filter(...)``; ``client.get_paginator(op).paginate(...)``): one client serves the
+    whole batch (a listing, then requests per item), so its set-up is paid once per batch. A response
+    (``for r in client.rerank(...).results``, a stream) is not a listing.
+
+    Walks ``func`` itself (the rule context knows parents only up to the node being visited)."""
+    scopes = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
+    names = {name}
+    changed = True
+    while changed:
+        changed = False
+        for node in walk(func.body, stop=scopes):
+            if isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
+                target = node.targets[0].target.value
+                if target not in names and referenced_names(node.value) & names and _resource_step(node.value):
+                    names.add(target)
+                    changed = True
+    for node in walk(func.body, stop=scopes):
+        if isinstance(node, (cst.For, cst.CompFor)) and referenced_names(node.iter) & names and _lists(node.iter):
+            return True
+    return False
 
 
 def _factory_name(callee: str) -> str:

@@ -14,10 +14,15 @@ from perf_lsp.rules.patterns import (
     cached_factory_fix,
     children,
     closed_or_context_managed,
+    enclosing_functions,
     has_unhashable_literal_arg,
     in_lazy_init,
+    is_admin_endpoint,
+    is_credential_check_name,
+    is_model_catalog_name,
     is_one_time_function,
     is_setup_function_name,
+    walk,
 )
 
 # qualified name -> what it opens
@@ -102,7 +107,16 @@ class ConnectionPerCall(Rule):
     open or check connections (``lifespan``, ``startup``, ``init_db``,
     ``get_connection``, ``health_check``, migrations); and in factories, where the
     connection leaves the function (returned, yielded, stored on ``self`` or in a
-    global).
+    global). Cold paths are not reported either: a function nested in one of
+    those; credential checks; model listing (the function's name says so, or the
+    one request goes to ``.../models``, Ollama's ``/api/tags`` or ``/api/show``);
+    FastAPI endpoints only administrators may call (a ``Depends(get_admin_user)``
+    parameter); and database connections opened by a document loader (a class
+    deriving from ``BaseLoader`` or another ``*Loader``), which serve a whole
+    ingestion run.
+
+    A retry loop (``for attempt in range(n): ... return``) is not a loop of
+    requests: a client opened in it is reported as opened once per call.
 
     ## Why is this bad?
     Opening a connection costs network round trips before the first query: TCP,
@@ -199,13 +213,19 @@ class ConnectionPerCall(Rule):
         if kind is None:
             return
         func = self.ctx.enclosing_function(node)
-        if func is None or in_lazy_init(node, self.ctx) or self._setup_function(func):
+        if func is None or in_lazy_init(node, self.ctx) or self._cold(node, func):
             return
         if built_value_escapes(node, func, self.ctx):
             return
-        in_loop = self.ctx.repeating_loop(node) is not None
-        if kind in _HTTP_KINDS and not in_loop and not self._single_request(node, func):
+        if kind not in _HTTP_KINDS and self._in_document_loader(func):
             return
+        loop = self.ctx.repeating_loop(node)
+        in_loop = loop is not None and not _retry_loop(loop)
+        if kind in _HTTP_KINDS:
+            if not in_loop and not self._single_request(node, func):
+                return
+            if self._catalog_request(node, func):
+                return
         callee = dotted(node.func) or "connect"
         if in_loop:
             detail = f"Inside a loop: a new {kind} on every iteration."
@@ -231,8 +251,41 @@ class ConnectionPerCall(Rule):
         )
 
     # -- detection -------------------------------------------------------
-    def _setup_function(self, func: cst.FunctionDef) -> bool:
-        return is_setup_function_name(func.name.value) or is_one_time_function(func, self.ctx)
+    def _cold(self, node: cst.Call, func: cst.FunctionDef) -> bool:
+        """The function (or one it is nested in) runs once or rarely: set-up, ``main``, tests, start-up
+        hooks, health and credential checks, model listing, admin-only endpoints."""
+        for outer in enclosing_functions(node, self.ctx):
+            name = outer.name.value
+            if is_setup_function_name(name) or is_one_time_function(outer, self.ctx):
+                return True
+            if is_credential_check_name(name) or is_model_catalog_name(name) or is_admin_endpoint(outer):
+                return True
+        return False
+
+    def _in_document_loader(self, func: cst.FunctionDef) -> bool:
+        """A method of a document loader (a class deriving from ``BaseLoader`` or another ``*Loader``):
+        it runs once per ingestion, and one connection serves the whole load."""
+        cls = self.ctx.enclosing_class(func)
+        if cls is None:
+            return False
+        for base in cls.bases:
+            name = dotted(base.value) or ""
+            if name.rsplit(".", 1)[-1].endswith("Loader"):
+                return True
+        return False
+
+    def _catalog_request(self, node: cst.Call, func: cst.FunctionDef) -> bool:
+        """The one request reads a model catalog (``/models``, Ollama's ``/api/tags``, ``/api/show``):
+        model listing is a cold, cached path."""
+        for inner in walk(func.body, stop=(cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+            text = None
+            if isinstance(inner, cst.SimpleString):
+                text = inner.evaluated_value
+            elif isinstance(inner, cst.FormattedString) and inner.parts and isinstance(inner.parts[-1], cst.FormattedStringText):
+                text = inner.parts[-1].value  # ``f"{base}/models"``, not ``f"{base}/models/{m}:generate"``
+            if isinstance(text, str) and _CATALOG_PATH.search(text):
+                return True
+        return False
 
     def _single_request(self, node: cst.Call, func: cst.FunctionDef) -> bool:
         """The HTTP client built by ``node`` is used for exactly one request, outside any loop,
@@ -258,6 +311,28 @@ class ConnectionPerCall(Rule):
         return not (isinstance(target, cst.Name) and closed_or_context_managed(target.value, func))
 
 
+_CATALOG_PATH = re.compile(r"/(v\d+/)?models/?$|/api/(tags|show)/?$|/openai/deployments(\?|/?$)")
+"""URL paths (at the end of a string part) that list or describe a provider's models."""
+
+
+def _retry_loop(loop: cst.CSTNode) -> bool:
+    """``for attempt in range(n): ... return/break``: the body repeats only when an attempt fails;
+    the loop variable feeds nothing but the retry bookkeeping."""
+    if not (isinstance(loop, cst.For) and isinstance(loop.iter, cst.Call) and dotted(loop.iter.func) == "range"):
+        return False
+    exits = any(isinstance(n, (cst.Return, cst.Break)) for n in walk(loop.body, stop=(cst.FunctionDef, cst.Lambda, cst.ClassDef)))
+    if not exits:
+        return False
+    target = loop.target.value if isinstance(loop.target, cst.Name) else None
+    if target is None:
+        return False
+    for n in walk(loop.body, stop=(cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+        if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and n.func.attr.value in _REQUEST_METHODS:
+            if target in _identifiers(n):
+                return False  # the attempt number changes the request: not a plain retry
+    return True
+
+
 def _one_request_through(name: str, func: cst.FunctionDef) -> bool:
     """``func`` makes exactly one request through local ``name`` (``name.get(...)``, ...), not in a loop,
     and otherwise only configures or closes it (``name.headers.update(...)``, ``name.close()``)."""
@@ -281,7 +356,7 @@ def _one_request_through(name: str, func: cst.FunctionDef) -> bool:
                 grand = chain[-2]
                 if isinstance(grand, cst.Call) and grand.func is parent and parent.attr.value in _REQUEST_METHODS:
                     requests += 1
-                    if any(isinstance(a, _LOOPS) for a in chain):
+                    if any(isinstance(a, _LOOPS) and not _retry_loop(a) for a in chain):
                         return False
                 continue  # configuration (``client.headers``, ``session.mount``) or closing
             return False  # handed on, compared, rebound...

@@ -15,7 +15,7 @@ import libcst as cst
 
 from perf_lsp.codemod import replace_nodes
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import COMPREHENSIONS, FixContext, Rule, RuleContext
+from perf_lsp.rules.base import COMPREHENSIONS, FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, dotted
 from perf_lsp.rules.patterns import annotation_qualified_names, referenced_names, target_names, walk
 from perf_lsp.rules.pfl201_encode_in_loop import (
     _changed_by_loop,
@@ -418,8 +418,10 @@ class EmbeddingApiCallInLoop(Rule):
     ``input=[a, b]``, a slice, a comprehension), loops over batches
     (``batched(...)``, ``chunks``), ``while`` loops, loops that sleep between
     calls (``time.sleep``/``asyncio.sleep``: deliberately rate-limited and
-    sequential), ``embed_documents`` (already batched) and tokenizers such as
-    ``tiktoken``'s ``encode``.
+    sequential), ``embed_documents`` (already batched), tokenizers such as
+    ``tiktoken``'s ``encode``, and a loop in an ``except NotImplementedError:``
+    block: the fallback for embedders without a batch method, after the batched
+    call was tried.
 
     ## Why is this bad?
     Every call is an HTTPS round trip to the provider: tens to hundreds of
@@ -520,6 +522,8 @@ class EmbeddingApiCallInLoop(Rule):
         loop = varying_loop(self.ctx, innermost, [site.item])
         if loop is None or loop_sleeps(self.ctx, loop):
             return
+        if _batch_unsupported_fallback(self.ctx, loop):
+            return
         if not self._is_embedding_call(site):
             return
         fix = None
@@ -610,6 +614,26 @@ class EmbeddingApiCallInLoop(Rule):
             return False
         resolver = TypeResolver(self.ctx, TypeCatalog(constructors=classes))
         return "custom" in resolver.tags(func.value, site.call)
+
+
+_UNSUPPORTED_ERRORS = frozenset({"NotImplementedError", "NotImplemented", "AttributeError"})
+
+
+def _batch_unsupported_fallback(ctx: RuleContext, loop: cst.CSTNode) -> bool:
+    """The loop is the fallback of a batched call that was tried first: it runs in an ``except
+    NotImplementedError:`` (or ``AttributeError``) block, taken only when the embedder has no batch
+    method (``try: embed_documents(texts) except NotImplementedError: [embed_query(t) for t in texts]``)."""
+    for anc in ctx.ancestors(loop):
+        if isinstance(anc, FUNCTION_BOUNDARIES):
+            return False
+        if isinstance(anc, (cst.ExceptHandler, cst.ExceptStarHandler)) and anc.type is not None:
+            types = anc.type.elements if isinstance(anc.type, cst.Tuple) else [anc.type]
+            for element in types:
+                expr = element.value if isinstance(element, cst.Element) else element
+                name = dotted(expr) or ""
+                if name.rsplit(".", 1)[-1] in _UNSUPPORTED_ERRORS:
+                    return True
+    return False
 
 
 def _keyword(call: cst.Call, name: str) -> cst.Arg | None:

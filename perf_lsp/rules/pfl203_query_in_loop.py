@@ -155,6 +155,12 @@ _SQLALCHEMY_BUILDERS = frozenset({"select", "insert", "update", "delete", "text"
 _FIRST_WORD = re.compile(r"\s*\(*\s*([A-Za-z]+)")
 _PAGINATION = re.compile(r"\bOFFSET\b", re.I)
 _TOP_K = re.compile(r"\bORDER\s+BY\b.*\b(?:LIMIT|FETCH\s+(?:FIRST|NEXT)|TOP)\b", re.I | re.S)
+_SYSTEM_CATALOG = re.compile(
+    r"\b(?:FROM|JOIN)\s+(?:information_schema\s*\.|pg_catalog\s*\.|pg_[a-z_]+\b|sqlite_(?:master|schema|temp_master)\b|"
+    r"duckdb_[a-z_]+\s*\(|sys\s*\.|mysql\s*\.|all_(?:tables|indexes|tab_columns)\b|user_(?:tables|indexes)\b)",
+    re.I,
+)
+"""System catalogs (``information_schema``, ``pg_catalog``, ``sqlite_master``, ``duckdb_functions()``...)."""
 _IDENTIFIER_FIELD = re.compile(r"\b(?:FROM|INTO|UPDATE|TABLE|JOIN)\s+[`\"\[]?\{", re.I)
 
 
@@ -183,7 +189,12 @@ class QueryInLoop(Rule):
     ``OFFSET``, ``while`` loops (cursor pagination, consumers), loops over batches
     (``batched(...)``, ``batch``), loops that sleep between queries, a receiver
     that changes per item (one query per collection or shard: parallelise those
-    instead), ``executemany`` and queries whose arguments do not change.
+    instead), ``executemany`` and queries whose arguments do not change; queries
+    of system catalogs (``information_schema``, ``pg_catalog``, ``sqlite_master``,
+    ``duckdb_functions()``: schema introspection at set-up); and a query in one
+    branch of an ``if``/``elif`` chain that dispatches on a per-item value
+    (``if op["action"] == "add": ... elif op["action"] == "remove": ...``): a list of
+    different operations applied in order, not one query over a list of keys.
 
     ## Why is this bad?
     Each iteration waits for a full round trip to the database (network, parse,
@@ -284,6 +295,8 @@ class QueryInLoop(Rule):
             return  # pagination
         if loop_sleeps(self.ctx, loop) or in_handler(self.ctx, node, loop) or _grows_own_iterable(loop):
             return
+        if _in_dispatch_branch(self.ctx, node, loop, varying):
+            return  # a command interpreter: each item is a different operation, applied in order
         fix = None
         if method == "execute" and kind in {"dbapi_cursor", "dbapi_conn", "named"} and loop is innermost:
             fix = self._plan_executemany(node, loop, sql, kind)
@@ -316,6 +329,8 @@ class QueryInLoop(Rule):
             word = _first_word(sql)
             if word not in _SQL_WORDS or _PAGINATION.search(sql) or _TOP_K.search(sql):
                 return False  # DDL, pagination, or a top-k per item
+            if _SYSTEM_CATALOG.search(sql):
+                return False  # schema introspection: set-up over a few schema objects, not data per item
             if _IDENTIFIER_FIELD.search(sql) and referenced_names(statement) & varying:
                 return False  # the table changes per item: maintenance over several tables
             return True
@@ -522,3 +537,48 @@ def _grows_own_iterable(loop: cst.CSTNode) -> bool:
         if any(_overlaps(ref, p) for p in effects.stores) or any(p[: len(ref)] == ref for p in effects.receivers):
             return True
     return False
+
+
+def _in_dispatch_branch(ctx: RuleContext, node: cst.CSTNode, loop: cst.CSTNode, varying: set[str]) -> bool:
+    """``for op in ops: if op["action"] == "add": ... elif op["action"] == "remove": db.get(...)``: the
+    query sits in one branch of an ``if``/``elif`` chain that compares a per-item value with two or
+    more different literals. Each item is a different operation (add, move, delete) applied in order,
+    later ones possibly on what earlier ones made: not one query repeated over a list of keys."""
+    child = node
+    for anc in ctx.ancestors(node):
+        if anc is loop:
+            return False
+        if isinstance(anc, cst.If) and child is not anc.test:
+            subject = _dispatch_subject(anc.test, varying)
+            if subject is not None:
+                literals = set()
+                # climb to the head of the ``if``/``elif`` chain, then walk down it
+                head = anc
+                while isinstance(ctx.parent(head), cst.If) and ctx.parent(head).orelse is head:
+                    head = ctx.parent(head)
+                current: cst.CSTNode | None = head
+                while isinstance(current, cst.If):
+                    literal = _dispatch_literal(current.test, subject)
+                    if literal is not None:
+                        literals.add(literal)
+                    current = current.orelse
+                if len(literals) >= 2:
+                    return True
+        child = anc
+    return False
+
+
+def _dispatch_subject(test: cst.BaseExpression, varying: set[str]) -> str | None:
+    """``action == "add"`` (``action`` per item) -> the code of ``action``."""
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1 and isinstance(test.comparisons[0].operator, cst.Equal):
+        left, right = test.left, test.comparisons[0].comparator
+        if _literal_text(right) is not None and referenced_names(left) & varying:
+            return cst.Module([]).code_for_node(left)
+    return None
+
+
+def _dispatch_literal(test: cst.BaseExpression, subject: str) -> str | None:
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1 and isinstance(test.comparisons[0].operator, cst.Equal):
+        if cst.Module([]).code_for_node(test.left) == subject:
+            return _literal_text(test.comparisons[0].comparator)
+    return None

@@ -9,7 +9,7 @@ import libcst as cst
 from perf_lsp.codemod import replace_nodes
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import FixContext, Rule, RuleContext, dotted
-from perf_lsp.rules.patterns import camel_to_snake
+from perf_lsp.rules.patterns import camel_to_snake, runs_on_one_thread, runs_once
 
 # A call whose receiver (or an argument passed as a whole) is one of these objects is
 # not a group member: the object runs one operation at a time, or its operations are
@@ -121,7 +121,13 @@ class SequentialAwaits(Rule):
     whose callee or target ends in ``session``, ``connection``, ``client``,
     ``pool``, ``emitter``, ``caller``, ``call``, ``callback``, ``handler``,
     ``lock`` or ``cache`` (``session = await get_session()``): usually cached or
-    in-memory, with nothing to gain from running them together.
+    in-memory, with nothing to gain from running them together. Also not
+    reported: awaits that asgiref runs on Django's one sync thread (``await
+    sync_to_async(f)(...)``, and in a module importing ``django`` or
+    ``asgiref.sync`` the async ORM and wrappers named after it: ``afirst()``,
+    ``aget_user()``), which cannot overlap; and functions that run once (start-up
+    and set-up functions such as ``init_async``, ``main``, CLI commands, and a
+    private method the class calls only from them).
 
     ## Why is this bad?
     Each ``await`` waits for its call to finish before the next one starts, so the
@@ -193,7 +199,7 @@ class SequentialAwaits(Rule):
         if sum(1 for stmt in node.body if _awaited_assignment(stmt)) < 2:
             return
         func = self.ctx.enclosing_function(node)
-        if func is None or func.asynchronous is None:
+        if func is None or func.asynchronous is None or runs_once(func, self.ctx):
             return
         self._func = func
         if self._under_guard(node):
@@ -300,6 +306,8 @@ class SequentialAwaits(Rule):
         """True when ``call`` (the awaited one or one inside it) sleeps or uses a shared resource."""
         qn = self._qualified(call)
         if qn in _SLEEPS or qn in {"asyncio.sleep", "anext", "builtins.anext"}:
+            return True
+        if runs_on_one_thread(call, self.ctx):
             return True
         if isinstance(call.func, cst.Attribute):
             method = call.func.attr.value

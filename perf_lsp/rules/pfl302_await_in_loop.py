@@ -15,6 +15,8 @@ from perf_lsp.rules.patterns import (
     store_path,
     is_test_function,
     referenced_names,
+    runs_on_one_thread,
+    runs_once,
     target_names,
     uses_other_event_loop,
     walk,
@@ -35,12 +37,20 @@ _WRITE_FIRST_WORDS = frozenset(
         "rename", "mark", "assign", "submit", "notify", "enqueue", "persist", "index", "ack", "log",
         "close", "aclose", "finalize", "shutdown", "cleanup", "dispose", "teardown", "cancel", "stop",
         "terminate", "kill", "release", "disconnect", "unsubscribe", "unregister",
+        "flush", "sync", "attach", "detach", "rebuild", "reindex", "enter", "leave", "join", "subscribe",
+        "install", "handle",
     }
 )
 # Last words of a callee that is a callback or event sink: ordered by nature.
 _SINK_LAST_WORDS = frozenset(
     {"callback", "handler", "emitter", "emit", "hook", "listener", "notify", "progress", "send", "yield_", "cb"}
 )
+# Segments of a receiver that runs commands one after another in one place (a shell, a sandbox, a process).
+_COMMAND_RUNNER_WORDS = frozenset({"commands", "shell", "terminal", "sandbox", "process", "subprocess", "container"})
+# Words in a comment at or inside the loop that say the author wants it sequential.
+_SEQUENTIAL_COMMENT_WORDS = ("sequential", "one at a time", "one by one", "serially", "not concurrently", "instead of concurrently")
+# Calls that already run awaitables concurrently: a function that uses one next to the loop chose sequential on purpose.
+_CONCURRENT_CALLS = frozenset({"asyncio.gather", "asyncio.wait", "asyncio.as_completed", "asyncio.TaskGroup", "anyio.create_task_group", "trio.open_nursery"})
 # Words of any call in the loop body that pace the loop (rate limiting).
 _PACING_WORDS = frozenset({"sleep", "throttle", "limiter", "backoff", "ratelimit", "pace", "wait"})
 # Methods that change the object they are called on.
@@ -87,7 +97,24 @@ class AwaitInLoop(Rule):
       an ``asyncio`` helper other than ``to_thread`` (``await task`` on tasks
       already running is not a call);
     - the await sits in a ``with`` block inside the loop (a per-call span, timer
-      or ``pytest.raises``), or the function is a test (``test_*``).
+      or ``pytest.raises``), or the function is a test (``test_*``);
+    - a condition in the body reads state the body changes (``if key not in
+      cache: cache[key] = await fetch(key)``, ``if x.id in seen: continue``): a
+      memo or a visited set, which concurrent calls would defeat;
+    - the loop is sequential on purpose: its block (or the other branch of the
+      ``if`` it sits in) also runs ``asyncio.gather``/``wait``/a task group (the
+      author chose sequential for these items), a comment at or in the loop says
+      so ("sequentially", "one at a time"...), it iterates
+      ``reversed(...)``, or another loop of the function iterates ``reversed()``
+      of the same items (key down, then key up in reverse order); or an
+      enclosing loop sleeps (a periodic background job);
+    - the call runs a command in a shell, sandbox or process
+      (``sbx.commands.run("pip install ...")``), or is ``asyncio.to_thread`` of a
+      writing function (``os.remove``), or one that asgiref runs on Django's one
+      sync thread (``sync_to_async(f)(x)``, the async ORM and wrappers named after
+      it such as ``aget_user(x)``): they cannot overlap;
+    - the function runs once: start-up and set-up functions (``init_*``,
+      ``main``, CLI commands...) and private methods called only from them.
 
     In a module that imports ``trio``, ``anyio`` or ``curio`` the message asks for
     a task group and no ``asyncio`` fix is offered.
@@ -163,7 +190,7 @@ class AwaitInLoop(Rule):
         if loop is None or id(loop) in self._seen:
             return
         func = self.ctx.enclosing_function(node)
-        if func is None or func.asynchronous is None or is_test_function(func):
+        if func is None or func.asynchronous is None or is_test_function(func) or runs_once(func, self.ctx):
             return
         self._seen.add(id(loop))
         self._http_names = self._http_by_func.get(id(func)) or self._http_by_func.setdefault(id(func), self._http_clients(func))
@@ -178,6 +205,8 @@ class AwaitInLoop(Rule):
         else:
             return
         if self._under_guard(loop, func) or self._in_with(node, loop):
+            return
+        if self._sequential_on_purpose(loop, func):
             return
         message = None
         if uses_other_event_loop(self.ctx):  # trio/anyio: a task group, and no asyncio fix
@@ -216,11 +245,14 @@ class AwaitInLoop(Rule):
         if reads & (bound - fresh):
             return False  # a value carried from one iteration to the next
         refs = _dotted_refs(call)
+        conditions = self._controlling_conditions(await_node, loop)
         for path in _mutated_paths(body):
             if path[0] in fresh:
                 continue
             if any(_overlaps(path, ref) for ref in refs):
                 return False
+            if path[0] not in bound and any(_overlaps(path, ref) for ref in conditions):
+                return False  # a memo or visited set kept across iterations decides which calls run
         return True
 
     def _independent_comprehension(self, await_node: cst.Await, call: cst.Call, comp: cst.CSTNode) -> bool:
@@ -267,6 +299,70 @@ class AwaitInLoop(Rule):
         fresh |= {name for name, n in assigned_before.items() if counts.get(name, 0) == n}
         return fresh
 
+    def _controlling_conditions(self, await_node: cst.Await, loop: cst.For) -> set[tuple[str, ...]]:
+        """What the conditions that decide whether the await runs read: the tests of the ``if``s around it
+        in the loop body, and of guard clauses (``if ...: continue``) before it in any block around it."""
+        refs: set[tuple[str, ...]] = set()
+        child: cst.CSTNode = await_node
+        for anc in self.ctx.ancestors(await_node):
+            if anc is loop:
+                break
+            if isinstance(anc, (cst.If, cst.IfExp)) and child is not anc.test:
+                refs |= _dotted_refs(anc.test)
+            if isinstance(anc, cst.IndentedBlock):
+                for stmt in anc.body:
+                    if stmt is child:
+                        break
+                    if isinstance(stmt, cst.If) and any(isinstance(n, (cst.Continue, cst.Break)) for n in walk(stmt.body)):
+                        refs |= _dotted_refs(stmt.test)
+            child = anc
+        return refs
+
+    def _sequential_on_purpose(self, loop: cst.CSTNode, func: cst.FunctionDef) -> bool:
+        """The author chose sequential: a concurrent helper beside the loop, a comment, a reverse-order pair,
+        or a periodic job (an enclosing loop that sleeps)."""
+        if not isinstance(loop, cst.For):
+            return False
+        if _is_reversed_call(loop.iter, self.ctx):
+            return True
+        iterable = self.ctx.code(loop.iter)
+        for other in walk(func.body, stop=FUNCTION_BOUNDARIES):
+            if other is not loop and isinstance(other, cst.For) and _is_reversed_call(other.iter, self.ctx):
+                if self.ctx.code(other.iter.args[0].value) == iterable:
+                    return True
+        if _says_sequential(loop, self.ctx):
+            return True
+        # the loop's block, and the other branches of the ``if`` the loop sits in
+        places: list[cst.CSTNode] = []
+        parent = self.ctx.parent(loop)
+        if isinstance(parent, cst.IndentedBlock):
+            places.append(parent)
+            holder = self.ctx.parent(parent)
+            if isinstance(holder, cst.Else):
+                holder = self.ctx.parent(holder)
+            if isinstance(holder, cst.If):
+                while True:  # up the ``elif`` chain to the first ``if``
+                    up = self.ctx.parent(holder)
+                    if isinstance(up, cst.If) and up.orelse is holder:
+                        holder = up
+                    else:
+                        break
+                places.append(holder)
+        for place in places:
+            for inner in walk(place, stop=FUNCTION_BOUNDARIES):
+                if isinstance(inner, cst.Call) and (self.ctx.qualified_name(inner.func) or dotted(inner.func)) in _CONCURRENT_CALLS:
+                    return True
+        child: cst.CSTNode = loop
+        for anc in self.ctx.ancestors(loop):
+            if anc is func:
+                break
+            if isinstance(anc, (cst.For, cst.While)) and child is anc.body:
+                for inner in walk(anc.body, stop=FUNCTION_BOUNDARIES):
+                    if isinstance(inner, cst.Call) and not _contains(loop, inner) and self._paces(inner):
+                        return True
+            child = anc
+        return False
+
     def _paces(self, call: cst.Call) -> bool:
         """A sleep or a rate limiter: ``asyncio.sleep``, ``time.sleep``, ``self.limiter.wait()``, ``throttle()``."""
         name = dotted(call.func) or (call.func.attr.value if isinstance(call.func, cst.Attribute) else "")
@@ -294,10 +390,25 @@ class AwaitInLoop(Rule):
         qn = self.ctx.qualified_name(call.func) or dotted(call.func) or ""
         if (qn.startswith("asyncio.") and qn != "asyncio.to_thread") or qn in {"anext", "builtins.anext"}:
             return False
+        if qn == "asyncio.to_thread" and call.args:
+            # ``to_thread(os.remove, path)``: judge the function it runs
+            target = call.args[0].value
+            name = target.attr.value if isinstance(target, cst.Attribute) else (dotted(target) or "")
+            words = _words(name.rsplit(".", 1)[-1])
+            if words and words[0] in _WRITE_FIRST_WORDS | {"unlink", "rmtree", "makedirs", "mkdir", "rmdir"}:
+                return False
+        if isinstance(call.func, cst.Attribute):
+            receiver = dotted(call.func.value) or ""
+            if any(word in _COMMAND_RUNNER_WORDS for seg in receiver.split(".") for word in _words(seg)):
+                return False
         if qn.split(".", 1)[0] in {"trio", "anyio"}:
             return False
+        if runs_on_one_thread(call, self.ctx):
+            return False  # Django's async ORM: one thread runs them all, one after another
         callee = call.func.attr.value if isinstance(call.func, cst.Attribute) else (dotted(call.func) or "")
         words = _words(callee.rsplit(".", 1)[-1])
+        if words and words[0] == "async" and len(words) > 1:
+            words = words[1:]  # ``async_embed_with_retry``: the verb comes after
         if words:
             first = words[0][1:] if words[0].startswith("a") and words[0][1:] in _WRITE_FIRST_WORDS else words[0]
             if first in _WRITE_FIRST_WORDS or first in _ORDERED_FIRST_WORDS or words[-1] in _SINK_LAST_WORDS:
@@ -458,6 +569,34 @@ class AwaitInLoop(Rule):
 
 
 # -- helpers -----------------------------------------------------------------
+def _is_reversed_call(expr: cst.BaseExpression, ctx: RuleContext) -> bool:
+    """``reversed(xs)`` (the builtin): the items are visited in an order chosen on purpose."""
+    return (
+        isinstance(expr, cst.Call)
+        and isinstance(expr.func, cst.Name)
+        and expr.func.value == "reversed"
+        and len(expr.args) == 1
+        and ctx.resolve_dotted("reversed") is None
+    )
+
+
+def _says_sequential(loop: cst.For, ctx: RuleContext) -> bool:
+    """A comment just above the loop or inside it says the loop is sequential on purpose."""
+    visitor = _CommentText()
+    loop.visit(visitor)
+    text = " ".join(visitor.texts).lower()
+    return any(word in text for word in _SEQUENTIAL_COMMENT_WORDS)
+
+
+class _CommentText(cst.CSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+
+    def visit_Comment(self, node: cst.Comment) -> None:
+        self.texts.append(node.value)
+
+
 def _gather(fctx: FixContext, call: cst.Call, target: cst.BaseAssignTargetExpression, iterable: cst.BaseExpression) -> cst.Await:
     """``await asyncio.gather(*(call for target in iterable))``."""
     gather = fctx.parse_expression(fctx.name_ref("asyncio", "gather"))

@@ -11,7 +11,7 @@ from perf_lsp.codemod import replace_node
 from perf_lsp.model import Applicability
 from perf_lsp.names import dotted_name, resolve_dotted
 from perf_lsp.rules.base import COMPREHENSIONS, FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, dotted
-from perf_lsp.rules.patterns import is_cached_function, is_test_function, uses_other_event_loop, walk
+from perf_lsp.rules.patterns import in_lazy_init, is_cached_function, is_test_function, uses_other_event_loop, walk
 
 _HTTP_VERBS = ("get", "post", "put", "patch", "delete", "head", "options", "request")
 
@@ -82,7 +82,9 @@ class BlockingCallInAsync(Rule):
     passed to ``asyncio.to_thread``/``run_in_executor`` rather than called,
     ``aiofiles.open``, ``httpx.AsyncClient``, ``asyncio.sleep``,
     ``time.time()``/``time.monotonic()``, receivers whose type cannot be resolved,
-    helpers that are generators or cached with ``functools.cache``, and test
+    helpers that are generators or cached with ``functools.cache``, a helper whose
+    blocking call sits under a lazy-initialisation guard (``if self._ok is None:``:
+    it runs once and the result is kept), and test
     functions (``test_*``), which block on purpose. In a module that imports
     ``trio``, ``anyio`` or ``curio`` the call is reported without a fix.
 
@@ -420,7 +422,8 @@ def _first_blocking_in(helper: cst.FunctionDef, ctx: RuleContext) -> str | None:
     for node in walk(helper.body, stop=_SCOPES):
         if isinstance(node, (cst.Yield,)):
             return None
-        if first is None and isinstance(node, cst.Call):
+        if first is None and isinstance(node, cst.Call) and not in_lazy_init(node, ctx):
+            # under ``if self._x is None:`` the blocking call runs once and its result is kept
             found = blocking_call(node, ctx, helper)
             if found is not None:
                 first = found[0]

@@ -10,6 +10,8 @@ from perf_lsp.rules.base import COMPREHENSIONS, FixContext, Rule
 from perf_lsp.rules.patterns import (
     inside,
     is_builtin_call,
+    is_literal,
+    runs_once,
     name_occurrences,
     parent_map,
     runs_before,
@@ -43,7 +45,10 @@ class MembershipInListInLoop(Rule):
     (``seen.append(x)`` - a different pattern), passes to a call or aliases; a
     list passed in as a parameter or built in another function; a membership
     test that does not repeat (outside any loop, or in a loop that also rebuilds
-    the list each time).
+    the list each time); a list display filled only with constants
+    (``keys = ["type"]; keys.append("id")``: its size is fixed by the code);
+    functions that run once (start-up and set-up functions such as
+    ``init_*``/``setup_*``/``*_configuration``, ``main``, CLI commands).
 
     ## Why is this bad?
     ``x in some_list`` compares ``x`` with the items one by one: O(m) for a list
@@ -51,7 +56,9 @@ class MembershipInListInLoop(Rule):
     costs O(m) and then O(1) per test, O(n + m) in all. Audit report 004 found
     dependency-graph building in a tool registry doing exactly this shape of
     nested scan: with 200 tools it runs 40,000+ iterations on start-up, and
-    recommends an index built once ("O(1) lookups instead of O(n)"). With
+    recommends an index built once ("O(1) lookups instead of O(n)"); that
+    scan ran on start-up, where it costs once per process, but the same shape
+    in a request handler costs that on every request. With
     thousands of items on both sides, the quadratic version takes seconds where
     the set takes milliseconds.
 
@@ -112,7 +119,7 @@ class MembershipInListInLoop(Rule):
     def _check(self, comparison: cst.Comparison, name_node: cst.Name) -> None:
         ctx = self.ctx
         func = ctx.enclosing_function(comparison)
-        if func is None or ctx.repeating_loop(comparison) is None:
+        if func is None or ctx.repeating_loop(comparison) is None or runs_once(func, ctx):
             return
         name = name_node.value
         parents = parent_map(func)
@@ -150,7 +157,8 @@ class MembershipInListInLoop(Rule):
                 elif use not in {"read", "iterate"}:
                     return
             elif use == "mutate":
-                grows = True
+                if not self._adds_constant(node, parents):
+                    grows = True
                 changed_after = changed_after or not _before(node, loop, func)
             elif use not in {"test", "read", "iterate"} and _before(node, loop, func):
                 return  # passed or aliased before the loop: something in it could change the list
@@ -169,6 +177,27 @@ class MembershipInListInLoop(Rule):
             fix=fix,
             detail="Inside a loop: each test is O(len(list)), O(n·m) in all; a set makes it O(n + m).",
         )
+
+    def _adds_constant(self, node: cst.Name, parents) -> bool:
+        """``name.append("x")``, ``name.insert(0, "x")``, ``name.extend(("x", "y"))``, ``name += ["x"]`` once
+        (outside any loop): the list keeps a size fixed by the code, not by the input."""
+        parent = parents.get(node)
+        if isinstance(parent, cst.AugAssign) and parent.target is node:
+            return is_literal(parent.value) and self.ctx.repeating_loop(parent) is None
+        if not (isinstance(parent, cst.Attribute) and parent.value is node):
+            return False
+        call = parents.get(parent)
+        if not (isinstance(call, cst.Call) and call.func is parent) or self.ctx.repeating_loop(call) is not None:
+            return False
+        method = parent.attr.value
+        values = [arg.value for arg in call.args if arg.keyword is None and not arg.star]
+        if method == "append" and len(values) == 1:
+            return is_literal(values[0])
+        if method == "insert" and len(values) == 2:
+            return is_literal(values[1])
+        if method == "extend" and len(values) == 1:
+            return isinstance(values[0], (cst.List, cst.Tuple)) and is_literal(values[0])
+        return False
 
     def _builds_list(self, value: cst.BaseExpression) -> bool:
         if isinstance(value, (cst.List, cst.ListComp)):

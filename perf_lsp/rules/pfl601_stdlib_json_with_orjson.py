@@ -33,6 +33,8 @@ class StdlibJsonWithOrjson(Rule):
     other modules and are not reported.
 
     Not reported: module-level and class-level code (runs once at import);
+    database migration scripts (modules that import ``alembic`` or Django's
+    migrations: they run once per deploy);
     ``__init__`` and other one-time set-up methods and functions cached with
     ``functools.cache``/``lru_cache``; a function that mentions ``orjson`` in an
     ``if`` test or a ``try`` body (a helper that chooses between the two, an
@@ -150,7 +152,7 @@ class StdlibJsonWithOrjson(Rule):
     def _hot(self, node: cst.Call) -> bool:
         """In a function that runs per call (not set-up, not cached, not choosing between json and orjson)."""
         func = self.ctx.enclosing_function(node)
-        if func is None:
+        if func is None or self._migration():
             return False
         if func.name.value in ONE_TIME_METHODS or is_cached_function(func, self.ctx):
             return False
@@ -164,6 +166,11 @@ class StdlibJsonWithOrjson(Rule):
                 return False
             child = anc
         return True
+
+    def _migration(self) -> bool:
+        """A database migration script (the module imports ``alembic``, or Django's migrations): runs once per deploy."""
+        imports = [qn for _, qn in self.ctx.module_ctx.imports] + list(self.ctx.local_imports.values())
+        return any(qn == "alembic" or qn.startswith(("alembic.", "django.db.migrations")) for qn in imports)
 
     def _chooses_orjson(self, func: cst.FunctionDef) -> bool:
         """``func`` decides between orjson and json: a test or a ``try`` body that mentions orjson."""
