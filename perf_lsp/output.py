@@ -155,17 +155,17 @@ def format_sarif(reports: Sequence[Report], severity_of: callable) -> str:
 
 
 def rule_table() -> str:
-    """``perf-lsp rules``: code, name and fix availability, one rule a line."""
-    rows = [("CODE", "NAME", "FIX")]
+    """``perf-lsp rules``: code, name, fix availability and "opt-in" for rules off by default, one rule a line."""
+    rows = [("CODE", "NAME", "FIX", "")]
     for rule in REGISTRY:
         fix = "none"
         if rule.fix_safety is Applicability.SAFE:
             fix = "safe"
         elif rule.fix_safety is Applicability.UNSAFE:
             fix = "unsafe"
-        rows.append((rule.code, rule.name, fix))
+        rows.append((rule.code, rule.name, fix, "opt-in" if rule.opt_in else ""))
     width = [max(len(r[i]) for r in rows) for i in range(3)]
-    return "\n".join(f"{r[0]:<{width[0]}}  {r[1]:<{width[1]}}  {r[2]}" for r in rows)
+    return "\n".join(f"{r[0]:<{width[0]}}  {r[1]:<{width[1]}}  {r[2]:<{width[2]}}  {r[3]}".rstrip() for r in rows)
 
 
 def rule_doc(code: str) -> str | None:
@@ -179,7 +179,10 @@ def rule_doc(code: str) -> str | None:
         fix = f"{rule.fix_title} ({rule.fix_safety.value})"
         if rule.alt_fix_title and rule.alt_fix_safety:
             fix += f"; alternative: {rule.alt_fix_title} ({rule.alt_fix_safety.value})"
-    return f"{head}\n\nMessage: {rule.message}\nFix: {fix}\n\n{rule.docs()}\n"
+    enable = ""
+    if rule.opt_in:
+        enable = f'Opt-in: off unless selected by name (`select = ["{rule.code}"]`, or "ALL")\n'
+    return f"{head}\n\nMessage: {rule.message}\nFix: {fix}\n{enable}\n{rule.docs()}\n"
 
 
 def rules_markdown() -> str:

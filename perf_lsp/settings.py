@@ -7,6 +7,8 @@ which prints it (CLI) or shows it (server).
 
 from __future__ import annotations
 
+import functools
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -29,7 +31,8 @@ class Settings:
 
     ``select``/``ignore``: rule codes or code prefixes (``"PFL1"``, ``"ALL"``); a code
     is enabled when the longest matching ``select`` prefix is longer than the
-    longest matching ``ignore`` prefix (Ruff's rule). ``unsafe_fixes``: whether
+    longest matching ``ignore`` prefix (Ruff's rule). Opt-in rules (``Rule.opt_in``)
+    also need their full code, or ``"ALL"``, in ``select``. ``unsafe_fixes``: whether
     fix-all and ``perf-lsp fix`` apply unsafe fixes. ``extend_heavy_constructors``:
     extra qualified names PFL101 treats as heavy models; ``extend_clients``: extra
     SDK client constructors (PFL102); ``extend_batchable_methods``: extra
@@ -65,6 +68,8 @@ class Settings:
             return max(lengths) if lengths else -1
 
         chosen = best(self.select)
+        if code in _opt_in_codes() and not ("ALL" in self.select or code in self.select):
+            return False
         return chosen >= 0 and chosen > best(self.ignore)
 
     def severity_of(self, code: str) -> str:
@@ -90,6 +95,13 @@ class Settings:
             if name == qualified:
                 return suggestion
         return None
+
+
+@functools.cache
+def _opt_in_codes() -> frozenset[str]:
+    from perf_lsp.rules import REGISTRY
+
+    return frozenset(rule.code for rule in REGISTRY if rule.opt_in)
 
 
 def _known_codes() -> set[str]:

@@ -28,11 +28,11 @@ def main(argv: list[str]) -> None:
     for name in [a for a in argv if not a.startswith("--")]:
         path = Path(name)
         source = path.read_text(encoding="utf-8")
-        analysis = engine.analyze(source, Settings())
+        analysis = engine.analyze(source, Settings(select=("ALL",)))
         entries = [{k: v for k, v in e.items() if not (k == "alt_fix" and v is None)} for e in core_to_fixture(analysis.diagnostics)]
         outputs = {path.with_suffix(".json"): json.dumps(entries, indent=2, ensure_ascii=False) + "\n"}
         if any(d.fixes for d in analysis.diagnostics):
-            outputs[Path(f"{path.with_suffix('')}.fixed.py")] = engine.fix_all(source, Settings(), unsafe=True).source
+            outputs[Path(f"{path.with_suffix('')}.fixed.py")] = engine.fix_all(source, Settings(select=("ALL",)), unsafe=True).source
         alt = next((d for d in analysis.diagnostics if len(d.fixes) > 1), None)
         if alt is not None:
             fix = analysis.fix(alt, 1)

@@ -40,7 +40,7 @@ def json_to_fixture(entries: list[dict]) -> list[dict]:
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_check_json_matches_fixture(case, capsys):
-    code, out, _ = run(capsys, "check", "--output-format", "json", str(case.path))
+    code, out, _ = run(capsys, "check", "--select", "ALL", "--output-format", "json", str(case.path))
     entries = json.loads(out)
     expected = [{k: v for k, v in e.items() if k != "alt_fix"} for e in normalise(case.expected)]
     assert json_to_fixture(entries) == expected
@@ -56,17 +56,17 @@ def test_check_json_matches_fixture(case, capsys):
 def test_fix_unsafe_writes_expected_file(case, tmp_path, capsys):
     target = tmp_path / case.path.name
     shutil.copy(case.path, target)
-    code, _, err = run(capsys, "fix", "--unsafe-fixes", str(target))
+    code, _, err = run(capsys, "fix", "--select", "ALL", "--unsafe-fixes", str(target))
     assert target.read_text(encoding="utf-8") == case.fixed
     remaining = [d for d in case.expected if not d.get("fix")]
     assert code == (1 if remaining else 0), err
 
 
 def test_text_output_marks_safe_fixes(capsys):
-    case = next(c for c in CASES if c.id == "pfl401/compile_in_function")
+    case = next(c for c in CASES if c.id == "pfl401/compile_in_loop")
     code, out, err = run(capsys, "check", str(case.path))
     assert code == 1
-    assert f"{case.path.name}:5:18: PFL401 [*] " in out
+    assert f"{case.path.name}:7:22: PFL401 [*] " in out
     assert "Found 1 problem." in err
 
 
@@ -89,7 +89,7 @@ def test_fix_without_unsafe_leaves_unsafe_findings(tmp_path, capsys):
 
 
 def test_fix_diff_prints_and_writes_nothing(tmp_path, capsys):
-    case = next(c for c in CASES if c.id == "pfl401/compile_in_function")
+    case = next(c for c in CASES if c.id == "pfl401/compile_in_loop")
     target = tmp_path / "svc.py"
     shutil.copy(case.path, target)
     code, out, _ = run(capsys, "fix", "--diff", str(target))
@@ -99,7 +99,7 @@ def test_fix_diff_prints_and_writes_nothing(tmp_path, capsys):
 
 
 def test_sarif_output(capsys):
-    case = next(c for c in CASES if c.id == "pfl401/compile_in_function")
+    case = next(c for c in CASES if c.id == "pfl401/compile_in_loop")
     code, out, _ = run(capsys, "check", "--output-format", "sarif", str(case.path))
     log = json.loads(out)
     assert code == 1
@@ -110,13 +110,13 @@ def test_sarif_output(capsys):
     (result,) = run_["results"]
     assert result["ruleId"] == "PFL401"
     region = result["locations"][0]["physicalLocation"]["region"]
-    assert (region["startLine"], region["startColumn"]) == (5, 18)
+    assert (region["startLine"], region["startColumn"]) == (7, 22)
     assert result["fixes"][0]["artifactChanges"][0]["replacements"]
 
 
 def test_unreadable_files_are_reported_and_the_run_goes_on(tmp_path, capsys, monkeypatch):
     good = tmp_path / "good.py"
-    good.write_text("import re\n\ndef f(x):\n    return re.compile('a').match(x)\n", encoding="utf-8")
+    good.write_text("import re\n\ndef f(xs):\n    return [re.compile('a').match(x) for x in xs]\n", encoding="utf-8")
     (tmp_path / "latin1.py").write_bytes("x = 'caf\xe9'\n".encode("latin-1"))
     (tmp_path / "broken.py").write_text("def f(:\n    pass\n", encoding="utf-8")
     (tmp_path / "huge.py").write_text("x = 1\n" * 100, encoding="utf-8")
@@ -126,12 +126,12 @@ def test_unreadable_files_are_reported_and_the_run_goes_on(tmp_path, capsys, mon
     assert "latin1.py: not UTF-8" in err
     assert "broken.py: cannot parse: line 1" in err
     assert "huge.py: file too large" in err
-    assert "good.py:4:12: PFL401" in out
+    assert "good.py:4:13: PFL401" in out
 
 
 def test_fix_never_writes_a_result_that_does_not_parse(tmp_path, capsys, monkeypatch):
     target = tmp_path / "svc.py"
-    original = "import re\n\ndef f(x):\n    return re.compile('a').match(x)\n"
+    original = "import re\n\ndef f(xs):\n    return [re.compile('a').match(x) for x in xs]\n"
     target.write_text(original, encoding="utf-8")
     monkeypatch.setattr(Engine, "fix_all", lambda self, source, settings, **kw: FixAllResult("def (:\n", 1, 1, []))
     code, _, err = run(capsys, "fix", str(target))
@@ -141,7 +141,7 @@ def test_fix_never_writes_a_result_that_does_not_parse(tmp_path, capsys, monkeyp
 
 def test_fix_keeps_crlf_bom_and_mode(tmp_path, capsys):
     target = tmp_path / "svc.py"
-    source = "import re\r\n\r\n\r\ndef f(x):\r\n    return re.compile('a').match(x)\r\n"
+    source = "import re\r\n\r\n\r\ndef f(xs):\r\n    return [re.compile('a').match(x) for x in xs]\r\n"
     target.write_bytes(b"\xef\xbb\xbf" + source.encode("utf-8"))
     target.chmod(0o640)
     code, _, _ = run(capsys, "fix", str(target))
@@ -155,7 +155,7 @@ def test_fix_keeps_crlf_bom_and_mode(tmp_path, capsys):
 
 
 def test_directory_walk_skips_gitignored_and_virtualenvs(tmp_path, capsys):
-    bad = "import re\n\ndef f(x):\n    return re.compile('a').match(x)\n"
+    bad = "import re\n\ndef f(xs):\n    return [re.compile('a').match(x) for x in xs]\n"
     (tmp_path / ".gitignore").write_text("generated/\n", encoding="utf-8")
     for rel in ("app/svc.py", "generated/out.py", "venv-x/lib/mod.py", "node_modules/pkg/x.py"):
         path = tmp_path / rel
@@ -171,7 +171,7 @@ def test_pyproject_config_and_bad_keys(tmp_path, capsys):
     (tmp_path / "pyproject.toml").write_text(
         '[tool.perf-lsp]\nignore = ["PFL401"]\nselectt = ["PFL1"]\nselect = ["PFL", "PFL999"]\n', encoding="utf-8"
     )
-    (tmp_path / "svc.py").write_text("import re\n\ndef f(x):\n    return re.compile('a').match(x)\n", encoding="utf-8")
+    (tmp_path / "svc.py").write_text("import re\n\ndef f(xs):\n    return [re.compile('a').match(x) for x in xs]\n", encoding="utf-8")
     code, out, err = run(capsys, "check", str(tmp_path))
     assert code == 0 and out == ""
     assert "pyproject.toml: [tool.perf-lsp]: unknown key 'selectt'" in err
@@ -179,7 +179,7 @@ def test_pyproject_config_and_bad_keys(tmp_path, capsys):
 
 
 def test_select_ignore_and_exit_zero_flags(capsys):
-    case = next(c for c in CASES if c.id == "pfl401/compile_in_function")
+    case = next(c for c in CASES if c.id == "pfl401/compile_in_loop")
     assert run(capsys, "check", "--ignore", "PFL4", str(case.path))[0] == 0
     assert run(capsys, "check", "--select", "PFL101,PFL201", str(case.path))[0] == 0
     assert run(capsys, "check", "--select", "PFL401", str(case.path))[0] == 1
@@ -190,7 +190,8 @@ def test_noqa_comments(tmp_path, capsys):
     path = tmp_path / "svc.py"
     path.write_text(
         "import re\n\n"
-        "def f(x):\n"
+        "def f(xs):\n"
+        "  for x in xs:\n"
         "    a = re.compile('a')  # noqa: PFL401\n"
         "    b = re.compile('b')  # noqa\n"
         "    c = re.compile('c')  # noqa: PFL101\n"
@@ -199,7 +200,7 @@ def test_noqa_comments(tmp_path, capsys):
         encoding="utf-8",
     )
     _, out, _ = run(capsys, "check", str(path))
-    assert [line.split(":")[1] for line in out.splitlines()] == ["6", "7"]
+    assert [line.split(":")[1] for line in out.splitlines()] == ["7", "8"]
 
 
 def test_rule_and_rules(capsys):
@@ -223,7 +224,7 @@ def test_console_script_and_module_entry_points(tmp_path):
     script = shutil.which("perf-lsp")
     commands = [[sys.executable, "-m", "perf_lsp"]] + ([[script]] if script else [])
     path = tmp_path / "svc.py"
-    path.write_text("import re\n\ndef f(x):\n    return re.compile('a').match(x)\n", encoding="utf-8")
+    path.write_text("import re\n\ndef f(xs):\n    return [re.compile('a').match(x) for x in xs]\n", encoding="utf-8")
     for command in commands:
         proc = subprocess.run([*command, "check", str(path)], capture_output=True, text=True, timeout=60)
         assert proc.returncode == 1, proc.stderr

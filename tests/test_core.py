@@ -54,7 +54,7 @@ def test_split_document_groups_decorators_and_shared_lines():
 
 
 def test_split_document_recovers_around_a_syntax_error():
-    source = "import re\n\ndef broken(:\n    pass\n\ndef good(x):\n    return re.compile('a').match(x)\n"
+    source = "import re\n\ndef broken(:\n    pass\n\ndef good(xs):\n    return [re.compile('a').match(x) for x in xs]\n"
     split = split_document(source)
     assert split.syntax_error and split.syntax_error.startswith("line 3")
     assert [(c.start, c.end) for c in split.chunks] == [(1, 1), (3, 4), (6, 7)]
@@ -133,7 +133,7 @@ def test_only_the_edited_statement_is_parsed_again(monkeypatch):
     real = engine_module.analyze_chunk
     monkeypatch.setattr(engine_module, "analyze_chunk", lambda text, *a: calls.append(text) or real(text, *a))
     engine = Engine()
-    body = "import re\n\n" + "".join(f"def f{i}(x):\n    return re.compile('{i}').match(x)\n\n" for i in range(20))
+    body = "import re\n\n" + "".join(f"def f{i}(xs):\n    return [re.compile('{i}').match(x) for x in xs]\n\n" for i in range(20))
     engine.analyze(body, Settings())
     assert len(calls) == 20
     calls.clear()
@@ -160,7 +160,7 @@ BLOCKS = [
     "# a comment\n",
     "X = 1\n",
     "model = SentenceTransformer('m')\n",
-    "def f(x):\n    return re.compile('a').match(x)\n",
+    "def f(xs):\n    return [re.compile('a').match(x) for x in xs]\n",
     "@decorator\ndef g():\n    pass\n",
     "class C:\n    def m(self):\n        return 1\n\n    def n(self):\n        return 2\n",
     "if X:\n    y = 2\nelse:\n    y = 3\n",
@@ -245,8 +245,26 @@ def test_a_rule_that_raises_costs_only_its_own_findings():
         def visit_Call(self, node: cst.Call) -> None:
             raise AttributeError("a bug in a rule")
 
-    source = "import re\n\ndef f(x):\n    return re.compile('a').match(x)\n"
+    source = "import re\n\ndef f(xs):\n    return [re.compile('a').match(x) for x in xs]\n"
     engine = Engine(rules=(*REGISTRY, Broken))
     analysis = engine.analyze(source, Settings(select=("PFL401", "PFL999")))
     assert [d.code for d in analysis.diagnostics] == ["PFL401"]
     assert "PFL999: AttributeError" in analysis.results[1].error
+
+
+def test_opt_in_rules_need_their_code_selected_by_name():
+    # PFL502/PFL503/PFL601 fire mostly on small inputs in real code (hand review, issue 3): opt-in.
+    from perf_lsp.rules import REGISTRY
+
+    opt_in = {rule.code for rule in REGISTRY if rule.opt_in}
+    assert opt_in == {"PFL502", "PFL503", "PFL601"}
+    default = Settings()
+    assert not any(default.enabled(code) for code in opt_in)
+    assert all(default.enabled(rule.code) for rule in REGISTRY if not rule.opt_in)
+    assert not Settings(select=("PFL5",)).enabled("PFL502") and Settings(select=("PFL5",)).enabled("PFL501")
+    assert Settings(select=("PFL", "PFL502")).enabled("PFL502")
+    assert Settings(select=("ALL",)).enabled("PFL601")
+    assert not Settings(select=("ALL",), ignore=("PFL5",)).enabled("PFL502")
+    source = "def top(xs):\n    return sorted(xs, key=len)[:3]\n"
+    assert not Engine().analyze(source, Settings()).diagnostics
+    assert [d.code for d in Engine().analyze(source, Settings(select=("PFL502",))).diagnostics] == ["PFL502"]

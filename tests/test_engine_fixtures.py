@@ -10,7 +10,7 @@ from perf_lsp.settings import Settings
 from perf_lsp.textedit import apply_edits
 
 ENGINE = Engine()
-SETTINGS = Settings()
+SETTINGS = Settings(select=("ALL",))  # fixtures cover the opt-in rules too
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)

@@ -228,14 +228,14 @@ def doc_uri(name: str, case=None) -> str:
 # -- fixtures ---------------------------------------------------------------------------------------
 @pytest_lsp.fixture(config=CONFIG, scope="module")
 async def client(lsp_client: LanguageClient):
-    await initialize(lsp_client)
+    await initialize(lsp_client, {"select": ["ALL"]})  # the fixtures cover the opt-in rules too
     yield
     await lsp_client.shutdown_session()
 
 
 @pytest_lsp.fixture(config=CONFIG, scope="module")
 async def unsafe_client(lsp_client: LanguageClient):
-    await initialize(lsp_client, {"unsafeFixes": True})
+    await initialize(lsp_client, {"unsafeFixes": True, "select": ["ALL"]})
     yield
     await lsp_client.shutdown_session()
 
@@ -326,7 +326,7 @@ async def test_fix_all_applies_only_safe_fixes(client: LanguageClient, case):
     uri = doc_uri("fixall-safe", case)
     await open_document(client, uri, case.source)
     actions = await code_actions(client, uri, whole(case.source), only=[types.CodeActionKind.Source])
-    expected = Engine().fix_all(case.source, Settings(), unsafe=False).source
+    expected = Engine().fix_all(case.source, Settings(select=("ALL",)), unsafe=False).source
     if expected == case.source:
         assert actions == []
         return

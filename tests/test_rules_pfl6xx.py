@@ -13,13 +13,8 @@ from perf_lsp.settings import Settings
 
 
 def with_packages(*names: str) -> Settings:
-    """Settings whose project declares ``names`` (``Settings.project_packages``)."""
-    try:
-        return Settings(project_packages=names)  # type: ignore[call-arg]
-    except TypeError:  # until the field exists: the rule reads it with getattr
-        settings = Settings()
-        object.__setattr__(settings, "project_packages", names)
-        return settings
+    """Settings whose project declares ``names`` (``Settings.project_packages``), PFL601 (opt-in) selected."""
+    return Settings(select=("PFL", "PFL601"), project_packages=names)
 
 
 HANDLER = textwrap.dedent(
@@ -44,8 +39,9 @@ def codes(source: str, settings: Settings) -> list[tuple[str, int]]:
 
 
 def test_pfl601_needs_a_declared_dependency_or_an_import():
-    assert codes(HANDLER, Settings()) == []
+    assert codes(HANDLER, with_packages()) == []
     assert codes(HANDLER, with_packages("fastapi", "ujson")) == []
+    assert codes(HANDLER, Settings(project_packages=("orjson",))) == []  # opt-in: not selected
 
 
 def test_pfl601_reports_calls_in_functions_when_the_project_declares_orjson():

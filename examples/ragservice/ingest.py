@@ -19,10 +19,20 @@ def clean(text: str) -> str:
     return WHITESPACE.sub(" ", text).strip()
 
 
-def split_sentences(text: str) -> list[str]:
-    # PFL401: compiled again on every call.
-    boundary = re.compile(r"(?<=[.!?])\s+")
-    return [part for part in boundary.split(text) if part]
+def split_sentences(paragraphs: list[str]) -> list[str]:
+    sentences = []
+    for text in paragraphs:
+        # PFL401: compiled (looked up) again for every paragraph.
+        boundary = re.compile(r"(?<=[.!?])\s+")
+        sentences += [part for part in boundary.split(text) if part]
+    return sentences
+
+
+def title_of(text: str) -> str:
+    # Correct: once per call, outside a loop; re's cache makes this a lookup of about 1 us.
+    heading = re.compile(r"^#\s+(.+)$", re.MULTILINE)
+    found = heading.search(text)
+    return found.group(1) if found else ""
 
 
 def chunk(text: str, size: int = 400) -> list[str]:

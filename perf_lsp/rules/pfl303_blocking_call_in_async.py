@@ -155,6 +155,8 @@ class BlockingCallInAsync(Rule):
         if func is None or func.asynchronous is None or is_test_function(func):
             return
         found = self._blocking(node, func)
+        if found is not None and found[0] in _OPEN_LABELS and not _file_io_here(node, func, self.ctx):
+            return
         if found is None:
             found = self._blocking_helper(node, func)
             if found is None:
@@ -213,6 +215,54 @@ class BlockingCallInAsync(Rule):
 
 
 _OPENS = frozenset({"open", "io.open", "builtins.open"})
+_HANDLE_IO = frozenset({"read", "readline", "readlines", "write", "writelines", "truncate"})
+_HANDLE_CONSUMERS = frozenset(
+    {
+        "json.load", "json.dump", "pickle.load", "pickle.dump", "yaml.load", "yaml.safe_load", "yaml.dump",
+        "yaml.safe_dump", "tomllib.load", "csv.reader", "csv.writer", "csv.DictReader", "csv.DictWriter",
+        "shutil.copyfileobj",
+    }
+)
+
+
+def _file_io_here(call: cst.Call, func: cst.FunctionDef, ctx: RuleContext) -> bool:
+    """Whether the file ``call`` (an ``open(...)``) opens is read or written in ``func`` itself.
+
+    Opening a local file takes microseconds; the reads and writes are what block. Not
+    counted: a handle whose read runs in a worker thread (``asyncio.to_thread(f.read)``)
+    or that is handed to another call (an SDK upload), which is where any blocking is.
+    """
+    parent = ctx.parent(call)
+    if isinstance(parent, cst.Attribute):  # open(p).read()
+        return True
+    if isinstance(parent, cst.Arg):
+        consumer = ctx.parent(parent)
+        return isinstance(consumer, cst.Call) and ctx.qualified_name(consumer.func) in _HANDLE_CONSUMERS
+    name: str | None = None
+    scope: cst.CSTNode = func.body
+    if isinstance(parent, cst.WithItem) and parent.asname is not None and isinstance(parent.asname.name, cst.Name):
+        name, scope = parent.asname.name.value, ctx.parent(parent) or func.body
+    elif isinstance(parent, cst.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0].target, cst.Name):
+        name = parent.targets[0].target.value
+    if name is None:
+        return True  # used some other way: assume it is read here
+    for node in walk(scope, stop=_SCOPES):
+        if isinstance(node, cst.Call):
+            target = node.func
+            if (
+                isinstance(target, cst.Attribute)
+                and isinstance(target.value, cst.Name)
+                and target.value.value == name
+                and target.attr.value in _HANDLE_IO
+            ):
+                return True
+            if ctx.qualified_name(target) in _HANDLE_CONSUMERS and any(
+                isinstance(arg.value, cst.Name) and arg.value.value == name for arg in node.args
+            ):
+                return True
+        elif isinstance(node, (cst.For, cst.CompFor)) and isinstance(node.iter, cst.Name) and node.iter.value == name:
+            return True
+    return False
 _OPEN_LABELS = frozenset(f"{qn}()" for qn in _OPENS)
 _DETAIL = "In an async handler: blocks every other request for that long."
 _TO_THREAD_HINT = "`await asyncio.to_thread(...)` or make it async"
@@ -234,6 +284,8 @@ def blocking_call(call: cst.Call, ctx: RuleContext, func: cst.FunctionDef) -> tu
     if not isinstance(call.func, cst.Attribute):
         return None
     method = call.func.attr.value
+    if method not in _SESSION_METHODS and method not in _CONNECTION_METHODS and method not in _CURSOR_METHODS:
+        return None  # before the receiver: finding its kind walks the function
     receiver = call.func.value
     kind = _receiver_kind(receiver, ctx, func)
     if kind == "session" and method in _SESSION_METHODS:

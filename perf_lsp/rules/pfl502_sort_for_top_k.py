@@ -65,6 +65,7 @@ class SortForTopK(Rule):
     """
 
     code = "PFL502"
+    opt_in = True
     name = "sort-for-top-k"
     message = "Full sort to keep the first k items; use `heapq.nlargest`/`nsmallest` (O(n log k))"
     fix_title = "Use heapq.nlargest/nsmallest"

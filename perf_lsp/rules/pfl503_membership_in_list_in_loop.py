@@ -97,6 +97,7 @@ class MembershipInListInLoop(Rule):
     """
 
     code = "PFL503"
+    opt_in = True
     name = "membership-in-list-in-loop"
     message = "`in` on a list inside a loop scans the list every iteration; test against a set built once"
     fix_title = "Build a set before the loop and test membership against it"

@@ -99,6 +99,7 @@ class StdlibJsonWithOrjson(Rule):
     """
 
     code = "PFL601"
+    opt_in = True
     name = "stdlib-json-with-orjson"
     message = "Standard library `json` used where the project has orjson, which is 3-10x faster"
     fix_title = "Use orjson instead of the standard library json"

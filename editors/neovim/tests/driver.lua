@@ -220,9 +220,9 @@ local function main()
   log("client attached, root " .. root)
 
   -- 1. diagnostics
-  wait_diagnostics(buf, { "PFL401@24:16", "PFL201@40:13", "PFL401@59:13" }, "on open")
+  wait_diagnostics(buf, { "PFL401@26:20", "PFL201@50:13", "PFL401@69:13" }, "on open")
   local diag = perf_diagnostics(buf)[1]
-  check(diag.message:find("Regular expression compiled on every call", 1, true),
+  check(diag.message:find("Regular expression compiled on every iteration", 1, true),
     "PFL401 message: " .. diag.message)
 
   -- 2. hover on the diagnostic
@@ -264,7 +264,7 @@ local function main()
   vim.cmd("silent write")
   log("applied quick fix: " .. chosen.title)
   compare_file(file, "ingest.quickfix.py")
-  wait_diagnostics(buf, { "PFL201@43:13", "PFL401@62:13" }, "after the quick fix")
+  wait_diagnostics(buf, { "PFL201@53:13", "PFL401@72:13" }, "after the quick fix")
 
   -- 4. fix-all
   local tick = vim.api.nvim_buf_get_changedtick(buf)
@@ -281,7 +281,7 @@ local function main()
   vim.cmd("silent write")
   log("applied fix-all")
   compare_file(file, "ingest.fixall.py")
-  wait_diagnostics(buf, { "PFL201@43:13" }, "after fix-all")
+  wait_diagnostics(buf, { "PFL201@53:13" }, "after fix-all")
 
   -- nothing left to fix: the helper says so and changes nothing
   tick = vim.api.nvim_buf_get_changedtick(buf)
@@ -298,7 +298,7 @@ local function main()
     return perf_client(buf2) ~= nil
   end)
   check(perf_client(buf2).id == client.id, "a second server was started for the same root")
-  wait_diagnostics(buf2, { "PFL401@24:16", "PFL201@40:13", "PFL401@59:13" }, "in a second buffer")
+  wait_diagnostics(buf2, { "PFL401@26:20", "PFL201@50:13", "PFL401@69:13" }, "in a second buffer")
   local first = lsp_diagnostic(perf_diagnostics(buf2)[1])
   local fix_all_action
   for _, action in ipairs(request(client, "textDocument/codeAction", {
@@ -323,8 +323,8 @@ local function main()
   write(file6, read(EXAMPLE))
   vim.cmd("edit " .. vim.fn.fnameescape(file6))
   local buf6 = vim.api.nvim_get_current_buf()
-  wait_diagnostics(buf6, { "PFL401@24:16", "PFL201@40:13", "PFL401@59:13" }, "in a buffer for the menu")
-  vim.api.nvim_win_set_cursor(0, { 24, 16 })
+  wait_diagnostics(buf6, { "PFL401@26:20", "PFL201@50:13", "PFL401@69:13" }, "in a buffer for the menu")
+  vim.api.nvim_win_set_cursor(0, { 26, 20 })
   local offered = {}
   local select = vim.ui.select
   vim.ui.select = function(items, _, on_choice)
@@ -409,13 +409,13 @@ local function main()
   log("second client attached to both buffers of the second project")
   check(vim.loop.fs_realpath(client3.config.root_dir) == vim.loop.fs_realpath(project2),
     "root_dir of the .git project is " .. tostring(client3.config.root_dir))
-  wait_diagnostics(buf3, { "PFL201@40:13" }, "with ignore = { PFL401 }")
+  wait_diagnostics(buf3, { "PFL201@50:13" }, "with ignore = { PFL401 }")
   local severity = perf_diagnostics(buf3)[1].severity
   check(severity == vim.diagnostic.severity.ERROR, "PFL201 severity is " .. tostring(severity) .. ", expected ERROR")
   log("settings applied: PFL401 ignored, PFL201 is an error")
   -- changed live, without a restart (workspace/didChangeConfiguration)
   check(require("perf_lsp").update_settings({ select = { "PFL4" } }) == 1, "update_settings() found no client")
-  wait_diagnostics(buf3, { "PFL401@24:16", "PFL401@59:13" }, "after update_settings({ select = { PFL4 } })")
+  wait_diagnostics(buf3, { "PFL401@26:20", "PFL401@69:13" }, "after update_settings({ select = { PFL4 } })")
   check(perf_client(buf3).id == client3.id, "update_settings() restarted the client")
   vim.lsp.stop_client(client3.id)
   wait_for("the second server to stop", function()

@@ -29,7 +29,7 @@ local function run()
     table.sort(out)
     return table.concat(out, " ")
   end
-  local want = "PFL201@40 PFL401@24 PFL401@59"
+  local want = "PFL201@50 PFL401@26 PFL401@69"
   if not vim.wait(TIMEOUT, function()
     return codes() == want
   end, 50) then
