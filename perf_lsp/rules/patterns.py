@@ -436,18 +436,26 @@ def cached_factory_fix(ctx: RuleContext, node: cst.Call, callee: str, qualified:
     return build
 
 
+def calls_method_of(call: cst.Call, name: str, methods: frozenset[str] | set[str]) -> bool:
+    """True when ``call`` is ``name.<method>(...)`` for a local ``name`` and a method in ``methods``."""
+    callee = call.func
+    return (
+        isinstance(callee, cst.Attribute)
+        and isinstance(callee.value, cst.Name)
+        and callee.value.value == name
+        and callee.attr.value in methods
+    )
+
+
+_CLOSERS = frozenset({"close", "aclose", "disconnect", "dispose", "shutdown", "__exit__", "__aexit__"})
+
+
 def closed_or_context_managed(name: str, func: cst.FunctionDef) -> bool:
     """True when ``func`` closes local ``name`` (``name.close()``/``aclose()``/``disconnect()``) or enters it
     in a ``with`` (``with name:``, ``with closing(name):``): sharing the object would close it for everyone."""
     for node in walk(func.body):
         if isinstance(node, cst.Call):
-            callee = node.func
-            if (
-                isinstance(callee, cst.Attribute)
-                and isinstance(callee.value, cst.Name)
-                and callee.value.value == name
-                and callee.attr.value in {"close", "aclose", "disconnect", "dispose", "shutdown", "__exit__", "__aexit__"}
-            ):
+            if calls_method_of(node, name, _CLOSERS):
                 return True
         elif isinstance(node, cst.WithItem):
             item = node.item

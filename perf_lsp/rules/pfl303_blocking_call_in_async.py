@@ -11,7 +11,7 @@ from perf_lsp.codemod import replace_node
 from perf_lsp.model import Applicability
 from perf_lsp.names import dotted_name, resolve_dotted
 from perf_lsp.rules.base import COMPREHENSIONS, FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, dotted
-from perf_lsp.rules.patterns import in_lazy_init, is_cached_function, is_test_function, uses_other_event_loop, walk
+from perf_lsp.rules.patterns import calls_method_of, in_lazy_init, is_cached_function, is_test_function, uses_other_event_loop, walk
 
 _HTTP_VERBS = ("get", "post", "put", "patch", "delete", "head", "options", "request")
 
@@ -248,15 +248,9 @@ def _file_io_here(call: cst.Call, func: cst.FunctionDef, ctx: RuleContext) -> bo
         return True  # used some other way: assume it is read here
     for node in walk(scope, stop=_SCOPES):
         if isinstance(node, cst.Call):
-            target = node.func
-            if (
-                isinstance(target, cst.Attribute)
-                and isinstance(target.value, cst.Name)
-                and target.value.value == name
-                and target.attr.value in _HANDLE_IO
-            ):
+            if calls_method_of(node, name, _HANDLE_IO):
                 return True
-            if ctx.qualified_name(target) in _HANDLE_CONSUMERS and any(
+            if ctx.qualified_name(node.func) in _HANDLE_CONSUMERS and any(
                 isinstance(arg.value, cst.Name) and arg.value.value == name for arg in node.args
             ):
                 return True
