@@ -753,6 +753,33 @@ def is_credential_check_name(name: str) -> bool:
     return _CREDENTIAL_CHECK_NAME.search(name.lower()) is not None
 
 
+_ONE_OFF_NAME = re.compile(
+    r"(^|_)(migrate|migration|migrations|legacy|backfill|reindex|rebuild_index)(_|$)"
+    r"|(^|_)(refresh_(access_)?token|token_refresh|renew_token)(_|$)"
+)
+
+
+def is_one_off_name(name: str) -> bool:
+    """A function whose name says it runs once or rarely: a migration or backfill (``import_legacy_config``,
+    ``migrate_users``), a full re-index, a token refresh (once per token lifetime)."""
+    return _ONE_OFF_NAME.search(name.lower()) is not None
+
+
+def is_cold_path(node: cst.CSTNode, ctx: RuleContext) -> bool:
+    """``node`` runs once per process or when an administrator acts, not per request: some function around
+    it (nearest first, through nested functions) runs once (:func:`runs_once`: set-up, ``main``, tests,
+    start-up hooks and the private methods only they call), is an admin-only endpoint, a credential check,
+    a model-catalog listing or a one-off job (:func:`is_one_off_name`). Found on five real codebases
+    in the hand review of issue 3: the per-request cost rules were wrong there every time."""
+    for func in enclosing_functions(node, ctx):
+        name = func.name.value
+        if runs_once(func, ctx) or is_admin_endpoint(func):
+            return True
+        if is_credential_check_name(name) or is_model_catalog_name(name) or is_one_off_name(name):
+            return True
+    return False
+
+
 def enclosing_functions(node: cst.CSTNode, ctx: RuleContext) -> Iterator[cst.FunctionDef]:
     """Every ``def`` around ``node``, nearest first (through nested functions, not through classes)."""
     for anc in ctx.ancestors(node):

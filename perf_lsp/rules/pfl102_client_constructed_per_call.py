@@ -15,15 +15,10 @@ from perf_lsp.rules.patterns import (
     camel_to_snake,
     client_only_reads_catalog,
     closed_or_context_managed,
-    enclosing_functions,
     has_unhashable_literal_arg,
     in_lazy_init,
-    is_admin_endpoint,
-    is_credential_check_name,
+    is_cold_path,
     is_literal,
-    is_model_catalog_name,
-    is_one_time_function,
-    is_setup_function_name,
     referenced_names,
     walk,
 )
@@ -257,15 +252,9 @@ class ClientConstructedPerCall(Rule):
 
     # -- detection -------------------------------------------------------
     def _cold(self, node: cst.Call, func: cst.FunctionDef) -> bool:
-        """The function (or one it is nested in) runs once or rarely: set-up, ``main``, tests, start-up
-        hooks, credential checks, model listing, admin-only endpoints."""
-        for outer in enclosing_functions(node, self.ctx):
-            name = outer.name.value
-            if is_one_time_function(outer, self.ctx) or is_setup_function_name(name):
-                return True
-            if is_credential_check_name(name) or is_model_catalog_name(name) or is_admin_endpoint(outer):
-                return True
-        return False
+        """Runs once or rarely (:func:`is_cold_path`): set-up, ``main``, tests, start-up hooks,
+        credential checks, model listing, admin-only endpoints, one-off jobs."""
+        return is_cold_path(node, self.ctx)
 
     def _client_name(self, node: cst.Call) -> str | None:
         """The local name the client is bound to (``client = OpenAI()``, ``with OpenAI() as client``)."""

@@ -14,14 +14,9 @@ from perf_lsp.rules.patterns import (
     cached_factory_fix,
     children,
     closed_or_context_managed,
-    enclosing_functions,
     has_unhashable_literal_arg,
     in_lazy_init,
-    is_admin_endpoint,
-    is_credential_check_name,
-    is_model_catalog_name,
-    is_one_time_function,
-    is_setup_function_name,
+    is_cold_path,
     walk,
 )
 
@@ -252,15 +247,9 @@ class ConnectionPerCall(Rule):
 
     # -- detection -------------------------------------------------------
     def _cold(self, node: cst.Call, func: cst.FunctionDef) -> bool:
-        """The function (or one it is nested in) runs once or rarely: set-up, ``main``, tests, start-up
-        hooks, health and credential checks, model listing, admin-only endpoints."""
-        for outer in enclosing_functions(node, self.ctx):
-            name = outer.name.value
-            if is_setup_function_name(name) or is_one_time_function(outer, self.ctx):
-                return True
-            if is_credential_check_name(name) or is_model_catalog_name(name) or is_admin_endpoint(outer):
-                return True
-        return False
+        """Runs once or rarely (:func:`is_cold_path`): set-up, ``main``, tests, start-up hooks,
+        credential checks, model listing, admin-only endpoints, one-off jobs."""
+        return is_cold_path(node, self.ctx)
 
     def _in_document_loader(self, func: cst.FunctionDef) -> bool:
         """A method of a document loader (a class deriving from ``BaseLoader`` or another ``*Loader``):

@@ -9,7 +9,7 @@ import libcst as cst
 from perf_lsp.codemod import replace_nodes
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import FixContext, Rule, RuleContext, dotted
-from perf_lsp.rules.patterns import camel_to_snake, runs_on_one_thread, runs_once
+from perf_lsp.rules.patterns import camel_to_snake, is_cold_path, runs_on_one_thread
 
 # A call whose receiver (or an argument passed as a whole) is one of these objects is
 # not a group member: the object runs one operation at a time, or its operations are
@@ -199,7 +199,7 @@ class SequentialAwaits(Rule):
         if sum(1 for stmt in node.body if _awaited_assignment(stmt)) < 2:
             return
         func = self.ctx.enclosing_function(node)
-        if func is None or func.asynchronous is None or runs_once(func, self.ctx):
+        if func is None or func.asynchronous is None or is_cold_path(node, self.ctx):
             return
         self._func = func
         if self._under_guard(node):

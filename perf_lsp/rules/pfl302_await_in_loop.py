@@ -11,12 +11,12 @@ from perf_lsp.rules.patterns import (
     camel_to_snake,
     children,
     dotted_refs,
-    paths_overlap,
-    store_path,
+    is_cold_path,
     is_test_function,
+    paths_overlap,
     referenced_names,
     runs_on_one_thread,
-    runs_once,
+    store_path,
     target_names,
     uses_other_event_loop,
     walk,
@@ -190,7 +190,7 @@ class AwaitInLoop(Rule):
         if loop is None or id(loop) in self._seen:
             return
         func = self.ctx.enclosing_function(node)
-        if func is None or func.asynchronous is None or is_test_function(func) or runs_once(func, self.ctx):
+        if func is None or func.asynchronous is None or is_test_function(func) or is_cold_path(node, self.ctx):
             return
         self._seen.add(id(loop))
         self._http_names = self._http_by_func.get(id(func)) or self._http_by_func.setdefault(id(func), self._http_clients(func))

@@ -11,7 +11,15 @@ from perf_lsp.codemod import replace_node
 from perf_lsp.model import Applicability
 from perf_lsp.names import dotted_name, resolve_dotted
 from perf_lsp.rules.base import COMPREHENSIONS, FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, dotted
-from perf_lsp.rules.patterns import calls_method_of, in_lazy_init, is_cached_function, is_test_function, uses_other_event_loop, walk
+from perf_lsp.rules.patterns import (
+    calls_method_of,
+    in_lazy_init,
+    is_cached_function,
+    is_cold_path,
+    is_test_function,
+    uses_other_event_loop,
+    walk,
+)
 
 _HTTP_VERBS = ("get", "post", "put", "patch", "delete", "head", "options", "request")
 
@@ -161,6 +169,8 @@ class BlockingCallInAsync(Rule):
             found = self._blocking_helper(node, func)
             if found is None:
                 return
+        if is_cold_path(node, self.ctx):  # start-up, migrations, admin actions: nothing else is waiting
+            return
         label, suggestion, via = found
         if via:
             message = f"`{label}` blocks the event loop: it calls `{via}`; run it with {_TO_THREAD_HINT}"
