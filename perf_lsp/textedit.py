@@ -116,3 +116,37 @@ def merge_insertions(edits: Iterable[Edit]) -> list[Edit]:
                 raise ValueError("overlapping edits")
         out.append(edit)
     return out
+
+
+def replace_range(
+    source: str, lines: Sequence[str], start_line: int, start_col: int, end_line: int, end_col: int, text: str
+) -> tuple[str, list[str]]:
+    """Replace a range of ``source`` by ``text``; returns (new source, its lines).
+
+    ``lines`` is ``split_lines(source)``. Lines are 0-based, columns code points, and a
+    column past the end of its line (terminator included) is clamped, as pygls does
+    (a start on the line after the last appends). Costs one slice of the text and a
+    re-split of the changed lines and their neighbours, not of the whole document:
+    what a language server needs per keystroke.
+    """
+    n = len(lines)
+    if start_line >= n:
+        return source + text, _append(lines, text) if lines else split_lines(text)
+    start = sum(map(len, lines[:start_line])) + min(start_col, len(lines[start_line]))
+    if end_line < n:
+        end = start - min(start_col, len(lines[start_line])) + sum(map(len, lines[start_line:end_line]))
+        end += min(end_col, len(lines[end_line]))
+        suffix = lines[end_line][end_col:]
+    else:
+        end, suffix = len(source), ""
+    new_source = source[:start] + text + source[end:]
+    first = max(0, start_line - 1)
+    last = min(n - 1, end_line + 1)
+    middle = lines[start_line][:start_col] + text + suffix
+    segment = "".join(lines[first:start_line]) + middle + "".join(lines[end_line + 1 : last + 1])
+    return new_source, [*lines[:first], *split_lines(segment), *lines[last + 1 :]]
+
+
+def _append(lines: Sequence[str], text: str) -> list[str]:
+    # text added after the last line: only the last line and the new text can merge
+    return [*lines[:-1], *split_lines(lines[-1] + text)]

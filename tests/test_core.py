@@ -268,3 +268,37 @@ def test_opt_in_rules_need_their_code_selected_by_name():
     source = "def top(xs):\n    return sorted(xs, key=len)[:3]\n"
     assert not Engine().analyze(source, Settings()).diagnostics
     assert [d.code for d in Engine().analyze(source, Settings(select=("PFL502",))).diagnostics] == ["PFL502"]
+
+
+def _pygls_apply(lines: list[str], start_line, start_col, end_line, end_col, text) -> str:
+    """pygls 2.1's TextDocument._apply_incremental_change, on code-point columns (the reference)."""
+    if start_line == len(lines):
+        return "".join(lines) + text
+    out = []
+    for i, line in enumerate(lines):
+        if i < start_line or i > end_line:
+            out.append(line)
+            continue
+        if i == start_line:
+            out.append(line[:start_col] + text)
+        if i == end_line:
+            out.append(line[end_col:])
+    return "".join(out)
+
+
+@hsettings(max_examples=400, deadline=None)
+@given(LINES, st.data())
+def test_replace_range_matches_pygls_and_keeps_lines_split(doc_lines, data):
+    from perf_lsp.textedit import replace_range
+
+    source = "".join(doc_lines)
+    lines = split_lines(source)
+    n = len(lines)
+    start_line = data.draw(st.integers(0, n))
+    end_line = data.draw(st.integers(start_line, n + 1))
+    start_col = data.draw(st.integers(0, 6))
+    end_col = data.draw(st.integers(0, 6)) if end_line > start_line else data.draw(st.integers(start_col, 7))
+    text = data.draw(st.sampled_from(["", "x", "\n", "\r", "\r\n", "ab\rc", "é😋", "\n\n"]))
+    new_source, new_lines = replace_range(source, lines, start_line, start_col, end_line, end_col, text)
+    assert new_source == _pygls_apply(lines, start_line, start_col, end_line, end_col, text)
+    assert list(new_lines) == split_lines(new_source)

@@ -502,12 +502,23 @@ def module_blocking_helpers(body: Iterable[ast.stmt], imports: Mapping[str, str]
     function does not rebind it). Generators and cached functions are left out.
     """
     out: dict[str, str] = {}
+    imports = dict(imports)
+    key = tuple(sorted(imports.items()))
+    if len(_HELPER_CACHE) > 8192:
+        _HELPER_CACHE.clear()
     for stmt in body:
         if not isinstance(stmt, ast.FunctionDef):
             continue
-        if any(_ast_cached(d, imports) for d in stmt.decorator_list):
-            continue
-        label = _ast_first_blocking(stmt, imports)
+        # Rebuilt on every keystroke (the module context): unchanged statements keep their ast
+        # nodes, so their answer is remembered per node and per set of imports.
+        entry = _HELPER_CACHE.get(id(stmt))
+        if entry is not None and entry[0] is stmt and entry[1] == key:
+            label = entry[2]
+        else:
+            label = None
+            if not any(_ast_cached(d, imports) for d in stmt.decorator_list):
+                label = _ast_first_blocking(stmt, imports)
+            _HELPER_CACHE[id(stmt)] = (stmt, key, label)
         if label is not None:
             out[stmt.name] = label
         else:
@@ -515,10 +526,13 @@ def module_blocking_helpers(body: Iterable[ast.stmt], imports: Mapping[str, str]
     return tuple(sorted(out.items()))
 
 
+_HELPER_CACHE: dict[int, tuple[ast.FunctionDef, tuple, str | None]] = {}
+
+
 def _ast_cached(deco: ast.expr, imports: Mapping[str, str]) -> bool:
     target = deco.func if isinstance(deco, ast.Call) else deco
     name = dotted_name(target) or ""
-    qn = resolve_dotted(name, dict(imports)) or name
+    qn = resolve_dotted(name, imports) or name
     return qn.rsplit(".", 1)[-1] in {"cache", "lru_cache", "cached", "alru_cache"}
 
 
@@ -535,7 +549,7 @@ def _ast_first_blocking(func: ast.FunctionDef, imports: Mapping[str, str]) -> st
         if first is None and isinstance(node, ast.Call):
             name = dotted_name(node.func)
             if name:
-                qn = resolve_dotted(name, dict(imports))
+                qn = resolve_dotted(name, imports)
                 if qn is None and name == "open" and not local_open:
                     first = "open()"
                 elif qn in BLOCKING_CALLS:
