@@ -9,7 +9,11 @@ analyses text without a path, so the CLI and the server call
 The project is the nearest directory at or above the file that holds a
 ``pyproject.toml``, ``setup.cfg``, ``Pipfile`` or ``requirements*.txt``; every one
 of those files in that directory is read (and ``requirements/*.txt`` beside
-them). Names are normalised as in PEP 503 (lower case, runs of ``-``, ``_`` and
+them). Only what the service runs with counts: extras, Poetry groups and
+requirements files named for development (``test``, ``dev``, ``docs``, ``lint``...:
+:func:`is_development_group`), PEP 735 dependency groups and the tools'
+dev-dependencies are left out, so that a fix never imports a package production
+does not have. Names are normalised as in PEP 503 (lower case, runs of ``-``, ``_`` and
 ``.`` become ``-``). Parsed files are cached by (path, mtime, size), so an edited
 manifest is read again; the directory lookup is cached per directory.
 """
@@ -72,10 +76,10 @@ def _project_dir(directory: Path) -> Path | None:
 
 def _manifest_files(root: Path) -> list[Path]:
     found = [root / name for name in _MANIFESTS if (root / name).is_file()]
-    found.extend(sorted(p for p in root.glob("requirements*.txt") if p.is_file()))
+    found.extend(sorted(p for p in root.glob("requirements*.txt") if p.is_file() and not is_development_group(p.stem)))
     requirements_dir = root / "requirements"
     if requirements_dir.is_dir():
-        found.extend(sorted(p for p in requirements_dir.glob("*.txt") if p.is_file()))
+        found.extend(sorted(p for p in requirements_dir.glob("*.txt") if p.is_file() and not is_development_group(p.stem)))
     return found
 
 
@@ -142,31 +146,36 @@ def _from_pyproject(text: str) -> set[str]:
         out |= _names(project.get("dependencies"))
         optional = project.get("optional-dependencies")
         if isinstance(optional, dict):
-            for group in optional.values():
-                out |= _names(group)
-    groups = data.get("dependency-groups")  # PEP 735
-    if isinstance(groups, dict):
-        for group in groups.values():
-            out |= _names(group)
+            for name, group in optional.items():
+                if not is_development_group(name):
+                    out |= _names(group)
+    # PEP 735 dependency groups, PDM's and uv's dev-dependencies: never installed with the
+    # service, so never counted.
     tool = data.get("tool")
     if isinstance(tool, dict):
         poetry = tool.get("poetry")
         if isinstance(poetry, dict):
-            tables = [poetry.get("dependencies"), poetry.get("dev-dependencies")]
+            tables = [poetry.get("dependencies")]
             poetry_groups = poetry.get("group")
             if isinstance(poetry_groups, dict):
-                tables.extend(g.get("dependencies") for g in poetry_groups.values() if isinstance(g, dict))
+                tables.extend(
+                    g.get("dependencies")
+                    for name, g in poetry_groups.items()
+                    if isinstance(g, dict) and not is_development_group(name)
+                )
             for table in tables:
                 if isinstance(table, dict):
                     out |= {normalise(k) for k in table if k.lower() != "python"}
-        pdm = tool.get("pdm")
-        if isinstance(pdm, dict) and isinstance(pdm.get("dev-dependencies"), dict):
-            for group in pdm["dev-dependencies"].values():
-                out |= _names(group)
-        uv = tool.get("uv")
-        if isinstance(uv, dict):
-            out |= _names(uv.get("dev-dependencies"))
     return out
+
+
+_DEVELOPMENT_GROUP = re.compile(r"(^|[-_.])(dev|develop|development|test|tests|testing|lint|linting|docs?|typing|types|mypy|ci|bench|benchmarks?|style|format)([-_.]|$)")
+
+
+def is_development_group(name: str) -> bool:
+    """Whether an extra, dependency group or requirements file name (``test``, ``dev``, ``docs``,
+    ``requirements-dev.txt``) is for developing the project rather than running it."""
+    return _DEVELOPMENT_GROUP.search(name.lower()) is not None
 
 
 def _from_pipfile(text: str) -> set[str]:
@@ -175,7 +184,7 @@ def _from_pipfile(text: str) -> set[str]:
     except tomllib.TOMLDecodeError:
         return set()
     out: set[str] = set()
-    for section in ("packages", "dev-packages"):
+    for section in ("packages",):  # not dev-packages: see is_development_group
         table = data.get(section)
         if isinstance(table, dict):
             out |= {normalise(k) for k in table}
@@ -192,8 +201,9 @@ def _from_setup_cfg(text: str) -> set[str]:
     if parser.has_option("options", "install_requires"):
         out |= _names(parser.get("options", "install_requires"))
     if parser.has_section("options.extras_require"):
-        for _, value in parser.items("options.extras_require"):
-            out |= _names(value)
+        for name, value in parser.items("options.extras_require"):
+            if not is_development_group(name):
+                out |= _names(value)
     return out
 
 

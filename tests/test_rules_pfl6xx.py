@@ -113,8 +113,8 @@ def test_project_reader_finds_dependencies_in_every_manifest(tmp_path):
     module.parent.mkdir(parents=True)
     module.write_text("")
     assert declared_packages(module) == (
-        "fastapi", "httpx", "openai", "orjson", "py-yaml", "pytest", "redis", "sentence-transformers",
-    )
+        "fastapi", "httpx", "openai", "orjson", "py-yaml", "redis", "sentence-transformers",
+    )  # pytest: only in a dev group
     assert project_declares("ORJSON", module)
     assert project_declares("py.yaml", module)
     assert not project_declares("ujson", module)
@@ -164,3 +164,32 @@ def test_pfl701_fix_stops_sharing_the_default_between_calls():
     after["tag"]("a")
     assert after["tag"]("b") == (["b"], {"b": True})
     assert after["tag"]("c", ["x"]) == (["x", "c"], {"c": True})
+
+
+def test_dependencies_only_for_tests_or_development_do_not_count(tmp_path):
+    # The service does not run with them: `import orjson` in its code would fail in production.
+    (tmp_path / "pyproject.toml").write_text(
+        textwrap.dedent(
+            """\
+            [project]
+            dependencies = ["fastapi"]
+            [project.optional-dependencies]
+            test = ["orjson", "pytest"]
+            Docs = ["mkdocs"]
+            fast = ["ujson"]
+            [dependency-groups]
+            lint = ["ruff"]
+            [tool.uv]
+            dev-dependencies = ["numpy"]
+            [tool.poetry.group.typing.dependencies]
+            mypy = "*"
+            [tool.poetry.group.ml.dependencies]
+            torch = "*"
+            """
+        )
+    )
+    (tmp_path / "requirements-dev.txt").write_text("black\n")
+    (tmp_path / "Pipfile").write_text('[packages]\nredis = "*"\n[dev-packages]\nhypothesis = "*"\n')
+    module = tmp_path / "app.py"
+    module.write_text("")
+    assert declared_packages(module) == ("fastapi", "redis", "torch", "ujson")
