@@ -11,7 +11,16 @@ import libcst as cst
 from perf_lsp.codemod import replace_nodes
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import COMPREHENSIONS, FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, dotted
-from perf_lsp.rules.patterns import annotation_qualified_names, children, referenced_names, target_names, walk, dotted_refs, paths_overlap, store_path
+from perf_lsp.rules.patterns import (
+    annotation_qualified_names,
+    children,
+    dotted_refs,
+    paths_overlap,
+    referenced_names,
+    store_path,
+    target_names,
+    walk,
+)
 
 EMBEDDING_MODELS = frozenset(
     {
@@ -874,36 +883,67 @@ def _plan_for(ctx: RuleContext, call: cst.Call, items_arg: cst.Arg, loop: cst.Fo
     scope = ctx.enclosing_function(loop)
 
     def build(fctx: FixContext) -> cst.Module | None:
-        prelude: list[cst.BaseStatement] = []
-        if reiterable:
-            items: cst.BaseExpression = loop.iter
-        else:
-            items_name = fctx.local_name(_items_name(loop.iter, loop.target), scope)
-            value = loop.iter if _makes_list(loop.iter) else _list_of(loop.iter)
-            prelude.append(_assignment(items_name, value))
-            items = cst.Name(items_name)
-        embeddings = fctx.local_name("embeddings", scope)
-        batch = _item_batch(arg, loop.target, items, is_list=not reiterable)
-        prelude.append(_assignment(embeddings, _batched_call(call, items_arg, batch)))
-        comments: list[cst.EmptyLine] = []
-        if drop_name is not None:
-            item_name = drop_name
-            new_body, comments = _without(body, line, small)
-        else:
-            item_name = fctx.local_name("embedding", scope)
-            new_body = replace_nodes(body, {call: cst.Name(item_name)})
-        new_loop = loop.with_changes(
-            target=_pair_target(loop.target, item_name),
-            iter=_zip(items, cst.Name(embeddings)),
-            body=new_body,
-            leading_lines=[],
+        return batch_before_loop(
+            fctx, loop, scope=scope, reiterable=reiterable, item=arg, per_item=call,
+            batched=lambda batch: _batched_call(call, items_arg, batch),
+            drop=(drop_name, body, line, small), names=("embeddings", "embedding"),
         )
-        prelude[0] = prelude[0].with_changes(leading_lines=loop.leading_lines)
-        if comments:  # the dropped line's comments go with the call
-            prelude[-1] = prelude[-1].with_changes(leading_lines=[*prelude[-1].leading_lines, *comments])
-        return replace_nodes(fctx.chunk, {loop: cst.FlattenSentinel([*prelude, new_loop])})
 
     return build
+
+
+def batch_before_loop(
+    fctx: FixContext,
+    loop: cst.For,
+    *,
+    scope: cst.CSTNode | None,
+    reiterable: bool,
+    item: cst.BaseExpression,
+    per_item: cst.CSTNode,
+    batched: Callable[[cst.BaseExpression], cst.BaseExpression],
+    drop: tuple[str | None, cst.BaseSuite, cst.CSTNode, cst.BaseSmallStatement | None],
+    names: tuple[str, str],
+) -> cst.Module:
+    """The loop codemod PFL201 and PFL202 share: one batched call before ``loop``, then
+    ``for target, result in zip(items, results)``.
+
+    ``item`` is the per-item argument (built over the loop's items by :func:`_item_batch`),
+    ``batched(batch)`` the call that takes the whole batch, ``per_item`` the node in the body
+    that the per-item result replaces. ``drop`` is (name, body, line, small): when ``name``
+    is set, ``name = <call>`` (``small`` of ``line``) is removed and ``name`` is bound in the
+    loop header. ``names`` are the base names of the results list and of one result. The
+    items are copied into a list first unless the iterable can be iterated twice.
+    """
+    drop_name, body, line, small = drop
+    results_base, result_base = names
+    prelude: list[cst.BaseStatement] = []
+    if reiterable:
+        items: cst.BaseExpression = loop.iter
+    else:
+        items_name = fctx.local_name(_items_name(loop.iter, loop.target), scope)
+        value = loop.iter if _makes_list(loop.iter) else _list_of(loop.iter)
+        prelude.append(_assignment(items_name, value))
+        items = cst.Name(items_name)
+    results = fctx.local_name(results_base, scope)
+    batch = _item_batch(item, loop.target, items, is_list=not reiterable)
+    prelude.append(_assignment(results, batched(batch)))
+    comments: list[cst.EmptyLine] = []
+    if drop_name is not None:
+        item_name = drop_name
+        new_body, comments = _without(body, line, small)
+    else:
+        item_name = fctx.local_name(result_base, scope)
+        new_body = replace_nodes(body, {per_item: cst.Name(item_name)})
+    new_loop = loop.with_changes(
+        target=_pair_target(loop.target, item_name),
+        iter=_zip(items, cst.Name(results)),
+        body=new_body,
+        leading_lines=[],
+    )
+    prelude[0] = prelude[0].with_changes(leading_lines=loop.leading_lines)
+    if comments:  # the dropped line's comments go with the call
+        prelude[-1] = prelude[-1].with_changes(leading_lines=[*prelude[-1].leading_lines, *comments])
+    return replace_nodes(fctx.chunk, {loop: cst.FlattenSentinel([*prelude, new_loop])})
 
 
 def _items_name(iterable: cst.BaseExpression, target: cst.BaseAssignTargetExpression) -> str:

@@ -18,33 +18,29 @@ from perf_lsp.model import Applicability
 from perf_lsp.rules.base import COMPREHENSIONS, FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, dotted
 from perf_lsp.rules.patterns import annotation_qualified_names, referenced_names, target_names, walk
 from perf_lsp.rules.pfl201_encode_in_loop import (
-    _changed_by_loop,
     _SCOPES,
     _all_params,
     _bindings_in,
     _bound_names,
     _builtins_shadowed,
+    _changed_by_loop,
     _comprehension_targets,
     _dotted_refs,
     _effects,
     _is_batch,
     _is_self_attr,
-    _item_batch,
-    _items_name,
     _iterates_batches,
     _list_of,
     _loop_targets,
     _makes_list,
     _normalised,
     _overlaps,
-    _pair_target,
     _param_names,
     _reiterable_name,
     _self_name,
     _short,
     _unconditional,
-    _without,
-    _zip,
+    batch_before_loop,
 )
 
 
@@ -822,39 +818,13 @@ def _plan_for(ctx: RuleContext, site: _Site, value: cst.BaseExpression, loop: cs
     scope = ctx.enclosing_function(loop)
 
     def build(fctx: FixContext) -> cst.Module | None:
-        prelude: list[cst.BaseStatement] = []
-        if reiterable:
-            items: cst.BaseExpression = loop.iter
-        else:
-            items_name = fctx.local_name(_items_name(loop.iter, loop.target), scope)
-            prelude.append(_assign(items_name, loop.iter if _makes_list(loop.iter) else _list_of(loop.iter)))
-            items = cst.Name(items_name)
-        embeddings = fctx.local_name("vectors", scope)
-        batch = _item_batch(site.item, loop.target, items, is_list=not reiterable)
-        prelude.append(_assign(embeddings, _batched_value(fctx, ctx, site, batch, scope)))
-        comments: list[cst.EmptyLine] = []
-        if drop_name is not None:
-            item_name = drop_name
-            new_body, comments = _without(body, line, small)
-        else:
-            item_name = fctx.local_name("vector", scope)
-            new_body = replace_nodes(body, {value: cst.Name(item_name)})
-        new_loop = loop.with_changes(
-            target=_pair_target(loop.target, item_name),
-            iter=_zip(items, cst.Name(embeddings)),
-            body=new_body,
-            leading_lines=[],
+        return batch_before_loop(
+            fctx, loop, scope=scope, reiterable=reiterable, item=site.item, per_item=value,
+            batched=lambda batch: _batched_value(fctx, ctx, site, batch, scope),
+            drop=(drop_name, body, line, small), names=("vectors", "vector"),
         )
-        prelude[0] = prelude[0].with_changes(leading_lines=loop.leading_lines)
-        if comments:
-            prelude[-1] = prelude[-1].with_changes(leading_lines=[*prelude[-1].leading_lines, *comments])
-        return replace_nodes(fctx.chunk, {loop: cst.FlattenSentinel([*prelude, new_loop])})
 
     return build
-
-
-def _assign(name: str, value: cst.BaseExpression) -> cst.SimpleStatementLine:
-    return cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(cst.Name(name))], value)])
 
 
 __all__ = [
