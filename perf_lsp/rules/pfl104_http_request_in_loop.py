@@ -10,6 +10,7 @@ from perf_lsp.codemod import replace_node, replace_nodes
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, dotted
 from perf_lsp.rules.patterns import referenced_names, target_names, walk
+from perf_lsp.rules.pfl201_encode_in_loop import _bound_names, _comprehension_targets
 
 # requests function -> how many positional arguments the Session method takes the same way
 # (``requests.get(url, params)`` passes ``params`` positionally; ``Session.get`` took only
@@ -237,31 +238,6 @@ def _varying_loop(node: cst.Call, loop: cst.CSTNode | None, ctx: RuleContext) ->
             return loop
         loop = ctx.repeating_loop(loop)
     return None
-
-
-def _bound_names(body: cst.CSTNode) -> set[str]:
-    """Names assigned anywhere in ``body`` (not in nested functions): they can change per iteration."""
-    found: set[str] = set()
-    for node in walk(body, stop=_SCOPES):
-        targets: list[cst.CSTNode] = []
-        if isinstance(node, cst.Assign):
-            targets = [t.target for t in node.targets]
-        elif isinstance(node, (cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor, cst.NamedExpr)):
-            targets = [node.target]
-        elif isinstance(node, cst.AsName):
-            targets = [node.name]
-        for target in targets:
-            found |= target_names(target) or referenced_names(target)
-    return found
-
-
-def _comprehension_targets(comp: cst.CSTNode) -> set[str]:
-    found: set[str] = set()
-    for_in = getattr(comp, "for_in", None)
-    while for_in is not None:
-        found |= target_names(for_in.target) or referenced_names(for_in.target)
-        for_in = for_in.inner_for_in
-    return found
 
 
 # -- codemod -----------------------------------------------------------------

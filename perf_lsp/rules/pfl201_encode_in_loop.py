@@ -164,7 +164,7 @@ class EncodeInLoop(Rule):
         innermost = self.ctx.repeating_loop(node)
         if innermost is None:
             return
-        loop = self._item_loop(innermost, items_arg.value)
+        loop = varying_loop(self.ctx, innermost, [items_arg.value])
         if loop is None:
             return
         question = None
@@ -193,24 +193,6 @@ class EncodeInLoop(Rule):
         return self._shadowed
 
     # -- detection -------------------------------------------------------
-    def _item_loop(self, loop: cst.CSTNode | None, arg: cst.BaseExpression) -> cst.CSTNode | None:
-        """The innermost ``for`` loop or comprehension whose per-iteration names ``arg`` reads, or None.
-
-        None also when that loop is a ``while`` loop or iterates over batches.
-        """
-        used = referenced_names(arg)
-        while loop is not None:
-            if isinstance(loop, cst.While):
-                if used & _bound_names(loop.body):
-                    return None
-            else:
-                targets, iterable = _loop_targets(loop)
-                varying = targets | (_bound_names(loop.body) if isinstance(loop, cst.For) else set())
-                if used & varying:
-                    return None if _iterates_batches(iterable) else loop
-            loop = self.ctx.repeating_loop(loop)
-        return None
-
     def _is_embedding_model(self, expr: cst.BaseExpression, at: cst.CSTNode) -> bool:
         """True when ``expr``, evaluated at ``at`` (a node the traversal has reached), is an embedding model."""
         scopes = [a for a in self.ctx.ancestors(at) if isinstance(a, _SCOPES)]
@@ -423,6 +405,36 @@ def _is_self_attr(target: cst.CSTNode, owner: str, attr: str) -> bool:
         and target.value.value == owner
         and target.attr.value == attr
     )
+
+
+def varying_loop(ctx: RuleContext, loop: cst.CSTNode | None, parts: Iterable[cst.CSTNode]) -> cst.CSTNode | None:
+    """The innermost ``for`` loop or comprehension (from ``loop`` outwards) whose per-iteration names
+    ``parts`` read, or None.
+
+    None also when that loop is a ``while`` loop (a consumer or a pagination loop)
+    or iterates over batches (``batched(...)``, ``chunks``, a loader).
+    """
+    used: set[str] = set()
+    for part in parts:
+        used |= referenced_names(part)
+    while loop is not None:
+        if isinstance(loop, cst.While):
+            if used & _bound_names(loop.body):
+                return None
+        else:
+            targets, iterable = _loop_targets(loop)
+            varying = targets | (_bound_names(loop.body) if isinstance(loop, cst.For) else set())
+            if used & varying:
+                if _iterates_batches(iterable) or any(_batch_target(t) for t in targets):
+                    return None
+                return loop
+        loop = ctx.repeating_loop(loop)
+    return None
+
+
+def _batch_target(name: str) -> bool:
+    lower = name.lower()
+    return "batch" in lower
 
 
 def _comprehension_targets(comp: cst.CSTNode) -> set[str]:

@@ -8,7 +8,7 @@ small catalog per rule.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -29,7 +29,6 @@ from perf_lsp.rules.pfl201_encode_in_loop import (
     _effects,
     _is_batch,
     _is_self_attr,
-    _iterates_batches,
     _list_of,
     _loop_targets,
     _makes_list,
@@ -41,6 +40,7 @@ from perf_lsp.rules.pfl201_encode_in_loop import (
     _short,
     _unconditional,
     batch_before_loop,
+    varying_loop,
 )
 
 
@@ -235,36 +235,6 @@ def local_bindings(func: cst.FunctionDef, name: str) -> list[tuple[str, cst.CSTN
 # -- loops -------------------------------------------------------------------
 SLEEP_CALLS = frozenset({"time.sleep", "asyncio.sleep", "anyio.sleep", "trio.sleep", "gevent.sleep", "eventlet.sleep"})
 """Calls that pause a loop on purpose (rate limiting): such a loop is sequential by design."""
-
-
-def varying_loop(ctx: RuleContext, loop: cst.CSTNode | None, parts: Iterable[cst.CSTNode]) -> cst.CSTNode | None:
-    """The innermost ``for`` loop or comprehension (from ``loop`` outwards) whose per-iteration names
-    ``parts`` read, or None.
-
-    None also when that loop is a ``while`` loop (a consumer or a pagination loop)
-    or iterates over batches (``batched(...)``, ``chunks``, a loader).
-    """
-    used: set[str] = set()
-    for part in parts:
-        used |= referenced_names(part)
-    while loop is not None:
-        if isinstance(loop, cst.While):
-            if used & _bound_names(loop.body):
-                return None
-        else:
-            targets, iterable = _loop_targets(loop)
-            varying = targets | (_bound_names(loop.body) if isinstance(loop, cst.For) else set())
-            if used & varying:
-                if _iterates_batches(iterable) or any(_batch_target(t) for t in targets):
-                    return None
-                return loop
-        loop = ctx.repeating_loop(loop)
-    return None
-
-
-def _batch_target(name: str) -> bool:
-    lower = name.lower()
-    return "batch" in lower
 
 
 def loop_sleeps(ctx: RuleContext, loop: cst.CSTNode) -> bool:

@@ -10,8 +10,8 @@ from perf_lsp.rules.base import FixContext, Rule
 from perf_lsp.rules.patterns import (
     in_nested_scope,
     inside,
-    is_store_position,
     is_bytes_expression,
+    is_store_position,
     is_str_expression,
     name_occurrences,
     parent_map,

@@ -11,10 +11,10 @@ from perf_lsp.rules.patterns import (
     inside,
     is_builtin_call,
     is_literal,
-    runs_once,
     name_occurrences,
     parent_map,
     runs_before,
+    runs_once,
     walk,
 )
 

@@ -20,8 +20,7 @@ import ast
 from types import SimpleNamespace
 
 import libcst as cst
-from libcst.metadata import CodeRange
-from libcst.metadata import MetadataWrapper, PositionProvider
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 from libcst.metadata.position_provider import PositionProvidingCodegenState
 
 
