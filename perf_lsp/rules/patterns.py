@@ -172,6 +172,20 @@ def referenced_names(node: cst.CSTNode, skip: cst.CSTNode | None = None) -> set[
     return found
 
 
+def target_leaves(target: cst.CSTNode) -> list[cst.CSTNode]:
+    """The single targets inside a tuple/list/starred target, in order (``a, (b.x, *c)`` -> ``a``, ``b.x``, ``c``)."""
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [leaf for element in target.elements for leaf in target_leaves(element.value)]
+    if isinstance(target, cst.StarredElement):
+        return target_leaves(target.value)
+    return [target]
+
+
+def stored_names(target: cst.CSTNode) -> set[str]:
+    """The bare names a target stores into (not the names read by ``a.b = ``/``a[i] = ``)."""
+    return {leaf.value for leaf in target_leaves(target) if isinstance(leaf, cst.Name)}
+
+
 def target_names(target: cst.CSTNode) -> set[str] | None:
     """The names an assignment or loop target binds (``i, (a, *b)`` -> ``{"i", "a", "b"}``).
 

@@ -18,6 +18,8 @@ from perf_lsp.rules.patterns import (
     paths_overlap,
     referenced_names,
     store_path,
+    stored_names,
+    target_leaves,
     target_names,
     walk,
 )
@@ -516,7 +518,7 @@ def _binding_targets(node: cst.CSTNode) -> list[tuple[cst.CSTNode, cst.CSTNode |
 def _bindings_in(node: cst.CSTNode, name: str) -> Iterable[tuple[str, cst.CSTNode | None]]:
     """How ``node`` itself binds ``name``: ("value", expr), ("annotation", expr) or ("other", None)."""
     for target, value in _binding_targets(node):
-        if name not in _stored_names(target):
+        if name not in stored_names(target):
             continue
         if isinstance(node, cst.AnnAssign):
             yield "annotation", node.annotation.annotation
@@ -528,29 +530,15 @@ def _bindings_in(node: cst.CSTNode, name: str) -> Iterable[tuple[str, cst.CSTNod
             yield "other", None
 
 
-def _stored_names(target: cst.CSTNode) -> set[str]:
-    """The bare names a target stores into (not the names read by ``a.b = ``/``a[i] = ``)."""
-    if isinstance(target, cst.Name):
-        return {target.value}
-    if isinstance(target, (cst.Tuple, cst.List)):
-        out: set[str] = set()
-        for element in target.elements:
-            out |= _stored_names(element.value)
-        return out
-    if isinstance(target, cst.StarredElement):
-        return _stored_names(target.value)
-    return set()
-
-
 def _bound_names(node: cst.CSTNode) -> set[str]:
     """Names bound anywhere in a block, in the block's own scope (nested functions' bodies excluded)."""
     names: set[str] = set()
     for inner in walk(node, stop=_SCOPES):
         for target, _ in _binding_targets(inner):
-            names |= _stored_names(target)
+            names |= stored_names(target)
     for inner in walk(node, stop=FUNCTION_BOUNDARIES):  # walrus in a comprehension binds outside it
         if isinstance(inner, cst.NamedExpr):
-            names |= _stored_names(inner.target)
+            names |= stored_names(inner.target)
     return names
 
 
@@ -621,7 +609,7 @@ def _effects(nodes: Iterable[cst.CSTNode], skip: cst.CSTNode | None = None, ctx:
                 if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Import, cst.ImportFrom)):
                     effects.stores.append((target.value,) if isinstance(target, cst.Name) else ())
                     continue
-                for element in _flatten_target(target):
+                for element in target_leaves(target):
                     path = _store_path(element)
                     if path:
                         effects.stores.append(path)
@@ -640,14 +628,6 @@ def _effects(nodes: Iterable[cst.CSTNode], skip: cst.CSTNode | None = None, ctx:
             nested = in_loop or kind is cst.For or kind is cst.While
             stack.extend((child, nested) for child in children(node))
     return effects
-
-
-def _flatten_target(target: cst.CSTNode) -> list[cst.CSTNode]:
-    if isinstance(target, (cst.Tuple, cst.List)):
-        return [leaf for element in target.elements for leaf in _flatten_target(element.value)]
-    if isinstance(target, cst.StarredElement):
-        return _flatten_target(target.value)
-    return [target]
 
 
 def _unconditional(ctx: RuleContext, node: cst.CSTNode, top: cst.CSTNode) -> bool:

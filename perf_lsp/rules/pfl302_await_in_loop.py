@@ -17,6 +17,7 @@ from perf_lsp.rules.patterns import (
     referenced_names,
     runs_on_one_thread,
     store_path,
+    target_leaves,
     target_names,
     uses_other_event_loop,
     walk,
@@ -715,7 +716,7 @@ def _mutated_paths(body: cst.CSTNode) -> list[tuple[str, ...]]:
             if path:
                 out.append(path)
         for target in targets:
-            for element in _flatten(target):
+            for element in target_leaves(target):
                 if isinstance(element, (cst.Attribute, cst.Subscript)) or isinstance(node, cst.AugAssign):
                     path = _store_path(element)
                     if path:
@@ -723,20 +724,12 @@ def _mutated_paths(body: cst.CSTNode) -> list[tuple[str, ...]]:
     return out
 
 
-def _flatten(target: cst.CSTNode) -> list[cst.CSTNode]:
-    if isinstance(target, (cst.Tuple, cst.List)):
-        return [leaf for element in target.elements for leaf in _flatten(element.value)]
-    if isinstance(target, cst.StarredElement):
-        return _flatten(target.value)
-    return [target]
-
-
 def _binding_counts(body: cst.CSTNode) -> dict[str, int]:
     """How many times ``body`` binds each bare name (assignments, loops, ``with ... as``, walrus, imports...)."""
     counts: dict[str, int] = {}
 
     def add(target: cst.CSTNode) -> None:
-        for element in _flatten(target):
+        for element in target_leaves(target):
             if isinstance(element, cst.Name):
                 counts[element.value] = counts.get(element.value, 0) + 1
 

@@ -17,6 +17,7 @@ from perf_lsp.rules.patterns import (
     is_cached_function,
     is_cold_path,
     is_test_function,
+    stored_names,
     uses_other_event_loop,
     walk,
 )
@@ -360,7 +361,7 @@ def _find_local_values(func: cst.FunctionDef, name: str) -> list[cst.BaseExpress
             for t in node.targets:
                 if isinstance(t.target, cst.Name) and t.target.value == name:
                     values.append(node.value)
-                elif name in _names_in_target(t.target):
+                elif name in stored_names(t.target):
                     return None
         elif isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name) and node.target.value == name:
             if node.value is None:
@@ -369,24 +370,11 @@ def _find_local_values(func: cst.FunctionDef, name: str) -> list[cst.BaseExpress
         elif isinstance(node, cst.WithItem) and node.asname is not None:
             if isinstance(node.asname.name, cst.Name) and node.asname.name.value == name:
                 values.append(node.item)
-        elif isinstance(node, (cst.For, cst.CompFor, cst.AugAssign, cst.NamedExpr)) and name in _names_in_target(node.target):
+        elif isinstance(node, (cst.For, cst.CompFor, cst.AugAssign, cst.NamedExpr)) and name in stored_names(node.target):
             return None
         elif isinstance(node, (cst.Global, cst.Nonlocal)) and any(n.name.value == name for n in node.names):
             return None
     return values
-
-
-def _names_in_target(target: cst.CSTNode) -> set[str]:
-    if isinstance(target, cst.Name):
-        return {target.value}
-    if isinstance(target, (cst.Tuple, cst.List)):
-        out: set[str] = set()
-        for element in target.elements:
-            out |= _names_in_target(element.value)
-        return out
-    if isinstance(target, cst.StarredElement):
-        return _names_in_target(target.value)
-    return set()
 
 
 def _params(func: cst.FunctionDef) -> list[cst.Param]:
@@ -420,7 +408,7 @@ def _bound_names(func: cst.FunctionDef) -> frozenset[str]:
             target = node.target
         elif isinstance(node, cst.Assign):
             for t in node.targets:
-                names |= _names_in_target(t.target)
+                names |= stored_names(t.target)
         elif isinstance(node, cst.WithItem) and node.asname is not None:
             target = node.asname.name
         elif isinstance(node, cst.ExceptHandler) and node.name is not None:
@@ -431,7 +419,7 @@ def _bound_names(func: cst.FunctionDef) -> frozenset[str]:
                 if isinstance(bound, cst.Name):
                     names.add(bound.value)
         if target is not None:
-            names |= _names_in_target(target)
+            names |= stored_names(target)
     if len(_BOUND_CACHE) > 4096:
         _BOUND_CACHE.clear()
     result = frozenset(names)
@@ -467,7 +455,7 @@ def _nested_def(func: cst.FunctionDef, name: str) -> cst.FunctionDef | None:
     for node in walk(func.body, stop=_SCOPES):
         if node is found[0]:
             continue
-        if isinstance(node, cst.Assign) and any(name in _names_in_target(t.target) for t in node.targets):
+        if isinstance(node, cst.Assign) and any(name in stored_names(t.target) for t in node.targets):
             return None
     return found[0] if not found[0].decorators else None
 
