@@ -209,7 +209,7 @@ class ClientConstructedPerCall(Rule):
                 return
             chained_session, qn = True, "boto3.Session().client"
         func = self.ctx.enclosing_function(node)
-        if func is None or self._cold(node, func):
+        if func is None or is_cold_path(node, self.ctx):
             return
         if in_lazy_init(node, self.ctx):
             return
@@ -251,11 +251,6 @@ class ClientConstructedPerCall(Rule):
         )
 
     # -- detection -------------------------------------------------------
-    def _cold(self, node: cst.Call, func: cst.FunctionDef) -> bool:
-        """Runs once or rarely (:func:`is_cold_path`): set-up, ``main``, tests, start-up hooks,
-        credential checks, model listing, admin-only endpoints, one-off jobs."""
-        return is_cold_path(node, self.ctx)
-
     def _client_name(self, node: cst.Call) -> str | None:
         """The local name the client is bound to (``client = OpenAI()``, ``with OpenAI() as client``)."""
         parent = self.ctx.parent(node)

@@ -208,7 +208,7 @@ class ConnectionPerCall(Rule):
         if kind is None:
             return
         func = self.ctx.enclosing_function(node)
-        if func is None or in_lazy_init(node, self.ctx) or self._cold(node, func):
+        if func is None or in_lazy_init(node, self.ctx) or is_cold_path(node, self.ctx):
             return
         if built_value_escapes(node, func, self.ctx):
             return
@@ -246,11 +246,6 @@ class ConnectionPerCall(Rule):
         )
 
     # -- detection -------------------------------------------------------
-    def _cold(self, node: cst.Call, func: cst.FunctionDef) -> bool:
-        """Runs once or rarely (:func:`is_cold_path`): set-up, ``main``, tests, start-up hooks,
-        credential checks, model listing, admin-only endpoints, one-off jobs."""
-        return is_cold_path(node, self.ctx)
-
     def _in_document_loader(self, func: cst.FunctionDef) -> bool:
         """A method of a document loader (a class deriving from ``BaseLoader`` or another ``*Loader``):
         it runs once per ingestion, and one connection serves the whole load."""

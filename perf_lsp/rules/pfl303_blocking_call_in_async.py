@@ -157,7 +157,7 @@ class BlockingCallInAsync(Rule):
 
     @classmethod
     def wants(cls, summary, settings) -> bool:
-        return any(isinstance(node, ast.AsyncFunctionDef) for top in summary.nodes for node in ast.walk(top))
+        return summary.has_async_def
 
     def visit_Call(self, node: cst.Call) -> None:
         func = self.ctx.enclosing_function(node)

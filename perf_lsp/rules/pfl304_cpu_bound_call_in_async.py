@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 
 import libcst as cst
 
@@ -213,7 +212,7 @@ class CpuBoundCallInAsync(Rule):
 
     @classmethod
     def wants(cls, summary, settings) -> bool:
-        return any(isinstance(node, ast.AsyncFunctionDef) for top in summary.nodes for node in ast.walk(top))
+        return summary.has_async_def
 
     def __init__(self, ctx: RuleContext) -> None:
         super().__init__(ctx)

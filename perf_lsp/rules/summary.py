@@ -23,10 +23,11 @@ class ChunkSummary:
         self.module_ctx = module_ctx
 
     @cached_property
-    def _walk(self) -> tuple[dict[str, str], list[ast.Call], bool, bool]:
+    def _walk(self) -> tuple[dict[str, str], list[ast.Call], bool, bool, bool]:
         imports: dict[str, str] = {}
         calls: list[ast.Call] = []
         loops = False
+        async_def = False
         awaited_pairs = False
         for top in self.nodes:
             for node in ast.walk(top):
@@ -36,9 +37,11 @@ class ChunkSummary:
                     imports.update(import_bindings(node))
                 elif isinstance(node, (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
                     loops = True
-                if not awaited_pairs and isinstance(node, ast.AsyncFunctionDef):
-                    awaited_pairs = _has_awaited_pair(node)
-        return imports, calls, loops, awaited_pairs
+                if isinstance(node, ast.AsyncFunctionDef):
+                    async_def = True
+                    if not awaited_pairs:
+                        awaited_pairs = _has_awaited_pair(node)
+        return imports, calls, loops, awaited_pairs, async_def
 
     @property
     def local_imports(self) -> dict[str, str]:
@@ -59,6 +62,11 @@ class ChunkSummary:
     def has_awaited_pair(self) -> bool:
         """Whether an ``async def`` in the chunk has two ``x = await ...`` statements in a row in one block."""
         return self._walk[3]
+
+    @property
+    def has_async_def(self) -> bool:
+        """Whether the chunk defines an ``async def`` anywhere (nested ones included)."""
+        return self._walk[4]
 
     @cached_property
     def call_names(self) -> list[tuple[str | None, str | None]]:
