@@ -378,7 +378,7 @@ class QueryInLoop(Rule):
             return None
         scope = self.ctx.enclosing_function(loop)
         holder = scope.body if scope is not None else self.ctx.module
-        if self._reads_outside(holder, loop, targets) or self._reads_counters(holder, receiver):
+        if referenced_names(holder, skip=loop) & targets or self._reads_counters(holder, receiver):
             return None
 
         def build(fctx: FixContext) -> cst.Module | None:
@@ -403,20 +403,6 @@ class QueryInLoop(Rule):
             TypeCatalog(constructors={"sqlite3.connect": "sqlite"}, annotations={"sqlite3.Connection": "sqlite"}),
         )
         return resolver.tags(receiver, at) == {"sqlite"}
-
-    def _reads_outside(self, holder: cst.CSTNode, loop: cst.CSTNode, names: set[str]) -> bool:
-        """Whether the loop's target names are used anywhere in ``holder`` outside the loop."""
-        stack: list[cst.CSTNode] = [holder]
-        from perf_lsp.rules.base import children
-
-        while stack:
-            node = stack.pop()
-            if node is loop:
-                continue
-            if isinstance(node, cst.Name) and node.value in names:
-                return True
-            stack.extend(children(node))
-        return False
 
     def _reads_counters(self, holder: cst.CSTNode, receiver: cst.BaseExpression) -> bool:
         code = self.ctx.code(receiver)

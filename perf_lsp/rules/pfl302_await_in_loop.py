@@ -502,7 +502,7 @@ class AwaitInLoop(Rule):
         if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
             return None
         targets = target_names(loop.target)
-        if targets is None or _used_outside(func, loop, targets):
+        if targets is None or referenced_names(func.body, skip=loop) & targets:  # the loop variable, read after the fix
             return None
         small = stmt.body[0]
         if isinstance(small, cst.Expr) and small.value is await_node:
@@ -658,19 +658,6 @@ def _comments_inside(node: cst.CSTNode) -> bool:
     visitor = _Comments()
     node.visit(visitor)
     return visitor.found
-
-
-def _used_outside(func: cst.FunctionDef, loop: cst.CSTNode, names: set[str]) -> bool:
-    """A name of ``names`` appears in ``func`` outside ``loop`` (the loop variable would be missed after the fix)."""
-    stack: list[cst.CSTNode] = [func.body]
-    while stack:
-        node = stack.pop()
-        if node is loop:
-            continue
-        if isinstance(node, cst.Name) and node.value in names:
-            return True
-        stack.extend(children(node))
-    return False
 
 
 def _contains(node: cst.CSTNode, target: cst.CSTNode) -> bool:
