@@ -172,6 +172,15 @@ def referenced_names(node: cst.CSTNode, skip: cst.CSTNode | None = None) -> set[
     return found
 
 
+def all_params(params: cst.Parameters) -> list[cst.Param]:
+    """Every parameter of a signature: positional-only, normal, keyword-only, ``*args`` and ``**kwargs``."""
+    out = [*params.posonly_params, *params.params, *params.kwonly_params]
+    for star in (params.star_arg, params.star_kwarg):
+        if isinstance(star, cst.Param):
+            out.append(star)
+    return out
+
+
 def target_leaves(target: cst.CSTNode) -> list[cst.CSTNode]:
     """The single targets inside a tuple/list/starred target, in order (``a, (b.x, *c)`` -> ``a``, ``b.x``, ``c``)."""
     if isinstance(target, (cst.Tuple, cst.List)):

@@ -12,6 +12,7 @@ from perf_lsp.codemod import replace_nodes
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import COMPREHENSIONS, FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, dotted
 from perf_lsp.rules.patterns import (
+    all_params,
     annotation_qualified_names,
     children,
     dotted_refs,
@@ -297,7 +298,7 @@ def _local_bindings(func: cst.FunctionDef, name: str) -> list[tuple[str, cst.CST
     None when ``name`` is not local to ``func`` (or is declared ``global``/``nonlocal``).
     """
     found: list[tuple[str, cst.CSTNode | None]] = []
-    for param in _all_params(func.params):
+    for param in all_params(func.params):
         if param.name.value == name:
             found.append(("annotation", param.annotation.annotation if param.annotation else None))
     for node in walk(func.body, stop=_SCOPES):
@@ -383,16 +384,8 @@ def _iterates_batches(iterable: cst.BaseExpression | None) -> bool:
 
 
 # -- scopes and names ------------------------------------------------------
-def _all_params(params: cst.Parameters) -> list[cst.Param]:
-    out = [*params.posonly_params, *params.params, *params.kwonly_params]
-    for star in (params.star_arg, params.star_kwarg):
-        if isinstance(star, cst.Param):
-            out.append(star)
-    return out
-
-
 def _param_names(params: cst.Parameters) -> set[str]:
-    return {p.name.value for p in _all_params(params)}
+    return {p.name.value for p in all_params(params)}
 
 
 def _self_name(method: cst.FunctionDef) -> str | None:
@@ -662,7 +655,7 @@ def _reiterable_name(ctx: RuleContext, expr: cst.BaseExpression, at: cst.CSTNode
     if func is None:
         return False
     found: list[tuple[bool, cst.CSTNode | None]] = []  # (re-iterable, binding statement)
-    for param in _all_params(func.params):
+    for param in all_params(func.params):
         if param.name.value == expr.value:
             ann = param.annotation.annotation if param.annotation else None
             if isinstance(ann, cst.Subscript):

@@ -16,10 +16,9 @@ import libcst as cst
 from perf_lsp.codemod import replace_nodes
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import COMPREHENSIONS, FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, dotted
-from perf_lsp.rules.patterns import annotation_qualified_names, referenced_names, target_names, walk
+from perf_lsp.rules.patterns import all_params, annotation_qualified_names, referenced_names, target_names, walk
 from perf_lsp.rules.pfl201_encode_in_loop import (
     _SCOPES,
-    _all_params,
     _bindings_in,
     _bound_names,
     _builtins_shadowed,
@@ -218,7 +217,7 @@ def local_bindings(func: cst.FunctionDef, name: str) -> list[tuple[str, cst.CSTN
     """How ``func`` binds ``name`` locally: ("value", expr), ("annotation", expr), ("enter", expr) for
     ``with expr as name``, or ("other", None). None when ``name`` is not local to ``func``."""
     found: list[tuple[str, cst.CSTNode | None]] = []
-    for param in _all_params(func.params):
+    for param in all_params(func.params):
         if param.name.value == name:
             found.append(("annotation", param.annotation.annotation if param.annotation else None))
     for node in walk(func.body, stop=_SCOPES):

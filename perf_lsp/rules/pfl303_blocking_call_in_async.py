@@ -12,6 +12,7 @@ from perf_lsp.model import Applicability
 from perf_lsp.names import dotted_name, resolve_dotted
 from perf_lsp.rules.base import COMPREHENSIONS, FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, dotted
 from perf_lsp.rules.patterns import (
+    all_params,
     calls_method_of,
     in_lazy_init,
     is_cached_function,
@@ -353,7 +354,7 @@ def _local_values(func: cst.FunctionDef, name: str) -> list[cst.BaseExpression] 
 
 def _find_local_values(func: cst.FunctionDef, name: str) -> list[cst.BaseExpression] | None:
     values: list[cst.BaseExpression] = []
-    for param in _params(func):
+    for param in all_params(func.params):
         if param.name.value == name:
             return None
     for node in walk(func.body, stop=_SCOPES):
@@ -377,15 +378,6 @@ def _find_local_values(func: cst.FunctionDef, name: str) -> list[cst.BaseExpress
     return values
 
 
-def _params(func: cst.FunctionDef) -> list[cst.Param]:
-    params = func.params
-    out = [*params.posonly_params, *params.params, *params.kwonly_params]
-    for star in (params.star_arg, params.star_kwarg):
-        if isinstance(star, cst.Param):
-            out.append(star)
-    return out
-
-
 _BOUND_CACHE: dict[int, tuple[cst.FunctionDef, frozenset[str]]] = {}
 
 
@@ -399,7 +391,7 @@ def _bound_names(func: cst.FunctionDef) -> frozenset[str]:
     entry = _BOUND_CACHE.get(id(func))
     if entry is not None and entry[0] is func:
         return entry[1]
-    names = {p.name.value for p in _params(func)}
+    names = {p.name.value for p in all_params(func.params)}
     for node in walk(func.body, stop=_SCOPES):
         if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
             names.add(node.name.value)

@@ -8,7 +8,7 @@ import builtins
 import libcst as cst
 
 from perf_lsp.rules.base import COMPREHENSIONS, Rule, dotted
-from perf_lsp.rules.patterns import children, is_cached_function, referenced_names, target_names, walk
+from perf_lsp.rules.patterns import all_params, children, is_cached_function, referenced_names, target_names, walk
 
 _ALGORITHMS = frozenset(
     {
@@ -230,7 +230,7 @@ class RepeatedHashing(Rule):
         first_end = self.ctx.range_of(first_node).end
         later_start = self.ctx.range_of(later_node).start
         names = referenced_names(value)
-        params = {p.name.value for p in _all_params(func.params)}
+        params = {p.name.value for p in all_params(func.params)}
         # every binding of the value's names must come before the first digest
         for node in walk(func.body, stop=_SCOPE_TYPES + COMPREHENSIONS):
             bound = _bound_names(node)
@@ -312,14 +312,6 @@ def _shape_key(code: str) -> str | None:
         return ast.dump(ast.parse(f"(\n{code}\n)", mode="eval"))
     except (SyntaxError, ValueError, RecursionError):
         return None
-
-
-def _all_params(params: cst.Parameters) -> list[cst.Param]:
-    out = [*params.posonly_params, *params.params, *params.kwonly_params]
-    for star in (params.star_arg, params.star_kwarg):
-        if isinstance(star, cst.Param):
-            out.append(star)
-    return out
 
 
 def _bound_names(node: cst.CSTNode) -> set[str]:
