@@ -138,11 +138,7 @@ class EncodeInLoop(Rule):
     message = "Embedding model's `encode` called once per item in a loop; encode the whole batch in one call"
     fix_title = "Encode all items in one batched call"
     fix_safety = Applicability.UNSAFE
-    triggers = r"\.encode\s*\("
-
-    @classmethod
-    def applies_to(cls, text, module_ctx, settings) -> bool:
-        return super().applies_to(text, module_ctx, settings)  # ``.encode(`` somewhere
+    triggers = r"\.encode\s*\("  # ``.encode(`` somewhere
 
     @classmethod
     def wants(cls, summary, settings) -> bool:

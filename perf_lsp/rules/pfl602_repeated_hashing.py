@@ -9,6 +9,7 @@ import libcst as cst
 
 from perf_lsp.rules.base import COMPREHENSIONS, Rule, dotted
 from perf_lsp.rules.patterns import all_params, children, is_cached_function, referenced_names, target_names, walk
+from perf_lsp.rules.pfl201_encode_in_loop import _binding_targets
 
 _ALGORITHMS = frozenset(
     {
@@ -315,38 +316,11 @@ def _shape_key(code: str) -> str | None:
 
 
 def _bound_names(node: cst.CSTNode) -> set[str]:
-    """Names a statement-level node binds directly."""
-    targets: list[cst.CSTNode] = []
-    if isinstance(node, cst.Assign):
-        targets = [t.target for t in node.targets]
-    elif isinstance(node, (cst.AnnAssign, cst.AugAssign)):
-        targets = [node.target]
-    elif isinstance(node, cst.For):
-        targets = [node.target]
-    elif isinstance(node, cst.WithItem) and node.asname is not None:
-        targets = [node.asname.name]
-    elif isinstance(node, cst.NamedExpr):
-        targets = [node.target]
-    elif isinstance(node, cst.ExceptHandler) and node.name is not None:
-        targets = [node.name.name]
-    elif isinstance(node, (cst.Import, cst.ImportFrom)) and not isinstance(node.names, cst.ImportStar):
-        out = set()
-        for alias in node.names:
-            if alias.asname is not None:
-                out |= _names_in(alias.asname.name)
-            else:
-                out.add((dotted(alias.name) or "").split(".", 1)[0])
-        return out
-    elif isinstance(node, (cst.Global, cst.Nonlocal)):
+    """Names a statement-level node binds directly, and every name a target with an attribute or
+    item store mentions (``a.x = ...`` changes what ``a`` hashes to)."""
+    if isinstance(node, (cst.Global, cst.Nonlocal)):
         return {n.name.value for n in node.names}
-    elif isinstance(node, cst.Del):
-        return _names_in(node.target)
-    elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-        return {node.name.value}
-    out: set[str] = set()
-    for target in targets:
-        out |= _names_in(target)
-    return out
+    return {name for target, _ in _binding_targets(node) for name in _names_in(target)}
 
 
 def _binding_site(node: cst.CSTNode) -> cst.CSTNode:
