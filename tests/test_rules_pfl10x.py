@@ -172,3 +172,65 @@ def test_pfl104_fix_keeps_responses_and_reuses_the_connection(server, monkeypatc
     assert before == after == [(200, f"/item/{i}") for i in (1, 2, 3, 4)]
     assert connections_before == 4
     assert connections_after == 1
+
+
+# -- the cached-factory fixes decline arguments a cache cannot key on (issue 8, defect 3) ----------
+@pytest.mark.parametrize(
+    ("setup", "argument", "fixable"),
+    [
+        ("", "'cache'", True),
+        ("", "host", True),  # a parameter: unknown, as PFL102 always took it
+        ("", "self.host", True),
+        ("", "config['host']", True),
+        ("", "HOST", True),  # a global
+        ("", "f'{host}.internal'", True),
+        ("", "os.getenv('REDIS_HOST', 'localhost')", True),
+        ("", "str(host)", True),
+        ("", "'.'.join((host, 'internal'))", True),
+        ("name = host + '.internal'", "name", True),
+        ("name = host if host else 'localhost'", "name", True),
+        ("pair = (host, 'x')", "pair", True),
+        ("", "{'a': 1}", False),
+        ("", "[host]", False),
+        ("", "{host}", False),
+        ("", "{h: 1 for h in host}", False),
+        ("", "(h for h in host)", False),
+        ("", "lambda: host", False),
+        ("", "make_host(host)", False),  # a call: a new object per call
+        ("", "os.getenv('REDIS_HOST', {})", False),
+        ("", "(host, [1])", False),
+        ("", "[host] + [1]", False),
+        ("", "None if host else {}", False),
+        ("name = {'h': host}", "name", False),
+        ("name = make_host(host)", "name", False),
+        ("name = 'x'\n    name = [name]", "name", False),  # any binding counts
+        ("name = 'x'\n    name += [1]", "name", False),
+        ("if (name := [host]):\n        pass", "name", False),
+        ("def name():\n        return host", "name", False),
+        ("alias = {'h': host}\n    name = alias", "name", False),
+        ("name = name2 = {}", "name", False),
+    ],
+)
+def test_factory_fix_declines_uncacheable_arguments(setup, argument, fixable):
+    source = (
+        "import os\n\nimport redis\n\n\n"
+        f"def seen(self, key, host, config):\n    {setup}\n    r = redis.Redis(host={argument})\n    return r.get(key)\n"
+    )
+    analysis = ENGINE.analyze(source, Settings())
+    assert [(d.code, d.fixable) for d in analysis.diagnostics] == [("PFL103", fixable)]
+
+
+@pytest.mark.parametrize(
+    ("signature", "call", "fixable"),
+    [
+        ("key, hosts=('a', 'b')", "redis.Redis(*hosts)", True),
+        ("key, errors=[TimeoutError]", "redis.Redis(retry_on_error=errors)", False),
+        ("key, options", "redis.Redis(**options)", False),
+        ("key, options", "redis.Redis(*[{}])", False),
+        ("key, headers", "redis.Redis(headers=None)", True),
+    ],
+)
+def test_factory_fix_declines_spread_and_default_arguments(signature, call, fixable):
+    source = f"import redis\n\n\ndef seen({signature}):\n    r = {call}\n    return r.get(key)\n"
+    analysis = ENGINE.analyze(source, Settings())
+    assert [(d.code, d.fixable) for d in analysis.diagnostics] == [("PFL103", fixable)]

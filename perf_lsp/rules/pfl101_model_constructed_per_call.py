@@ -14,6 +14,7 @@ from perf_lsp.rules.patterns import (
     built_value_escapes,
     cached_factory_fix,
     camel_to_snake,
+    has_uncacheable_arg,
     in_lazy_init,
     is_literal,
     is_one_time_function,
@@ -111,11 +112,14 @@ class ModelConstructedPerCall(Rule):
     Unsafe. The fix adds a module-level factory decorated with ``functools.cache``
     that builds the model from the same arguments, and the call site calls it: the
     model becomes one instance shared by every caller (and thread) that passes the
-    same arguments, it stays in memory for the life of the process, and the
-    arguments must be hashable (a list argument raises ``TypeError``). When every
-    argument is a literal, a second fix loads the model into a module-level
-    constant instead: it then loads at import time, even in processes that never
-    call the function.
+    same arguments, and it stays in memory for the life of the process. The fix is
+    not offered when an argument cannot key the cache: a list, dict or set (a
+    display, a comprehension, or a local bound to one anywhere in the function),
+    another call's result (a new object per call, so the cache would never hit
+    and would keep every model), ``**kwargs``, or a dict-valued keyword such as
+    ``model_kwargs``. When every argument is a literal, a second fix loads the
+    model into a module-level constant instead: it then loads at import time,
+    even in processes that never call the function.
     """
 
     code = "PFL101"
@@ -161,7 +165,7 @@ class ModelConstructedPerCall(Rule):
         self.report(
             node,
             message=f"`{callee}(...)` loads a {_noun(callee)} on every call of `{func.name.value}()`; build it once and reuse it",
-            fix=self._factory_fix(node, callee, qn or callee),
+            fix=None if has_uncacheable_arg(node, func, self.ctx) else self._factory_fix(node, callee, qn or callee),
             alt_fix=alt if self._module_level_callee(callee) else None,
             detail=detail,
         )
