@@ -534,13 +534,26 @@ def has_uncacheable_arg(call: cst.Call, func: cst.FunctionDef | None, ctx: RuleC
             return True
         value = arg.value
         if arg.star == "*":
-            if isinstance(value, (cst.List, cst.Tuple, cst.Set)):
-                if not all(_cacheable(el.value, func, params, ctx, set()) for el in value.elements):
-                    return True
-            continue  # ``*args``: the elements are passed, unknown
+            # ``*args`` passes the elements (unknown); ``*[a, b]`` passes ``a`` and ``b``
+            displayed = isinstance(value, (cst.List, cst.Tuple, cst.Set))
+            if displayed and not all(_cacheable(el.value, func, params, ctx, set()) for el in value.elements):
+                return True
+            continue
         if not _cacheable(value, func, params, ctx, set()):
             return True
     return False
+
+
+def callee_bound_locally(call: cst.Call, func: cst.FunctionDef | None) -> bool:
+    """True when the head of ``call``'s callee is a parameter of ``func`` or bound in it by anything but an
+    import (``def f(redis): redis.Redis()``, ``SentenceTransformer = fake``): a module-level factory
+    would call another object than the function does."""
+    head = (dotted(call.func) or "").split(".", 1)[0]
+    if func is None or not head:
+        return False
+    if any(p.name.value == head for p in all_params(func.params)):
+        return True
+    return any(kind != "import" for kind, _node, _value in name_bindings(func, head))
 
 
 def _is_none(expr: cst.BaseExpression) -> bool:
@@ -596,10 +609,12 @@ def _cacheable_name(
     return True
 
 
-def name_bindings(func: cst.FunctionDef, name: str) -> Iterator[tuple[str, cst.CSTNode, cst.BaseExpression | None]]:
-    """Every place ``func``'s body binds the local ``name``, as ``(kind, node, value)``, in source order.
+def name_bindings(scope: cst.CSTNode, name: str) -> Iterator[tuple[str, cst.CSTNode, cst.BaseExpression | None]]:
+    """Every place ``scope`` binds ``name``, as ``(kind, node, value)``, in source order: the body of a
+    function (its locals), or any other node (a statement: what it binds in its own scope).
 
-    Kinds: ``"import"`` (``node`` the ``ImportAlias``; ``value`` None), ``"assign"`` (``node`` the
+    Kinds: ``"import"`` (``node`` the ``Import``/``ImportFrom``, see :func:`imported_as`; ``value``
+    None), ``"assign"`` (``node`` the
     ``Assign``/``AnnAssign``/``NamedExpr``; ``value`` the assigned expression, None when it cannot be
     told: an unpacking, an annotation without a value), ``"augassign"`` (``value`` the operand),
     ``"def"`` (a nested ``def``/``class``), ``"target"`` (a ``for``/``with``/``except``/``match``
@@ -607,7 +622,7 @@ def name_bindings(func: cst.FunctionDef, name: str) -> Iterator[tuple[str, cst.C
     Nested functions, lambdas and classes are not entered (their names are their own), nor the
     targets of comprehensions; parameters are not included.
     """
-    stack: list[cst.CSTNode] = [func.body]
+    stack: list[cst.CSTNode] = [scope.body if isinstance(scope, cst.FunctionDef) else scope]
     found: list[tuple[str, cst.CSTNode, cst.BaseExpression | None]] = []
     while stack:
         node = stack.pop()
@@ -618,10 +633,9 @@ def name_bindings(func: cst.FunctionDef, name: str) -> Iterator[tuple[str, cst.C
             continue
         if isinstance(node, cst.Lambda):
             continue
-        if isinstance(node, (cst.Import, cst.ImportFrom)) and not isinstance(node.names, cst.ImportStar):
-            for alias in node.names:
-                if _alias_binds(alias) == name:
-                    found.append(("import", alias, None))
+        if isinstance(node, (cst.Import, cst.ImportFrom)):
+            if imported_as(node, name) is not None:
+                found.append(("import", node, None))
             continue
         if isinstance(node, cst.Assign):
             for target in node.targets:
@@ -664,12 +678,33 @@ def name_bindings(func: cst.FunctionDef, name: str) -> Iterator[tuple[str, cst.C
     return iter(found)
 
 
-def _alias_binds(alias: cst.ImportAlias) -> str | None:
-    """The name an import alias binds: ``import a.b`` binds ``a``, ``import a.b as c`` and ``from m import b as c`` bind ``c``."""
-    if alias.asname is not None:
-        return alias.asname.name.value if isinstance(alias.asname.name, cst.Name) else None
-    name = dotted(alias.name)
-    return name.split(".", 1)[0] if name else None
+def imported_as(stmt: cst.Import | cst.ImportFrom, name: str) -> str | None:
+    """The qualified name an import statement binds to ``name``, or None when it does not bind it.
+
+    ``import a.b`` binds ``a`` to ``a``; ``import a.b as c`` binds ``c`` to ``a.b``; ``from a import b
+    as c`` binds ``c`` to ``a.b``; a relative ``from .m import x`` binds ``x`` to ``.m.x``. A star
+    import binds nothing this can tell.
+    """
+    if isinstance(stmt.names, cst.ImportStar):
+        return None
+    module = ""
+    if isinstance(stmt, cst.ImportFrom):
+        module = "." * len(stmt.relative) + (dotted(stmt.module) or "" if stmt.module is not None else "")
+    for alias in stmt.names:
+        full = dotted(alias.name) or ""
+        if alias.asname is not None:
+            bound = alias.asname.name.value if isinstance(alias.asname.name, cst.Name) else None
+            qualified = full
+        elif isinstance(stmt, cst.Import):
+            bound = qualified = full.split(".", 1)[0]
+        else:
+            bound = qualified = full
+        if bound != name:
+            continue
+        if isinstance(stmt, cst.ImportFrom):
+            return f"{module}.{qualified}" if module and not module.endswith(".") else module + qualified
+        return qualified
+    return None
 
 
 # -- local variables: occurrences, bindings, dominance (PFL402, PFL503) -----------------

@@ -13,6 +13,7 @@ from perf_lsp.rules.patterns import (
     assigned_target,
     built_value_escapes,
     cached_factory_fix,
+    callee_bound_locally,
     camel_to_snake,
     has_uncacheable_arg,
     in_lazy_init,
@@ -117,7 +118,9 @@ class ModelConstructedPerCall(Rule):
     display, a comprehension, or a local bound to one anywhere in the function),
     another call's result (a new object per call, so the cache would never hit
     and would keep every model), ``**kwargs``, or a dict-valued keyword such as
-    ``model_kwargs``. When every argument is a literal, a second fix loads the
+    ``model_kwargs``; nor (like the second fix) when the constructor's name is a
+    parameter or a local of the function (the module-level code would build
+    another class). When every argument is a literal, a second fix loads the
     model into a module-level constant instead: it then loads at import time,
     even in processes that never call the function.
     """
@@ -158,14 +161,14 @@ class ModelConstructedPerCall(Rule):
             detail = "Inside a loop: the model is loaded once per iteration."
         else:
             detail = f"Paid on every call of `{func.name.value}()`: a model load takes seconds (2-5 s for a sentence-transformers model, audit report 000)."
-        if any(arg.star for arg in node.args):
+        if any(arg.star for arg in node.args) or callee_bound_locally(node, func):
             alt = None
         else:
             alt = self._constant_fix(node, callee) if all(is_literal(arg.value) for arg in node.args) else None
         self.report(
             node,
             message=f"`{callee}(...)` loads a {_noun(callee)} on every call of `{func.name.value}()`; build it once and reuse it",
-            fix=None if has_uncacheable_arg(node, func, self.ctx) else self._factory_fix(node, callee, qn or callee),
+            fix=None if self._factory_declined(node, func) else self._factory_fix(node, callee, qn or callee),
             alt_fix=alt if self._module_level_callee(callee) else None,
             detail=detail,
         )
@@ -181,6 +184,10 @@ class ModelConstructedPerCall(Rule):
     def _module_level_callee(self, callee: str) -> bool:
         head = callee.split(".", 1)[0]
         return self.ctx.module_ctx.imported(head) is not None
+
+    def _factory_declined(self, node: cst.Call, func: cst.FunctionDef) -> bool:
+        """No cached factory: an argument cannot key the cache, or the callee is a local of the function."""
+        return has_uncacheable_arg(node, func, self.ctx) or callee_bound_locally(node, func)
 
     # -- codemods ---------------------------------------------------------
     def _factory_fix(self, node: cst.Call, callee: str, qualified: str):

@@ -12,6 +12,7 @@ from perf_lsp.rules.patterns import (
     assigned_target,
     built_value_escapes,
     cached_factory_fix,
+    callee_bound_locally,
     camel_to_snake,
     client_only_reads_catalog,
     closed_or_context_managed,
@@ -179,7 +180,8 @@ class ClientConstructedPerCall(Rule):
     (``http_client=httpx.Client()``, ``timeout=httpx.Timeout(...)``: a new object
     per call, so the cache would never hit and would keep every client alive),
     ``**kwargs``, or a dict- or list-valued keyword (``default_headers``,
-    ``default_query``, ``callbacks``...); and for ``boto3.Session(...).client(...)``.
+    ``default_query``, ``callbacks``...); when the class's name is a parameter or a
+    local of the function; and for ``boto3.Session(...).client(...)``.
     """
 
     code = "PFL102"
@@ -293,6 +295,8 @@ class ClientConstructedPerCall(Rule):
     def _fixable(self, node: cst.Call, func: cst.FunctionDef) -> bool:
         if isinstance(self.ctx.parent(node), cst.WithItem):
             return False  # ``with OpenAI() as client:`` closes it on exit
+        if callee_bound_locally(node, func):
+            return False  # ``def f(OpenAI): OpenAI()``: the factory would build another class
         if has_uncacheable_arg(node, func, self.ctx):
             return False  # ``default_headers=headers``, ``**kwargs``, ``http_client=httpx.Client()``
         target = assigned_target(node, self.ctx)
