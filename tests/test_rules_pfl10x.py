@@ -381,3 +381,22 @@ def test_factory_fix_declines_spread_and_default_arguments(signature, call, fixa
     source = f"import redis\n\n\ndef seen({signature}):\n    r = {call}\n    return r.get(key)\n"
     analysis = ENGINE.analyze(source, Settings())
     assert [(d.code, d.fixable) for d in analysis.diagnostics] == [("PFL103", fixable)]
+
+
+@pytest.mark.parametrize(
+    ("module_import", "fixable"),
+    [
+        ("if TYPE_CHECKING:\n    import httpx\n", False),  # unbound at run time: the factory would raise NameError
+        ("try:\n    import httpx\nexcept ImportError:\n    httpx = None\n", False),
+        ("import httpx\n", True),  # the same module either way
+        ("from niquests import httpx\n", False),  # another object than the function's
+        ("", True),  # the factory imports httpx itself
+    ],
+)
+def test_factory_fix_reads_the_callee_the_function_imports(module_import, fixable):
+    source = (
+        f"from typing import TYPE_CHECKING\n\n{module_import}\n\n"
+        "def fetch(url):\n    import httpx\n\n    client = httpx.Client(timeout=5)\n    return client.get(url).text\n"
+    )
+    analysis = ENGINE.analyze(source, Settings())
+    assert [(d.code, d.fixable) for d in analysis.diagnostics] == [("PFL103", fixable)]

@@ -544,16 +544,28 @@ def has_uncacheable_arg(call: cst.Call, func: cst.FunctionDef | None, ctx: RuleC
     return False
 
 
-def callee_bound_locally(call: cst.Call, func: cst.FunctionDef | None) -> bool:
-    """True when the head of ``call``'s callee is a parameter of ``func`` or bound in it by anything but an
-    import (``def f(redis): redis.Redis()``, ``SentenceTransformer = fake``): a module-level factory
-    would call another object than the function does."""
+def callee_differs_at_module_level(call: cst.Call, func: cst.FunctionDef | None, ctx: RuleContext) -> bool:
+    """True when ``call``'s callee, read at module level (by a factory or a constant a fix adds there), may
+    not be what ``func`` calls.
+
+    That is when the callee's head is a parameter of ``func`` or bound in it by anything but an import
+    (``def f(redis): redis.Redis()``, ``SentenceTransformer = fake``), or imported by ``func`` while the
+    module imports that name only under ``try``/``if`` (``if TYPE_CHECKING:``: unbound at run time) or
+    from elsewhere.
+    """
     head = (dotted(call.func) or "").split(".", 1)[0]
     if func is None or not head:
         return False
     if any(p.name.value == head for p in all_params(func.params)):
         return True
-    return any(kind != "import" for kind, _node, _value in name_bindings(func, head))
+    module_ctx = ctx.module_ctx
+    for kind, node, _value in name_bindings(func, head):
+        if kind != "import":
+            return True
+        at_module = module_ctx.imported(head)
+        if at_module is not None and (head in module_ctx.guarded_imports or at_module != imported_as(node, head)):
+            return True
+    return False
 
 
 def _is_none(expr: cst.BaseExpression) -> bool:

@@ -13,7 +13,7 @@ from perf_lsp.rules.patterns import (
     assigned_target,
     built_value_escapes,
     cached_factory_fix,
-    callee_bound_locally,
+    callee_differs_at_module_level,
     camel_to_snake,
     has_uncacheable_arg,
     in_lazy_init,
@@ -118,11 +118,14 @@ class ModelConstructedPerCall(Rule):
     display, a comprehension, or a local bound to one anywhere in the function),
     another call's result (a new object per call, so the cache would never hit
     and would keep every model), ``**kwargs``, or a dict-valued keyword such as
-    ``model_kwargs``; nor (like the second fix) when the constructor's name is a
-    parameter or a local of the function (the module-level code would build
-    another class). When every argument is a literal, a second fix loads the
-    model into a module-level constant instead: it then loads at import time,
-    even in processes that never call the function.
+    ``model_kwargs``; nor (like the second fix) when the module-level code could
+    read another name than the function: the constructor's name is a parameter
+    or a local of the function, or the function imports it itself while the
+    module imports it only under ``if TYPE_CHECKING:``/``try``. When every
+    argument is a literal, a second fix loads the model into a module-level
+    constant instead: it then loads at import time, even in processes that never
+    call the function; it is not offered when the module imports the constructor
+    only under ``try``/``if`` (an optional dependency must not load at import).
     """
 
     code = "PFL101"
@@ -161,7 +164,7 @@ class ModelConstructedPerCall(Rule):
             detail = "Inside a loop: the model is loaded once per iteration."
         else:
             detail = f"Paid on every call of `{func.name.value}()`: a model load takes seconds (2-5 s for a sentence-transformers model, audit report 000)."
-        if any(arg.star for arg in node.args) or callee_bound_locally(node, func):
+        if any(arg.star for arg in node.args) or callee_differs_at_module_level(node, func, self.ctx):
             alt = None
         else:
             alt = self._constant_fix(node, callee) if all(is_literal(arg.value) for arg in node.args) else None
@@ -182,12 +185,15 @@ class ModelConstructedPerCall(Rule):
         return built_value_escapes(node, func, self.ctx)
 
     def _module_level_callee(self, callee: str) -> bool:
+        """The callee is imported at module level unconditionally, so a module-level constant can call it
+        at import time (not an optional dependency under ``try``, nor an ``if TYPE_CHECKING:`` name)."""
         head = callee.split(".", 1)[0]
-        return self.ctx.module_ctx.imported(head) is not None
+        module_ctx = self.ctx.module_ctx
+        return module_ctx.imported(head) is not None and head not in module_ctx.guarded_imports
 
     def _factory_declined(self, node: cst.Call, func: cst.FunctionDef) -> bool:
         """No cached factory: an argument cannot key the cache, or the callee is a local of the function."""
-        return has_uncacheable_arg(node, func, self.ctx) or callee_bound_locally(node, func)
+        return has_uncacheable_arg(node, func, self.ctx) or callee_differs_at_module_level(node, func, self.ctx)
 
     # -- codemods ---------------------------------------------------------
     def _factory_fix(self, node: cst.Call, callee: str, qualified: str):

@@ -12,7 +12,7 @@ from perf_lsp.rules.patterns import (
     assigned_target,
     built_value_escapes,
     cached_factory_fix,
-    callee_bound_locally,
+    callee_differs_at_module_level,
     camel_to_snake,
     client_only_reads_catalog,
     closed_or_context_managed,
@@ -181,7 +181,9 @@ class ClientConstructedPerCall(Rule):
     per call, so the cache would never hit and would keep every client alive),
     ``**kwargs``, or a dict- or list-valued keyword (``default_headers``,
     ``default_query``, ``callbacks``...); when the class's name is a parameter or a
-    local of the function; and for ``boto3.Session(...).client(...)``.
+    local of the function, or imported by the function while the module imports
+    it only under ``if TYPE_CHECKING:``/``try`` (the factory would read the module's
+    name); and for ``boto3.Session(...).client(...)``.
     """
 
     code = "PFL102"
@@ -295,7 +297,7 @@ class ClientConstructedPerCall(Rule):
     def _fixable(self, node: cst.Call, func: cst.FunctionDef) -> bool:
         if isinstance(self.ctx.parent(node), cst.WithItem):
             return False  # ``with OpenAI() as client:`` closes it on exit
-        if callee_bound_locally(node, func):
+        if callee_differs_at_module_level(node, func, self.ctx):
             return False  # ``def f(OpenAI): OpenAI()``: the factory would build another class
         if has_uncacheable_arg(node, func, self.ctx):
             return False  # ``default_headers=headers``, ``**kwargs``, ``http_client=httpx.Client()``

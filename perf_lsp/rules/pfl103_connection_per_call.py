@@ -12,7 +12,7 @@ from perf_lsp.rules.patterns import (
     assigned_target,
     built_value_escapes,
     cached_factory_fix,
-    callee_bound_locally,
+    callee_differs_at_module_level,
     children,
     closed_or_context_managed,
     has_uncacheable_arg,
@@ -187,7 +187,9 @@ class ConnectionPerCall(Rule):
     dict-valued keyword (``headers``, ``connect_args``, ``execution_options``);
     strings and numbers read from the environment (``os.getenv(...)``) are fine.
     Nor when the callee's name is a parameter or a local of the function
-    (``def f(redis): redis.Redis()``): the factory would call another object.
+    (``def f(redis): redis.Redis()``), or imported by the function while the
+    module imports it only under ``if TYPE_CHECKING:``/``try``: the factory would
+    call another object, or an unbound name.
     No fix for ``connect()`` calls, pools, async clients and ``with`` blocks:
     borrowing from a pool or a shared client changes transaction and shutdown
     handling, which the code must decide (see the example above).
@@ -301,7 +303,7 @@ class ConnectionPerCall(Rule):
     def _fixable(self, node: cst.Call, func: cst.FunctionDef) -> bool:
         if isinstance(self.ctx.parent(node), cst.WithItem):
             return False  # ``with httpx.Client() as c:`` closes it on exit
-        if callee_bound_locally(node, func):
+        if callee_differs_at_module_level(node, func, self.ctx):
             return False  # ``def f(redis): redis.Redis()``: the factory would call another object
         if has_uncacheable_arg(node, func, self.ctx):
             return False  # the cache would raise TypeError (headers, connect_args) or never hit (a Retry(...))
