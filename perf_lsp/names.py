@@ -32,7 +32,11 @@ class ModuleContext:
     PFL101's fix writes), so a second fix reuses it; ``blocking_helpers`` maps a
     module-level sync function that blocks (opens a file, sleeps, calls
     ``requests``...) to the blocking call inside it, so PFL303 can report
-    ``helper()`` called from an ``async def`` elsewhere in the module.
+    ``helper()`` called from an ``async def`` elsewhere in the module;
+    ``guarded_imports`` lists the names bound only by imports nested in a top-level
+    ``try`` or ``if`` (an optional dependency, ``if TYPE_CHECKING:``): the module may
+    run without them, so a fix may neither rely on them nor add an unconditional
+    import of their package.
     """
 
     imports: tuple[tuple[str, str], ...] = ()
@@ -41,6 +45,7 @@ class ModuleContext:
     header_end: int = 0
     factories: tuple[tuple[str, str], ...] = ()
     blocking_helpers: tuple[tuple[str, str], ...] = ()
+    guarded_imports: tuple[str, ...] = ()
     _imports: dict = field(default_factory=dict, compare=False, repr=False)
     _bindings: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -51,7 +56,7 @@ class ModuleContext:
     @property
     def fingerprint(self) -> tuple:
         """What chunk analysis depends on (line numbers excluded), for cache keys."""
-        return (self.imports, self.bindings, self.factories, self.blocking_helpers)
+        return (self.imports, self.bindings, self.factories, self.blocking_helpers, self.guarded_imports)
 
     def imported(self, name: str) -> str | None:
         """The qualified name a module-level import binds to ``name``, or None."""
@@ -179,10 +184,14 @@ def build_module_context(statements: list[tuple[ast.stmt, int]]) -> ModuleContex
     shift_of = {id(stmt): shift for stmt, shift in statements}
     imports: dict[str, str] = {}
     import_lines: list[int] = []
+    guarded: set[str] = set()
+    unguarded: set[str] = set()
     for stmt in body:
+        top = isinstance(stmt, (ast.Import, ast.ImportFrom))
         for imp in _nested_imports(stmt):
             for local, qn in import_bindings(imp):
                 imports.setdefault(local, qn)
+                (unguarded if top else guarded).add(local)
         if isinstance(stmt, (ast.Import, ast.ImportFrom)):
             import_lines.append((stmt.end_lineno or stmt.lineno) + shift_of[id(stmt)])
     bindings: dict[str, str] = {}
@@ -239,6 +248,7 @@ def build_module_context(statements: list[tuple[ast.stmt, int]]) -> ModuleContex
         header_end=header_end,
         factories=tuple(sorted(factories.items())),
         blocking_helpers=_blocking_helpers(body, imports),
+        guarded_imports=tuple(sorted(guarded - unguarded)),
     )
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import collections
+import difflib
 import http.server
+import sys
 import threading
 import types
 from typing import ClassVar
 
 import pytest
+from fixtures import CASES
 
 from perf_lsp.engine import Engine
 from perf_lsp.settings import Settings
@@ -127,6 +131,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.do_GET()
+
     def log_message(self, *args):
         pass
 
@@ -172,3 +180,223 @@ def test_pfl104_fix_keeps_responses_and_reuses_the_connection(server, monkeypatc
     assert before == after == [(200, f"/item/{i}") for i in (1, 2, 3, 4)]
     assert connections_before == 4
     assert connections_after == 1
+
+
+# -- PFL104 with a function-local import (issue 8, defects 1 and 2) -----------
+LOCAL_IMPORT_IN_LOOP = """\
+def fetch(base, ids):
+    sent = 0
+    for i in ids:
+        import requests
+        requests.post(f"{base}/item/{i}", data={"id": i}, timeout=5)
+        sent += 1
+    return sent
+"""
+
+LOCAL_IMPORT_BEFORE_LOOP = """\
+def fetch(base, ids):
+    import requests
+
+    sent = 0
+    for i in ids:
+        requests.post(f"{base}/item/{i}", data={"id": i}, timeout=5)
+        sent += 1
+    return sent
+"""
+
+OPTIONAL_REQUESTS = """\
+def fetch(base, ids):
+    try:
+        import requests
+    except ImportError:
+        return 0
+    sent = 0
+    for i in ids:
+        requests.post(f"{base}/item/{i}", data={"id": i}, timeout=5)
+        sent += 1
+    return sent
+"""
+
+
+def test_pfl104_declines_a_session_above_an_import_in_the_loop(server, monkeypatch):
+    # the session would read ``requests`` before the import in the loop binds it: UnboundLocalError
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    analysis = ENGINE.analyze(LOCAL_IMPORT_IN_LOOP, Settings())
+    assert [(d.code, d.fixable) for d in analysis.diagnostics] == [("PFL104", False)]
+    fixed = ENGINE.fix_all(LOCAL_IMPORT_IN_LOOP, Settings(), unsafe=True).source
+    assert _run(fixed, server) == (4, 4)
+
+
+def test_pfl104_uses_the_local_import_bound_before_the_loop(server, monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    fixed = ENGINE.fix_all(LOCAL_IMPORT_BEFORE_LOOP, Settings(), unsafe=True).source
+    assert fixed.startswith("def fetch(base, ids):\n    import requests\n")  # no module-level import
+    assert "    with requests.Session() as session:\n" in fixed
+    assert _run(LOCAL_IMPORT_BEFORE_LOOP, server) == (4, 4)
+    assert _run(fixed, server) == (4, 1)
+
+
+def test_pfl104_keeps_requests_optional(server, monkeypatch):
+    # the function imports requests under ``try/except ImportError``: the fixed module must still
+    # import, and the function still return 0, where requests is missing
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    fixed = ENGINE.fix_all(OPTIONAL_REQUESTS, Settings(), unsafe=True).source
+    assert "with requests.Session() as session:" in fixed
+    assert _run(OPTIONAL_REQUESTS, server) == (4, 4)
+    assert _run(fixed, server) == (4, 1)
+    monkeypatch.setitem(sys.modules, "requests", None)  # ``import requests`` raises ImportError
+    assert _run(fixed, server) == (0, 0)
+
+
+NESTED = """\
+import requests
+
+
+def fetch(base, ids):
+    out = []
+    for i in ids:
+        head = requests.get(f"{base}/item/{i}", timeout=5).text
+        for part in ("a", "b"):
+            out.append((head, requests.get(f"{base}/item/{i}/{part}", timeout=5).text))
+    return out
+"""
+
+
+def test_pfl104_nested_loops_share_one_session(server, monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    fixed = ENGINE.fix_all(NESTED, Settings(), unsafe=True).source
+    assert fixed.count("requests.Session()") == 1
+    before, connections_before = _run(NESTED, server)
+    after, connections_after = _run(fixed, server)
+    assert before == after
+    assert connections_before == 12
+    assert connections_after == 1
+
+
+# -- a fix creates no finding (issue 8, defect 13) -----------------------------
+ALL = Settings(select=("ALL",))
+
+
+def new_findings(source: str, fixed: str | None = None) -> list[tuple[str, int, str]]:
+    """Findings of ``check --select ALL`` after ``fix --unsafe-fixes --select ALL`` (or in ``fixed``) that
+    ``source`` did not have: a code more often than before, or a finding on a line that is new or had
+    no finding of that code (lines are matched through their unchanged text, indentation ignored)."""
+    before = ENGINE.analyze(source, ALL).diagnostics
+    if fixed is None:
+        fixed = ENGINE.fix_all(source, ALL, unsafe=True).source
+    after = ENGINE.analyze(fixed, ALL).diagnostics
+    old = [line.strip() for line in source.splitlines()]
+    new = [line.strip() for line in fixed.splitlines()]
+    to_old: dict[int, int] = {}
+    for block in difflib.SequenceMatcher(None, old, new, autojunk=False).get_matching_blocks():
+        for k in range(block.size):
+            to_old[block.b + k + 1] = block.a + k + 1
+    had = {(d.code, d.range.start.line) for d in before}
+    counts = collections.Counter(d.code for d in before)
+    out = []
+    for d in after:
+        counts[d.code] -= 1
+        line = d.range.start.line
+        if (d.code, to_old.get(line)) not in had or counts[d.code] < 0:
+            out.append((d.code, line, new[line - 1]))
+    return out
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.id.startswith(("pfl101/", "pfl102/", "pfl103/", "pfl104/"))], ids=lambda c: c.id
+)
+def test_fix_then_check_reports_nothing_new(case):
+    assert new_findings(case.source) == []
+
+
+def test_new_findings_sees_a_session_per_outer_item():
+    # the check itself, on what PFL104 used to write for nested loops: a session per outer item (PFL103)
+    per_item = NESTED.replace(
+        "        for part in (\"a\", \"b\"):\n            out.append((head, requests.get(",
+        "        with requests.Session() as session:\n            for part in (\"a\", \"b\"):\n"
+        "                out.append((head, session.get(",
+    )
+    assert per_item != NESTED
+    assert new_findings(NESTED, per_item) == [("PFL103", 8, "with requests.Session() as session:")]
+    assert new_findings(NESTED, NESTED) == []
+
+
+# -- the cached-factory fixes decline arguments a cache cannot key on (issue 8, defect 3) ----------
+@pytest.mark.parametrize(
+    ("setup", "argument", "fixable"),
+    [
+        ("", "'cache'", True),
+        ("", "host", True),  # a parameter: unknown, as PFL102 always took it
+        ("", "self.host", True),
+        ("", "config['host']", True),
+        ("", "HOST", True),  # a global
+        ("", "f'{host}.internal'", True),
+        ("", "os.getenv('REDIS_HOST', 'localhost')", True),
+        ("", "str(host)", True),
+        ("", "'.'.join((host, 'internal'))", True),
+        ("name = host + '.internal'", "name", True),
+        ("name = host if host else 'localhost'", "name", True),
+        ("pair = (host, 'x')", "pair", True),
+        ("", "{'a': 1}", False),
+        ("", "[host]", False),
+        ("", "{host}", False),
+        ("", "{h: 1 for h in host}", False),
+        ("", "(h for h in host)", False),
+        ("", "lambda: host", False),
+        ("", "make_host(host)", False),  # a call: a new object per call
+        ("", "os.getenv('REDIS_HOST', {})", False),
+        ("", "(host, [1])", False),
+        ("", "[host] + [1]", False),
+        ("", "None if host else {}", False),
+        ("name = {'h': host}", "name", False),
+        ("name = make_host(host)", "name", False),
+        ("name = 'x'\n    name = [name]", "name", False),  # any binding counts
+        ("name = 'x'\n    name += [1]", "name", False),
+        ("if (name := [host]):\n        pass", "name", False),
+        ("def name():\n        return host", "name", False),
+        ("alias = {'h': host}\n    name = alias", "name", False),
+        ("name = name2 = {}", "name", False),
+    ],
+)
+def test_factory_fix_declines_uncacheable_arguments(setup, argument, fixable):
+    source = (
+        "import os\n\nimport redis\n\n\n"
+        f"def seen(self, key, host, config):\n    {setup}\n    r = redis.Redis(host={argument})\n    return r.get(key)\n"
+    )
+    analysis = ENGINE.analyze(source, Settings())
+    assert [(d.code, d.fixable) for d in analysis.diagnostics] == [("PFL103", fixable)]
+
+
+@pytest.mark.parametrize(
+    ("signature", "call", "fixable"),
+    [
+        ("key, hosts=('a', 'b')", "redis.Redis(*hosts)", True),
+        ("key, errors=[TimeoutError]", "redis.Redis(retry_on_error=errors)", False),
+        ("key, options", "redis.Redis(**options)", False),
+        ("key, options", "redis.Redis(*[{}])", False),
+        ("key, headers", "redis.Redis(headers=None)", True),
+    ],
+)
+def test_factory_fix_declines_spread_and_default_arguments(signature, call, fixable):
+    source = f"import redis\n\n\ndef seen({signature}):\n    r = {call}\n    return r.get(key)\n"
+    analysis = ENGINE.analyze(source, Settings())
+    assert [(d.code, d.fixable) for d in analysis.diagnostics] == [("PFL103", fixable)]
+
+
+@pytest.mark.parametrize(
+    ("module_import", "fixable"),
+    [
+        ("if TYPE_CHECKING:\n    import httpx\n", False),  # unbound at run time: the factory would raise NameError
+        ("try:\n    import httpx\nexcept ImportError:\n    httpx = None\n", False),
+        ("import httpx\n", True),  # the same module either way
+        ("from niquests import httpx\n", False),  # another object than the function's
+        ("", True),  # the factory imports httpx itself
+    ],
+)
+def test_factory_fix_reads_the_callee_the_function_imports(module_import, fixable):
+    source = (
+        f"from typing import TYPE_CHECKING\n\n{module_import}\n\n"
+        "def fetch(url):\n    import httpx\n\n    client = httpx.Client(timeout=5)\n    return client.get(url).text\n"
+    )
+    analysis = ENGINE.analyze(source, Settings())
+    assert [(d.code, d.fixable) for d in analysis.diagnostics] == [("PFL103", fixable)]

@@ -489,11 +489,234 @@ def closed_or_context_managed(name: str, func: cst.FunctionDef) -> bool:
     return False
 
 
-def has_unhashable_literal_arg(call: cst.Call) -> bool:
-    """True when ``call`` passes a list, dict or set display or comprehension: a ``functools.cache``
-    keyed by the arguments would raise ``TypeError`` on it."""
-    unhashable = (cst.List, cst.Dict, cst.Set, cst.ListComp, cst.DictComp, cst.SetComp)
-    return any(isinstance(arg.value, unhashable) for arg in call.args)
+# -- what a functools.cache factory can key on (PFL101, PFL102, PFL103) --------------------------------
+
+_FRESH_VALUES = (
+    cst.List, cst.Dict, cst.Set, cst.ListComp, cst.DictComp, cst.SetComp, cst.GeneratorExp, cst.Lambda, cst.Await,
+    cst.Yield,
+)
+"""Expressions that build a new object each time they run: unhashable (displays), or hashable by identity
+only (a generator, a lambda), so a cache keyed by them raises or never hits."""
+
+CONTAINER_KEYWORDS = frozenset(
+    {
+        "default_headers", "default_query", "headers", "extra_headers", "http_options", "cookies", "params",
+        "mounts", "event_hooks", "connect_args", "execution_options", "model_kwargs", "tokenizer_kwargs",
+        "config_kwargs", "model_card_data", "callbacks", "tags", "metadata",
+    }
+)
+"""Keywords of the clients, engines and models the factory fix rewrites that take a dict or a list
+(headers, ``connect_args``, ``model_kwargs``, LangChain ``callbacks``...): a cache keyed by the arguments
+cannot hash them, whatever expression passes them."""
+
+_SCALAR_CALLS = frozenset({"os.getenv", "os.environ.get"})
+_SCALAR_BUILTINS = ("str", "int", "float", "bool")
+
+
+def has_uncacheable_arg(call: cst.Call, func: cst.FunctionDef | None, ctx: RuleContext) -> bool:
+    """True when a ``functools.cache`` factory called with ``call``'s arguments would raise or never hit.
+
+    Shared by the cached-factory fixes of PFL101, PFL102 and PFL103, which decline then. An argument
+    fails when it is (or is a local of ``func`` bound, anywhere in ``func``, to) a list, dict or set
+    display or comprehension, a generator expression, a lambda, an ``await``, a nested ``def``/``class``
+    or a call (a new object per call: ``OpenAI(http_client=httpx.Client())`` would keep every client
+    alive, ``httpx.Timeout(...)`` cannot be hashed), except calls that give a string or a number
+    (``os.getenv(...)``, ``os.environ.get(...)``, ``str``/``int``/``float``/``bool(...)``, ``"".join``);
+    when it is a parameter whose default is such a value; when a dict is spread (``**kwargs``); and when
+    a keyword of :data:`CONTAINER_KEYWORDS` passes anything but ``None``. Parameters, attributes,
+    subscripts and globals are unknown and pass, as literals, f-strings and tuples of passing values do.
+    """
+    params = {p.name.value: p for p in all_params(func.params)} if func is not None else {}
+    for arg in call.args:
+        if arg.star == "**":
+            return True
+        if arg.keyword is not None and arg.keyword.value in CONTAINER_KEYWORDS and not _is_none(arg.value):
+            return True
+        value = arg.value
+        if arg.star == "*":
+            # ``*args`` passes the elements (unknown); ``*[a, b]`` passes ``a`` and ``b``
+            displayed = isinstance(value, (cst.List, cst.Tuple, cst.Set))
+            if displayed and not all(_cacheable(el.value, func, params, ctx, set()) for el in value.elements):
+                return True
+            continue
+        if not _cacheable(value, func, params, ctx, set()):
+            return True
+    return False
+
+
+def callee_differs_at_module_level(call: cst.Call, func: cst.FunctionDef | None, ctx: RuleContext) -> bool:
+    """True when ``call``'s callee, read at module level (by a factory or a constant a fix adds there), may
+    not be what ``func`` calls.
+
+    That is when the callee's head is a parameter of ``func`` or bound in it by anything but an import
+    (``def f(redis): redis.Redis()``, ``SentenceTransformer = fake``), or imported by ``func`` while the
+    module imports that name only under ``try``/``if`` (``if TYPE_CHECKING:``: unbound at run time) or
+    from elsewhere.
+    """
+    head = (dotted(call.func) or "").split(".", 1)[0]
+    if func is None or not head:
+        return False
+    if any(p.name.value == head for p in all_params(func.params)):
+        return True
+    module_ctx = ctx.module_ctx
+    for kind, node, _value in name_bindings(func, head):
+        if kind != "import":
+            return True
+        at_module = module_ctx.imported(head)
+        if at_module is not None and (head in module_ctx.guarded_imports or at_module != imported_as(node, head)):
+            return True
+    return False
+
+
+def _is_none(expr: cst.BaseExpression) -> bool:
+    return isinstance(expr, cst.Name) and expr.value == "None"
+
+
+def _cacheable(
+    expr: cst.BaseExpression, func: cst.FunctionDef | None, params: dict[str, cst.Param], ctx: RuleContext, seen: set[str]
+) -> bool:
+    """False when ``expr`` is (or may be, through a local) a fresh or unhashable value; see :func:`has_uncacheable_arg`."""
+    if isinstance(expr, _FRESH_VALUES):
+        return False
+    if isinstance(expr, cst.Call):
+        return _scalar_call(expr, ctx) and all(
+            not arg.star and _cacheable(arg.value, func, params, ctx, seen) for arg in expr.args
+        )
+    if isinstance(expr, cst.Tuple):
+        return all(_cacheable(el.value, func, params, ctx, seen) for el in expr.elements)
+    if isinstance(expr, cst.UnaryOperation):
+        return _cacheable(expr.expression, func, params, ctx, seen)
+    if isinstance(expr, (cst.BinaryOperation, cst.BooleanOperation)):
+        return _cacheable(expr.left, func, params, ctx, seen) and _cacheable(expr.right, func, params, ctx, seen)
+    if isinstance(expr, cst.IfExp):
+        return _cacheable(expr.body, func, params, ctx, seen) and _cacheable(expr.orelse, func, params, ctx, seen)
+    if isinstance(expr, cst.NamedExpr):
+        return _cacheable(expr.value, func, params, ctx, seen)
+    if isinstance(expr, cst.Name):
+        return _cacheable_name(expr.value, func, params, ctx, seen)
+    return True  # literals, f-strings, comparisons; attributes and subscripts are unknown
+
+
+def _scalar_call(call: cst.Call, ctx: RuleContext) -> bool:
+    """A call that gives a string or a number: an environment lookup, a scalar conversion, ``"".join``."""
+    if ctx.qualified_name(call.func) in _SCALAR_CALLS:
+        return True
+    return any(is_builtin_call(call, name, ctx) for name in _SCALAR_BUILTINS) or is_str_expression(call, ctx)
+
+
+def _cacheable_name(
+    name: str, func: cst.FunctionDef | None, params: dict[str, cst.Param], ctx: RuleContext, seen: set[str]
+) -> bool:
+    if func is None or name in seen:
+        return True
+    seen.add(name)
+    param = params.get(name)
+    if param is not None and param.default is not None and not _cacheable(param.default, None, {}, ctx, seen):
+        return False  # ``def f(hosts=[...])``: the default is one list, unhashable
+    for kind, _node, value in name_bindings(func, name):
+        if kind == "def":
+            return False  # a function or class defined per call: never the same key twice
+        if kind in ("assign", "augassign") and value is not None and not _cacheable(value, func, params, ctx, seen):
+            return False
+    return True
+
+
+def name_bindings(scope: cst.CSTNode, name: str) -> Iterator[tuple[str, cst.CSTNode, cst.BaseExpression | None]]:
+    """Every place ``scope`` binds ``name``, as ``(kind, node, value)``, in source order: the body of a
+    function (its locals), or any other node (a statement: what it binds in its own scope).
+
+    Kinds: ``"import"`` (``node`` the ``Import``/``ImportFrom``, see :func:`imported_as`; ``value``
+    None), ``"assign"`` (``node`` the
+    ``Assign``/``AnnAssign``/``NamedExpr``; ``value`` the assigned expression, None when it cannot be
+    told: an unpacking, an annotation without a value), ``"augassign"`` (``value`` the operand),
+    ``"def"`` (a nested ``def``/``class``), ``"target"`` (a ``for``/``with``/``except``/``match``
+    target: an unknown value), ``"del"`` and ``"global"`` (``global``/``nonlocal`` declarations).
+    Nested functions, lambdas and classes are not entered (their names are their own), nor the
+    targets of comprehensions; parameters are not included.
+    """
+    stack: list[cst.CSTNode] = [scope.body if isinstance(scope, cst.FunctionDef) else scope]
+    found: list[tuple[str, cst.CSTNode, cst.BaseExpression | None]] = []
+    while stack:
+        node = stack.pop()
+        kids = children(node)
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            if node.name.value == name:
+                found.append(("def", node, None))
+            continue
+        if isinstance(node, cst.Lambda):
+            continue
+        if isinstance(node, (cst.Import, cst.ImportFrom)):
+            if imported_as(node, name) is not None:
+                found.append(("import", node, None))
+            continue
+        if isinstance(node, cst.Assign):
+            for target in node.targets:
+                if name in stored_names(target.target):
+                    value = node.value if isinstance(target.target, cst.Name) else None
+                    found.append(("assign", node, value))
+        elif isinstance(node, cst.AnnAssign):
+            if isinstance(node.target, cst.Name) and node.target.value == name:
+                found.append(("assign", node, node.value))
+        elif isinstance(node, cst.AugAssign):
+            if isinstance(node.target, cst.Name) and node.target.value == name:
+                found.append(("augassign", node, node.value))
+        elif isinstance(node, cst.NamedExpr):
+            if isinstance(node.target, cst.Name) and node.target.value == name:
+                found.append(("assign", node, node.value))
+        elif isinstance(node, cst.For):
+            if name in stored_names(node.target):
+                found.append(("target", node, None))
+        elif isinstance(node, cst.WithItem):
+            if node.asname is not None and name in stored_names(node.asname.name):
+                found.append(("target", node, None))
+        elif isinstance(node, (cst.ExceptHandler, cst.ExceptStarHandler)):
+            if node.name is not None and name in stored_names(node.name.name):
+                found.append(("target", node, None))
+        elif isinstance(node, (cst.MatchAs, cst.MatchStar)):
+            if node.name is not None and node.name.value == name:
+                found.append(("target", node, None))
+        elif isinstance(node, cst.MatchMapping):
+            if node.rest is not None and node.rest.value == name:
+                found.append(("target", node, None))
+        elif isinstance(node, cst.Del):
+            if name in stored_names(node.target):
+                found.append(("del", node, None))
+        elif isinstance(node, (cst.Global, cst.Nonlocal)):
+            if any(item.name.value == name for item in node.names):
+                found.append(("global", node, None))
+        elif isinstance(node, cst.CompFor):
+            kids = [child for child in kids if child is not node.target]
+        stack.extend(reversed(kids))
+    return iter(found)
+
+
+def imported_as(stmt: cst.Import | cst.ImportFrom, name: str) -> str | None:
+    """The qualified name an import statement binds to ``name``, or None when it does not bind it.
+
+    ``import a.b`` binds ``a`` to ``a``; ``import a.b as c`` binds ``c`` to ``a.b``; ``from a import b
+    as c`` binds ``c`` to ``a.b``; a relative ``from .m import x`` binds ``x`` to ``.m.x``. A star
+    import binds nothing this can tell.
+    """
+    if isinstance(stmt.names, cst.ImportStar):
+        return None
+    module = ""
+    if isinstance(stmt, cst.ImportFrom):
+        module = "." * len(stmt.relative) + (dotted(stmt.module) or "" if stmt.module is not None else "")
+    for alias in stmt.names:
+        full = dotted(alias.name) or ""
+        if alias.asname is not None:
+            bound = alias.asname.name.value if isinstance(alias.asname.name, cst.Name) else None
+            qualified = full
+        elif isinstance(stmt, cst.Import):
+            bound = qualified = full.split(".", 1)[0]
+        else:
+            bound = qualified = full
+        if bound != name:
+            continue
+        if isinstance(stmt, cst.ImportFrom):
+            return f"{module}.{qualified}" if module and not module.endswith(".") else module + qualified
+        return qualified
+    return None
 
 
 # -- local variables: occurrences, bindings, dominance (PFL402, PFL503) -----------------

@@ -13,7 +13,9 @@ from perf_lsp.rules.patterns import (
     assigned_target,
     built_value_escapes,
     cached_factory_fix,
+    callee_differs_at_module_level,
     camel_to_snake,
+    has_uncacheable_arg,
     in_lazy_init,
     is_literal,
     is_one_time_function,
@@ -111,11 +113,19 @@ class ModelConstructedPerCall(Rule):
     Unsafe. The fix adds a module-level factory decorated with ``functools.cache``
     that builds the model from the same arguments, and the call site calls it: the
     model becomes one instance shared by every caller (and thread) that passes the
-    same arguments, it stays in memory for the life of the process, and the
-    arguments must be hashable (a list argument raises ``TypeError``). When every
+    same arguments, and it stays in memory for the life of the process. The fix is
+    not offered when an argument cannot key the cache: a list, dict or set (a
+    display, a comprehension, or a local bound to one anywhere in the function),
+    another call's result (a new object per call, so the cache would never hit
+    and would keep every model), ``**kwargs``, or a dict-valued keyword such as
+    ``model_kwargs``; nor (like the second fix) when the module-level code could
+    read another name than the function: the constructor's name is a parameter
+    or a local of the function, or the function imports it itself while the
+    module imports it only under ``if TYPE_CHECKING:``/``try``. When every
     argument is a literal, a second fix loads the model into a module-level
     constant instead: it then loads at import time, even in processes that never
-    call the function.
+    call the function; it is not offered when the module imports the constructor
+    only under ``try``/``if`` (an optional dependency must not load at import).
     """
 
     code = "PFL101"
@@ -154,14 +164,14 @@ class ModelConstructedPerCall(Rule):
             detail = "Inside a loop: the model is loaded once per iteration."
         else:
             detail = f"Paid on every call of `{func.name.value}()`: a model load takes seconds (2-5 s for a sentence-transformers model, audit report 000)."
-        if any(arg.star for arg in node.args):
+        if any(arg.star for arg in node.args) or callee_differs_at_module_level(node, func, self.ctx):
             alt = None
         else:
             alt = self._constant_fix(node, callee) if all(is_literal(arg.value) for arg in node.args) else None
         self.report(
             node,
             message=f"`{callee}(...)` loads a {_noun(callee)} on every call of `{func.name.value}()`; build it once and reuse it",
-            fix=self._factory_fix(node, callee, qn or callee),
+            fix=None if self._factory_declined(node, func) else self._factory_fix(node, callee, qn or callee),
             alt_fix=alt if self._module_level_callee(callee) else None,
             detail=detail,
         )
@@ -175,8 +185,15 @@ class ModelConstructedPerCall(Rule):
         return built_value_escapes(node, func, self.ctx)
 
     def _module_level_callee(self, callee: str) -> bool:
+        """The callee is imported at module level unconditionally, so a module-level constant can call it
+        at import time (not an optional dependency under ``try``, nor an ``if TYPE_CHECKING:`` name)."""
         head = callee.split(".", 1)[0]
-        return self.ctx.module_ctx.imported(head) is not None
+        module_ctx = self.ctx.module_ctx
+        return module_ctx.imported(head) is not None and head not in module_ctx.guarded_imports
+
+    def _factory_declined(self, node: cst.Call, func: cst.FunctionDef) -> bool:
+        """No cached factory: an argument cannot key the cache, or the callee is a local of the function."""
+        return has_uncacheable_arg(node, func, self.ctx) or callee_differs_at_module_level(node, func, self.ctx)
 
     # -- codemods ---------------------------------------------------------
     def _factory_fix(self, node: cst.Call, callee: str, qualified: str):

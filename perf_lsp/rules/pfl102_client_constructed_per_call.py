@@ -12,10 +12,11 @@ from perf_lsp.rules.patterns import (
     assigned_target,
     built_value_escapes,
     cached_factory_fix,
+    callee_differs_at_module_level,
     camel_to_snake,
     client_only_reads_catalog,
     closed_or_context_managed,
-    has_unhashable_literal_arg,
+    has_uncacheable_arg,
     in_lazy_init,
     is_cold_path,
     is_literal,
@@ -165,8 +166,7 @@ class ClientConstructedPerCall(Rule):
     Unsafe. The fix adds a module-level factory decorated with ``functools.cache``
     that builds the client from the same arguments, and the call site calls it
     (PFL101's fix): the client becomes one instance shared by every caller that
-    passes the same arguments, and lives as long as the process; the arguments must
-    be hashable (a dict of headers raises ``TypeError``); an API key read from the
+    passes the same arguments, and lives as long as the process; an API key read from the
     environment when the client is built is then read once; and an async client
     (``AsyncOpenAI``) is tied to the event loop of its first request, which matters
     when the code runs several loops (``asyncio.run`` per call, some test set-ups).
@@ -174,10 +174,16 @@ class ClientConstructedPerCall(Rule):
     the life of the process: with many keys, prefer
     ``functools.lru_cache(maxsize=...)``. The fix is not offered when the client is
     entered in a ``with`` block or closed in the function (a shared client would be
-    closed for everyone), when an argument is a list, dict or set display (it would
-    always raise), when it passes ``**kwargs`` or ``default_headers``/``headers``/
-    ``default_query`` (mappings, which the cache cannot hash), or for
-    ``boto3.Session(...).client(...)``.
+    closed for everyone), when an argument cannot key the cache: a list, dict or
+    set (a display, a comprehension, or a local bound to one anywhere in the
+    function: the cache would raise ``TypeError``), another call's result
+    (``http_client=httpx.Client()``, ``timeout=httpx.Timeout(...)``: a new object
+    per call, so the cache would never hit and would keep every client alive),
+    ``**kwargs``, or a dict- or list-valued keyword (``default_headers``,
+    ``default_query``, ``callbacks``...); when the class's name is a parameter or a
+    local of the function, or imported by the function while the module imports
+    it only under ``if TYPE_CHECKING:``/``try`` (the factory would read the module's
+    name); and for ``boto3.Session(...).client(...)``.
     """
 
     code = "PFL102"
@@ -291,21 +297,12 @@ class ClientConstructedPerCall(Rule):
     def _fixable(self, node: cst.Call, func: cst.FunctionDef) -> bool:
         if isinstance(self.ctx.parent(node), cst.WithItem):
             return False  # ``with OpenAI() as client:`` closes it on exit
-        if has_unhashable_literal_arg(node):
-            return False  # the cache would raise TypeError on a dict of headers
-        if any(arg.star == "**" for arg in node.args):
-            return False  # ``OpenAI(**kwargs)``: the dict may carry ``default_headers={...}``, unhashable
-        if any(arg.keyword is not None and arg.keyword.value in _MAPPING_KEYWORDS and not _none(arg.value) for arg in node.args):
-            return False  # ``default_headers=headers``: a mapping, the cache would raise TypeError
+        if callee_differs_at_module_level(node, func, self.ctx):
+            return False  # ``def f(OpenAI): OpenAI()``: the factory would build another class
+        if has_uncacheable_arg(node, func, self.ctx):
+            return False  # ``default_headers=headers``, ``**kwargs``, ``http_client=httpx.Client()``
         target = assigned_target(node, self.ctx)
         return not (isinstance(target, cst.Name) and closed_or_context_managed(target.value, func))
-
-
-_MAPPING_KEYWORDS = frozenset({"default_headers", "default_query", "headers", "extra_headers", "http_options"})
-"""Client settings that take a dict: a cache keyed by the arguments cannot hash them."""
-
-def _none(expr: cst.BaseExpression) -> bool:
-    return isinstance(expr, cst.Name) and expr.value == "None"
 
 
 _LISTING_METHODS = frozenset({"all", "filter", "paginate", "list", "scan", "limit", "page_size", "iterator", "iter_pages"})

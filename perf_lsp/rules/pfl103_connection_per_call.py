@@ -12,9 +12,10 @@ from perf_lsp.rules.patterns import (
     assigned_target,
     built_value_escapes,
     cached_factory_fix,
+    callee_differs_at_module_level,
     children,
     closed_or_context_managed,
-    has_unhashable_literal_arg,
+    has_uncacheable_arg,
     in_lazy_init,
     is_cold_path,
     walk,
@@ -175,12 +176,23 @@ class ConnectionPerCall(Rule):
     the function. The fix adds a module-level factory decorated with
     ``functools.cache`` that builds the object from the same arguments (PFL101's
     fix) and calls it instead: one engine or client is then shared by every caller
-    passing the same arguments and lives as long as the process; the arguments
-    must be hashable; settings read when it was built are read once; an async
-    engine is tied to the event loop that first uses it. No fix for ``connect()``
-    calls, pools, async clients and ``with`` blocks: borrowing from a pool or a
-    shared client changes transaction and shutdown handling, which the code must
-    decide (see the example above).
+    passing the same arguments and lives as long as the process; settings read
+    when it was built are read once; an async engine is tied to the event loop
+    that first uses it. The fix is not offered when an argument cannot key the
+    cache: a list, dict or set (a display, a comprehension, or a local bound to
+    one anywhere in the function: ``headers = {...}; httpx.Client(headers=headers)``
+    would raise ``TypeError`` on every call), another call's result
+    (``retry=Retry(...)``, ``timeout=httpx.Timeout(...)``: a new object per call,
+    so the cache would never hit and would keep every client), ``**kwargs``, or a
+    dict-valued keyword (``headers``, ``connect_args``, ``execution_options``);
+    strings and numbers read from the environment (``os.getenv(...)``) are fine.
+    Nor when the callee's name is a parameter or a local of the function
+    (``def f(redis): redis.Redis()``), or imported by the function while the
+    module imports it only under ``if TYPE_CHECKING:``/``try``: the factory would
+    call another object, or an unbound name.
+    No fix for ``connect()`` calls, pools, async clients and ``with`` blocks:
+    borrowing from a pool or a shared client changes transaction and shutdown
+    handling, which the code must decide (see the example above).
     """
 
     code = "PFL103"
@@ -289,8 +301,12 @@ class ConnectionPerCall(Rule):
         return name is not None and _one_request_through(name, func)
 
     def _fixable(self, node: cst.Call, func: cst.FunctionDef) -> bool:
-        if isinstance(self.ctx.parent(node), cst.WithItem) or has_unhashable_literal_arg(node):
-            return False
+        if isinstance(self.ctx.parent(node), cst.WithItem):
+            return False  # ``with httpx.Client() as c:`` closes it on exit
+        if callee_differs_at_module_level(node, func, self.ctx):
+            return False  # ``def f(redis): redis.Redis()``: the factory would call another object
+        if has_uncacheable_arg(node, func, self.ctx):
+            return False  # the cache would raise TypeError (headers, connect_args) or never hit (a Retry(...))
         target = assigned_target(node, self.ctx)
         return not (isinstance(target, cst.Name) and closed_or_context_managed(target.value, func))
 

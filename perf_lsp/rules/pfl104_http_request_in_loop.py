@@ -8,8 +8,8 @@ import libcst as cst
 
 from perf_lsp.codemod import replace_node, replace_nodes
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, dotted
-from perf_lsp.rules.patterns import referenced_names, target_names, walk
+from perf_lsp.rules.base import FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, children, dotted
+from perf_lsp.rules.patterns import imported_as, name_bindings, referenced_names, target_names, walk
 from perf_lsp.rules.pfl201_encode_in_loop import _bound_names, _comprehension_targets
 
 # requests function -> how many positional arguments the Session method takes the same way
@@ -94,7 +94,10 @@ class HttpRequestInLoop(Rule):
     ## Fix safety
     Unsafe. The fix wraps the loop in ``with requests.Session() as session:`` (a
     name that clashes with nothing in the function) and sends the call through it;
-    the session is closed when the loop ends, however it ends. The arguments,
+    the session is closed when the loop ends, however it ends. In nested loops the
+    outermost loop of the nest is wrapped, and every request in the nest goes
+    through that one session: one session per call of the function, not one per
+    outer item. The arguments,
     defaults and redirects are the same (``requests.get`` itself calls
     ``Session.request`` on a throwaway session), but one session is shared by the
     iterations: cookies a response sets are sent with the following requests,
@@ -104,8 +107,20 @@ class HttpRequestInLoop(Rule):
     out of the pool. The fix is not offered in comprehensions (there is no
     statement to wrap), in loops that ``yield``, and when the call passes
     ``*args`` or more positional arguments than the session method takes the same
-    way (``requests.get(url, params)``). When the loop already sits alone in a
-    ``with requests.Session() as s:`` block, the call uses ``s``.
+    way (``requests.get(url, params)``). When the loop, or a loop around it,
+    already sits alone in a ``with requests.Session() as s:`` block, the call uses
+    ``s``.
+
+    ``Session`` is named the way the function can read it where the session is
+    created: through the module's import, or through the function's own
+    ``import requests`` when it imports requests itself (under ``try``/``except
+    ImportError`` too: then no module-level import is added, and the module still
+    imports without requests); after a function-local ``from requests import get``
+    the fix adds ``import requests`` beside it. No fix when the only import the
+    session could use runs inside the loop, after it or in a branch that may not
+    run (the name would be unbound when the session is created), or when the
+    module imports requests only under ``try``/``if`` (an optional dependency, or
+    ``if TYPE_CHECKING:``) and the fix would have to add an unconditional import.
     """
 
     code = "PFL104"
@@ -138,7 +153,7 @@ class HttpRequestInLoop(Rule):
         if varying is None or self._paced(varying) or _first_success(node, method, varying):
             return
         fix = None
-        if loop is varying and isinstance(loop, (cst.For, cst.While)) and self._fixable_call(node, method, loop):
+        if loop is varying and isinstance(loop, (cst.For, cst.While)) and self._fixable_call(node, method):
             fix = _session_fix(self.ctx, node, method, loop)
         self.report(
             node,
@@ -176,16 +191,15 @@ class HttpRequestInLoop(Rule):
                     return True
         return False
 
-    def _fixable_call(self, node: cst.Call, method: str, loop: cst.CSTNode) -> bool:
+    def _fixable_call(self, node: cst.Call, method: str) -> bool:
+        """The session method takes the call's arguments the same way (no ``*args``, no extra positionals)."""
         positional = 0
         for arg in node.args:
             if arg.star == "*":
                 return False
             if arg.star == "" and arg.keyword is None:
                 positional += 1
-        if positional > _FUNCTIONS[method]:
-            return False
-        return not any(isinstance(inner, cst.Yield) for inner in walk(loop, stop=_SCOPES))
+        return positional <= _FUNCTIONS[method]
 
 
 def _url_argument(node: cst.Call, method: str) -> cst.BaseExpression | None:
@@ -257,18 +271,48 @@ def _existing_session(loop: cst.CSTNode, ctx: RuleContext) -> str | None:
     return item.asname.name.value
 
 
+def _loop_nest(loop: cst.For | cst.While, ctx: RuleContext) -> list[cst.For | cst.While]:
+    """``loop`` and the loops around it that repeat it, innermost first, within its function."""
+    nest = [loop]
+    outer = ctx.repeating_loop(loop)
+    while isinstance(outer, (cst.For, cst.While)):
+        nest.append(outer)
+        outer = ctx.repeating_loop(outer)
+    return nest
+
+
 def _session_fix(ctx: RuleContext, node: cst.Call, method: str, loop: cst.For | cst.While):
-    existing = _existing_session(loop, ctx)
-    function = ctx.enclosing_function(loop)
+    """The fix builder for the request ``node`` that varies with ``loop``, or None when there is no safe fix.
+
+    The call goes through the session of a ``with requests.Session() as s:`` that holds one of the
+    loops around it alone; otherwise one new session wraps the outermost loop of the nest (one session
+    per call of the function, not per outer item), named through the ``requests`` the function can
+    read there (see :func:`_session_class`).
+    """
+    nest = _loop_nest(loop, ctx)
+    for each in nest:
+        existing = _existing_session(each, ctx)
+        if existing is not None:
+            return _reuse_fix(node, method, existing)
+    target = nest[-1]
+    if any(isinstance(inner, cst.Yield) for inner in walk(target, stop=_SCOPES)):
+        return None  # a generator would hold the session open between items
+    function = ctx.enclosing_function(target)
+    plan = _session_class(ctx, node, target, function)
+    if plan is None:
+        return None
+    kind, ref, after = plan
 
     def build(fctx: FixContext) -> cst.Module | None:
-        if existing is not None:
-            new_call = node.with_changes(func=cst.Attribute(value=cst.Name(existing), attr=cst.Name(method)))
-            return replace_node(fctx.chunk, node, new_call)
+        session_class = ref
+        if kind == "module":
+            session_class = f"{fctx.module_ref('requests')}.Session"
+            head = session_class.split(".", 1)[0]
+            if function is not None and any(True for _ in name_bindings(function, head)):
+                return None  # the module name is a local of the function there
         name = fctx.local_name("session", function)
-        session_class = fctx.name_ref("requests", "Session")
         new_call = node.with_changes(func=cst.Attribute(value=cst.Name(name), attr=cst.Name(method)))
-        new_loop = replace_node(loop, node, new_call).with_changes(leading_lines=[])
+        new_loop = replace_node(target, node, new_call).with_changes(leading_lines=[])
         wrapper = cst.With(
             items=[
                 cst.WithItem(
@@ -277,8 +321,143 @@ def _session_fix(ctx: RuleContext, node: cst.Call, method: str, loop: cst.For | 
                 )
             ],
             body=cst.IndentedBlock(body=[new_loop]),
-            leading_lines=loop.leading_lines,
+            leading_lines=target.leading_lines,
         )
-        return replace_nodes(fctx.chunk, {loop: wrapper})
+        replacements: dict[cst.CSTNode, cst.CSTNode | cst.FlattenSentinel] = {target: wrapper}
+        if after is not None:
+            replacements[after] = cst.FlattenSentinel([after, fctx.parse_statement("import requests\n")])
+        return replace_nodes(fctx.chunk, replacements)
 
     return build
+
+
+def _reuse_fix(node: cst.Call, method: str, session: str):
+    def build(fctx: FixContext) -> cst.Module | None:
+        new_call = node.with_changes(func=cst.Attribute(value=cst.Name(session), attr=cst.Name(method)))
+        return replace_node(fctx.chunk, node, new_call)
+
+    return build
+
+
+def _session_class(
+    ctx: RuleContext, node: cst.Call, target: cst.For | cst.While, function: cst.FunctionDef | None
+) -> tuple[str, str, cst.SimpleStatementLine | None] | None:
+    """How the fix names ``requests.Session`` in a ``with`` just before ``target``, or None (no fix).
+
+    ``("expr", "<ref>.Session", None)``: a name the function can read there, bound to the requests
+    module (or to ``Session``) by the module or by a function-local import that always runs before
+    the loop; ``("module", "", None)``: ``import requests`` at module level, only when the call itself
+    goes through an unconditional module-level import from requests (the module needs requests
+    anyway); ``("after", "requests.Session", line)``: the function imports the callee from requests
+    itself (``from requests import get``) before the loop, and ``import requests`` goes right after
+    that ``line``. A module-level name imported only under ``try``/``if`` (``if TYPE_CHECKING:``) is
+    not relied on, nor a function-local import in the loop, after it, or in a branch that may not
+    run (the name would be unbound when the session is created: ``UnboundLocalError``).
+    """
+    head = (dotted(node.func) or "").split(".", 1)[0]
+    module_ctx = ctx.module_ctx
+
+    def bound_here(name: str) -> bool:
+        """``name`` is a local of the function (or, at module level, bound inside the loop)."""
+        return any(True for _ in name_bindings(function or target, name))
+
+    if ctx.resolve_dotted(head) == "requests":
+        if not bound_here(head):
+            return ("expr", f"{head}.Session", None)
+        if _imported_before(head, target, function, ctx, lambda qn: qn == "requests") is not None:
+            return ("expr", f"{head}.Session", None)
+        return None
+    for qualified, ref in (("requests.Session", "{}"), ("requests", "{}.Session")):
+        alias = module_ctx.alias_for(qualified)
+        if alias and alias not in module_ctx.guarded_imports and not bound_here(alias):
+            return ("expr", ref.format(alias), None)
+    if function is not None:
+        for local, qualified in ctx.local_imports.items():
+            if qualified == "requests" and _imported_before(local, target, function, ctx, lambda qn: qn == "requests"):
+                return ("expr", f"{local}.Session", None)
+    if (
+        module_ctx.imported(head) is not None
+        and head not in module_ctx.guarded_imports
+        and module_ctx.alias_for("requests") is None
+        and not bound_here(head)
+    ):
+        return ("module", "", None)
+    if function is not None and not _mentions(function, "requests"):
+        line = _imported_before(head, target, function, ctx, lambda qn: qn.startswith("requests."))
+        if line is not None:
+            return ("after", "requests.Session", line)
+    return None
+
+
+def _mentions(node: cst.CSTNode, name: str) -> bool:
+    """``name`` is read or bound as a variable somewhere in ``node`` (nested scopes included; attribute
+    names and the module of ``from m import x`` are not variables)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Name):
+            if current.value == name:
+                return True
+            continue
+        if isinstance(current, cst.Attribute):
+            stack.append(current.value)
+        elif isinstance(current, cst.ImportFrom):
+            if not isinstance(current.names, cst.ImportStar):
+                stack.extend(alias.asname.name if alias.asname else alias.name for alias in current.names)
+        else:
+            stack.extend(children(current))
+    return False
+
+
+def _imported_before(
+    name: str, target: cst.CSTNode, function: cst.FunctionDef | None, ctx: RuleContext, wanted
+) -> cst.SimpleStatementLine | None:
+    """The statement line of ``function`` that always binds ``name`` before ``target`` runs, by an import
+    whose qualified name satisfies ``wanted``, when every binding of ``name`` in the function is such
+    an import (else None)."""
+    if function is None:
+        return None
+    bindings = list(name_bindings(function, name))
+    if not bindings or any(kind != "import" or not wanted(imported_as(node, name) or "") for kind, node, _ in bindings):
+        return None
+    child: cst.CSTNode = target
+    for anc in ctx.ancestors(target):
+        if isinstance(anc, cst.IndentedBlock):
+            index = next((i for i, stmt in enumerate(anc.body) if stmt is child), 0)
+            for stmt in reversed(anc.body[:index]):
+                line = _always_imports(stmt, name)
+                if line is not None:
+                    return line
+        if anc is function:
+            break
+        child = anc
+    return None
+
+
+def _always_imports(stmt: cst.CSTNode, name: str) -> cst.SimpleStatementLine | None:
+    """The line in ``stmt`` that binds ``name`` by an import whenever ``stmt`` completes normally, or None.
+
+    A plain import line; or an import in a ``try`` body whose every ``except`` handler leaves (``return``,
+    ``raise``, ``continue``, ``break``), so the code after the ``try`` runs only when the import did.
+    """
+    if isinstance(stmt, cst.SimpleStatementLine):
+        for small in stmt.body:
+            if isinstance(small, (cst.Import, cst.ImportFrom)) and imported_as(small, name) is not None:
+                return stmt
+        return None
+    if isinstance(stmt, (cst.Try, cst.TryStar)) and all(_leaves(handler.body) for handler in stmt.handlers):
+        for inner in reversed(stmt.body.body):
+            line = _always_imports(inner, name)
+            if line is not None:
+                return line
+    return None
+
+
+def _leaves(block: cst.BaseSuite) -> bool:
+    """The block always ends with ``return``, ``raise``, ``continue`` or ``break``."""
+    body = block.body
+    if not body:
+        return False
+    last = body[-1]
+    small = last.body[-1] if isinstance(last, cst.SimpleStatementLine) and last.body else last
+    return isinstance(small, (cst.Return, cst.Raise, cst.Continue, cst.Break))
