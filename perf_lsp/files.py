@@ -385,8 +385,8 @@ class FileWalk:
             else:
                 self.warn(f"{root}: not a regular file or directory; skipped")
 
-    def _first_time(self, path: Path) -> bool:
-        key = os.path.realpath(path)
+    def _first_time(self, path: Path, resolved: bool = False) -> bool:
+        key = str(path) if resolved else os.path.realpath(path)
         if key in self._seen:
             return False
         self._seen.add(key)
@@ -480,7 +480,7 @@ class FileWalk:
                 if ignored_by.source not in self.ignored_by:
                     self.ignored_by.append(ignored_by.source)
                 continue
-            if self._first_time(entry_real):
+            if self._first_time(entry_real, resolved=not entry.is_symlink()):
                 yield path
 
 

@@ -99,10 +99,11 @@ class Settings:
 
     def excludes(self, path: Path, is_dir: bool) -> bool:
         """Whether a directory walk skips ``path`` (absolute) under ``exclude``/``extend-exclude``."""
-        from perf_lsp.files import EXCLUDED_DIRS, matches
+        from perf_lsp.files import matches
 
-        patterns = self.exclude if self.exclude is not None else tuple(sorted(f"{name}/" for name in EXCLUDED_DIRS))
-        patterns = (*patterns, *self.extend_exclude)
+        patterns = self.exclude if self.exclude is not None else _default_exclude()
+        if self.extend_exclude:
+            patterns = (*patterns, *self.extend_exclude)
         base = Path(self.config_dir) if self.config_dir else None
         return bool(patterns) and matches(patterns, path, is_dir, base)
 
@@ -112,6 +113,13 @@ class Settings:
             if name == qualified:
                 return suggestion
         return None
+
+
+@functools.cache
+def _default_exclude() -> tuple[str, ...]:
+    from perf_lsp.files import EXCLUDED_DIRS
+
+    return tuple(sorted(f"{name}/" for name in EXCLUDED_DIRS))
 
 
 @functools.cache
