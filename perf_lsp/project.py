@@ -138,7 +138,7 @@ def _names(requirements) -> set[str]:
 def _from_pyproject(text: str) -> set[str]:
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):  # RecursionError: arrays nested thousands deep
         return set()
     out: set[str] = set()
     project = data.get("project")
@@ -181,7 +181,7 @@ def is_development_group(name: str) -> bool:
 def _from_pipfile(text: str) -> set[str]:
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         return set()
     out: set[str] = set()
     for section in ("packages",):  # not dev-packages: see is_development_group

@@ -38,7 +38,12 @@ class Settings:
     SDK client constructors (PFL102); ``extend_batchable_methods``: extra
     qualified names of per-item calls that have a batched form (PFL202);
     ``extend_blocking_calls``: (qualified name, suggestion) pairs of calls that
-    block the event loop (PFL303). ``project_packages``: the dependencies the
+    block the event loop (PFL303). ``exclude``: ``.gitignore``-style patterns of
+    what a directory walk skips, replacing the default exclusions
+    (:data:`perf_lsp.files.EXCLUDED_DIRS`) when not None; ``extend_exclude``: more
+    patterns on top; both relative to ``config_dir``, the directory of the
+    ``pyproject.toml`` they came from (None: no such file; set by :func:`load_for`).
+    ``project_packages``: the dependencies the
     file's project declares (PEP 503 names, from :mod:`perf_lsp.project`; not a
     setting: filled in by :func:`load_for`). ``severity``: code ->
     ``error|warning|information|hint`` (server only). ``debounce_ms``: delay, in
@@ -52,6 +57,9 @@ class Settings:
     extend_clients: tuple[str, ...] = ()
     extend_batchable_methods: tuple[str, ...] = ()
     extend_blocking_calls: tuple[tuple[str, str], ...] = ()
+    exclude: tuple[str, ...] | None = None
+    extend_exclude: tuple[str, ...] = ()
+    config_dir: str | None = None
     project_packages: tuple[str, ...] = ()
     severity: tuple[tuple[str, str], ...] = ()
     debounce_ms: int = DEFAULT_DEBOUNCE_MS
@@ -89,12 +97,29 @@ class Settings:
             self.project_packages,
         )
 
+    def excludes(self, path: Path, is_dir: bool) -> bool:
+        """Whether a directory walk skips ``path`` (absolute) under ``exclude``/``extend-exclude``."""
+        from perf_lsp.files import matches
+
+        patterns = self.exclude if self.exclude is not None else _default_exclude()
+        if self.extend_exclude:
+            patterns = (*patterns, *self.extend_exclude)
+        base = Path(self.config_dir) if self.config_dir else None
+        return bool(patterns) and matches(patterns, path, is_dir, base)
+
     def blocking_suggestion(self, qualified: str) -> str | None:
         """The configured suggestion for a blocking call (``extend-blocking-calls``), or None."""
         for name, suggestion in self.extend_blocking_calls:
             if name == qualified:
                 return suggestion
         return None
+
+
+@functools.cache
+def _default_exclude() -> tuple[str, ...]:
+    from perf_lsp.files import EXCLUDED_DIRS
+
+    return tuple(sorted(f"{name}/" for name in EXCLUDED_DIRS))
 
 
 @functools.cache
@@ -110,15 +135,24 @@ def _known_codes() -> set[str]:
     return {rule.code for rule in REGISTRY}
 
 
+def is_code_or_prefix(value: str) -> bool:
+    """Whether ``value`` is ``"ALL"``, a rule code or the prefix of one (case-sensitive, as Ruff)."""
+    return value == "ALL" or any(code.startswith(value) for code in _known_codes())
+
+
 def check_codes(values: list[str], where: str, key: str, messages: list[str]) -> tuple[str, ...] | None:
-    codes = _known_codes()
-    good: list[str] = []
-    for value in values:
-        if value == "ALL" or any(code.startswith(value) for code in codes):
-            good.append(value)
-        else:
-            messages.append(f"{where}: '{key}': unknown rule code or prefix '{value}' (ignored)")
-    return tuple(good)
+    """The valid codes and prefixes of ``values``; a message per invalid one, naming ``where`` and ``key``.
+
+    When every value of a non-empty ``select`` is invalid, returns None (the caller keeps
+    the default): a typo must not turn every rule off.
+    """
+    good = [value for value in values if is_code_or_prefix(value)]
+    bad = [value for value in values if not is_code_or_prefix(value)]
+    fallback = key in ("select", "--select") and bool(values) and not good
+    for value in bad:
+        outcome = "no valid code left; using the default" if fallback else "ignored"
+        messages.append(f"{where}: '{key}': unknown rule code or prefix '{value}' ({outcome})")
+    return None if fallback else tuple(good)
 
 
 def _str_list(value: Any) -> list[str] | None:
@@ -139,6 +173,8 @@ _PYPROJECT_KEYS = {
     "extend-batchable-methods": "extend_batchable_methods",
     "extend-blocking-calls": "extend_blocking_calls",
     "severity": "severity",
+    "exclude": "exclude",
+    "extend-exclude": "extend_exclude",
 }
 _LSP_KEYS = {
     "select": "select",
@@ -166,7 +202,15 @@ def _apply(base: Settings, options: dict, keys: dict[str, str], where: str) -> t
             if items is None:
                 messages.append(f"{where}: '{key}' must be a list of rule codes (using the default)")
                 continue
-            changes[name] = check_codes(items, where, key, messages)
+            codes = check_codes(items, where, key, messages)
+            if codes is not None:
+                changes[name] = codes
+        elif name in ("exclude", "extend_exclude"):
+            items = _str_list(value)
+            if items is None:
+                messages.append(f"{where}: '{key}' must be a list of .gitignore-style patterns (using the default)")
+                continue
+            changes[name] = tuple(items)
         elif name == "extend_blocking_calls":
             if not isinstance(value, dict) or not all(
                 isinstance(k, str) and "." in k and isinstance(v, str) for k, v in value.items()
@@ -238,15 +282,25 @@ def from_lsp_options(options: Any, base: Settings | None = None) -> tuple[Settin
 def read_pyproject(path: Path) -> dict | None:
     """The ``[tool.perf-lsp]`` table of ``path``, or None when it has none.
 
-    Raises ConfigError when the file cannot be read or is not valid TOML.
+    Raises ConfigError when the file cannot be read, is not valid TOML, or its ``tool``
+    or ``tool.perf-lsp`` is not a table.
     """
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: cannot read: not UTF-8 (byte {exc.start}: {exc.reason})") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
-    table = data.get("tool", {}).get("perf-lsp")
+    except RecursionError as exc:
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply") from exc
+    tool = data.get("tool")
+    if tool is None:
+        return None
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{path}: 'tool' must be a table")
+    table = tool.get("perf-lsp")
     if table is None:
         return None
     if not isinstance(table, dict):
@@ -259,7 +313,11 @@ def find_pyproject(start: Path) -> Path | None:
     directory = start if start.is_dir() else start.parent
     for candidate in [directory, *directory.parents]:
         path = candidate / "pyproject.toml"
-        if path.is_file():
+        try:
+            exists = path.is_file()
+        except OSError:  # a directory above that cannot be searched
+            continue
+        if exists:
             try:
                 if read_pyproject(path) is not None:
                     return path
@@ -284,4 +342,4 @@ def load_for(start: Path, base: Settings | None = None) -> tuple[Settings, list[
         table = read_pyproject(path)
     except ConfigError as exc:
         return base, [f"{exc} (using the defaults)"]
-    return from_pyproject_table(table or {}, str(path), base)
+    return from_pyproject_table(table or {}, str(path), replace(base, config_dir=str(path.parent)))

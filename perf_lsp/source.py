@@ -183,3 +183,60 @@ def _context(chunks: list[Chunk]) -> ModuleContext:
 
 def _chunks(lines: list[str], spans: list[tuple[int, int, tuple[ast.stmt, ...]]], shift: int) -> list[Chunk]:
     return [Chunk(start, end, "".join(lines[start - 1 : end]), nodes, shift) for start, end, nodes in spans]
+
+
+_NEWER_SYNTAX: tuple[tuple[str, tuple[int, int]], ...] = (
+    ("TryStar", (3, 11)),  # except*
+    ("TypeAlias", (3, 12)),  # type X = ...
+    ("TypeParameters", (3, 12)),  # def f[T](), class C[T]
+    ("FormattedString", (3, 12)),  # PEP 701: quotes, backslashes, comments inside f-string braces
+    ("TemplatedString", (3, 14)),  # t"..."
+)
+
+
+def needs_newer_python(source: str, line: int) -> tuple[int, int] | None:
+    """The Python version whose syntax ``source`` needs, when that explains why :func:`ast.parse`
+    (the running interpreter's grammar) rejected it at ``line`` (1-based); else None.
+
+    libcst's parser is not tied to the running interpreter: when it accepts the whole
+    document and the top-level statement holding ``line`` contains a construct newer
+    than the running Python (``type X = int``, type parameters, a PEP 701 f-string,
+    ``except*``, a t-string, an unparenthesised ``except A, B:``), that construct's
+    version is returned. Plain syntax errors (libcst rejects them too) give None.
+    Costs one libcst parse; call it only after ``ast.parse`` failed. Never raises.
+    """
+    import sys
+
+    import libcst as cst
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    try:
+        module = cst.parse_module(source)
+        wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+        positions = wrapper.resolve(PositionProvider)
+    except Exception:  # ParserSyntaxError, RecursionError, MemoryError... : not newer syntax
+        return None
+    statement = next(
+        (s for s in module.body if positions[s].start.line <= line <= positions[s].end.line), None
+    )
+    if statement is None:
+        return None
+    kinds = {name: version for name, version in _NEWER_SYNTAX if version > sys.version_info[:2]}
+    found: list[tuple[int, int]] = []
+
+    class Finder(cst.CSTVisitor):
+        def on_visit(self, node: cst.CSTNode) -> bool:
+            version = kinds.get(type(node).__name__)
+            if version is not None:
+                found.append(version)
+            if isinstance(node, (cst.ExceptHandler, cst.ExceptStarHandler)) and (3, 14) > sys.version_info[:2]:
+                kind = node.type
+                if isinstance(kind, cst.Tuple) and not kind.lpar:
+                    found.append((3, 14))  # PEP 758: except A, B:
+            return True
+
+    try:
+        statement.visit(Finder())
+    except RecursionError:
+        return None
+    return max(found) if found else None

@@ -156,6 +156,7 @@ def test_fix_keeps_crlf_bom_and_mode(tmp_path, capsys):
 
 def test_directory_walk_skips_gitignored_and_virtualenvs(tmp_path, capsys):
     bad = "import re\n\ndef f(xs):\n    return [re.compile('a').match(x) for x in xs]\n"
+    (tmp_path / ".git").mkdir()  # .gitignore files apply inside a git repository only
     (tmp_path / ".gitignore").write_text("generated/\n", encoding="utf-8")
     for rel in ("app/svc.py", "generated/out.py", "venv-x/lib/mod.py", "node_modules/pkg/x.py"):
         path = tmp_path / rel
@@ -229,3 +230,131 @@ def test_console_script_and_module_entry_points(tmp_path):
         proc = subprocess.run([*command, "check", str(path)], capture_output=True, text=True, timeout=60)
         assert proc.returncode == 1, proc.stderr
         assert "PFL401" in proc.stdout
+
+
+# -- issue 8, defect 24 (CLI messages) ----------------------------------------------------
+
+BAD = "import re\n\ndef f(xs):\n    return [re.compile('a').match(x) for x in xs]\n"
+
+
+def test_no_all_checks_passed_after_errors(tmp_path, capsys):
+    (tmp_path / "clean.py").write_text("x = 1\n", encoding="utf-8")
+    (tmp_path / "bad.py").write_bytes(b"x = '\xff'\n")
+    code, out, err = run(capsys, "check", str(tmp_path))
+    assert code == 2 and out == ""
+    assert "All checks passed!" not in err
+    assert "No problems found in 1 file; 1 file could not be checked (see above)." in err
+
+
+def test_no_all_checks_passed_after_partly_checked(tmp_path, capsys, monkeypatch):
+    from perf_lsp.rules.pfl401_regex_not_precompiled import RegexNotPrecompiled
+
+    def broken(self, node):
+        raise RuntimeError("rule bug")
+
+    monkeypatch.setattr(RegexNotPrecompiled, "visit_Call", broken)
+    (tmp_path / "svc.py").write_text(BAD, encoding="utf-8")
+    code, out, err = run(capsys, "check", str(tmp_path))
+    assert "partly checked: PFL401: RuntimeError: rule bug" in err
+    assert "All checks passed!" not in err
+    assert "No problems found in 1 file; 1 file was checked only in part (see above)." in err
+    assert code == 0 and out == ""
+
+
+def test_found_problems_summary_mentions_files_not_checked(tmp_path, capsys):
+    (tmp_path / "svc.py").write_text(BAD, encoding="utf-8")
+    (tmp_path / "bad.py").write_bytes(b"x = '\xff'\n")
+    code, _, err = run(capsys, "check", str(tmp_path))
+    assert code == 2
+    assert "Found 1 problem; 1 file could not be checked (see above)." in err
+
+
+def test_select_typo_on_the_command_line_is_an_error(tmp_path, capsys):
+    (tmp_path / "svc.py").write_text(BAD, encoding="utf-8")
+    for value in ("PFL4O1", "XYZ", "PFL401,PFL4O1"):
+        code, out, err = run(capsys, "check", "--select", value, str(tmp_path))
+        assert code == 2 and out == "", value
+        assert "perf-lsp: error: invalid value 'PFL4O1' for '--select'" in err or "invalid value 'XYZ'" in err
+        assert "All checks passed!" not in err and "Found" not in err
+    code, _, err = run(capsys, "fix", "--ignore", "PFL4O1", str(tmp_path))
+    assert code == 2 and "invalid value 'PFL4O1' for '--ignore'" in err
+    assert (tmp_path / "svc.py").read_text(encoding="utf-8") == BAD  # nothing ran
+
+
+def test_select_typo_in_pyproject_keeps_the_rest_of_the_list_or_the_default(tmp_path, capsys):
+    (tmp_path / "svc.py").write_text(BAD, encoding="utf-8")
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[tool.perf-lsp]\nselect = ["PFL4O1"]\n', encoding="utf-8")
+    code, out, err = run(capsys, "check", str(tmp_path))
+    assert f"{pyproject}: [tool.perf-lsp]: 'select': unknown rule code or prefix 'PFL4O1' (no valid code left; using the default)" in err
+    assert code == 1 and "PFL401" in out  # not every rule turned off
+    pyproject.write_text('[tool.perf-lsp]\nselect = ["PFL1", "PFL4O1"]\n', encoding="utf-8")
+    code, out, err = run(capsys, "check", str(tmp_path))
+    assert "unknown rule code or prefix 'PFL4O1' (ignored)" in err
+    assert code == 0 and out == ""  # PFL1 kept: PFL401 is off
+
+
+def test_library_warnings_and_logging_stay_off_stderr(tmp_path, capsys, monkeypatch):
+    import logging
+    import warnings
+
+    from perf_lsp import resolve
+
+    real = resolve.TypeResolver.producers
+
+    def noisy(self, line, column):
+        warnings.warn("Module fakeext not importable in path [...]", UserWarning)
+        logging.getLogger("parso.cache").warning("cache not writable")
+        return real(self, line, column)
+
+    monkeypatch.setattr(resolve.TypeResolver, "producers", noisy)
+    # undo pytest's own capture of warnings and log records, so that they reach stderr as outside pytest
+    shown = []
+
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        shown.append(message)
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    monkeypatch.setattr(warnings, "showwarning", showwarning)
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+    (tmp_path / "svc.py").write_text(JEDI_SOURCE, encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        code, out, err = run(capsys, "check", str(tmp_path / "svc.py"))
+    assert [line for line in err.splitlines() if not _ours(line)] == []
+    assert err  # the summary is still there
+    # and the test can see a leak: the same calls outside the command do reach stderr
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        noisy(resolve.TypeResolver(JEDI_SOURCE), 6, 13)
+    assert "fakeext not importable" in capsys.readouterr().err
+
+
+JEDI_SOURCE = """import fakeext
+
+
+class Service:
+    def __init__(self):
+        self.embedder = fakeext.Embedder()
+
+    def run(self, texts):
+        return [self.embedder.encode(t) for t in texts]
+"""
+
+
+def _ours(line: str) -> bool:
+    return line.startswith(("perf-lsp: ", "All checks passed!", "Found ", "No problems found", "[*] ", "("))
+
+
+def test_jedi_warnings_do_not_leak_from_a_real_run(tmp_path):
+    # jedi imports a compiled module it finds beside the file and warns when that fails
+    (tmp_path / "fakeext.cpython-311-x86_64-linux-gnu.so").write_bytes(b"garbage")
+    (tmp_path / "fakeext.so").write_bytes(b"garbage")
+    (tmp_path / "svc.py").write_text(JEDI_SOURCE, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(Path(cli.__file__).resolve().parent.parent)}
+    env.pop("PYTHONWARNINGS", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "perf_lsp", "check", "svc.py"], capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    assert [line for line in proc.stderr.splitlines() if not _ours(line)] == [], proc.stderr
