@@ -259,6 +259,64 @@ def test_an_existing_factory_that_imports_its_callee_is_reused():
     assert "_get_redis" not in result.source
 
 
+def test_one_constant_per_pattern_and_flags():
+    result = fix(
+        """\
+        import re
+
+
+        def scan(items):
+            for s in items:
+                a = re.findall(r"\\d+", s)
+                b = re.findall(r"\\d+", s.lower())
+                c = re.findall(r"\\d+", s, re.I)
+                d = re.search(r"\\d+", s, flags=re.IGNORECASE)
+                yield a, b, c, d
+        """
+    )
+    assert result.source.count("re.compile(") == 2, result.source
+    assert 're.compile(r"\\d+")' in result.source
+    assert 're.compile(r"\\d+", re.I)' in result.source
+    assert "PFL401" not in codes(result.source)
+
+
+def test_an_existing_constant_for_the_pattern_is_reused():
+    result = fix(
+        """\
+        import re
+
+        DIGITS = re.compile(r"\\d+")
+        WORDS = re.compile(r"\\w+", re.I)
+
+
+        def scan(items):
+            for s in items:
+                yield re.findall(r"\\d+", s), re.findall(r"\\w+", s)
+        """
+    )
+    assert "DIGITS.findall(s)" in result.source
+    assert "WORDS.findall" not in result.source  # other flags: another pattern
+    assert result.source.count("re.compile(") == 3
+
+
+def test_a_constant_defined_after_the_function_is_not_reused():
+    result = fix(
+        """\
+        import re
+
+
+        def scan(items):
+            for s in items:
+                yield re.findall(r"\\d+", s)
+
+
+        DIGITS = re.compile(r"\\d+")
+        """
+    )
+    assert "DIGITS.findall" not in result.source
+    assert "_SCAN_RE.findall(s)" in result.source
+
+
 # -- defect 9: an import the fix made unused goes, and only that one --------------------------
 
 HANDLER = """\
