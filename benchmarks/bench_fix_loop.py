@@ -10,6 +10,12 @@ the fixes applied, the findings left and whether a second ``fix_all`` changes th
 result (it must not). ``--compare PATH`` runs the same figures with the ``perf_lsp``
 package of another checkout (e.g. an export of the previous commit) for a
 before/after table.
+
+Measured for issue 8 (2 shared cores, --repeat 1; seconds for N = 5/10/20/30/60):
+before 0.29/0.95/5.34/14.35/83.94 with 6/11/21/25/25 rounds and 5 and 35 findings left
+at N = 30/60 (a second run changed the file again); after 0.17/0.12/0.22/0.49/1.16 in
+2 rounds, nothing left, the second run a no-op. Per finding the cost still grows a
+little with the statement's size (libcst renders the rewritten statement once per fix).
 """
 
 from __future__ import annotations

@@ -292,7 +292,8 @@ class FixRound:
         self.defined |= fctx.defines
 
     def clashes(self, name: str, scope: int | None = None) -> bool:
-        """Whether ``name`` is taken by the batch: at module level, or (``scope`` None) in any scope."""
+        """Whether the batch already uses ``name``: at module level, or bound in ``scope`` (a scope's
+        ``id``; None: in any scope)."""
         if name in self.names:
             return True
         if scope is None:
