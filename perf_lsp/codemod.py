@@ -147,20 +147,32 @@ def remove_args(
         elif i > 0:
             prev = args[i - 1]
             parts = [prev.whitespace_after_arg, prev.comma.whitespace_before, prev.comma.whitespace_after]
-            merged = _merge_whitespace([*parts, arg.whitespace_after_arg], keep_comments, mine)
+            merged = _merge_whitespace([*parts, arg.whitespace_after_arg], keep_comments, mine, follows=False)
             args[i - 1] = prev.with_changes(comma=cst.MaybeSentinel.DEFAULT, whitespace_after_arg=merged)
         else:
-            before_args = _merge_whitespace([before_args, arg.whitespace_after_arg], keep_comments, mine)
+            before_args = _merge_whitespace([before_args, arg.whitespace_after_arg], keep_comments, mine, follows=False)
         del args[i]
         moved[:0] = mine
     return call.with_changes(args=args, whitespace_before_args=before_args), moved
 
 
-def _merge_whitespace(parts: list, keep_comments: bool, moved: list[cst.Comment]):
-    """One whitespace for ``parts`` (the whitespace before, inside and after a removed element)."""
+def _merge_whitespace(parts: list, keep_comments: bool, moved: list[cst.Comment], follows: bool = True):
+    """One whitespace for ``parts`` (the whitespace before, inside and after a removed element).
+
+    ``follows``: what comes after the removed element is an element that can take
+    its place; when the removed one started on the line of what precedes it, the
+    next element moves up there (``f(p,\n  s)`` without ``p`` is ``f(s)``), unless
+    a comment would have to stay in between.
+    """
     breaks = [p for p in parts if isinstance(p, cst.ParenthesizedWhitespace)]
     if not breaks:
         return parts[0]
+    if follows and not isinstance(parts[0], cst.ParenthesizedWhitespace):
+        trailing = [b.first_line.comment for b in breaks if b.first_line.comment is not None]
+        comment_lines = any(line.comment is not None for b in breaks for line in b.empty_lines)
+        if not comment_lines and not (trailing and keep_comments):
+            moved.extend(trailing)
+            return parts[0]
     first, last = breaks[0], breaks[-1]
     lines = list(first.empty_lines)
     for part in breaks[1:]:

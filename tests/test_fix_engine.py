@@ -499,3 +499,32 @@ def test_a_word_in_a_docstring_does_not_keep_an_import_but_a_string_annotation_d
     )
     assert result.source.count("    import re\n") == 1
     assert 'found: "list[re.Match]"' in result.source
+
+
+# -- defect 7: removing arguments keeps the call's layout and comments -------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "keep", "expected", "moved"),
+    [
+        ("f(p, s, re.I)", True, "f(s)", []),
+        ("f(p,\n  s, t)", True, "f(s, t)", []),  # the next argument takes the removed one's place
+        ("f(\n    p,  # pat\n    s,\n)", True, "f(\n    # pat\n    s,\n)", []),
+        ("f(\n    p,  # pat\n    s,\n)", False, "f(\n    s,\n)", ["# pat"]),
+        ("f(p,  # pat\n  s)", True, "f(  # pat\n  s)", []),
+        ("f(\n    p,\n    s,\n    re.I  # flags\n)", True, "f(\n    s\n    # flags\n)", []),
+        ("f(\n    p,\n    s,\n    re.I,  # flags\n)", False, "f(\n    s,\n)", ["# flags"]),
+        ("f(\n    p,\n    # about s\n    s,\n)", True, "f(\n    # about s\n    s,\n)", []),
+    ],
+)
+def test_remove_args_keeps_layout_and_comments(source, keep, expected, moved):
+    import libcst as cst
+
+    from perf_lsp.codemod import remove_args
+
+    module = cst.parse_module(source + "\n")
+    call = module.body[0].body[0].value
+    drop = [a for a in call.args if not (isinstance(a.value, cst.Name) and a.value.value in ("s", "t"))]
+    new, comments = remove_args(call, drop, keep_comments=keep)
+    assert module.code_for_node(new) == expected
+    assert [c.value for c in comments] == moved
