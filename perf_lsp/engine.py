@@ -9,8 +9,12 @@ only the edited statement is parsed and checked again.
 
 Fixes are built on request (``Analysis.fix``): a rule's codemod rewrites its
 statement's CST, may add module-level definitions and imports, and the change is
-turned into minimal text edits. ``Engine.fix_all`` applies fixes until none is
-left (bounded), and never returns a result that does not parse.
+turned into minimal text edits, which also remove an import the fix left unused
+(:mod:`perf_lsp.unused_imports`). New names clash only with real bindings
+(:mod:`perf_lsp.bindings`). ``Engine.fix_all`` applies, round after round, every
+fix that fits with the others of its round (``Analysis.plan`` builds them,
+``Analysis.render`` merges them), until none is left (bounded), and never returns
+a result that does not parse.
 """
 
 from __future__ import annotations
@@ -25,17 +29,18 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from perf_lsp import noqa
-from perf_lsp.model import Applicability, Diagnostic, Edit, Fix, Position, Range
+from perf_lsp.bindings import DocumentNames, parse_names
+from perf_lsp.model import Applicability, Diagnostic, Edit, Fix, FixOffer, Position, Range
 from perf_lsp.names import ModuleContext, imports_in
 from perf_lsp.rules import REGISTRY
-from perf_lsp.rules.base import Finding, FixContext, Rule, RuleContext
+from perf_lsp.rules.base import Finding, FixContext, FixRound, Rule, RuleContext
 from perf_lsp.resolve import TypeResolver
 from perf_lsp.rules.summary import ChunkSummary
 from perf_lsp.settings import Settings
 from perf_lsp.source import Chunk, SplitResult, split_document, split_incremental, split_lines
 from perf_lsp.textedit import apply_edits, diff_edits, merge_insertions
+from perf_lsp.unused_imports import remove_imports, unused_after
 
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DEFINITION_START = re.compile(r"(@|def\b|async\s+def\b|class\b)")
 
 
@@ -49,6 +54,29 @@ class ChunkResult:
 
 
 _EMPTY = ChunkResult(None, [])
+
+
+@dataclass
+class FixPlan:
+    """One fix built against an analysed document, before it becomes text edits.
+
+    ``index``: the chunk it rewrites; ``text``: that chunk's new text; ``edits``:
+    from the chunk's text to ``text``, chunk-relative (line 1 is the chunk's first
+    line); ``imports``: import lines to add (no newline); ``definitions``: (index of
+    the chunk to insert before, code) of the module-level statements to add;
+    ``local``: every edit of the chunk lies inside the diagnostic's range (the fix
+    rewrites only the reported code, so it commutes with other such fixes).
+    """
+
+    diag: Diagnostic
+    offer: FixOffer
+    index: int
+    text: str
+    edits: list[Edit]
+    imports: list[str]
+    definitions: list[tuple[int, str]]
+    fctx: FixContext
+    local: bool
 
 
 @dataclass
@@ -72,7 +100,7 @@ class Analysis:
     unresolved: int = 0
     asked: int = 0
     resolved: bool = False
-    _taken: set[str] | None = field(default=None, repr=False)
+    _names: DocumentNames | None = field(default=None, repr=False)
 
     def _finding(self, diag: Diagnostic) -> tuple[Chunk, ChunkResult, Finding] | None:
         if not diag.key:
@@ -85,13 +113,36 @@ class Analysis:
             return None
         return chunk, result, result.findings[number]
 
-    def fix(self, diag: Diagnostic, which: int = 0, reserved: set[str] | None = None) -> Fix | None:
+    @property
+    def names(self) -> DocumentNames:
+        """The document's bindings and reads (:mod:`perf_lsp.bindings`), computed on first use."""
+        if self._names is None:
+            self._names = DocumentNames([c.text for c in self.chunks], [c.nodes for c in self.chunks])
+        return self._names
+
+    def fix(self, diag: Diagnostic, which: int = 0) -> Fix | None:
         """Build fix number ``which`` of ``diag`` (0: primary, 1: alternative) as text edits.
 
         Returns None when the diagnostic has no such fix or the codemod declines,
-        or when the fixed document would not parse. ``reserved``: names that other
-        fixes about to be applied together with this one will define; the new
-        names this fix defines are added to it.
+        or when the fixed statement would not parse. The edits include removing an
+        import the fix leaves unused (:mod:`perf_lsp.unused_imports`).
+        """
+        plan = self.plan(diag, which)
+        if plan is None:
+            return None
+        edits = self.render([plan])
+        if not edits:
+            return None
+        return Fix(plan.offer.title, plan.offer.applicability, tuple(edits))
+
+    def plan(self, diag: Diagnostic, which: int = 0, batch: FixRound | None = None) -> FixPlan | None:
+        """Build fix ``which`` of ``diag`` against this document, before it becomes edits.
+
+        ``batch``: what the fixes already chosen to go in with this one add (names,
+        imports, definitions), so this one fits in with them. None when the fix
+        does not apply: no such fix, the codemod declines or fails, the statement
+        it rewrites would not parse, or a definition it adds has no place where the
+        names it reads are bound before any code could use it.
         """
         found = self._finding(diag)
         if found is None:
@@ -99,47 +150,170 @@ class Analysis:
         chunk, result, finding = found
         if which >= len(finding.builders) or result.module is None:
             return None
-        if self._taken is None:
-            self._taken = taken_names(self.source)
-        taken = self._taken | reserved if reserved else set(self._taken)
-        fctx = FixContext(self.context, result.module, taken, imports_in(chunk.text))
+        index = diag.key[0]
+        names = self.names
+        fctx = FixContext(
+            self.context, result.module, set(names.taken), imports_in(chunk.text), names=names, index=index, round=batch
+        )
         try:
             new_module = finding.builders[which](fctx)
         except Exception:  # a codemod bug must never take the editor down
             return None
         if new_module is None:
             return None
-        edits = self._edits_for(diag.key[0], result.module, new_module, fctx)
-        if not edits:
+        old = result.module
+        text = new_module.code
+        if text == chunk.text and not fctx.definitions and not fctx.imports:
             return None
-        offer = finding.offers[which]
         # Insertions land between top-level statements, so the document parses
         # after the fix when the rewritten statement does (a document that was
         # already broken elsewhere stays as broken, no more).
-        if not parses(new_module.code):
+        if not parses(text):
             return None
-        if reserved is not None:
-            reserved |= fctx.taken
-        return Fix(offer.title, offer.applicability, tuple(edits))
+        definitions: list[tuple[int, str]] = []
+        for stmt in fctx.definitions:
+            code = old.code_for_node(stmt).rstrip("\r\n")
+            slot = self._definition_slot(index, code)
+            if slot is None:
+                return None
+            definitions.append((slot, code))
+        imports = [old.code_for_node(stmt).rstrip("\r\n") for stmt in fctx.imports]
+        edits = diff_edits(chunk.text, text, 1)
+        offset = chunk.start - 1
+        local = all(_within(_shift(e.range, offset), diag.range) for e in edits)
+        return FixPlan(diag, finding.offers[which], index, text, edits, imports, definitions, fctx, local)
 
-    def _edits_for(self, index: int, old: cst.Module, new: cst.Module, fctx: FixContext) -> list[Edit]:
-        chunk = self.chunks[index]
-        nl = old.default_newline
+    def _definition_slot(self, index: int, code: str) -> int | None:
+        """Where a module-level definition for chunk ``index`` goes: the index of the chunk to insert it before.
+
+        Before the chunk itself, unless a name the definition reads at import time
+        (``re`` in ``_P = re.compile(...)``) is bound at module level by the chunk or
+        a later statement: then right after the last such binding, provided no
+        statement from the chunk to that binding runs code at import (a call, a
+        decorator), which could use the definition before it exists. None when that
+        does not hold.
+        """
+        found = parse_names(code)
+        if found is None:
+            return None
+        names = self.names
+        last = -1
+        for name in found.import_loads:
+            bound = names.last_module_binding(name)
+            if bound is not None:
+                last = max(last, bound)
+        if last < index:
+            return index
+        if any(names.chunks[i].runs_code for i in range(index, last + 1)):
+            return None
+        return last + 1
+
+    def render(self, plans: Sequence[FixPlan]) -> list[Edit] | None:
+        """The edits that apply ``plans`` (built against this document) together.
+
+        Fixes of one statement are merged (their edits must not overlap); each
+        import line goes in once, after the imports that precede the first
+        statement needing it; definitions for one place go together, in order,
+        PEP 8 spaced; imports the change leaves unused are removed. None when the
+        edits overlap or a rewritten statement does not parse. Edits are sorted.
+        """
+        if not plans:
+            return []
+        nl = plans[0].fctx.chunk.default_newline
+        texts: dict[int, str] = {}
+        groups: dict[int, list[FixPlan]] = {}
+        for plan in plans:
+            groups.setdefault(plan.index, []).append(plan)
+        for index, group in groups.items():
+            if len(group) == 1:
+                texts[index] = group[0].text
+                continue
+            try:
+                text = apply_edits(self.chunks[index].text, merge_insertions(e for p in group for e in p.edits))
+            except ValueError:
+                return None
+            if not parses(text):
+                return None
+            texts[index] = text
+        anchors: dict[str, int] = {}
+        for plan in plans:
+            anchor = self.context.import_anchor(self.chunks[plan.index].start)
+            for line in plan.imports:
+                anchors[line] = min(anchors.get(line, anchor), anchor)
+        slots: dict[int, list[str]] = {}
+        for plan in plans:
+            for slot, code in plan.definitions:
+                if code not in slots.setdefault(slot, []):
+                    slots[slot].append(code)
+        added = [*anchors, *(code for codes in slots.values() for code in codes)]
+        targets = unused_after(self.names, {i: self.chunks[i].nodes for i in texts}, texts, added)
+        if targets is None:
+            return None
+        for index, scopes in targets.items():
+            text = remove_imports(texts.get(index, self.chunks[index].text), scopes)
+            if text is None or not parses(text):
+                return None
+            texts[index] = text
         edits: list[Edit] = []
-        if fctx.imports:
-            text = "".join(old.code_for_node(stmt).rstrip("\r\n") + nl for stmt in fctx.imports)
-            anchor = self.context.import_anchor(chunk.start)
-            has_imports = any(end == anchor for end in self.context.import_lines)
-            if anchor == 0:
-                anchor = self._after_leading_comments()
-                text += nl
-            elif not has_imports:  # right after the docstring
-                text = nl + text
-            edits.append(self._insertion(anchor + 1, text, nl))
-        if fctx.definitions:
-            edits.append(self._definitions_edit(index, old, fctx.definitions, nl))
-        edits.extend(diff_edits(chunk.text, new.code, chunk.start))
-        return merge_insertions(edits)
+        by_anchor: dict[int, list[str]] = {}
+        for line, anchor in anchors.items():
+            by_anchor.setdefault(anchor, []).append(line)
+        first_defs = slots.get(0)
+        if first_defs:
+            opens_definition = any(_DEFINITION_START.match(code) for code in first_defs)
+        else:
+            opens_definition = bool(self.chunks) and bool(_DEFINITION_START.match(self.chunks[0].text.lstrip()))
+        for anchor, lines in by_anchor.items():
+            edits.append(self._imports_edit(anchor, lines, nl, opens_definition))
+        for slot, codes in slots.items():
+            edits.append(self._definitions_edit(slot, codes, nl))
+        inserted = {e.range.start.line for e in edits}
+        for index, text in texts.items():
+            chunk = self.chunks[index]
+            if text:
+                edits.extend(diff_edits(chunk.text, text, chunk.start))
+            else:
+                edits.append(self._deletion(chunk, inserted))
+        try:
+            return merge_insertions(edits)
+        except ValueError:
+            return None
+
+    def _deletion(self, chunk: Chunk, inserted: set[int]) -> Edit:
+        """Delete ``chunk``'s lines, and the blank lines that would double up or open the file.
+
+        At the top of the file the blank lines after the chunk go too; between two
+        blank runs, the run before it. Lines where other edits insert text
+        (``inserted``, 1-based) are kept as boundaries.
+        """
+        first, last = chunk.start, chunk.end  # 1-based, inclusive
+
+        def blank(line: int) -> bool:
+            return 1 <= line <= len(self.lines) and not self.lines[line - 1].strip()
+
+        if all(blank(line) for line in range(1, first)):
+            while blank(last + 1) and last + 1 not in inserted and last + 2 not in inserted:
+                last += 1
+        elif blank(first - 1) and (blank(last + 1) or last == len(self.lines)) and first not in inserted:
+            while blank(first - 1) and first - 1 not in inserted:
+                first -= 1
+        end = Position(last + 1, 0) if last < len(self.lines) else Position(last, len(self.lines[last - 1]))
+        return Edit(Range(Position(first, 0), end), "")
+
+    def _imports_edit(self, anchor: int, lines: list[str], nl: str, opens_definition: bool = False) -> Edit:
+        """Insert import ``lines`` after document line ``anchor`` (see ``ModuleContext.import_anchor``).
+
+        ``opens_definition``: what follows at the top of the file is a ``def``/``class``
+        (two blank lines after the imports, PEP 8).
+        """
+        text = "".join(line + nl for line in lines)
+        has_imports = any(end == anchor for end in self.context.import_lines)
+        if anchor == 0:
+            anchor = self._after_leading_comments()
+            text += nl * 2 if opens_definition else nl
+        elif not has_imports:  # right after the docstring
+            text = nl + text
+        return self._insertion(anchor + 1, text, nl)
 
     def _insertion(self, line: int, text: str, nl: str) -> Edit:
         """Insert ``text`` at the start of ``line`` (1-based); past the end, after a newline."""
@@ -149,16 +323,21 @@ class Analysis:
             line = len(self.lines) + 1
         return Edit(Range(Position(line, 0), Position(line, 0)), text)
 
-    def _definitions_edit(self, index: int, old: cst.Module, definitions: list[cst.BaseStatement], nl: str) -> Edit:
-        """Module-level definitions go before the chunk at ``index``, PEP 8 spaced.
+    def _definitions_edit(self, index: int, definitions: list[str], nl: str) -> Edit:
+        """Module-level definitions (code without final newline) go before the chunk at ``index``, PEP 8 spaced.
 
         Functions and classes go right above the chunk (and its comments) with two
         blank lines after them. Simple statements (constants) go right after the
         previous top-level statement: a block of constants grows in place.
+        ``index`` may be the number of chunks: then after the last statement.
         """
+        blocks = [code + nl for code in definitions]
+        compound = any(_DEFINITION_START.match(code) for code in definitions)
+        if index >= len(self.chunks):
+            previous = self.chunks[-1]
+            lead = nl * 2 if compound or _DEFINITION_START.match(previous.text.lstrip()) else nl
+            return self._insertion(previous.end + 1, lead + "".join(blocks), nl)
         chunk = self.chunks[index]
-        blocks = [old.code_for_node(stmt).rstrip("\r\n") + nl for stmt in definitions]
-        compound = any(isinstance(s, (cst.FunctionDef, cst.ClassDef)) for s in definitions)
         if compound or index == 0:
             gap = nl * 2 if compound or _DEFINITION_START.match(chunk.text.lstrip()) else ""
             return self._insertion(self._definition_line(chunk), gap.join(blocks) + gap, nl)
@@ -211,16 +390,19 @@ class Analysis:
         return [d for d in self.diagnostics if d.range.overlaps(rng)]
 
 
-_FROM_MODULE = re.compile(r"(?m)^([ \t]*from[ \t]+)[\w.]+")
-
-
 def taken_names(source: str) -> set[str]:
-    """Every identifier in ``source`` that a new name could clash with.
+    """Every name in ``source`` that a new module-level name could clash with.
 
-    Conservative: names in strings and comments count too. The module path of a
-    ``from X import y`` does not (it binds ``y``, not ``X``).
+    The real bindings of every scope (assignments, parameters, imports,
+    ``def``/``class``, ``global`` names...), every name read anywhere, and the
+    builtins; words in strings, comments and attribute names do not count. A
+    document that does not parse counts every identifier of its text.
     """
-    return set(_IDENTIFIER.findall(_FROM_MODULE.sub(r"\1", source)))
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return DocumentNames([source], [()]).taken
+    return DocumentNames([source], [tree.body]).taken
 
 
 def parses(source: str, strict: bool = False) -> bool:
@@ -372,26 +554,33 @@ class Engine:
         """Apply every applicable fix, re-checking between rounds, at most ``max_rounds`` rounds.
 
         ``unsafe`` defaults to ``settings.unsafe_fixes``; ``codes`` limits the rules
-        whose fixes are applied. In each round the fixes whose edits do not touch
-        each other go in together; the result of every round must parse, or the
-        round is retried with its first fix alone, and a fix that breaks the
-        document is never retried. ``resolver_for(source)`` gives a jedi resolver
-        for each round's text, so findings that need jedi are fixed too.
+        whose fixes are applied. A round applies every fix it can at once: the
+        fixes that rewrite only their own finding's code go in together when their
+        edits do not overlap, however many a statement has; a fix that rewrites
+        more of its statement (a loop, a block) goes in alone for that statement,
+        and the rest of the statement waits for the next round. A fix that would add
+        a definition another fix of the round adds (same factory, same pattern)
+        waits one round and then reuses it. The result of every round must parse:
+        when the round's batch does not, the fixes go in one by one, each kept when
+        the result still parses; a fix that breaks the document alone is never
+        retried. ``resolver_for(source)`` gives a jedi resolver for each round's
+        text, so findings that need jedi are fixed too.
         """
         allow_unsafe = settings.unsafe_fixes if unsafe is None else unsafe
         wanted = set(codes) if codes is not None else None
         applied = 0
         broken: set[tuple] = set()
         rounds = 0
-        reserved: set[str] = set()
+
         def check(text: str) -> Analysis:
             return self.analyze(text, settings, resolver=resolver_for(text) if resolver_for else None)
 
         analysis = check(source)
         for rounds in range(1, max_rounds + 1):
-            batch: list[Fix] = []
-            occupied: list[Range] = []
-            first_key: tuple | None = None
+            batch = FixRound()
+            plans: list[FixPlan] = []
+            claimed: dict[int, list[Range]] = {}
+            whole: set[int] = set()  # statements a non-local fix rewrites this round
             for diag in analysis.diagnostics:
                 if wanted is not None and diag.code not in wanted:
                     continue
@@ -400,44 +589,87 @@ class Engine:
                 if diag.fixes[0].applicability is Applicability.UNSAFE and not allow_unsafe:
                     continue
                 ident = (diag.code, diag.range, diag.message)
-                if ident in broken:
+                if ident in broken or not diag.key:
                     continue
-                fix = analysis.fix(diag, reserved=reserved)
-                if fix is None:
+                index = diag.key[0]
+                if index in whole or any(_conflict(diag.range, r) for r in claimed.get(index, ())):
+                    continue
+                plan = analysis.plan(diag, batch=batch)
+                if plan is None:
                     broken.add(ident)
                     continue
-                if any(_touches(e.range, r) for e in fix.edits for r in occupied):
+                if plan.fctx.defines & batch.defined:
+                    continue  # reuses what another fix of the round adds: next round
+                offset = analysis.chunks[index].start - 1
+                ranges = [_shift(e.range, offset) for e in plan.edits]
+                if not plan.local:
+                    if index in claimed:
+                        continue
+                    whole.add(index)
+                elif any(_conflict(a, b) for a in ranges for b in claimed.get(index, ())):
                     continue
-                batch.append(fix)
-                occupied.extend(e.range for e in fix.edits)
-                if first_key is None:
-                    first_key = ident
-            reserved = set()
-            if not batch:
+                claimed.setdefault(index, []).extend(ranges or [diag.range])
+                batch.add(plan.fctx)
+                plans.append(plan)
+            if not plans:
                 break
-            new_source = _apply_fixes(source, batch)
-            if new_source is None or not parses(new_source):
-                new_source = _apply_fixes(source, batch[:1])
-                if new_source is None or not parses(new_source):
-                    broken.add(first_key)
-                    continue
-                batch = batch[:1]
+            new_source, plans = _apply_plans(analysis, source, plans, broken)
+            if new_source is None:
+                continue
             source = new_source
-            applied += len(batch)
+            applied += len(plans)
             analysis = check(source)
         remaining = [d for d in analysis.diagnostics if wanted is None or d.code in wanted]
         return FixAllResult(source, applied, rounds, remaining)
 
 
-def _touches(a: Range, b: Range) -> bool:
-    return a.start <= b.end and b.start <= a.end
+def _within(inner: Range, outer: Range) -> bool:
+    return outer.start <= inner.start and inner.end <= outer.end
 
 
-def _apply_fixes(source: str, fixes: list[Fix]) -> str | None:
+def _conflict(a: Range, b: Range) -> bool:
+    """Whether edits at ``a`` and ``b`` cannot go in together: they overlap, or an insertion touches the other."""
+    if a.start < b.end and b.start < a.end:
+        return True
+    if a.start == a.end:
+        return b.start <= a.start <= b.end
+    if b.start == b.end:
+        return a.start <= b.start <= a.end
+    return False
+
+
+def _apply(source: str, edits: list[Edit] | None) -> str | None:
+    """``source`` with ``edits`` applied, or None when they are missing, overlap or the result does not parse."""
+    if edits is None:
+        return None
     try:
-        return apply_edits(source, merge_insertions(e for f in fixes for e in f.edits))
+        text = apply_edits(source, edits)
     except ValueError:
         return None
+    return text if parses(text) else None
+
+
+def _apply_plans(
+    analysis: Analysis, source: str, plans: list[FixPlan], broken: set[tuple]
+) -> tuple[str | None, list[FixPlan]]:
+    """Apply ``plans`` together; when that does not parse, one by one, keeping each that still parses.
+
+    Returns the new text (None when nothing went in) and the plans applied; a plan
+    that breaks the document on its own goes into ``broken``.
+    """
+    text = _apply(source, analysis.render(plans))
+    if text is not None:
+        return text, plans
+    kept: list[FixPlan] = []
+    best: str | None = None
+    for plan in plans:
+        text = _apply(source, analysis.render([*kept, plan]))
+        if text is not None:
+            kept.append(plan)
+            best = text
+        elif not kept or _apply(source, analysis.render([plan])) is None:
+            broken.add((plan.diag.code, plan.diag.range, plan.diag.message))
+    return best, kept
 
 
 def analyze_chunk(text: str, context: ModuleContext, settings: Settings, rules: Iterable[type[Rule]]) -> ChunkResult:

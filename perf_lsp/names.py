@@ -226,7 +226,8 @@ def build_module_context(statements: list[tuple[ast.stmt, int]]) -> ModuleContex
                     and call.keywords[0].arg is None
                 )
                 func = dotted_name(call.func)
-                qn = resolve_dotted(func, imports) if func else None
+                own = {**imports, **_own_imports(stmt)}  # the factory may import its callee itself
+                qn = resolve_dotted(func, own) if func else None
                 if spread and qn:
                     factories.setdefault(qn, stmt.name)
     header_end = 0
@@ -250,6 +251,15 @@ def build_module_context(statements: list[tuple[ast.stmt, int]]) -> ModuleContex
         blocking_helpers=_blocking_helpers(body, imports),
         guarded_imports=tuple(sorted(guarded - unguarded)),
     )
+
+
+def _own_imports(func: ast.FunctionDef) -> dict[str, str]:
+    """Names bound by the imports directly in ``func``'s body (``import redis`` in a factory)."""
+    found: dict[str, str] = {}
+    for stmt in func.body:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            found.update(import_bindings(stmt))
+    return found
 
 
 def _blocking_helpers(body: list[ast.stmt], imports: dict[str, str]) -> tuple[tuple[str, str], ...]:

@@ -13,6 +13,7 @@ the engine shifts them into the document.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import inspect
 import re
@@ -22,6 +23,7 @@ from typing import ClassVar
 
 import libcst as cst
 
+from perf_lsp.bindings import BUILTINS, DocumentNames
 from perf_lsp.model import Applicability, FixOffer, Position, Range
 from perf_lsp.names import ModuleContext, imports_in
 from perf_lsp.resolve import TypeQuestion
@@ -262,13 +264,58 @@ def _only_in_first_iter(node: cst.CSTNode, comp_for: cst.CompFor, ctx: RuleConte
 
 
 @dataclass
+class FixRound:
+    """What the fixes already chosen for one batch (a fix-all round) add, so the next fix fits in.
+
+    ``names``: module-level names they define (definitions and import aliases);
+    ``scoped``: names they bind inside a function or comprehension, by scope (the
+    ``id`` of its libcst node; all fixes of a round come from one analysis, so the
+    nodes are shared); ``imports``: module -> the name they import it as (a later
+    fix imports it the same way, and the engine adds the line once); ``defined``:
+    keys of the module-level definitions they add (:meth:`FixContext.define`).
+    """
+
+    names: set[str] = field(default_factory=set)
+    scoped: dict[int, set[str]] = field(default_factory=dict)
+    imports: dict[str, str] = field(default_factory=dict)
+    defined: set = field(default_factory=set)
+    _all_scoped: set[str] = field(default_factory=set)
+
+    def add(self, fctx: "FixContext") -> None:
+        """Record what the fix built with ``fctx`` adds (it goes into the batch)."""
+        self.names |= fctx.module_names
+        for key, made in fctx.scoped_names.items():
+            self.scoped.setdefault(key, set()).update(made)
+            self._all_scoped |= made
+        for module, alias in fctx.imported.items():
+            self.imports.setdefault(module, alias)
+        self.defined |= fctx.defines
+
+    def clashes(self, name: str, scope: int | None = None) -> bool:
+        """Whether the batch already uses ``name``: at module level, or bound in ``scope`` (a scope's
+        ``id``; None: in any scope)."""
+        if name in self.names:
+            return True
+        if scope is None:
+            return name in self._all_scoped
+        return name in self.scoped.get(scope, ())
+
+
+@dataclass
 class FixContext:
     """What a fix builder may use and add: free names, imports, module-level definitions.
 
-    ``taken`` holds every identifier in the document, so generated names never
-    clash; ``local_imports`` are the chunk's own imports (a chunk that does
-    ``import re`` inside a function may still get ``import re`` at module level). Definitions are inserted before the chunk's statement; imports after
-    the module's imports. Both are libcst nodes, rendered with the chunk's own
+    ``taken`` holds every name a new module-level name could clash with: the
+    document's real bindings in any scope, the names it reads anywhere, builtins
+    (words in strings, comments and attribute names do not count; see
+    :mod:`perf_lsp.bindings`). ``local_imports`` are the chunk's own imports (a
+    chunk that does ``import re`` inside a function may still get ``import re`` at
+    module level). ``names`` (the document's :class:`~perf_lsp.bindings.DocumentNames`)
+    and ``index`` (the chunk's index) let a fix find existing module-level
+    definitions; ``round`` holds what the other fixes of the same batch add.
+    Definitions are inserted before the chunk's statement (after the last
+    module-level binding of a name they read at import time); imports after the
+    module's imports. Both are libcst nodes, rendered with the chunk's own
     indentation and newline.
     """
 
@@ -278,51 +325,98 @@ class FixContext:
     local_imports: dict[str, str] = field(default_factory=dict)
     definitions: list[cst.BaseStatement] = field(default_factory=list)
     imports: list[cst.SimpleStatementLine] = field(default_factory=list)
-    _pending: dict[str, str] = field(default_factory=dict)
-    _made: set[str] = field(default_factory=set)
+    names: "DocumentNames | None" = None
+    index: int = -1
+    round: FixRound | None = None
+    defines: set = field(default_factory=set)
+    """Keys of the module-level definitions this fix adds (see :meth:`define`)."""
+    module_names: set[str] = field(default_factory=set)
+    """Module-level names this fix defines (definitions and import aliases)."""
+    scoped_names: dict[int, set[str]] = field(default_factory=dict)
+    """Names this fix binds in a scope, by the scope node's ``id``."""
+    imported: dict[str, str] = field(default_factory=dict)
+    """module -> the name this fix imports it as."""
+
+    def _free(self, name: str, scope: int | None = None) -> bool:
+        if name in _KEYWORDS or name in self.module_names:
+            return False
+        if any(name in made for made in self.scoped_names.values()):
+            return False
+        return self.round is None or not self.round.clashes(name, scope)
 
     def unique_name(self, base: str) -> str:
-        """``base``, or ``base_2``, ``base_3``... whichever is free; reserves it."""
+        """``base``, or ``base_2``, ``base_3``... whichever is free at module level; reserves it."""
         name, n = base, 2
-        while name in self.taken or name in self._made or name in _KEYWORDS:
+        while name in self.taken or not self._free(name):
             name, n = f"{base}_{n}", n + 1
-        self.taken.add(name)
-        self._made.add(name)
+        self.module_names.add(name)
         return name
 
     def local_name(self, base: str, scope: cst.CSTNode | None) -> str:
         """A name for a variable that lives only in ``scope`` (a function or a comprehension).
 
-        It must not clash with any identifier written in ``scope`` (which covers the
-        globals the scope reads) nor with a name this fix already made; outside a
+        It must not clash with any name ``scope`` binds or reads (which covers the
+        globals it reads; strings, comments, attribute and keyword names do not
+        count), a builtin, a name this fix already made, or a name another fix of
+        the batch binds in the same scope or defines at module level. Outside a
         function (``scope`` None) the name must be free in the whole document.
         """
         if scope is None:
             return self.unique_name(base)
-        used = set(_IDENTIFIER.findall(self.chunk.code_for_node(scope)))
+        used = scope_names(scope)
+        key = id(scope)
         name, n = base, 2
-        while name in used or name in self._made or name in _KEYWORDS:
+        while name in used or name in BUILTINS or not self._free(name, key):
             name, n = f"{base}_{n}", n + 1
-        self._made.add(name)
+        self.scoped_names.setdefault(key, set()).add(name)
         return name
+
+    def define(self, key: object) -> None:
+        """Declare that this fix adds the module-level definition identified by ``key``.
+
+        ``key`` is any hashable value naming what the definition is (``("factory",
+        "redis.Redis")``); a fix-all round takes at most one fix per key, so a second
+        fix for the same key waits one round and then reuses the first one's
+        definition instead of adding a copy.
+        """
+        self.defines.add(key)
+
+    def module_assignments(self) -> dict[str, ast.expr]:
+        """Module-level ``NAME = value`` statements (as :mod:`ast` values) this chunk can use as they are.
+
+        Only names bound once in the whole document, by a statement before this
+        chunk, and not bound inside the chunk.
+        """
+        if self.names is None or self.index < 0:
+            return {}
+        return self.names.assignments_before(self.index)
 
     def module_ref(self, module: str) -> str:
         """The module-level name for ``module``, adding ``import module`` when it is not imported."""
-        alias = self.module_ctx.alias_for(module) or self._pending.get(module)
+        alias = self.module_ctx.alias_for(module) or self.imported.get(module)
         if alias:
             return alias
-        head = module.split(".", 1)[0]
-        free = head not in self.taken or self.local_imports.get(head) == module
-        if "." not in module and free:
-            stmt = f"import {module}"
-            alias = module
-            self.taken.add(alias)
+        shared = self.round.imports.get(module) if self.round is not None else None
+        if shared:  # another fix of the batch imports it: the same line, added once
+            alias = shared
         else:
-            alias = self.unique_name("_" + module.replace(".", "_"))
-            stmt = f"import {module} as {alias}"
-        self._pending[module] = alias
+            head = module.split(".", 1)[0]
+            if "." not in module and self._import_free(head, module):
+                alias = module
+                self.module_names.add(alias)
+            else:
+                alias = self.unique_name("_" + module.replace(".", "_"))
+        stmt = f"import {module}" if alias == module else f"import {module} as {alias}"
+        self.imported[module] = alias
         self.imports.append(self.parse_statement(stmt))
         return alias
+
+    def _import_free(self, head: str, module: str) -> bool:
+        if not self._free(head):
+            return False
+        if self.names is None:
+            return head not in self.taken or self.local_imports.get(head) == module
+        return self.names.import_is_free(head, module)
 
     def name_ref(self, module: str, name: str) -> str:
         """An expression for ``module.name`` at module level (reusing ``from module import name``)."""
@@ -344,8 +438,28 @@ class FixContext:
         self.definitions.append(self.parse_statement(stmt) if isinstance(stmt, str) else stmt)
 
 
+def scope_names(node: cst.CSTNode) -> set[str]:
+    """Every name ``node`` binds or reads: ``Name`` nodes, except attribute and keyword-argument names.
+
+    Strings and comments hold no ``Name`` nodes, so their words never count.
+    """
+    found: set[str] = set()
+    stack: list[cst.CSTNode] = [node]
+    while stack:
+        current = stack.pop()
+        kind = type(current)
+        if kind is cst.Name:
+            found.add(current.value)
+        elif kind is cst.Attribute:
+            stack.append(current.value)
+        elif kind is cst.Arg:
+            stack.append(current.value)
+        else:
+            stack.extend(children(current))
+    return found
+
+
 _KEYWORDS = frozenset(__import__("keyword").kwlist) | {"match", "case", "type", "_"}
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class Rule(cst.BatchableCSTVisitor):

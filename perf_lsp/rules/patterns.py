@@ -432,7 +432,8 @@ def cached_factory_fix(ctx: RuleContext, node: cst.Call, callee: str, qualified:
     """PFL101's codemod as a fix builder: ``Callee(args)`` -> ``_factory(args)`` with a cached factory.
 
     Adds (once per module: an existing ``functools.cache``/``lru_cache`` factory of
-    ``qualified`` is reused) a module-level ``@functools.cache def
+    ``qualified`` is reused, one that imports its callee itself included, and a fix-all
+    round adds at most one per callee) a module-level ``@functools.cache def
     <factory_name>(*args, **kwargs): return <callee>(*args, **kwargs)``, importing
     the callee inside it when the chunk imported it locally, and calls it instead.
     ``callee`` must be a dotted name valid at module level or through that import.
@@ -444,6 +445,7 @@ def cached_factory_fix(ctx: RuleContext, node: cst.Call, callee: str, qualified:
         if existing:
             name = existing
         else:
+            fctx.define(("factory", qualified))  # a second fix of the batch for this callee waits and reuses it
             name = fctx.unique_name(factory_name)
             cache = fctx.name_ref("functools", "cache")
             body = local_import_line(callee, ctx)
@@ -454,7 +456,7 @@ def cached_factory_fix(ctx: RuleContext, node: cst.Call, callee: str, qualified:
                 lines.append("")
             lines.append(f"{indent}return {callee}(*args, **kwargs)")
             fctx.add_definition(fctx.chunk.default_newline.join(lines) + fctx.chunk.default_newline)
-        return replace_node(fctx.chunk, node, node.with_changes(func=cst.Name(name)))
+        return replace_node(fctx.chunk, node, node.with_changes(func=cst.Name(name)), ctx.ancestors(node))
 
     return build
 

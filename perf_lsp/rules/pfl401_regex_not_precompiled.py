@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 import re
+import warnings
 
 import libcst as cst
 
-from perf_lsp.codemod import replace_node
+from perf_lsp.codemod import comments, remove_args, replace_node
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import FixContext, Rule, RuleContext
+from perf_lsp.names import dotted_name, resolve_dotted
 from perf_lsp.rules.patterns import (
     ONE_TIME_METHODS,
     assigned_target,
@@ -88,10 +91,21 @@ class RegexNotPrecompiled(Rule):
     ## Fix safety
     Safe. ``re.findall(p, s)`` and ``re.compile(p).findall(s)`` are documented as
     equivalent, compiled patterns are immutable, and a constant pattern is compiled
-    the same way at import time as at call time. The fix adds a module-level
+    the same way at import time as at call time (the literal is copied as written:
+    a ``bytes`` pattern stays ``bytes``). The fix adds a module-level
     ``NAME = re.compile(pattern, flags)`` with a name that clashes with nothing in
-    the file, rewrites the call to use it, and adds ``import re`` when the module
-    only had ``from re import ...``.
+    the file, or reuses one defined above with the same pattern and flags; rewrites
+    the call to use it; and adds ``import re`` when the module only had
+    ``from re import ...``. The constant goes before the function, or after the
+    last module-level binding of ``re`` when that comes later (an ``import re``
+    below the function). The call keeps its layout and comments: a comment that
+    ended the pattern's or the flags' line moves with them, above the constant.
+
+    No fix when the pattern does not compile here (an invalid pattern, or a ``str``
+    pattern with ``re.LOCALE``: it raises at its call today and would raise at
+    import), with ``re.DEBUG`` (it prints when the pattern compiles), or when code
+    could run between the function and a later ``import re`` (a call or a
+    decorator at module level) and use the constant before it exists.
     """
 
     code = "PFL401"
@@ -147,7 +161,9 @@ class RegexNotPrecompiled(Rule):
             return
         if self.ctx.repeating_loop(node) is None:
             return  # once per call: a cache lookup, about 1 us (hand review, issue 3)
-        self.report(node, fix=self._compile_fix(node, pattern, flags), detail="Inside a loop: paid once per iteration.")
+        key = compiled_key(pattern.value, flags.value if flags else None, self.ctx)
+        fix = self._compile_fix(node, pattern, flags, key) if key is not None else None
+        self.report(node, fix=fix, detail="Inside a loop: paid once per iteration.")
 
     def _check_function(self, node: cst.Call, function: str) -> None:
         if self.ctx.repeating_loop(node) is None or self._excluded(node):
@@ -160,10 +176,11 @@ class RegexNotPrecompiled(Rule):
             return
         if flags is not None and not _constant_flags(flags.value, self.ctx):
             return
+        key = compiled_key(pattern.value, flags.value if flags else None, self.ctx)
         self.report(
             node,
             message=f"`re.{function}` recompiles (or looks up) its constant pattern on every iteration; precompile it at module level",
-            fix=self._function_fix(node, function, pattern, flags, rest),
+            fix=self._function_fix(node, function, pattern, flags, key) if key is not None else None,
             detail="Inside a loop: paid once per iteration.",
         )
 
@@ -177,30 +194,64 @@ class RegexNotPrecompiled(Rule):
         func = self.ctx.enclosing_function(node)
         return f"_{snake_to_upper(func.name.value)}_RE" if func is not None else "_PATTERN"
 
-    def _definition(self, fctx: FixContext, node: cst.Call, pattern: cst.Arg, flags: cst.Arg | None) -> str:
-        re_ref = fctx.module_ref("re")
+    def _existing(self, fctx: FixContext, key: tuple) -> str | None:
+        """A module-level ``NAME = re.compile(<same pattern>, <same flags>)`` defined before the chunk."""
+        imports = dict(self.ctx.module_ctx.imports)
+        for name, value in fctx.module_assignments().items():
+            if _ast_compiled_key(value, imports) == key:
+                return name
+        return None
+
+    def _constant(self, fctx: FixContext, node: cst.Call, key: tuple, value: cst.Call, comments: list[cst.Comment]) -> str:
+        """Add ``NAME = <value>`` at module level (once per pattern and flags); returns NAME."""
+        fctx.define(("re.compile", key))
         name = fctx.unique_name(self._constant_name(node, compiled=_is_compile(node, self.ctx)))
-        args = [self.ctx.code(pattern.value)]
-        if flags is not None:
-            args.append(fctx.chunk.code_for_node(_rewrite_flags(flags.value, self.ctx, re_ref)))
-        fctx.add_definition(f"{name} = {re_ref}.compile({', '.join(args)})")
+        lines = [cst.EmptyLine(indent=False, comment=comment) for comment in comments]
+        target = cst.AssignTarget(cst.Name(name))
+        fctx.add_definition(cst.SimpleStatementLine([cst.Assign([target], value)], leading_lines=lines))
         return name
 
-    def _compile_fix(self, node: cst.Call, pattern: cst.Arg, flags: cst.Arg | None):
+    def _compiled(self, fctx: FixContext, node: cst.Call, pattern: cst.Arg, flags: cst.Arg | None) -> cst.Call:
+        """``<re>.compile(pattern, flags)``, made of the call's own argument nodes."""
+        re_ref = fctx.parse_expression(fctx.module_ref("re"))
+        args = [pattern.with_changes(comma=cst.MaybeSentinel.DEFAULT, whitespace_after_arg=cst.SimpleWhitespace(""))]
+        if flags is not None:
+            value = _rewrite_flags(flags.value, self.ctx, fctx.module_ref("re"))
+            args[0] = args[0].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+            args.append(flags.with_changes(value=value, comma=cst.MaybeSentinel.DEFAULT, whitespace_after_arg=cst.SimpleWhitespace("")))
+        return cst.Call(func=cst.Attribute(value=re_ref, attr=cst.Name("compile")), args=args)
+
+    def _compile_fix(self, node: cst.Call, pattern: cst.Arg, flags: cst.Arg | None, key: tuple):
         def build(fctx: FixContext) -> cst.Module | None:
-            name = self._definition(fctx, node, pattern, flags)
-            return replace_node(fctx.chunk, node, cst.Name(name))
+            name = self._existing(fctx, key)
+            if name is None:
+                # the constant is the call itself, layout and comments included
+                func = cst.Attribute(value=fctx.parse_expression(fctx.module_ref("re")), attr=cst.Name("compile"))
+                value = node.with_changes(func=func, lpar=[], rpar=[])
+                if flags is not None:
+                    new_flags = flags.with_changes(value=_rewrite_flags(flags.value, self.ctx, fctx.module_ref("re")))
+                    value = value.with_changes(args=[new_flags if arg is flags else arg for arg in value.args])
+                name = self._constant(fctx, node, key, value, [])
+            elif comments(node):
+                return None  # the call's comments would go with it
+            return replace_node(fctx.chunk, node, cst.Name(name, lpar=node.lpar, rpar=node.rpar), self.ctx.ancestors(node))
 
         return build
 
-    def _function_fix(self, node: cst.Call, function: str, pattern: cst.Arg, flags: cst.Arg | None, rest: list[cst.Arg]):
+    def _function_fix(self, node: cst.Call, function: str, pattern: cst.Arg, flags: cst.Arg | None, key: tuple):
         def build(fctx: FixContext) -> cst.Module | None:
-            name = self._definition(fctx, node, pattern, flags)
-            args = list(rest)
-            if args:
-                args[-1] = args[-1].with_changes(comma=node.args[-1].comma)
-            new_call = node.with_changes(func=cst.Attribute(value=cst.Name(name), attr=cst.Name(function)), args=args)
-            return replace_node(fctx.chunk, node, new_call)
+            name = self._existing(fctx, key)
+            removed = [pattern] if flags is None else [pattern, flags]
+            # the other arguments stay as written; a comment that ended the line of the
+            # pattern or flags moves with them to the constant (or stays, on its own line)
+            new_call, moved = remove_args(node, removed, keep_comments=name is not None)
+            if name is None:
+                name = self._constant(fctx, node, key, self._compiled(fctx, node, pattern, flags), moved)
+            kept = len(comments(new_call)) + len(moved) + sum(len(comments(arg.value)) for arg in removed)
+            if kept != len(comments(node)):
+                return None  # a comment somewhere unusual: no fix rather than a lost comment
+            new_call = new_call.with_changes(func=cst.Attribute(value=cst.Name(name), attr=cst.Name(function)))
+            return replace_node(fctx.chunk, node, new_call, self.ctx.ancestors(node))
 
         return build
 
@@ -251,3 +302,92 @@ def _rewrite_flags(expr: cst.BaseExpression, ctx: RuleContext, re_ref: str) -> c
     if qn and qn.startswith("re."):
         return cst.Attribute(value=cst.Name(re_ref), attr=cst.Name(qn.rsplit(".", 1)[-1]))
     return expr
+
+
+def compiled_key(pattern: cst.BaseExpression, flags: cst.BaseExpression | None, ctx: RuleContext) -> tuple | None:
+    """(type, pattern, flags) of a constant pattern that compiles, or None.
+
+    The pattern literal is evaluated (implicit concatenation included), the flags
+    from ``re``'s constants, and the pattern compiled here: an invalid one (or a
+    ``str`` pattern with ``LOCALE``) raises at its call today and must not raise at
+    import instead. ``DEBUG`` is refused: it prints when the pattern compiles.
+    """
+    try:
+        value = ast.literal_eval(ctx.code(pattern).strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    number = 0 if flags is None else _flag_value(flags, ctx.qualified_name)
+    return _checked(value, number)
+
+
+def _checked(value: object, flags: int | None) -> tuple | None:
+    if not isinstance(value, (str, bytes)) or flags is None or flags & re.DEBUG:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            re.compile(value, flags)
+    except (re.error, ValueError, TypeError, OverflowError, RecursionError, MemoryError):
+        return None
+    return (type(value).__name__, value, int(flags))
+
+
+def _flag_value(expr, qualified_name) -> int | None:
+    """The value of a flags expression (``re.I | re.M``, ``2``), for libcst or ast nodes; None if unknown."""
+    if isinstance(expr, cst.Integer):
+        return int(expr.evaluated_value)
+    if isinstance(expr, ast.Constant):
+        return expr.value if type(expr.value) is int else None
+    if isinstance(expr, (cst.BinaryOperation, ast.BinOp)):
+        left = _flag_value(expr.left, qualified_name)
+        right = _flag_value(expr.right, qualified_name)
+        if left is None or right is None:
+            return None
+        if isinstance(expr.operator if isinstance(expr, cst.BinaryOperation) else expr.op, (cst.BitOr, ast.BitOr)):
+            return left | right
+        if isinstance(expr.operator if isinstance(expr, cst.BinaryOperation) else expr.op, (cst.Add, ast.Add)):
+            return left + right
+        return None
+    qn = qualified_name(expr)
+    if qn is None or not qn.startswith("re."):
+        return None
+    tail = qn[3:]
+    if tail.startswith("RegexFlag."):
+        tail = tail[len("RegexFlag.") :]
+    if tail not in _FLAG_NAMES:
+        return None
+    value = getattr(re, tail, None)
+    return int(value) if isinstance(value, int) else None
+
+
+def _ast_compiled_key(value: ast.expr, imports: dict[str, str]) -> tuple | None:
+    """The (type, pattern, flags) of a module-level ``re.compile(<literal>, <flags>)``, or None."""
+    if not isinstance(value, ast.Call):
+        return None
+    func = dotted_name(value.func)
+    if func is None or resolve_dotted(func, imports) != "re.compile":
+        return None
+    if len(value.args) > 2 or any(isinstance(a, ast.Starred) for a in value.args):
+        return None
+    pattern = value.args[0] if value.args else None
+    flags = value.args[1] if len(value.args) > 1 else None
+    for keyword in value.keywords:
+        if keyword.arg == "pattern" and pattern is None:
+            pattern = keyword.value
+        elif keyword.arg == "flags" and flags is None:
+            flags = keyword.value
+        else:
+            return None
+    if pattern is None:
+        return None
+    try:
+        literal = ast.literal_eval(pattern)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+
+    def qualified(expr: ast.expr) -> str | None:
+        name = dotted_name(expr)
+        return resolve_dotted(name, imports) if name else None
+
+    number = 0 if flags is None else _flag_value(flags, qualified)
+    return _checked(literal, number)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import libcst as cst
 
-from perf_lsp.codemod import replace_node
+from perf_lsp.codemod import comments, remove_args, replace_node
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import FixContext, Rule
+from perf_lsp.rules.base import FixContext, Rule, RuleContext
 from perf_lsp.rules.patterns import is_builtin_call
 
 
@@ -61,7 +61,11 @@ class SortForTopK(Rule):
     everything, ``heapq`` raises ``TypeError``), and because ``k`` is then
     evaluated before the items instead of after the sort. No fix when
     ``reverse=`` is not the literal ``True`` or ``False``. The fix adds
-    ``import heapq`` when the module does not import it.
+    ``import heapq`` when the module does not import it. It edits the ``sorted``
+    call in place: the arguments keep their layout and comments (a comment that
+    ended the ``reverse=`` line stays, on a line of its own), and a generator
+    argument gets the parentheses it needs; no fix when a comment sits inside the
+    slice, where the fix could not keep it.
     """
 
     code = "PFL502"
@@ -98,8 +102,8 @@ class SortForTopK(Rule):
         function = "nlargest" if largest else "nsmallest"
         message = f"Full sort to keep the first k items; use `heapq.{function}` (O(n log k))" if largest is not None else None
         fix = alt_fix = None
-        if largest is not None:
-            build = _fix(node, k, items, key, function)
+        if largest is not None and keeps_comments(node, k):
+            build = _fix(node, k, items, key, function, self.ctx)
             if _non_negative_int(k):
                 fix = build
             else:
@@ -154,16 +158,36 @@ def _sorted_parts(call: cst.Call) -> tuple[cst.Arg, cst.Arg | None, cst.Arg | No
     return items, key, reverse
 
 
-def _fix(node: cst.Subscript, k: cst.BaseExpression, items: cst.Arg, key: cst.Arg | None, function: str):
+def _fix(node: cst.Subscript, k: cst.BaseExpression, items: cst.Arg, key: cst.Arg | None, function: str, ctx: RuleContext):
+    """``sorted(items, key=..., reverse=...)[:k]`` -> ``heapq.<function>(k, items, key=...)``.
+
+    Edits the ``sorted`` call itself: its arguments keep their commas, line breaks
+    and comments; ``k`` goes first, laid out like the first argument. A comment
+    that ended the ``reverse=`` line stays, on a line of its own.
+    """
+
     def build(fctx: FixContext) -> cst.Module | None:
-        ref = fctx.name_ref("heapq", function)
-        args = [
-            cst.Arg(k),
-            cst.Arg(items.value),
-        ]
-        if key is not None:
-            args.append(cst.Arg(key.value, keyword=cst.Name("key"), equal=key.equal))
-        new = cst.Call(func=fctx.parse_expression(ref), args=args, lpar=node.lpar, rpar=node.rpar)
-        return replace_node(fctx.chunk, node, new)
+        call = node.value
+        reverse = [arg for arg in call.args if arg.keyword is not None and arg.keyword.value == "reverse"]
+        new_call, _ = remove_args(call, reverse, keep_comments=True)
+        before = new_call.whitespace_before_args
+        if isinstance(before, cst.ParenthesizedWhitespace):
+            after_k = before.with_changes(first_line=cst.TrailingWhitespace(), empty_lines=[])
+        else:
+            after_k = cst.SimpleWhitespace(" ")
+        args = list(new_call.args)
+        value = args[0].value
+        if isinstance(value, cst.GeneratorExp) and not value.lpar:  # no longer the only argument
+            args[0] = args[0].with_changes(value=value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()]))
+        first = cst.Arg(k, comma=cst.Comma(whitespace_after=after_k))
+        new_call = new_call.with_changes(
+            func=fctx.parse_expression(fctx.name_ref("heapq", function)), args=[first, *args], lpar=node.lpar, rpar=node.rpar
+        )
+        return replace_node(fctx.chunk, node, new_call, ctx.ancestors(node))
 
     return build
+
+
+def keeps_comments(node: cst.Subscript, k: cst.BaseExpression) -> bool:
+    """Whether every comment of ``sorted(...)[:k]`` is in the call or in ``k`` (the fix keeps those)."""
+    return len(comments(node)) == len(comments(node.value)) + len(comments(k))
