@@ -32,7 +32,9 @@ class ModuleContext:
     PFL101's fix writes), so a second fix reuses it; ``blocking_helpers`` maps a
     module-level sync function that blocks (opens a file, sleeps, calls
     ``requests``...) to the blocking call inside it, so PFL303 can report
-    ``helper()`` called from an ``async def`` elsewhere in the module.
+    ``helper()`` called from an ``async def`` elsewhere in the module; ``mutated_globals`` lists the names a
+    function of the module rebinds (``global NAME``) or changes in place
+    (``NAME.x = ...``, ``NAME[k] = ...``, ``NAME.update(...)``), for PFL301.
     """
 
     imports: tuple[tuple[str, str], ...] = ()
@@ -41,6 +43,7 @@ class ModuleContext:
     header_end: int = 0
     factories: tuple[tuple[str, str], ...] = ()
     blocking_helpers: tuple[tuple[str, str], ...] = ()
+    mutated_globals: tuple[str, ...] = ()
     _imports: dict = field(default_factory=dict, compare=False, repr=False)
     _bindings: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -51,7 +54,7 @@ class ModuleContext:
     @property
     def fingerprint(self) -> tuple:
         """What chunk analysis depends on (line numbers excluded), for cache keys."""
-        return (self.imports, self.bindings, self.factories, self.blocking_helpers)
+        return (self.imports, self.bindings, self.factories, self.blocking_helpers, self.mutated_globals)
 
     def imported(self, name: str) -> str | None:
         """The qualified name a module-level import binds to ``name``, or None."""
@@ -239,6 +242,7 @@ def build_module_context(statements: list[tuple[ast.stmt, int]]) -> ModuleContex
         header_end=header_end,
         factories=tuple(sorted(factories.items())),
         blocking_helpers=_blocking_helpers(body, imports),
+        mutated_globals=_mutated_globals(body),
     )
 
 
@@ -247,6 +251,13 @@ def _blocking_helpers(body: list[ast.stmt], imports: dict[str, str]) -> tuple[tu
     from perf_lsp.rules.pfl303_blocking_call_in_async import module_blocking_helpers
 
     return module_blocking_helpers(body, imports)
+
+
+def _mutated_globals(body: list[ast.stmt]) -> tuple[str, ...]:
+    # What a function may change at module level is PFL301's question; imported here, like PFL303's hook.
+    from perf_lsp.rules.pfl301_sequential_awaits import module_mutated_globals
+
+    return module_mutated_globals(body)
 
 
 def _is_cached(func: ast.FunctionDef, imports: dict[str, str]) -> bool:

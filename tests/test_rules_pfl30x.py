@@ -1,4 +1,4 @@
-"""PFL302/PFL303/PFL304 beyond the fixtures: non-default settings, the module-level helper hook,
+"""PFL301/PFL302/PFL303/PFL304 beyond the fixtures: non-default settings, the module-level helper hook,
 and fixes run to check they keep the results."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import asyncio
 
 from perf_lsp.engine import Engine, analyze_chunk
 from perf_lsp.names import build_module_context
+from perf_lsp.rules.pfl301_sequential_awaits import SequentialAwaits, module_mutated_globals
 from perf_lsp.rules.pfl303_blocking_call_in_async import BlockingCallInAsync, module_blocking_helpers
 from perf_lsp.settings import Settings, from_pyproject_table
 
@@ -160,3 +161,101 @@ def test_tests_and_per_item_context_managers_are_left_alone():
         "            await client.fetch(item_id)\n"
     )
     assert codes(source) == []
+
+
+# -- PFL301: a later call that reads what an earlier call changes is not gathered (issue 8, defect 4)
+
+_RELOAD_PROGRAM = '''
+import asyncio
+
+
+class Service:
+    def __init__(self, log):
+        self.config = {"version": 1}
+        self.log = log
+
+    async def reload(self):
+        await asyncio.sleep(0.002)  # a fake config server
+        self.config = {"version": 2}
+        self.log.append("reloaded")
+        return True
+
+    async def fetch(self, key):
+        self.log.append(f"start {key}")
+        await asyncio.sleep(0.002)
+        self.log.append(f"end {key}")
+        return key.upper()
+
+    async def refresh_and_publish(self):
+        reloaded = await self.reload()
+        sent = await publish(self.config, self.log)
+        return reloaded, sent
+
+    async def fetch_pair(self):
+        first = await self.fetch("a")
+        second = await self.fetch("b")
+        return first, second
+
+
+async def publish(config, log):
+    await asyncio.sleep(0)
+    log.append(f"published v{config['version']}")
+    return config["version"]
+
+
+async def main():
+    log = []
+    service = Service(log)
+    result = await service.refresh_and_publish() + await service.fetch_pair()
+    return result, [line for line in log if not line.startswith(("start", "end"))], log
+'''
+
+
+def test_sequential_awaits_fix_keeps_a_read_after_the_call_that_changes_it():
+    analysis = ENGINE.analyze(_RELOAD_PROGRAM, Settings())
+    found = [(d.code, d.range.start.line) for d in analysis.diagnostics]
+    assert found == [("PFL301", 28)]  # the two fetches; not reload + publish(self.config)
+    fixed = ENGINE.fix_all(_RELOAD_PROGRAM, Settings(), unsafe=True).source
+    assert 'first, second = await asyncio.gather(self.fetch("a"), self.fetch("b"))' in fixed
+    assert "reloaded = await self.reload()\n        sent = await publish(self.config, self.log)\n" in fixed
+
+    def run(code):
+        namespace: dict = {}
+        exec(compile(code, "<program>", "exec"), namespace)
+        return asyncio.run(namespace["main"]())
+
+    before, after = run(_RELOAD_PROGRAM), run(fixed)
+    assert before[:2] == after[:2] == ((True, 2, "A", "B"), ["reloaded", "published v2"])
+    assert before[2][-4:] == ["start a", "end a", "start b", "end b"]
+    assert after[2][-4:] == ["start a", "start b", "end a", "end b"]  # the fetches now overlap
+    # What gathering reload and publish would do: publish(self.config) is evaluated first.
+    gathered = _RELOAD_PROGRAM.replace(
+        "reloaded = await self.reload()\n        sent = await publish(self.config, self.log)",
+        "reloaded, sent = await asyncio.gather(self.reload(), publish(self.config, self.log))",
+    )
+    assert run(gathered)[:2] == ((True, 1, "A", "B"), ["published v1", "reloaded"])
+
+
+def test_mutated_globals_hook_lists_what_functions_change():
+    source = (
+        "import os\n\n"
+        "CONFIG = {}\nCACHE = {}\nSTATS = []\nPAGE_SIZE = 3\n\n"
+        "async def reload():\n    global CONFIG\n    CONFIG = {'v': 2}\n\n"
+        "def remember(k, v):\n    CACHE[k] = v\n\n"
+        "class Counter:\n    def hit(self):\n        STATS.append(1)\n        self.n = 1\n\n"
+        "def local_only(items):\n    seen = []\n    seen.append(items)\n    items.x = 1\n    return PAGE_SIZE\n\n"
+        "def env():\n    os.environ['A'] = '1'\n"
+    )
+    tree = ast.parse(source)
+    assert module_mutated_globals(tree.body) == ("CACHE", "CONFIG", "STATS", "os")
+    base = build_module_context([(stmt, 0) for stmt in tree.body])
+    assert base.mutated_globals == ("CACHE", "CONFIG", "STATS", "os")
+    chunk = (
+        "async def handler(topic):\n"
+        "    ok = await reload()\n"
+        "    sent = await publish(topic, CONFIG)\n"
+        "    hits = await count(topic, PAGE_SIZE)\n"
+    )
+    findings = analyze_chunk(chunk, base, Settings(), [SequentialAwaits]).findings
+    # reload() may rebind CONFIG: publish is dependent; count(PAGE_SIZE) reads nothing reload changes
+    assert [(f.code, f.range.start.line, f.range.end.line) for f in findings] == [("PFL301", 3, 4)]
