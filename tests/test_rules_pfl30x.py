@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 import asyncio
 
+import pytest
+
 from perf_lsp.engine import Engine, analyze_chunk
 from perf_lsp.names import build_module_context
 from perf_lsp.rules.pfl301_sequential_awaits import SequentialAwaits, module_mutated_globals
@@ -259,3 +261,107 @@ def test_mutated_globals_hook_lists_what_functions_change():
     findings = analyze_chunk(chunk, base, Settings(), [SequentialAwaits]).findings
     # reload() may rebind CONFIG: publish is dependent; count(PAGE_SIZE) reads nothing reload changes
     assert [(f.code, f.range.start.line, f.range.end.line) for f in findings] == [("PFL301", 3, 4)]
+
+
+# -- PFL303: no await while a threading lock is held (issue 8, defect 5)
+
+_LOCKED_PROGRAM = '''
+import asyncio
+import time
+
+
+class Counter:
+    def __init__(self, lock, log):
+        self._lock = lock
+        self.log = log
+        self.value = 0
+
+    async def bump(self, name):
+        with self._lock:
+            self.log.append(f"{name} in")
+            time.sleep(0.001)
+            self.value += 1
+            self.log.append(f"{name} out")
+        time.sleep(0.001)
+        return name
+
+
+async def main(lock):
+    log = []
+    counter = Counter(lock, log)
+    results = await asyncio.gather(counter.bump("a"), counter.bump("b"))
+    return results, counter.value, log
+'''
+
+
+class _FakeThreadLock:
+    """A threading.Lock stand-in that fails instead of blocking forever when taken while held.
+
+    On the event loop thread, a second ``acquire`` of a real lock held by a suspended
+    task never returns (the holder cannot resume): that is the deadlock this reports.
+    """
+
+    def __init__(self):
+        self.held = False
+        self.events = []
+
+    def __enter__(self):
+        if self.held:
+            raise RuntimeError("deadlock: the lock is held by a task suspended on the same thread")
+        self.held = True
+        self.events.append("acquire")
+        return self
+
+    def __exit__(self, *exc):
+        self.held = False
+        self.events.append("release")
+        return False
+
+
+def test_blocking_call_fix_never_awaits_under_a_threading_lock():
+    analysis = ENGINE.analyze(_LOCKED_PROGRAM, Settings())
+    found = [(d.code, d.range.start.line, [f.title for f in d.fixes]) for d in analysis.diagnostics]
+    assert found == [
+        ("PFL303", 15, []),  # under ``with self._lock``: no fix
+        ("PFL303", 18, ["Replace `time.sleep` with `await asyncio.sleep`"]),
+    ]
+    assert "threading lock `self._lock` is held" in analysis.diagnostics[0].message
+    fixed = ENGINE.fix_all(_LOCKED_PROGRAM, Settings(), unsafe=True).source
+    assert "            time.sleep(0.001)\n" in fixed and "        await asyncio.sleep(0.001)\n" in fixed
+
+    def run(code):
+        namespace: dict = {}
+        exec(compile(code, "<program>", "exec"), namespace)
+        lock = _FakeThreadLock()
+        return asyncio.run(namespace["main"](lock)), lock.events
+
+    before, after = run(_LOCKED_PROGRAM), run(fixed)
+    assert before == after == ((["a", "b"], 2, ["a in", "a out", "b in", "b out"]), ["acquire", "release"] * 2)
+    # What awaiting inside the lock would do: the second task takes the lock the first still holds.
+    awaited = _LOCKED_PROGRAM.replace("            time.sleep(0.001)", "            await asyncio.sleep(0.001)")
+    with pytest.raises(RuntimeError, match="deadlock"):
+        run(awaited)
+
+
+def test_sleep_fix_not_offered_where_it_would_split_a_shared_update():
+    source = (
+        "import time\n\n"
+        "class Stats:\n"
+        "    async def bump(self):\n"
+        "        seen = self.count\n"
+        "        time.sleep(0.01)\n"
+        "        self.count = seen + 1\n\n"
+        "    async def pace(self):\n"
+        "        time.sleep(0.01)\n"
+        "        self.count = self.count + 1\n\n"
+        "    async def report(self):\n"
+        "        self.count += 1\n"
+        "        time.sleep(0.01)\n"
+        "        return self.count\n\n"
+        "    async def flag(self):\n"
+        "        self.seen.add(1)\n"
+        "        time.sleep(0.01)\n"
+        "        return len(self.seen)\n"
+    )
+    analysis = ENGINE.analyze(source, Settings())
+    assert [(d.range.start.line, len(d.fixes)) for d in analysis.diagnostics] == [(6, 0), (10, 1), (15, 0), (20, 0)]
