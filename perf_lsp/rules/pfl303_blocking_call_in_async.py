@@ -32,13 +32,18 @@ _HTTP = "an async client (httpx.AsyncClient, aiohttp) or await asyncio.to_thread
 _FILE = "aiofiles, or await asyncio.to_thread(...) around the whole read"
 _PROCESS = "asyncio.create_subprocess_exec(...), or await asyncio.to_thread(...)"
 _DB = "an async driver (asyncpg, aiosqlite, aiomysql, psycopg's AsyncConnection), or await asyncio.to_thread(...)"
+_SOCKET = "asyncio.open_connection(...), or await asyncio.to_thread(...) around the connection and its reads"
+_HANDLE = (
+    "an async client (httpx.AsyncClient, aiohttp), or await asyncio.to_thread(...) around the request "
+    "and the reads of its response"
+)
 
 BLOCKING_CALLS: dict[str, str] = {
     "time.sleep": _SLEEP,
     **{f"requests.{verb}": _HTTP for verb in _HTTP_VERBS},
     **{f"requests.api.{verb}": _HTTP for verb in _HTTP_VERBS},
     **{f"httpx.{verb}": _HTTP for verb in _HTTP_VERBS},
-    "urllib.request.urlopen": _HTTP,
+    "urllib.request.urlopen": _HANDLE,
     "urllib.request.urlretrieve": _HTTP,
     "open": _FILE,
     "io.open": _FILE,
@@ -55,6 +60,7 @@ BLOCKING_CALLS: dict[str, str] = {
     "pymysql.connect": _DB,
     "sqlite3.connect": _DB,
     "mysql.connector.connect": _DB,
+    "socket.create_connection": _SOCKET,
 }
 """Qualified names of calls that block the calling thread on I/O or a timer, and
 what to use instead in ``async def``; extended by ``extend-blocking-calls``."""
@@ -75,7 +81,7 @@ class BlockingCallInAsync(Rule):
     Reports a call that blocks the thread directly inside an ``async def``:
     ``time.sleep``; ``requests.get/post/...`` and calls on a ``requests.Session``
     or ``httpx.Client``; ``httpx.get/post/...``; ``urllib.request.urlopen``;
-    ``open()`` (and so the ``json.load`` that reads from it); ``subprocess.run``,
+    ``socket.create_connection``; ``open()`` (and so the ``json.load`` that reads from it); ``subprocess.run``,
     ``call``, ``check_output``..., ``os.system``; sync database drivers
     (``sqlite3``, ``psycopg2``, ``psycopg``, ``pymysql``, ``mysql.connector``):
     ``connect`` and ``execute``/``commit``/``fetch*`` on a connection or cursor the
@@ -164,6 +170,11 @@ class BlockingCallInAsync(Rule):
     are copied, not shared. The fix adds ``import asyncio`` when needed. ``open()``
     has no fix: the file object is used across several statements; wrap the whole
     read in a helper and ``await asyncio.to_thread(helper)``, or use ``aiofiles``.
+    Neither have the other calls that return a handle which blocks when it is used
+    later: ``urllib.request.urlopen`` (its response's ``read()``),
+    ``socket.create_connection`` (``recv``/``sendall``), and ``requests`` calls with
+    ``stream=True`` (or ``**kwargs``): moving only the call to a thread would leave
+    the reads on the event loop. Nor do sync database connections.
     """
 
     code = "PFL303"
@@ -213,6 +224,10 @@ class BlockingCallInAsync(Rule):
             return
         if via:
             fix = to_thread_fix(node, self.ctx)
+        elif _returns_blocking_handle(node, suggestion):
+            fix = None  # to_thread around the call alone would leave the reads on the event loop
+            if suggestion is _HTTP:
+                message = f"Blocking call `{label}` in `async def` stops the event loop; use {_HANDLE}"
         elif self.ctx.qualified_name(node.func) == "time.sleep":
             sleep_fix = None if _splits_shared_update(node, func, self.ctx) else _sleep_fix(node, self.ctx)
             self.report(node, message=message, alt_fix=sleep_fix, detail=_DETAIL)
@@ -253,6 +268,26 @@ class BlockingCallInAsync(Rule):
             return None
         via = _first_blocking_in(helper, self.ctx)
         return (label, "", via) if via else None
+
+
+def _returns_blocking_handle(call: cst.Call, suggestion: str) -> bool:
+    """True when ``call`` returns a handle whose later use blocks too.
+
+    ``urllib.request.urlopen`` (a response read later), ``socket.create_connection``
+    (a socket), and a ``requests`` call or session method with ``stream=`` other than
+    ``False`` (the body is read as it is iterated). Like ``open()``, such a call gets no
+    ``to_thread`` fix: only the call would move to the worker thread.
+    """
+    if suggestion is _HANDLE or suggestion is _SOCKET:
+        return True
+    if suggestion is not _HTTP:
+        return False
+    for arg in call.args:
+        if arg.star == "**":
+            return True  # ``**kwargs`` may carry stream=True
+        if arg.keyword is not None and arg.keyword.value == "stream":
+            return not (isinstance(arg.value, cst.Name) and arg.value.value in {"False", "None"})
+    return False
 
 
 _OPENS = frozenset({"open", "io.open", "builtins.open"})
