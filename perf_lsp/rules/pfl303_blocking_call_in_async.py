@@ -10,7 +10,7 @@ import libcst as cst
 from perf_lsp.codemod import replace_node
 from perf_lsp.model import Applicability
 from perf_lsp.names import dotted_name, resolve_dotted
-from perf_lsp.rules.base import COMPREHENSIONS, FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, dotted
+from perf_lsp.rules.base import COMPREHENSIONS, FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, children, dotted
 from perf_lsp.rules.patterns import (
     all_params,
     calls_method_of,
@@ -19,6 +19,7 @@ from perf_lsp.rules.patterns import (
     is_cached_function,
     is_cold_path,
     is_test_function,
+    referenced_names,
     stored_names,
     target_leaves,
     uses_other_event_loop,
@@ -175,6 +176,17 @@ class BlockingCallInAsync(Rule):
     ``socket.create_connection`` (``recv``/``sendall``), and ``requests`` calls with
     ``stream=True`` (or ``**kwargs``): moving only the call to a thread would leave
     the reads on the event loop. Nor do sync database connections.
+
+    No ``to_thread`` fix either for a call made once per item of a ``for`` loop
+    whose items look independent (the call reads the loop variable or a name the
+    body binds, nothing it reads is changed by the body, and the body neither
+    awaits, paces itself, returns, yields nor breaks): awaited there, it would be an
+    ``await`` in a loop that PFL302 reports, so fixing one finding would create
+    another. The message gives the form that fixes both, ``await
+    asyncio.gather(*(asyncio.to_thread(f, x) for x in xs))`` (unsafe for PFL302's
+    reasons too: the items then run at once, unbounded). A call in a ``while`` or
+    ``async for`` loop, or in a loop PFL302 leaves alone (polling, a carried value,
+    ``sleep``), keeps its fix.
     """
 
     code = "PFL303"
@@ -236,6 +248,9 @@ class BlockingCallInAsync(Rule):
             fix = None
         else:
             fix = to_thread_fix(node, self.ctx)
+        if fix is not None and _per_item_in_loop(node, func, self.ctx):
+            fix = None  # awaited once per item, it would be PFL302's finding: the fix must not create one
+            message += _PER_ITEM_HINT
         self.report(node, message=message, fix=fix, detail=_DETAIL)
 
     # -- detection -------------------------------------------------------
@@ -600,6 +615,105 @@ def _ast_first_blocking(func: ast.FunctionDef, imports: Mapping[str, str]) -> st
                     first = qn
         stack.extend(reversed(list(ast.iter_child_nodes(node))))
     return first
+
+
+# -- loops over independent items --------------------------------------------
+_PER_ITEM_HINT = (
+    "; once per item of this loop: run the items together in worker threads, "
+    "await asyncio.gather(*(asyncio.to_thread(...) for ... in ...))"
+)
+_PACING_WORDS = frozenset({"sleep", "throttle", "limiter", "backoff", "ratelimit", "pace", "wait"})
+_CHANGING_METHODS = frozenset(
+    {
+        "append", "extend", "insert", "add", "update", "pop", "popleft", "appendleft", "remove", "clear",
+        "setdefault", "discard", "put", "put_nowait", "push", "set", "sort", "reverse",
+    }
+)
+
+
+def _per_item_in_loop(call: cst.Call, func: cst.FunctionDef, ctx: RuleContext) -> bool:
+    """True when ``call`` runs once per item of a ``for`` loop whose items look independent.
+
+    Then ``await asyncio.to_thread(...)`` in its place would be an await in a loop that
+    PFL302 reports (one call after another, where the threads could run together), so
+    PFL303 offers no fix there. The loop is taken as dependent, and the fix kept, when
+    PFL302 would stay silent: an ``async for``; a body that returns, yields, breaks this
+    loop, awaits, paces itself (``sleep``, ``limiter``...) or holds the call in a ``with``;
+    a call that reads nothing the loop binds (the same call each time: polling); or one
+    that reads something the body changes (``done.append(x)``, ``total += ...``).
+    """
+    loop = ctx.repeating_loop(call)
+    if not isinstance(loop, cst.For) or loop.asynchronous is not None:
+        return False
+    for anc in ctx.ancestors(call):
+        if anc is loop:
+            break
+        if isinstance(anc, cst.With):
+            return False
+    body = loop.body
+    bound = set(stored_names(loop.target))
+    changed: set[str] = set()
+    for inner in walk(body, stop=FUNCTION_BOUNDARIES):
+        if isinstance(inner, (cst.Await, cst.Return, cst.Yield)):
+            return False
+        if isinstance(inner, (cst.With, cst.For)) and inner.asynchronous is not None:
+            return False
+        if isinstance(inner, cst.Call):
+            name = dotted(inner.func) or (inner.func.attr.value if isinstance(inner.func, cst.Attribute) else "")
+            words = {w for seg in name.split(".") for w in camel_to_snake(seg).split("_")}
+            if words & _PACING_WORDS or "rate_limit" in name.lower():
+                return False
+            if isinstance(inner.func, cst.Attribute) and inner.func.attr.value in _CHANGING_METHODS:
+                root = _root_name(inner.func.value)
+                if root is not None:
+                    changed.add(root)
+        elif isinstance(inner, cst.Assign):
+            for target in inner.targets:
+                bound |= stored_names(target.target)
+                for leaf in target_leaves(target.target):
+                    root = None if isinstance(leaf, cst.Name) else _root_name(leaf)
+                    if root is not None:
+                        changed.add(root)  # ``seen[key] = ...``, ``self.last = ...``
+        elif isinstance(inner, (cst.AugAssign, cst.AnnAssign)):
+            bound |= stored_names(inner.target)
+            root = _root_name(inner.target)
+            if root is not None and (isinstance(inner, cst.AugAssign) or not isinstance(inner.target, cst.Name)):
+                changed.add(root)
+        elif isinstance(inner, (cst.For, cst.CompFor)):
+            bound |= stored_names(inner.target)
+        elif isinstance(inner, cst.WithItem) and inner.asname is not None:
+            bound |= stored_names(inner.asname.name)
+        elif isinstance(inner, cst.NamedExpr):
+            bound |= stored_names(inner.target)
+    if _breaks_loop(body):
+        return False
+    reads = referenced_names(call)
+    if not reads & bound:
+        return False  # the same call on every iteration: a retry or polling loop
+    return not reads & (changed - set(stored_names(loop.target)))
+
+
+def _root_name(expr: cst.CSTNode) -> str | None:
+    while isinstance(expr, (cst.Attribute, cst.Subscript)):
+        expr = expr.value
+    return expr.value if isinstance(expr, cst.Name) else None
+
+
+def _breaks_loop(body: cst.CSTNode) -> bool:
+    """A ``break`` of the loop whose body this is (not of a loop nested in it)."""
+    stack = list(children(body))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Break):
+            return True
+        if isinstance(node, (cst.For, cst.While)):
+            if node.orelse is not None:  # a nested loop's ``else`` runs in this loop
+                stack.append(node.orelse)
+            continue
+        if isinstance(node, FUNCTION_BOUNDARIES):
+            continue
+        stack.extend(children(node))
+    return False
 
 
 # -- threading locks and interleaving ----------------------------------------
