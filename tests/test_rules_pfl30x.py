@@ -225,7 +225,7 @@ def test_sequential_awaits_fix_keeps_a_read_after_the_call_that_changes_it():
 
     def run(code):
         namespace: dict = {}
-        exec(compile(code, "<program>", "exec"), namespace)
+        exec(compile(code, "<program>", "exec"), namespace)  # noqa: S102 - our own test program
         return asyncio.run(namespace["main"]())
 
     before, after = run(_RELOAD_PROGRAM), run(fixed)
@@ -333,7 +333,7 @@ def test_blocking_call_fix_never_awaits_under_a_threading_lock():
 
     def run(code):
         namespace: dict = {}
-        exec(compile(code, "<program>", "exec"), namespace)
+        exec(compile(code, "<program>", "exec"), namespace)  # noqa: S102 - our own test program
         lock = _FakeThreadLock()
         return asyncio.run(namespace["main"](lock)), lock.events
 

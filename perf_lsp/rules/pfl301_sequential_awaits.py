@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -1007,71 +1008,134 @@ def module_mutated_globals(body: Iterable[ast.stmt]) -> tuple[str, ...]:
     Meant for :class:`perf_lsp.names.ModuleContext` (a ``mutated_globals`` field, part
     of its fingerprint): a ``global NAME`` in any function or method, and the first
     name of ``NAME.attr = ...``, ``NAME[k] = ...``, ``del NAME[k]``, ``NAME.x += ...`` or
-    ``NAME.update(...)`` (a container method that changes it) where the function does
-    not bind ``NAME`` itself. PFL301 uses it: an awaited call of the module's own code
-    may change such a name, so a later call that reads it is not gathered with it.
-    Judged with :mod:`ast`, one top-level statement at a time (remembered per node).
+    ``NAME.update(...)`` (a container method that changes it, called as a statement or
+    as an assignment's or ``return``'s value) where neither the function nor an
+    enclosing one binds ``NAME``. PFL301 uses it: an awaited call of the module's own
+    code may change such a name, so a later call that reads it is not gathered with
+    it. Judged with :mod:`ast`, statements only (expressions are not walked: it runs
+    on every rebuild of the module context, about 25 ms for 6,500 lines), one
+    top-level statement at a time (remembered per node).
     """
     found: set[str] = set()
-    if len(_GLOBALS_CACHE) > 8192:
-        _GLOBALS_CACHE.clear()
     for stmt in body:
-        entry = _GLOBALS_CACHE.get(id(stmt))
-        if entry is not None and entry[0] is stmt:
-            names = entry[1]
-        else:
-            names = frozenset(_statement_mutated_globals(stmt))
-            _GLOBALS_CACHE[id(stmt)] = (stmt, names)
+        names = _GLOBALS_CACHE.get(stmt)
+        if names is None:
+            names = _GLOBALS_CACHE[stmt] = frozenset(_statement_mutated_globals(stmt))
         found |= names
     return tuple(sorted(found))
 
 
-_GLOBALS_CACHE: dict[int, tuple[ast.stmt, frozenset[str]]] = {}
+# Per statement node, for as long as the node lives: the editor keeps unchanged statements'
+# nodes between keystrokes; a whole-document parse makes new ones and the old entries go.
+_GLOBALS_CACHE: weakref.WeakKeyDictionary[ast.stmt, frozenset[str]] = weakref.WeakKeyDictionary()
 
-_AST_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+_AST_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_EMPTY: frozenset[str] = frozenset()
+_BLOCK_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
 
 
 def _statement_mutated_globals(stmt: ast.stmt) -> set[str]:
     out: set[str] = set()
-    for func in ast.walk(stmt):
-        if not isinstance(func, _AST_FUNCTIONS):
-            continue
-        own = list(_own_nodes(func))
-        declared = {name for node in own if isinstance(node, (ast.Global, ast.Nonlocal)) for name in node.names}
-        args = func.args
-        bound = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
-        bound |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
-        for node in own:
-            if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
-                bound.add(node.id)
-            elif isinstance(node, (ast.Import, ast.ImportFrom)):
-                bound |= {(alias.asname or alias.name).split(".", 1)[0] for alias in node.names}
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node is not func:
-                bound.add(node.name)
-        bound -= declared
-        out |= {name for node in own if isinstance(node, ast.Global) for name in node.names}
-        for node in own:
-            root: ast.expr | None = None
-            if isinstance(node, (ast.Attribute, ast.Subscript)) and isinstance(node.ctx, (ast.Store, ast.Del)):
-                root = node.value
-            elif (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr in _MUTATING_METHODS
-            ):
-                root = node.func.value
-            while isinstance(root, (ast.Attribute, ast.Subscript)):
-                root = root.value
-            if isinstance(root, ast.Name) and root.id not in bound:
-                out.add(root.id)
+    for func in _functions_in([stmt]):
+        _scope_mutations(func, _EMPTY, out)
     return out
 
 
-def _own_nodes(func: ast.AST):
-    """The nodes of a function's own scope: nested functions and classes are not entered (their names are)."""
-    stack = list(ast.iter_child_nodes(func))
+def _functions_in(statements: list) -> list[ast.AST]:
+    """The functions defined in ``statements`` outside any function (methods of classes included)."""
+    found: list[ast.AST] = []
+    stack = list(statements)
     while stack:
         node = stack.pop()
-        yield node
-        if not isinstance(node, (*_AST_FUNCTIONS, ast.ClassDef)):
-            stack.extend(ast.iter_child_nodes(node))
+        if isinstance(node, _AST_FUNCTIONS):
+            found.append(node)
+            continue
+        for field in _BLOCK_FIELDS:
+            stack.extend(getattr(node, field, ()) or ())
+    return found
+
+
+def _scope_mutations(func: ast.AST, enclosing: frozenset[str], out: set[str]) -> None:
+    """Add to ``out`` what ``func`` (and the functions nested in it) changes outside every enclosing function.
+
+    Statement by statement (expressions are not walked, which keeps this cheap: it runs
+    whenever the module context is rebuilt): ``global``, assignment, ``del`` and
+    augmented-assignment targets, and a container method called as a statement or as
+    an assignment's or ``return``'s value. A name bound by the function or by an
+    enclosing one is not a global (``results.append`` in a nested helper).
+    """
+    args = func.args  # type: ignore[attr-defined]
+    bound = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
+    bound |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+    declared: set[str] = set()
+    roots: set[str] = set()
+    nested: list[ast.AST] = []
+    stack: list = list(func.body)  # type: ignore[attr-defined]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, _AST_FUNCTIONS):
+            nested.append(node)
+            bound.add(node.name)
+            continue
+        if isinstance(node, ast.ClassDef):
+            bound.add(node.name)
+            nested.extend(_functions_in(node.body))
+            continue
+        targets: list[ast.expr] = []
+        value: ast.expr | None = None
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            targets, value = [node.target], node.value
+        elif isinstance(node, ast.Delete):
+            targets = node.targets
+        elif isinstance(node, (ast.For, ast.AsyncFor)):
+            targets = [node.target]
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            targets = [item.optional_vars for item in node.items if item.optional_vars is not None]
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+        elif isinstance(node, (ast.Expr, ast.Return)):
+            value = node.value
+        elif isinstance(node, ast.Global):
+            declared.update(node.names)
+            out.update(node.names)
+        elif isinstance(node, ast.Nonlocal):
+            declared.update(node.names)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound |= {(alias.asname or alias.name).split(".", 1)[0] for alias in node.names}
+        for target in targets:
+            for leaf in _ast_leaves(target):
+                if isinstance(leaf, ast.Name):
+                    bound.add(leaf.id)
+                else:
+                    root = _ast_root(leaf)
+                    if root is not None:
+                        roots.add(root)
+        if isinstance(value, ast.Await):
+            value = value.value
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in _MUTATING_METHODS:
+            root = _ast_root(value.func.value)
+            if root is not None:
+                roots.add(root)
+        for field in _BLOCK_FIELDS:
+            stack.extend(getattr(node, field, ()) or ())
+    bound -= declared
+    out.update(root for root in roots if root not in bound and (root in declared or root not in enclosing))
+    inner_enclosing = frozenset(enclosing | bound)
+    for inner in nested:
+        _scope_mutations(inner, inner_enclosing, out)
+
+
+def _ast_leaves(target: ast.expr) -> list[ast.expr]:
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [leaf for element in target.elts for leaf in _ast_leaves(element)]
+    if isinstance(target, ast.Starred):
+        return _ast_leaves(target.value)
+    return [target]
+
+
+def _ast_root(expr: ast.expr) -> str | None:
+    while isinstance(expr, (ast.Attribute, ast.Subscript)):
+        expr = expr.value
+    return expr.id if isinstance(expr, ast.Name) else None
