@@ -248,7 +248,8 @@ def test_mutated_globals_hook_lists_what_functions_change():
         "def remember(k, v):\n    CACHE[k] = v\n\n"
         "class Counter:\n    def hit(self):\n        STATS.append(1)\n        self.n = 1\n\n"
         "def local_only(items):\n    seen = []\n    seen.append(items)\n    items.x = 1\n    return PAGE_SIZE\n\n"
-        "def env():\n    os.environ['A'] = '1'\n"
+        "def env():\n    os.environ['A'] = '1'\n\n"
+        "def outer():\n    results = []\n    def add(x):\n        results.append(x)\n    return add\n"
     )
     tree = ast.parse(source)
     assert module_mutated_globals(tree.body) == ("CACHE", "CONFIG", "STATS", "os")
