@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+from pathlib import Path
 
 import pytest
 from fixtures import CASES
@@ -408,3 +409,32 @@ def test_a_fix_creates_no_finding(case):
             assert new == [], f"{diag.code} fix {which} at line {diag.range.start.line} created {new}"
     fixed_all = ENGINE.fix_all(case.source, _ALL, unsafe=True).source  # fix --unsafe-fixes --select ALL
     assert _new_findings(before, _finding_keys(fixed_all)) == []
+
+
+def test_cli_fix_then_check_reports_nothing_new_on_these_fixtures(tmp_path, capsys):
+    """``perf-lsp fix --unsafe-fixes --select ALL`` then ``check --select ALL`` over copies of the
+    PFL301/302/303/601 fixtures: every finding after the fix was there before it."""
+    import json
+    import shutil
+
+    from perf_lsp import cli
+
+    for case in _OWN_FIXTURES:
+        target = tmp_path / case.id.replace("/", "__")
+        shutil.copyfile(case.path, target.with_suffix(".py"))
+
+    def check() -> list[tuple[str, str]]:
+        cli.main(["check", "--select", "ALL", "--no-jedi", "--output-format", "json", "--exit-zero", str(tmp_path)])
+        out = json.loads(capsys.readouterr().out)
+        keys = []
+        for entry in out:
+            lines = Path(entry["filename"]).read_text(encoding="utf-8").splitlines()
+            keys.append((Path(entry["filename"]).name, entry["code"], lines[entry["location"]["row"] - 1].strip()))
+        return sorted(keys)
+
+    before = check()
+    cli.main(["fix", "--unsafe-fixes", "--select", "ALL", "--no-jedi", str(tmp_path)])
+    capsys.readouterr()
+    after = check()
+    assert len(after) < len(before)  # the fixes ran
+    assert _new_findings(before, after) == []
