@@ -32,9 +32,11 @@ class ModuleContext:
     PFL101's fix writes), so a second fix reuses it; ``blocking_helpers`` maps a
     module-level sync function that blocks (opens a file, sleeps, calls
     ``requests``...) to the blocking call inside it, so PFL303 can report
-    ``helper()`` called from an ``async def`` elsewhere in the module; ``mutated_globals`` lists the names a
-    function of the module rebinds (``global NAME``) or changes in place
-    (``NAME.x = ...``, ``NAME[k] = ...``, ``NAME.update(...)``), for PFL301.
+    ``helper()`` called from an ``async def`` elsewhere in the module;
+    ``mutated_globals`` lists the names a function of the module rebinds
+    (``global NAME``) or changes in place (``NAME.x = ...``, ``NAME[k] = ...``,
+    ``NAME.update(...)``), so PFL301 keeps apart an await that may change one and a
+    later one that reads it.
     """
 
     imports: tuple[tuple[str, str], ...] = ()
