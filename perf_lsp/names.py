@@ -36,7 +36,11 @@ class ModuleContext:
     ``guarded_imports`` lists the names bound only by imports nested in a top-level
     ``try`` or ``if`` (an optional dependency, ``if TYPE_CHECKING:``): the module may
     run without them, so a fix may neither rely on them nor add an unconditional
-    import of their package.
+    import of their package;
+    ``mutated_globals`` lists the names a function of the module rebinds
+    (``global NAME``) or changes in place (``NAME.x = ...``, ``NAME[k] = ...``,
+    ``NAME.update(...)``), so PFL301 keeps apart an await that may change one and a
+    later one that reads it.
     """
 
     imports: tuple[tuple[str, str], ...] = ()
@@ -46,6 +50,7 @@ class ModuleContext:
     factories: tuple[tuple[str, str], ...] = ()
     blocking_helpers: tuple[tuple[str, str], ...] = ()
     guarded_imports: tuple[str, ...] = ()
+    mutated_globals: tuple[str, ...] = ()
     _imports: dict = field(default_factory=dict, compare=False, repr=False)
     _bindings: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -56,7 +61,9 @@ class ModuleContext:
     @property
     def fingerprint(self) -> tuple:
         """What chunk analysis depends on (line numbers excluded), for cache keys."""
-        return (self.imports, self.bindings, self.factories, self.blocking_helpers, self.guarded_imports)
+        return (
+            self.imports, self.bindings, self.factories, self.blocking_helpers, self.guarded_imports, self.mutated_globals
+        )
 
     def imported(self, name: str) -> str | None:
         """The qualified name a module-level import binds to ``name``, or None."""
@@ -250,6 +257,7 @@ def build_module_context(statements: list[tuple[ast.stmt, int]]) -> ModuleContex
         factories=tuple(sorted(factories.items())),
         blocking_helpers=_blocking_helpers(body, imports),
         guarded_imports=tuple(sorted(guarded - unguarded)),
+        mutated_globals=_mutated_globals(body),
     )
 
 
@@ -267,6 +275,13 @@ def _blocking_helpers(body: list[ast.stmt], imports: dict[str, str]) -> tuple[tu
     from perf_lsp.rules.pfl303_blocking_call_in_async import module_blocking_helpers
 
     return module_blocking_helpers(body, imports)
+
+
+def _mutated_globals(body: list[ast.stmt]) -> tuple[str, ...]:
+    # What a function may change at module level is PFL301's question; imported here, like PFL303's hook.
+    from perf_lsp.rules.pfl301_sequential_awaits import module_mutated_globals
+
+    return module_mutated_globals(body)
 
 
 def _is_cached(func: ast.FunctionDef, imports: dict[str, str]) -> bool:

@@ -1,15 +1,21 @@
-"""PFL302/PFL303/PFL304 beyond the fixtures: non-default settings, the module-level helper hook,
+"""PFL301/PFL302/PFL303/PFL304 beyond the fixtures: non-default settings, the module-level helper hook,
 and fixes run to check they keep the results."""
 
 from __future__ import annotations
 
 import ast
 import asyncio
+from pathlib import Path
+
+import pytest
+from fixtures import CASES
 
 from perf_lsp.engine import Engine, analyze_chunk
 from perf_lsp.names import build_module_context
+from perf_lsp.rules.pfl301_sequential_awaits import SequentialAwaits, module_mutated_globals
 from perf_lsp.rules.pfl303_blocking_call_in_async import BlockingCallInAsync, module_blocking_helpers
 from perf_lsp.settings import Settings, from_pyproject_table
+from perf_lsp.textedit import apply_edits
 
 ENGINE = Engine()
 
@@ -160,3 +166,275 @@ def test_tests_and_per_item_context_managers_are_left_alone():
         "            await client.fetch(item_id)\n"
     )
     assert codes(source) == []
+
+
+# -- PFL301: a later call that reads what an earlier call changes is not gathered (issue 8, defect 4)
+
+_RELOAD_PROGRAM = '''
+import asyncio
+
+
+class Service:
+    def __init__(self, log):
+        self.config = {"version": 1}
+        self.log = log
+
+    async def reload(self):
+        await asyncio.sleep(0.002)  # a fake config server
+        self.config = {"version": 2}
+        self.log.append("reloaded")
+        return True
+
+    async def fetch(self, key):
+        self.log.append(f"start {key}")
+        await asyncio.sleep(0.002)
+        self.log.append(f"end {key}")
+        return key.upper()
+
+    async def refresh_and_publish(self):
+        reloaded = await self.reload()
+        sent = await publish(self.config, self.log)
+        return reloaded, sent
+
+    async def fetch_pair(self):
+        first = await self.fetch("a")
+        second = await self.fetch("b")
+        return first, second
+
+
+async def publish(config, log):
+    await asyncio.sleep(0)
+    log.append(f"published v{config['version']}")
+    return config["version"]
+
+
+async def main():
+    log = []
+    service = Service(log)
+    result = await service.refresh_and_publish() + await service.fetch_pair()
+    return result, [line for line in log if not line.startswith(("start", "end"))], log
+'''
+
+
+def test_sequential_awaits_fix_keeps_a_read_after_the_call_that_changes_it():
+    analysis = ENGINE.analyze(_RELOAD_PROGRAM, Settings())
+    found = [(d.code, d.range.start.line) for d in analysis.diagnostics]
+    assert found == [("PFL301", 28)]  # the two fetches; not reload + publish(self.config)
+    fixed = ENGINE.fix_all(_RELOAD_PROGRAM, Settings(), unsafe=True).source
+    assert 'first, second = await asyncio.gather(self.fetch("a"), self.fetch("b"))' in fixed
+    assert "reloaded = await self.reload()\n        sent = await publish(self.config, self.log)\n" in fixed
+
+    def run(code):
+        namespace: dict = {}
+        exec(compile(code, "<program>", "exec"), namespace)  # noqa: S102 - our own test program
+        return asyncio.run(namespace["main"]())
+
+    before, after = run(_RELOAD_PROGRAM), run(fixed)
+    assert before[:2] == after[:2] == ((True, 2, "A", "B"), ["reloaded", "published v2"])
+    assert before[2][-4:] == ["start a", "end a", "start b", "end b"]
+    assert after[2][-4:] == ["start a", "start b", "end a", "end b"]  # the fetches now overlap
+    # What gathering reload and publish would do: publish(self.config) is evaluated first.
+    gathered = _RELOAD_PROGRAM.replace(
+        "reloaded = await self.reload()\n        sent = await publish(self.config, self.log)",
+        "reloaded, sent = await asyncio.gather(self.reload(), publish(self.config, self.log))",
+    )
+    assert run(gathered)[:2] == ((True, 1, "A", "B"), ["published v1", "reloaded"])
+
+
+def test_mutated_globals_hook_lists_what_functions_change():
+    source = (
+        "import os\n\n"
+        "CONFIG = {}\nCACHE = {}\nSTATS = []\nPAGE_SIZE = 3\n\n"
+        "async def reload():\n    global CONFIG\n    CONFIG = {'v': 2}\n\n"
+        "def remember(k, v):\n    CACHE[k] = v\n\n"
+        "class Counter:\n    def hit(self):\n        STATS.append(1)\n        self.n = 1\n\n"
+        "def local_only(items):\n    seen = []\n    seen.append(items)\n    items.x = 1\n    return PAGE_SIZE\n\n"
+        "def env():\n    os.environ['A'] = '1'\n\n"
+        "def outer():\n    results = []\n    def add(x):\n        results.append(x)\n    return add\n"
+    )
+    tree = ast.parse(source)
+    assert module_mutated_globals(tree.body) == ("CACHE", "CONFIG", "STATS", "os")
+    base = build_module_context([(stmt, 0) for stmt in tree.body])
+    assert base.mutated_globals == ("CACHE", "CONFIG", "STATS", "os")
+    chunk = (
+        "async def handler(topic):\n"
+        "    ok = await reload()\n"
+        "    sent = await publish(topic, CONFIG)\n"
+        "    hits = await count(topic, PAGE_SIZE)\n"
+    )
+    findings = analyze_chunk(chunk, base, Settings(), [SequentialAwaits]).findings
+    # reload() may rebind CONFIG: publish is dependent; count(PAGE_SIZE) reads nothing reload changes
+    assert [(f.code, f.range.start.line, f.range.end.line) for f in findings] == [("PFL301", 3, 4)]
+
+
+# -- PFL303: no await while a threading lock is held (issue 8, defect 5)
+
+_LOCKED_PROGRAM = '''
+import asyncio
+import time
+
+
+class Counter:
+    def __init__(self, lock, log):
+        self._lock = lock
+        self.log = log
+        self.value = 0
+
+    async def bump(self, name):
+        with self._lock:
+            self.log.append(f"{name} in")
+            time.sleep(0.001)
+            self.value += 1
+            self.log.append(f"{name} out")
+        time.sleep(0.001)
+        return name
+
+
+async def main(lock):
+    log = []
+    counter = Counter(lock, log)
+    results = await asyncio.gather(counter.bump("a"), counter.bump("b"))
+    return results, counter.value, log
+'''
+
+
+class _FakeThreadLock:
+    """A threading.Lock stand-in that fails instead of blocking forever when taken while held.
+
+    On the event loop thread, a second ``acquire`` of a real lock held by a suspended
+    task never returns (the holder cannot resume): that is the deadlock this reports.
+    """
+
+    def __init__(self):
+        self.held = False
+        self.events = []
+
+    def __enter__(self):
+        if self.held:
+            raise RuntimeError("deadlock: the lock is held by a task suspended on the same thread")
+        self.held = True
+        self.events.append("acquire")
+        return self
+
+    def __exit__(self, *exc):
+        self.held = False
+        self.events.append("release")
+        return False
+
+
+def test_blocking_call_fix_never_awaits_under_a_threading_lock():
+    analysis = ENGINE.analyze(_LOCKED_PROGRAM, Settings())
+    found = [(d.code, d.range.start.line, [f.title for f in d.fixes]) for d in analysis.diagnostics]
+    assert found == [
+        ("PFL303", 15, []),  # under ``with self._lock``: no fix
+        ("PFL303", 18, ["Replace `time.sleep` with `await asyncio.sleep`"]),
+    ]
+    assert "threading lock `self._lock` is held" in analysis.diagnostics[0].message
+    fixed = ENGINE.fix_all(_LOCKED_PROGRAM, Settings(), unsafe=True).source
+    assert "            time.sleep(0.001)\n" in fixed and "        await asyncio.sleep(0.001)\n" in fixed
+
+    def run(code):
+        namespace: dict = {}
+        exec(compile(code, "<program>", "exec"), namespace)  # noqa: S102 - our own test program
+        lock = _FakeThreadLock()
+        return asyncio.run(namespace["main"](lock)), lock.events
+
+    before, after = run(_LOCKED_PROGRAM), run(fixed)
+    assert before == after == ((["a", "b"], 2, ["a in", "a out", "b in", "b out"]), ["acquire", "release"] * 2)
+    # What awaiting inside the lock would do: the second task takes the lock the first still holds.
+    awaited = _LOCKED_PROGRAM.replace("            time.sleep(0.001)", "            await asyncio.sleep(0.001)")
+    with pytest.raises(RuntimeError, match="deadlock"):
+        run(awaited)
+
+
+def test_sleep_fix_not_offered_where_it_would_split_a_shared_update():
+    source = (
+        "import time\n\n"
+        "class Stats:\n"
+        "    async def bump(self):\n"
+        "        seen = self.count\n"
+        "        time.sleep(0.01)\n"
+        "        self.count = seen + 1\n\n"
+        "    async def pace(self):\n"
+        "        time.sleep(0.01)\n"
+        "        self.count = self.count + 1\n\n"
+        "    async def report(self):\n"
+        "        self.count += 1\n"
+        "        time.sleep(0.01)\n"
+        "        return self.count\n\n"
+        "    async def flag(self):\n"
+        "        self.seen.add(1)\n"
+        "        time.sleep(0.01)\n"
+        "        return len(self.seen)\n"
+    )
+    analysis = ENGINE.analyze(source, Settings())
+    assert [(d.range.start.line, len(d.fixes)) for d in analysis.diagnostics] == [(6, 0), (10, 1), (15, 0), (20, 0)]
+
+
+# -- a fix creates no finding (issue 8, defect 13), on the fixtures of PFL301/302/303/601
+
+_ALL = Settings(select=("ALL",))
+_OWN_FIXTURES = [c for c in CASES if c.id.split("/")[0] in {"pfl301", "pfl302", "pfl303", "pfl601"}]
+
+
+def _finding_keys(source: str) -> list[tuple[str, str]]:
+    """(code, text of the reported line) for each finding: stable across edits elsewhere in the file."""
+    lines = source.splitlines()
+    return sorted(
+        (d.code, lines[d.range.start.line - 1].strip()) for d in ENGINE.analyze(source, _ALL).diagnostics
+    )
+
+
+def _new_findings(before: list[tuple[str, str]], after: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    remaining = list(before)
+    new = []
+    for key in after:
+        if key in remaining:
+            remaining.remove(key)
+        else:
+            new.append(key)
+    return new
+
+
+@pytest.mark.parametrize("case", [c for c in _OWN_FIXTURES if c.fixable], ids=lambda c: c.id)
+def test_a_fix_creates_no_finding(case):
+    before = _finding_keys(case.source)
+    analysis = ENGINE.analyze(case.source, _ALL)
+    for diag in analysis.diagnostics:  # each quick fix on its own, as an editor applies it
+        for which in range(len(diag.fixes)):
+            fix = analysis.fix(diag, which)
+            assert fix is not None
+            fixed = apply_edits(case.source, fix.edits)
+            new = _new_findings(before, _finding_keys(fixed))
+            assert new == [], f"{diag.code} fix {which} at line {diag.range.start.line} created {new}"
+    fixed_all = ENGINE.fix_all(case.source, _ALL, unsafe=True).source  # fix --unsafe-fixes --select ALL
+    assert _new_findings(before, _finding_keys(fixed_all)) == []
+
+
+def test_cli_fix_then_check_reports_nothing_new_on_these_fixtures(tmp_path, capsys):
+    """``perf-lsp fix --unsafe-fixes --select ALL`` then ``check --select ALL`` over copies of the
+    PFL301/302/303/601 fixtures: every finding after the fix was there before it."""
+    import json
+    import shutil
+
+    from perf_lsp import cli
+
+    for case in _OWN_FIXTURES:
+        target = tmp_path / case.id.replace("/", "__")
+        shutil.copyfile(case.path, target.with_suffix(".py"))
+
+    def check() -> list[tuple[str, str]]:
+        cli.main(["check", "--select", "ALL", "--no-jedi", "--output-format", "json", "--exit-zero", str(tmp_path)])
+        out = json.loads(capsys.readouterr().out)
+        keys = []
+        for entry in out:
+            lines = Path(entry["filename"]).read_text(encoding="utf-8").splitlines()
+            keys.append((Path(entry["filename"]).name, entry["code"], lines[entry["location"]["row"] - 1].strip()))
+        return sorted(keys)
+
+    before = check()
+    cli.main(["fix", "--unsafe-fixes", "--select", "ALL", "--no-jedi", str(tmp_path)])
+    capsys.readouterr()
+    after = check()
+    assert len(after) < len(before)  # the fixes ran
+    assert _new_findings(before, after) == []

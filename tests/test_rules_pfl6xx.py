@@ -193,3 +193,76 @@ def test_dependencies_only_for_tests_or_development_do_not_count(tmp_path):
     module = tmp_path / "app.py"
     module.write_text("")
     assert declared_packages(module) == ("fastapi", "redis", "torch", "ujson")
+
+
+# -- PFL601: layout, unused results, options and codecs (issue 8, defect 12)
+
+def _fixes(source: str) -> list[tuple[int, bool]]:
+    return [(d.range.start.line, bool(d.fixes)) for d in Engine().analyze(source, with_packages("orjson")).diagnostics]
+
+
+def test_pfl601_declines_options_and_codecs_whose_meaning_orjson_would_change():
+    source = textwrap.dedent(
+        """\
+        import json
+
+
+        def save(obj, fh):
+            json.dump(obj, fh)
+            return json.dumps(obj, indent=4)
+
+
+        def variants(x):
+            a = json.dumps(x, indent=2)
+            b = json.dumps(x, sort_keys=True)
+            c = json.dumps(x, default=str)
+            d = json.dumps(x, ensure_ascii=False)
+            e = json.dumps(x, separators=(",", ":"))
+            f = json.dumps(x).encode("ascii")
+            g = json.dumps(x).encode(encoding="utf-8")
+            return a, b, c, d, e, f, g
+        """
+    )
+    # json.dump (file API), indent=4 and separators= are not reported; keywords orjson spells
+    # differently and a non-UTF-8 encode are reported without a fix; encode(encoding="utf-8") is fixed
+    assert _fixes(source) == [(10, False), (11, False), (12, False), (13, False), (15, False), (16, True)]
+    fixed = Engine().fix_all(source, with_packages("orjson"), unsafe=True).source
+    assert "    g = orjson.dumps(x)\n" in fixed and 'f = json.dumps(x).encode("ascii")' in fixed
+    orjson = pytest.importorskip("orjson")
+    with pytest.raises(UnicodeEncodeError):  # what the fix would have done to ``.encode("ascii")``
+        orjson.dumps({"city": "Zürich"}).decode().encode("ascii")
+    assert __import__("json").dumps({"city": "Zürich"}).encode("ascii") == b'{"city": "Z\\u00fcrich"}'
+
+
+def test_pfl601_fix_keeps_layout_and_returns_bytes_where_no_str_is_needed(monkeypatch):
+    import json
+    import sys
+    import types
+    from pathlib import Path
+
+    orjson = pytest.importorskip("orjson")
+    case = Path(__file__).parent / "fixtures" / "pfl601" / "dumps_layout_and_unused_result"
+    source = case.with_suffix(".py").read_text(encoding="utf-8")
+    fixed = Engine().fix_all(source, Settings(select=("ALL",)), unsafe=True).source
+    assert fixed == Path(f"{case}.fixed.py").read_text(encoding="utf-8")
+
+    class Response:  # starlette.responses.Response.render: bytes as they are, str encoded with charset utf-8
+        def __init__(self, content, media_type=None):
+            self.body = content if isinstance(content, bytes) else content.encode("utf-8")
+
+    stub = types.ModuleType("starlette.responses")
+    stub.Response = Response
+    monkeypatch.setitem(sys.modules, "starlette", types.ModuleType("starlette"))
+    monkeypatch.setitem(sys.modules, "starlette.responses", stub)
+    before, after = {}, {}
+    exec(source, before)  # noqa: S102 - our own fixture code
+    exec(fixed, after)  # noqa: S102
+    items = [1, "café"]
+    assert isinstance(after["build_event"]("ann", items), str)
+    assert json.loads(before["build_event"]("ann", items)) == json.loads(after["build_event"]("ann", items))
+    for module in (before, after):
+        assert module["validate"]({"ok": 1}) == {"ok": 1}
+        with pytest.raises(TypeError):  # orjson.JSONEncodeError is a TypeError too
+            module["validate"]({"bad": {1, 2}})
+    assert json.loads(before["render"]({"v": "é"}).body) == json.loads(after["render"]({"v": "é"}).body)
+    assert after["render"]({"v": "é"}).body == orjson.dumps({"v": "é"})

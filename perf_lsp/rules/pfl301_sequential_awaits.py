@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import builtins
+import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import libcst as cst
@@ -9,7 +13,15 @@ import libcst as cst
 from perf_lsp.codemod import replace_nodes
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import FixContext, Rule, RuleContext, dotted
-from perf_lsp.rules.patterns import camel_to_snake, is_cold_path, runs_on_one_thread
+from perf_lsp.rules.patterns import (
+    all_params,
+    camel_to_snake,
+    is_cold_path,
+    is_store_position,
+    parent_map,
+    runs_on_one_thread,
+    walk,
+)
 
 # A call whose receiver (or an argument passed as a whole) is one of these objects is
 # not a group member: the object runs one operation at a time, or its operations are
@@ -66,6 +78,27 @@ _GUARD_CLASSES = frozenset(
 LINE_LENGTH = 88
 
 
+@dataclass(frozen=True)
+class _Effects:
+    """What one awaited call can change while it runs, and what evaluating it reads.
+
+    ``asyncio.gather(a(), b(x.y))`` evaluates every call and its arguments before any
+    of them runs: ``x.y`` is read before ``a()`` has run, where the sequential code
+    read it after. Dotted names; a subscript read is written ``x.y[]``.
+    """
+
+    receiver: str | None  # ``self`` for ``self.reload()``: the object the method can change (looked up first)
+    passed: frozenset[str]  # objects passed as (or inside a literal of) an argument: ``job`` in ``f(job, [cfg])``
+    eager: frozenset[str]  # names, attributes and subscripts read by the arguments and inner calls' receivers
+    module_globals: frozenset[str]  # read names that a function of this module rebinds or changes in place
+    local_calls: frozenset[str]  # functions of this module called while the arguments are evaluated
+    qualified_reads: frozenset[str]  # imported names read, qualified (``app.settings.current``)
+    callee_module: str | None  # ``app.settings`` for an imported ``reload_settings()``
+    runs_module_code: bool  # the callee is not imported: it may be this module's code (and change its globals)
+    mutates: bool  # the method's name says it changes its receiver or arguments (reload, connect, fill...)
+    module_changes_globals: bool  # some function of this module rebinds or changes a global in place
+
+
 @dataclass
 class _Member:
     """One ``target = await call(...)`` statement of a candidate group."""
@@ -79,8 +112,9 @@ class _Member:
     uses: frozenset[str]  # maximal dotted names read by the awaited call
     receivers: frozenset[str]  # dotted receivers of the calls in it (``self`` for ``self.load()``)
     code: str
-    writes: bool = False  # the awaited method's name starts with a write verb (create, update, send...)
-    resources: frozenset[str] = frozenset()  # code of the first positional argument and of ``*_id=``/``key=`` arguments
+    writes: bool  # the awaited method's name starts with a write verb (create, update, send...)
+    resources: frozenset[str]  # code of the first positional argument and of ``*_id=``/``key=`` arguments
+    effects: _Effects  # what the awaited call can change, and what the statement reads before it runs
 
 
 class SequentialAwaits(Rule):
@@ -97,7 +131,22 @@ class SequentialAwaits(Rule):
     other than ``to_thread``/``wait_for``. A call that uses a name bound earlier in
     the group (``a = await f(); b = await g(a)``), rebinds one, or calls a method of
     an object whose attribute the group just set (``self.user = await ...; x = await
-    self.load_orders()``) starts a new group.
+    self.load_orders()``) starts a new group. So does a call that reads something an
+    earlier call of the group may change: ``asyncio.gather`` evaluates every call's
+    arguments before any call runs, so ``ok = await self.reload(); sent = await
+    publish(self.config)`` would publish the old config. Changeable are the object an
+    earlier method is called on and the objects passed to an earlier call: a later
+    argument that reads one of their attributes or items (``self.config``,
+    ``job.results``, ``state["k"]``), passes the earlier receiver on
+    (``audit(self.agent)`` after ``self.agent.run()``) or calls a method of it
+    (``publish(self.current_config())``) is dependent; after a call named as a change
+    of its object (``reload``, ``refresh``, ``reset``, ``connect``, ``setup``,
+    ``sync``, ``fill``, ``populate``...), any later call on that object or on one of its
+    attributes is too (``self.client.fetch()`` after ``self.reconnect()``). An earlier
+    call of the module's own code (not imported) makes a later read of a global that
+    some function of the module rebinds (``global CONFIG``) or changes in place
+    (``CACHE[k] = v``) dependent, and an imported call (``reload_settings()``) a later
+    read of a name imported from the same module (``current_settings.model``).
 
     Not reported, because the operations cannot run at once or their order matters:
     a call on, or passing, a database session, connection, cursor or transaction, a
@@ -163,6 +212,10 @@ class SequentialAwaits(Rule):
     Unsafe: the calls now run concurrently. Calls that share hidden state (one
     writes what the other reads, a client that allows one request at a time, a
     server-side rate limit), or whose order is observable, can behave differently.
+    The rule keeps apart the calls whose dependence the code shows (above), but
+    cannot see inside the callees: two methods of one object that read and write its
+    state in their bodies (``self.fetch_a()`` and ``self.fetch_b()``) now interleave
+    at each ``await``.
     On failure, ``gather`` raises the first exception while the other calls keep
     running, and no target of the group is assigned (sequentially, the targets
     before the failing call were). The fix replaces the group by
@@ -188,6 +241,7 @@ class SequentialAwaits(Rule):
     def __init__(self, ctx: RuleContext) -> None:
         super().__init__(ctx)
         self._http_by_func: dict[int, frozenset[str]] = {}
+        self._locals_by_func: dict[int, frozenset[str]] = {}
         self._func: cst.FunctionDef | None = None
 
     @property
@@ -288,7 +342,76 @@ class SequentialAwaits(Rule):
             code=self.ctx.code(call),
             writes=_writes(call),
             resources=frozenset(self.ctx.code(arg.value) for arg in _resource_args(call)),
+            effects=self._effects(call),
         )
+
+    def _effects(self, call: cst.Call) -> _Effects:
+        """What ``await call`` can change while it runs and what evaluating ``call`` reads (see :class:`_Effects`)."""
+        reads = _EagerReads()
+        func = call.func
+        lookup: str | None = None
+        callee: str | None = None
+        if isinstance(func, cst.Attribute):
+            lookup = dotted(func.value)
+            if lookup is None:
+                func.value.visit(reads)
+        elif isinstance(func, cst.Name):
+            callee = func.value
+        else:
+            func.visit(reads)
+        for arg in call.args:
+            arg.value.visit(reads)
+        passed: set[str] = set()
+        for arg in call.args:
+            passed |= _passed_objects(arg.value)
+        names = reads.names | ({lookup} if lookup else set())
+        locals_ = self._locals()
+        roots = {name.split(".", 1)[0].split("[", 1)[0] for name in names}
+        mutated = set(self.ctx.module_ctx.mutated_globals)
+        qualified = self.ctx.qualified_name(func)
+        imported = qualified is not None
+        return _Effects(
+            receiver=lookup,
+            passed=frozenset(passed),
+            eager=frozenset(reads.names),
+            module_globals=frozenset(root for root in roots if root in mutated and root not in locals_),
+            local_calls=frozenset(
+                name for name in reads.called if name not in locals_ and self.ctx.resolve_dotted(name) is None
+                and not hasattr(builtins, name)
+            ),
+            qualified_reads=frozenset(
+                qn for qn in (self.ctx.resolve_dotted(name.replace("[]", "")) for name in names) if qn is not None
+            ),
+            callee_module=qualified.rsplit(".", 1)[0] if qualified is not None and "." in qualified else None,
+            runs_module_code=not imported and not (callee is not None and hasattr(builtins, callee)),
+            mutates=_mutates(call),
+            module_changes_globals=bool(mutated),
+        )
+
+    def _locals(self) -> frozenset[str]:
+        """Names the function being checked binds (parameters, assignments, imports, loop and ``with`` targets)."""
+        func = self._func
+        if func is None:
+            return frozenset()
+        found = self._locals_by_func.get(id(func))
+        if found is None:
+            names = {param.name.value for param in all_params(func.params)}
+            declared: set[str] = set()
+            parents = parent_map(func.body)
+            for node in walk(func.body):
+                if isinstance(node, cst.Global):
+                    declared |= {item.name.value for item in node.names}
+                elif isinstance(node, cst.Name) and is_store_position(node, parents):
+                    names.add(node.value)
+                elif isinstance(node, (cst.Import, cst.ImportFrom)) and not isinstance(node.names, cst.ImportStar):
+                    for alias in node.names:
+                        bound = alias.asname.name if alias.asname else alias.name
+                        if isinstance(bound, cst.Name):
+                            names.add(bound.value)
+                        elif isinstance(bound, cst.Attribute):
+                            names.add((dotted(bound) or "").split(".", 1)[0])
+            found = self._locals_by_func[id(func)] = frozenset(names - declared)
+        return found
 
     def _qualified(self, call: cst.Call) -> str | None:
         return self.ctx.qualified_name(call.func) or dotted(call.func)
@@ -522,6 +645,27 @@ def _writes(call: cst.Call) -> bool:
     return first in WRITE_VERBS or (first.startswith("a") and first[1:] in WRITE_VERBS)  # ``acreate``
 
 
+STATE_VERBS = frozenset(
+    {
+        "reload", "refresh", "reset", "clear", "sync", "init", "initialize", "initialise", "setup",
+        "connect", "reconnect", "login", "authenticate", "configure", "reconfigure", "invalidate", "fill",
+        "populate", "enrich", "merge", "extend", "mutate",
+    }
+)
+"""First words of method names that change the object they are called on or are given
+(``self.reload()``, ``populate(job)``): a call named so and another call on or with the
+same object keep the group apart."""
+
+
+def _mutates(call: cst.Call) -> bool:
+    name = call.func.attr.value if isinstance(call.func, cst.Attribute) else getattr(call.func, "value", "")
+    words = _words(name) if isinstance(name, str) else []
+    if not words:
+        return False
+    first = words[0]
+    return first in STATE_VERBS or (first.startswith("a") and first[1:] in STATE_VERBS)  # ``areload``
+
+
 def _same_resource(a: str, b: str) -> bool:
     """``input["thread_id"]`` and ``input`` (or ``req.user.id`` and ``req``) name overlapping things."""
     if a == b:
@@ -598,6 +742,8 @@ def _depends(earlier: _Member, later: _Member) -> bool:
         _same_resource(a, b) for a in earlier.resources for b in later.resources
     ):
         return True  # a write and another call on the same resource: order is the meaning
+    if _changes_what_later_reads(earlier.effects, later.effects):
+        return True
     for bound in earlier.targets:
         if any(_related(bound, used) for used in later.uses):
             return True
@@ -606,6 +752,120 @@ def _depends(earlier: _Member, later: _Member) -> bool:
         if any(_related(bound, other) for other in later.targets):
             return True
     return False
+
+
+def _changes_what_later_reads(earlier: _Effects, later: _Effects) -> bool:
+    """True when ``earlier``'s call can change something ``later`` reads before ``earlier`` runs, once gathered.
+
+    - ``later`` reads an attribute or item of the object the earlier method was called
+      on or of an object passed to it (``self.config`` after ``self.reload()``,
+      ``job.results`` after ``populate(job)``); or, when the earlier call is named as
+      a change of its object (``reload``, ``connect``, ``setup``...), its own receiver is
+      one (``self.client.fetch()`` after ``self.reconnect()``). The receiver of a
+      later method is otherwise only looked up: ``self.store.get()`` after
+      ``self.load()`` stays in the group;
+    - ``later`` passes on the earlier call's receiver or calls a method of it while its
+      arguments are evaluated (``audit(self.agent)`` after ``self.agent.run()``);
+    - one of the two calls is named as a change of its object (``reload``, ``connect``,
+      ``fill``...) and the other uses that object (``self.connect()`` then
+      ``self.fetch()``);
+    - the earlier call may run this module's code and ``later`` reads a global that a
+      function of the module rebinds or changes in place, or calls a function of the
+      module while some global is changed that way;
+    - the earlier call is imported from a module and ``later`` reads a name imported
+      from that same module (``reload_settings()`` then ``current_settings.model``).
+    """
+    changeable = set(earlier.passed)
+    if earlier.receiver is not None:
+        changeable.add(earlier.receiver)
+    for name in later.eager:
+        if any(name.startswith((base + ".", base + "[")) for base in changeable):
+            return True  # an attribute or item of what the earlier call can change, read before it runs
+    read = set(later.eager)
+    if later.receiver is not None:
+        read.add(later.receiver)
+        if earlier.mutates and any(later.receiver.startswith((base + ".", base + "[")) for base in changeable):
+            return True  # ``self.client.fetch()`` after ``self.reconnect()``: the client may be a new one
+    if earlier.receiver is not None and earlier.receiver in later.eager:
+        return True  # the earlier call's receiver handed on, or used by a call that runs first
+    if (earlier.mutates or later.mutates) and read & changeable:
+        return True  # ``self.connect()`` and ``self.fetch()``: one changes the object the other uses
+    if earlier.runs_module_code and (later.module_globals or (later.local_calls and later.module_changes_globals)):
+        return True
+    module = earlier.callee_module
+    return module is not None and any(qn.startswith(module + ".") for qn in later.qualified_reads)
+
+
+class _EagerReads(cst.CSTVisitor):
+    """The dotted names an expression reads when it is evaluated (``x.y[]`` for a subscript of ``x.y``).
+
+    A call inside counts as run: its receiver is read (``self.client`` for
+    ``self.client.get(u)``), and a plain function's name goes to ``called``.
+    Conservative: lambda and comprehension bodies count as read too.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+        self.called: set[str] = set()
+
+    def visit_Name(self, node: cst.Name) -> bool:
+        self.names.add(node.value)
+        return False
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        name = dotted(node)
+        if name is not None:
+            self.names.add(name)
+            return False
+        node.value.visit(self)
+        return False
+
+    def visit_Subscript(self, node: cst.Subscript) -> bool:
+        name = dotted(node.value)
+        if name is not None:
+            self.names.add(name + "[]")
+        else:
+            node.value.visit(self)
+        for element in node.slice:
+            element.visit(self)
+        return False
+
+    def visit_Call(self, node: cst.Call) -> bool:
+        func = node.func
+        if isinstance(func, cst.Name):
+            self.called.add(func.value)
+        elif isinstance(func, cst.Attribute):
+            func.value.visit(self)
+        else:
+            func.visit(self)
+        for arg in node.args:
+            arg.value.visit(self)
+        return False
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        node.value.visit(self)  # skip the keyword's name
+        return False
+
+
+def _passed_objects(expr: cst.BaseExpression) -> set[str]:
+    """Dotted names handed to a call as objects: ``job`` in ``f(job)``, ``f(*jobs)``, ``f([a, b.c])``, ``f({"k": d})``."""
+    name = dotted(expr)
+    if name is not None:
+        return {name}
+    out: set[str] = set()
+    if isinstance(expr, (cst.List, cst.Tuple, cst.Set)):
+        for element in expr.elements:
+            out |= _passed_objects(element.value)
+    elif isinstance(expr, cst.Dict):
+        for element in expr.elements:
+            if isinstance(element, cst.DictElement):
+                out |= _passed_objects(element.value)
+            else:
+                out |= _passed_objects(element.value)
+    elif isinstance(expr, cst.StarredElement):
+        out |= _passed_objects(expr.value)
+    return out
 
 
 class _Scan(cst.CSTVisitor):
@@ -731,3 +991,151 @@ def _awaited_assignment(stmt: cst.BaseStatement) -> bool:
         return False
     small = stmt.body[0]
     return isinstance(small, (cst.Assign, cst.AnnAssign)) and isinstance(small.value, cst.Await)
+
+
+_MUTATING_METHODS = frozenset(
+    {
+        "append", "extend", "insert", "pop", "popitem", "remove", "clear", "update", "setdefault", "add",
+        "discard", "sort", "reverse", "__setitem__", "__delitem__",
+    }
+)
+"""Container methods that change the object in place (``CACHE.update(...)``)."""
+
+
+def module_mutated_globals(body: Iterable[ast.stmt]) -> tuple[str, ...]:
+    """Names that a function of the module rebinds or changes in place, sorted.
+
+    Meant for :class:`perf_lsp.names.ModuleContext` (a ``mutated_globals`` field, part
+    of its fingerprint): a ``global NAME`` in any function or method, and the first
+    name of ``NAME.attr = ...``, ``NAME[k] = ...``, ``del NAME[k]``, ``NAME.x += ...`` or
+    ``NAME.update(...)`` (a container method that changes it, called as a statement or
+    as an assignment's or ``return``'s value) where neither the function nor an
+    enclosing one binds ``NAME``. PFL301 uses it: an awaited call of the module's own
+    code may change such a name, so a later call that reads it is not gathered with
+    it. Judged with :mod:`ast`, statements only (expressions are not walked: it runs
+    on every rebuild of the module context, about 25 ms for 6,500 lines), one
+    top-level statement at a time (remembered per node).
+    """
+    found: set[str] = set()
+    for stmt in body:
+        names = _GLOBALS_CACHE.get(stmt)
+        if names is None:
+            names = _GLOBALS_CACHE[stmt] = frozenset(_statement_mutated_globals(stmt))
+        found |= names
+    return tuple(sorted(found))
+
+
+# Per statement node, for as long as the node lives: the editor keeps unchanged statements'
+# nodes between keystrokes; a whole-document parse makes new ones and the old entries go.
+_GLOBALS_CACHE: weakref.WeakKeyDictionary[ast.stmt, frozenset[str]] = weakref.WeakKeyDictionary()
+
+_AST_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_EMPTY: frozenset[str] = frozenset()
+_BLOCK_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def _statement_mutated_globals(stmt: ast.stmt) -> set[str]:
+    out: set[str] = set()
+    for func in _functions_in([stmt]):
+        _scope_mutations(func, _EMPTY, out)
+    return out
+
+
+def _functions_in(statements: list) -> list[ast.AST]:
+    """The functions defined in ``statements`` outside any function (methods of classes included)."""
+    found: list[ast.AST] = []
+    stack = list(statements)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, _AST_FUNCTIONS):
+            found.append(node)
+            continue
+        for field in _BLOCK_FIELDS:
+            stack.extend(getattr(node, field, ()) or ())
+    return found
+
+
+def _scope_mutations(func: ast.AST, enclosing: frozenset[str], out: set[str]) -> None:
+    """Add to ``out`` what ``func`` (and the functions nested in it) changes outside every enclosing function.
+
+    Statement by statement (expressions are not walked, which keeps this cheap: it runs
+    whenever the module context is rebuilt): ``global``, assignment, ``del`` and
+    augmented-assignment targets, and a container method called as a statement or as
+    an assignment's or ``return``'s value. A name bound by the function or by an
+    enclosing one is not a global (``results.append`` in a nested helper).
+    """
+    args = func.args  # type: ignore[attr-defined]
+    bound = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
+    bound |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+    declared: set[str] = set()
+    roots: set[str] = set()
+    nested: list[ast.AST] = []
+    stack: list = list(func.body)  # type: ignore[attr-defined]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, _AST_FUNCTIONS):
+            nested.append(node)
+            bound.add(node.name)
+            continue
+        if isinstance(node, ast.ClassDef):
+            bound.add(node.name)
+            nested.extend(_functions_in(node.body))
+            continue
+        targets: list[ast.expr] = []
+        value: ast.expr | None = None
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            targets, value = [node.target], node.value
+        elif isinstance(node, ast.Delete):
+            targets = node.targets
+        elif isinstance(node, (ast.For, ast.AsyncFor)):
+            targets = [node.target]
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            targets = [item.optional_vars for item in node.items if item.optional_vars is not None]
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+        elif isinstance(node, (ast.Expr, ast.Return)):
+            value = node.value
+        elif isinstance(node, ast.Global):
+            declared.update(node.names)
+            out.update(node.names)
+        elif isinstance(node, ast.Nonlocal):
+            declared.update(node.names)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound |= {(alias.asname or alias.name).split(".", 1)[0] for alias in node.names}
+        for target in targets:
+            for leaf in _ast_leaves(target):
+                if isinstance(leaf, ast.Name):
+                    bound.add(leaf.id)
+                else:
+                    root = _ast_root(leaf)
+                    if root is not None:
+                        roots.add(root)
+        if isinstance(value, ast.Await):
+            value = value.value
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in _MUTATING_METHODS:
+            root = _ast_root(value.func.value)
+            if root is not None:
+                roots.add(root)
+        for field in _BLOCK_FIELDS:
+            stack.extend(getattr(node, field, ()) or ())
+    bound -= declared
+    out.update(root for root in roots if root not in bound and (root in declared or root not in enclosing))
+    inner_enclosing = frozenset(enclosing | bound)
+    for inner in nested:
+        _scope_mutations(inner, inner_enclosing, out)
+
+
+def _ast_leaves(target: ast.expr) -> list[ast.expr]:
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [leaf for element in target.elts for leaf in _ast_leaves(element)]
+    if isinstance(target, ast.Starred):
+        return _ast_leaves(target.value)
+    return [target]
+
+
+def _ast_root(expr: ast.expr) -> str | None:
+    while isinstance(expr, (ast.Attribute, ast.Subscript)):
+        expr = expr.value
+    return expr.id if isinstance(expr, ast.Name) else None

@@ -120,6 +120,12 @@ class AwaitInLoop(Rule):
     In a module that imports ``trio``, ``anyio`` or ``curio`` the message asks for
     a task group and no ``asyncio`` fix is offered.
 
+    ``await asyncio.to_thread(f, x)`` per item is reported like any other call:
+    worker threads can run the items together (``asyncio.gather`` of the
+    ``to_thread`` calls), unless ``f`` writes (``os.remove``...). PFL303 does not
+    create such a finding: for a blocking call once per item of a loop like this, it
+    offers no ``to_thread`` fix and its message gives the gathered form instead.
+
     ## Why is this bad?
     Each iteration waits for its call to finish before the next one starts: ``n``
     items cost ``n`` round trips end to end, where running them concurrently

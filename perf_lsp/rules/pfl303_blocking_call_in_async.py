@@ -10,15 +10,18 @@ import libcst as cst
 from perf_lsp.codemod import replace_node
 from perf_lsp.model import Applicability
 from perf_lsp.names import dotted_name, resolve_dotted
-from perf_lsp.rules.base import COMPREHENSIONS, FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, dotted
+from perf_lsp.rules.base import COMPREHENSIONS, FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, children, dotted
 from perf_lsp.rules.patterns import (
     all_params,
     calls_method_of,
+    camel_to_snake,
     in_lazy_init,
     is_cached_function,
     is_cold_path,
     is_test_function,
+    referenced_names,
     stored_names,
+    target_leaves,
     uses_other_event_loop,
     walk,
 )
@@ -30,13 +33,18 @@ _HTTP = "an async client (httpx.AsyncClient, aiohttp) or await asyncio.to_thread
 _FILE = "aiofiles, or await asyncio.to_thread(...) around the whole read"
 _PROCESS = "asyncio.create_subprocess_exec(...), or await asyncio.to_thread(...)"
 _DB = "an async driver (asyncpg, aiosqlite, aiomysql, psycopg's AsyncConnection), or await asyncio.to_thread(...)"
+_SOCKET = "asyncio.open_connection(...), or await asyncio.to_thread(...) around the connection and its reads"
+_HANDLE = (
+    "an async client (httpx.AsyncClient, aiohttp), or await asyncio.to_thread(...) around the request "
+    "and the reads of its response"
+)
 
 BLOCKING_CALLS: dict[str, str] = {
     "time.sleep": _SLEEP,
     **{f"requests.{verb}": _HTTP for verb in _HTTP_VERBS},
     **{f"requests.api.{verb}": _HTTP for verb in _HTTP_VERBS},
     **{f"httpx.{verb}": _HTTP for verb in _HTTP_VERBS},
-    "urllib.request.urlopen": _HTTP,
+    "urllib.request.urlopen": _HANDLE,
     "urllib.request.urlretrieve": _HTTP,
     "open": _FILE,
     "io.open": _FILE,
@@ -53,6 +61,7 @@ BLOCKING_CALLS: dict[str, str] = {
     "pymysql.connect": _DB,
     "sqlite3.connect": _DB,
     "mysql.connector.connect": _DB,
+    "socket.create_connection": _SOCKET,
 }
 """Qualified names of calls that block the calling thread on I/O or a timer, and
 what to use instead in ``async def``; extended by ``extend-blocking-calls``."""
@@ -73,7 +82,7 @@ class BlockingCallInAsync(Rule):
     Reports a call that blocks the thread directly inside an ``async def``:
     ``time.sleep``; ``requests.get/post/...`` and calls on a ``requests.Session``
     or ``httpx.Client``; ``httpx.get/post/...``; ``urllib.request.urlopen``;
-    ``open()`` (and so the ``json.load`` that reads from it); ``subprocess.run``,
+    ``socket.create_connection``; ``open()`` (and so the ``json.load`` that reads from it); ``subprocess.run``,
     ``call``, ``check_output``..., ``os.system``; sync database drivers
     (``sqlite3``, ``psycopg2``, ``psycopg``, ``pymysql``, ``mysql.connector``):
     ``connect`` and ``execute``/``commit``/``fetch*`` on a connection or cursor the
@@ -133,7 +142,24 @@ class BlockingCallInAsync(Rule):
     ## Fix safety
     ``time.sleep(x)`` written as a statement directly in the ``async def``
     becomes ``await asyncio.sleep(x)``: safe, the coroutine still waits that long
-    (other tasks now run meanwhile, which is the point).
+    (other tasks now run meanwhile, which is the point). An ``await`` is a point
+    where other tasks interleave: code that relied on not being interrupted there
+    can behave differently. So the fix is not offered where the function uses an
+    attribute, item or ``global`` on both sides of the sleep and changes it on one
+    side: read before and written after loses other tasks' updates (``n =
+    self.count; time.sleep(1); self.count = n + 1``), written before and read after
+    may read theirs (``self.count += 1; time.sleep(1); return self.count``).
+
+    No fix at all (neither ``asyncio.sleep`` nor ``to_thread``) while a threading
+    lock is held: inside ``with threading.Lock():``, ``with self._lock:`` (a
+    ``threading``/``multiprocessing`` ``Lock``, ``RLock``, ``Condition`` or
+    ``Semaphore``, found by its constructor, or any object named ``*lock``,
+    ``*mutex``, ``*semaphore``, ``*cond`` used with a plain ``with``) or between
+    ``lock.acquire()`` and ``lock.release()``. An ``await`` there suspends the
+    coroutine with the lock held; a second task that reaches the lock blocks the
+    event loop thread, so the first task can never resume to release it: a
+    deadlock. Use an ``asyncio.Lock`` (``async with``) instead; the finding's message
+    says so.
 
     Other calls, where the call sits directly in the ``async def`` (not in a
     comprehension, lambda or nested function), become ``await
@@ -145,6 +171,22 @@ class BlockingCallInAsync(Rule):
     are copied, not shared. The fix adds ``import asyncio`` when needed. ``open()``
     has no fix: the file object is used across several statements; wrap the whole
     read in a helper and ``await asyncio.to_thread(helper)``, or use ``aiofiles``.
+    Neither have the other calls that return a handle which blocks when it is used
+    later: ``urllib.request.urlopen`` (its response's ``read()``),
+    ``socket.create_connection`` (``recv``/``sendall``), and ``requests`` calls with
+    ``stream=True`` (or ``**kwargs``): moving only the call to a thread would leave
+    the reads on the event loop. Nor do sync database connections.
+
+    No ``to_thread`` fix either for a call made once per item of a ``for`` loop
+    whose items look independent (the call reads the loop variable or a name the
+    body binds, nothing it reads is changed by the body, and the body neither
+    awaits, paces itself, returns, yields nor breaks): awaited there, it would be an
+    ``await`` in a loop that PFL302 reports, so fixing one finding would create
+    another. The message gives the form that fixes both, ``await
+    asyncio.gather(*(asyncio.to_thread(f, x) for x in xs))`` (unsafe for PFL302's
+    reasons too: the items then run at once, unbounded). A call in a ``while`` or
+    ``async for`` loop, or in a loop PFL302 leaves alone (polling, a carried value,
+    ``sleep``), keeps its fix.
     """
 
     code = "PFL303"
@@ -183,15 +225,32 @@ class BlockingCallInAsync(Rule):
                 message = f"Blocking call `{label}` in `async def` stops the event loop; use the async library's sleep"
             self.report(node, message=message, detail=_DETAIL)
             return
+        lock = held_thread_lock(node, self.ctx, func)
+        if lock is not None:  # an await here keeps the lock across a suspension: no fix (see Fix safety)
+            what = f"`{label}` blocks the event loop (it calls `{via}`)" if via else f"Blocking call `{label}` stops the event loop"
+            message = (
+                f"{what} while threading lock `{_short(lock)}` is held; an await here would keep the lock "
+                "across a suspension and can deadlock: use an asyncio.Lock, then await"
+            )
+            self.report(node, message=message, detail=_DETAIL)
+            return
         if via:
             fix = to_thread_fix(node, self.ctx)
+        elif _returns_blocking_handle(node, suggestion):
+            fix = None  # to_thread around the call alone would leave the reads on the event loop
+            if suggestion is _HTTP:
+                message = f"Blocking call `{label}` in `async def` stops the event loop; use {_HANDLE}"
         elif self.ctx.qualified_name(node.func) == "time.sleep":
-            self.report(node, message=message, alt_fix=_sleep_fix(node, self.ctx), detail=_DETAIL)
+            sleep_fix = None if _splits_shared_update(node, func, self.ctx) else _sleep_fix(node, self.ctx)
+            self.report(node, message=message, alt_fix=sleep_fix, detail=_DETAIL)
             return
         elif label in _OPEN_LABELS or suggestion is _DB:
             fix = None
         else:
             fix = to_thread_fix(node, self.ctx)
+        if fix is not None and _per_item_in_loop(node, func, self.ctx):
+            fix = None  # awaited once per item, it would be PFL302's finding: the fix must not create one
+            message += _PER_ITEM_HINT
         self.report(node, message=message, fix=fix, detail=_DETAIL)
 
     # -- detection -------------------------------------------------------
@@ -224,6 +283,26 @@ class BlockingCallInAsync(Rule):
             return None
         via = _first_blocking_in(helper, self.ctx)
         return (label, "", via) if via else None
+
+
+def _returns_blocking_handle(call: cst.Call, suggestion: str) -> bool:
+    """True when ``call`` returns a handle whose later use blocks too.
+
+    ``urllib.request.urlopen`` (a response read later), ``socket.create_connection``
+    (a socket), and a ``requests`` call or session method with ``stream=`` other than
+    ``False`` (the body is read as it is iterated). Like ``open()``, such a call gets no
+    ``to_thread`` fix: only the call would move to the worker thread.
+    """
+    if suggestion is _HANDLE or suggestion is _SOCKET:
+        return True
+    if suggestion is not _HTTP:
+        return False
+    for arg in call.args:
+        if arg.star == "**":
+            return True  # ``**kwargs`` may carry stream=True
+        if arg.keyword is not None and arg.keyword.value == "stream":
+            return not (isinstance(arg.value, cst.Name) and arg.value.value in {"False", "None"})
+    return False
 
 
 _OPENS = frozenset({"open", "io.open", "builtins.open"})
@@ -536,6 +615,274 @@ def _ast_first_blocking(func: ast.FunctionDef, imports: Mapping[str, str]) -> st
                     first = qn
         stack.extend(reversed(list(ast.iter_child_nodes(node))))
     return first
+
+
+# -- loops over independent items --------------------------------------------
+_PER_ITEM_HINT = (
+    "; once per item of this loop: run the items together in worker threads, "
+    "await asyncio.gather(*(asyncio.to_thread(...) for ... in ...))"
+)
+_PACING_WORDS = frozenset({"sleep", "throttle", "limiter", "backoff", "ratelimit", "pace", "wait"})
+_CHANGING_METHODS = frozenset(
+    {
+        "append", "extend", "insert", "add", "update", "pop", "popleft", "appendleft", "remove", "clear",
+        "setdefault", "discard", "put", "put_nowait", "push", "set", "sort", "reverse",
+    }
+)
+
+
+def _per_item_in_loop(call: cst.Call, func: cst.FunctionDef, ctx: RuleContext) -> bool:
+    """True when ``call`` runs once per item of a ``for`` loop whose items look independent.
+
+    Then ``await asyncio.to_thread(...)`` in its place would be an await in a loop that
+    PFL302 reports (one call after another, where the threads could run together), so
+    PFL303 offers no fix there. The loop is taken as dependent, and the fix kept, when
+    PFL302 would stay silent: an ``async for``; a body that returns, yields, breaks this
+    loop, awaits, paces itself (``sleep``, ``limiter``...) or holds the call in a ``with``;
+    a call that reads nothing the loop binds (the same call each time: polling); or one
+    that reads something the body changes (``done.append(x)``, ``total += ...``).
+    """
+    loop = ctx.repeating_loop(call)
+    if not isinstance(loop, cst.For) or loop.asynchronous is not None:
+        return False
+    for anc in ctx.ancestors(call):
+        if anc is loop:
+            break
+        if isinstance(anc, cst.With):
+            return False
+    body = loop.body
+    bound = set(stored_names(loop.target))
+    changed: set[str] = set()
+    for inner in walk(body, stop=FUNCTION_BOUNDARIES):
+        if isinstance(inner, (cst.Await, cst.Return, cst.Yield)):
+            return False
+        if isinstance(inner, (cst.With, cst.For)) and inner.asynchronous is not None:
+            return False
+        if isinstance(inner, cst.Call):
+            name = dotted(inner.func) or (inner.func.attr.value if isinstance(inner.func, cst.Attribute) else "")
+            words = {w for seg in name.split(".") for w in camel_to_snake(seg).split("_")}
+            if words & _PACING_WORDS or "rate_limit" in name.lower():
+                return False
+            if isinstance(inner.func, cst.Attribute) and inner.func.attr.value in _CHANGING_METHODS:
+                root = _root_name(inner.func.value)
+                if root is not None:
+                    changed.add(root)
+        elif isinstance(inner, cst.Assign):
+            for target in inner.targets:
+                bound |= stored_names(target.target)
+                for leaf in target_leaves(target.target):
+                    root = None if isinstance(leaf, cst.Name) else _root_name(leaf)
+                    if root is not None:
+                        changed.add(root)  # ``seen[key] = ...``, ``self.last = ...``
+        elif isinstance(inner, (cst.AugAssign, cst.AnnAssign)):
+            bound |= stored_names(inner.target)
+            root = _root_name(inner.target)
+            if root is not None and (isinstance(inner, cst.AugAssign) or not isinstance(inner.target, cst.Name)):
+                changed.add(root)
+        elif isinstance(inner, (cst.For, cst.CompFor)):
+            bound |= stored_names(inner.target)
+        elif isinstance(inner, cst.WithItem) and inner.asname is not None:
+            bound |= stored_names(inner.asname.name)
+        elif isinstance(inner, cst.NamedExpr):
+            bound |= stored_names(inner.target)
+    if _breaks_loop(body):
+        return False
+    reads = referenced_names(call)
+    if not reads & bound:
+        return False  # the same call on every iteration: a retry or polling loop
+    return not reads & (changed - set(stored_names(loop.target)))
+
+
+def _root_name(expr: cst.CSTNode) -> str | None:
+    while isinstance(expr, (cst.Attribute, cst.Subscript)):
+        expr = expr.value
+    return expr.value if isinstance(expr, cst.Name) else None
+
+
+def _breaks_loop(body: cst.CSTNode) -> bool:
+    """A ``break`` of the loop whose body this is (not of a loop nested in it)."""
+    stack = list(children(body))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Break):
+            return True
+        if isinstance(node, (cst.For, cst.While)):
+            if node.orelse is not None:  # a nested loop's ``else`` runs in this loop
+                stack.append(node.orelse)
+            continue
+        if isinstance(node, FUNCTION_BOUNDARIES):
+            continue
+        stack.extend(children(node))
+    return False
+
+
+# -- threading locks and interleaving ----------------------------------------
+_THREAD_LOCKS = frozenset(
+    f"{module}.{name}"
+    for module in ("threading", "multiprocessing")
+    for name in ("Lock", "RLock", "Condition", "Semaphore", "BoundedSemaphore")
+)
+_LOCK_WORDS = ("lock", "locks", "rlock", "mutex", "semaphore", "sem", "condition", "cond")
+
+
+def held_thread_lock(node: cst.CSTNode, ctx: RuleContext, func: cst.FunctionDef) -> str | None:
+    """The code of a threading lock held where ``node`` runs in ``func``, or None.
+
+    Held means: ``node`` is in the body of a plain (not ``async``) ``with`` whose item
+    is a threading lock (see :func:`_is_thread_lock`), in the body of ``if
+    X.acquire(...):``, or after a statement that calls ``X.acquire()`` (not awaited)
+    in an enclosing block with no ``X.release()`` in between.
+    """
+    child = node
+    for anc in ctx.ancestors(node):
+        if anc is func or isinstance(anc, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+            return None
+        if isinstance(anc, cst.With) and anc.asynchronous is None and child is anc.body:
+            for item in anc.items:
+                if _is_thread_lock(item.item, ctx, func):
+                    return ctx.code(item.item)
+        if isinstance(anc, cst.If) and child is anc.body:
+            for call in _calls_in(anc.test):
+                receiver = _sync_method_receiver(call, "acquire", ctx)
+                if receiver is not None:
+                    return receiver
+        if isinstance(anc, cst.IndentedBlock):
+            held: dict[str, bool] = {}
+            for stmt in anc.body:
+                if stmt is child:
+                    break
+                for call in _calls_in(stmt):
+                    for method, state in (("acquire", True), ("release", False)):
+                        receiver = _sync_method_receiver(call, method, ctx)
+                        if receiver is not None:
+                            held[receiver] = state
+            locked = [receiver for receiver, state in held.items() if state]
+            if locked:
+                return locked[0]
+        child = anc
+    return None
+
+
+def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
+    """The calls under ``node`` in source order, nested functions and classes left out."""
+    out = [node] if isinstance(node, cst.Call) else []
+    out.extend(n for n in walk(node, stop=FUNCTION_BOUNDARIES) if isinstance(n, cst.Call))
+    return out
+
+
+def _sync_method_receiver(call: cst.Call, method: str, ctx: RuleContext) -> str | None:
+    """The receiver's code when ``call`` is ``X.method(...)`` and is not awaited (an asyncio lock's is)."""
+    if not (isinstance(call.func, cst.Attribute) and call.func.attr.value == method):
+        return None
+    if isinstance(ctx.parent(call), cst.Await):
+        return None
+    return ctx.code(call.func.value)
+
+
+def _is_thread_lock(expr: cst.BaseExpression, ctx: RuleContext, func: cst.FunctionDef) -> bool:
+    """True when ``expr``, used with a plain ``with`` in an ``async def``, is a threading lock.
+
+    Built by a ``threading``/``multiprocessing`` lock constructor (here, in a local,
+    in a module-level name, or in ``self.X = ...``/a class attribute of the enclosing
+    class), or named like one (``self._lock``, ``write_mutex``, ``locks[key]``): an
+    ``asyncio.Lock`` cannot be used with a plain ``with``, so such a name is a thread one.
+    """
+    if isinstance(expr, cst.Call):
+        return ctx.qualified_name(expr.func) in _THREAD_LOCKS
+    if isinstance(expr, cst.Subscript):
+        expr = expr.value
+    name = dotted(expr)
+    if name is None:
+        return False
+    last = camel_to_snake(name.rsplit(".", 1)[-1]).split("_")
+    if last and last[-1] in _LOCK_WORDS:
+        return True
+    if "." not in name:
+        values = _local_values(func, name) if _binds(func, name) else None
+        if values:
+            return any(_is_thread_lock(v, ctx, func) for v in values if isinstance(v, cst.Call))
+        return ctx.module_ctx.binding(name) in _THREAD_LOCKS
+    owner, _, attr = name.partition(".")
+    cls = ctx.enclosing_class(func)
+    if cls is None or "." in attr or owner != _first_param(func):
+        return False
+    for node in walk(cls.body, stop=(cst.ClassDef, cst.Lambda)):
+        if not isinstance(node, cst.Assign) or not isinstance(node.value, cst.Call):
+            continue
+        if ctx.qualified_name(node.value.func) not in _THREAD_LOCKS:
+            continue
+        for target in node.targets:
+            bound = dotted(target.target)
+            if bound is not None and (bound == attr or bound.split(".", 1)[-1] == attr and "." in bound):
+                return True
+    return False
+
+
+_CONTAINER_CHANGES = frozenset(
+    {"append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "add", "discard"}
+)
+
+
+def _splits_shared_update(call: cst.Call, func: cst.FunctionDef, ctx: RuleContext) -> bool:
+    """True when ``func`` uses shared state on both sides of ``call``, changing it on one side.
+
+    Shared: an attribute or item of anything (``self.count``, ``CACHE[k]``), or a name
+    the function declares ``global``/``nonlocal``. With ``await`` at ``call``, other tasks
+    run in between: a value read before and written after loses their updates
+    (``n = self.count; sleep; self.count = n + 1``), one written before and read after
+    may be theirs (``self.count += 1; sleep; return self.count``); with the blocking
+    call, no task could run there.
+    """
+    declared = {
+        item.name.value for node in walk(func.body, stop=_SCOPES) if isinstance(node, (cst.Global, cst.Nonlocal))
+        for item in node.names
+    }
+    before: list[tuple[str, bool]] = []
+    after: list[tuple[str, bool]] = []
+    side = before
+    for node in walk(func.body, stop=_SCOPES):
+        if node is call:
+            side = after
+            continue
+        target_nodes: list[cst.CSTNode] = []
+        if isinstance(node, cst.Assign):
+            target_nodes = [t.target for t in node.targets]
+        elif isinstance(node, (cst.AugAssign, cst.AnnAssign, cst.Del)):
+            target_nodes = [node.target]
+        elif (
+            isinstance(node, cst.Call)
+            and isinstance(node.func, cst.Attribute)
+            and node.func.attr.value in _CONTAINER_CHANGES
+        ):
+            target_nodes = [node.func.value]
+        for target in target_nodes:
+            for leaf in target_leaves(target):
+                path = _shared_path(leaf, declared)
+                if path is not None:
+                    side.append((path, True))
+        if isinstance(node, (cst.Attribute, cst.Subscript, cst.Name)):
+            path = _shared_path(node, declared)
+            if path is not None:
+                side.append((path, False))
+    return any(
+        (wrote or writes) and _overlap(path, other) for path, wrote in before for other, writes in after
+    )
+
+
+def _overlap(a: str, b: str) -> bool:
+    return a == b or a.startswith((b + ".", b + "[")) or b.startswith((a + ".", a + "["))
+
+
+def _shared_path(node: cst.CSTNode, declared: set[str]) -> str | None:
+    """``self.count`` for ``self.count``, ``CACHE[]`` for ``CACHE[k]``, ``N`` for a declared global ``N``; else None."""
+    if isinstance(node, cst.Subscript):
+        base = dotted(node.value)
+        return f"{base}[]" if base is not None else None
+    if isinstance(node, cst.Attribute):
+        return dotted(node)
+    if isinstance(node, cst.Name) and node.value in declared:
+        return node.value
+    return None
 
 
 # -- codemods ----------------------------------------------------------------

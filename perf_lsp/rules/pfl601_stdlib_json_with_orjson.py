@@ -14,7 +14,13 @@ _CALLS = frozenset({"json.loads", "json.dumps"})
 # UTF-8 output); a call with any other keyword keeps json's behaviour on purpose.
 _DUMPS_KEYWORDS = frozenset({"default", "sort_keys", "ensure_ascii", "indent"})
 _MESSAGE = "`json.{function}` used where the project has orjson; `orjson.{function}` is 3-10x faster"
-_UTF8 = frozenset({"utf-8", "utf8", "UTF-8", "UTF8"})
+_UTF8 = frozenset({"utf-8", "utf8", "UTF-8", "UTF8", "utf_8", "U8"})
+_BYTES_RESPONSES = frozenset(
+    f"{module}.{name}"
+    for module in ("starlette.responses", "fastapi.responses", "fastapi")
+    for name in ("Response", "PlainTextResponse", "HTMLResponse")
+)
+"""Response classes whose ``content`` may be ``str`` (encoded as UTF-8) or ``bytes`` (sent as is)."""
 
 
 def _normalise(name: str) -> str:
@@ -76,7 +82,11 @@ class StdlibJsonWithOrjson(Rule):
     ## Fix safety
     Unsafe. ``json.loads(x)`` becomes ``orjson.loads(x)``; ``json.dumps(x)`` without
     keyword arguments becomes ``orjson.dumps(x).decode()`` (still a ``str``), and
-    ``json.dumps(x).encode()`` becomes ``orjson.dumps(x)`` (the same UTF-8 bytes);
+    ``json.dumps(x).encode()`` becomes ``orjson.dumps(x)`` (the same UTF-8 bytes), as
+    does a ``json.dumps(x)`` whose value is discarded (a statement of its own, kept for
+    the ``TypeError`` it raises) or passed as the ``content`` of a Starlette/FastAPI
+    ``Response``, ``PlainTextResponse`` or ``HTMLResponse`` (which encode a ``str`` as
+    UTF-8). The call keeps its layout and comments (only the callee changes);
     ``import orjson`` is added when missing. The two libraries differ:
 
     - ``orjson.dumps`` writes compact JSON (``{"a":1}``, not ``{"a": 1}``) and
@@ -95,7 +105,12 @@ class StdlibJsonWithOrjson(Rule):
       that imports orjson only optionally loses its fallback).
 
     Calls with keyword arguments are reported without a fix (``sort_keys=True`` is
-    ``option=orjson.OPT_SORT_KEYS``, ``indent=2`` is ``orjson.OPT_INDENT_2``).
+    ``option=orjson.OPT_SORT_KEYS``, ``indent=2`` is ``orjson.OPT_INDENT_2``; a
+    ``default=`` function is called for other types than json's, ``ensure_ascii=False``
+    is orjson's only output), and so is ``json.dumps(x).encode(codec)`` for a codec
+    other than UTF-8 (``"ascii"`` relies on json escaping every non-ASCII character).
+    Non-ASCII text now reaches places that may accept only ASCII or Latin-1 (an HTTP
+    header value, a file opened with such an encoding).
     """
 
     code = "PFL601"
@@ -133,11 +148,17 @@ class StdlibJsonWithOrjson(Rule):
         loop = self.ctx.repeating_loop(node)
         detail = evidence + (" Inside a loop: paid once per iteration." if loop is not None else "")
         plain = len(node.args) == 1 and node.args[0].keyword is None and not node.args[0].star
-        encode_call = self._utf8_encode_of(node) if function == "dumps" else None
+        encode_call = None
+        as_bytes = False
+        if function == "dumps":
+            encode_call, utf8 = self._encode_of(node)
+            if encode_call is not None and not utf8:
+                plain = False  # ``.encode("ascii")`` relied on json's ASCII-only output; orjson writes UTF-8
+            as_bytes = encode_call is None and self._bytes_do(node)
         self.report(
             node,
             message=_MESSAGE.format(function=function),
-            fix=self._fix(node, function, encode_call) if plain else None,
+            fix=self._fix(node, function, encode_call, as_bytes) if plain else None,
             detail=detail,
         )
 
@@ -205,33 +226,55 @@ class StdlibJsonWithOrjson(Rule):
                 return False
         return positional == 1
 
-    def _utf8_encode_of(self, node: cst.Call) -> cst.Call | None:
-        """The ``json.dumps(x).encode()`` call around ``node`` (UTF-8 or no argument), or None."""
+    def _encode_of(self, node: cst.Call) -> tuple[cst.Call | None, bool]:
+        """The ``json.dumps(x).encode(...)`` call around ``node`` (or None), and whether it encodes as UTF-8.
+
+        ``encode()``, ``encode("utf-8")`` and ``encode(encoding="utf-8")`` are UTF-8;
+        any other codec or argument is not (``"ascii"`` only works because
+        ``json.dumps`` escapes every non-ASCII character).
+        """
         attr = self.ctx.parent(node)
         if not (isinstance(attr, cst.Attribute) and attr.value is node and attr.attr.value == "encode"):
-            return None
+            return None, False
         call = self.ctx.parent(attr)
         if not (isinstance(call, cst.Call) and call.func is attr):
-            return None
+            return None, False
         if not call.args:
-            return call
-        if len(call.args) == 1 and call.args[0].keyword in (None,) and not call.args[0].star:
-            value = call.args[0].value
-            if isinstance(value, cst.SimpleString) and value.evaluated_value in _UTF8:
-                return call
-        return None
+            return call, True
+        if len(call.args) == 1 and not call.args[0].star:
+            arg = call.args[0]
+            if arg.keyword is None or arg.keyword.value == "encoding":
+                value = arg.value
+                if isinstance(value, cst.SimpleString) and value.evaluated_value in _UTF8:
+                    return call, True
+        return call, False
+
+    def _bytes_do(self, node: cst.Call) -> bool:
+        """Whether ``json.dumps(...)``'s ``str`` is not needed: its value is discarded (a statement
+        of its own), or handed to a response class that encodes a ``str`` as UTF-8 and takes bytes as they are."""
+        parent = self.ctx.parent(node)
+        if isinstance(parent, cst.Expr) and parent.value is node:
+            return True
+        if not (isinstance(parent, cst.Arg) and parent.value is node and not parent.star):
+            return False
+        call = self.ctx.parent(parent)
+        if not (isinstance(call, cst.Call) and self.ctx.qualified_name(call.func) in _BYTES_RESPONSES):
+            return False
+        if parent.keyword is not None:
+            return parent.keyword.value == "content"
+        return call.args[0] is parent
 
     # -- codemod ----------------------------------------------------------
-    def _fix(self, node: cst.Call, function: str, encode_call: cst.Call | None):
+    def _fix(self, node: cst.Call, function: str, encode_call: cst.Call | None, as_bytes: bool):
         def build(fctx: FixContext) -> cst.Module | None:
-            ref = fctx.module_ref("orjson")
-            call = cst.Call(
-                func=cst.Attribute(value=fctx.parse_expression(ref), attr=cst.Name(function)),
-                args=node.args,
-                lpar=node.lpar,
-                rpar=node.rpar,
-            )
-            if function == "loads":
+            module = fctx.parse_expression(fctx.module_ref("orjson"))
+            func = node.func
+            if isinstance(func, cst.Attribute):  # ``json.dumps`` -> ``orjson.dumps``: the call's own nodes and layout
+                new_func: cst.BaseExpression = func.with_changes(value=module, attr=func.attr.with_changes(value=function))
+            else:  # ``dumps`` imported from json
+                new_func = cst.Attribute(value=module, attr=cst.Name(function), lpar=func.lpar, rpar=func.rpar)
+            call = node.with_changes(func=new_func)
+            if function == "loads" or as_bytes:
                 return replace_node(fctx.chunk, node, call)
             if encode_call is not None:
                 return replace_node(fctx.chunk, encode_call, call.with_changes(lpar=encode_call.lpar, rpar=encode_call.rpar))
