@@ -328,7 +328,7 @@ async def handler(i):
     probe.event(f"start:sleep:{i}")
     time.sleep(0.02)
     probe.event(f"end:sleep:{i}")
-    response = requests.get(f"http://svc/{i}", timeout=0.05)
+    response = requests.get(f"http://svc/{i}", timeout=0.1)
     return response.text
 
 
@@ -349,7 +349,7 @@ model = SentenceTransformer("all-MiniLM-L6-v2")
 
 
 async def embed(text):
-    vector = model.encode(text, delay=0.05)
+    vector = model.encode(text, delay=0.1)
     return vector.round(4).tolist()
 
 
@@ -1178,6 +1178,36 @@ def test_defect4_pfl301_reads_state_the_first_call_changes(tmp_path):
     assert after.out == before.out
 
 
+SHARED_ARGUMENT = """\
+import asyncio
+
+
+async def step(log, x, delay):
+    await asyncio.sleep(delay)
+    log.append(x)
+    return len(log)
+
+
+async def flow():
+    log = []
+    a = await step(log, "first", 0.002)
+    b = await step(log, "second", 0)
+    return a, b, log
+
+
+def main():
+    print(asyncio.run(flow()))
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="issue 8 defect 4: PFL301 gathers two calls that mutate the same argument")
+def test_defect4_pfl301_calls_sharing_a_mutable_argument(tmp_path):
+    before = run(SHARED_ARGUMENT, tmp_path)
+    after = run(fixed(SHARED_ARGUMENT), tmp_path)
+    assert before.out == "(1, 2, ['first', 'second'])\n"
+    assert after.out == before.out
+
+
 SLEEP_UNDER_LOCK = """\
 import asyncio
 import threading
@@ -1396,6 +1426,7 @@ def test_defect_programs_trigger_their_rules():
         "BOUND_DICT": (BOUND_DICT, "PFL103"),
         "CALL_ARGUMENT": (CALL_ARGUMENT, "PFL102"),
         "RELOAD_THEN_PUBLISH": (RELOAD_THEN_PUBLISH, "PFL301"),
+        "SHARED_ARGUMENT": (SHARED_ARGUMENT, "PFL301"),
         "SLEEP_UNDER_LOCK": (SLEEP_UNDER_LOCK, "PFL303"),
         "LATER_IMPORT": (LATER_IMPORT, "PFL401"),
         "INVALID_PATTERN": (INVALID_PATTERN, "PFL401"),

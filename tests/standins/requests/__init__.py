@@ -2,6 +2,8 @@
 
 Counts ``requests.session`` (sessions made) and ``requests.request``; each request logs the id of
 the session that sent it (``send:<session id>``), so a test sees which requests shared one.
+A ``timeout`` given as a float below 1 stands for the server's latency: the request sleeps that
+long between ``start:http`` and ``end:http`` events (so overlap shows in the call log).
 """
 
 import itertools
