@@ -129,3 +129,9 @@ def test_the_referee_sees_errors(tmp_path):
     """The referee itself works: ruff reports an unused import and an undefined name."""
     (tmp_path / "bad.py").write_text("import os\n\n\ndef f():\n    return missing\n", encoding="utf-8")
     assert _f_errors(tmp_path)["bad.py"] == collections.Counter({"F401": 1, "F821": 1})
+
+
+def test_known_failures_name_existing_inputs():
+    """A renamed fixture must not leave a stale entry in KNOWN (its xfail would silently vanish)."""
+    names = {name[: -len(".py")] for name in _inputs()}
+    assert set(KNOWN) - names == set()
