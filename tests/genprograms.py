@@ -10,10 +10,15 @@ sort-then-slice, list membership, json), nested in ``for``/``while`` loops, ``if
 ``try``, ``with``, with local imports, comments inside multi-line calls, and strings that
 mention the names a fix might pick (``"session"``, ``"model"``, ``pytest.mark.asyncio``).
 
-``programs()`` is the strategy; every value it draws compiles.
+``programs()`` is the strategy; every value it draws compiles, and no function binds a name
+that the module binds too (``model``, ``client``, ``requests``, ``re``...: a local import or
+assignment of such a name would make an earlier use in the function an UnboundLocalError
+before any fix), so a Ruff ``F823``/``F821`` after a fix is the fix's doing.
 """
 
 from __future__ import annotations
+
+import symtable
 
 from hypothesis import strategies as st
 
@@ -43,11 +48,11 @@ ASYNC_HEADER = ["import asyncio"]
 # Statements valid anywhere in a function body. ``{x}`` is the current item (loop variable or
 # parameter), ``{n}`` a unique suffix. Each is a list of lines (relative indentation).
 PLAIN = [
-    ['model = SentenceTransformer("all-MiniLM-L6-v2")', "vector_{n} = model.encode({x})"],
-    ["model = SentenceTransformer(name)", "print(model.encode({x}))"],
-    ['options = {{"device": "cpu"}}', "model = SentenceTransformer(name, model_kwargs=options)"],
-    ["client = OpenAI(api_key=key)", 'print(client.chat.completions.create(model="m", messages=[]))'],
-    ["client = OpenAI(http_client=httpx.Client())"],
+    ['encoder = SentenceTransformer("all-MiniLM-L6-v2")', "vector_{n} = encoder.encode({x})"],
+    ["encoder = SentenceTransformer(name)", "print(encoder.encode({x}))"],
+    ['options = {{"device": "cpu"}}', "encoder = SentenceTransformer(name, model_kwargs=options)"],
+    ["llm = OpenAI(api_key=key)", 'print(llm.chat.completions.create(model="m", messages=[]))'],
+    ["llm = OpenAI(http_client=httpx.Client())"],
     ['headers = {{"Authorization": key}}', "http = httpx.Client(headers=headers)", 'print(http.get("/a"))'],
     ['http = httpx.Client(base_url="http://svc", timeout=5)', "print(http.get({x}))"],
     ["cache = redis.Redis(host=host, port=6379)", "print(cache.get({x}))"],
@@ -62,15 +67,15 @@ PLAIN = [
     ['label_{n} = "model session response"'],
     ["print(", "    re.sub(", '        r"\\s+",  # runs of whitespace', '        " ",', "        str({x}),", "    )", ")"],
     ["print(", "    sorted(", "        items,  # pairs", "        key=lambda s: s[0],", "    )[:2]", ")"],
-    ["import requests", 'requests.get("http://svc/x", timeout=5)'],
-    ["import re", 'print(re.match(r"a+", str({x})))'],
+    ["import requests as web", 'web.get("http://svc/x", timeout=5)'],
+    ["import re as regex", 'print(regex.match(r"a+", str({x})))'],
 ]
 
 # Statements for the body of a loop (``{x}`` is the loop variable).
 IN_LOOP = [
     ['response_{n} = requests.get(f"http://svc/{{{x}}}", timeout=5)', "out.append(response_{n}.text)"],
     ['requests.post("http://svc/up", data={{"item": {x}}}, timeout=5)'],
-    ["import requests", 'requests.post("http://svc/up", data={{"item": {x}}}, timeout=5)'],
+    ["import requests as web", 'web.post("http://svc/up", data={{"item": {x}}}, timeout=5)'],
     ["out.append(model.encode({x}))"],
     ["vec_{n} = model.encode({x})", "out.append(vec_{n})"],
     ['out.append(client.embeddings.create(input={x}, model="m").data[0].embedding)'],
@@ -236,4 +241,21 @@ def programs(draw) -> str:
     parts = ["\n".join(header), "\n".join(helpers)] + ["\n".join(u) for u in units]
     source = "\n\n\n".join(parts) + "\n"
     compile(source, "<generated>", "exec")
+    _assert_no_shadowing(source)
     return source
+
+
+def _assert_no_shadowing(source: str) -> None:
+    """No function binds (other than as a parameter) a name the module binds: see the module docstring."""
+    top = symtable.symtable(source, "<generated>", "exec")
+    module_names = {sym.get_name() for sym in top.get_symbols() if sym.is_assigned() or sym.is_imported()}
+
+    def walk(table: symtable.SymbolTable) -> None:
+        for child in table.get_children():
+            if child.get_type() == "function":
+                for sym in child.get_symbols():
+                    if (sym.is_assigned() or sym.is_imported()) and not sym.is_parameter():
+                        assert sym.get_name() not in module_names, f"generator bug: a function rebinds {sym.get_name()!r}"
+            walk(child)
+
+    walk(top)
