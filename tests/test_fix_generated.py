@@ -3,8 +3,10 @@
 The programs come from ``genprograms.programs()`` (hypothesis), seeded with the rules'
 anti-patterns, plus a few hand-written ``SEEDS``. The default suite checks a fixed,
 derandomized set (``EXAMPLES`` programs, the same on every run) so CI is deterministic and
-fast; ``PERF_LSP_LONG_TESTS=1`` adds a randomized run of ``LONG_EXAMPLES`` programs that
-hypothesis shrinks to a minimal failing one.
+fast; ``PERF_LSP_LONG_TESTS=1`` checks 60 instead of 10 and adds a randomized run of
+``PERF_LSP_LONG_EXAMPLES`` (default 300) programs that hypothesis shrinks to a minimal failing
+one (``PERF_LSP_LONG_ONLY=compile,stable`` limits it to those properties, e.g. while defect 13
+still makes ``new_finding`` fail at once).
 
 For each program, with every rule selected, unsafe fixes on and then safe fixes only:
 
@@ -33,7 +35,7 @@ from hypothesis import HealthCheck, given, settings
 from fixrun import ALL, ENGINE, LONG
 from genprograms import programs
 
-EXAMPLES = 10
+EXAMPLES = 60 if LONG else 10
 LONG_EXAMPLES = int(os.environ.get("PERF_LSP_LONG_EXAMPLES", "300"))
 
 SEEDS = {
