@@ -219,13 +219,11 @@ def ruff_new(tmp_path_factory):
     return _ruff_new_errors(list(_corpus()), tmp_path_factory.mktemp("ruff"))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 defect 1: PFL104's session uses `requests` before a local import binds it (F823)")
 def test_generated_fixes_add_no_ruff_error_but_unused_imports(ruff_new):
     other = {name: {c: n for c, n in new.items() if c != "F401"} for name, new in ruff_new.items()}
     assert {name: new for name, new in other.items() if new} == {}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 defect 9: imports the fix made unused are left behind (F401)")
 def test_generated_fixes_leave_no_unused_import(ruff_new):
     assert {name: new for name, new in ruff_new.items() if "F401" in new} == {}
 

@@ -32,28 +32,7 @@ ROOT = Path(__file__).parent.parent
 EXAMPLES = sorted((ROOT / "examples").rglob("*.py"))
 
 # case id -> the defect that makes ruff report a new F error today
-KNOWN = {
-    "pfl101/auto_model_local_import": "issue 8 defect 9: local `from transformers import ...` left unused by PFL101",
-    "pfl101/tokenizer_per_request_chain": "issue 8 defect 9: local `from transformers import AutoTokenizer` left unused by PFL101",
-    "pfl102/langchain_chat_model_local_import": "issue 8 defect 9: local `from langchain_openai import ChatOpenAI` left unused by PFL102",
-    "pfl104/post_from_import_while": "issue 8 defect 9: `from requests import post` left unused by PFL104",
-    "pfl401/from_import_sub_in_loop": "issue 8 defect 9: `from re import sub` left unused by PFL401",
-    "pfl303/sleep_in_handler": "issue 8 defect 9: `import time` left unused by PFL303",
-    "pfl501/cosine_numpy_imported": "issue 8 defect 9: `import math` left unused by PFL501",
-    "pfl601/dumps_encode_to_bytes": "issue 8 defect 9: `import json` left unused by PFL601",
-    "pfl601/dumps_in_loop_from_import": "issue 8 defect 9: `from json import dumps` left unused by PFL601",
-    "pfl601/loads_in_consumer_module_imports_orjson": "issue 8 defect 9: `import json` left unused by PFL601",
-    "pfl601/loads_in_class_with_local_orjson_import": "issue 8 defect 9: `import json` left unused by PFL601",
-    "programs/compact_json": "issue 8 defect 9: `import json` left unused by PFL601",
-    "programs/json_dumps_layout": "issue 8 defect 9: `import json` left unused by PFL601",
-    "programs/pfl601": "issue 8 defect 9: `import json` left unused by PFL601",
-    "programs/pfl303": "issue 8 defect 9: `import time` left unused by PFL303",
-    "programs/sleep_under_lock": "issue 8 defect 9: `import time` left unused by PFL303",
-    "programs/pfl501": "issue 8 defect 9: `import math` left unused by PFL501",
-    "programs/later_import": "issue 8 defect 6: PFL401's constant uses `re` above its import (F821)",
-    "programs/local_import": "issue 8 defect 1: PFL104's session uses `requests` before the local import (F823)",
-    "programs/optional_import": "issue 8 defect 2: PFL104 adds a module-level `import requests` (F401)",
-}
+KNOWN: dict[str, str] = {}
 
 
 def _ruff() -> list[str]:

@@ -97,6 +97,7 @@ class _Effects:
     runs_module_code: bool  # the callee is not imported: it may be this module's code (and change its globals)
     mutates: bool  # the method's name says it changes its receiver or arguments (reload, connect, fill...)
     module_changes_globals: bool  # some function of this module rebinds or changes a global in place
+    containers: frozenset[str] = frozenset()  # passed locals the function built as a list/dict/set: an accumulator
 
 
 @dataclass
@@ -146,7 +147,10 @@ class SequentialAwaits(Rule):
     call of the module's own code (not imported) makes a later read of a global that
     some function of the module rebinds (``global CONFIG``) or changes in place
     (``CACHE[k] = v``) dependent, and an imported call (``reload_settings()``) a later
-    read of a name imported from the same module (``current_settings.model``).
+    read of a name imported from the same module (``current_settings.model``). Two
+    calls both handed a list, dict or set the function built (``log = []``, then
+    ``await step(log, ...)`` twice) are dependent too: they communicate through it,
+    in order.
 
     Not reported, because the operations cannot run at once or their order matters:
     a call on, or passing, a database session, connection, cursor or transaction, a
@@ -242,6 +246,7 @@ class SequentialAwaits(Rule):
         super().__init__(ctx)
         self._http_by_func: dict[int, frozenset[str]] = {}
         self._locals_by_func: dict[int, frozenset[str]] = {}
+        self._containers_by_func: dict[int, frozenset[str]] = {}
         self._func: cst.FunctionDef | None = None
 
     @property
@@ -386,7 +391,25 @@ class SequentialAwaits(Rule):
             runs_module_code=not imported and not (callee is not None and hasattr(builtins, callee)),
             mutates=_mutates(call),
             module_changes_globals=bool(mutated),
+            containers=frozenset(passed) & self._containers(),
         )
+
+    def _containers(self) -> frozenset[str]:
+        """Locals of the function being checked bound to a new list, dict or set (``log = []``, ``cache = dict()``)."""
+        func = self._func
+        if func is None:
+            return frozenset()
+        found = self._containers_by_func.get(id(func))
+        if found is None:
+            names: set[str] = set()
+            for node in walk(func.body, stop=(cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+                if isinstance(node, cst.Assign) and _is_new_container(node.value):
+                    names |= {t.target.value for t in node.targets if isinstance(t.target, cst.Name)}
+                elif isinstance(node, cst.AnnAssign) and node.value is not None and _is_new_container(node.value):
+                    if isinstance(node.target, cst.Name):
+                        names.add(node.target.value)
+            found = self._containers_by_func[id(func)] = frozenset(names)
+        return found
 
     def _locals(self) -> frozenset[str]:
         """Names the function being checked binds (parameters, assignments, imports, loop and ``with`` targets)."""
@@ -729,6 +752,19 @@ def _target_names(target: cst.BaseExpression) -> list[str] | None:
     return None
 
 
+_CONTAINER_TYPES = frozenset({"list", "dict", "set", "bytearray", "deque", "defaultdict", "OrderedDict", "Counter"})
+
+
+def _is_new_container(value: cst.BaseExpression) -> bool:
+    """A display, comprehension or constructor call that makes a new mutable container."""
+    if isinstance(value, (cst.List, cst.Dict, cst.Set, cst.ListComp, cst.DictComp, cst.SetComp)):
+        return True
+    if isinstance(value, cst.Call):
+        name = dotted(value.func)
+        return name is not None and name.rsplit(".", 1)[-1] in _CONTAINER_TYPES  # list(), collections.deque()
+    return False
+
+
 def _related(a: str, b: str) -> bool:
     """``a`` and ``b`` are the same object or one is part of the other (``self`` / ``self.x``)."""
     return a == b or a.startswith(b + ".") or b.startswith(a + ".")
@@ -757,6 +793,8 @@ def _depends(earlier: _Member, later: _Member) -> bool:
 def _changes_what_later_reads(earlier: _Effects, later: _Effects) -> bool:
     """True when ``earlier``'s call can change something ``later`` reads before ``earlier`` runs, once gathered.
 
+    - both calls are handed a list, dict or set the function built (``log = []``;
+      ``step(log, ...)`` twice): they communicate through it, in order;
     - ``later`` reads an attribute or item of the object the earlier method was called
       on or of an object passed to it (``self.config`` after ``self.reload()``,
       ``job.results`` after ``populate(job)``); or, when the earlier call is named as
@@ -775,6 +813,8 @@ def _changes_what_later_reads(earlier: _Effects, later: _Effects) -> bool:
     - the earlier call is imported from a module and ``later`` reads a name imported
       from that same module (``reload_settings()`` then ``current_settings.model``).
     """
+    if earlier.containers & later.passed:
+        return True  # both are handed the list/dict the function built: they communicate through it
     changeable = set(earlier.passed)
     if earlier.receiver is not None:
         changeable.add(earlier.receiver)

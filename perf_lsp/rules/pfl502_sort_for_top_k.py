@@ -48,24 +48,32 @@ class SortForTopK(Rule):
     ```
 
     ## Fix safety
-    The standard library documents ``heapq.nsmallest(n, iterable, key)`` as
-    equivalent to ``sorted(iterable, key=key)[:n]`` and ``heapq.nlargest`` as
-    equivalent to ``sorted(iterable, key=key, reverse=True)[:n]``. Ties come out
-    as ``sorted`` gives them (first seen first, for ``reverse=True`` too: both
-    are stable), and both call ``key`` once per item in the same order.
+    Unsafe. The standard library documents ``heapq.nsmallest(n, iterable, key)``
+    as equivalent to ``sorted(iterable, key=key)[:n]`` and ``heapq.nlargest`` as
+    equivalent to ``sorted(iterable, key=key, reverse=True)[:n]``, and for
+    numbers, strings and other values whose ``==`` agrees with ``<`` it is: ties
+    come out first seen first, as from the stable ``sorted``, and ``key`` is
+    called once per item in the same order. But ``heapq`` breaks ties by
+    comparing ``(item, order)`` tuples, and a tuple comparison asks ``==`` before
+    ``<``: for objects that define ``__lt__`` but not ``__eq__`` (identity
+    equality) the order of equal items changes, and with a ``nan`` among the
+    values the selected items differ (``sorted([0.3, nan, 0.9, 0.1, 0.5],
+    reverse=True)[:3]`` keeps ``nan``, ``heapq.nlargest`` need not). The analysis
+    cannot see the items' type, so the fix is never applied without
+    ``--unsafe-fixes``.
 
-    Safe when ``k`` is a non-negative integer literal (``[:10]``). When ``k`` is
-    any other expression the fix is offered as unsafe, because the two differ
-    when ``k`` is negative (``sorted(xs)[:-1]`` drops the last item,
-    ``heapq.nsmallest(-1, xs)`` returns ``[]``) or ``None`` (a slice takes
-    everything, ``heapq`` raises ``TypeError``), and because ``k`` is then
-    evaluated before the items instead of after the sort. No fix when
-    ``reverse=`` is not the literal ``True`` or ``False``. The fix adds
-    ``import heapq`` when the module does not import it. It edits the ``sorted``
-    call in place: the arguments keep their layout and comments (a comment that
-    ended the ``reverse=`` line stays, on a line of its own), and a generator
-    argument gets the parentheses it needs; no fix when a comment sits inside the
-    slice, where the fix could not keep it.
+    The primary fix needs ``k`` to be a non-negative integer literal
+    (``[:10]``). When ``k`` is any other expression the fix is offered as the
+    alternative, because the two also differ when ``k`` is negative
+    (``sorted(xs)[:-1]`` drops the last item, ``heapq.nsmallest(-1, xs)`` returns
+    ``[]``) or ``None`` (a slice takes everything, ``heapq`` raises
+    ``TypeError``), and because ``k`` is then evaluated before the items instead
+    of after the sort. No fix when ``reverse=`` is not the literal ``True`` or
+    ``False``. The fix adds ``import heapq`` when the module does not import it.
+    It edits the ``sorted`` call in place: the arguments keep their layout and
+    comments (a comment that ended the ``reverse=`` line stays, on a line of its
+    own), and a generator argument gets the parentheses it needs; no fix when a
+    comment sits inside the slice, where the fix could not keep it.
     """
 
     code = "PFL502"
@@ -73,7 +81,7 @@ class SortForTopK(Rule):
     name = "sort-for-top-k"
     message = "Full sort to keep the first k items; use `heapq.nlargest`/`nsmallest` (O(n log k))"
     fix_title = "Use heapq.nlargest/nsmallest"
-    fix_safety = Applicability.SAFE
+    fix_safety = Applicability.UNSAFE
     alt_fix_title = "Use heapq.nlargest/nsmallest (assumes k is a non-negative int)"
     alt_fix_safety = Applicability.UNSAFE
     triggers = r"\bsorted\s*\("
