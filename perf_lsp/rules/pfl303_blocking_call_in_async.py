@@ -270,7 +270,7 @@ class BlockingCallInAsync(Rule):
             label = f"{owner}.{target.attr.value}()"
         elif isinstance(target, cst.Name):
             name = target.value
-            helper = _nested_def(func, name)
+            helper = _nested_def(func, name, self.ctx)
             label = f"{name}()"
             if helper is None:
                 if _binds(func, name) or self.ctx.local_imports.get(name) or self.ctx.module_ctx.imported(name):
@@ -412,49 +412,56 @@ def _receiver_kind(expr: cst.BaseExpression, ctx: RuleContext, func: cst.Functio
     return None
 
 
-_VALUES_CACHE: dict[tuple[int, str], tuple[cst.FunctionDef, list[cst.BaseExpression] | None]] = {}
+_VALUES_CACHE: dict[int, tuple[cst.FunctionDef, dict[str, list[cst.BaseExpression] | None]]] = {}
 
 
 def _local_values(func: cst.FunctionDef, name: str) -> list[cst.BaseExpression] | None:
     """The values ``func`` assigns to local ``name`` (``x = v``, ``with v as x``); None when it binds it otherwise.
 
-    Remembered per function node and name (receivers repeat within a function).
+    Found for every name in one walk of the function, remembered per function node
+    (receivers repeat within a function; one walk per name was quadratic in its size).
     """
-    key = (id(func), name)
-    entry = _VALUES_CACHE.get(key)
-    if entry is not None and entry[0] is func:
-        return entry[1]
-    if len(_VALUES_CACHE) > 8192:
-        _VALUES_CACHE.clear()
-    values = _find_local_values(func, name)
-    _VALUES_CACHE[key] = (func, values)
-    return values
+    entry = _VALUES_CACHE.get(id(func))
+    if entry is None or entry[0] is not func:
+        if len(_VALUES_CACHE) > 4096:
+            _VALUES_CACHE.clear()
+        entry = _VALUES_CACHE[id(func)] = (func, _find_local_values(func))
+    return entry[1].get(name, [])
 
 
-def _find_local_values(func: cst.FunctionDef, name: str) -> list[cst.BaseExpression] | None:
-    values: list[cst.BaseExpression] = []
-    for param in all_params(func.params):
-        if param.name.value == name:
-            return None
+def _find_local_values(func: cst.FunctionDef) -> dict[str, list[cst.BaseExpression] | None]:
+    """Name -> the values ``func`` assigns to it, in source order; None for a name bound otherwise too
+    (a parameter, a loop or tuple target, ``+=``, a walrus, ``global``/``nonlocal``)."""
+    table: dict[str, list[cst.BaseExpression] | None] = {}
+
+    def add(name: str, value: cst.BaseExpression) -> None:
+        values = table.setdefault(name, [])
+        if values is not None:
+            values.append(value)
+
+    def other(names: Iterable[str]) -> None:
+        for name in names:
+            table[name] = None
+
     for node in walk(func.body, stop=_SCOPES):
         if isinstance(node, cst.Assign):
             for t in node.targets:
-                if isinstance(t.target, cst.Name) and t.target.value == name:
-                    values.append(node.value)
-                elif name in stored_names(t.target):
-                    return None
-        elif isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name) and node.target.value == name:
-            if node.value is None:
-                continue
-            values.append(node.value)
+                if isinstance(t.target, cst.Name):
+                    add(t.target.value, node.value)
+                else:
+                    other(stored_names(t.target))
+        elif isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name):
+            if node.value is not None:
+                add(node.target.value, node.value)
         elif isinstance(node, cst.WithItem) and node.asname is not None:
-            if isinstance(node.asname.name, cst.Name) and node.asname.name.value == name:
-                values.append(node.item)
-        elif isinstance(node, (cst.For, cst.CompFor, cst.AugAssign, cst.NamedExpr)) and name in stored_names(node.target):
-            return None
-        elif isinstance(node, (cst.Global, cst.Nonlocal)) and any(n.name.value == name for n in node.names):
-            return None
-    return values
+            if isinstance(node.asname.name, cst.Name):
+                add(node.asname.name.value, node.item)
+        elif isinstance(node, (cst.For, cst.CompFor, cst.AugAssign, cst.NamedExpr)):
+            other(stored_names(node.target))
+        elif isinstance(node, (cst.Global, cst.Nonlocal)):
+            other(n.name.value for n in node.names)
+    other(param.name.value for param in all_params(func.params))
+    return table
 
 
 _BOUND_CACHE: dict[int, tuple[cst.FunctionDef, frozenset[str]]] = {}
@@ -518,17 +525,22 @@ def _method(cls: cst.ClassDef, name: str) -> cst.FunctionDef | None:
     return found
 
 
-def _nested_def(func: cst.FunctionDef, name: str) -> cst.FunctionDef | None:
+def _nested_def(func: cst.FunctionDef, name: str, ctx: RuleContext) -> cst.FunctionDef | None:
     """A ``def name`` directly in ``func``'s body (not in a branch), when ``name`` is bound nowhere else."""
     found = [s for s in func.body.body if isinstance(s, cst.FunctionDef) and s.name.value == name]
-    if len(found) != 1:
+    if len(found) != 1 or name in ctx.memo(_assigned_names, func):
         return None
-    for node in walk(func.body, stop=_SCOPES):
-        if node is found[0]:
-            continue
-        if isinstance(node, cst.Assign) and any(name in stored_names(t.target) for t in node.targets):
-            return None
     return found[0] if not found[0].decorators else None
+
+
+def _assigned_names(func: cst.FunctionDef) -> set[str]:
+    """The names an ``=`` in ``func``'s body stores into (nested scopes excluded)."""
+    names: set[str] = set()
+    for node in walk(func.body, stop=_SCOPES):
+        if isinstance(node, cst.Assign):
+            for t in node.targets:
+                names |= stored_names(t.target)
+    return names
 
 
 def _first_blocking_in(helper: cst.FunctionDef, ctx: RuleContext) -> str | None:
