@@ -26,17 +26,18 @@ from perf_lsp.source import split_document
 
 
 def loop_sites(n: int) -> str:
-    """One loop with ``n`` groups of database, Redis and encode calls (PFL201/202/203/204: the varying
-    loop, per-iteration names, receiver types through local bindings, pacing)."""
+    """One loop with ``n`` groups of database, Redis, HTTP and encode calls (PFL104/201/202/203/204: the
+    varying loop, per-iteration names, receiver types through local bindings, pacing, shadowed imports)."""
     body = "".join(
         f"        a{i} = cur.execute('SELECT 1')\n"
         f"        b{i} = other.execute(item)\n"
         f"        c{i} = r.get('key')\n"
         f"        d{i} = model.encode('text')\n"
+        f"        e{i} = requests.get('https://example.com/ping', timeout=5)\n"
         for i in range(n)
     )
     return (
-        "import redis\nr = redis.Redis()\n\n"
+        "import redis\nimport requests\nr = redis.Redis()\n\n"
         f"def handler(items, cur, other, model):\n    for item in items:\n{body}        print(item)\n"
     )
 
