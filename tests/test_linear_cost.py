@@ -89,3 +89,21 @@ def _calls(text: str) -> int:
 def test_checking_a_function_twice_as_long_costs_about_twice_as_much(shape):
     small, large = _calls(shape(15)), _calls(shape(30))
     assert large / small < 2.5, f"{shape.__name__}: {small} calls for n=15, {large} for n=30 (quadratic is ~4x)"
+
+
+def test_replace_nodes_rebuilds_only_the_ancestors_of_what_it_replaces():
+    # A fix in a 2,000-line function used to rebuild (visit and copy) the whole function per fix.
+    import libcst as cst
+
+    from perf_lsp.codemod import replace_nodes
+
+    module = cst.parse_module("def f(xs):\n    a = 1\n    for x in xs:\n        b = x  # keep\n    return a\n")
+    body = module.body[0].body.body
+    loop_line = body[1].body.body[0]
+    new = replace_nodes(module, {loop_line.body[0].value: cst.Name("y"), body[2]: cst.RemoveFromParent()})
+    assert new.code == "def f(xs):\n    a = 1\n    for x in xs:\n        b = y  # keep\n"
+    assert new.body[0].body.body[0] is body[0], "an untouched statement is shared, not rebuilt"
+    # a replaced node the quick search does not reach (whitespace) still gets replaced
+    ws = body[0].body[0].targets[0].whitespace_before_equal
+    spaced = replace_nodes(module, {ws: cst.SimpleWhitespace("  ")})
+    assert spaced.code.splitlines()[1] == "    a  = 1"
