@@ -412,9 +412,13 @@ def passes_name(expr: cst.BaseExpression, names: set[str]) -> bool:
 
 
 def local_import_line(callee: str, ctx: RuleContext) -> str | None:
-    """The import a module-level factory needs when the chunk imports ``callee``'s head locally."""
+    """The import a module-level factory needs when the chunk imports ``callee``'s head locally.
+
+    None when the module imports the head itself, unless only under a top-level ``try``/``if``
+    (``if TYPE_CHECKING:``: unbound at run time), where the factory imports it as the chunk does.
+    """
     head = callee.split(".", 1)[0]
-    if ctx.module_ctx.imported(head) is not None:
+    if ctx.module_ctx.imported(head) is not None and head not in ctx.module_ctx.guarded_imports:
         return None
     qualified = ctx.local_imports.get(head)
     if qualified is None:
@@ -551,9 +555,10 @@ def callee_differs_at_module_level(call: cst.Call, func: cst.FunctionDef | None,
     not be what ``func`` calls.
 
     That is when the callee's head is a parameter of ``func`` or bound in it by anything but an import
-    (``def f(redis): redis.Redis()``, ``SentenceTransformer = fake``), or imported by ``func`` while the
-    module imports that name only under ``try``/``if`` (``if TYPE_CHECKING:``: unbound at run time) or
-    from elsewhere.
+    (``def f(redis): redis.Redis()``, ``SentenceTransformer = fake``), or imported by ``func`` from
+    elsewhere than the module imports that name from. When the module imports it from the same place
+    only under ``try``/``if`` (``if TYPE_CHECKING:``: unbound at run time), the factory imports it
+    itself as ``func`` does (:func:`local_import_line`), so the callee is the same.
     """
     head = (dotted(call.func) or "").split(".", 1)[0]
     if func is None or not head:
@@ -565,7 +570,7 @@ def callee_differs_at_module_level(call: cst.Call, func: cst.FunctionDef | None,
         if kind != "import":
             return True
         at_module = module_ctx.imported(head)
-        if at_module is not None and (head in module_ctx.guarded_imports or at_module != imported_as(node, head)):
+        if at_module is not None and at_module != imported_as(node, head):
             return True
     return False
 
