@@ -157,3 +157,42 @@ def test_stand_ins_show_the_factories_load_once(monkeypatch):
     _Model.loads = 0
     _run(fixed, {**_SENTENCE, **_PIPELINE}, PROGRAMS[case.id][1], monkeypatch)
     assert _Model.loads == 2  # one per distinct arguments: SentenceTransformer('m'), pipeline('ner')
+
+
+def _fix_context(module_source: str):
+    import ast
+
+    import libcst as cst
+
+    from perf_lsp.names import build_module_context
+    from perf_lsp.rules.base import FixContext
+
+    module_ctx = build_module_context([(stmt, 0) for stmt in ast.parse(module_source).body])
+    return FixContext(module_ctx, cst.parse_module("x = 1\n"), set())
+
+
+@pytest.mark.parametrize(
+    ("module_source", "module", "name", "expected", "added"),
+    [
+        ("import numpy as np\n", "numpy", None, "np", []),
+        ("try:\n    import numpy as np\nexcept ImportError:\n    np = None\n", "numpy", None, "declined", []),
+        ("if TYPE_CHECKING:\n    import numpy as np\n", "numpy", None, "declined", []),
+        ("try:\n    from numpy import dot\nexcept ImportError:\n    dot = None\n", "numpy", "dot", "declined", []),
+        # also imported unconditionally: not optional, and the guarded alias is still not used
+        ("import numpy\nif TYPE_CHECKING:\n    import numpy as np\n", "numpy", None, "numpy", []),
+        # the standard library is always there: imported
+        ("if TYPE_CHECKING:\n    import asyncio\n", "asyncio", "gather", "asyncio.gather", ["import asyncio"]),
+        ("if TYPE_CHECKING:\n    from asyncio import gather\n", "asyncio", "gather", "asyncio.gather", ["import asyncio"]),
+        ("from asyncio import gather\n", "asyncio", "gather", "gather", []),
+    ],
+)
+def test_module_ref_skips_guarded_names_and_declines_optional_packages(module_source, module, name, expected, added):
+    from perf_lsp.rules.base import FixDeclined
+
+    fctx = _fix_context(module_source)
+    try:
+        got = fctx.name_ref(module, name) if name else fctx.module_ref(module)
+    except FixDeclined:
+        got = "declined"
+    assert got == expected
+    assert [fctx.chunk.code_for_node(stmt).strip() for stmt in fctx.imports] == added
