@@ -399,6 +399,8 @@ def test_fix_keeps_module_level_imports_of_a_package_init(tmp_path, capsys):
 
 def test_settings_for_a_package_init_say_so(tmp_path):
     """What the server's per-document settings come from (``load_for(file)``), and the engine's flag."""
+    from dataclasses import replace
+
     from perf_lsp.settings import Settings, load_for
     from perf_lsp.textedit import apply_edits
 
@@ -409,9 +411,10 @@ def test_settings_for_a_package_init_say_so(tmp_path):
     assert load_for(package)[0].package_init is False
     source = "import json\n\nimport orjson\n\n\ndef parse(raw):\n    return json.loads(raw)\n"
     engine = Engine()
-    kept = engine.fix_all(source, Settings(package_init=True), unsafe=True).source
+    every = Settings(select=("ALL",))
+    kept = engine.fix_all(source, replace(every, package_init=True), unsafe=True).source
     assert kept == source.replace("json.loads", "orjson.loads")
-    assert engine.fix_all(source, Settings(), unsafe=True).source == kept.replace("import json\n\n", "")
-    analysis = engine.analyze(source, Settings(package_init=True))
+    assert engine.fix_all(source, every, unsafe=True).source == kept.replace("import json\n\n", "")
+    analysis = engine.analyze(source, replace(every, package_init=True))
     (diag,) = analysis.diagnostics
     assert apply_edits(source, analysis.fix(diag).edits) == kept  # the quick fix too
