@@ -113,7 +113,9 @@ class _SettingsResolver:
         self._cache: dict[Path, Settings] = {}
 
     def for_file(self, path: Path) -> Settings:
-        return self.for_directory(path.resolve().parent)
+        """The settings of ``path``: its directory's, marked ``package_init`` for an ``__init__.py``."""
+        settings = self.for_directory(path.resolve().parent)
+        return replace(settings, package_init=True) if path.name == "__init__.py" else settings
 
     def for_directory(self, directory: Path) -> Settings:
         """The settings of files in ``directory`` (a resolved path)."""

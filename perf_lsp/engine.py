@@ -87,7 +87,9 @@ class Analysis:
     points. ``syntax_error`` is set when the document as a whole does not parse
     (the statements that do parse are still checked). ``asked`` counts the
     findings with type questions, ``unresolved`` those left out because they wait
-    for jedi; ``resolved`` says whether jedi answered (a resolver was given).
+    for jedi; ``resolved`` says whether jedi answered (a resolver was given);
+    ``package_init`` (from ``Settings.package_init``): the document is a package's
+    ``__init__.py``, so fixes keep its module-level imports (possible re-exports).
     """
 
     source: str
@@ -100,6 +102,7 @@ class Analysis:
     unresolved: int = 0
     asked: int = 0
     resolved: bool = False
+    package_init: bool = False
     _names: DocumentNames | None = field(default=None, repr=False)
 
     def _finding(self, diag: Diagnostic) -> tuple[Chunk, ChunkResult, Finding] | None:
@@ -246,7 +249,9 @@ class Analysis:
                 if code not in slots.setdefault(slot, []):
                     slots[slot].append(code)
         added = [*anchors, *(code for codes in slots.values() for code in codes)]
-        targets = unused_after(self.names, {i: self.chunks[i].nodes for i in texts}, texts, added)
+        targets = unused_after(
+            self.names, {i: self.chunks[i].nodes for i in texts}, texts, added, module_level=not self.package_init
+        )
         if targets is None:
             return None
         for index, scopes in targets.items():
@@ -515,6 +520,7 @@ class Engine:
         analysis.unresolved = unresolved
         analysis.asked = asked
         analysis.resolved = resolver is not None
+        analysis.package_init = settings.package_init
         return analysis
 
     def _chunk(self, chunk: Chunk, context: ModuleContext, settings: Settings, rules: tuple[type[Rule], ...], base: tuple) -> ChunkResult:

@@ -14,7 +14,9 @@ Never removed: an import that was already unused, one inside a ``try`` (its
 ``except ImportError`` branch may matter), a name listed in ``__all__``, one that
 ``global``/``nonlocal`` names, anything in a document or function that reads names
 dynamically (``eval``, ``exec``, ``globals()``, ``locals()``, ``vars()``), and any
-module-level import when a statement of the document does not parse. Only the alias
+module-level import when a statement of the document does not parse or the document is a
+package's ``__init__.py`` (``Settings.package_init``: its imports may be re-exports, even
+without ``__all__``). Only the alias
 goes from a multi-name import; an emptied block gets ``pass``; comment lines above a
 removed import stay, on the next statement.
 """
@@ -122,16 +124,20 @@ def unused_after(
     old_nodes: Mapping[int, Sequence[ast.stmt]],
     new_texts: Mapping[int, str],
     added: Iterable[str],
+    *,
+    module_level: bool = True,
 ) -> dict[int, dict[Path, set[str]]] | None:
     """Which imports a change makes unused: chunk index -> scope path -> names to unbind.
 
     ``new_texts``: the changed chunks' new text (chunk index -> text); ``old_nodes``:
     their :mod:`ast` statements before; ``added``: code of the module-level
-    statements the change inserts (definitions, imports). Returns None when a new
-    text does not parse.
+    statements the change inserts (definitions, imports); ``module_level`` False
+    keeps every module-level import (a package's ``__init__.py``, whose imports may be
+    re-exports), only imports inside functions go. Returns None when a new text does
+    not parse.
     """
     try:
-        return _unused_after(names, old_nodes, new_texts, added)
+        return _unused_after(names, old_nodes, new_texts, added, module_level)
     except RecursionError:  # too deeply nested to follow: no import is removed
         return {}
 
@@ -141,6 +147,7 @@ def _unused_after(
     old_nodes: Mapping[int, Sequence[ast.stmt]],
     new_texts: Mapping[int, str],
     added: Iterable[str],
+    module_level: bool = True,
 ) -> dict[int, dict[Path, set[str]]] | None:
     new_names: dict[int, ChunkNames] = {}
     new_trees: dict[int, list[ast.stmt]] = {}
@@ -171,7 +178,7 @@ def _unused_after(
         return targets
     # module level: read nowhere after the change
     dynamic = names.dynamic or added_dynamic or any(n.dynamic for n in new_names.values())
-    if names.complete and not dynamic:
+    if module_level and names.complete and not dynamic:
         for name in decreased:
             if names.loads[name] == 0 or name in names.exported:
                 continue

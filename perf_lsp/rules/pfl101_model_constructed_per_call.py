@@ -120,8 +120,10 @@ class ModelConstructedPerCall(Rule):
     and would keep every model), ``**kwargs``, or a dict-valued keyword such as
     ``model_kwargs``; nor (like the second fix) when the module-level code could
     read another name than the function: the constructor's name is a parameter
-    or a local of the function, or the function imports it itself while the
-    module imports it only under ``if TYPE_CHECKING:``/``try``. When every
+    or a local of the function, or the function imports it from elsewhere than
+    the module does. When the module imports it only under ``if
+    TYPE_CHECKING:``/``try`` and the function imports it itself, the factory
+    imports it too (as the function did). When every
     argument is a literal, a second fix loads the model into a module-level
     constant instead: it then loads at import time, even in processes that never
     call the function; it is not offered when the module imports the constructor

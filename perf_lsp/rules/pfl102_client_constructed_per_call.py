@@ -181,9 +181,10 @@ class ClientConstructedPerCall(Rule):
     per call, so the cache would never hit and would keep every client alive),
     ``**kwargs``, or a dict- or list-valued keyword (``default_headers``,
     ``default_query``, ``callbacks``...); when the class's name is a parameter or a
-    local of the function, or imported by the function while the module imports
-    it only under ``if TYPE_CHECKING:``/``try`` (the factory would read the module's
-    name); and for ``boto3.Session(...).client(...)``.
+    local of the function, or imported by the function from elsewhere than the
+    module imports it from (the factory would read the module's name; when the
+    module imports it only under ``if TYPE_CHECKING:``/``try``, the factory imports
+    it itself as the function does); and for ``boto3.Session(...).client(...)``.
     """
 
     code = "PFL102"

@@ -187,9 +187,10 @@ class ConnectionPerCall(Rule):
     dict-valued keyword (``headers``, ``connect_args``, ``execution_options``);
     strings and numbers read from the environment (``os.getenv(...)``) are fine.
     Nor when the callee's name is a parameter or a local of the function
-    (``def f(redis): redis.Redis()``), or imported by the function while the
-    module imports it only under ``if TYPE_CHECKING:``/``try``: the factory would
-    call another object, or an unbound name.
+    (``def f(redis): redis.Redis()``), or imported by the function from elsewhere
+    than the module imports it from: the factory would call another object. (When
+    the module imports it only under ``if TYPE_CHECKING:``/``try``, the factory
+    imports it itself, as the function does.)
     No fix for ``connect()`` calls, pools, async clients and ``with`` blocks:
     borrowing from a pool or a shared client changes transaction and shutdown
     handling, which the code must decide (see the example above).

@@ -9,7 +9,7 @@ import libcst as cst
 
 from perf_lsp.codemod import replace_node
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import FixContext, Rule
+from perf_lsp.rules.base import FixContext, Rule, runtime_alias
 from perf_lsp.rules.patterns import is_builtin_call
 
 # names that say the numbers are vectors: embeddings, similarity, norms
@@ -77,8 +77,10 @@ class PythonVectorMath(Rule):
 
     ## Fix safety
     Offered only when the module already imports ``numpy`` (with any alias,
-    which the fix reuses): the rule cannot see the project's dependencies, and
-    adding a heavy import is the user's call. Loops get no fix.
+    which the fix reuses) unconditionally: the rule cannot see the project's
+    dependencies, and adding a heavy import is the user's call. A module that
+    imports it only under a top-level ``try``/``if`` (an optional dependency:
+    the alias may be None; ``if TYPE_CHECKING:``) gets no fix. Loops get no fix.
 
     Unsafe. ``sum(x * y for x, y in zip(a, b))`` becomes ``numpy.dot(a, b)``,
     ``math.sqrt(sum(x * x for x in v))`` and ``sum(...) ** 0.5`` become
@@ -160,7 +162,7 @@ class PythonVectorMath(Rule):
             return
         kinds = {s.kind for s in shapes}
         cosine = bool("dot" in kinds and {"norm", "sumsq"} & kinds) or any(s.cosine for s in shapes)
-        numpy_alias = self.ctx.module_ctx.alias_for("numpy")
+        numpy_alias = runtime_alias(self.ctx.module_ctx, "numpy")  # not an optional ``try: import numpy``
         for shape in shapes:
             words = [node.name.value, *(self.ctx.code(op) for op in shape.operands)]
             if not (cosine or any(_VECTOR_WORDS.search(w) for w in words)):

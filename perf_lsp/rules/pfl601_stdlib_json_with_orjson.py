@@ -6,7 +6,7 @@ import libcst as cst
 
 from perf_lsp.codemod import replace_node
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import FixContext, Rule
+from perf_lsp.rules.base import FixContext, Rule, imported_only_optionally
 from perf_lsp.rules.patterns import ONE_TIME_METHODS, is_cached_function, walk
 
 _CALLS = frozenset({"json.loads", "json.dumps"})
@@ -101,8 +101,10 @@ class StdlibJsonWithOrjson(Rule):
       errors are ``orjson.JSONDecodeError``, a subclass of
       ``json.JSONDecodeError`` and ``ValueError``, so existing ``except`` clauses
       still catch them;
-    - the fixed code needs orjson installed wherever the module runs (a module
-      that imports orjson only optionally loses its fallback).
+    - the fixed code needs orjson installed wherever the module runs. So no fix
+      is offered in a module that imports orjson only optionally (under a
+      top-level ``try``/``if``: ``orjson`` may be None there, and an unconditional
+      ``import orjson`` would stop the module from importing without it).
 
     Calls with keyword arguments are reported without a fix (``sort_keys=True`` is
     ``option=orjson.OPT_SORT_KEYS``, ``indent=2`` is ``orjson.OPT_INDENT_2``; a
@@ -155,6 +157,8 @@ class StdlibJsonWithOrjson(Rule):
             if encode_call is not None and not utf8:
                 plain = False  # ``.encode("ascii")`` relied on json's ASCII-only output; orjson writes UTF-8
             as_bytes = encode_call is None and self._bytes_do(node)
+        if imported_only_optionally(self.ctx.module_ctx, "orjson"):
+            plain = False  # ``try: import orjson``: the fix would make the module need it
         self.report(
             node,
             message=_MESSAGE.format(function=function),

@@ -6,7 +6,7 @@ import libcst as cst
 
 from perf_lsp.codemod import replace_node
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import FixContext, Rule, dotted
+from perf_lsp.rules.base import FixContext, Rule, dotted, runtime_alias
 from perf_lsp.rules.patterns import annotation_qualified_names, children
 
 _BUILTIN_FACTORIES = {"list": "list", "dict": "dict", "set": "set", "bytearray": "bytearray"}
@@ -105,7 +105,7 @@ class MutableDefaultArgument(Rule):
     ``None``), and where the signature is read at run time (``inspect``,
     FastAPI/Typer parameter defaults). A simple annotation gains ``| None``
     (``list[str]`` becomes ``list[str] | None``, or ``Optional[...]`` when the module
-    imports ``typing.Optional``; ``X | None`` needs Python 3.10 or
+    imports ``typing.Optional``, not only under ``if TYPE_CHECKING:``; ``X | None`` needs Python 3.10 or
     ``from __future__ import annotations``); other annotations are left as they are.
     Lambdas are reported without a fix (their body is one expression).
     """
@@ -508,7 +508,7 @@ def _optional(annotation: cst.BaseExpression, fctx: FixContext) -> cst.BaseExpre
     code = fctx.chunk.code_for_node(annotation)
     if "None" in code or "Optional" in code or "Any" == code.strip():
         return None
-    optional = fctx.module_ctx.alias_for("typing.Optional")
+    optional = runtime_alias(fctx.module_ctx, "typing.Optional")  # not one bound only under ``if TYPE_CHECKING:``
     if optional:
         return cst.Subscript(value=cst.Name(optional), slice=[cst.SubscriptElement(slice=cst.Index(value=annotation))])
     return cst.BinaryOperation(left=annotation, operator=cst.BitOr(), right=cst.Name("None"))
