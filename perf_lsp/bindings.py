@@ -302,6 +302,10 @@ class DocumentNames:
                     found[name] = value
         return found
 
+    def bound_at_module_level(self, name: str) -> bool:
+        """Whether some top-level statement binds ``name`` (an ``if TYPE_CHECKING:`` import counts)."""
+        return self.last_module_binding(name) is not None
+
     def last_module_binding(self, name: str) -> int | None:
         """The index of the last chunk that binds ``name`` at module level, or None."""
         for index in range(len(self.chunks) - 1, -1, -1):
