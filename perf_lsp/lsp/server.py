@@ -37,7 +37,7 @@ from pygls.workspace import TextDocument, Workspace
 from perf_lsp import __version__
 from perf_lsp.files import MAX_FILE_BYTES
 from perf_lsp.lsp import features
-from perf_lsp.lsp.convert import FIX_ALL_KIND, SOURCE
+from perf_lsp.lsp.convert import FIX_ALL_KIND, SOURCE, from_lsp_range
 from perf_lsp.settings import Settings, from_lsp_options, load_for
 from perf_lsp.source import split_lines
 from perf_lsp.textedit import replace_range
@@ -188,7 +188,13 @@ class LspLinesDocument(TextDocument):
 
     Also applies an incremental change by slicing the text and re-splitting only the
     changed lines (:func:`~perf_lsp.textedit.replace_range`), where pygls rewrites and
-    re-splits the whole document: 12 ms a keystroke on a 6,459-line file.
+    re-splits the whole document: 12 ms a keystroke on a 6,459-line file. The change's
+    range is read by :func:`perf_lsp.lsp.convert.from_lsp_range`, as the editor reads
+    it: a character past the end of a line is the line's end, a line past the last one
+    the end of the document, a reversed range is turned round. (pygls 2.1 put a
+    character one past the end after the line ending, one further before the last
+    character of a final line, and wrote the clamped value back into the request:
+    the server's text drifted from the editor's.)
     """
 
     @property
@@ -201,9 +207,9 @@ class LspLinesDocument(TextDocument):
 
     def _apply_incremental_change(self, change: types.TextDocumentContentChangePartial) -> None:
         lines = self.lines
-        rng = self._position_codec.range_from_client_units(lines, change.range)
+        rng = from_lsp_range(change.range, lines, self._position_codec)
         source, new_lines = replace_range(
-            self.source, lines, rng.start.line, rng.start.character, rng.end.line, rng.end.character, change.text
+            self.source, lines, rng.start.line - 1, rng.start.column, rng.end.line - 1, rng.end.column, change.text
         )
         self._source = source
         self.__dict__["_lsp_lines"] = (source, tuple(new_lines))
