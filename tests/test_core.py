@@ -341,3 +341,25 @@ def test_replace_range_clamps_a_character_past_the_end_of_its_line():
     assert replace_range(source, lines, 0, 1, 0, 99, "")[0] == "a\ncd"
     # a reversed range is the same range the right way round
     assert replace_range(source, lines, 1, 1, 0, 1, "-")[0] == "a-d"
+
+
+def test_engine_cache_is_bounded_by_text_and_keeps_what_owners_retain():
+    """Issue 8, defect 22: a cache of trees per version of a statement being typed in grew without bound."""
+    engine = Engine(cache_chars=2_000)
+    doc = 'import re\n\n\ndef f(lines):\n    # v0\n    return [re.findall(r"\\d+", s) for s in lines]\n'
+    first = engine.analyze(doc, Settings())
+    engine.retain("doc", first)
+    for i in range(200):
+        engine.analyze(doc.replace("# v0", f"# v{i} " + "x" * 50), Settings())
+    stats = engine.cache_stats()
+    assert stats["loose_chars"] <= 2_000
+    assert stats["retained"] == len(first.chunks)
+    again = engine.analyze(doc, Settings())  # served from the retained entries
+    assert all(a is b for a, b in zip(again.results, first.results))
+    # a newer analysis of the same owner releases the older one's entries
+    edited = engine.analyze(doc.replace("# v0", "# v1"), Settings())
+    engine.retain("doc", edited)
+    assert engine.cache_stats()["retained"] == len(edited.chunks)
+    engine.release("doc")
+    assert engine.cache_stats()["retained"] == 0
+    assert engine.cache_stats()["loose_chars"] <= 2_000

@@ -208,3 +208,68 @@ async def test_random_edits_with_out_of_range_positions_keep_the_server_in_sync(
         text = fixed
         fixes += 1
     assert fixes > 0  # the fix path was exercised
+
+
+# -- memory while typing in a big class (issue 8, defect 22) -------------------------------------------
+def rss_mb(pid: int) -> float:
+    """The resident set size of process ``pid`` in MB (``VmRSS`` of ``/proc/<pid>/status``)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def big_class(members: int = 3000) -> str:
+    """A 3,000-line class (one top-level statement) with a finding in its first method.
+
+    Mostly comments, so that libcst parses it in ~60 ms; its tree still takes ~0.9 MB,
+    which a cache of trees per version of the class kept for every keystroke.
+    """
+    body = "".join(f"    # member {i}: notes\n" if i % 50 else f"    attribute_{i} = {i}\n" for i in range(members))
+    return (
+        "import re\n\n\nclass Big:\n"
+        "    def tokens(self, lines):\n"
+        "        # typing here\n"
+        '        return [re.findall(r"\\w+", line) for line in lines]\n\n' + body
+    )
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the server's RSS from /proc")
+async def test_memory_stays_flat_while_typing_in_a_big_class(fresh: LanguageClient):
+    """RSS after a warm-up stays within a generous bound over 1,000 keystrokes (a memory bound, not a time)."""
+    # A short debounce: the keystrokes sent together are analysed once, as the last of them.
+    await initialize(fresh, {"debounceMs": 10})
+    pid = fresh._server.pid
+    uri = doc_uri("big-class")
+    text = big_class()
+    assert len(await open_document(fresh, uri, text)) == 1
+    row = lines_of(text).index("        # typing here\n")
+    column = len("        # typing here")
+    every = 1 if LONG else 10  # wait for the diagnostics of every n-th keystroke: each of those is analysed
+    version = 1
+
+    async def type_keys(count: int) -> list[types.Diagnostic]:
+        nonlocal version, column
+        diagnostics: list[types.Diagnostic] = []
+        for i in range(count):
+            version += 1
+            at = types.Position(line=row, character=column)
+            since = mark(fresh)
+            fresh.text_document_did_change(
+                types.DidChangeTextDocumentParams(
+                    text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                    content_changes=[types.TextDocumentContentChangePartial(range=types.Range(start=at, end=at), text="x")],
+                )
+            )
+            column += 1
+            if i % every == every - 1:
+                diagnostics = await published(fresh, uri, version, since)
+        return diagnostics
+
+    await type_keys(100)  # warm-up: the cache fills up to its bound
+    before = rss_mb(pid)
+    diagnostics = await type_keys(1000)
+    after = rss_mb(pid)
+    print(f"server RSS: {before:.0f} MB after the warm-up, {after:.0f} MB after 1,000 more keystrokes")
+    assert len(diagnostics) == 1
+    assert after - before < 60, f"RSS grew from {before:.0f} MB to {after:.0f} MB over 1,000 keystrokes"
