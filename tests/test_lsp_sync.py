@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import os
 import random
-import sys
 from pathlib import Path
 
 import pytest
@@ -90,7 +89,7 @@ def as_published(diagnostics: list[types.Diagnostic], text: str) -> list[dict]:
 
 
 # -- random edits that keep the document parseable (mostly), with out-of-range positions ---------------
-FUZZ_DOC = '''import re
+FUZZ_DOC = """import re
 
 
 def tag(lines):
@@ -107,7 +106,7 @@ class Parser:
         for s in items:
             found.append(re.match(r"x", s))
         return found
-'''
+"""
 
 STATEMENTS = [
     'x = re.sub(r"a", "b", str(x))',
@@ -258,7 +257,9 @@ async def test_memory_stays_flat_while_typing_in_a_big_class(fresh: LanguageClie
             fresh.text_document_did_change(
                 types.DidChangeTextDocumentParams(
                     text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-                    content_changes=[types.TextDocumentContentChangePartial(range=types.Range(start=at, end=at), text="x")],
+                    content_changes=[
+                        types.TextDocumentContentChangePartial(range=types.Range(start=at, end=at), text="x")
+                    ],
                 )
             )
             column += 1
