@@ -429,3 +429,65 @@ def test_every_handler_is_guarded():
             registered += 1
             assert "guarded" in names, f"{node.name} is not under @guarded"
     assert registered == len({**server_module.SERVER.protocol.fm.features, **server_module.SERVER.protocol.fm.commands})
+
+
+# -- nothing kept per message (issue 8, defect 22) -------------------------------------------------------------
+def test_notifications_leave_nothing_behind_in_the_protocol():
+    """pygls 2.1 registers a future for each notification handled by a generator or a coroutine (didOpen,
+    didChange, ...) and never removes it: one more object per keystroke."""
+    import asyncio
+    import io
+
+    from lsprotocol import types
+    from pygls.lsp.server import LanguageServer
+
+    from perf_lsp.lsp.transport import Protocol
+
+    ls = LanguageServer("test", "0", protocol_cls=Protocol)
+    changes = []
+
+    @ls.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls, params):
+        changes.append(params.text_document.version)
+
+    @ls.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(ls, params):
+        await asyncio.sleep(0)
+
+    async def main():
+        protocol = ls.protocol
+        protocol.set_writer(io.BytesIO())
+        protocol.receive({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}})
+        uri = "file:///doc.py"
+        protocol.receive(
+            {
+                "jsonrpc": "2.0",
+                "method": "textDocument/didOpen",
+                "params": {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": "x = 1\n"}},
+            }
+        )
+        for version in range(2, 202):
+            protocol.receive(
+                {
+                    "jsonrpc": "2.0",
+                    "method": "textDocument/didChange",
+                    "params": {
+                        "textDocument": {"uri": uri, "version": version},
+                        "contentChanges": [
+                            {
+                                "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}},
+                                "text": "#",
+                            }
+                        ],
+                    },
+                }
+            )
+            protocol.receive(
+                {"jsonrpc": "2.0", "method": "workspace/didChangeConfiguration", "params": {"settings": {}}}
+            )
+        for _ in range(5):
+            await asyncio.sleep(0)
+        return len(protocol._request_futures)
+
+    assert asyncio.run(main()) < 5
+    assert len(changes) == 200

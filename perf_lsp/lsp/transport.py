@@ -232,6 +232,35 @@ class Protocol(LanguageServerProtocol):
         except Exception:  # pygls answers the request itself when it can; this is its bug
             log.exception("perf-lsp: handling %s failed", method)
 
+    def _execute_handler(self, msg_id: Any, handler: Any, callback: Any, args: Any = None, kwargs: Any = None) -> None:
+        """pygls' handler execution, forgetting each handler's future once it is done.
+
+        pygls 2.1 registers the future of a notification handled by a generator (every
+        built-in ``didOpen``/``didChange``/...) or a coroutine, and of a coroutine that a
+        generator yields to, and never removes it: one more object per keystroke. The
+        future is forgotten on the next turn of the loop, not in its callback: a callback
+        may run while pygls iterates over the futures (``shutdown`` cancels them).
+        """
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+
+        def forget(future: Any) -> None:
+            if self._request_futures.get(msg_id) is future:
+                del self._request_futures[msg_id]
+
+        def done(future: Any) -> None:
+            try:
+                callback(future)
+            finally:
+                if loop is None or loop.is_closed():
+                    forget(future)
+                else:
+                    loop.call_soon_threadsafe(forget, future)
+
+        super()._execute_handler(msg_id, handler, done, args, kwargs)
+
     def _error(self, msg_id: Any, code: types.ErrorCodes, message: str) -> None:
         if msg_id is None:
             log.warning("perf-lsp: %s", message)
