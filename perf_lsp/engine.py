@@ -23,7 +23,7 @@ import ast
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -104,6 +104,7 @@ class Analysis:
     resolved: bool = False
     package_init: bool = False
     _names: DocumentNames | None = field(default=None, repr=False)
+    _cache_keys: tuple[tuple, ...] = field(default=(), repr=False)  # the Engine cache entries it used
 
     def _finding(self, diag: Diagnostic) -> tuple[Chunk, ChunkResult, Finding] | None:
         if not diag.key:
@@ -447,14 +448,80 @@ class Engine:
     """Analyses documents and applies fixes; holds the per-statement cache.
 
     Thread-safe: the language server analyses in a worker thread while requests
-    read results. ``cache_size`` bounds the number of cached statements.
+    read results.
+
+    The cache maps a statement's text (with the module's name facts, the settings
+    and the enabled rules) to its result. A result keeps its libcst tree only when
+    it has findings (their fixes are built from it). Entries that a caller keeps
+    with :meth:`retain` (the language server: the latest analysis of each open
+    document) stay until released; the others are evicted, least recently used
+    first, beyond ``cache_size`` entries or ``cache_chars`` characters of statement
+    text (the text's length stands for the memory of its tree: a libcst tree takes
+    ~10-30 bytes per character). So a cache of trees per version of a statement
+    being typed in cannot grow without bound.
     """
 
-    def __init__(self, rules: Sequence[type[Rule]] = REGISTRY, cache_size: int = 4096) -> None:
+    def __init__(
+        self, rules: Sequence[type[Rule]] = REGISTRY, cache_size: int = 4096, cache_chars: int = 4_000_000
+    ) -> None:
         self.rules = tuple(rules)
-        self._cache: OrderedDict[tuple, ChunkResult] = OrderedDict()
+        self._cache: OrderedDict[tuple, ChunkResult] = OrderedDict()  # not retained, least recent first
         self._cache_size = cache_size
+        self._cache_chars = cache_chars
+        self._chars = 0  # statement text in ``_cache``
+        self._retained: dict[tuple, list] = {}  # key -> [result, how many owners retain it]
+        self._owners: dict[Hashable, tuple[tuple, ...]] = {}
         self._lock = threading.Lock()
+
+    # -- the cache ------------------------------------------------------------------
+    def retain(self, owner: Hashable, analysis: Analysis) -> None:
+        """Keep the cache entries ``analysis`` used while it is ``owner``'s latest; release the previous one's.
+
+        ``owner``: any hashable, e.g. a document's URI. What no owner retains any more
+        goes back to the bounded part of the cache.
+        """
+        keys = tuple(dict.fromkeys(analysis._cache_keys))
+        results = dict(zip(analysis._cache_keys, analysis.results))
+        with self._lock:
+            for key in keys:
+                entry = self._retained.get(key)
+                if entry is not None:
+                    entry[1] += 1
+                    continue
+                result = self._cache.pop(key, None)
+                if result is None:
+                    result = results[key]
+                else:
+                    self._chars -= len(key[0])
+                self._retained[key] = [result, 1]
+            self._release(self._owners.get(owner, ()))
+            self._owners[owner] = keys
+            self._trim()
+
+    def release(self, owner: Hashable) -> None:
+        """Stop retaining ``owner``'s entries (a document was closed)."""
+        with self._lock:
+            self._release(self._owners.pop(owner, ()))
+            self._trim()
+
+    def cache_stats(self) -> dict[str, int]:
+        """Entries and statement characters in the cache: ``retained``/``loose`` entries, ``loose_chars``."""
+        with self._lock:
+            return {"retained": len(self._retained), "loose": len(self._cache), "loose_chars": self._chars}
+
+    def _release(self, keys: Iterable[tuple]) -> None:
+        for key in keys:
+            entry = self._retained[key]
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._retained[key]
+                self._cache[key] = entry[0]
+                self._chars += len(key[0])
+
+    def _trim(self) -> None:
+        while self._cache and (len(self._cache) > self._cache_size or self._chars > self._cache_chars):
+            key, _ = self._cache.popitem(last=False)
+            self._chars -= len(key[0])
 
     def enabled_rules(self, settings: Settings) -> tuple[type[Rule], ...]:
         """The rules that ``select``/``ignore`` leave on."""
@@ -517,6 +584,7 @@ class Engine:
                 )
         diagnostics.sort(key=lambda d: (d.range.start, d.code))
         analysis = Analysis(source, lines, split.context, split.chunks, results, diagnostics, split.syntax_error)
+        analysis._cache_keys = tuple((chunk.text, base) for chunk in split.chunks)
         analysis.unresolved = unresolved
         analysis.asked = asked
         analysis.resolved = resolver is not None
@@ -532,6 +600,9 @@ class Engine:
         """
         key = (chunk.text, base)
         with self._lock:
+            entry = self._retained.get(key)
+            if entry is not None:
+                return entry[0]
             cached = self._cache.get(key)
             if cached is not None:
                 self._cache.move_to_end(key)
@@ -541,10 +612,13 @@ class Engine:
             summary = ChunkSummary(chunk.nodes, context)
             candidates = [rule for rule in candidates if rule.wants(summary, settings)]
         result = analyze_chunk(chunk.text, context, settings, candidates) if candidates else _EMPTY
+        if result.module is not None and not result.findings:
+            result = ChunkResult(None, [], result.error)  # only fixes need the tree: do not keep it
         with self._lock:
-            self._cache[key] = result
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            if key not in self._retained and key not in self._cache:
+                self._cache[key] = result
+                self._chars += len(chunk.text)
+                self._trim()
         return result
 
     def fix_all(
