@@ -1,7 +1,7 @@
 """The server's copy of a document under random incremental edits, and its memory while typing.
 
 Driven over stdio by pytest-lsp, as ``test_lsp.py`` (whose helpers and independent
-position arithmetic this file reuses). ``PERF_LSP_LONG=1`` runs the long variants
+position arithmetic this file reuses). ``PERF_LSP_LONG_TESTS=1`` runs the long variants
 (2,000 fuzzed edits; every one of 1,000 keystrokes analysed).
 """
 
@@ -37,7 +37,7 @@ from perf_lsp.textedit import apply_edits
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-LONG = bool(os.environ.get("PERF_LSP_LONG"))
+LONG = os.environ.get("PERF_LSP_LONG_TESTS") == "1"
 
 
 @pytest_lsp.fixture(config=CONFIG, loop_scope="module")
