@@ -214,9 +214,9 @@ def test_rule_and_rules(capsys):
     assert {"PFL101", "PFL201", "PFL301", "PFL401"} <= set(listed)
     code, out, _ = run(capsys, "rule", "pfl101")
     assert code == 0
-    for section in ("## What it does", "## Why is this bad?", "## Example", "## Use instead", "## Fix safety"):
+    for section in ("## What it does", "## Why is this bad?", "## Example", "## Use instead", "## Fix safety", "## References"):
         assert section in out
-    assert "2-5 s" in out
+    assert "docs/costs.md" in out
     code, _, err = run(capsys, "rule", "PFL999")
     assert code == 2 and "unknown rule code" in err
 

@@ -363,3 +363,27 @@ def test_engine_cache_is_bounded_by_text_and_keeps_what_owners_retain():
     engine.release("doc")
     assert engine.cache_stats()["retained"] == 0
     assert engine.cache_stats()["loose_chars"] <= 2_000
+
+
+def test_every_rule_cites_sources_a_user_can_open():
+    """Issue 8, defect 16: rule docs and hovers cite library docs and our own benchmarks, not private reports.
+
+    Every rule has a References section of links; every cost figure quoted from ``docs/costs.md`` names the
+    benchmark that made it, which exists; nothing cites an audit report the user cannot open.
+    """
+    import re
+    from pathlib import Path
+
+    from perf_lsp.rules import REGISTRY
+
+    root = Path(__file__).resolve().parents[1]
+    for rule in REGISTRY:
+        refs = rule.section("References")
+        links = re.findall(r"^- \[[^\]]+\]\((https://[^)\s]+)\)$", refs, re.M)
+        assert links, f"{rule.code}: no References links"
+        docs = rule.docs()
+        assert "audit report" not in docs.lower(), rule.code
+        if "docs/costs.md" in rule.section("Why is this bad?"):
+            assert "benchmarks/bench_costs.py" in refs, rule.code
+    assert (root / "docs" / "costs.md").is_file()
+    assert (root / "benchmarks" / "bench_costs.py").is_file()

@@ -274,6 +274,8 @@ async def test_hover(client: LanguageClient, case):
         text = hover.contents.value
         assert diag.code in text
         assert diag.data["name"] in text
+        assert "**Sources**" in text and "](https://" in text  # sources a user can open
+        assert "audit report" not in text.lower()
         if diag.data["fixes"]:
             assert "```diff\n" in text
             assert "\n+" in text and "\n-" in text

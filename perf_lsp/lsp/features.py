@@ -195,7 +195,7 @@ _SAFETY = {
 def hover_markdown(
     analysis: Analysis, diag: Diagnostic, build: Callable[[Diagnostic, int], Fix | None] | None = None
 ) -> str:
-    """The rule's name and code, the message and detail, why it is slow, and each fix as a diff.
+    """The rule's name and code, the message and detail, why it is slow (with its sources), and each fix as a diff.
 
     ``build(diag, which)`` builds a fix (default: ``analysis.fix``).
     """
@@ -207,6 +207,9 @@ def hover_markdown(
     why = rule.section("Why is this bad?") if rule else ""
     if why:
         parts.append(f"**Why is this slow?**\n\n{why}")
+    sources = rule.section("References") if rule else ""
+    if sources:
+        parts.append(f"**Sources**\n\n{sources}")
     labels = ("Fix", "Alternative fix")
     for which, offer in enumerate(diag.fixes):
         label = labels[which] if which < len(labels) else f"Fix {which + 1}"

@@ -2,8 +2,9 @@
 
 A rule is one class in one file: a stable ``code``, a ``name``, a ``message``, a
 ``fix_title`` and ``fix_safety``, a docstring in Ruff's sections (What it does /
-Why is this bad? / Example / Use instead / Fix safety) with the cost figures from
-the audit reports, and its codemod beside it as fix builders. Rules are libcst
+Why is this bad? / Example / Use instead / Fix safety / References) with the cost
+figures measured by ``benchmarks/bench_costs.py`` (``docs/costs.md``) and links to the
+libraries' documentation, and its codemod beside it as fix builders. Rules are libcst
 :class:`~libcst.BatchableCSTVisitor` s: all rules that may apply to a chunk run in
 one traversal of it.
 

@@ -52,13 +52,14 @@ class StdlibJsonWithOrjson(Rule):
     orjson has no file API.
 
     ## Why is this bad?
-    orjson is a compiled JSON library; it parses and serialises 3-10x faster than
-    the standard library and its ``dumps`` produces UTF-8 bytes directly. Audit
-    report 004 (a WhatsApp bot service) found orjson in ``requirements.txt`` while 37
-    files still used ``json.loads``/``json.dumps``, paying the slower parser on
-    every message; audit report 000 (#10) found ``json.dumps`` of a whole result on
-    every telemetry event and recommends orjson. The dependency is already
-    installed, so the speed-up costs nothing but the edit.
+    orjson is a compiled JSON library: its README benchmarks put ``dumps`` and
+    ``loads`` several times faster than the standard library, and its ``dumps``
+    produces UTF-8 bytes directly. Measured on a chat-service-sized payload (100
+    messages; ``benchmarks/bench_costs.py``, ``docs/costs.md``): ``json.dumps``
+    about 460 us against about 33 us for ``orjson.dumps(...).decode()``, and
+    ``json.loads`` about 310 us against about 80 us. The rule reports only where
+    the project already depends on orjson, so the speed-up costs nothing but the
+    edit.
 
     ## Example
     ```python
@@ -113,6 +114,11 @@ class StdlibJsonWithOrjson(Rule):
     other than UTF-8 (``"ascii"`` relies on json escaping every non-ASCII character).
     Non-ASCII text now reaches places that may accept only ASCII or Latin-1 (an HTTP
     header value, a file opened with such an encoding).
+
+    ## References
+    - [orjson: README (performance)](https://github.com/ijl/orjson#performance)
+    - [Python: json](https://docs.python.org/3/library/json.html)
+    - Measured figures: `docs/costs.md`, made by `benchmarks/bench_costs.py`
     """
 
     code = "PFL601"

@@ -73,12 +73,11 @@ class MutableDefaultArgument(Rule):
     ## Why is this bad?
     This is a correctness rule. A default value is evaluated once, when the
     ``def`` runs, and the same object is shared by every call that omits the
-    argument: what one call appends is still there in the next, so results leak
-    between requests and users, and a default list or dict that is appended to on
-    every call grows for the life of the process (memory, and slower scans of it).
-    Audit report 000 (#13) found ``thematic_tags=[]`` in an ingestion method and
-    rates it low severity: "not a direct performance issue, but can cause bugs
-    leading to performance problems".
+    argument (the Python tutorial's "Important warning" on default values): what
+    one call appends is still there in the next, so results leak between requests
+    and users, and a default list or dict that is appended to on every call grows
+    for the life of the process (memory, and slower scans of it). Ruff reports the
+    same pattern as B006.
 
     ## Example
     ```python
@@ -108,6 +107,10 @@ class MutableDefaultArgument(Rule):
     imports ``typing.Optional``, not only under ``if TYPE_CHECKING:``; ``X | None`` needs Python 3.10 or
     ``from __future__ import annotations``); other annotations are left as they are.
     Lambdas are reported without a fix (their body is one expression).
+
+    ## References
+    - [Python tutorial: Default argument values](https://docs.python.org/3/tutorial/controlflow.html#default-argument-values)
+    - [Ruff: mutable-argument-default (B006)](https://docs.astral.sh/ruff/rules/mutable-argument-default/)
     """
 
     code = "PFL701"
