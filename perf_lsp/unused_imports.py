@@ -336,12 +336,7 @@ class _Remover(cst.CSTTransformer):
         body, rest = result
         return updated_node.with_changes(body=body, footer=[*rest, *updated_node.footer])
 
-    def leave_Module(self, original_node, updated_node):
-        result = self._body(updated_node.body)
-        if result is None:
-            return updated_node
-        body, rest = result
-        return updated_node.with_changes(body=body, footer=[*rest, *updated_node.footer])
+    leave_Module = leave_IndentedBlock  # a module's body and footer work the same way
 
     def leave_SimpleStatementSuite(self, original_node, updated_node):
         small = self._small(updated_node.body)

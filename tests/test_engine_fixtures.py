@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from fixrun import finding_keys, new_findings
 from fixtures import CASES, core_to_fixture, normalise
 
 from perf_lsp.engine import Engine, parses
@@ -66,34 +67,17 @@ def test_alternative_fix(case):
     assert apply_edits(case.source, fix.edits) == case.alt
 
 
-def _finding_keys(source: str) -> list[tuple[str, str]]:
-    """(code, text of the reported line) of each finding: stable across edits elsewhere in the file."""
-    lines = source.splitlines()
-    return sorted((d.code, lines[d.range.start.line - 1].strip()) for d in ENGINE.analyze(source, SETTINGS).diagnostics)
-
-
-def _new(before: list[tuple[str, str]], after: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    remaining = list(before)
-    new = []
-    for key in after:
-        if key in remaining:
-            remaining.remove(key)
-        else:
-            new.append(key)
-    return new
-
-
 @pytest.mark.parametrize("case", [c for c in CASES if c.fixable], ids=lambda c: c.id)
 def test_no_fix_creates_a_finding(case):
     """Issue 8, defect 13, over every fixture: ``fix --unsafe-fixes --select ALL`` and each quick fix on
     its own, then ``check --select ALL``: every finding after the fix was there before it."""
-    before = _finding_keys(case.source)
+    before = finding_keys(case.source)
     analysis = ENGINE.analyze(case.source, SETTINGS)
     for diag in analysis.diagnostics:
         for which in range(len(diag.fixes)):
             fix = analysis.fix(diag, which)
             assert fix is not None
-            new = _new(before, _finding_keys(apply_edits(case.source, fix.edits)))
+            new = new_findings(before, finding_keys(apply_edits(case.source, fix.edits)))
             assert new == [], f"{diag.code} fix {which} at line {diag.range.start.line} created {new}"
     fixed = ENGINE.fix_all(case.source, SETTINGS, unsafe=True).source
-    assert _new(before, _finding_keys(fixed)) == []
+    assert new_findings(before, finding_keys(fixed)) == []

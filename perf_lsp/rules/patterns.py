@@ -1299,7 +1299,7 @@ def per_item_in_loop(call: cst.Call, func: cst.FunctionDef, ctx: RuleContext) ->
             bound |= stored_names(inner.asname.name)
         elif isinstance(inner, cst.NamedExpr):
             bound |= stored_names(inner.target)
-    if _breaks_loop(body):
+    if breaks_loop(body):
         return False
     reads = referenced_names(call)
     if not reads & bound:
@@ -1313,8 +1313,8 @@ def _root_name(expr: cst.CSTNode) -> str | None:
     return expr.value if isinstance(expr, cst.Name) else None
 
 
-def _breaks_loop(body: cst.CSTNode) -> bool:
-    """A ``break`` of the loop whose body this is (not of a loop nested in it)."""
+def breaks_loop(body: cst.CSTNode) -> bool:
+    """A ``break`` of the loop whose body this is (not of a loop nested in it; a nested loop's ``else`` counts)."""
     stack = list(children(body))
     while stack:
         node = stack.pop()

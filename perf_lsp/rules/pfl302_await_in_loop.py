@@ -8,8 +8,8 @@ from perf_lsp.codemod import replace_nodes
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import COMPREHENSIONS, FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, dotted
 from perf_lsp.rules.patterns import (
+    breaks_loop,
     camel_to_snake,
-    children,
     dotted_refs,
     is_cold_path,
     is_test_function,
@@ -244,7 +244,7 @@ class AwaitInLoop(Rule):
                 return False
             elif isinstance(inner, cst.Call) and self._paces(inner):
                 return False
-        if awaits != 1 or self._breaks(body):
+        if awaits != 1 or breaks_loop(body):
             return False
         if not self._call_ok(call):
             return False
@@ -380,21 +380,6 @@ class AwaitInLoop(Rule):
         words = {w for seg in name.split(".") for w in _words(seg)} | {seg.lower() for seg in name.split(".")}
         return bool(words & _PACING_WORDS) or "rate_limit" in name.lower()
 
-    def _breaks(self, body: cst.CSTNode) -> bool:
-        """A ``break`` of this loop (not of a loop nested in it)."""
-        stack = list(children(body))
-        while stack:
-            node = stack.pop()
-            if isinstance(node, cst.Break):
-                return True
-            if isinstance(node, (cst.For, cst.While)):
-                if node.orelse is not None:  # a loop's ``else`` runs in this loop
-                    stack.append(node.orelse)
-                continue
-            if isinstance(node, FUNCTION_BOUNDARIES):
-                continue
-            stack.extend(children(node))
-        return False
 
     def _call_ok(self, call: cst.Call) -> bool:
         """The awaited call may run concurrently with itself: no shared receiver, ordered or writing method."""
