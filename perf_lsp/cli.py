@@ -34,12 +34,17 @@ class _Console:
 
     def error(self, message: str) -> None:
         self.errors += 1
-        print(f"perf-lsp: error: {message}", file=sys.stderr)
+        print(f"perf-lsp: error: {_capped(message)}", file=sys.stderr)
 
     def warn(self, message: str) -> None:
         if message not in self._said:
             self._said.add(message)
-            print(f"perf-lsp: warning: {message}", file=sys.stderr)
+            print(f"perf-lsp: warning: {_capped(message)}", file=sys.stderr)
+
+
+def _capped(message: str, limit: int = 2_000) -> str:
+    """A message cut to ``limit`` characters: none may grow with the input (a tree's repr)."""
+    return message if len(message) <= limit else message[: limit - 1] + "\u2026"
 
 
 def _codes(values: list[str] | None, flag: str, console: _Console) -> tuple[str, ...] | None:

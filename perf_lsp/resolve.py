@@ -238,7 +238,7 @@ class TypeResolver:
             code = self._codes[path]
             try:
                 self._trees[path] = ast.parse(code)
-            except (SyntaxError, ValueError):
+            except (SyntaxError, ValueError, RecursionError, MemoryError):  # RecursionError: too deeply nested
                 self._trees[path] = None
         return self._trees[path]
 
