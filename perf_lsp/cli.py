@@ -133,6 +133,8 @@ def _analysed(args: argparse.Namespace, console: _Console, engine: Engine):
         for chunk, result in zip(analysis.chunks, analysis.results):
             if result.error:  # libcst rejected a statement ast accepted, or a rule failed on it
                 console.warn(f"{_display(path)}:{chunk.start}: partly checked: {result.error}")
+            if result.unfixable and result.findings:
+                console.warn(f"{_display(path)}:{chunk.start}: no fix offered: {result.unfixable}")
         yield path, source, settings, analysis
 
 

@@ -20,7 +20,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import libcst as cst
 
@@ -46,6 +46,8 @@ class ChunkResult:
     module: cst.Module | None
     findings: list[Finding]
     error: str | None = None
+    unfixable: str | None = None
+    """Why the findings of this chunk have no fixes (libcst does not reproduce its text), or None."""
 
 
 _EMPTY = ChunkResult(None, [])
@@ -501,7 +503,45 @@ def analyze_chunk(text: str, context: ModuleContext, settings: Settings, rules: 
     if suppress:
         findings = [f for f in findings if not noqa.is_suppressed(suppress, f.range.start.line, f.code)]
     findings.sort(key=lambda f: (f.range.start, f.code))
-    return ChunkResult(module, findings, error=_shorten("; ".join(errors)) or None)
+    unfixable = None
+    if any(f.offers for f in findings):
+        module, unfixable = _reproducing(module, text)
+        if unfixable is not None:
+            findings = [_without_fixes(f) for f in findings]
+    return ChunkResult(module, findings, error=_shorten("; ".join(errors)) or None, unfixable=unfixable)
+
+
+UNFIXABLE = (
+    "libcst does not give this statement's text back exactly (bare CR or mixed line endings, "
+    "a form feed before it), so a fix could move code"
+)
+
+
+def _reproducing(module: cst.Module, text: str) -> tuple[cst.Module, str | None]:
+    """``module``, or a repaired copy, whose code is exactly ``text``; else the reason to offer no fix.
+
+    A fix is the difference between a chunk's text and its fixed code: any
+    character libcst loses is deleted by the fix (a bare ``\\r`` lost at the end
+    moved the next statement into a loop). Checked only for chunks with fixes
+    (code generation costs about a parse). libcst looks for ``\\n`` to set
+    ``has_trailing_newline``: a chunk whose lines end in a bare ``\\r`` loses only
+    its last one, and is repaired when setting the flag gives the text back.
+    """
+    try:
+        if module.code == text:
+            return module, None
+        if not module.has_trailing_newline:
+            repaired = module.with_changes(has_trailing_newline=True)
+            if repaired.code == text:
+                return repaired, None
+    except Exception:  # noqa: BLE001 - code generation failing is a reason not to fix, like any other
+        pass
+    return module, UNFIXABLE
+
+
+def _without_fixes(finding: Finding) -> Finding:
+    note = f"No fix offered: {UNFIXABLE}."
+    return replace(finding, offers=(), builders=(), detail=f"{finding.detail} {note}".strip())
 
 
 MAX_ERROR = 300
