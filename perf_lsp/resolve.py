@@ -17,6 +17,10 @@ and a ``goto`` to an assignment (``self.model = get_model()``) is followed to
 what its right-hand side calls, one function deep. Canonical names differ from
 spellings (``openai._client.OpenAI`` for ``openai.OpenAI``): :func:`canonical`
 also gives the spelling without private modules, and rules match either.
+
+Checking never runs the checked project's code: jedi parses the project's
+modules, and imports compiled modules only in its own subprocess and only from
+outside the project (:func:`_environment`, :func:`_project`).
 """
 
 from __future__ import annotations
