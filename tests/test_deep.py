@@ -229,6 +229,14 @@ def test_fix_fixes_the_other_statements(deep_folder: Path):
 
 
 # -- the language server --------------------------------------------------------------------------
+async def stop(client: LanguageClient) -> None:
+    """Stop the client; a server still running (a failed test did not shut it down) is killed first."""
+    server = getattr(client, "_server", None)  # pygls' process handle: stop() would wait for it forever
+    if server is not None and server.returncode is None:
+        server.kill()
+    await client.stop()
+
+
 async def test_server_answers_on_a_deep_document_with_short_messages(tmp_path: Path):
     client = LanguageClient(converter_factory=default_converter)
     published: list[types.PublishDiagnosticsParams] = []
@@ -308,9 +316,9 @@ async def test_server_answers_on_a_deep_document_with_short_messages(tmp_path: P
         )
         found = await asyncio.wait_for(diagnostics_of(normal_uri, 1), 60)
         assert [(d.code, d.range.start.line + 1) for d in found] == [NORMAL_FINDING]
-        await client.shutdown_session()
+        await asyncio.wait_for(client.shutdown_session(), 60)
     finally:
-        await client.stop()
+        await stop(client)
     assert all(len(message) < MAX_MESSAGE for message in logged), [len(m) for m in logged]
 
 
