@@ -46,6 +46,7 @@ from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument, Workspace
 
 from perf_lsp import __version__
+from perf_lsp.engine import describe_exception
 from perf_lsp.files import MAX_FILE_BYTES
 from perf_lsp.lsp import features, transport
 from perf_lsp.lsp.convert import FIX_ALL_KIND, SOURCE, from_lsp_range
@@ -59,6 +60,10 @@ APPLY_FIX_ALL = "perf-lsp.applyFixAll"
 """``workspace/executeCommand``: apply fix-all to the document whose URI is the first argument."""
 
 log = logging.getLogger(__name__)
+
+MAX_LOG = 8_000
+"""The longest ``window/logMessage`` or ``window/showMessage`` text we send, in characters."""
+MAX_FRAMES = 30
 
 MAX_DOCUMENT_CHARS = MAX_FILE_BYTES
 """Documents larger than this are not checked (said once with a message), as ``perf-lsp check`` skips such files."""
@@ -158,7 +163,16 @@ class PerfLanguageServer(LanguageServer):
 
     # -- messages ------------------------------------------------------------------
     def log_error(self, what: str) -> None:
-        text = f"perf-lsp: {what} failed:\n{traceback.format_exc()}"
+        """Log the exception being handled: its type, a short message and its last frames.
+
+        Never ``traceback.format_exc()``: an exception's message can be the ``repr()``
+        of a libcst tree (1.29 GB for a deep one); the text is at most ``MAX_LOG`` characters.
+        """
+        exc = sys.exc_info()[1]
+        frames = traceback.format_list(traceback.extract_tb(exc.__traceback__)[-MAX_FRAMES:]) if exc else []
+        problem = describe_exception(exc, MAX_LOG // 4) if exc else "unknown error"
+        text = f"perf-lsp: {what} failed: {problem}\nTraceback (most recent call last, at most {MAX_FRAMES}):\n{''.join(frames)}"
+        text = text if len(text) <= MAX_LOG else text[: MAX_LOG - 1] + "\u2026"
         log.error(text)
         with contextlib.suppress(Exception):  # the client is gone: stderr has it
             self.window_log_message(types.LogMessageParams(type=types.MessageType.Error, message=text))
@@ -168,8 +182,9 @@ class PerfLanguageServer(LanguageServer):
         for message in messages:
             if message not in self._shown:
                 self._shown.add(message)
+                text = message if len(message) <= MAX_LOG else message[: MAX_LOG - 1] + "\u2026"
                 self.window_show_message(
-                    types.ShowMessageParams(type=types.MessageType.Warning, message=f"perf-lsp: {message}")
+                    types.ShowMessageParams(type=types.MessageType.Warning, message=f"perf-lsp: {text}")
                 )
 
     # -- settings --------------------------------------------------------------------
