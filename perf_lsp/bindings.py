@@ -200,10 +200,22 @@ def collect(nodes: Iterable[ast.stmt]) -> ChunkNames:
     return out
 
 
+_PLAIN_DEFINITION = re.compile(r"(?:async[ \t]+)?(?:def|class)[ \t]+([A-Za-z_][A-Za-z0-9_]*)")
+
+
 def _words(text: str) -> ChunkNames:
-    """For a statement that does not parse: every identifier counts as bound and read."""
+    """For a statement that does not parse (or is too deep to): every identifier counts as bound and read.
+
+    Except at module level for an undecorated ``def``/``class`` with no ``global``,
+    ``nonlocal`` or ``:=`` in it: that binds its own name at module level and nothing
+    else (a constant a fix adds above it may then read a module name the body mentions).
+    """
     words = set(IDENTIFIER.findall(text))
-    return ChunkNames(loads=Counter(words), bound=words, module_bound=set(words), runs_code=True, dynamic=True)
+    module_bound = set(words)
+    plain = _PLAIN_DEFINITION.match(text.lstrip())
+    if plain and ":=" not in text and not words & {"global", "nonlocal"}:
+        module_bound = {plain.group(1)}
+    return ChunkNames(loads=Counter(words), bound=words, module_bound=module_bound, runs_code=True, dynamic=True)
 
 
 _CACHE: OrderedDict[str, ChunkNames | None] = OrderedDict()
@@ -301,6 +313,10 @@ class DocumentNames:
                 if self.binding_count[name] == 1 and name not in here:
                     found[name] = value
         return found
+
+    def bound_at_module_level(self, name: str) -> bool:
+        """Whether some top-level statement binds ``name`` (an ``if TYPE_CHECKING:`` import counts)."""
+        return self.last_module_binding(name) is not None
 
     def last_module_binding(self, name: str) -> int | None:
         """The index of the last chunk that binds ``name`` at module level, or None."""

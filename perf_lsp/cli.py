@@ -51,12 +51,17 @@ class _Console:
 
     def error(self, message: str) -> None:
         self.errors += 1
-        print(f"perf-lsp: error: {message}", file=sys.stderr)
+        print(f"perf-lsp: error: {_capped(message)}", file=sys.stderr)
 
     def warn(self, message: str) -> None:
         if message not in self._said:
             self._said.add(message)
-            print(f"perf-lsp: warning: {message}", file=sys.stderr)
+            print(f"perf-lsp: warning: {_capped(message)}", file=sys.stderr)
+
+
+def _capped(message: str, limit: int = 2_000) -> str:
+    """A message cut to ``limit`` characters: none may grow with the input (a tree's repr)."""
+    return message if len(message) <= limit else message[: limit - 1] + "\u2026"
 
 
 @dataclass
@@ -113,7 +118,9 @@ class _SettingsResolver:
         self._cache: dict[Path, Settings] = {}
 
     def for_file(self, path: Path) -> Settings:
-        return self.for_directory(path.resolve().parent)
+        """The settings of ``path``: its directory's, marked ``package_init`` for an ``__init__.py``."""
+        settings = self.for_directory(path.resolve().parent)
+        return replace(settings, package_init=True) if path.name == "__init__.py" else settings
 
     def for_directory(self, directory: Path) -> Settings:
         """The settings of files in ``directory`` (a resolved path)."""
@@ -210,6 +217,8 @@ def _analysed(args: argparse.Namespace, console: _Console, engine: Engine, tally
             if result.error:  # libcst rejected a statement ast accepted, or a rule failed on it
                 partial = True
                 console.warn(f"{_display(path)}:{chunk.start}: partly checked: {result.error}")
+            if result.unfixable and result.findings:
+                console.warn(f"{_display(path)}:{chunk.start}: no fix offered: {result.unfixable}")
         tally.partial += partial
         yield path, source, settings, analysis
 

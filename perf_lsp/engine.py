@@ -23,8 +23,8 @@ import ast
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 
 import libcst as cst
 
@@ -37,7 +37,7 @@ from perf_lsp.rules.base import Finding, FixContext, FixRound, Rule, RuleContext
 from perf_lsp.resolve import TypeResolver
 from perf_lsp.rules.summary import ChunkSummary
 from perf_lsp.settings import Settings
-from perf_lsp.source import Chunk, SplitResult, split_document, split_incremental, split_lines
+from perf_lsp.source import TOO_DEEP, Chunk, SplitResult, depth_error, split_document, split_incremental, split_lines
 from perf_lsp.textedit import apply_edits, diff_edits, merge_insertions
 from perf_lsp.unused_imports import remove_imports, unused_after
 
@@ -51,6 +51,8 @@ class ChunkResult:
     module: cst.Module | None
     findings: list[Finding]
     error: str | None = None
+    unfixable: str | None = None
+    """Why the findings of this chunk have no fixes (libcst does not reproduce its text), or None."""
 
 
 _EMPTY = ChunkResult(None, [])
@@ -87,7 +89,9 @@ class Analysis:
     points. ``syntax_error`` is set when the document as a whole does not parse
     (the statements that do parse are still checked). ``asked`` counts the
     findings with type questions, ``unresolved`` those left out because they wait
-    for jedi; ``resolved`` says whether jedi answered (a resolver was given).
+    for jedi; ``resolved`` says whether jedi answered (a resolver was given);
+    ``package_init`` (from ``Settings.package_init``): the document is a package's
+    ``__init__.py``, so fixes keep its module-level imports (possible re-exports).
     """
 
     source: str
@@ -100,7 +104,9 @@ class Analysis:
     unresolved: int = 0
     asked: int = 0
     resolved: bool = False
+    package_init: bool = False
     _names: DocumentNames | None = field(default=None, repr=False)
+    _cache_keys: tuple[tuple, ...] = field(default=(), repr=False)  # the Engine cache entries it used
 
     def _finding(self, diag: Diagnostic) -> tuple[Chunk, ChunkResult, Finding] | None:
         if not diag.key:
@@ -246,7 +252,9 @@ class Analysis:
                 if code not in slots.setdefault(slot, []):
                     slots[slot].append(code)
         added = [*anchors, *(code for codes in slots.values() for code in codes)]
-        targets = unused_after(self.names, {i: self.chunks[i].nodes for i in texts}, texts, added)
+        targets = unused_after(
+            self.names, {i: self.chunks[i].nodes for i in texts}, texts, added, module_level=not self.package_init
+        )
         if targets is None:
             return None
         for index, scopes in targets.items():
@@ -410,14 +418,31 @@ def parses(source: str, strict: bool = False) -> bool:
 
     :func:`ast.parse` decides (C-speed: ~33 ms for 6,400 lines); with ``strict``
     libcst must parse it too (~10x slower), as ``perf-lsp fix`` checks before it
-    writes a file.
+    writes a file: each top-level statement on its own, but for those too deeply
+    nested for libcst (:func:`perf_lsp.source.depth_error`), which the engine never
+    parses either. A document too deep for :func:`ast.parse` itself is valid when
+    each of its statements is (:func:`perf_lsp.source.split_document`).
     """
     try:
         ast.parse(source)
-        if strict:
-            cst.parse_module(source)
-    except (SyntaxError, ValueError, MemoryError, RecursionError, cst.ParserSyntaxError):
+        split = None
+    except (RecursionError, MemoryError):
+        split = split_document(source)
+        if split.syntax_error is not None:
+            return False
+    except (SyntaxError, ValueError):
         return False
+    if not strict:
+        return True
+    if split is None:
+        split = split_document(source)
+    for chunk in split.chunks:
+        if depth_error(chunk.text) is not None:
+            continue
+        try:
+            cst.parse_module(chunk.text)
+        except Exception:  # noqa: BLE001 - ParserSyntaxError, or libcst failing on odd input
+            return False
     return True
 
 
@@ -442,14 +467,80 @@ class Engine:
     """Analyses documents and applies fixes; holds the per-statement cache.
 
     Thread-safe: the language server analyses in a worker thread while requests
-    read results. ``cache_size`` bounds the number of cached statements.
+    read results.
+
+    The cache maps a statement's text (with the module's name facts, the settings
+    and the enabled rules) to its result. A result keeps its libcst tree only when
+    it has findings (their fixes are built from it). Entries that a caller keeps
+    with :meth:`retain` (the language server: the latest analysis of each open
+    document) stay until released; the others are evicted, least recently used
+    first, beyond ``cache_size`` entries or ``cache_chars`` characters of statement
+    text (the text's length stands for the memory of its tree: a libcst tree takes
+    ~10-30 bytes per character). So a cache of trees per version of a statement
+    being typed in cannot grow without bound.
     """
 
-    def __init__(self, rules: Sequence[type[Rule]] = REGISTRY, cache_size: int = 4096) -> None:
+    def __init__(
+        self, rules: Sequence[type[Rule]] = REGISTRY, cache_size: int = 4096, cache_chars: int = 4_000_000
+    ) -> None:
         self.rules = tuple(rules)
-        self._cache: OrderedDict[tuple, ChunkResult] = OrderedDict()
+        self._cache: OrderedDict[tuple, ChunkResult] = OrderedDict()  # not retained, least recent first
         self._cache_size = cache_size
+        self._cache_chars = cache_chars
+        self._chars = 0  # statement text in ``_cache``
+        self._retained: dict[tuple, list] = {}  # key -> [result, how many owners retain it]
+        self._owners: dict[Hashable, tuple[tuple, ...]] = {}
         self._lock = threading.Lock()
+
+    # -- the cache ------------------------------------------------------------------
+    def retain(self, owner: Hashable, analysis: Analysis) -> None:
+        """Keep the cache entries ``analysis`` used while it is ``owner``'s latest; release the previous one's.
+
+        ``owner``: any hashable, e.g. a document's URI. What no owner retains any more
+        goes back to the bounded part of the cache.
+        """
+        keys = tuple(dict.fromkeys(analysis._cache_keys))
+        results = dict(zip(analysis._cache_keys, analysis.results))
+        with self._lock:
+            for key in keys:
+                entry = self._retained.get(key)
+                if entry is not None:
+                    entry[1] += 1
+                    continue
+                result = self._cache.pop(key, None)
+                if result is None:
+                    result = results[key]
+                else:
+                    self._chars -= len(key[0])
+                self._retained[key] = [result, 1]
+            self._release(self._owners.get(owner, ()))
+            self._owners[owner] = keys
+            self._trim()
+
+    def release(self, owner: Hashable) -> None:
+        """Stop retaining ``owner``'s entries (a document was closed)."""
+        with self._lock:
+            self._release(self._owners.pop(owner, ()))
+            self._trim()
+
+    def cache_stats(self) -> dict[str, int]:
+        """Entries and statement characters in the cache: ``retained``/``loose`` entries, ``loose_chars``."""
+        with self._lock:
+            return {"retained": len(self._retained), "loose": len(self._cache), "loose_chars": self._chars}
+
+    def _release(self, keys: Iterable[tuple]) -> None:
+        for key in keys:
+            entry = self._retained[key]
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._retained[key]
+                self._cache[key] = entry[0]
+                self._chars += len(key[0])
+
+    def _trim(self) -> None:
+        while self._cache and (len(self._cache) > self._cache_size or self._chars > self._cache_chars):
+            key, _ = self._cache.popitem(last=False)
+            self._chars -= len(key[0])
 
     def enabled_rules(self, settings: Settings) -> tuple[type[Rule], ...]:
         """The rules that ``select``/``ignore`` leave on."""
@@ -512,9 +603,11 @@ class Engine:
                 )
         diagnostics.sort(key=lambda d: (d.range.start, d.code))
         analysis = Analysis(source, lines, split.context, split.chunks, results, diagnostics, split.syntax_error)
+        analysis._cache_keys = tuple((chunk.text, base) for chunk in split.chunks)
         analysis.unresolved = unresolved
         analysis.asked = asked
         analysis.resolved = resolver is not None
+        analysis.package_init = settings.package_init
         return analysis
 
     def _chunk(self, chunk: Chunk, context: ModuleContext, settings: Settings, rules: tuple[type[Rule], ...], base: tuple) -> ChunkResult:
@@ -526,6 +619,9 @@ class Engine:
         """
         key = (chunk.text, base)
         with self._lock:
+            entry = self._retained.get(key)
+            if entry is not None:
+                return entry[0]
             cached = self._cache.get(key)
             if cached is not None:
                 self._cache.move_to_end(key)
@@ -535,10 +631,13 @@ class Engine:
             summary = ChunkSummary(chunk.nodes, context)
             candidates = [rule for rule in candidates if rule.wants(summary, settings)]
         result = analyze_chunk(chunk.text, context, settings, candidates) if candidates else _EMPTY
+        if result.module is not None and not result.findings:
+            result = ChunkResult(None, [], result.error)  # only fixes need the tree: do not keep it
         with self._lock:
-            self._cache[key] = result
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            if key not in self._retained and key not in self._cache:
+                self._cache[key] = result
+                self._chars += len(chunk.text)
+                self._trim()
         return result
 
     def fix_all(
@@ -676,20 +775,29 @@ def analyze_chunk(text: str, context: ModuleContext, settings: Settings, rules: 
     """Parse one chunk with libcst and run ``rules`` over it in one batched traversal.
 
     Findings on a line with a matching ``# noqa`` are dropped here. A chunk that
-    libcst cannot parse gives no findings and an ``error``.
+    libcst cannot parse gives no findings and an ``error``; so does a chunk too
+    deeply nested for libcst (:func:`perf_lsp.source.depth_error`: never parsed,
+    error :data:`~perf_lsp.source.TOO_DEEP`). A rule that fails costs only its
+    own findings (named in ``error``); the recursion limit reached anywhere costs
+    the chunk's. ``error`` is at most :data:`MAX_ERROR` characters.
     """
+    too_deep = depth_error(text)
+    if too_deep is not None:
+        return ChunkResult(None, [], error=too_deep)
     try:
         module = cst.parse_module(text)
-    except (cst.ParserSyntaxError, RecursionError, ValueError) as exc:
-        return ChunkResult(None, [], error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    except Exception as exc:  # ParserSyntaxError, and whatever else libcst raises on odd input
+        if _recursion(exc):
+            return ChunkResult(None, [], error=TOO_DEEP)
+        return ChunkResult(None, [], error=_describe(exc, first_line=True))
     ctx = RuleContext(module, context, settings, text)
     instances = [rule(ctx) for rule in rules]
     errors: list[str] = []
     try:
         ctx.run(instances)
-    except RecursionError:
-        return ChunkResult(module, [], error="statement too deeply nested")
-    except Exception:
+    except Exception as exc:
+        if _recursion(exc):
+            return ChunkResult(module, [], error=TOO_DEEP)
         # A rule's bug must cost only that rule's findings: run them one by one.
         instances = []
         for rule in rules:
@@ -697,7 +805,9 @@ def analyze_chunk(text: str, context: ModuleContext, settings: Settings, rules: 
             try:
                 alone.ctx.run([alone])
             except Exception as exc:  # reported in ChunkResult.error, never raised
-                errors.append(f"{rule.code}: {type(exc).__name__}: {exc}")
+                if _recursion(exc):
+                    return ChunkResult(module, [], error=TOO_DEEP)
+                errors.append(f"{rule.code}: {_describe(exc)}")
                 continue
             instances.append(alone)
     findings = [f for rule in instances for f in rule.findings]
@@ -705,4 +815,96 @@ def analyze_chunk(text: str, context: ModuleContext, settings: Settings, rules: 
     if suppress:
         findings = [f for f in findings if not noqa.is_suppressed(suppress, f.range.start.line, f.code)]
     findings.sort(key=lambda f: (f.range.start, f.code))
-    return ChunkResult(module, findings, error="; ".join(errors) or None)
+    unfixable = None
+    if any(f.offers for f in findings):
+        module, unfixable = _reproducing(module, text)
+        if unfixable is not None:
+            findings = [_without_fixes(f) for f in findings]
+    return ChunkResult(module, findings, error=_shorten("; ".join(errors)) or None, unfixable=unfixable)
+
+
+UNFIXABLE = (
+    "libcst does not give this statement's text back exactly (bare CR or mixed line endings, "
+    "a form feed before it), so a fix could move code"
+)
+
+
+def _reproducing(module: cst.Module, text: str) -> tuple[cst.Module, str | None]:
+    """``module``, or a repaired copy, whose code is exactly ``text``; else the reason to offer no fix.
+
+    A fix is the difference between a chunk's text and its fixed code: any
+    character libcst loses is deleted by the fix (a bare ``\\r`` lost at the end
+    moved the next statement into a loop). Checked only for chunks with fixes
+    (code generation costs about a parse). libcst looks for ``\\n`` to set
+    ``has_trailing_newline``: a chunk whose lines end in a bare ``\\r`` loses only
+    its last one, and is repaired when setting the flag gives the text back.
+    """
+    try:
+        if module.code == text:
+            return module, None
+        if not module.has_trailing_newline:
+            repaired = module.with_changes(has_trailing_newline=True)
+            if repaired.code == text:
+                return repaired, None
+    except Exception:  # noqa: BLE001 - code generation failing is a reason not to fix, like any other
+        pass
+    return module, UNFIXABLE
+
+
+def _without_fixes(finding: Finding) -> Finding:
+    note = f"No fix offered: {UNFIXABLE}."
+    return replace(finding, offers=(), builders=(), detail=f"{finding.detail} {note}".strip())
+
+
+MAX_ERROR = 300
+"""The longest ``ChunkResult.error``, in characters."""
+
+
+def _recursion(exc: BaseException) -> bool:
+    """Whether ``exc`` is, or was raised while handling, a ``RecursionError``.
+
+    libcst turns one into a ``KeyError`` of the node it was generating code for
+    (whose ``str()`` is the ``repr()`` of the whole tree).
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, RecursionError):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def describe_exception(exc: BaseException, limit: int = MAX_ERROR) -> str:
+    """``Type: message`` of ``exc`` in at most ``limit`` characters, built without ``str()`` of arbitrary objects.
+
+    For messages about exceptions that may come from libcst (a ``KeyError`` whose
+    message is the ``repr()`` of a deep tree: hundreds of megabytes).
+    """
+    return _shorten(_describe(exc), limit)
+
+
+def _describe(exc: BaseException, first_line: bool = False) -> str:
+    """``Type: message``, at most :data:`MAX_ERROR` characters; never ``str()`` of anything but strings.
+
+    An exception's message can be the ``repr()`` of a libcst tree (hundreds of
+    megabytes for a deep one): only ``str``, ``int`` and ``float`` arguments are
+    shown.
+    """
+    name = type(exc).__name__
+    if isinstance(exc, cst.ParserSyntaxError):
+        try:
+            message = str(exc)
+        except Exception:  # noqa: BLE001 - a message that cannot be formatted is left out
+            message = ""
+    else:
+        message = ", ".join(str(a) for a in exc.args if isinstance(a, (str, int, float)))
+    if first_line:
+        message = message.strip().splitlines()[0] if message.strip() else ""
+        return _shorten(message or name)
+    return _shorten(f"{name}: {message}" if message else name, 10 * MAX_ERROR)
+
+
+def _shorten(text: str, limit: int = MAX_ERROR) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"

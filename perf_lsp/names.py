@@ -135,7 +135,7 @@ def imports_in(text: str) -> dict[str, str]:
         return {}
     try:
         tree = ast.parse(text)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # RecursionError: too deeply nested
         return {}
     found: dict[str, str] = {}
     for node in ast.walk(tree):

@@ -17,11 +17,17 @@ and a ``goto`` to an assignment (``self.model = get_model()``) is followed to
 what its right-hand side calls, one function deep. Canonical names differ from
 spellings (``openai._client.OpenAI`` for ``openai.OpenAI``): :func:`canonical`
 also gives the spelling without private modules, and rules match either.
+
+Checking never runs the checked project's code: jedi parses the project's
+modules, and imports compiled modules only in its own subprocess and only from
+outside the project (:func:`_environment`, :func:`_project`).
 """
 
 from __future__ import annotations
 
 import ast
+import os
+import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -71,14 +77,79 @@ def canonical(full_name: str) -> set[str]:
     return {full_name, ".".join(public)}
 
 
+def _jedi():
+    """jedi, set never to import a module to inspect it (``auto_import_modules``: ``gi`` by default)."""
+    import jedi
+
+    jedi.settings.auto_import_modules = []
+    return jedi
+
+
+class JediUnavailable(Exception):
+    """jedi's subprocess cannot be started: no type answers."""
+
+
 def _environment():
+    """jedi's environment: this interpreter, run as a subprocess, shared by every resolver.
+
+    Never jedi's ``InterpreterEnvironment``: that one imports compiled modules
+    inside our process, and while it looks a module up it swaps ``sys.path``
+    for one that starts with the checked project, for every thread (the
+    server's other thread could import a project file then). In the subprocess,
+    jedi imports only what :class:`_SafeProject` allows: installed compiled
+    modules, never the project's. jedi restarts the subprocess if it dies.
+    Raises :class:`JediUnavailable` when it cannot start (then not again).
+    """
     global _ENVIRONMENT
     with _ENVIRONMENT_LOCK:
         if _ENVIRONMENT is None:
-            import jedi
-
-            _ENVIRONMENT = jedi.InterpreterEnvironment()  # no subprocess: Script creation ~3x cheaper
+            jedi = _jedi()
+            try:
+                if not sys.executable:
+                    raise OSError("no sys.executable")
+                _ENVIRONMENT = jedi.create_environment(sys.executable, safe=False)
+            except Exception:  # InvalidPythonEnvironment, OSError: jedi stays off for this process
+                _ENVIRONMENT = False
+    if _ENVIRONMENT is False:
+        raise JediUnavailable
     return _ENVIRONMENT
+
+
+_PROJECT_CLASS = None
+
+
+def _project(root: Path):
+    """A ``jedi.Project`` for ``root`` that never loads a compiled module or package from the project.
+
+    jedi parses the project's Python files (that is how its own modules resolve)
+    and imports compiled modules (extensions, and packages it cannot parse) only
+    from its *base* ``sys.path`` (``load_unsafe_extensions=False``). That base is
+    the environment's ``sys.path``, which holds the project when ``PYTHONPATH``
+    or an editable install names it: :class:`_SafeProject` takes out every entry
+    at or below ``root`` (and relative ones, which depend on the working directory).
+    """
+    global _PROJECT_CLASS
+    if _PROJECT_CLASS is None:
+        jedi = _jedi()
+
+        class _SafeProject(jedi.Project):
+            def _get_base_sys_path(self, inference_state):
+                return [p for p in super()._get_base_sys_path(inference_state) if not _inside(p, self.path)]
+
+        _PROJECT_CLASS = _SafeProject
+    return _PROJECT_CLASS(root, load_unsafe_extensions=False)
+
+
+def _inside(entry: str, root: Path) -> bool:
+    """Whether the ``sys.path`` entry ``entry`` is ``root`` or below it (True for relative entries)."""
+    if not entry or not os.path.isabs(entry):
+        return True
+    try:
+        resolved = Path(entry).resolve()
+        root = root.resolve()
+    except (OSError, RuntimeError):
+        return True
+    return resolved == root or root in resolved.parents
 
 
 def project_root(path: Path | None) -> Path | None:
@@ -146,11 +217,12 @@ class TypeResolver:
 
     def _script(self, path: Path | None):
         if path not in self._scripts:
-            import jedi
+            jedi = _jedi()
 
             self._check_budget()
+            environment = _environment()
             root = project_root(path if path is not None else self.path)
-            project = jedi.Project(root) if root is not None else None
+            project = _project(root if root is not None else Path.cwd())
             if path is None:
                 code = self.source
                 script_path = self.path
@@ -161,7 +233,7 @@ class TypeResolver:
                     code = ""
                 script_path = path
             self._codes[path] = code
-            self._scripts[path] = jedi.Script(code, path=script_path, project=project, environment=_environment())
+            self._scripts[path] = jedi.Script(code, path=script_path, project=project, environment=environment)
         return self._scripts[path]
 
     def _tree(self, path: Path | None) -> ast.Module | None:
@@ -170,7 +242,7 @@ class TypeResolver:
             code = self._codes[path]
             try:
                 self._trees[path] = ast.parse(code)
-            except (SyntaxError, ValueError):
+            except (SyntaxError, ValueError, RecursionError, MemoryError):  # RecursionError: too deeply nested
                 self._trees[path] = None
         return self._trees[path]
 

@@ -45,7 +45,10 @@ class Settings:
     ``pyproject.toml`` they came from (None: no such file; set by :func:`load_for`).
     ``project_packages``: the dependencies the
     file's project declares (PEP 503 names, from :mod:`perf_lsp.project`; not a
-    setting: filled in by :func:`load_for`). ``severity``: code ->
+    setting: filled in by :func:`load_for`). ``package_init``: the file is a
+    package's ``__init__.py``, whose module-level imports may be re-exports, so a fix
+    never removes one it made unused (not a setting: set by :func:`load_for` for such
+    a file and by the CLI). ``severity``: code ->
     ``error|warning|information|hint`` (server only). ``debounce_ms``: delay, in
     milliseconds, between the last change and re-analysis (server only).
     """
@@ -61,6 +64,7 @@ class Settings:
     extend_exclude: tuple[str, ...] = ()
     config_dir: str | None = None
     project_packages: tuple[str, ...] = ()
+    package_init: bool = False
     severity: tuple[tuple[str, str], ...] = ()
     debounce_ms: int = DEFAULT_DEBOUNCE_MS
     _severity: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
@@ -328,13 +332,15 @@ def find_pyproject(start: Path) -> Path | None:
 
 def load_for(start: Path, base: Settings | None = None) -> tuple[Settings, list[str]]:
     """Settings for files at or below ``start``: the nearest ``[tool.perf-lsp]`` over ``base``,
-    with the project's declared packages.
+    with the project's declared packages (and ``package_init`` when ``start`` is an ``__init__.py``).
 
     Returns (settings, messages); an unusable file gives the base settings and a message.
     """
     from perf_lsp.project import declared_packages
 
-    base = replace(base or Settings(), project_packages=declared_packages(start))
+    base = replace(
+        base or Settings(), project_packages=declared_packages(start), package_init=start.name == "__init__.py"
+    )
     path = find_pyproject(start)
     if path is None:
         return base, []

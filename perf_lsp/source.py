@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from perf_lsp.names import ModuleContext, build_module_context
@@ -52,6 +53,139 @@ class SplitResult:
 
 
 _CONTINUATION = re.compile(r"(else|elif|except|finally)\b|[)\]}]")
+
+TOO_DEEP = "too deeply nested"
+"""The error of a statement (or document) nested too deeply to check."""
+
+MAX_NESTING = 200
+"""How deep libcst's tree of one statement may be (an estimate from :mod:`ast`, see :func:`too_deep`).
+
+libcst generates code, computes positions and runs transforms recursively, about
+three Python frames per level of its tree, under Python's limit of 1,000 frames:
+code generation failed from about 280 levels (``f(f(f(...)))`` 140 calls deep,
+``x[x[x[...]]]`` 95) to 320 (a 320-branch ``elif`` chain, ``x + x + ...`` with 320
+terms). Real code stays under 40 (the standard library's ``_pydecimal.py``: 23).
+Its native parser also crashed the interpreter (a stack overflow) on some
+statements thousands of levels deep (``x and x and ...`` with 10,000 terms, an
+``import a.a.a...`` 10,000 names long), and took 15 s on ``x + x + ...`` with
+2,900 terms: a statement over the limit is never given to libcst.
+"""
+
+# ast messages for input too deep for CPython itself (3.10-3.13)
+_DEPTH_MESSAGES = ("too many nested parentheses", "too many levels of indentation", "too complex", "stack overflow")
+
+# How many levels of libcst's tree an ast node stands for, where it is more than one:
+# ``f(x)`` is Call > Arg > x; ``x[i]`` Subscript > SubscriptElement > Index > i; ``[x]`` List > Element > x;
+# a comprehension's ``for`` is CompFor > (CompIf); a block is IndentedBlock > statement line > statement.
+_WEIGHT = {
+    ast.Call: 2,
+    ast.Subscript: 3,
+    ast.List: 2,
+    ast.Tuple: 2,
+    ast.Set: 2,
+    ast.Dict: 2,
+    ast.comprehension: 2,
+    ast.ListComp: 2,
+    ast.SetComp: 2,
+    ast.DictComp: 2,
+    ast.GeneratorExp: 2,
+    ast.Slice: 2,
+    ast.Starred: 2,
+    ast.JoinedStr: 2,
+    ast.FormattedValue: 2,
+}
+_STRING_PART = re.compile(r"[ \t]*(?:[rRbBuUfF]{0,2})['\"]")
+
+
+def too_deep(nodes: Sequence[ast.AST], lines: Sequence[str], limit: int = MAX_NESTING) -> bool:
+    """Whether libcst's tree of these statements could be more than ``limit`` levels deep.
+
+    ``nodes``: :mod:`ast` statements parsed from ``lines`` (line numbers 1-based
+    into ``lines``). An upper estimate, not an exact depth: each ast node counts
+    for the libcst levels it becomes (:data:`_WEIGHT`; a block of statements is
+    IndentedBlock > statement line, an ``elif`` is an If in the If before it);
+    where ast is flat and libcst nests, the extra levels are added: ``a and b
+    and c`` (one BoolOp, a BooleanOperation per ``and``), an implicit
+    concatenation of strings (one Constant, a ConcatenatedString per part: a
+    line of its span that starts with a quote counts as a part), a dotted import
+    (an Attribute per dot). Iterative: never recurses, stops at the first path
+    over the limit.
+    """
+    stack: list[tuple[ast.AST, int]] = [(node, _BLOCK) for node in nodes]
+    while stack:
+        node, depth = stack.pop()
+        depth += _node_weight(node, lines)
+        if depth > limit:
+            return True
+        for name, value in ast.iter_fields(node):
+            if isinstance(value, ast.AST):
+                stack.append((value, depth))
+            elif isinstance(value, list) and value:
+                extra = 0
+                if isinstance(value[0], ast.stmt):
+                    elif_ = name == "orelse" and isinstance(node, ast.If) and len(value) == 1 and isinstance(value[0], ast.If)
+                    extra = 0 if elif_ else _BLOCK + (name in ("orelse", "finalbody"))
+                stack.extend((item, depth + extra) for item in value if isinstance(item, ast.AST))
+    return False
+
+
+_BLOCK = 2  # IndentedBlock > statement line (SimpleStatementLine, or the compound statement itself)
+
+
+def _node_weight(node: ast.AST, lines: Sequence[str]) -> int:
+    kind = type(node)
+    weight = _WEIGHT.get(kind, 1)
+    if kind is ast.BoolOp:
+        weight += len(node.values) - 1
+    elif kind is ast.Constant or kind is ast.JoinedStr:
+        first, last = getattr(node, "lineno", 0), getattr(node, "end_lineno", 0) or 0
+        if last > first:  # parts on later lines of the span: a line that starts with a string
+            weight += sum(1 for line in lines[first:last] if _STRING_PART.match(line))
+    elif kind is ast.alias:
+        weight += node.name.count(".")
+    elif kind is ast.ImportFrom:
+        weight += (node.module or "").count(".")
+    return weight
+
+
+def depth_error(text: str) -> str | None:
+    """:data:`TOO_DEEP` when the statement(s) ``text`` must not go to libcst, else None.
+
+    Parses ``text`` with :mod:`ast` (C-speed). Too deep: ast itself gives up
+    (``RecursionError``, ``MemoryError``, "too many nested parentheses"), or
+    :func:`too_deep`. Text ast rejects for another reason (a syntax error, syntax
+    newer than this interpreter) is too deep when its brackets nest more than
+    half of :data:`MAX_NESTING` or a line has more than that many ``and``/``or``/
+    operators: libcst gets the rest, as before.
+    """
+    try:
+        tree = ast.parse(text)
+    except (RecursionError, MemoryError):
+        return TOO_DEEP
+    except SyntaxError as exc:
+        if any(message in str(exc.msg) for message in _DEPTH_MESSAGES):
+            return TOO_DEEP
+        return TOO_DEEP if _text_too_deep(text) else None
+    except ValueError:  # null bytes: libcst says why
+        return None
+    return TOO_DEEP if too_deep(tree.body, split_lines(text)) else None
+
+
+_BRACKET = re.compile(r"[(\[{]|[)\]}]")
+_CHAIN = re.compile(r"\b(?:and|or)\b|[-+*/%@&|^.]")
+
+
+def _text_too_deep(text: str) -> bool:
+    """For text ast cannot parse: brackets nested deeper than half the limit, or a long operator chain on one line."""
+    depth = 0
+    for match in _BRACKET.finditer(text):
+        if match.group() in "([{":
+            depth += 1
+            if depth > MAX_NESTING // 2:
+                return True
+        else:
+            depth = max(0, depth - 1)
+    return any(len(line) > MAX_NESTING and len(_CHAIN.findall(line)) > MAX_NESTING for line in text.splitlines())
 
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
@@ -105,26 +239,50 @@ def split_document(source: str, lines: list[str] | None = None) -> SplitResult:
     """Split ``source`` into chunks and collect its module context.
 
     Never raises on bad input: a syntax error is returned in ``syntax_error``.
+    A document too deeply nested for :func:`ast.parse` (``RecursionError``; it
+    is valid Python, CPython's compiler accepts it) is split by indentation and
+    each statement parsed on its own: those ast can parse are checked, the
+    others get no nodes (and are reported as too deeply nested by the engine).
     """
     if lines is None:
         lines = split_lines(source)
     try:
         tree = ast.parse(source)
+    except (RecursionError, MemoryError):
+        return _split_statements(lines, deep=True)
     except (SyntaxError, ValueError) as exc:  # ValueError: null bytes
         lineno = getattr(exc, "lineno", None) or 0
-        message = f"line {lineno}: {getattr(exc, 'msg', str(exc))}"
-        chunks: list[Chunk] = []
-        for start, end in _spans_fallback(lines):
-            text = "".join(lines[start - 1 : end])
-            try:
-                part = ast.parse(text)
-            except (SyntaxError, ValueError):
-                chunks.append(Chunk(start, end, text))
-                continue
-            chunks.append(Chunk(start, end, text, tuple(part.body), start - 1))
-        return SplitResult(chunks, _context(chunks), message)
+        split = _split_statements(lines, deep=False)
+        split.syntax_error = f"line {lineno}: {getattr(exc, 'msg', str(exc))}"
+        return split
     chunks = _chunks(lines, _spans_from_ast(tree.body), 0)
     return SplitResult(chunks, _context(chunks), None)
+
+
+def _split_statements(lines: list[str], deep: bool) -> SplitResult:
+    """Chunks from the indentation-based split, each parsed alone (those that do not parse get no nodes).
+
+    ``deep``: the whole document was too deep for ast. Then a statement ast
+    rejects only for its depth is fine (no syntax error); one it rejects as
+    invalid means the split went wrong, and the document cannot be checked.
+    """
+    chunks: list[Chunk] = []
+    misplit = deepest = 0
+    for start, end in _spans_fallback(lines):
+        text = "".join(lines[start - 1 : end])
+        try:
+            part = ast.parse(text)
+        except (RecursionError, MemoryError):
+            deepest = deepest or start
+            chunks.append(Chunk(start, end, text))
+            continue
+        except (SyntaxError, ValueError):
+            misplit = misplit or start
+            chunks.append(Chunk(start, end, text))
+            continue
+        chunks.append(Chunk(start, end, text, tuple(part.body), start - 1))
+    error = f"line {deepest or misplit}: {TOO_DEEP}" if deep and misplit else None
+    return SplitResult(chunks, _context(chunks), error)
 
 
 def split_incremental(old_lines: list[str], old: SplitResult, new_lines: list[str]) -> SplitResult | None:
@@ -168,7 +326,7 @@ def split_incremental(old_lines: list[str], old: SplitResult, new_lines: list[st
     region = new_lines[lo : hi + delta]
     try:
         tree = ast.parse("".join(region))
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     if region and region[-1].rstrip("\r\n").endswith("\\"):
         return None

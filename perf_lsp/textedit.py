@@ -123,28 +123,49 @@ def replace_range(
 ) -> tuple[str, list[str]]:
     """Replace a range of ``source`` by ``text``; returns (new source, its lines).
 
-    ``lines`` is ``split_lines(source)``. Lines are 0-based, columns code points, and a
-    column past the end of its line (terminator included) is clamped, as pygls does
-    (a start on the line after the last appends). Costs one slice of the text and a
-    re-split of the changed lines and their neighbours, not of the whole document:
-    what a language server needs per keystroke.
+    ``lines`` is ``split_lines(source)``. Lines are 0-based, columns code points. A range
+    is read as LSP (and every editor) reads it: a column past the end of its line means
+    the line's end, before its line ending; a line past the last one (or a column on the
+    line just after a final line ending) means the end of the text; a negative line or
+    column means 0; a reversed range is the same range the right way round. So the
+    result never depends on how a client rounds an out-of-range position.
+
+    Costs one slice of the text and a re-split of the changed lines and their
+    neighbours, not of the whole document: what a language server needs per keystroke.
     """
     n = len(lines)
+    start = _clamp(lines, start_line, start_col)
+    end = _clamp(lines, end_line, end_col)
+    if end < start:
+        start, end = end, start
+    (start_line, start_col), (end_line, end_col) = start, end
     if start_line >= n:
         return source + text, _append(lines, text) if lines else split_lines(text)
-    start = sum(map(len, lines[:start_line])) + min(start_col, len(lines[start_line]))
+    before = sum(map(len, lines[:start_line]))
+    start_offset = before + start_col
     if end_line < n:
-        end = start - min(start_col, len(lines[start_line])) + sum(map(len, lines[start_line:end_line]))
-        end += min(end_col, len(lines[end_line]))
+        end_offset = before + sum(map(len, lines[start_line:end_line])) + end_col
         suffix = lines[end_line][end_col:]
     else:
-        end, suffix = len(source), ""
-    new_source = source[:start] + text + source[end:]
+        end_offset, suffix = len(source), ""
+    new_source = source[:start_offset] + text + source[end_offset:]
+    # Re-split the changed lines with one neighbour on each side: a "\r" left at the end of
+    # the line before may join a "\n" that the new text starts with, and the other way round.
     first = max(0, start_line - 1)
     last = min(n - 1, end_line + 1)
     middle = lines[start_line][:start_col] + text + suffix
     segment = "".join(lines[first:start_line]) + middle + "".join(lines[end_line + 1 : last + 1])
     return new_source, [*lines[:first], *split_lines(segment), *lines[last + 1 :]]
+
+
+def _clamp(lines: Sequence[str], line: int, col: int) -> tuple[int, int]:
+    """(line, column) inside the text: the column within the line's body, ``(len(lines), 0)`` for the end."""
+    if line >= len(lines):
+        return len(lines), 0
+    if line < 0:
+        return 0, 0
+    body = len(lines[line].rstrip("\r\n"))
+    return line, min(max(col, 0), body)
 
 
 def _append(lines: Sequence[str], text: str) -> list[str]:

@@ -8,13 +8,18 @@ import when the name was read before the fix and is read nowhere after it:
 - a module-level import: the name is read nowhere in the document after the fix
   (definitions the fix adds included; string annotations count as reads);
 - an import inside a function: the name is read nowhere in that function (nested
-  functions included) after the fix, and was read there before.
+  functions included) after the fix, and was read there before. An annotation of a
+  local variable (``model: Model = ...``) is never evaluated (PEP 526), so it does not
+  keep the import when the module binds the name too (``if TYPE_CHECKING: from m
+  import Model``), where a type checker finds it.
 
 Never removed: an import that was already unused, one inside a ``try`` (its
 ``except ImportError`` branch may matter), a name listed in ``__all__``, one that
 ``global``/``nonlocal`` names, anything in a document or function that reads names
 dynamically (``eval``, ``exec``, ``globals()``, ``locals()``, ``vars()``), and any
-module-level import when a statement of the document does not parse. Only the alias
+module-level import when a statement of the document does not parse or the document is a
+package's ``__init__.py`` (``Settings.package_init``: its imports may be re-exports, even
+without ``__all__``). Only the alias
 goes from a multi-name import; an emptied block gets ``pass``; comment lines above a
 removed import stay, on the next statement.
 """
@@ -37,6 +42,7 @@ Path = tuple[tuple[str, int], ...]
 @dataclass
 class _Scope:
     reads: Counter = field(default_factory=Counter)
+    local_annotations: Counter = field(default_factory=Counter)  # reads in annotations of local variables
     imports: set[str] = field(default_factory=set)
     declared: set[str] = field(default_factory=set)  # global / nonlocal
     dynamic: bool = False
@@ -46,7 +52,15 @@ def function_scopes(nodes: Sequence[ast.stmt]) -> dict[Path, _Scope]:
     """For each function of a chunk (by path): what its subtree reads and what its own imports bind."""
     scopes: dict[Path, _Scope] = {}
 
-    def visit(node: ast.AST, path: Path, counts: dict[str, int], owners: list[_Scope], annotation: bool = False):
+    def visit(
+        node: ast.AST,
+        path: Path,
+        counts: dict[str, int],
+        owners: list[_Scope],
+        annotation: bool = False,
+        in_function: bool = False,
+        local_annotation: bool = False,
+    ):
         kind = type(node)
         if kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
             nth = counts.get(node.name, 0)
@@ -74,10 +88,13 @@ def function_scopes(nodes: Sequence[ast.stmt]) -> dict[Path, _Scope]:
                 visit(node.returns, path, counts, owners, True)
             inner_counts = {}
             for stmt in node.body:
-                visit(stmt, inner, inner_counts, mine)
+                visit(stmt, inner, inner_counts, mine, in_function=True)
             return
         if kind is ast.Name:
             if isinstance(node.ctx, ast.Load):
+                if local_annotation:  # never evaluated (PEP 526): read by type checkers only
+                    owners[-1].local_annotations[node.id] += 1
+                    return
                 for owner in owners:
                     owner.reads[node.id] += 1
                     if node.id in DYNAMIC:
@@ -97,13 +114,14 @@ def function_scopes(nodes: Sequence[ast.stmt]) -> dict[Path, _Scope]:
             owners[-1].declared.update(node.names)
             return
         if kind is ast.AnnAssign:
-            visit(node.annotation, path, counts, owners, True)
+            local = in_function and bool(owners) and isinstance(node.target, ast.Name)
+            visit(node.annotation, path, counts, owners, True, in_function, local)
             for child in (node.target, node.value):
                 if child is not None:
-                    visit(child, path, counts, owners)
+                    visit(child, path, counts, owners, in_function=in_function)
             return
         for child in ast.iter_child_nodes(node):
-            visit(child, path, counts, owners, annotation)
+            visit(child, path, counts, owners, annotation, in_function, local_annotation)
 
     counts: dict[str, int] = {}
     for stmt in nodes:
@@ -122,16 +140,20 @@ def unused_after(
     old_nodes: Mapping[int, Sequence[ast.stmt]],
     new_texts: Mapping[int, str],
     added: Iterable[str],
+    *,
+    module_level: bool = True,
 ) -> dict[int, dict[Path, set[str]]] | None:
     """Which imports a change makes unused: chunk index -> scope path -> names to unbind.
 
     ``new_texts``: the changed chunks' new text (chunk index -> text); ``old_nodes``:
     their :mod:`ast` statements before; ``added``: code of the module-level
-    statements the change inserts (definitions, imports). Returns None when a new
-    text does not parse.
+    statements the change inserts (definitions, imports); ``module_level`` False
+    keeps every module-level import (a package's ``__init__.py``, whose imports may be
+    re-exports), only imports inside functions go. Returns None when a new text does
+    not parse.
     """
     try:
-        return _unused_after(names, old_nodes, new_texts, added)
+        return _unused_after(names, old_nodes, new_texts, added, module_level)
     except RecursionError:  # too deeply nested to follow: no import is removed
         return {}
 
@@ -141,6 +163,7 @@ def _unused_after(
     old_nodes: Mapping[int, Sequence[ast.stmt]],
     new_texts: Mapping[int, str],
     added: Iterable[str],
+    module_level: bool = True,
 ) -> dict[int, dict[Path, set[str]]] | None:
     new_names: dict[int, ChunkNames] = {}
     new_trees: dict[int, list[ast.stmt]] = {}
@@ -171,7 +194,7 @@ def _unused_after(
         return targets
     # module level: read nowhere after the change
     dynamic = names.dynamic or added_dynamic or any(n.dynamic for n in new_names.values())
-    if names.complete and not dynamic:
+    if module_level and names.complete and not dynamic:
         for name in decreased:
             if names.loads[name] == 0 or name in names.exported:
                 continue
@@ -194,8 +217,11 @@ def _unused_after(
             if old is None or scope.dynamic or old.dynamic:
                 continue
             for name in scope.imports & old.imports & decreased:
-                if scope.reads[name] == 0 and old.reads[name] > 0 and name not in scope.declared:
-                    targets.setdefault(index, {}).setdefault(path, set()).add(name)
+                if scope.reads[name] or not old.reads[name] or name in scope.declared:
+                    continue
+                if scope.local_annotations[name] and not names.bound_at_module_level(name):
+                    continue  # ``x: Model = ...`` still names it, and nothing else would for a type checker
+                targets.setdefault(index, {}).setdefault(path, set()).add(name)
     return targets
 
 
@@ -310,12 +336,7 @@ class _Remover(cst.CSTTransformer):
         body, rest = result
         return updated_node.with_changes(body=body, footer=[*rest, *updated_node.footer])
 
-    def leave_Module(self, original_node, updated_node):
-        result = self._body(updated_node.body)
-        if result is None:
-            return updated_node
-        body, rest = result
-        return updated_node.with_changes(body=body, footer=[*rest, *updated_node.footer])
+    leave_Module = leave_IndentedBlock  # a module's body and footer work the same way
 
     def leave_SimpleStatementSuite(self, original_node, updated_node):
         small = self._small(updated_node.body)

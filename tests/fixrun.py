@@ -136,3 +136,21 @@ def fix_offered(source: str, code: str, line: int | None = None, settings: Setti
             if analysis.fix(diag) is not None:
                 return True
     return False
+
+
+def finding_keys(source: str, settings: Settings = ALL) -> list[tuple[str, str]]:
+    """(code, text of the reported line) of each finding: stable across edits elsewhere in the file."""
+    lines = source.splitlines()
+    return sorted((d.code, lines[d.range.start.line - 1].strip()) for d in ENGINE.analyze(source, settings).diagnostics)
+
+
+def new_findings(before: list, after: list) -> list:
+    """The keys of ``after`` that ``before`` does not have (as a multiset): findings a fix created."""
+    remaining = list(before)
+    new = []
+    for key in after:
+        if key in remaining:
+            remaining.remove(key)
+        else:
+            new.append(key)
+    return new

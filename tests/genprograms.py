@@ -152,13 +152,13 @@ def _statements(draw, is_async: bool, item: str, depth: int, counter: list[int])
             out += [line.format(x=item, n=n) for line in draw(st.sampled_from(ASYNC))]
         elif kind == "loop":
             var = f"item_{n}"
-            iterable = draw(st.sampled_from(["items", "range(3)", "list(items)", f"(i for i in items)", "zip(items, items)"]))
+            iterable = draw(st.sampled_from(["items", "range(3)", "list(items)", "(i for i in items)", "zip(items, items)"]))
             if iterable == "zip(items, items)":
                 header, var_use = f"for {var}, _pair_{n} in zip(items, items):", var
             else:
                 header, var_use = f"for {var} in {iterable}:", var
             if draw(st.booleans()) and depth == 0:
-                header = f"while items:"
+                header = "while items:"
                 var_use = f"item_{n}"
                 body = [f"{var_use} = items.pop()"]
             else:

@@ -214,9 +214,9 @@ def test_rule_and_rules(capsys):
     assert {"PFL101", "PFL201", "PFL301", "PFL401"} <= set(listed)
     code, out, _ = run(capsys, "rule", "pfl101")
     assert code == 0
-    for section in ("## What it does", "## Why is this bad?", "## Example", "## Use instead", "## Fix safety"):
+    for section in ("## What it does", "## Why is this bad?", "## Example", "## Use instead", "## Fix safety", "## References"):
         assert section in out
-    assert "2-5 s" in out
+    assert "docs/costs.md" in out
     code, _, err = run(capsys, "rule", "PFL999")
     assert code == 2 and "unknown rule code" in err
 
@@ -358,3 +358,63 @@ def test_jedi_warnings_do_not_leak_from_a_real_run(tmp_path):
     )
     assert proc.returncode in (0, 1), proc.stderr
     assert [line for line in proc.stderr.splitlines() if not _ours(line)] == [], proc.stderr
+
+
+# -- a package's __init__.py keeps its module-level imports (issue 8, defect 9 follow-up) ------
+_REEXPORTING = '''\
+import json
+import re
+
+import orjson
+
+
+def parse(raw):
+    return json.loads(raw)
+
+
+def titles(lines):
+    import re as rx
+
+    return [line for line in lines if rx.match(r"^# ", line)]
+'''
+
+
+def test_fix_keeps_module_level_imports_of_a_package_init(tmp_path, capsys):
+    """``import json`` made unused by PFL601's fix may be a re-export in ``pkg/__init__.py`` (``from pkg
+    import json``) even without ``__all__``: it stays there; a plain module loses it; imports inside
+    functions go in both."""
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text(_REEXPORTING, encoding="utf-8")
+    (package / "plain.py").write_text(_REEXPORTING, encoding="utf-8")
+    code, _, err = run(capsys, "fix", "--select", "ALL", "--unsafe-fixes", "--no-jedi", str(tmp_path))
+    init = (package / "__init__.py").read_text(encoding="utf-8")
+    plain = (package / "plain.py").read_text(encoding="utf-8")
+    for fixed in (init, plain):
+        assert "return orjson.loads(raw)" in fixed and "import re as rx" not in fixed, err
+    assert init.startswith("import json\nimport re\n")
+    assert plain.startswith("import re\n")
+    assert code == 0, err
+
+
+def test_settings_for_a_package_init_say_so(tmp_path):
+    """What the server's per-document settings come from (``load_for(file)``), and the engine's flag."""
+    from dataclasses import replace
+
+    from perf_lsp.settings import Settings, load_for
+    from perf_lsp.textedit import apply_edits
+
+    package = tmp_path / "pkg"
+    package.mkdir()
+    assert load_for(package / "__init__.py")[0].package_init is True
+    assert load_for(package / "plain.py")[0].package_init is False
+    assert load_for(package)[0].package_init is False
+    source = "import json\n\nimport orjson\n\n\ndef parse(raw):\n    return json.loads(raw)\n"
+    engine = Engine()
+    every = Settings(select=("ALL",))
+    kept = engine.fix_all(source, replace(every, package_init=True), unsafe=True).source
+    assert kept == source.replace("json.loads", "orjson.loads")
+    assert engine.fix_all(source, every, unsafe=True).source == kept.replace("import json\n\n", "")
+    analysis = engine.analyze(source, replace(every, package_init=True))
+    (diag,) = analysis.diagnostics
+    assert apply_edits(source, analysis.fix(diag).edits) == kept  # the quick fix too

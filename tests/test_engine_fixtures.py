@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from fixrun import finding_keys, new_findings
 from fixtures import CASES, core_to_fixture, normalise
 
 from perf_lsp.engine import Engine, parses
@@ -64,3 +65,19 @@ def test_alternative_fix(case):
     fix = analysis.fix(diag, 1)
     assert fix is not None
     assert apply_edits(case.source, fix.edits) == case.alt
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.fixable], ids=lambda c: c.id)
+def test_no_fix_creates_a_finding(case):
+    """Issue 8, defect 13, over every fixture: ``fix --unsafe-fixes --select ALL`` and each quick fix on
+    its own, then ``check --select ALL``: every finding after the fix was there before it."""
+    before = finding_keys(case.source)
+    analysis = ENGINE.analyze(case.source, SETTINGS)
+    for diag in analysis.diagnostics:
+        for which in range(len(diag.fixes)):
+            fix = analysis.fix(diag, which)
+            assert fix is not None
+            new = new_findings(before, finding_keys(apply_edits(case.source, fix.edits)))
+            assert new == [], f"{diag.code} fix {which} at line {diag.range.start.line} created {new}"
+    fixed = ENGINE.fix_all(case.source, SETTINGS, unsafe=True).source
+    assert new_findings(before, finding_keys(fixed)) == []

@@ -26,7 +26,7 @@ from typing import Callable
 
 import pytest
 
-from fixrun import ALL, ENGINE, Run, alt_fixed, diagnostics, fix_offered, fixed, run
+from fixrun import Run, alt_fixed, diagnostics, fix_offered, fixed, run
 from perf_lsp.rules import REGISTRY
 
 

@@ -423,6 +423,38 @@ def test_a_function_import_still_read_stays():
     assert result.source.count("    import re\n") == 2
 
 
+LOCAL_ANNOTATION = """\
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+{header}
+
+def embed(texts, name):
+    from sentence_transformers import SentenceTransformer
+
+    model: SentenceTransformer = SentenceTransformer(name)
+    return model.encode(texts)
+"""
+
+
+def test_a_local_annotation_does_not_keep_an_import_the_module_binds_for_type_checkers():
+    """A local variable's annotation is never evaluated (PEP 526): with ``if TYPE_CHECKING:`` binding the name at
+    module level, the function's import is unused once the call moved into the factory (ruff: F401)."""
+    source = LOCAL_ANNOTATION.format(header="if TYPE_CHECKING:\n    from sentence_transformers import SentenceTransformer\n")
+    result = ENGINE.fix_all(source, ALL, unsafe=True)
+    assert "    model: SentenceTransformer = _get_sentence_transformer(name)\n" in result.source
+    assert result.source.count("    from sentence_transformers import SentenceTransformer\n") == 2  # module guard, factory
+
+
+def test_a_local_annotation_keeps_the_only_binding_of_its_name():
+    source = LOCAL_ANNOTATION.format(header="")
+    result = ENGINE.fix_all(source, ALL, unsafe=True)
+    assert "_get_sentence_transformer(name)" in result.source
+    embed = result.source[result.source.index("def embed"):]
+    assert "    from sentence_transformers import SentenceTransformer\n" in embed
+
+
 def test_local_imports_of_a_rewritten_constructor_go():
     result = ENGINE.fix_all(REDIS_TWICE, ALL, unsafe=True)
     assert result.source.count("import redis") == 1  # inside the factory

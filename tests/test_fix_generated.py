@@ -177,7 +177,6 @@ def test_generated_fixes_are_stable():
     _check("stable")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 defect 13: PFL104's inner session is flagged by PFL103, PFL304's to_thread in a loop by PFL302")
 def test_generated_fixes_add_no_finding():
     _check("new_finding")
 

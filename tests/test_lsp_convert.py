@@ -125,3 +125,51 @@ def test_fix_preview_shows_only_the_changed_lines_numbered_in_the_document():
 def test_fenced_outgrows_backticks_inside():
     assert fenced("a ``` b", "diff") == "````diff\na ``` b\n````"
     assert fenced("plain", "diff") == "```diff\nplain\n```"
+
+
+# -- out-of-range and reversed positions (issue 8, defect 21) ---------------------------------------
+def test_reversed_range_is_normalised():
+    codec = CODECS["utf-16"]
+    rng = types.Range(start=types.Position(line=1, character=3), end=types.Position(line=0, character=2))
+    assert convert.from_lsp_range(rng, LINES, codec) == Range(Position(1, 2), Position(2, 3))
+
+
+def _document(text: str, encoding: str = "utf-16"):
+    from perf_lsp.lsp.server import LspLinesDocument
+
+    return LspLinesDocument("file:///doc.py", text, version=1, position_codec=CODECS[encoding])
+
+
+def _change(doc, l1: int, c1: int, l2: int, c2: int, text: str) -> str:
+    doc.apply_change(
+        types.TextDocumentContentChangePartial(
+            range=types.Range(start=types.Position(line=l1, character=c1), end=types.Position(line=l2, character=c2)),
+            text=text,
+        )
+    )
+    assert list(doc.lines) == split_lines(doc.source)
+    return doc.source
+
+
+@pytest.mark.parametrize("encoding", CODECS)
+def test_incremental_change_past_the_end_of_a_line_lands_at_its_end(encoding):
+    # "ab" is 2 units in every encoding: character 3 is one past its end, which pygls put after the "\n"
+    doc = _document("ab\nx = 'é'\ncd", encoding)
+    assert _change(doc, 0, 3, 0, 3, "X") == "abX\nx = 'é'\ncd"
+    # past the end of a last line without a line ending: its end (pygls: before its last character)
+    assert _change(doc, 2, 99, 2, 99, "Y") == "abX\nx = 'é'\ncdY"
+    # deleting to "the end of the line" keeps the line ending, also after a non-ASCII character
+    assert _change(doc, 1, 4, 1, 999, "") == "abX\nx = \ncdY"
+    # lines past the end: the end of the document
+    assert _change(doc, 7, 3, 9, 0, "\nz") == "abX\nx = \ncdY\nz"
+    # a reversed range: the same range the right way round
+    assert _change(doc, 1, 2, 0, 1, "-") == "a-= \ncdY\nz"
+
+
+def test_incremental_change_never_mutates_the_params():
+    doc = _document("ab\ncd")
+    position = types.Position(line=1, character=50)
+    change = types.TextDocumentContentChangePartial(range=types.Range(start=position, end=position), text="!")
+    doc.apply_change(change)
+    assert doc.source == "ab\ncd!"
+    assert (position.line, position.character) == (1, 50)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import inspect
-import json
 import textwrap
-from pathlib import Path
 
 import libcst as cst
 import pytest

@@ -386,8 +386,9 @@ def test_factory_fix_declines_spread_and_default_arguments(signature, call, fixa
 @pytest.mark.parametrize(
     ("module_import", "fixable"),
     [
-        ("if TYPE_CHECKING:\n    import httpx\n", False),  # unbound at run time: the factory would raise NameError
-        ("try:\n    import httpx\nexcept ImportError:\n    httpx = None\n", False),
+        # unbound at run time (or None): the factory imports httpx itself, as the function does
+        ("if TYPE_CHECKING:\n    import httpx\n", True),
+        ("try:\n    import httpx\nexcept ImportError:\n    httpx = None\n", True),
         ("import httpx\n", True),  # the same module either way
         ("from niquests import httpx\n", False),  # another object than the function's
         ("", True),  # the factory imports httpx itself
@@ -400,3 +401,6 @@ def test_factory_fix_reads_the_callee_the_function_imports(module_import, fixabl
     )
     analysis = ENGINE.analyze(source, Settings())
     assert [(d.code, d.fixable) for d in analysis.diagnostics] == [("PFL103", fixable)]
+    if fixable and module_import.startswith(("if", "try")):
+        fixed = ENGINE.fix_all(source, Settings(), unsafe=True).source
+        assert "def _get_http_client(*args, **kwargs):\n    import httpx\n\n    return httpx.Client(" in fixed

@@ -18,9 +18,16 @@ UTF-16 character 11 (``😋`` is a surrogate pair), UTF-8 character 14.
 Both sides split lines only at ``\\n``, ``\\r\\n`` and ``\\r`` (LSP's rule, Python's
 tokenizer's rule): ``lines`` below always come from
 :func:`perf_lsp.source.split_lines` (never ``str.splitlines``, which also splits at
-form feeds and U+2028 and would shift every line after them). A line ending is not
-part of a line's columns: a column past the end of a line is clamped to its end.
-A line past the last one means the end of the document.
+form feeds and U+2028 and would shift every line after them).
+
+Out-of-range positions are read as the LSP specification and editors read them,
+in both directions: a line ending is not part of a line's columns, so a column
+(``character``) past the end of a line means the line's end, before its line
+ending; a line past the last one means the end of the document; a negative line
+or character means 0. A reversed range is the same range the right way round.
+The server's copy of a document applies incremental changes through these
+functions (:class:`perf_lsp.lsp.server.LspLinesDocument`), so it stays equal to
+the editor's whatever a client sends.
 """
 
 from __future__ import annotations
@@ -88,17 +95,19 @@ def to_lsp_position(pos: Position, lines: Sequence[str], codec: Codec) -> types.
 
 
 def from_lsp_position(pos: types.Position, lines: Sequence[str], codec: Codec) -> Position:
-    """LSP position -> engine position.
+    """LSP position -> engine position, clamped to the document (see the module docstring).
 
     A character inside a code point (half a surrogate pair, a UTF-8 continuation
-    byte) rounds down to that code point's start.
+    byte) rounds down to that code point's start. Never mutates ``pos``.
     """
     if pos.line >= len(lines):
         end = _end_of_text(lines, codec)
         if end.line >= len(lines):
             return Position(len(lines) + 1, 0)
         return Position(end.line + 1, len(_body(lines[end.line])))
-    body = _body(lines[max(pos.line, 0)])
+    if pos.line < 0:
+        return Position(1, 0)
+    body = _body(lines[pos.line])
     target = max(pos.character, 0)
     prefix = body[:target]
     if prefix.isascii() and len(prefix) == target:  # fast path: all ASCII up to the position
@@ -119,8 +128,11 @@ def to_lsp_range(rng: Range, lines: Sequence[str], codec: Codec) -> types.Range:
 
 
 def from_lsp_range(rng: types.Range, lines: Sequence[str], codec: Codec) -> Range:
-    """LSP range -> engine range."""
-    return Range(from_lsp_position(rng.start, lines, codec), from_lsp_position(rng.end, lines, codec))
+    """LSP range -> engine range, clamped to the document; a reversed range comes back the right way round."""
+    start, end = from_lsp_position(rng.start, lines, codec), from_lsp_position(rng.end, lines, codec)
+    if end < start:
+        start, end = end, start
+    return Range(start, end)
 
 
 # -- diagnostics ----------------------------------------------------------------

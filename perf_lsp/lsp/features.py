@@ -31,6 +31,13 @@ from perf_lsp.textedit import apply_edits, diff_edits
 REFINE_BUDGET_S = 3.0
 """Seconds jedi may spend on one version of a document (its first query in a process: 1-2 s)."""
 
+LOOSE_CACHE_CHARS = 1_000_000
+"""Statement text the server's engine keeps beyond what open documents' latest analyses use.
+
+Enough for fix-all's rounds and an undo; ~15-30 MB of libcst trees at most. (Each
+keystroke in a 3,000-line class used to keep one more tree of the class: ~1-3 MB.)
+"""
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -49,10 +56,15 @@ class Documents:
     An analysis is reused while the document's text and settings are unchanged, so
     a hover or code action right after the diagnostics costs nothing; otherwise the
     engine re-analyses (cheap: its cache is per statement).
+
+    Nothing is kept per version: one analysis, one fix-all result and the fixes
+    built for the latest analysis per document. The engine retains the cache
+    entries of each document's latest analysis (:meth:`Engine.retain`) and bounds
+    the rest (:data:`LOOSE_CACHE_CHARS`); :meth:`forget` releases them.
     """
 
     def __init__(self, engine: Engine | None = None) -> None:
-        self.engine = engine or Engine()
+        self.engine = engine or Engine(cache_chars=LOOSE_CACHE_CHARS)
         self._analyses: dict[str, tuple[str, Settings, Analysis]] = {}
         self._fix_all: dict[str, tuple[str, Settings, bool, FixAllResult, list[Edit]]] = {}
         self._fixes: dict[str, tuple[Analysis, dict[tuple, Fix | None]]] = {}
@@ -65,9 +77,17 @@ class Documents:
             return last[2]
         previous = last[2] if last is not None else None
         analysis = self.engine.analyze(snap.source, snap.settings, previous)
+        self._store(snap, analysis)
+        return analysis
+
+    def _store(self, snap: Snapshot, analysis: Analysis) -> None:
+        """Make ``analysis`` the document's latest: drop the fixes built for an older one, retain its cache entries."""
         with self._lock:
             self._analyses[snap.uri] = (snap.source, snap.settings, analysis)
-        return analysis
+            fixes = self._fixes.get(snap.uri)
+            if fixes is not None and fixes[0] is not analysis:
+                del self._fixes[snap.uri]
+        self.engine.retain(snap.uri, analysis)
 
     def refine(self, snap: Snapshot, budget: float = REFINE_BUDGET_S) -> Analysis | None:
         """Answer the latest analysis's type questions with jedi; None when there is nothing to refine.
@@ -87,8 +107,9 @@ class Documents:
         refined = self.engine.analyze(snap.source, snap.settings, current, resolver=resolver)
         with self._lock:
             last = self._analyses.get(snap.uri)
-            if last is not None and last[0] == snap.source and last[1] == snap.settings:
-                self._analyses[snap.uri] = (snap.source, snap.settings, refined)
+            latest = last is not None and last[0] == snap.source and last[1] == snap.settings
+        if latest:
+            self._store(snap, refined)
         return refined
 
     def fix(self, uri: str, analysis: Analysis, diag: Diagnostic, which: int = 0) -> Fix | None:
@@ -120,10 +141,12 @@ class Documents:
         return result, edits
 
     def forget(self, uri: str) -> None:
+        """Drop everything about a document (it was closed)."""
         with self._lock:
             self._analyses.pop(uri, None)
             self._fix_all.pop(uri, None)
             self._fixes.pop(uri, None)
+        self.engine.release(uri)
 
 
 # -- diagnostics -------------------------------------------------------------------
@@ -172,7 +195,7 @@ _SAFETY = {
 def hover_markdown(
     analysis: Analysis, diag: Diagnostic, build: Callable[[Diagnostic, int], Fix | None] | None = None
 ) -> str:
-    """The rule's name and code, the message and detail, why it is slow, and each fix as a diff.
+    """The rule's name and code, the message and detail, why it is slow (with its sources), and each fix as a diff.
 
     ``build(diag, which)`` builds a fix (default: ``analysis.fix``).
     """
@@ -184,6 +207,9 @@ def hover_markdown(
     why = rule.section("Why is this bad?") if rule else ""
     if why:
         parts.append(f"**Why is this slow?**\n\n{why}")
+    sources = rule.section("References") if rule else ""
+    if sources:
+        parts.append(f"**Sources**\n\n{sources}")
     labels = ("Fix", "Alternative fix")
     for which, offer in enumerate(diag.fixes):
         label = labels[which] if which < len(labels) else f"Fix {which + 1}"

@@ -14,6 +14,14 @@ analysis thread, return or publish its result. Around them:
   on top. A bad value is shown (``window/showMessage``) once and its default used.
 - A handler never takes the server down: an exception is logged to the client
   (``window/logMessage``) and the request gets an empty result.
+- Only open documents are read: a request about any other URI gets no result
+  (nothing is read from disk: a hover on ``file:///dev/zero`` or a FIFO read it
+  forever or blocked the loop). A document over ``MAX_DOCUMENT_CHARS`` is not
+  analysed, by diagnostics, hover or code actions.
+- The transport (:mod:`perf_lsp.lsp.transport`) resynchronises after bad framing,
+  answers every request (``-32002`` before ``initialize``, ``-32602`` for invalid
+  params, ``-32600`` after ``shutdown``), and ``exit`` ends the process with 0
+  after ``shutdown``, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -22,11 +30,14 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
+import sys
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
+from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.capabilities import get_capability
@@ -35,9 +46,10 @@ from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument, Workspace
 
 from perf_lsp import __version__
+from perf_lsp.engine import describe_exception
 from perf_lsp.files import MAX_FILE_BYTES
-from perf_lsp.lsp import features
-from perf_lsp.lsp.convert import FIX_ALL_KIND, SOURCE
+from perf_lsp.lsp import features, transport
+from perf_lsp.lsp.convert import FIX_ALL_KIND, SOURCE, from_lsp_range
 from perf_lsp.settings import Settings, from_lsp_options, load_for
 from perf_lsp.source import split_lines
 from perf_lsp.textedit import replace_range
@@ -49,6 +61,10 @@ APPLY_FIX_ALL = "perf-lsp.applyFixAll"
 
 log = logging.getLogger(__name__)
 
+MAX_LOG = 8_000
+"""The longest ``window/logMessage`` or ``window/showMessage`` text we send, in characters."""
+MAX_FRAMES = 30
+
 MAX_DOCUMENT_CHARS = MAX_FILE_BYTES
 """Documents larger than this are not checked (said once with a message), as ``perf-lsp check`` skips such files."""
 
@@ -56,8 +72,15 @@ MAX_DOCUMENT_CHARS = MAX_FILE_BYTES
 class PerfLanguageServer(LanguageServer):
     """pygls' server plus perf-lsp's state: the engine's documents, settings, pending analyses."""
 
+    protocol: transport.Protocol
+
     def __init__(self) -> None:
-        super().__init__(SOURCE, __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        super().__init__(
+            SOURCE,
+            __version__,
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            protocol_cls=transport.Protocol,
+        )
         self.documents = features.Documents()
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="perf-lsp-analysis")
         self.client_options: Any = None
@@ -65,16 +88,71 @@ class PerfLanguageServer(LanguageServer):
         self._pending: dict[str, asyncio.Task] = {}
         self._shown: set[str] = set()
 
+    # -- the transport -------------------------------------------------------------
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> int:
+        """Serve on stdio (:func:`perf_lsp.lsp.transport.run`) until ``exit`` or the end of the input; the exit code."""
+        return transport.run(
+            self.protocol, stdin or sys.stdin.buffer, stdout or sys.stdout.buffer, on_skipped=self._badly_framed
+        )
+
+    def _badly_framed(self, count: int) -> None:
+        message = f"perf-lsp: skipped {count:,} bytes of badly framed input (wrong Content-Length?)"
+        log.warning(message)
+        with contextlib.suppress(Exception):
+            self.window_log_message(types.LogMessageParams(type=types.MessageType.Warning, message=message))
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """A failed notification or a message that could not be read: logged, not a pop-up (pygls shows one)."""
+        with contextlib.suppress(Exception):
+            self.window_log_message(
+                types.LogMessageParams(
+                    type=types.MessageType.Error, message=f"perf-lsp: {type(error).__name__}: {error}"
+                )
+            )
+
     # -- running work ------------------------------------------------------------
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` in the analysis thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, functools.partial(fn, *args))
 
-    def snapshot(self, uri: str) -> features.Snapshot:
-        """The document as it is now, with its settings."""
-        doc = self.workspace.get_text_document(uri)
+    async def run_for(self, snap: features.Snapshot, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` about ``snap``'s document in the analysis thread.
+
+        If the document was closed meanwhile, what ``fn`` stored about it is forgotten
+        there, after ``fn`` (a close does not wait for a running analysis).
+        """
+
+        def job() -> T:
+            try:
+                return fn(*args)
+            finally:
+                if self.document(snap.uri) is None:
+                    self.documents.forget(snap.uri)
+
+        return await self.run(job)
+
+    def document(self, uri: str) -> TextDocument | None:
+        """The open document ``uri``, or None (pygls keys documents by the percent-decoded URI)."""
+        return self.workspace.text_documents.get(unquote(uri))
+
+    def snapshot(self, uri: str) -> features.Snapshot | None:
+        """The open document as it is now, with its settings; None for a document that is not open.
+
+        Nothing is read from disk: an editor asks only about documents it opened, and a
+        URI can name anything (``/dev/zero``, a FIFO, a 10 GB log).
+        """
+        doc = self.document(uri)
+        if doc is None:
+            return None
         return features.Snapshot(uri, doc.version, doc.source, doc.position_codec, self.settings_for(uri))
+
+    def checkable(self, uri: str) -> features.Snapshot | None:
+        """:meth:`snapshot`, or None when the document is over ``MAX_DOCUMENT_CHARS`` (never analysed)."""
+        snap = self.snapshot(uri)
+        if snap is None or too_big(snap):
+            return None
+        return snap
 
     def can_resolve_edits(self) -> bool:
         """Whether the client resolves a code action's ``edit`` with ``codeAction/resolve``."""
@@ -85,7 +163,16 @@ class PerfLanguageServer(LanguageServer):
 
     # -- messages ------------------------------------------------------------------
     def log_error(self, what: str) -> None:
-        text = f"perf-lsp: {what} failed:\n{traceback.format_exc()}"
+        """Log the exception being handled: its type, a short message and its last frames.
+
+        Never ``traceback.format_exc()``: an exception's message can be the ``repr()``
+        of a libcst tree (1.29 GB for a deep one); the text is at most ``MAX_LOG`` characters.
+        """
+        exc = sys.exc_info()[1]
+        frames = traceback.format_list(traceback.extract_tb(exc.__traceback__)[-MAX_FRAMES:]) if exc else []
+        problem = describe_exception(exc, MAX_LOG // 4) if exc else "unknown error"
+        text = f"perf-lsp: {what} failed: {problem}\nTraceback (most recent call last, at most {MAX_FRAMES}):\n{''.join(frames)}"
+        text = text if len(text) <= MAX_LOG else text[: MAX_LOG - 1] + "\u2026"
         log.error(text)
         with contextlib.suppress(Exception):  # the client is gone: stderr has it
             self.window_log_message(types.LogMessageParams(type=types.MessageType.Error, message=text))
@@ -95,8 +182,9 @@ class PerfLanguageServer(LanguageServer):
         for message in messages:
             if message not in self._shown:
                 self._shown.add(message)
+                text = message if len(message) <= MAX_LOG else message[: MAX_LOG - 1] + "\u2026"
                 self.window_show_message(
-                    types.ShowMessageParams(type=types.MessageType.Warning, message=f"perf-lsp: {message}")
+                    types.ShowMessageParams(type=types.MessageType.Warning, message=f"perf-lsp: {text}")
                 )
 
     # -- settings --------------------------------------------------------------------
@@ -147,23 +235,26 @@ class PerfLanguageServer(LanguageServer):
 
     async def publish(self, uri: str) -> None:
         """Analyse the document and publish its diagnostics, unless it changed or closed meanwhile."""
-        if uri not in self.workspace.text_documents:
-            return
         snap = self.snapshot(uri)
-        if len(snap.source) > MAX_DOCUMENT_CHARS:
+        if snap is None:
+            return
+        if too_big(snap):
             self.warn([f"{uri}: not checked: larger than {MAX_DOCUMENT_CHARS:,} characters"])
+            self.documents.forget(uri)
             diagnostics: list[types.Diagnostic] = []
         else:
-            diagnostics = await self.run(features.diagnostics, self.documents, snap)
-        doc = self.workspace.text_documents.get(uri)
+            diagnostics = await self.run_for(snap, features.diagnostics, self.documents, snap)
+        doc = self.document(uri)
         if doc is None or doc.version != snap.version:
             return
         self.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, version=snap.version, diagnostics=diagnostics)
         )
+        if too_big(snap):
+            return
         # then jedi, off the keystroke path: a refined set when the findings that need types are decided
-        refined = await self.run(features.refined_diagnostics, self.documents, snap)
-        doc = self.workspace.text_documents.get(uri)
+        refined = await self.run_for(snap, features.refined_diagnostics, self.documents, snap)
+        doc = self.document(uri)
         if refined is None or doc is None or doc.version != snap.version:
             return
         self.text_document_publish_diagnostics(
@@ -179,6 +270,11 @@ class PerfLanguageServer(LanguageServer):
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
 
+def too_big(snap: features.Snapshot) -> bool:
+    """Whether the document is over ``MAX_DOCUMENT_CHARS``: never analysed."""
+    return len(snap.source) > MAX_DOCUMENT_CHARS
+
+
 class LspLinesDocument(TextDocument):
     """pygls' text document, with lines split where LSP splits them: ``\\n``, ``\\r\\n``, ``\\r``.
 
@@ -188,7 +284,13 @@ class LspLinesDocument(TextDocument):
 
     Also applies an incremental change by slicing the text and re-splitting only the
     changed lines (:func:`~perf_lsp.textedit.replace_range`), where pygls rewrites and
-    re-splits the whole document: 12 ms a keystroke on a 6,459-line file.
+    re-splits the whole document: 12 ms a keystroke on a 6,459-line file. The change's
+    range is read by :func:`perf_lsp.lsp.convert.from_lsp_range`, as the editor reads
+    it: a character past the end of a line is the line's end, a line past the last one
+    the end of the document, a reversed range is turned round. (pygls 2.1 put a
+    character one past the end after the line ending, one further before the last
+    character of a final line, and wrote the clamped value back into the request:
+    the server's text drifted from the editor's.)
     """
 
     @property
@@ -201,9 +303,9 @@ class LspLinesDocument(TextDocument):
 
     def _apply_incremental_change(self, change: types.TextDocumentContentChangePartial) -> None:
         lines = self.lines
-        rng = self._position_codec.range_from_client_units(lines, change.range)
+        rng = from_lsp_range(change.range, lines, self._position_codec)
         source, new_lines = replace_range(
-            self.source, lines, rng.start.line, rng.start.character, rng.end.line, rng.end.character, change.text
+            self.source, lines, rng.start.line - 1, rng.start.column, rng.end.line - 1, rng.end.column, change.text
         )
         self._source = source
         self.__dict__["_lsp_lines"] = (source, tuple(new_lines))
@@ -281,8 +383,8 @@ async def did_change_configuration(ls: PerfLanguageServer, params: types.DidChan
         )
         options = result[0] if result else None
     ls.configure(options)
-    for uri in list(ls.workspace.text_documents):
-        ls.schedule(uri, 0)
+    for doc in list(ls.workspace.text_documents.values()):
+        ls.schedule(doc.uri, 0)  # the URI as the client sent it (pygls' keys are percent-decoded)
 
 
 @SERVER.feature(types.SHUTDOWN)
@@ -323,8 +425,10 @@ def did_close(ls: PerfLanguageServer, params: types.DidCloseTextDocumentParams) 
 @SERVER.feature(types.TEXT_DOCUMENT_HOVER)
 @guarded()
 async def hover(ls: PerfLanguageServer, params: types.HoverParams) -> types.Hover | None:
-    snap = ls.snapshot(params.text_document.uri)
-    return await ls.run(features.hover, ls.documents, snap, params.position)
+    snap = ls.checkable(params.text_document.uri)
+    if snap is None:
+        return None
+    return await ls.run_for(snap, features.hover, ls.documents, snap, params.position)
 
 
 @SERVER.feature(
@@ -333,10 +437,12 @@ async def hover(ls: PerfLanguageServer, params: types.HoverParams) -> types.Hove
 )
 @guarded()
 async def code_action(ls: PerfLanguageServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
-    snap = ls.snapshot(params.text_document.uri)
+    snap = ls.checkable(params.text_document.uri)
+    if snap is None:
+        return None
     only = params.context.only
     defer = only is None and ls.can_resolve_edits()
-    return await ls.run(features.code_actions, ls.documents, snap, params.range, only, defer)
+    return await ls.run_for(snap, features.code_actions, ls.documents, snap, params.range, only, defer)
 
 
 @SERVER.feature(types.CODE_ACTION_RESOLVE)
@@ -345,7 +451,10 @@ async def code_action_resolve(ls: PerfLanguageServer, action: types.CodeAction) 
     uri = action.data.get("uri") if isinstance(action.data, dict) else None
     if action.kind != FIX_ALL_KIND or not isinstance(uri, str):
         return action
-    return await ls.run(features.resolve_fix_all, ls.documents, ls.snapshot(uri), action)
+    snap = ls.checkable(uri)
+    if snap is None:
+        return action
+    return await ls.run_for(snap, features.resolve_fix_all, ls.documents, snap, action)
 
 
 @SERVER.command(APPLY_FIX_ALL)
@@ -359,8 +468,11 @@ async def apply_fix_all(ls: PerfLanguageServer, *args: Any) -> bool | None:
     if not isinstance(uri, str):
         ls.warn([f"{APPLY_FIX_ALL} expects a document URI"])
         return None
-    snap = ls.snapshot(uri)
-    found = await ls.run(features.fix_all_edit, ls.documents, snap)
+    snap = ls.checkable(uri)
+    if snap is None:
+        ls.warn([f"{APPLY_FIX_ALL}: {uri} is not open, or too large to check"])
+        return False
+    found = await ls.run_for(snap, features.fix_all_edit, ls.documents, snap)
     if found is None:
         return False
     result = await ls.workspace_apply_edit_async(
@@ -370,6 +482,15 @@ async def apply_fix_all(ls: PerfLanguageServer, *args: Any) -> bool | None:
 
 
 def serve() -> None:
-    """Run the server on stdio until the client says exit."""
+    """Run the server on stdio until the client says exit (or closes stdin), then end the process.
+
+    The exit code is 0 after ``shutdown``, 1 otherwise (the LSP specification). The
+    process ends at once (``os._exit``): an analysis still running in the worker
+    thread, or jedi, must not keep a server that was told to exit alive.
+    """
     logging.basicConfig(level=logging.WARNING, format="perf-lsp %(levelname)s %(name)s: %(message)s")
-    SERVER.start_io()
+    code = SERVER.start_io()
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)

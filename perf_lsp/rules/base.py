@@ -2,8 +2,9 @@
 
 A rule is one class in one file: a stable ``code``, a ``name``, a ``message``, a
 ``fix_title`` and ``fix_safety``, a docstring in Ruff's sections (What it does /
-Why is this bad? / Example / Use instead / Fix safety) with the cost figures from
-the audit reports, and its codemod beside it as fix builders. Rules are libcst
+Why is this bad? / Example / Use instead / Fix safety / References) with the cost
+figures measured by ``benchmarks/bench_costs.py`` (``docs/costs.md``) and links to the
+libraries' documentation, and its codemod beside it as fix builders. Rules are libcst
 :class:`~libcst.BatchableCSTVisitor` s: all rules that may apply to a chunk run in
 one traversal of it.
 
@@ -17,6 +18,7 @@ import ast
 import dataclasses
 import inspect
 import re
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar, TypeVar
@@ -321,6 +323,48 @@ class FixRound:
         return name in self.scoped.get(scope, ())
 
 
+class FixDeclined(Exception):
+    """Raised by :class:`FixContext` when the fix cannot be written as asked (it would need an
+    optional package imported unconditionally). ``Analysis.plan`` treats any exception from a fix
+    builder as the builder declining (returning None); the rule should also leave such a fix out when
+    it reports (see :func:`imported_only_optionally`), so that no offered fix declines."""
+
+
+def runtime_alias(module_ctx: ModuleContext, qualified: str) -> str | None:
+    """A module-level name that an import binds to exactly ``qualified`` whenever the module runs, or None.
+
+    Names bound only by imports under a top-level ``try``/``if``
+    (``ModuleContext.guarded_imports``: an optional dependency, may be None; ``if
+    TYPE_CHECKING:``, unbound at run time) do not count.
+    """
+    guarded = module_ctx.guarded_imports
+    for local, qn in module_ctx.imports:
+        if qn == qualified and local not in guarded:
+            return local
+    return None
+
+
+def imported_only_optionally(module_ctx: ModuleContext, module: str) -> bool:
+    """True when ``module``'s top-level package is outside the standard library and the module imports it
+    (anything from it) at module level only under a top-level ``try``/``if``.
+
+    Such a package is an optional dependency (or one kept out of run time with ``if
+    TYPE_CHECKING:``): a fix must not add an unconditional ``import`` of it, which would stop
+    the module from importing where it is missing. A standard-library module is always there.
+    """
+    package = module.split(".", 1)[0]
+    if not package or package in sys.stdlib_module_names:
+        return False
+    guarded = module_ctx.guarded_imports
+    found = False
+    for local, qn in module_ctx.imports:
+        if qn.split(".", 1)[0] == package:
+            if local not in guarded:
+                return False
+            found = True
+    return found
+
+
 @dataclass
 class FixContext:
     """What a fix builder may use and add: free names, imports, module-level definitions.
@@ -412,10 +456,17 @@ class FixContext:
         return self.names.assignments_before(self.index)
 
     def module_ref(self, module: str) -> str:
-        """The module-level name for ``module``, adding ``import module`` when it is not imported."""
-        alias = self.module_ctx.alias_for(module) or self.imported.get(module)
+        """The module-level name for ``module``, adding ``import module`` when it is not imported.
+
+        A name bound only by a guarded import (:func:`runtime_alias`) is not used. Raises
+        :class:`FixDeclined` when ``module`` would have to be imported but its package is
+        imported only optionally (:func:`imported_only_optionally`).
+        """
+        alias = runtime_alias(self.module_ctx, module) or self.imported.get(module)
         if alias:
             return alias
+        if imported_only_optionally(self.module_ctx, module):
+            raise FixDeclined(f"{module} is imported only optionally")
         shared = self.round.imports.get(module) if self.round is not None else None
         if shared:  # another fix of the batch imports it: the same line, added once
             alias = shared
@@ -439,8 +490,9 @@ class FixContext:
         return self.names.import_is_free(head, module)
 
     def name_ref(self, module: str, name: str) -> str:
-        """An expression for ``module.name`` at module level (reusing ``from module import name``)."""
-        alias = self.module_ctx.alias_for(f"{module}.{name}")
+        """An expression for ``module.name`` at module level (reusing ``from module import name`` unless
+        it is guarded, see :meth:`module_ref`, which it calls otherwise: raises :class:`FixDeclined`)."""
+        alias = runtime_alias(self.module_ctx, f"{module}.{name}")
         if alias:
             return alias
         return f"{self.module_ref(module)}.{name}"

@@ -6,11 +6,11 @@ Each function takes libcst nodes of an analysed chunk and its :class:`RuleContex
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import libcst as cst
 
-from perf_lsp.rules.base import RuleContext, children, dotted
+from perf_lsp.rules.base import COMPREHENSIONS, FUNCTION_BOUNDARIES, RuleContext, children, dotted
 
 CACHE_DECORATORS = frozenset(
     {
@@ -428,9 +428,13 @@ def passes_name(expr: cst.BaseExpression, names: set[str]) -> bool:
 
 
 def local_import_line(callee: str, ctx: RuleContext) -> str | None:
-    """The import a module-level factory needs when the chunk imports ``callee``'s head locally."""
+    """The import a module-level factory needs when the chunk imports ``callee``'s head locally.
+
+    None when the module imports the head itself, unless only under a top-level ``try``/``if``
+    (``if TYPE_CHECKING:``: unbound at run time), where the factory imports it as the chunk does.
+    """
     head = callee.split(".", 1)[0]
-    if ctx.module_ctx.imported(head) is not None:
+    if ctx.module_ctx.imported(head) is not None and head not in ctx.module_ctx.guarded_imports:
         return None
     qualified = ctx.local_imports.get(head)
     if qualified is None:
@@ -567,9 +571,10 @@ def callee_differs_at_module_level(call: cst.Call, func: cst.FunctionDef | None,
     not be what ``func`` calls.
 
     That is when the callee's head is a parameter of ``func`` or bound in it by anything but an import
-    (``def f(redis): redis.Redis()``, ``SentenceTransformer = fake``), or imported by ``func`` while the
-    module imports that name only under ``try``/``if`` (``if TYPE_CHECKING:``: unbound at run time) or
-    from elsewhere.
+    (``def f(redis): redis.Redis()``, ``SentenceTransformer = fake``), or imported by ``func`` from
+    elsewhere than the module imports that name from. When the module imports it from the same place
+    only under ``try``/``if`` (``if TYPE_CHECKING:``: unbound at run time), the factory imports it
+    itself as ``func`` does (:func:`local_import_line`), so the callee is the same.
     """
     head = (dotted(call.func) or "").split(".", 1)[0]
     if func is None or not head:
@@ -581,7 +586,7 @@ def callee_differs_at_module_level(call: cst.Call, func: cst.FunctionDef | None,
         if kind != "import":
             return True
         at_module = module_ctx.imported(head)
-        if at_module is not None and (head in module_ctx.guarded_imports or at_module != imported_as(node, head)):
+        if at_module is not None and at_module != imported_as(node, head):
             return True
     return False
 
@@ -1177,3 +1182,302 @@ def runs_once(func: cst.FunctionDef, ctx: RuleContext) -> bool:
     return bool(callers) and all(
         is_one_time_function(c, ctx) or is_setup_function_name(c.name.value) for c in callers
     )
+
+
+# -- what a function binds locally ------------------------------------------
+_FUNCTION_SCOPES = FUNCTION_BOUNDARIES + COMPREHENSIONS
+_VALUES_CACHE: dict[int, tuple[cst.FunctionDef, dict[str, list[cst.BaseExpression] | None]]] = {}
+
+
+def local_values(func: cst.FunctionDef, name: str) -> list[cst.BaseExpression] | None:
+    """The values ``func`` assigns to local ``name`` (``x = v``, ``with v as x``); None when it binds it otherwise.
+
+    Found for every name in one walk of the function, remembered per function node
+    (receivers repeat within a function; one walk per name was quadratic in its size).
+    """
+    entry = _VALUES_CACHE.get(id(func))
+    if entry is None or entry[0] is not func:
+        if len(_VALUES_CACHE) > 4096:
+            _VALUES_CACHE.clear()
+        entry = _VALUES_CACHE[id(func)] = (func, _find_local_values(func))
+    return entry[1].get(name, [])
+
+
+def _find_local_values(func: cst.FunctionDef) -> dict[str, list[cst.BaseExpression] | None]:
+    """Name -> the values ``func`` assigns to it, in source order; None for a name bound otherwise too
+    (a parameter, a loop or tuple target, ``+=``, a walrus, ``global``/``nonlocal``)."""
+    table: dict[str, list[cst.BaseExpression] | None] = {}
+
+    def add(name: str, value: cst.BaseExpression) -> None:
+        values = table.setdefault(name, [])
+        if values is not None:
+            values.append(value)
+
+    def other(names: Iterable[str]) -> None:
+        for name in names:
+            table[name] = None
+
+    for node in walk(func.body, stop=_FUNCTION_SCOPES):
+        if isinstance(node, cst.Assign):
+            for t in node.targets:
+                if isinstance(t.target, cst.Name):
+                    add(t.target.value, node.value)
+                else:
+                    other(stored_names(t.target))
+        elif isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name):
+            if node.value is not None:
+                add(node.target.value, node.value)
+        elif isinstance(node, cst.WithItem) and node.asname is not None:
+            if isinstance(node.asname.name, cst.Name):
+                add(node.asname.name.value, node.item)
+        elif isinstance(node, (cst.For, cst.CompFor, cst.AugAssign, cst.NamedExpr)):
+            other(stored_names(node.target))
+        elif isinstance(node, (cst.Global, cst.Nonlocal)):
+            other(n.name.value for n in node.names)
+    other(param.name.value for param in all_params(func.params))
+    return table
+
+
+_BOUND_CACHE: dict[int, tuple[cst.FunctionDef, frozenset[str]]] = {}
+
+
+def binds_locally(func: cst.FunctionDef, name: str) -> bool:
+    """True when ``func`` binds ``name`` locally (a parameter, an assignment, an import, a nested def...)."""
+    return name in _locally_bound_names(func)
+
+
+def _locally_bound_names(func: cst.FunctionDef) -> frozenset[str]:
+    """Every name ``func`` binds locally, found in one walk and remembered per function node."""
+    entry = _BOUND_CACHE.get(id(func))
+    if entry is not None and entry[0] is func:
+        return entry[1]
+    names = {p.name.value for p in all_params(func.params)}
+    for node in walk(func.body, stop=_FUNCTION_SCOPES):
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            names.add(node.name.value)
+        target = None
+        if isinstance(node, (cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor, cst.NamedExpr)):
+            target = node.target
+        elif isinstance(node, cst.Assign):
+            for t in node.targets:
+                names |= stored_names(t.target)
+        elif isinstance(node, cst.WithItem) and node.asname is not None:
+            target = node.asname.name
+        elif isinstance(node, cst.ExceptHandler) and node.name is not None:
+            target = node.name.name
+        elif isinstance(node, (cst.Import, cst.ImportFrom)) and not isinstance(node.names, cst.ImportStar):
+            for alias in node.names:
+                bound = alias.asname.name if alias.asname else cst.Name((dotted(alias.name) or "").split(".")[0] or "_")
+                if isinstance(bound, cst.Name):
+                    names.add(bound.value)
+        if target is not None:
+            names |= stored_names(target)
+    if len(_BOUND_CACHE) > 4096:
+        _BOUND_CACHE.clear()
+    result = frozenset(names)
+    _BOUND_CACHE[id(func)] = (func, result)
+    return result
+
+
+def first_param(func: cst.FunctionDef) -> str | None:
+    """The name of ``func``'s first positional parameter (``self`` in a method), or None."""
+    params = [*func.params.posonly_params, *func.params.params]
+    return params[0].name.value if params else None
+
+
+# -- loops over independent items --------------------------------------------
+_PACING_WORDS = frozenset({"sleep", "throttle", "limiter", "backoff", "ratelimit", "pace", "wait"})
+_CHANGING_METHODS = frozenset(
+    {
+        "append", "extend", "insert", "add", "update", "pop", "popleft", "appendleft", "remove", "clear",
+        "setdefault", "discard", "put", "put_nowait", "push", "set", "sort", "reverse",
+    }
+)
+
+
+def per_item_in_loop(call: cst.Call, func: cst.FunctionDef, ctx: RuleContext) -> bool:
+    """True when ``call`` runs once per item of a ``for`` loop whose items look independent.
+
+    Then ``await asyncio.to_thread(...)`` in its place would be an await in a loop that
+    PFL302 reports (one call after another, where the threads could run together), so
+    PFL303 and PFL304 offer no ``to_thread`` fix there. The loop is taken as dependent, and the fix kept, when
+    PFL302 would stay silent: an ``async for``; a body that returns, yields, breaks this
+    loop, awaits, paces itself (``sleep``, ``limiter``...) or holds the call in a ``with``;
+    a call that reads nothing the loop binds (the same call each time: polling); or one
+    that reads something the body changes (``done.append(x)``, ``total += ...``).
+    """
+    loop = ctx.repeating_loop(call)
+    if not isinstance(loop, cst.For) or loop.asynchronous is not None:
+        return False
+    for anc in ctx.ancestors(call):
+        if anc is loop:
+            break
+        if isinstance(anc, cst.With):
+            return False
+    body = loop.body
+    bound = set(stored_names(loop.target))
+    changed: set[str] = set()
+    for inner in walk(body, stop=FUNCTION_BOUNDARIES):
+        if isinstance(inner, (cst.Await, cst.Return, cst.Yield)):
+            return False
+        if isinstance(inner, (cst.With, cst.For)) and inner.asynchronous is not None:
+            return False
+        if isinstance(inner, cst.Call):
+            name = dotted(inner.func) or (inner.func.attr.value if isinstance(inner.func, cst.Attribute) else "")
+            words = {w for seg in name.split(".") for w in camel_to_snake(seg).split("_")}
+            if words & _PACING_WORDS or "rate_limit" in name.lower():
+                return False
+            if isinstance(inner.func, cst.Attribute) and inner.func.attr.value in _CHANGING_METHODS:
+                root = _root_name(inner.func.value)
+                if root is not None:
+                    changed.add(root)
+        elif isinstance(inner, cst.Assign):
+            for target in inner.targets:
+                bound |= stored_names(target.target)
+                for leaf in target_leaves(target.target):
+                    root = None if isinstance(leaf, cst.Name) else _root_name(leaf)
+                    if root is not None:
+                        changed.add(root)  # ``seen[key] = ...``, ``self.last = ...``
+        elif isinstance(inner, (cst.AugAssign, cst.AnnAssign)):
+            bound |= stored_names(inner.target)
+            root = _root_name(inner.target)
+            if root is not None and (isinstance(inner, cst.AugAssign) or not isinstance(inner.target, cst.Name)):
+                changed.add(root)
+        elif isinstance(inner, (cst.For, cst.CompFor)):
+            bound |= stored_names(inner.target)
+        elif isinstance(inner, cst.WithItem) and inner.asname is not None:
+            bound |= stored_names(inner.asname.name)
+        elif isinstance(inner, cst.NamedExpr):
+            bound |= stored_names(inner.target)
+    if breaks_loop(body):
+        return False
+    reads = referenced_names(call)
+    if not reads & bound:
+        return False  # the same call on every iteration: a retry or polling loop
+    return not reads & (changed - set(stored_names(loop.target)))
+
+
+def _root_name(expr: cst.CSTNode) -> str | None:
+    while isinstance(expr, (cst.Attribute, cst.Subscript)):
+        expr = expr.value
+    return expr.value if isinstance(expr, cst.Name) else None
+
+
+def breaks_loop(body: cst.CSTNode) -> bool:
+    """A ``break`` of the loop whose body this is (not of a loop nested in it; a nested loop's ``else`` counts)."""
+    stack = list(children(body))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Break):
+            return True
+        if isinstance(node, (cst.For, cst.While)):
+            if node.orelse is not None:  # a nested loop's ``else`` runs in this loop
+                stack.append(node.orelse)
+            continue
+        if isinstance(node, FUNCTION_BOUNDARIES):
+            continue
+        stack.extend(children(node))
+    return False
+
+
+# -- threading locks held across an await -------------------------------------
+_THREAD_LOCKS = frozenset(
+    f"{module}.{name}"
+    for module in ("threading", "multiprocessing")
+    for name in ("Lock", "RLock", "Condition", "Semaphore", "BoundedSemaphore")
+)
+_LOCK_WORDS = ("lock", "locks", "rlock", "mutex", "semaphore", "sem", "condition", "cond")
+
+
+def held_thread_lock(node: cst.CSTNode, ctx: RuleContext, func: cst.FunctionDef) -> str | None:
+    """The code of a threading lock held where ``node`` runs in ``func``, or None.
+
+    An ``await`` there would keep the lock across a suspension (PFL303 and PFL304 offer
+    no fix that awaits there). Held means: ``node`` is in the body of a plain (not ``async``) ``with`` whose item
+    is a threading lock (see :func:`_is_thread_lock`), in the body of ``if
+    X.acquire(...):``, or after a statement that calls ``X.acquire()`` (not awaited)
+    in an enclosing block with no ``X.release()`` in between.
+    """
+    child = node
+    for anc in ctx.ancestors(node):
+        if anc is func or isinstance(anc, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+            return None
+        if isinstance(anc, cst.With) and anc.asynchronous is None and child is anc.body:
+            for item in anc.items:
+                if _is_thread_lock(item.item, ctx, func):
+                    return ctx.code(item.item)
+        if isinstance(anc, cst.If) and child is anc.body:
+            for call in _calls_in(anc.test):
+                receiver = _sync_method_receiver(call, "acquire", ctx)
+                if receiver is not None:
+                    return receiver
+        if isinstance(anc, cst.IndentedBlock):
+            held: dict[str, bool] = {}
+            for stmt in anc.body:
+                if stmt is child:
+                    break
+                for call in _calls_in(stmt):
+                    for method, state in (("acquire", True), ("release", False)):
+                        receiver = _sync_method_receiver(call, method, ctx)
+                        if receiver is not None:
+                            held[receiver] = state
+            locked = [receiver for receiver, state in held.items() if state]
+            if locked:
+                return locked[0]
+        child = anc
+    return None
+
+
+def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
+    """The calls under ``node`` in source order, nested functions and classes left out."""
+    out = [node] if isinstance(node, cst.Call) else []
+    out.extend(n for n in walk(node, stop=FUNCTION_BOUNDARIES) if isinstance(n, cst.Call))
+    return out
+
+
+def _sync_method_receiver(call: cst.Call, method: str, ctx: RuleContext) -> str | None:
+    """The receiver's code when ``call`` is ``X.method(...)`` and is not awaited (an asyncio lock's is)."""
+    if not (isinstance(call.func, cst.Attribute) and call.func.attr.value == method):
+        return None
+    if isinstance(ctx.parent(call), cst.Await):
+        return None
+    return ctx.code(call.func.value)
+
+
+def _is_thread_lock(expr: cst.BaseExpression, ctx: RuleContext, func: cst.FunctionDef) -> bool:
+    """True when ``expr``, used with a plain ``with`` in an ``async def``, is a threading lock.
+
+    Built by a ``threading``/``multiprocessing`` lock constructor (here, in a local,
+    in a module-level name, or in ``self.X = ...``/a class attribute of the enclosing
+    class), or named like one (``self._lock``, ``write_mutex``, ``locks[key]``): an
+    ``asyncio.Lock`` cannot be used with a plain ``with``, so such a name is a thread one.
+    """
+    if isinstance(expr, cst.Call):
+        return ctx.qualified_name(expr.func) in _THREAD_LOCKS
+    if isinstance(expr, cst.Subscript):
+        expr = expr.value
+    name = dotted(expr)
+    if name is None:
+        return False
+    last = camel_to_snake(name.rsplit(".", 1)[-1]).split("_")
+    if last and last[-1] in _LOCK_WORDS:
+        return True
+    if "." not in name:
+        values = local_values(func, name) if binds_locally(func, name) else None
+        if values:
+            return any(_is_thread_lock(v, ctx, func) for v in values if isinstance(v, cst.Call))
+        return ctx.module_ctx.binding(name) in _THREAD_LOCKS
+    owner, _, attr = name.partition(".")
+    cls = ctx.enclosing_class(func)
+    if cls is None or "." in attr or owner != first_param(func):
+        return False
+    for node in walk(cls.body, stop=(cst.ClassDef, cst.Lambda)):
+        if not isinstance(node, cst.Assign) or not isinstance(node.value, cst.Call):
+            continue
+        if ctx.qualified_name(node.value.func) not in _THREAD_LOCKS:
+            continue
+        for target in node.targets:
+            bound = dotted(target.target)
+            if bound is not None and (bound == attr or bound.split(".", 1)[-1] == attr and "." in bound):
+                return True
+    return False

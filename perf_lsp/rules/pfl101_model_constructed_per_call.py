@@ -77,13 +77,16 @@ class ModelConstructedPerCall(Rule):
     then the caller's job.
 
     ## Why is this bad?
-    Loading a model reads hundreds of megabytes from disk and builds the network:
-    a ``SentenceTransformer`` is 100+ MB and takes 2-5 s to load (audit report 000,
-    where ``generate_embedding()`` loaded ``all-MiniLM-L6-v2`` on every call: 100
-    calls waste 200-500 s). Everything the function does after that is fast by
-    comparison, so a per-call load makes the function 100-1000x slower than it
-    needs to be, and churns memory with every load. Larger models (2-20 GB, audit
-    report 003) make it worse.
+    Loading a model reads its weights from disk and builds the network before the
+    first inference, and allocates all the weights again each time. Measured with
+    all-MiniLM-L6-v2, one of the smallest common sentence-transformers models (90
+    MB), on a 2-core machine (``benchmarks/bench_costs.py``, figures in
+    ``docs/costs.md``): loading it in a warm process takes about 75 ms, four times
+    the 19 ms of encoding a short text, so a per-call load makes each call about 5x
+    slower; the first load in a new process, with its imports, takes about 6 s. The
+    load grows with the weights: a model ten times larger pays about ten times
+    more on every call. The sentence-transformers documentation builds the model
+    once and calls ``encode`` on it for every input.
 
     ## Example
     ```python
@@ -120,12 +123,19 @@ class ModelConstructedPerCall(Rule):
     and would keep every model), ``**kwargs``, or a dict-valued keyword such as
     ``model_kwargs``; nor (like the second fix) when the module-level code could
     read another name than the function: the constructor's name is a parameter
-    or a local of the function, or the function imports it itself while the
-    module imports it only under ``if TYPE_CHECKING:``/``try``. When every
+    or a local of the function, or the function imports it from elsewhere than
+    the module does. When the module imports it only under ``if
+    TYPE_CHECKING:``/``try`` and the function imports it itself, the factory
+    imports it too (as the function did). When every
     argument is a literal, a second fix loads the model into a module-level
     constant instead: it then loads at import time, even in processes that never
     call the function; it is not offered when the module imports the constructor
     only under ``try``/``if`` (an optional dependency must not load at import).
+
+    ## References
+    - [sentence-transformers: SentenceTransformer](https://sbert.net/docs/package_reference/sentence_transformer/SentenceTransformer.html)
+    - [Python: functools.cache](https://docs.python.org/3/library/functools.html#functools.cache)
+    - Measured figures: `docs/costs.md`, made by `benchmarks/bench_costs.py`
     """
 
     code = "PFL101"
@@ -163,7 +173,7 @@ class ModelConstructedPerCall(Rule):
         if loop is not None:
             detail = "Inside a loop: the model is loaded once per iteration."
         else:
-            detail = f"Paid on every call of `{func.name.value}()`: a model load takes seconds (2-5 s for a sentence-transformers model, audit report 000)."
+            detail = f"Paid on every call of `{func.name.value}()`: the model is loaded again each time (all-MiniLM-L6-v2, a small one: ~75 ms a load; see docs/costs.md)."
         if any(arg.star for arg in node.args) or callee_differs_at_module_level(node, func, self.ctx):
             alt = None
         else:

@@ -123,14 +123,17 @@ class ClientConstructedPerCall(Rule):
 
     ## Why is this bad?
     Each client owns an HTTP connection pool (``httpx`` for OpenAI, Anthropic and
-    Cohere; ``botocore`` for boto3, which also loads its service model from disk,
-    tens of milliseconds per client). A client built per call starts with an empty
-    pool, so every request pays DNS, TCP and TLS set-up again instead of reusing a
-    kept-alive connection: 200-500 ms per new connection (audit report 001), on top
-    of a model call that is already slow. The old pools are left to the garbage
-    collector, with their sockets. Audit report 004 (#7) found three services each
-    creating their own ``AsyncAzureOpenAI`` client, each with its own connection
-    pool, and recommends one shared client.
+    Cohere; ``urllib3`` for ``requests``; ``botocore`` for boto3, which also loads
+    its service model from disk). A client built per call starts with an empty
+    pool, so its first request pays DNS, TCP and TLS set-up again instead of
+    reusing a kept-alive connection, and the old pool is left to the garbage
+    collector with its sockets. The httpx documentation says to use one client
+    rather than one per request for this reason. Measured on loopback
+    (``benchmarks/bench_costs.py``, ``docs/costs.md``): a new ``requests.Session``
+    and one HTTPS request, about 44 ms, against about 1.3 ms on a reused session
+    (about 30x); over a network each new connection also waits one round trip for
+    TCP and at least one more for the TLS handshake (RFC 8446), on top of a model
+    call that is already slow.
 
     ## Example
     ```python
@@ -181,9 +184,16 @@ class ClientConstructedPerCall(Rule):
     per call, so the cache would never hit and would keep every client alive),
     ``**kwargs``, or a dict- or list-valued keyword (``default_headers``,
     ``default_query``, ``callbacks``...); when the class's name is a parameter or a
-    local of the function, or imported by the function while the module imports
-    it only under ``if TYPE_CHECKING:``/``try`` (the factory would read the module's
-    name); and for ``boto3.Session(...).client(...)``.
+    local of the function, or imported by the function from elsewhere than the
+    module imports it from (the factory would read the module's name; when the
+    module imports it only under ``if TYPE_CHECKING:``/``try``, the factory imports
+    it itself as the function does); and for ``boto3.Session(...).client(...)``.
+
+    ## References
+    - [httpx: Clients (why to reuse one)](https://www.python-httpx.org/advanced/clients/)
+    - [requests: Session objects](https://requests.readthedocs.io/en/latest/user/advanced/#session-objects)
+    - [RFC 8446: TLS 1.3 handshake](https://www.rfc-editor.org/rfc/rfc8446#section-2)
+    - Measured figures: `docs/costs.md`, made by `benchmarks/bench_costs.py`
     """
 
     code = "PFL102"
@@ -236,7 +246,7 @@ class ClientConstructedPerCall(Rule):
         else:
             detail = (
                 f"Paid on every call of `{func.name.value}()`: a new client starts with no open connection, "
-                "so its first request pays connection set-up (200-500 ms, audit report 001)."
+                "so its first request pays connection set-up (TCP + TLS: ~44 ms for HTTPS on loopback, more over a network; see docs/costs.md)."
             )
         if per_settings:
             detail += (

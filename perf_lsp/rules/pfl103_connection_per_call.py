@@ -115,15 +115,17 @@ class ConnectionPerCall(Rule):
     requests: a client opened in it is reported as opened once per call.
 
     ## Why is this bad?
-    Opening a connection costs network round trips before the first query: TCP,
-    TLS, authentication and session set-up, 200-500 ms per connection for a
-    remote database (audit report 001, which found 20 files creating direct
-    connections; a pool cut connection time to 5-10 ms, a 95% reduction). An
-    engine, a Redis client or an HTTP client built per call starts with an empty
-    pool, so nothing is ever kept alive and reused, and each call can leave sockets
-    open until the garbage collector runs. Under load, per-call connections also
-    exhaust the server's connection limit. Audit report 003 recommends one shared
-    ``httpx.AsyncClient`` with explicit connection limits.
+    Opening a connection costs work and network round trips before the first
+    query: TCP, TLS, authentication and session set-up. An engine, a pool, a Redis
+    client or an HTTP client built per call starts empty, so nothing is ever kept
+    alive and reused, and each call can leave sockets open until the garbage
+    collector runs. Under load, per-call connections also run into the server's
+    connection limit (PostgreSQL's ``max_connections`` defaults to 100). SQLAlchemy's
+    documentation describes the engine as created once per process and shared;
+    psycopg and redis-py provide pools for the same reason. Even with no network
+    at all, ``sqlite3.connect`` per call plus one query costs about 10x the query on
+    a shared connection (``benchmarks/bench_costs.py``, ``docs/costs.md``); a
+    network database adds its round trips to that.
 
     ## Example
     ```python
@@ -187,12 +189,20 @@ class ConnectionPerCall(Rule):
     dict-valued keyword (``headers``, ``connect_args``, ``execution_options``);
     strings and numbers read from the environment (``os.getenv(...)``) are fine.
     Nor when the callee's name is a parameter or a local of the function
-    (``def f(redis): redis.Redis()``), or imported by the function while the
-    module imports it only under ``if TYPE_CHECKING:``/``try``: the factory would
-    call another object, or an unbound name.
+    (``def f(redis): redis.Redis()``), or imported by the function from elsewhere
+    than the module imports it from: the factory would call another object. (When
+    the module imports it only under ``if TYPE_CHECKING:``/``try``, the factory
+    imports it itself, as the function does.)
     No fix for ``connect()`` calls, pools, async clients and ``with`` blocks:
     borrowing from a pool or a shared client changes transaction and shutdown
     handling, which the code must decide (see the example above).
+
+    ## References
+    - [SQLAlchemy: Connection pooling](https://docs.sqlalchemy.org/en/20/core/pooling.html)
+    - [psycopg 3: Connection pools](https://www.psycopg.org/psycopg3/docs/advanced/pool.html)
+    - [redis-py: Connection pools](https://redis.readthedocs.io/en/stable/connections.html#connectionpool)
+    - [PostgreSQL: max_connections](https://www.postgresql.org/docs/current/runtime-config-connection.html#GUC-MAX-CONNECTIONS)
+    - Measured figures: `docs/costs.md`, made by `benchmarks/bench_costs.py`
     """
 
     code = "PFL103"
@@ -243,8 +253,8 @@ class ConnectionPerCall(Rule):
             )
         else:
             detail = (
-                f"Paid on every call of `{func.name.value}()`: a new connection takes 200-500 ms to set up, "
-                "a pooled one 5-10 ms (audit report 001)."
+                f"Paid on every call of `{func.name.value}()`: connection set-up (TCP, TLS, authentication) "
+                "before the first query, where a shared pool hands out an open connection."
             )
         fix = None
         factory = _FACTORIES.get(qn or "")

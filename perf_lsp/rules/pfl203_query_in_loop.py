@@ -198,10 +198,12 @@ class QueryInLoop(Rule):
     ## Why is this bad?
     Each iteration waits for a full round trip to the database (network, parse,
     plan, execute): N items cost N queries where one ``IN (...)`` query, one bulk
-    insert or one ``executemany`` does the work. Audit report 001 found N+1
-    query patterns in 22 files of one service, with 200-500 ms per query (N
-    round trips instead of 1); audit report 003 found sequential ChromaDB
-    collection queries accounting for 50-70% of a search's retrieval time.
+    insert or one ``executemany`` does the work. Django's and SQLAlchemy's
+    documentation both recommend fetching related rows in one query and writing
+    in bulk. Even with no network (``sqlite3`` on a local file,
+    ``benchmarks/bench_costs.py``, ``docs/costs.md``), 200 ``SELECT``s by id take
+    about 9x one ``IN (...)`` query and 200 ``INSERT``s about 1.7x one
+    ``executemany``; a network database adds one round trip per query to that.
 
     ## Example
     ```python
@@ -238,6 +240,12 @@ class QueryInLoop(Rule):
     the loop variable is used after the loop, and for ``async for``, loops with
     ``else:`` and awaited calls. If computing a parameter raises (a missing key),
     the loop had run the statements for the earlier items and the fix runs none.
+
+    ## References
+    - [Django: Database access optimization](https://docs.djangoproject.com/en/stable/topics/db/optimization/)
+    - [SQLAlchemy: ORM bulk INSERT statements](https://docs.sqlalchemy.org/en/20/orm/queryguide/dml.html#orm-bulk-insert-statements)
+    - [Python: sqlite3 Cursor.executemany](https://docs.python.org/3/library/sqlite3.html#sqlite3.Cursor.executemany)
+    - Measured figures: `docs/costs.md`, made by `benchmarks/bench_costs.py`
     """
 
     code = "PFL203"
@@ -304,7 +312,7 @@ class QueryInLoop(Rule):
             message=f"`{_short(self.ctx.code(func))}` runs one database round trip per item; "
             "query or write all items at once (IN/ANY, bulk insert, executemany)",
             fix=fix,
-            detail=f"{loop_detail(loop)}: one round trip per item, N queries instead of 1 (audit report 001).",
+            detail=f"{loop_detail(loop)}: one round trip per item, N queries instead of 1.",
         )
 
     # -- detection -------------------------------------------------------

@@ -8,8 +8,8 @@ from perf_lsp.codemod import replace_nodes
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import COMPREHENSIONS, FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, dotted
 from perf_lsp.rules.patterns import (
+    breaks_loop,
     camel_to_snake,
-    children,
     dotted_refs,
     is_cold_path,
     is_test_function,
@@ -128,12 +128,11 @@ class AwaitInLoop(Rule):
 
     ## Why is this bad?
     Each iteration waits for its call to finish before the next one starts: ``n``
-    items cost ``n`` round trips end to end, where running them concurrently
-    costs about one. Audit report 003 found CRAG grading done this way (``for doc
-    in documents: grade = await self.llm_service.grade(doc)``) and estimates
-    60-80% less latency with ``asyncio.gather``. Audit report 004's sequential
-    embedding loop, by contrast, sleeps 50 ms between calls on purpose (rate
-    limiting) and is not reported.
+    items cost ``n`` round trips end to end, where running them concurrently costs
+    about one. With ten 50 ms calls (``asyncio.sleep`` stand-ins,
+    ``benchmarks/bench_costs.py``, ``docs/costs.md``): about 500 ms in the loop,
+    about 50 ms gathered. A loop that sleeps between calls on purpose (rate
+    limiting) is not reported.
 
     ## Example
     ```python
@@ -170,6 +169,11 @@ class AwaitInLoop(Rule):
     asyncio.gather(*(f(x) for x in xs)))``; and ``[await f(x) for x in xs]``
     becomes ``list(await asyncio.gather(*(f(x) for x in xs)))``. It adds ``import
     asyncio`` when the module has no ``asyncio`` or ``gather`` import.
+
+    ## References
+    - [Python: asyncio.gather](https://docs.python.org/3/library/asyncio-task.html#asyncio.gather)
+    - [Python: asyncio.Semaphore (to bound the concurrency)](https://docs.python.org/3/library/asyncio-sync.html#asyncio.Semaphore)
+    - Measured figures: `docs/costs.md`, made by `benchmarks/bench_costs.py`
     """
 
     code = "PFL302"
@@ -226,7 +230,7 @@ class AwaitInLoop(Rule):
             message=message,
             fix=fix,
             detail="Inside a loop: one full round trip per item, one after another "
-            "(60-80% faster with asyncio.gather, audit report 003).",
+            "(ten 50 ms calls: ~500 ms in a loop, ~50 ms gathered; see docs/costs.md).",
         )
 
     # -- detection -------------------------------------------------------
@@ -242,7 +246,7 @@ class AwaitInLoop(Rule):
                 return False
             elif isinstance(inner, cst.Call) and self._paces(inner):
                 return False
-        if awaits != 1 or self._breaks(body):
+        if awaits != 1 or breaks_loop(body):
             return False
         if not self._call_ok(call):
             return False
@@ -395,21 +399,6 @@ class AwaitInLoop(Rule):
         words = {w for seg in name.split(".") for w in _words(seg)} | {seg.lower() for seg in name.split(".")}
         return bool(words & _PACING_WORDS) or "rate_limit" in name.lower()
 
-    def _breaks(self, body: cst.CSTNode) -> bool:
-        """A ``break`` of this loop (not of a loop nested in it)."""
-        stack = list(children(body))
-        while stack:
-            node = stack.pop()
-            if isinstance(node, cst.Break):
-                return True
-            if isinstance(node, (cst.For, cst.While)):
-                if node.orelse is not None:  # a loop's ``else`` runs in this loop
-                    stack.append(node.orelse)
-                continue
-            if isinstance(node, FUNCTION_BOUNDARIES):
-                continue
-            stack.extend(children(node))
-        return False
 
     def _call_ok(self, call: cst.Call) -> bool:
         """The awaited call may run concurrently with itself: no shared receiver, ordered or writing method."""

@@ -10,16 +10,18 @@ import libcst as cst
 from perf_lsp.codemod import replace_node
 from perf_lsp.model import Applicability
 from perf_lsp.names import dotted_name, resolve_dotted
-from perf_lsp.rules.base import COMPREHENSIONS, FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, children, dotted
+from perf_lsp.rules.base import COMPREHENSIONS, FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, dotted
 from perf_lsp.rules.patterns import (
-    all_params,
+    binds_locally,
     calls_method_of,
-    camel_to_snake,
+    first_param,
+    held_thread_lock,
     in_lazy_init,
     is_cached_function,
     is_cold_path,
     is_test_function,
-    referenced_names,
+    local_values,
+    per_item_in_loop,
     stored_names,
     target_leaves,
     uses_other_event_loop,
@@ -109,14 +111,14 @@ class BlockingCallInAsync(Rule):
 
     ## Why is this bad?
     An ``async`` service runs every request on one event loop thread. A blocking
-    call stops that thread: no other request, timer or health check makes
-    progress until it returns. A 200 ms HTTP call made with ``requests`` in a
-    FastAPI handler adds 200 ms to every request that is in flight at that
-    moment, and a ``time.sleep(1)`` stalls the whole server for a second. Audit
-    report 003 found blocking file I/O and JSON parsing in async code paths
-    (``with open(file) as f: data = json.load(f)``), and audit report 004 (#13)
-    a synchronous config file read in an async codebase that "blocks the event
-    loop".
+    call stops that thread: no other request, timer or health check makes progress
+    until it returns. The asyncio documentation: "if a function performs a
+    CPU-intensive calculation for 1 second, all concurrent asyncio Tasks and IO
+    operations would be delayed by 1 second", and the same holds for blocking I/O.
+    Ten concurrent handlers that each wait 50 ms finish in about 500 ms with
+    ``time.sleep`` and about 50 ms with ``asyncio.sleep``
+    (``benchmarks/bench_costs.py``, ``docs/costs.md``); a blocking HTTP call or
+    file read stalls everything in flight the same way.
 
     ## Example
     ```python
@@ -187,6 +189,11 @@ class BlockingCallInAsync(Rule):
     reasons too: the items then run at once, unbounded). A call in a ``while`` or
     ``async for`` loop, or in a loop PFL302 leaves alone (polling, a carried value,
     ``sleep``), keeps its fix.
+
+    ## References
+    - [Python: Developing with asyncio, running blocking code](https://docs.python.org/3/library/asyncio-dev.html#running-blocking-code)
+    - [Python: asyncio.to_thread](https://docs.python.org/3/library/asyncio-task.html#asyncio.to_thread)
+    - Measured figures: `docs/costs.md`, made by `benchmarks/bench_costs.py`
     """
 
     code = "PFL303"
@@ -248,7 +255,7 @@ class BlockingCallInAsync(Rule):
             fix = None
         else:
             fix = to_thread_fix(node, self.ctx)
-        if fix is not None and _per_item_in_loop(node, func, self.ctx):
+        if fix is not None and per_item_in_loop(node, func, self.ctx):
             fix = None  # awaited once per item, it would be PFL302's finding: the fix must not create one
             message += _PER_ITEM_HINT
         self.report(node, message=message, fix=fix, detail=_DETAIL)
@@ -262,7 +269,7 @@ class BlockingCallInAsync(Rule):
         """(label, "", what blocks inside) when ``call`` calls a sync helper that blocks."""
         target = call.func
         if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
-            owner = _first_param(func)
+            owner = first_param(func)
             cls = self.ctx.enclosing_class(func)
             if cls is None or owner is None or target.value.value != owner or _is_static(func, self.ctx):
                 return None
@@ -273,7 +280,7 @@ class BlockingCallInAsync(Rule):
             helper = _nested_def(func, name, self.ctx)
             label = f"{name}()"
             if helper is None:
-                if _binds(func, name) or self.ctx.local_imports.get(name) or self.ctx.module_ctx.imported(name):
+                if binds_locally(func, name) or self.ctx.local_imports.get(name) or self.ctx.module_ctx.imported(name):
                     return None
                 via = dict(getattr(self.ctx.module_ctx, "blocking_helpers", ()) or ()).get(name)
                 return (label, "", via) if via else None
@@ -351,13 +358,17 @@ def _file_io_here(call: cst.Call, func: cst.FunctionDef, ctx: RuleContext) -> bo
 _OPEN_LABELS = frozenset(f"{qn}()" for qn in _OPENS)
 _DETAIL = "In an async handler: blocks every other request for that long."
 _TO_THREAD_HINT = "`await asyncio.to_thread(...)` or make it async"
+_PER_ITEM_HINT = (
+    "; once per item of this loop: run the items together in worker threads, "
+    "await asyncio.gather(*(asyncio.to_thread(...) for ... in ...))"
+)
 
 
 def blocking_call(call: cst.Call, ctx: RuleContext, func: cst.FunctionDef) -> tuple[str, str, str] | None:
     """(label, suggestion, "") when ``call`` (inside ``func``) is a blocking call, else None."""
     qn = ctx.qualified_name(call.func)
     if qn is None and isinstance(call.func, cst.Name) and call.func.value == "open":
-        if not _binds(func, "open") and ctx.module_ctx.binding("open") is None:
+        if not binds_locally(func, "open") and ctx.module_ctx.binding("open") is None:
             qn = "open"
     if qn is not None:
         label = f"{qn}()" if qn in _OPENS else qn
@@ -398,8 +409,8 @@ def _receiver_kind(expr: cst.BaseExpression, ctx: RuleContext, func: cst.Functio
         return None
     if isinstance(expr, cst.Name):
         name = expr.value
-        if func is not None and _binds(func, name):
-            values = _local_values(func, name)
+        if func is not None and binds_locally(func, name):
+            values = local_values(func, name)
             if values is None or not values:
                 return None
             kinds = {_receiver_kind(v, ctx, func, depth + 1) for v in values}
@@ -410,104 +421,6 @@ def _receiver_kind(expr: cst.BaseExpression, ctx: RuleContext, func: cst.Functio
         if qn in _DB_CONNECT:
             return "connection"
     return None
-
-
-_VALUES_CACHE: dict[int, tuple[cst.FunctionDef, dict[str, list[cst.BaseExpression] | None]]] = {}
-
-
-def _local_values(func: cst.FunctionDef, name: str) -> list[cst.BaseExpression] | None:
-    """The values ``func`` assigns to local ``name`` (``x = v``, ``with v as x``); None when it binds it otherwise.
-
-    Found for every name in one walk of the function, remembered per function node
-    (receivers repeat within a function; one walk per name was quadratic in its size).
-    """
-    entry = _VALUES_CACHE.get(id(func))
-    if entry is None or entry[0] is not func:
-        if len(_VALUES_CACHE) > 4096:
-            _VALUES_CACHE.clear()
-        entry = _VALUES_CACHE[id(func)] = (func, _find_local_values(func))
-    return entry[1].get(name, [])
-
-
-def _find_local_values(func: cst.FunctionDef) -> dict[str, list[cst.BaseExpression] | None]:
-    """Name -> the values ``func`` assigns to it, in source order; None for a name bound otherwise too
-    (a parameter, a loop or tuple target, ``+=``, a walrus, ``global``/``nonlocal``)."""
-    table: dict[str, list[cst.BaseExpression] | None] = {}
-
-    def add(name: str, value: cst.BaseExpression) -> None:
-        values = table.setdefault(name, [])
-        if values is not None:
-            values.append(value)
-
-    def other(names: Iterable[str]) -> None:
-        for name in names:
-            table[name] = None
-
-    for node in walk(func.body, stop=_SCOPES):
-        if isinstance(node, cst.Assign):
-            for t in node.targets:
-                if isinstance(t.target, cst.Name):
-                    add(t.target.value, node.value)
-                else:
-                    other(stored_names(t.target))
-        elif isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name):
-            if node.value is not None:
-                add(node.target.value, node.value)
-        elif isinstance(node, cst.WithItem) and node.asname is not None:
-            if isinstance(node.asname.name, cst.Name):
-                add(node.asname.name.value, node.item)
-        elif isinstance(node, (cst.For, cst.CompFor, cst.AugAssign, cst.NamedExpr)):
-            other(stored_names(node.target))
-        elif isinstance(node, (cst.Global, cst.Nonlocal)):
-            other(n.name.value for n in node.names)
-    other(param.name.value for param in all_params(func.params))
-    return table
-
-
-_BOUND_CACHE: dict[int, tuple[cst.FunctionDef, frozenset[str]]] = {}
-
-
-def _binds(func: cst.FunctionDef, name: str) -> bool:
-    """True when ``func`` binds ``name`` locally (a parameter, an assignment, an import, a nested def...)."""
-    return name in _bound_names(func)
-
-
-def _bound_names(func: cst.FunctionDef) -> frozenset[str]:
-    """Every name ``func`` binds locally, found in one walk and remembered per function node."""
-    entry = _BOUND_CACHE.get(id(func))
-    if entry is not None and entry[0] is func:
-        return entry[1]
-    names = {p.name.value for p in all_params(func.params)}
-    for node in walk(func.body, stop=_SCOPES):
-        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-            names.add(node.name.value)
-        target = None
-        if isinstance(node, (cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor, cst.NamedExpr)):
-            target = node.target
-        elif isinstance(node, cst.Assign):
-            for t in node.targets:
-                names |= stored_names(t.target)
-        elif isinstance(node, cst.WithItem) and node.asname is not None:
-            target = node.asname.name
-        elif isinstance(node, cst.ExceptHandler) and node.name is not None:
-            target = node.name.name
-        elif isinstance(node, (cst.Import, cst.ImportFrom)) and not isinstance(node.names, cst.ImportStar):
-            for alias in node.names:
-                bound = alias.asname.name if alias.asname else cst.Name((dotted(alias.name) or "").split(".")[0] or "_")
-                if isinstance(bound, cst.Name):
-                    names.add(bound.value)
-        if target is not None:
-            names |= stored_names(target)
-    if len(_BOUND_CACHE) > 4096:
-        _BOUND_CACHE.clear()
-    result = frozenset(names)
-    _BOUND_CACHE[id(func)] = (func, result)
-    return result
-
-
-def _first_param(func: cst.FunctionDef) -> str | None:
-    params = [*func.params.posonly_params, *func.params.params]
-    return params[0].name.value if params else None
 
 
 def _is_static(func: cst.FunctionDef, ctx: RuleContext) -> bool:
@@ -629,207 +542,7 @@ def _ast_first_blocking(func: ast.FunctionDef, imports: Mapping[str, str]) -> st
     return first
 
 
-# -- loops over independent items --------------------------------------------
-_PER_ITEM_HINT = (
-    "; once per item of this loop: run the items together in worker threads, "
-    "await asyncio.gather(*(asyncio.to_thread(...) for ... in ...))"
-)
-_PACING_WORDS = frozenset({"sleep", "throttle", "limiter", "backoff", "ratelimit", "pace", "wait"})
-_CHANGING_METHODS = frozenset(
-    {
-        "append", "extend", "insert", "add", "update", "pop", "popleft", "appendleft", "remove", "clear",
-        "setdefault", "discard", "put", "put_nowait", "push", "set", "sort", "reverse",
-    }
-)
-
-
-def _per_item_in_loop(call: cst.Call, func: cst.FunctionDef, ctx: RuleContext) -> bool:
-    """True when ``call`` runs once per item of a ``for`` loop whose items look independent.
-
-    Then ``await asyncio.to_thread(...)`` in its place would be an await in a loop that
-    PFL302 reports (one call after another, where the threads could run together), so
-    PFL303 offers no fix there. The loop is taken as dependent, and the fix kept, when
-    PFL302 would stay silent: an ``async for``; a body that returns, yields, breaks this
-    loop, awaits, paces itself (``sleep``, ``limiter``...) or holds the call in a ``with``;
-    a call that reads nothing the loop binds (the same call each time: polling); or one
-    that reads something the body changes (``done.append(x)``, ``total += ...``).
-    """
-    loop = ctx.repeating_loop(call)
-    if not isinstance(loop, cst.For) or loop.asynchronous is not None:
-        return False
-    for anc in ctx.ancestors(call):
-        if anc is loop:
-            break
-        if isinstance(anc, cst.With):
-            return False
-    body = loop.body
-    bound = set(stored_names(loop.target))
-    changed: set[str] = set()
-    for inner in walk(body, stop=FUNCTION_BOUNDARIES):
-        if isinstance(inner, (cst.Await, cst.Return, cst.Yield)):
-            return False
-        if isinstance(inner, (cst.With, cst.For)) and inner.asynchronous is not None:
-            return False
-        if isinstance(inner, cst.Call):
-            name = dotted(inner.func) or (inner.func.attr.value if isinstance(inner.func, cst.Attribute) else "")
-            words = {w for seg in name.split(".") for w in camel_to_snake(seg).split("_")}
-            if words & _PACING_WORDS or "rate_limit" in name.lower():
-                return False
-            if isinstance(inner.func, cst.Attribute) and inner.func.attr.value in _CHANGING_METHODS:
-                root = _root_name(inner.func.value)
-                if root is not None:
-                    changed.add(root)
-        elif isinstance(inner, cst.Assign):
-            for target in inner.targets:
-                bound |= stored_names(target.target)
-                for leaf in target_leaves(target.target):
-                    root = None if isinstance(leaf, cst.Name) else _root_name(leaf)
-                    if root is not None:
-                        changed.add(root)  # ``seen[key] = ...``, ``self.last = ...``
-        elif isinstance(inner, (cst.AugAssign, cst.AnnAssign)):
-            bound |= stored_names(inner.target)
-            root = _root_name(inner.target)
-            if root is not None and (isinstance(inner, cst.AugAssign) or not isinstance(inner.target, cst.Name)):
-                changed.add(root)
-        elif isinstance(inner, (cst.For, cst.CompFor)):
-            bound |= stored_names(inner.target)
-        elif isinstance(inner, cst.WithItem) and inner.asname is not None:
-            bound |= stored_names(inner.asname.name)
-        elif isinstance(inner, cst.NamedExpr):
-            bound |= stored_names(inner.target)
-    if _breaks_loop(body):
-        return False
-    reads = referenced_names(call)
-    if not reads & bound:
-        return False  # the same call on every iteration: a retry or polling loop
-    return not reads & (changed - set(stored_names(loop.target)))
-
-
-def _root_name(expr: cst.CSTNode) -> str | None:
-    while isinstance(expr, (cst.Attribute, cst.Subscript)):
-        expr = expr.value
-    return expr.value if isinstance(expr, cst.Name) else None
-
-
-def _breaks_loop(body: cst.CSTNode) -> bool:
-    """A ``break`` of the loop whose body this is (not of a loop nested in it)."""
-    stack = list(children(body))
-    while stack:
-        node = stack.pop()
-        if isinstance(node, cst.Break):
-            return True
-        if isinstance(node, (cst.For, cst.While)):
-            if node.orelse is not None:  # a nested loop's ``else`` runs in this loop
-                stack.append(node.orelse)
-            continue
-        if isinstance(node, FUNCTION_BOUNDARIES):
-            continue
-        stack.extend(children(node))
-    return False
-
-
-# -- threading locks and interleaving ----------------------------------------
-_THREAD_LOCKS = frozenset(
-    f"{module}.{name}"
-    for module in ("threading", "multiprocessing")
-    for name in ("Lock", "RLock", "Condition", "Semaphore", "BoundedSemaphore")
-)
-_LOCK_WORDS = ("lock", "locks", "rlock", "mutex", "semaphore", "sem", "condition", "cond")
-
-
-def held_thread_lock(node: cst.CSTNode, ctx: RuleContext, func: cst.FunctionDef) -> str | None:
-    """The code of a threading lock held where ``node`` runs in ``func``, or None.
-
-    Held means: ``node`` is in the body of a plain (not ``async``) ``with`` whose item
-    is a threading lock (see :func:`_is_thread_lock`), in the body of ``if
-    X.acquire(...):``, or after a statement that calls ``X.acquire()`` (not awaited)
-    in an enclosing block with no ``X.release()`` in between.
-    """
-    child = node
-    for anc in ctx.ancestors(node):
-        if anc is func or isinstance(anc, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
-            return None
-        if isinstance(anc, cst.With) and anc.asynchronous is None and child is anc.body:
-            for item in anc.items:
-                if _is_thread_lock(item.item, ctx, func):
-                    return ctx.code(item.item)
-        if isinstance(anc, cst.If) and child is anc.body:
-            for call in _calls_in(anc.test):
-                receiver = _sync_method_receiver(call, "acquire", ctx)
-                if receiver is not None:
-                    return receiver
-        if isinstance(anc, cst.IndentedBlock):
-            held: dict[str, bool] = {}
-            for stmt in anc.body:
-                if stmt is child:
-                    break
-                for call in _calls_in(stmt):
-                    for method, state in (("acquire", True), ("release", False)):
-                        receiver = _sync_method_receiver(call, method, ctx)
-                        if receiver is not None:
-                            held[receiver] = state
-            locked = [receiver for receiver, state in held.items() if state]
-            if locked:
-                return locked[0]
-        child = anc
-    return None
-
-
-def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
-    """The calls under ``node`` in source order, nested functions and classes left out."""
-    out = [node] if isinstance(node, cst.Call) else []
-    out.extend(n for n in walk(node, stop=FUNCTION_BOUNDARIES) if isinstance(n, cst.Call))
-    return out
-
-
-def _sync_method_receiver(call: cst.Call, method: str, ctx: RuleContext) -> str | None:
-    """The receiver's code when ``call`` is ``X.method(...)`` and is not awaited (an asyncio lock's is)."""
-    if not (isinstance(call.func, cst.Attribute) and call.func.attr.value == method):
-        return None
-    if isinstance(ctx.parent(call), cst.Await):
-        return None
-    return ctx.code(call.func.value)
-
-
-def _is_thread_lock(expr: cst.BaseExpression, ctx: RuleContext, func: cst.FunctionDef) -> bool:
-    """True when ``expr``, used with a plain ``with`` in an ``async def``, is a threading lock.
-
-    Built by a ``threading``/``multiprocessing`` lock constructor (here, in a local,
-    in a module-level name, or in ``self.X = ...``/a class attribute of the enclosing
-    class), or named like one (``self._lock``, ``write_mutex``, ``locks[key]``): an
-    ``asyncio.Lock`` cannot be used with a plain ``with``, so such a name is a thread one.
-    """
-    if isinstance(expr, cst.Call):
-        return ctx.qualified_name(expr.func) in _THREAD_LOCKS
-    if isinstance(expr, cst.Subscript):
-        expr = expr.value
-    name = dotted(expr)
-    if name is None:
-        return False
-    last = camel_to_snake(name.rsplit(".", 1)[-1]).split("_")
-    if last and last[-1] in _LOCK_WORDS:
-        return True
-    if "." not in name:
-        values = _local_values(func, name) if _binds(func, name) else None
-        if values:
-            return any(_is_thread_lock(v, ctx, func) for v in values if isinstance(v, cst.Call))
-        return ctx.module_ctx.binding(name) in _THREAD_LOCKS
-    owner, _, attr = name.partition(".")
-    cls = ctx.enclosing_class(func)
-    if cls is None or "." in attr or owner != _first_param(func):
-        return False
-    for node in walk(cls.body, stop=(cst.ClassDef, cst.Lambda)):
-        if not isinstance(node, cst.Assign) or not isinstance(node.value, cst.Call):
-            continue
-        if ctx.qualified_name(node.value.func) not in _THREAD_LOCKS:
-            continue
-        for target in node.targets:
-            bound = dotted(target.target)
-            if bound is not None and (bound == attr or bound.split(".", 1)[-1] == attr and "." in bound):
-                return True
-    return False
-
-
+# -- interleaving at an await ------------------------------------------------
 _CONTAINER_CHANGES = frozenset(
     {"append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "add", "discard"}
 )

@@ -6,7 +6,13 @@ import libcst as cst
 
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import COMPREHENSIONS, Rule, RuleContext, dotted
-from perf_lsp.rules.patterns import annotation_qualified_names, is_test_function, uses_other_event_loop
+from perf_lsp.rules.patterns import (
+    annotation_qualified_names,
+    held_thread_lock,
+    is_test_function,
+    per_item_in_loop,
+    uses_other_event_loop,
+)
 from perf_lsp.rules.pfl201_encode_in_loop import (
     EncodeInLoop,
 )
@@ -148,13 +154,13 @@ class CpuBoundCallInAsync(Rule):
 
     ## Why is this bad?
     Inference holds the event loop's only thread for its whole duration (CPU
-    inference also holds the GIL; GPU inference waits for the device): every other
-    request, timer and health check of the service waits. A 50-300 ms embedding or
-    reranking call (audit report 003 measures reranking at 100-300 ms) in a
-    FastAPI handler adds that much latency to every request in flight, and under
-    load the handler serialises all of them. Audit report 003 found exactly this:
-    "Synchronous model inference blocks event loop" for the embedding and
-    reranking services running on CPU.
+    inference also holds much of the GIL; GPU inference waits for the device):
+    every other request, timer and health check of the service waits. Measured with
+    all-MiniLM-L6-v2 on a 2-core CPU (``benchmarks/bench_costs.py``,
+    ``docs/costs.md``): an ``encode`` of 64 texts in an ``async def`` stalled a
+    5 ms timer on the same loop by about 440 ms; the same call through
+    ``asyncio.to_thread`` delayed it by under 5 ms. The asyncio documentation
+    recommends running such code in a thread or process pool.
 
     ## Example
     ```python
@@ -191,7 +197,32 @@ class CpuBoundCallInAsync(Rule):
     fast tokenizer shared between threads can raise ``RuntimeError: Already
     borrowed``, and a model with per-call state (a spaCy pipeline adding to its
     vocabulary) is not thread-safe. The executor's thread count caps how many
-    calls run at once, and context variables are copied into the thread.
+    calls run at once, and context variables are copied into the thread. The
+    ``await`` is a point where other tasks interleave: code that relied on not
+    being interrupted there can behave differently.
+
+    No fix while a threading lock is held: inside ``with threading.Lock():``,
+    ``with self._lock:`` (a ``threading``/``multiprocessing`` lock, condition or
+    semaphore, found by its constructor or by a name like ``*lock``/``*mutex``) or
+    between ``lock.acquire()`` and ``lock.release()``. Awaiting there suspends the
+    coroutine with the lock held; another task that reaches the lock blocks the
+    event loop thread, so the first can never resume to release it: a deadlock.
+    Use an ``asyncio.Lock`` (``async with``) around the ``await``; the message
+    says so.
+
+    No fix either for a call made once per item of a ``for`` loop whose items look
+    independent (the rule of PFL303: the call reads the loop variable or a name the
+    body binds, nothing it reads is changed by the body, and the body neither
+    awaits, paces itself, returns, yields nor breaks): awaited there it would be an
+    ``await`` in a loop, which PFL302 reports. Batch the items in one call
+    (``model.encode(texts)``), or move the whole loop into a function run with one
+    ``await asyncio.to_thread(...)``; the message says so. A call in a ``while`` or
+    ``async for`` loop, or in a loop PFL302 leaves alone, keeps its fix.
+
+    ## References
+    - [Python: Developing with asyncio, running blocking code](https://docs.python.org/3/library/asyncio-dev.html#running-blocking-code)
+    - [Python: asyncio.to_thread](https://docs.python.org/3/library/asyncio-task.html#asyncio.to_thread)
+    - Measured figures: `docs/costs.md`, made by `benchmarks/bench_costs.py`
     """
 
     code = "PFL304"
@@ -237,13 +268,22 @@ class CpuBoundCallInAsync(Rule):
         if found is None:
             return
         kind, shown = found
-        self.report(
-            node,
-            message=f"`{shown}` runs {_article(kind)} {kind} on the event loop in `async def`; "
-            "run it in a worker thread with asyncio.to_thread",
-            fix=None if uses_other_event_loop(self.ctx) else to_thread_fix(node, self.ctx),
-            detail="In an async handler: blocks every other request for that long.",
-        )
+        runs = f"`{shown}` runs {_article(kind)} {kind} on the event loop in `async def`"
+        message = f"{runs}; run it in a worker thread with asyncio.to_thread"
+        fix = None
+        other_loop = uses_other_event_loop(self.ctx)  # trio/anyio code cannot await asyncio.to_thread
+        lock = None if other_loop else held_thread_lock(node, self.ctx, enclosing)
+        if lock is not None:  # awaiting here keeps the lock across a suspension: no fix (see Fix safety)
+            message = (
+                f"{runs} while threading lock `{_short(lock)}` is held; an await here would keep the lock "
+                "across a suspension and can deadlock: use an asyncio.Lock, then await asyncio.to_thread"
+            )
+        elif not other_loop:
+            fix = to_thread_fix(node, self.ctx)
+            if fix is not None and per_item_in_loop(node, enclosing, self.ctx):
+                fix = None  # awaited once per item, it would be PFL302's finding: the fix must not create one
+                message += _PER_ITEM_HINT
+        self.report(node, message=message, fix=fix, detail="In an async handler: blocks every other request for that long.")
 
     def _kind(self, call: cst.Call) -> tuple[str, str] | None:
         """(kind of model, what the message shows) when ``call`` runs a model, else None."""
@@ -277,6 +317,12 @@ class CpuBoundCallInAsync(Rule):
             if isinstance(anc, cst.FunctionDef):
                 return None
         return None
+
+
+_PER_ITEM_HINT = (
+    "; it runs once per item of this loop: batch the items in one call, or run the whole loop "
+    "in one worker thread (await asyncio.to_thread(helper, items))"
+)
 
 
 def _article(kind: str) -> str:

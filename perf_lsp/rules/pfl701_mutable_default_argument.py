@@ -6,7 +6,7 @@ import libcst as cst
 
 from perf_lsp.codemod import replace_node
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import FixContext, Rule, dotted
+from perf_lsp.rules.base import FixContext, Rule, dotted, runtime_alias
 from perf_lsp.rules.patterns import annotation_qualified_names, children
 
 _BUILTIN_FACTORIES = {"list": "list", "dict": "dict", "set": "set", "bytearray": "bytearray"}
@@ -73,12 +73,11 @@ class MutableDefaultArgument(Rule):
     ## Why is this bad?
     This is a correctness rule. A default value is evaluated once, when the
     ``def`` runs, and the same object is shared by every call that omits the
-    argument: what one call appends is still there in the next, so results leak
-    between requests and users, and a default list or dict that is appended to on
-    every call grows for the life of the process (memory, and slower scans of it).
-    Audit report 000 (#13) found ``thematic_tags=[]`` in an ingestion method and
-    rates it low severity: "not a direct performance issue, but can cause bugs
-    leading to performance problems".
+    argument (the Python tutorial's "Important warning" on default values): what
+    one call appends is still there in the next, so results leak between requests
+    and users, and a default list or dict that is appended to on every call grows
+    for the life of the process (memory, and slower scans of it). Ruff reports the
+    same pattern as B006.
 
     ## Example
     ```python
@@ -105,9 +104,13 @@ class MutableDefaultArgument(Rule):
     ``None``), and where the signature is read at run time (``inspect``,
     FastAPI/Typer parameter defaults). A simple annotation gains ``| None``
     (``list[str]`` becomes ``list[str] | None``, or ``Optional[...]`` when the module
-    imports ``typing.Optional``; ``X | None`` needs Python 3.10 or
+    imports ``typing.Optional``, not only under ``if TYPE_CHECKING:``; ``X | None`` needs Python 3.10 or
     ``from __future__ import annotations``); other annotations are left as they are.
     Lambdas are reported without a fix (their body is one expression).
+
+    ## References
+    - [Python tutorial: Default argument values](https://docs.python.org/3/tutorial/controlflow.html#default-argument-values)
+    - [Ruff: mutable-argument-default (B006)](https://docs.astral.sh/ruff/rules/mutable-argument-default/)
     """
 
     code = "PFL701"
@@ -508,7 +511,7 @@ def _optional(annotation: cst.BaseExpression, fctx: FixContext) -> cst.BaseExpre
     code = fctx.chunk.code_for_node(annotation)
     if "None" in code or "Optional" in code or "Any" == code.strip():
         return None
-    optional = fctx.module_ctx.alias_for("typing.Optional")
+    optional = runtime_alias(fctx.module_ctx, "typing.Optional")  # not one bound only under ``if TYPE_CHECKING:``
     if optional:
         return cst.Subscript(value=cst.Name(optional), slice=[cst.SubscriptElement(slice=cst.Index(value=annotation))])
     return cst.BinaryOperation(left=annotation, operator=cst.BitOr(), right=cst.Name("None"))
