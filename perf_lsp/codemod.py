@@ -9,9 +9,17 @@ import libcst as cst
 
 
 class _Replace(cst.CSTTransformer):
-    def __init__(self, replacements: Mapping[cst.CSTNode, cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel]) -> None:
+    def __init__(
+        self,
+        replacements: Mapping[cst.CSTNode, cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel],
+        enter: set[int] | None = None,
+    ) -> None:
         super().__init__()
         self.replacements = replacements
+        self.enter = enter
+
+    def on_visit(self, node) -> bool:
+        return self.enter is None or id(node) in self.enter
 
     def on_leave(self, original_node, updated_node):
         replacement = self.replacements.get(original_node)
@@ -28,8 +36,35 @@ def replace_nodes(
 
     A value may be ``cst.RemoveFromParent()`` or a ``cst.FlattenSentinel`` of statements.
     Replacements are taken as given: a replaced node's children are not visited again.
+    Only the replaced nodes' ancestors are visited and rebuilt; the rest of the tree is
+    shared (a fix in a 2,000-line function used to rebuild all of it).
     """
-    return module.visit(_Replace(replacements))
+    return module.visit(_Replace(replacements, _ancestor_ids(module, replacements)))
+
+
+def _ancestor_ids(module: cst.Module, targets: Mapping[cst.CSTNode, object]) -> set[int] | None:
+    """The ids of every ancestor of the ``targets`` (the module included), or None when one is not found."""
+    wanted = {id(t) for t in targets}
+    parents: dict[int, cst.CSTNode] = {}
+    found: list[cst.CSTNode] = []
+    stack: list[cst.CSTNode] = [module]
+    while stack:
+        node = stack.pop()
+        if id(node) in wanted:
+            found.append(node)
+        for child in _node_children(node):
+            parents[id(child)] = node
+            stack.append(child)
+    if len(found) != len(wanted):
+        return None
+    enter = {id(module)}
+    for node in found:
+        while node is not module and id(node) in parents:
+            node = parents[id(node)]
+            if id(node) in enter:
+                break
+            enter.add(id(node))
+    return enter
 
 
 def replace_node(

@@ -21,7 +21,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import libcst as cst
 
@@ -32,6 +32,8 @@ from perf_lsp.resolve import TypeQuestion
 from perf_lsp.rules.positions import ChunkPositions
 from perf_lsp.rules.summary import ChunkSummary
 from perf_lsp.settings import Settings
+
+ResultT = TypeVar("ResultT")
 
 FixBuilder = Callable[["FixContext"], "cst.Module | None"]
 """Builds one fix: returns the rewritten chunk (or None when the fix cannot apply),
@@ -84,6 +86,7 @@ class RuleContext:
         self._parents: dict[cst.CSTNode, cst.CSTNode] = {}
         self._positions = None
         self._local_imports: dict[str, str] | None = None
+        self._memo: dict[tuple, object] = {}
 
     def run(self, rules: list["Rule"]) -> None:
         """Run ``rules`` over the chunk in one traversal, recording every node's parent on the way.
@@ -118,6 +121,23 @@ class RuleContext:
             for child in children_:
                 parents[child] = node
             stack.extend((child, False) for child in reversed(children_))
+
+    def memo(self, compute: Callable[..., ResultT], *args: object) -> ResultT:
+        """``compute(*args)``, computed once per chunk analysis and shared by every rule and call site.
+
+        For per-function and per-loop facts (the names a loop body binds, a function's
+        local values) asked once per call inside them: computing them once per node
+        keeps a rule's cost linear in the size of a function instead of quadratic.
+        ``args`` are hashable (libcst nodes hash by identity, and their trees are
+        immutable); ``compute`` must depend only on ``args`` and this chunk. The
+        result is shared: callers must not mutate it.
+        """
+        key = (compute, *args)
+        memo = self._memo
+        if key in memo:
+            return memo[key]  # type: ignore[return-value]
+        value = memo[key] = compute(*args)
+        return value
 
     # -- tree navigation -------------------------------------------------
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:

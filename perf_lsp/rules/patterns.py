@@ -6,7 +6,7 @@ Each function takes libcst nodes of an analysed chunk and its :class:`RuleContex
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import libcst as cst
 
@@ -320,74 +320,84 @@ def built_value_escapes(node: cst.Call, func: cst.FunctionDef, ctx: RuleContext)
     if isinstance(target, (cst.Attribute, cst.Subscript)):
         return True
     if isinstance(target, cst.Name):
-        return local_escapes(target.value, func)
+        return local_escapes(target.value, func, ctx)
     return False
 
 
-def local_escapes(name: str, func: cst.FunctionDef) -> bool:
-    """True when the object in local ``name`` of ``func`` leaves it (see :func:`built_value_escapes`)."""
-    finder = _LocalEscapeFinder(name)
+def local_escapes(name: str, func: cst.FunctionDef, ctx: RuleContext | None = None) -> bool:
+    """True when the object in local ``name`` of ``func`` leaves it (see :func:`built_value_escapes`).
+
+    Given ``ctx``, what ``func`` does with its locals is collected once per function
+    and chunk analysis (:meth:`RuleContext.memo`), not once per name asked about.
+    """
+    finder = ctx.memo(_escape_finder, func) if ctx is not None else _escape_finder(func)
+    return finder.escapes(name)
+
+
+def _escape_finder(func: cst.FunctionDef) -> _LocalEscapeFinder:
+    finder = _LocalEscapeFinder()
     func.body.visit(finder)
-    return finder.finish()
+    return finder
 
 
 class _LocalEscapeFinder(cst.CSTVisitor):
-    """Whether a local name's object leaves the function (returned, yielded, stored, global)."""
+    """What a function does with the objects of its locals: the values it returns, yields or stores in
+    an attribute or item (outlets), its assignments to names, and its ``global``/``nonlocal`` names.
+    Each value is kept as the names it passes on (:func:`passed_names`)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.names = {name}
-        self.escapes = False
-        self._assignments: list[tuple[str, cst.BaseExpression]] = []
-        self._outlets: list[cst.BaseExpression] = []
+        self._declared: set[str] = set()
+        self._assignments: list[tuple[str, frozenset[str]]] = []
+        self._outlets: list[frozenset[str]] = []
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         return False  # a nested def has its own scope
 
     def visit_Return(self, node: cst.Return) -> None:
         if node.value is not None:
-            self._outlets.append(node.value)
+            self._outlets.append(passed_names(node.value))
 
     def visit_Yield(self, node: cst.Yield) -> None:
         if isinstance(node.value, cst.BaseExpression):
-            self._outlets.append(node.value)
+            self._outlets.append(passed_names(node.value))
 
     def visit_Global(self, node: cst.Global) -> None:
-        if any(item.name.value in self.names for item in node.names):
-            self.escapes = True
+        self._declared.update(item.name.value for item in node.names)
 
     def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
-        if any(item.name.value in self.names for item in node.names):
-            self.escapes = True
+        self._declared.update(item.name.value for item in node.names)
 
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
             if isinstance(target.target, (cst.Attribute, cst.Subscript)):
-                self._outlets.append(node.value)
+                self._outlets.append(passed_names(node.value))
             elif isinstance(target.target, cst.Name):
-                self._assignments.append((target.target.value, node.value))
+                self._assignments.append((target.target.value, passed_names(node.value)))
 
-    def finish(self) -> bool:
+    def escapes(self, name: str) -> bool:
+        """Whether local ``name``'s object leaves the function: declared global/nonlocal, or passed
+        (directly or through other locals assigned from it) to an outlet."""
+        if name in self._declared:
+            return True
+        names = {name}
         changed = True
         while changed:
             changed = False
-            for target, value in self._assignments:
-                if target not in self.names and passes_name(value, self.names):
-                    self.names.add(target)
+            for target, passed in self._assignments:
+                if target not in names and not passed.isdisjoint(names):
+                    names.add(target)
                     changed = True
-        if any(passes_name(value, self.names) for value in self._outlets):
-            self.escapes = True
-        return self.escapes
+        return any(not passed.isdisjoint(names) for passed in self._outlets)
 
 
 class _PassFinder(cst.CSTVisitor):
-    def __init__(self, names: set[str]) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.names = names
-        self.found = False
+        self.found: set[str] = set()
 
     def visit_Call(self, node: cst.Call) -> bool:
-        if not (isinstance(node.func, cst.Name) and node.func.value in self.names):
+        if not isinstance(node.func, cst.Name):  # calling the object is a use, not a pass
             node.func.visit(self)
         for arg in node.args:
             arg.visit(self)
@@ -397,18 +407,24 @@ class _PassFinder(cst.CSTVisitor):
         return False  # ``client.config`` is a use of the object, not the object
 
     def visit_Name(self, node: cst.Name) -> None:
-        if node.value in self.names:
-            self.found = True
+        self.found.add(node.value)
 
     def visit_Lambda(self, node: cst.Lambda) -> bool:
         return False
 
 
+def passed_names(expr: cst.BaseExpression) -> frozenset[str]:
+    """The names ``expr`` hands on as a value, not only as a callee or receiver: ``f(a, b.c)`` -> ``{"a"}``
+    (``f`` is called, ``b.c`` uses ``b``). Keyword names count too (``g(x=a)`` -> ``{"x", "a"}``),
+    which is conservative: a local named like a keyword is taken as passed."""
+    finder = _PassFinder()
+    expr.visit(finder)
+    return frozenset(finder.found)
+
+
 def passes_name(expr: cst.BaseExpression, names: set[str]) -> bool:
     """Whether ``expr`` hands one of ``names`` on as a value (not only as a callee or receiver)."""
-    finder = _PassFinder(names)
-    expr.visit(finder)
-    return finder.found
+    return not passed_names(expr).isdisjoint(names)
 
 
 def local_import_line(callee: str, ctx: RuleContext) -> str | None:
@@ -790,6 +806,33 @@ def name_occurrences(
     return out
 
 
+def occurrences_in(
+    ctx: RuleContext, root: cst.CSTNode
+) -> tuple[dict[cst.CSTNode, cst.CSTNode], dict[str, list[tuple[cst.Name, bool]]]]:
+    """``parent_map(root)`` and, for every variable name, ``name_occurrences(root, name, parents)``.
+
+    Built in one walk of ``root`` and remembered for the chunk's analysis
+    (:meth:`RuleContext.memo`), so that a rule asking about one name per site in a
+    long function stays linear in the function's size. Shared: do not mutate.
+    """
+    return ctx.memo(_occurrences_in, root)
+
+
+def _occurrences_in(root: cst.CSTNode) -> tuple[dict[cst.CSTNode, cst.CSTNode], dict[str, list[tuple[cst.Name, bool]]]]:
+    parents = parent_map(root)
+    by_name: dict[str, list[tuple[cst.Name, bool]]] = {}
+    for node in walk(root):
+        if not isinstance(node, cst.Name):
+            continue
+        parent = parents.get(node)
+        if isinstance(parent, cst.Attribute) and parent.attr is node:
+            continue
+        if isinstance(parent, cst.Arg) and parent.keyword is node:
+            continue
+        by_name.setdefault(node.value, []).append((node, is_store_position(node, parents)))
+    return parents, by_name
+
+
 def inside(node: cst.CSTNode, ancestor: cst.CSTNode, parents: dict[cst.CSTNode, cst.CSTNode]) -> bool:
     """True when ``node`` is ``ancestor`` or lies under it (by ``parents``)."""
     current: cst.CSTNode | None = node
@@ -1143,49 +1186,56 @@ def runs_once(func: cst.FunctionDef, ctx: RuleContext) -> bool:
 
 # -- what a function binds locally ------------------------------------------
 _FUNCTION_SCOPES = FUNCTION_BOUNDARIES + COMPREHENSIONS
-_VALUES_CACHE: dict[tuple[int, str], tuple[cst.FunctionDef, list[cst.BaseExpression] | None]] = {}
+_VALUES_CACHE: dict[int, tuple[cst.FunctionDef, dict[str, list[cst.BaseExpression] | None]]] = {}
 
 
 def local_values(func: cst.FunctionDef, name: str) -> list[cst.BaseExpression] | None:
     """The values ``func`` assigns to local ``name`` (``x = v``, ``with v as x``); None when it binds it otherwise.
 
-    Remembered per function node and name (receivers repeat within a function).
+    Found for every name in one walk of the function, remembered per function node
+    (receivers repeat within a function; one walk per name was quadratic in its size).
     """
-    key = (id(func), name)
-    entry = _VALUES_CACHE.get(key)
-    if entry is not None and entry[0] is func:
-        return entry[1]
-    if len(_VALUES_CACHE) > 8192:
-        _VALUES_CACHE.clear()
-    values = _find_local_values(func, name)
-    _VALUES_CACHE[key] = (func, values)
-    return values
+    entry = _VALUES_CACHE.get(id(func))
+    if entry is None or entry[0] is not func:
+        if len(_VALUES_CACHE) > 4096:
+            _VALUES_CACHE.clear()
+        entry = _VALUES_CACHE[id(func)] = (func, _find_local_values(func))
+    return entry[1].get(name, [])
 
 
-def _find_local_values(func: cst.FunctionDef, name: str) -> list[cst.BaseExpression] | None:
-    values: list[cst.BaseExpression] = []
-    for param in all_params(func.params):
-        if param.name.value == name:
-            return None
+def _find_local_values(func: cst.FunctionDef) -> dict[str, list[cst.BaseExpression] | None]:
+    """Name -> the values ``func`` assigns to it, in source order; None for a name bound otherwise too
+    (a parameter, a loop or tuple target, ``+=``, a walrus, ``global``/``nonlocal``)."""
+    table: dict[str, list[cst.BaseExpression] | None] = {}
+
+    def add(name: str, value: cst.BaseExpression) -> None:
+        values = table.setdefault(name, [])
+        if values is not None:
+            values.append(value)
+
+    def other(names: Iterable[str]) -> None:
+        for name in names:
+            table[name] = None
+
     for node in walk(func.body, stop=_FUNCTION_SCOPES):
         if isinstance(node, cst.Assign):
             for t in node.targets:
-                if isinstance(t.target, cst.Name) and t.target.value == name:
-                    values.append(node.value)
-                elif name in stored_names(t.target):
-                    return None
-        elif isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name) and node.target.value == name:
-            if node.value is None:
-                continue
-            values.append(node.value)
+                if isinstance(t.target, cst.Name):
+                    add(t.target.value, node.value)
+                else:
+                    other(stored_names(t.target))
+        elif isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name):
+            if node.value is not None:
+                add(node.target.value, node.value)
         elif isinstance(node, cst.WithItem) and node.asname is not None:
-            if isinstance(node.asname.name, cst.Name) and node.asname.name.value == name:
-                values.append(node.item)
-        elif isinstance(node, (cst.For, cst.CompFor, cst.AugAssign, cst.NamedExpr)) and name in stored_names(node.target):
-            return None
-        elif isinstance(node, (cst.Global, cst.Nonlocal)) and any(n.name.value == name for n in node.names):
-            return None
-    return values
+            if isinstance(node.asname.name, cst.Name):
+                add(node.asname.name.value, node.item)
+        elif isinstance(node, (cst.For, cst.CompFor, cst.AugAssign, cst.NamedExpr)):
+            other(stored_names(node.target))
+        elif isinstance(node, (cst.Global, cst.Nonlocal)):
+            other(n.name.value for n in node.names)
+    other(param.name.value for param in all_params(func.params))
+    return table
 
 
 _BOUND_CACHE: dict[int, tuple[cst.FunctionDef, frozenset[str]]] = {}

@@ -159,7 +159,7 @@ class HttpRequestInLoop(Rule):
         if loop is None:
             return
         varying = _varying_loop(node, loop, self.ctx)
-        if varying is None or self._paced(varying) or _first_success(node, method, varying):
+        if varying is None or self.ctx.memo(self._paced, varying) or _first_success(node, method, varying):
             return
         fix = None
         if loop is varying and isinstance(loop, (cst.For, cst.While)) and self._fixable_call(node, method):
@@ -187,7 +187,7 @@ class HttpRequestInLoop(Rule):
                 every += [p for p in (params.star_arg, params.star_kwarg) if isinstance(p, cst.Param)]
                 if any(p.name.value == head for p in every):
                     return True
-                if isinstance(anc, cst.FunctionDef) and head in _bound_names(anc.body):
+                if isinstance(anc, cst.FunctionDef) and head in self.ctx.memo(_bound_names, anc.body):
                     return True
         return False
 
@@ -252,9 +252,9 @@ def _varying_loop(node: cst.Call, loop: cst.CSTNode | None, ctx: RuleContext) ->
         used |= referenced_names(arg.value)
     while loop is not None:
         if isinstance(loop, cst.While):
-            bound = _bound_names(loop.body)
+            bound = ctx.memo(_bound_names, loop.body)
         elif isinstance(loop, cst.For):
-            bound = (target_names(loop.target) or referenced_names(loop.target)) | _bound_names(loop.body)
+            bound = (target_names(loop.target) or referenced_names(loop.target)) | ctx.memo(_bound_names, loop.body)
         else:
             bound = _comprehension_targets(loop)
         if used & bound:

@@ -230,7 +230,7 @@ class EncodeInLoop(Rule):
             if isinstance(scope, COMPREHENSIONS) and name in _comprehension_targets(scope):
                 return False
             if isinstance(scope, cst.FunctionDef):
-                found = _local_bindings(scope, name)
+                found = self.ctx.memo(local_binding_index, scope).get(name)
                 if found is not None:
                     outer = scopes[index:]
                     return any(self._binding_is_model(kind, value, outer, depth) for kind, value in found)
@@ -293,20 +293,42 @@ class EncodeInLoop(Rule):
         return False
 
 
-def _local_bindings(func: cst.FunctionDef, name: str) -> list[tuple[str, cst.CSTNode | None]] | None:
-    """How ``func`` binds ``name`` locally: ("value", expr), ("annotation", expr) or ("other", None).
+def local_binding_index(func: cst.FunctionDef, enter: bool = False) -> dict[str, list[tuple[str, cst.CSTNode | None]] | None]:
+    """How ``func`` binds each of its local names, found in one walk of the function.
 
-    None when ``name`` is not local to ``func`` (or is declared ``global``/``nonlocal``).
+    Name -> its bindings in source order, parameters first: ("annotation", the
+    annotation or None) for a parameter, ("value", expr) for ``name = expr``,
+    ("annotation", expr) and ("value", expr) for ``name: expr = value``, ("other",
+    None) for any other binding; with ``enter``, ("enter", expr) for ``with expr as
+    name``. None for a name declared ``global``/``nonlocal``; a name ``func`` does not
+    bind is absent. Meant to be remembered per function (``ctx.memo``): asking it once
+    per name was quadratic in the function's size. Shared: do not mutate.
     """
-    found: list[tuple[str, cst.CSTNode | None]] = []
+    index: dict[str, list[tuple[str, cst.CSTNode | None]] | None] = {}
     for param in all_params(func.params):
-        if param.name.value == name:
-            found.append(("annotation", param.annotation.annotation if param.annotation else None))
+        index.setdefault(param.name.value, []).append(("annotation", param.annotation.annotation if param.annotation else None))
+    declared: set[str] = set()
     for node in walk(func.body, stop=_SCOPES):
-        if isinstance(node, (cst.Global, cst.Nonlocal)) and any(n.name.value == name for n in node.names):
-            return None
-        found.extend(_bindings_in(node, name))
-    return found or None
+        if isinstance(node, (cst.Global, cst.Nonlocal)):
+            declared.update(n.name.value for n in node.names)
+            continue
+        if enter and isinstance(node, cst.WithItem) and node.asname is not None and isinstance(node.asname.name, cst.Name):
+            index.setdefault(node.asname.name.value, []).append(("enter", node.item))
+            continue
+        for target, value in _binding_targets(node):
+            for name in stored_names(target):
+                found = index.setdefault(name, [])
+                if isinstance(node, cst.AnnAssign):
+                    found.append(("annotation", node.annotation.annotation))
+                    if value is not None and isinstance(target, cst.Name):
+                        found.append(("value", value))
+                elif isinstance(node, cst.Assign) and isinstance(target, cst.Name):
+                    found.append(("value", value))
+                else:
+                    found.append(("other", None))
+    for name in declared:
+        index[name] = None
+    return index
 
 
 # -- call shape ------------------------------------------------------------
@@ -415,11 +437,11 @@ def varying_loop(ctx: RuleContext, loop: cst.CSTNode | None, parts: Iterable[cst
         used |= referenced_names(part)
     while loop is not None:
         if isinstance(loop, cst.While):
-            if used & _bound_names(loop.body):
+            if used & ctx.memo(_bound_names, loop.body):
                 return None
         else:
-            targets, iterable = _loop_targets(loop)
-            varying = targets | (_bound_names(loop.body) if isinstance(loop, cst.For) else set())
+            targets, iterable = ctx.memo(_loop_targets, loop)
+            varying = targets | (ctx.memo(_bound_names, loop.body) if isinstance(loop, cst.For) else set())
             if used & varying:
                 if _iterates_batches(iterable) or any(_batch_target(t) for t in targets):
                     return None
@@ -622,6 +644,11 @@ def _effects(nodes: Iterable[cst.CSTNode], skip: cst.CSTNode | None = None, ctx:
             nested = in_loop or kind is cst.For or kind is cst.While
             stack.extend((child, nested) for child in children(node))
     return effects
+
+
+def _block_effects(block: cst.CSTNode) -> _Effects:
+    """``_effects([block])``, for :meth:`RuleContext.memo` (one per loop body, not per call in it). Shared: do not mutate."""
+    return _effects([block])
 
 
 def _unconditional(ctx: RuleContext, node: cst.CSTNode, top: cst.CSTNode) -> bool:
@@ -828,7 +855,7 @@ def _plan_for(ctx: RuleContext, call: cst.Call, items_arg: cst.Arg, loop: cst.Fo
     else:
         return None
 
-    bound = _bound_names(body)
+    bound = ctx.memo(_bound_names, body)
     arg = items_arg.value
     if targets & bound:  # the loop variable is rebound in the body
         return None
@@ -837,7 +864,7 @@ def _plan_for(ctx: RuleContext, call: cst.Call, items_arg: cst.Arg, loop: cst.Fo
     ahead = _effects(before)
     if ahead.exits:
         return None
-    everywhere = _effects([body])
+    everywhere = ctx.memo(_block_effects, body)
     if everywhere.yields:  # a generator yielding per item: batching would make it eager
         return None
     elsewhere = _effects([body], skip=call)  # what the rest of the body does, the call's own receiver aside

@@ -16,10 +16,9 @@ import libcst as cst
 from perf_lsp.codemod import replace_nodes
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import COMPREHENSIONS, FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, dotted
-from perf_lsp.rules.patterns import all_params, annotation_qualified_names, referenced_names, target_names, walk
+from perf_lsp.rules.patterns import annotation_qualified_names, referenced_names, target_names, walk
 from perf_lsp.rules.pfl201_encode_in_loop import (
     _SCOPES,
-    _bindings_in,
     _bound_names,
     _builtins_shadowed,
     _changed_by_loop,
@@ -39,6 +38,7 @@ from perf_lsp.rules.pfl201_encode_in_loop import (
     _short,
     _unconditional,
     batch_before_loop,
+    local_binding_index,
     varying_loop,
 )
 
@@ -152,7 +152,7 @@ class TypeResolver:
             if isinstance(scope, COMPREHENSIONS) and name in _comprehension_targets(scope):
                 return set()
             if isinstance(scope, cst.FunctionDef):
-                found = local_bindings(scope, name)
+                found = self.ctx.memo(local_binding_index, scope, True).get(name)
                 if found is not None:
                     outer = scopes[index:]
                     out: set[str] = set()
@@ -215,20 +215,12 @@ class TypeResolver:
 
 def local_bindings(func: cst.FunctionDef, name: str) -> list[tuple[str, cst.CSTNode | None]] | None:
     """How ``func`` binds ``name`` locally: ("value", expr), ("annotation", expr), ("enter", expr) for
-    ``with expr as name``, or ("other", None). None when ``name`` is not local to ``func``."""
-    found: list[tuple[str, cst.CSTNode | None]] = []
-    for param in all_params(func.params):
-        if param.name.value == name:
-            found.append(("annotation", param.annotation.annotation if param.annotation else None))
-    for node in walk(func.body, stop=_SCOPES):
-        if isinstance(node, (cst.Global, cst.Nonlocal)) and any(n.name.value == name for n in node.names):
-            return None
-        if isinstance(node, cst.WithItem) and node.asname is not None:
-            if isinstance(node.asname.name, cst.Name) and node.asname.name.value == name:
-                found.append(("enter", node.item))
-                continue
-        found.extend(_bindings_in(node, name))
-    return found or None
+    ``with expr as name``, or ("other", None). None when ``name`` is not local to ``func``.
+
+    One walk of the function per call: to ask about several names, remember
+    ``ctx.memo(local_binding_index, func, True)`` instead.
+    """
+    return local_binding_index(func, True).get(name)
 
 
 # -- loops -------------------------------------------------------------------
@@ -237,7 +229,14 @@ SLEEP_CALLS = frozenset({"time.sleep", "asyncio.sleep", "anyio.sleep", "trio.sle
 
 
 def loop_sleeps(ctx: RuleContext, loop: cst.CSTNode) -> bool:
-    """True when the loop's body (or a comprehension's element) calls ``time.sleep``/``asyncio.sleep``..."""
+    """True when the loop's body (or a comprehension's element) calls ``time.sleep``/``asyncio.sleep``...
+
+    Found once per loop and chunk analysis (asked once per call in the loop).
+    """
+    return ctx.memo(_loop_sleeps, ctx, loop)
+
+
+def _loop_sleeps(ctx: RuleContext, loop: cst.CSTNode) -> bool:
     if isinstance(loop, (cst.For, cst.While)):
         nodes: list[cst.CSTNode] = [loop.body]
     else:

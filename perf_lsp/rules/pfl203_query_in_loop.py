@@ -10,12 +10,11 @@ from perf_lsp.codemod import replace_nodes
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, dotted
 from perf_lsp.rules.patterns import is_constant_string, referenced_names, target_names, walk
-from perf_lsp.rules.pfl201_encode_in_loop import _SCOPES, _short
+from perf_lsp.rules.pfl201_encode_in_loop import _SCOPES, _short, local_binding_index
 from perf_lsp.rules.pfl202_embedding_api_call_in_loop import (
     TypeCatalog,
     TypeResolver,
     in_handler,
-    local_bindings,
     loop_detail,
     loop_sleeps,
     varying_loop,
@@ -301,7 +300,7 @@ class QueryInLoop(Rule):
             return
         if any(a.keyword is not None and a.keyword.value == "offset" for a in node.args):
             return  # pagination
-        if loop_sleeps(self.ctx, loop) or in_handler(self.ctx, node, loop) or _grows_own_iterable(loop):
+        if loop_sleeps(self.ctx, loop) or in_handler(self.ctx, node, loop) or self.ctx.memo(_grows_own_iterable, loop):
             return
         if _in_dispatch_branch(self.ctx, node, loop, varying):
             return  # a command interpreter: each item is a different operation, applied in order
@@ -448,10 +447,10 @@ def _per_iteration_names(ctx: RuleContext, loop: cst.CSTNode, innermost: cst.CST
     names: set[str] = set()
     current: cst.CSTNode | None = innermost
     while current is not None:
-        targets, _ = _loop_targets(current)
+        targets, _ = ctx.memo(_loop_targets, current)
         names |= targets
         if isinstance(current, (cst.For, cst.While)):
-            names |= _bound_names(current.body)
+            names |= ctx.memo(_bound_names, current.body)
         if current is loop:
             break
         current = ctx.repeating_loop(current)
@@ -497,7 +496,7 @@ def _sql_text(ctx: RuleContext, expr: cst.BaseExpression, at: cst.CSTNode) -> st
             return _literal_text(expr.args[0].value)
     if isinstance(expr, cst.Name):
         func = ctx.enclosing_function(at)
-        found = local_bindings(func, expr.value) if func is not None else None
+        found = ctx.memo(local_binding_index, func, True).get(expr.value) if func is not None else None
         if found is None:
             return None
         texts = [_literal_text(v) if kind == "value" and isinstance(v, cst.BaseExpression) else None for kind, v in found]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import libcst as cst
 
-from perf_lsp.rules.base import FUNCTION_BOUNDARIES, Rule
+from perf_lsp.rules.base import FUNCTION_BOUNDARIES, Rule, RuleContext
 from perf_lsp.rules.patterns import referenced_names, walk
-from perf_lsp.rules.pfl201_encode_in_loop import _SCOPES, _short
+from perf_lsp.rules.pfl201_encode_in_loop import _SCOPES, _short, local_binding_index
 from perf_lsp.rules.pfl202_embedding_api_call_in_loop import (
     TypeCatalog,
     TypeResolver,
@@ -162,7 +162,7 @@ class RedisWithoutPipeline(Rule):
         loop = varying_loop(self.ctx, innermost, args)
         if loop is None or id(loop) in self._reported_loops:
             return
-        if referenced_names(func.value) & _per_iteration(loop):
+        if referenced_names(func.value) & _per_iteration(self.ctx, loop):
             return  # a different client or pipeline per item
         if loop_sleeps(self.ctx, loop) or _exits_early(loop) or conditional_in(self.ctx, node, loop):
             return
@@ -264,11 +264,9 @@ class RedisWithoutPipeline(Rule):
 
     def _bound_locally(self, name: str, scopes: list[cst.CSTNode]) -> bool:
         """A local binding the resolver could not type (a parameter without annotation counts as unknown)."""
-        from perf_lsp.rules.pfl202_embedding_api_call_in_loop import local_bindings
-
         for scope in scopes:
             if isinstance(scope, cst.FunctionDef):
-                found = local_bindings(scope, name)
+                found = self.ctx.memo(local_binding_index, scope, True).get(name)
                 if found is not None:
                     return any(kind != "annotation" or value is not None for kind, value in found)
         return False
@@ -311,11 +309,11 @@ def _command(stmt: cst.CSTNode) -> tuple[cst.Call, set[str]] | None:
     return value, targets
 
 
-def _per_iteration(loop: cst.CSTNode) -> set[str]:
+def _per_iteration(ctx: RuleContext, loop: cst.CSTNode) -> set[str]:
     from perf_lsp.rules.pfl201_encode_in_loop import _bound_names, _loop_targets
 
-    targets, _ = _loop_targets(loop)
-    return targets | (_bound_names(loop.body) if isinstance(loop, cst.For) else set())
+    targets, _ = ctx.memo(_loop_targets, loop)
+    return targets | (ctx.memo(_bound_names, loop.body) if isinstance(loop, cst.For) else set())
 
 
 def _exits_early(loop: cst.CSTNode) -> bool:

@@ -204,7 +204,9 @@ class AwaitInLoop(Rule):
         if func is None or func.asynchronous is None or is_test_function(func) or is_cold_path(node, self.ctx):
             return
         self._seen.add(id(loop))
-        self._http_names = self._http_by_func.get(id(func)) or self._http_by_func.setdefault(id(func), self._http_clients(func))
+        if id(func) not in self._http_by_func:  # once per function (an empty set is an answer too)
+            self._http_by_func[id(func)] = self._http_clients(func)
+        self._http_names = self._http_by_func[id(func)]
         if isinstance(loop, cst.For):
             if loop.asynchronous is not None or not self._independent_for(node, call, loop):
                 return
@@ -337,10 +339,9 @@ class AwaitInLoop(Rule):
         if _is_reversed_call(loop.iter, self.ctx):
             return True
         iterable = self.ctx.code(loop.iter)
-        for other in walk(func.body, stop=FUNCTION_BOUNDARIES):
-            if other is not loop and isinstance(other, cst.For) and _is_reversed_call(other.iter, self.ctx):
-                if self.ctx.code(other.iter.args[0].value) == iterable:
-                    return True
+        for other, reversed_code in self.ctx.memo(self._reversed_loops, func):
+            if other is not loop and reversed_code == iterable:
+                return True
         if _says_sequential(loop, self.ctx):
             return True
         # the loop's block, and the other branches of the ``if`` the loop sits in
@@ -359,20 +360,38 @@ class AwaitInLoop(Rule):
                     else:
                         break
                 places.append(holder)
-        for place in places:
-            for inner in walk(place, stop=FUNCTION_BOUNDARIES):
-                if isinstance(inner, cst.Call) and (self.ctx.qualified_name(inner.func) or dotted(inner.func)) in _CONCURRENT_CALLS:
-                    return True
+        if any(self.ctx.memo(self._calls_concurrently, place) for place in places):
+            return True
         child: cst.CSTNode = loop
         for anc in self.ctx.ancestors(loop):
             if anc is func:
                 break
             if isinstance(anc, (cst.For, cst.While)) and child is anc.body:
-                for inner in walk(anc.body, stop=FUNCTION_BOUNDARIES):
-                    if isinstance(inner, cst.Call) and not _contains(loop, inner) and self._paces(inner):
+                for inner in self.ctx.memo(self._pacing_calls, anc.body):
+                    if not _contains(loop, inner):
                         return True
             child = anc
         return False
+
+    # per-function and per-block facts, remembered with ctx.memo (asked once per loop inside them)
+    def _reversed_loops(self, func: cst.FunctionDef) -> list[tuple[cst.For, str]]:
+        """The ``for ... in reversed(xs)`` loops of ``func``, with the code of ``xs``."""
+        return [
+            (other, self.ctx.code(other.iter.args[0].value))
+            for other in walk(func.body, stop=FUNCTION_BOUNDARIES)
+            if isinstance(other, cst.For) and _is_reversed_call(other.iter, self.ctx)
+        ]
+
+    def _calls_concurrently(self, place: cst.CSTNode) -> bool:
+        """``place`` calls a concurrency helper (``asyncio.gather``, ``TaskGroup``...)."""
+        return any(
+            isinstance(inner, cst.Call) and (self.ctx.qualified_name(inner.func) or dotted(inner.func)) in _CONCURRENT_CALLS
+            for inner in walk(place, stop=FUNCTION_BOUNDARIES)
+        )
+
+    def _pacing_calls(self, block: cst.CSTNode) -> list[cst.Call]:
+        """The calls in ``block`` that pace a loop (:meth:`_paces`), in source order."""
+        return [inner for inner in walk(block, stop=FUNCTION_BOUNDARIES) if isinstance(inner, cst.Call) and self._paces(inner)]
 
     def _paces(self, call: cst.Call) -> bool:
         """A sleep or a rate limiter: ``asyncio.sleep``, ``time.sleep``, ``self.limiter.wait()``, ``throttle()``."""

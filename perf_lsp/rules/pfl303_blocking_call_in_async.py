@@ -277,7 +277,7 @@ class BlockingCallInAsync(Rule):
             label = f"{owner}.{target.attr.value}()"
         elif isinstance(target, cst.Name):
             name = target.value
-            helper = _nested_def(func, name)
+            helper = _nested_def(func, name, self.ctx)
             label = f"{name}()"
             if helper is None:
                 if binds_locally(func, name) or self.ctx.local_imports.get(name) or self.ctx.module_ctx.imported(name):
@@ -438,17 +438,22 @@ def _method(cls: cst.ClassDef, name: str) -> cst.FunctionDef | None:
     return found
 
 
-def _nested_def(func: cst.FunctionDef, name: str) -> cst.FunctionDef | None:
+def _nested_def(func: cst.FunctionDef, name: str, ctx: RuleContext) -> cst.FunctionDef | None:
     """A ``def name`` directly in ``func``'s body (not in a branch), when ``name`` is bound nowhere else."""
     found = [s for s in func.body.body if isinstance(s, cst.FunctionDef) and s.name.value == name]
-    if len(found) != 1:
+    if len(found) != 1 or name in ctx.memo(_assigned_names, func):
         return None
-    for node in walk(func.body, stop=_SCOPES):
-        if node is found[0]:
-            continue
-        if isinstance(node, cst.Assign) and any(name in stored_names(t.target) for t in node.targets):
-            return None
     return found[0] if not found[0].decorators else None
+
+
+def _assigned_names(func: cst.FunctionDef) -> set[str]:
+    """The names an ``=`` in ``func``'s body stores into (nested scopes excluded)."""
+    names: set[str] = set()
+    for node in walk(func.body, stop=_SCOPES):
+        if isinstance(node, cst.Assign):
+            for t in node.targets:
+                names |= stored_names(t.target)
+    return names
 
 
 def _first_blocking_in(helper: cst.FunctionDef, ctx: RuleContext) -> str | None:

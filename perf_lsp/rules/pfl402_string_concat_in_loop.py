@@ -13,8 +13,7 @@ from perf_lsp.rules.patterns import (
     is_bytes_expression,
     is_store_position,
     is_str_expression,
-    name_occurrences,
-    parent_map,
+    occurrences_in,
     runs_before,
     walk,
 )
@@ -139,8 +138,8 @@ class StringConcatInLoop(Rule):
         if func is None:
             return
         name = node.target.value
-        parents = parent_map(func)
-        occurrences = name_occurrences(func, name, parents)
+        parents, by_name = occurrences_in(ctx, func)  # once per function, not per site
+        occurrences = by_name.get(name, [])
         appends: list[cst.AugAssign] = []
         others: list[cst.Name] = []
         for occ, store in occurrences:

@@ -11,8 +11,7 @@ from perf_lsp.rules.patterns import (
     inside,
     is_builtin_call,
     is_literal,
-    name_occurrences,
-    parent_map,
+    occurrences_in,
     runs_before,
     runs_once,
     walk,
@@ -125,8 +124,8 @@ class MembershipInListInLoop(Rule):
         if func is None or ctx.repeating_loop(comparison) is None or runs_once(func, ctx):
             return
         name = name_node.value
-        parents = parent_map(func)
-        occurrences = name_occurrences(func, name, parents)
+        parents, by_name = occurrences_in(ctx, func)  # once per function, not per site
+        occurrences = by_name.get(name, [])
         stores = [node for node, store in occurrences if store and not isinstance(parents.get(node), cst.AugAssign)]
         if len(stores) != 1:
             return

@@ -3,13 +3,20 @@
 libcst's :class:`~libcst.metadata.PositionProvider` regenerates the code of the whole
 module to learn where each node starts and ends. A chunk is one top-level statement,
 often a class of thousands of lines (``agent_manager.py`` in letta is one 3,600-line
-class); one finding in one method used to cost a code generation of the whole class
-(0.4-0.75 s on this machine). Here, when the chunk is a class, only the class-body
-statement (method, nested class, assignment) that holds the node is regenerated,
-starting at the line where that statement begins. The start lines of the class body's
+class) or a long function (``streaming_chat_response_handler`` in open-webui is one
+2,385-line function); one finding in it used to cost a code generation of the whole
+chunk (0.4-1 s on this machine). Here only the innermost statement of a nested block
+that holds the node is regenerated, starting at the line where that statement begins:
+the chunk's top-level statement is entered through the body of a ``def``/``class``,
+``if``/``elif``/``else``, ``for``/``while`` (and their ``else``), ``with``, ``try``
+(its handlers, ``else`` and ``finally``) and ``match`` cases, down to the statement
+that holds the node and has no block on the way to it. The start lines of block
 statements come from :func:`ast.parse` of the chunk (about ten times cheaper than the
 code generation), corrected for the comment and blank lines libcst keeps in front of
-each statement. Anything else falls back to libcst's provider over the whole chunk.
+each statement; the code generated for a statement must be the chunk's text from
+that line on, else the whole chunk is generated instead. Anything else (the
+top-level statement's own header, a chunk :mod:`ast` cannot parse) falls back to
+libcst's provider over the whole chunk.
 
 Positions are libcst's: lines 1-based and chunk-relative, columns in code points.
 """
@@ -17,20 +24,35 @@ Positions are libcst's: lines 1-based and chunk-relative, columns in code points
 from __future__ import annotations
 
 import ast
+from collections.abc import Sequence
 from types import SimpleNamespace
 
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
-from libcst.metadata.position_provider import PositionProvidingCodegenState
+from libcst.metadata.position_provider import NEWLINE_RE, PositionProvidingCodegenState
+
+
+_COMPOUND_AST: dict[type, tuple[type, ...]] = {
+    cst.FunctionDef: (ast.FunctionDef, ast.AsyncFunctionDef),
+    cst.ClassDef: (ast.ClassDef,),
+    cst.If: (ast.If,),
+    cst.For: (ast.For, ast.AsyncFor),
+    cst.While: (ast.While,),
+    cst.With: (ast.With, ast.AsyncWith),
+    cst.Try: (ast.Try,),
+    cst.Match: (ast.Match,),
+}
+if hasattr(ast, "TryStar"):  # Python 3.11+
+    _COMPOUND_AST[cst.TryStar] = (ast.TryStar,)
 
 
 class ChunkPositions:
     """Start and end of CST nodes in one parsed chunk, same values as libcst's PositionProvider.
 
     ``parents`` maps a node to its parent (filled by the rules' traversal). Looking a
-    node up generates code for the class-body statement that contains it, once per
-    statement; nodes outside any class-body statement cost one generation of the chunk.
-    Raises KeyError for a node that is not in the chunk.
+    node up generates code for the innermost block statement that contains it (see the
+    module docstring), once per statement; nodes outside any block statement cost one
+    generation of the chunk. Raises KeyError for a node that is not in the chunk.
     """
 
     def __init__(self, module: cst.Module, text: str, parents: dict[cst.CSTNode, cst.CSTNode]) -> None:
@@ -39,7 +61,12 @@ class ChunkPositions:
         self.parents = parents
         self._computed: dict[cst.CSTNode, CodeRange] = {}
         self._starts: dict[cst.CSTNode, int] | None = None
+        self._tree: ast.Module | None = None
+        self._parsed = False
+        self._blocks: dict[cst.CSTNode, dict[cst.CSTNode, tuple[int, ast.stmt]]] = {}
+        self._located: dict[cst.CSTNode, tuple[int, ast.stmt, tuple[str, ...]]] = {}
         self._done: set[cst.CSTNode] = set()
+        self._offsets: list[int] | None = None
         self._whole = False
 
     def __getitem__(self, node: cst.CSTNode) -> CodeRange:
@@ -50,23 +77,53 @@ class ChunkPositions:
         if member is not None and member not in self._done:
             self._done.add(member)
             self._generate_member(member)
-        elif not self._whole:
+        if node not in self._computed and not self._whole:
             self._whole = True
             self._computed.update(MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider))
         return self._computed[node]
 
-    # -- which class-body statement holds a node ------------------------------------------
+    # -- which block statement holds a node ------------------------------------------------
     def _member_of(self, node: cst.CSTNode) -> cst.CSTNode | None:
-        starts = self.member_starts()
-        if not starts:
+        """The innermost statement of a nested block that holds ``node`` (or is it), when its start is known."""
+        path = self._path(node)
+        tree = self._ast()
+        if path is None or tree is None:
             return None
+        found: cst.CSTNode | None = None
+        block: cst.CSTNode = self.module
+        statements: Sequence[cst.CSTNode] = self.module.body
+        nodes: list[ast.stmt] = tree.body
+        indents: tuple[str, ...] = ()
+        index = 1  # path[0] is the module
+        while index < len(path):
+            starts = self._block_starts(block, statements, nodes)
+            stmt = path[index]
+            if stmt not in starts:
+                return found
+            start, first = starts[stmt]
+            if block is not self.module:  # the chunk's own top-level statement is the whole chunk
+                self._located[stmt] = (start, first, indents)
+                found = stmt
+            entered = _enter_block(stmt, first, path, index + 1)
+            if entered is None:
+                return found
+            index, inner, nodes = entered
+            indents = (*indents, inner.indent if inner.indent is not None else self.module.default_indent)
+            block, statements = inner, inner.body
+        return found
+
+    def _path(self, node: cst.CSTNode) -> list[cst.CSTNode] | None:
+        """``node``'s ancestors from the module down, ``node`` last; None when it is not in the chunk."""
         for attempt in range(2):
+            path: list[cst.CSTNode] = []
             current: cst.CSTNode | None = node
             while current is not None:
-                if current in starts:
-                    return current
-                last, current = current, self.parents.get(current)
-            if last is self.module or attempt:
+                path.append(current)
+                current = self.parents.get(current)
+            if path[-1] is self.module:
+                path.reverse()
+                return path
+            if attempt:
                 return None
             # Asked before the traversal reached the node (a rule looking ahead from a
             # visit_ method): record the parents of the whole chunk once, then retry.
@@ -83,6 +140,23 @@ class ChunkPositions:
                 self.parents[child] = parent
                 stack.append(child)
 
+    def _ast(self) -> ast.Module | None:
+        if not self._parsed:
+            self._parsed = True
+            try:
+                self._tree = ast.parse(self.text)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                self._tree = None
+        return self._tree
+
+    def _block_starts(
+        self, block: cst.CSTNode, statements: Sequence[cst.CSTNode], nodes: list[ast.stmt]
+    ) -> dict[cst.CSTNode, tuple[int, ast.stmt]]:
+        found = self._blocks.get(block)
+        if found is None:
+            found = self._blocks[block] = _block_starts(statements, nodes)
+        return found
+
     def member_starts(self) -> dict[cst.CSTNode, int]:
         """The first line (1-based, chunk-relative, leading comments included) of each class-body statement.
 
@@ -94,16 +168,72 @@ class ChunkPositions:
         return self._starts
 
     def _generate_member(self, member: cst.CSTNode) -> None:
-        block = self.module.body[0].body  # checked by _member_starts
-        indent = block.indent if block.indent is not None else self.module.default_indent
+        """Positions of ``member`` and the nodes in it, kept only when the code generated for ``member`` is the
+        chunk's text from its start line on (else the whole chunk is generated)."""
+        start, first, indents = self._located[member]
+        computed: dict[cst.CSTNode, CodeRange] = {}
         state = PositionProvidingCodegenState(
             default_indent=self.module.default_indent,
             default_newline=self.module.default_newline,
-            provider=SimpleNamespace(_computed=self._computed),
+            provider=SimpleNamespace(_computed=computed),
         )
-        state.line = self._starts[member]
-        state.indent_tokens = [indent]
+        state.line = start
+        state.indent_tokens = list(indents)
         member._codegen(state)
+        if self.text.startswith("".join(state.tokens), self._line_offset(start)):
+            self._computed.update(computed)
+
+    def _line_offset(self, line: int) -> int:
+        """Where 1-based ``line`` starts in the text (lines end as libcst counts them: \\r\\n, \\r or \\n)."""
+        if self._offsets is None:
+            self._offsets = [0, 0, *(match.end() for match in NEWLINE_RE.finditer(self.text))]
+        return self._offsets[line] if line < len(self._offsets) else len(self.text) + 1
+
+
+def _enter_block(
+    stmt: cst.CSTNode, node: ast.stmt, path: list[cst.CSTNode], index: int
+) -> tuple[int, cst.IndentedBlock, list[ast.stmt]] | None:
+    """Follow ``path`` from compound statement ``stmt`` (``node`` in :mod:`ast`) into the indented block
+    it goes through: (index of the block's statement in ``path``, the block, its statements in ast).
+    None when ``path`` does not go into one (a header, a one-line body) or the two trees differ."""
+    if not isinstance(node, _COMPOUND_AST.get(type(stmt), ())):
+        return None
+    owner: cst.CSTNode = stmt
+    counterpart: ast.AST | list[ast.stmt] = node
+    while index < len(path):
+        step = path[index]
+        if isinstance(step, cst.IndentedBlock):
+            if step is not getattr(owner, "body", None):
+                return None
+            statements = counterpart if isinstance(counterpart, list) else getattr(counterpart, "body", None)
+            return (index + 1, step, statements) if isinstance(statements, list) else None
+        if isinstance(owner, (cst.If, cst.For, cst.While)) and step is owner.orelse:
+            if isinstance(step, cst.If):  # ``elif``: an ``if`` alone in the ast's ``orelse``
+                orelse = counterpart.orelse
+                if len(orelse) != 1 or not isinstance(orelse[0], ast.If):
+                    return None
+                counterpart = orelse[0]
+            else:
+                counterpart = counterpart.orelse
+        elif isinstance(owner, (cst.Try, cst.TryStar)) and step is owner.orelse:
+            counterpart = counterpart.orelse
+        elif isinstance(owner, (cst.Try, cst.TryStar)) and step is owner.finalbody:
+            counterpart = counterpart.finalbody
+        elif isinstance(owner, (cst.Try, cst.TryStar)) and isinstance(step, (cst.ExceptHandler, cst.ExceptStarHandler)):
+            position = next((i for i, h in enumerate(owner.handlers) if h is step), None)
+            if position is None or len(owner.handlers) != len(counterpart.handlers):
+                return None
+            counterpart = counterpart.handlers[position]
+        elif isinstance(owner, cst.Match) and isinstance(step, cst.MatchCase):
+            position = next((i for i, c in enumerate(owner.cases) if c is step), None)
+            if position is None or len(owner.cases) != len(counterpart.cases):
+                return None
+            counterpart = counterpart.cases[position]
+        else:
+            return None
+        owner = step
+        index += 1
+    return None
 
 
 def _member_starts(module: cst.Module, text: str) -> dict[cst.CSTNode, int]:
@@ -118,12 +248,20 @@ def _member_starts(module: cst.Module, text: str) -> dict[cst.CSTNode, int]:
         return {}
     if len(tree.body) != 1 or not isinstance(tree.body[0], ast.ClassDef):
         return {}
-    statements = iter(tree.body[0].body)
-    starts: dict[cst.CSTNode, int] = {}
+    return {member: start for member, (start, _) in _block_starts(block.body, tree.body[0].body).items()}
+
+
+def _block_starts(statements: Sequence[cst.CSTNode], nodes: list[ast.stmt]) -> dict[cst.CSTNode, tuple[int, ast.stmt]]:
+    """For each statement of a block: its first line (leading comments included) and its first ast statement.
+
+    Empty when the libcst and ast statements do not line up.
+    """
+    remaining = iter(nodes)
+    starts: dict[cst.CSTNode, tuple[int, ast.stmt]] = {}
     previous = 0
-    for member in block.body:
+    for member in statements:
         count = len(member.body) if isinstance(member, cst.SimpleStatementLine) else 1
-        group = [next(statements, None) for _ in range(count)]
+        group = [next(remaining, None) for _ in range(count)]
         if group[0] is None or group[-1] is None:
             return {}
         first = group[0]
@@ -136,7 +274,8 @@ def _member_starts(module: cst.Module, text: str) -> dict[cst.CSTNode, int]:
         start = line - skipped
         if start <= previous:
             return {}
-        starts[member] = previous = start
-    if next(statements, None) is not None:
+        starts[member] = (start, first)
+        previous = start
+    if next(remaining, None) is not None:
         return {}
     return starts
