@@ -102,20 +102,26 @@ def _ruff_f_errors(sources: dict[str, str], folder) -> dict[str, list[str]]:
 
 @pytest.fixture(scope="module")
 def ruff_findings(tmp_path_factory):
-    """Ruff's ``F`` errors in every rule's Example and Use instead, from one ruff run."""
+    """Ruff's ``F`` errors in every rule's Example, Use instead and Example after
+    ``perf-lsp fix --unsafe-fixes --select CODE``, from one ruff run."""
     sources = {}
     for rule in REGISTRY:
+        name = rule.code.lower()
         for section, tag in (("Example", "example"), ("Use instead", "use_instead")):
             blocks = FENCE.findall(rule.section(section))
             if len(blocks) == 1:
-                sources[f"{rule.code.lower()}_{tag}.py"] = blocks[0]
+                sources[f"{name}_{tag}.py"] = blocks[0]
+        if f"{name}_example.py" in sources:
+            fixed = ENGINE.fix_all(sources[f"{name}_example.py"], Settings(select=(rule.code,)), unsafe=True)
+            sources[f"{name}_fixed.py"] = fixed.source
     return _ruff_f_errors(sources, tmp_path_factory.mktemp("rule_docs"))
 
 
 @RULES
 def test_examples_are_self_contained(rule, ruff_findings):
+    """No undefined name or unused import in the Example, the Use instead, nor the fixed Example."""
     code_block(rule, "Example")
     code_block(rule, "Use instead")
-    example = ruff_findings[f"{rule.code.lower()}_example.py"]
-    use_instead = ruff_findings[f"{rule.code.lower()}_use_instead.py"]
-    assert (example, use_instead) == ([], [])
+    name = rule.code.lower()
+    found = {tag: ruff_findings[f"{name}_{tag}.py"] for tag in ("example", "use_instead", "fixed")}
+    assert found == {"example": [], "use_instead": [], "fixed": []}
