@@ -5,7 +5,11 @@
 parses the rest with libcst one statement at a time and runs the rules over each
 in a single batched traversal. Per-statement results are cached by the
 statement's text (plus the module's imports and the settings), so after an edit
-only the edited statement is parsed and checked again.
+only the edited statement is parsed and checked again. Where names alone cannot
+decide, a finding carries type questions (:class:`perf_lsp.resolve.TypeQuestion`);
+``analyze`` answers them with the jedi resolver it is given
+(:class:`perf_lsp.resolve.TypeResolver`), and without one keeps or leaves out each
+such finding as its questions say.
 
 Fixes are built on request (``Analysis.fix``): a rule's codemod rewrites its
 statement's CST, may add module-level definitions and imports, and the change is

@@ -232,7 +232,7 @@ def test_console_script_and_module_entry_points(tmp_path):
         assert "PFL401" in proc.stdout
 
 
-# -- issue 8, defect 24 (CLI messages) ----------------------------------------------------
+# -- CLI messages ----------------------------------------------------
 
 BAD = "import re\n\ndef f(xs):\n    return [re.compile('a').match(x) for x in xs]\n"
 
@@ -360,7 +360,7 @@ def test_jedi_warnings_do_not_leak_from_a_real_run(tmp_path):
     assert [line for line in proc.stderr.splitlines() if not _ours(line)] == [], proc.stderr
 
 
-# -- a package's __init__.py keeps its module-level imports (issue 8, defect 9 follow-up) ------
+# -- a package's __init__.py keeps its module-level imports ------
 _REEXPORTING = '''\
 import json
 import re
