@@ -42,6 +42,7 @@ from perf_lsp.resolve import TypeResolver
 from perf_lsp.rules.summary import ChunkSummary
 from perf_lsp.settings import Settings
 from perf_lsp.source import TOO_DEEP, Chunk, SplitResult, depth_error, split_document, split_incremental, split_lines
+from perf_lsp.text import shift_range as _shift
 from perf_lsp.textedit import apply_edits, diff_edits, merge_insertions
 from perf_lsp.unused_imports import remove_imports, unused_after
 
@@ -448,13 +449,6 @@ def parses(source: str, strict: bool = False) -> bool:
         except Exception:  # noqa: BLE001 - ParserSyntaxError, or libcst failing on odd input
             return False
     return True
-
-
-def _shift(rng: Range, offset: int) -> Range:
-    return Range(
-        Position(rng.start.line + offset, rng.start.column),
-        Position(rng.end.line + offset, rng.end.column),
-    )
 
 
 @dataclass

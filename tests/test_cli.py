@@ -101,7 +101,7 @@ def test_fix_diff_prints_and_writes_nothing(tmp_path, capsys):
 
 def test_fix_diff_counts_lines_as_python_does(tmp_path, capsys):
     """A form feed or U+2028 is not a line break: the diff's hunks must match the file's lines."""
-    from perf_lsp.source import split_lines
+    from perf_lsp.text import split_lines
 
     source = 'import re\n\x0c\n# a\u2028comment\n\ndef f(xs):\n    return [re.findall(r"\\d+", x) for x in xs]\n'
     target = tmp_path / "svc.py"
