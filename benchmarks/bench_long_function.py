@@ -3,7 +3,7 @@
     python benchmarks/bench_long_function.py [--repeat 3] [--lines 2000] [--compare PATH] [--jedi]
                                              [--cache DIR] [--only synthetic,middleware,orgnode]
 
-Issue 8: one real file with one 2,385-line function (open-webui 0.12.4's
+Why: one real file with one 2,385-line function (open-webui 0.12.4's
 ``open_webui/utils/middleware.py``, 6,523 lines) took 13 s to check and 44-79 s to fix,
 because rules walked the whole function again for every call site in it (quadratic in
 the function's size), and every fix round checks the rewritten statement again. The
@@ -14,7 +14,7 @@ documents timed:
   not findings, a few of them fixable findings (PFL201, PFL203, PFL401, PFL503);
 - ``middleware``: open-webui's ``middleware.py``, when the real-code run's cache holds it;
 - ``orgnode``: khoj 1.42.10's ``processor/content/org_mode/orgnode.py`` (15 fixable
-  findings in one statement: issue 8's fix loop), when the cache holds it.
+  findings in one statement: many fix rounds), when the cache holds it.
 
 The cache is ``benchmarks/real_fix_run.py``'s (``$TMPDIR/perf-lsp-real-code``; run
 ``python benchmarks/real_fix_run.py --projects open-webui,khoj`` once to fill it). For each

@@ -1,4 +1,4 @@
-"""Language-server memory while typing inside a big class (issue 8, defect 22).
+"""Language-server memory while typing inside a big class.
 
 Starts ``python -m perf_lsp serve``, opens the stdlib's ``_pydecimal.py`` (its
 ``Decimal`` class is ~3,300 lines: one top-level statement) with a method that

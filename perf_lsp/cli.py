@@ -36,6 +36,7 @@ from perf_lsp.resolve import TypeResolver
 from perf_lsp.output import Report, format_json, format_sarif, format_text, rule_doc, rule_table, rules_markdown
 from perf_lsp.settings import Settings, is_code_or_prefix, load_for
 from perf_lsp.source import needs_newer_python
+from perf_lsp.text import split_lines
 
 EXIT_CLEAN, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
 
@@ -341,8 +342,8 @@ def cmd_fix(args: argparse.Namespace) -> int:
         if args.diff:
             sys.stdout.writelines(
                 difflib.unified_diff(
-                    source.text.splitlines(keepends=True),
-                    result.source.splitlines(keepends=True),
+                    split_lines(source.text),
+                    split_lines(result.source),
                     fromfile=f"a/{name}",
                     tofile=f"b/{name}",
                 )

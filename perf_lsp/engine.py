@@ -5,7 +5,11 @@
 parses the rest with libcst one statement at a time and runs the rules over each
 in a single batched traversal. Per-statement results are cached by the
 statement's text (plus the module's imports and the settings), so after an edit
-only the edited statement is parsed and checked again.
+only the edited statement is parsed and checked again. Where names alone cannot
+decide, a finding carries type questions (:class:`perf_lsp.resolve.TypeQuestion`);
+``analyze`` answers them with the jedi resolver it is given
+(:class:`perf_lsp.resolve.TypeResolver`), and without one keeps or leaves out each
+such finding as its questions say.
 
 Fixes are built on request (``Analysis.fix``): a rule's codemod rewrites its
 statement's CST, may add module-level definitions and imports, and the change is
@@ -38,6 +42,7 @@ from perf_lsp.resolve import TypeResolver
 from perf_lsp.rules.summary import ChunkSummary
 from perf_lsp.settings import Settings
 from perf_lsp.source import TOO_DEEP, Chunk, SplitResult, depth_error, split_document, split_incremental, split_lines
+from perf_lsp.text import shift_range as _shift
 from perf_lsp.textedit import apply_edits, diff_edits, merge_insertions
 from perf_lsp.unused_imports import remove_imports, unused_after
 
@@ -444,13 +449,6 @@ def parses(source: str, strict: bool = False) -> bool:
         except Exception:  # noqa: BLE001 - ParserSyntaxError, or libcst failing on odd input
             return False
     return True
-
-
-def _shift(rng: Range, offset: int) -> Range:
-    return Range(
-        Position(rng.start.line + offset, rng.start.column),
-        Position(rng.end.line + offset, rng.end.column),
-    )
 
 
 @dataclass

@@ -1,9 +1,10 @@
 """The engine's data model: positions, ranges, edits, fixes and diagnostics.
 
 Every position in the core uses libcst's convention: lines are 1-based, columns
-are 0-based and counted in code points. The CLI adds one to columns when it
-prints them (Ruff's convention); the language server converts to 0-based lines
-and UTF-16 code units in exactly one place, ``perf_lsp.lsp.convert``.
+are 0-based and counted in code points. Lines, offsets and range shifts are
+computed in ``perf_lsp.text``; reports add one to columns (Ruff's convention) in
+``perf_lsp.output``; the language server converts to 0-based lines and UTF-16
+code units in exactly one place, ``perf_lsp.lsp.convert``.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import re
 import tokenize
 from dataclasses import dataclass
 
-from perf_lsp.source import split_lines
+from perf_lsp.text import line_body, split_lines
 
 ALL = "*"
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:\s*,\s*[A-Z]+[0-9]+|\s+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
@@ -81,7 +81,7 @@ def noqa_insertion(text: str, line: int, code: str) -> tuple[int, str] | None:
     lines = split_lines(text)
     if not 1 <= line <= len(lines):
         return None
-    body = lines[line - 1].rstrip("\r\n")
+    body = line_body(lines[line - 1])
     if body.rstrip().endswith("\\"):
         return None
     tokens = _tokens(text)

@@ -1,7 +1,7 @@
 """Report formats of ``perf-lsp check``: text, JSON (Ruff's shape) and SARIF 2.1.0.
 
 This is where core columns (0-based code points) become the 1-based columns
-linters print; rows are already 1-based.
+linters print, in one function (:func:`column`); rows are already 1-based.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from perf_lsp import __version__
-from perf_lsp.model import Applicability, Diagnostic, Fix, Position
+from perf_lsp.model import Applicability, Diagnostic, Fix, Position, Range
 from perf_lsp.rules import REGISTRY, by_code
 
 DOCS_URL = "docs/rules.md#{code}"
@@ -26,8 +26,23 @@ class Report:
     fix: Fix | None
 
 
+def column(pos: Position) -> int:
+    """The 1-based column reports print for ``pos`` (core columns are 0-based code points)."""
+    return pos.column + 1
+
+
 def _loc(pos: Position) -> dict:
-    return {"row": pos.line, "column": pos.column + 1}
+    return {"row": pos.line, "column": column(pos)}
+
+
+def _region(rng: Range) -> dict:
+    """A SARIF region: 1-based lines and columns (code points)."""
+    return {
+        "startLine": rng.start.line,
+        "startColumn": column(rng.start),
+        "endLine": rng.end.line,
+        "endColumn": column(rng.end),
+    }
 
 
 def rule_url(code: str) -> str:
@@ -41,7 +56,7 @@ def format_text(reports: Sequence[Report], show_fix: callable) -> str:
     for r in reports:
         d = r.diagnostic
         mark = " [*]" if show_fix(d) else ""
-        lines.append(f"{r.filename}:{d.range.start.line}:{d.range.start.column + 1}: {d.code}{mark} {d.message}")
+        lines.append(f"{r.filename}:{d.range.start.line}:{column(d.range.start)}: {d.code}{mark} {d.message}")
     return "\n".join(lines)
 
 
@@ -106,12 +121,7 @@ def format_sarif(reports: Sequence[Report], severity_of: callable) -> str:
                 {
                     "physicalLocation": {
                         "artifactLocation": {"uri": r.filename.replace("\\", "/")},
-                        "region": {
-                            "startLine": d.range.start.line,
-                            "startColumn": d.range.start.column + 1,
-                            "endLine": d.range.end.line,
-                            "endColumn": d.range.end.column + 1,
-                        },
+                        "region": _region(d.range),
                     }
                 }
             ],
@@ -125,12 +135,7 @@ def format_sarif(reports: Sequence[Report], severity_of: callable) -> str:
                             "artifactLocation": {"uri": r.filename.replace("\\", "/")},
                             "replacements": [
                                 {
-                                    "deletedRegion": {
-                                        "startLine": e.range.start.line,
-                                        "startColumn": e.range.start.column + 1,
-                                        "endLine": e.range.end.line,
-                                        "endColumn": e.range.end.column + 1,
-                                    },
+                                    "deletedRegion": _region(e.range),
                                     "insertedContent": {"text": e.content},
                                 }
                                 for e in r.fix.edits

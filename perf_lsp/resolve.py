@@ -7,9 +7,10 @@ imported from another module of the workspace) a rule attaches a
 made the value at this position?". The answer is a set of qualified names:
 the classes it is an instance of, and the callables that returned it.
 
-jedi is slow on big libraries (first query 0.8-1.3 s, then 10-60 ms,
-``../shared/STACK.md``), so only the prefiltered candidates are asked, answers
-are cached per document text, and every document gets a time budget.
+jedi is slow on big libraries (measured on a 2-core machine: the first query in a
+process 0.8-1.3 s, then 10-60 ms; ``benchmarks/bench_jedi.py`` prints the CLI's and
+the server's figures), so only the prefiltered candidates are asked, answers are
+cached per document text, and every document gets a time budget.
 
 Packages that are not installed: ``infer`` gives nothing, but ``goto`` on the
 imported name gives its full name (``sentence_transformers.SentenceTransformer``),

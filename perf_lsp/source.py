@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from perf_lsp.names import ModuleContext, build_module_context
+from perf_lsp.text import split_lines
 
 
 @dataclass(frozen=True)
@@ -186,18 +187,6 @@ def _text_too_deep(text: str) -> bool:
         else:
             depth = max(0, depth - 1)
     return any(len(line) > MAX_NESTING and len(_CHAIN.findall(line)) > MAX_NESTING for line in text.splitlines())
-
-
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
-
-
-def split_lines(source: str) -> list[str]:
-    """Lines of ``source`` with their endings, split only at \\n, \\r\\n and \\r.
-
-    That is how Python's tokenizer, libcst and the LSP count lines;
-    ``str.splitlines`` also splits at form feeds and U+2028, which would shift lines.
-    """
-    return _LINE.findall(source)
 
 
 def _spans_from_ast(body: list[ast.stmt]) -> list[tuple[int, int, tuple[ast.stmt, ...]]]:

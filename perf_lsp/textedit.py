@@ -1,6 +1,7 @@
 """Text edits: applying them, and turning a before/after pair into minimal edits.
 
-Positions follow the core convention (1-based lines, 0-based code-point columns).
+Positions follow the core convention (1-based lines, 0-based code-point columns);
+lines, offsets and clamping come from :mod:`perf_lsp.text`.
 """
 
 from __future__ import annotations
@@ -9,25 +10,7 @@ import difflib
 from collections.abc import Iterable, Sequence
 
 from perf_lsp.model import Edit, Position, Range
-from perf_lsp.source import split_lines
-
-
-def _offsets(lines: Sequence[str]) -> list[int]:
-    starts = [0]
-    for line in lines:
-        starts.append(starts[-1] + len(line))
-    return starts
-
-
-def offset_of(lines: Sequence[str], starts: Sequence[int], pos: Position) -> int:
-    """The code-point offset of ``pos`` in the text made of ``lines``, clamped to the text."""
-    if pos.line < 1:
-        return 0
-    if pos.line > len(lines):
-        return starts[-1]
-    line = lines[pos.line - 1]
-    body = len(line.rstrip("\r\n"))
-    return starts[pos.line - 1] + min(pos.column, body)
+from perf_lsp.text import clamp, line_starts, offset_of, position_at, split_lines
 
 
 def apply_edits(text: str, edits: Iterable[Edit]) -> str:
@@ -36,9 +19,9 @@ def apply_edits(text: str, edits: Iterable[Edit]) -> str:
     Insertions at the same position are applied in the order given.
     """
     lines = split_lines(text)
-    starts = _offsets(lines)
+    starts = line_starts(lines)
     spans = [
-        (offset_of(lines, starts, e.range.start), offset_of(lines, starts, e.range.end), i, e.content)
+        (offset_of(lines, e.range.start, starts), offset_of(lines, e.range.end, starts), i, e.content)
         for i, e in enumerate(edits)
     ]
     spans.sort(key=lambda s: (s[0], s[1], s[2]))
@@ -52,15 +35,6 @@ def apply_edits(text: str, edits: Iterable[Edit]) -> str:
         cursor = end
     out.append(text[cursor:])
     return "".join(out)
-
-
-def _position_at(block: str, offset: int, first_line: int) -> Position:
-    before = block[:offset]
-    newlines = before.count("\n") + before.count("\r") - before.count("\r\n")
-    if newlines == 0:
-        return Position(first_line, offset)
-    last_break = max(before.rfind("\n"), before.rfind("\r"))
-    return Position(first_line + newlines, offset - last_break - 1)
 
 
 def diff_edits(old: str, new: str, first_line: int = 1) -> list[Edit]:
@@ -93,8 +67,8 @@ def diff_edits(old: str, new: str, first_line: int = 1) -> list[Edit]:
         cut = len(a) - suffix
         if 0 < cut < len(a) and a[cut - 1] == "\r" and a[cut] == "\n":
             suffix -= 1
-        start = _position_at(a, prefix, first_line + i1)
-        end = _position_at(a, len(a) - suffix, first_line + i1)
+        start = position_at(a, prefix, first_line + i1)
+        end = position_at(a, len(a) - suffix, first_line + i1)
         edits.append(Edit(Range(start, end), b[prefix : len(b) - suffix]))
     return edits
 
@@ -134,20 +108,16 @@ def replace_range(
     neighbours, not of the whole document: what a language server needs per keystroke.
     """
     n = len(lines)
-    start = _clamp(lines, start_line, start_col)
-    end = _clamp(lines, end_line, end_col)
+    start = clamp(lines, Position(start_line + 1, start_col))
+    end = clamp(lines, Position(end_line + 1, end_col))
     if end < start:
         start, end = end, start
-    (start_line, start_col), (end_line, end_col) = start, end
-    if start_line >= n:
+    if start.line > n:
         return source + text, _append(lines, text) if lines else split_lines(text)
-    before = sum(map(len, lines[:start_line]))
-    start_offset = before + start_col
-    if end_line < n:
-        end_offset = before + sum(map(len, lines[start_line:end_line])) + end_col
-        suffix = lines[end_line][end_col:]
-    else:
-        end_offset, suffix = len(source), ""
+    start_offset = offset_of(lines, start)
+    end_offset = offset_of(lines, end)
+    (start_line, start_col), (end_line, end_col) = (start.line - 1, start.column), (end.line - 1, end.column)
+    suffix = lines[end_line][end_col:] if end_line < n else ""
     new_source = source[:start_offset] + text + source[end_offset:]
     # Re-split the changed lines with one neighbour on each side: a "\r" left at the end of
     # the line before may join a "\n" that the new text starts with, and the other way round.
@@ -156,16 +126,6 @@ def replace_range(
     middle = lines[start_line][:start_col] + text + suffix
     segment = "".join(lines[first:start_line]) + middle + "".join(lines[end_line + 1 : last + 1])
     return new_source, [*lines[:first], *split_lines(segment), *lines[last + 1 :]]
-
-
-def _clamp(lines: Sequence[str], line: int, col: int) -> tuple[int, int]:
-    """(line, column) inside the text: the column within the line's body, ``(len(lines), 0)`` for the end."""
-    if line >= len(lines):
-        return len(lines), 0
-    if line < 0:
-        return 0, 0
-    body = len(lines[line].rstrip("\r\n"))
-    return line, min(max(col, 0), body)
 
 
 def _append(lines: Sequence[str], text: str) -> list[str]:

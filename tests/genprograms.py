@@ -1,4 +1,4 @@
-"""A hypothesis strategy for programs full of perf-lsp's anti-patterns (issue 8, verification).
+"""A hypothesis strategy for programs full of perf-lsp's anti-patterns.
 
 hypothesmith's programs almost never contain a model load in a loop or two sequential
 awaits, so this builds its own: a module with a header of imports (plain, aliased, under

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -96,6 +97,23 @@ def test_fix_diff_prints_and_writes_nothing(tmp_path, capsys):
     assert code == 1
     assert out.startswith("--- a/") and "+_ID_PATTERN = re.compile" in out
     assert target.read_text(encoding="utf-8") == case.source
+
+
+def test_fix_diff_counts_lines_as_python_does(tmp_path, capsys):
+    """A form feed or U+2028 is not a line break: the diff's hunks must match the file's lines."""
+    from perf_lsp.text import split_lines
+
+    source = 'import re\n\x0c\n# a\u2028comment\n\ndef f(xs):\n    return [re.findall(r"\\d+", x) for x in xs]\n'
+    target = tmp_path / "svc.py"
+    target.write_bytes(source.encode("utf-8"))
+    code, out, _ = run(capsys, "fix", "--diff", str(target))
+    assert code == 1 and "@@" in out
+    lines = split_lines(source)
+    hunks = re.split(r"^@@ -(\d+),(\d+) \+\d+(?:,\d+)? @@\n", out, flags=re.M)[1:]
+    assert hunks
+    for start, count, body in zip(hunks[::3], hunks[1::3], hunks[2::3]):
+        old = "".join(line[1:] for line in split_lines(body) if line[:1] in (" ", "-"))
+        assert old == "".join(lines[int(start) - 1 : int(start) - 1 + int(count)])
 
 
 def test_sarif_output(capsys):
@@ -232,7 +250,7 @@ def test_console_script_and_module_entry_points(tmp_path):
         assert "PFL401" in proc.stdout
 
 
-# -- issue 8, defect 24 (CLI messages) ----------------------------------------------------
+# -- CLI messages ----------------------------------------------------
 
 BAD = "import re\n\ndef f(xs):\n    return [re.compile('a').match(x) for x in xs]\n"
 
@@ -360,7 +378,7 @@ def test_jedi_warnings_do_not_leak_from_a_real_run(tmp_path):
     assert [line for line in proc.stderr.splitlines() if not _ours(line)] == [], proc.stderr
 
 
-# -- a package's __init__.py keeps its module-level imports (issue 8, defect 9 follow-up) ------
+# -- a package's __init__.py keeps its module-level imports ------
 _REEXPORTING = '''\
 import json
 import re

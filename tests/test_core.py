@@ -253,7 +253,7 @@ def test_a_rule_that_raises_costs_only_its_own_findings():
 
 
 def test_opt_in_rules_need_their_code_selected_by_name():
-    # PFL502/PFL503/PFL601 fire mostly on small inputs in real code (hand review, issue 3): opt-in.
+    # PFL502/PFL503/PFL601 fire mostly on small inputs in real code (``docs/real-code-review.md``): opt-in.
     from perf_lsp.rules import REGISTRY
 
     opt_in = {rule.code for rule in REGISTRY if rule.opt_in}
@@ -344,7 +344,7 @@ def test_replace_range_clamps_a_character_past_the_end_of_its_line():
 
 
 def test_engine_cache_is_bounded_by_text_and_keeps_what_owners_retain():
-    """Issue 8, defect 22: a cache of trees per version of a statement being typed in grew without bound."""
+    """A cache of trees per version of a statement being typed in grew without bound."""
     engine = Engine(cache_chars=2_000)
     doc = 'import re\n\n\ndef f(lines):\n    # v0\n    return [re.findall(r"\\d+", s) for s in lines]\n'
     first = engine.analyze(doc, Settings())
@@ -366,7 +366,7 @@ def test_engine_cache_is_bounded_by_text_and_keeps_what_owners_retain():
 
 
 def test_every_rule_cites_sources_a_user_can_open():
-    """Issue 8, defect 16: rule docs and hovers cite library docs and our own benchmarks, not private reports.
+    """Rule docs and hovers cite library docs and our own benchmarks, not private reports.
 
     Every rule has a References section of links; every cost figure quoted from ``docs/costs.md`` names the
     benchmark that made it, which exists; nothing cites an audit report the user cannot open.

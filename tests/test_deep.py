@@ -1,4 +1,4 @@
-"""Deep but valid code (issue 8, defect 18): checked partly, quickly, with short messages.
+"""Deep but valid code: checked partly, quickly, with short messages.
 
 CPython compiles a 500-branch ``elif`` chain, and ``ast`` parses ``x and x and ...``
 with 10,000 terms; libcst's code generation and positions recurse once per level

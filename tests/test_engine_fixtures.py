@@ -69,7 +69,7 @@ def test_alternative_fix(case):
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.fixable], ids=lambda c: c.id)
 def test_no_fix_creates_a_finding(case):
-    """Issue 8, defect 13, over every fixture: ``fix --unsafe-fixes --select ALL`` and each quick fix on
+    """No fix creates a finding, over every fixture: ``fix --unsafe-fixes --select ALL`` and each quick fix on
     its own, then ``check --select ALL``: every finding after the fix was there before it."""
     before = finding_keys(case.source)
     analysis = ENGINE.analyze(case.source, SETTINGS)

@@ -1,4 +1,4 @@
-"""Finding, reading and writing the files ``perf-lsp check``/``fix`` work on (issue 8: defects 14, 15, 19, 20).
+"""Finding, reading and writing the files ``perf-lsp check``/``fix`` work on.
 
 Every test goes through the command line (``cli.main``) unless it tests one function of
 :mod:`perf_lsp.files` or :mod:`perf_lsp.settings` on its own.
@@ -54,7 +54,7 @@ def no_repository_above(path: Path) -> bool:
     return not any((p / ".git").exists() for p in [path, *path.parents])
 
 
-# -- defect 14: ignore files --------------------------------------------------------------
+# -- ignore files --------------------------------------------------------------
 
 
 def test_gitignore_of_an_enclosing_repository_does_not_reach_into_a_nested_project(tmp_path, capsys):
@@ -182,7 +182,7 @@ def test_bad_exclude_values_are_reported(tmp_path):
     assert any("'extend-exclude' must be a list of" in m for m in messages)
 
 
-# -- defect 15: encodings and newer syntax -----------------------------------------------
+# -- encodings and newer syntax -----------------------------------------------
 
 LATIN1 = '# -*- coding: latin-1 -*-\nimport re\nNAME = "caf\xe9"\n\ndef f(xs):\n    return [re.compile("a").match(x) for x in xs]\n'
 
@@ -259,7 +259,7 @@ def test_plain_syntax_errors_are_still_parse_errors(tmp_path, capsys):
     assert "needs Python" not in err
 
 
-# -- defect 19: walking the tree, bad pyproject --------------------------------------------
+# -- walking the tree, bad pyproject --------------------------------------------
 
 
 def test_symlink_loop_is_skipped_with_a_warning(tmp_path, capsys):
@@ -420,7 +420,7 @@ def test_unreadable_pyproject_gives_a_message_and_the_defaults(tmp_path, monkeyp
     assert messages and str(path) in messages[0] and "cannot read" in messages[0]
 
 
-# -- defect 20: how fix writes -------------------------------------------------------------
+# -- how fix writes -------------------------------------------------------------
 
 
 def test_fix_skips_a_file_edited_while_it_ran(tmp_path, capsys, monkeypatch):

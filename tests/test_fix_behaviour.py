@@ -1,4 +1,4 @@
-"""Fixes keep behaviour: programs run before and after ``perf-lsp fix`` (issue 8, verification).
+"""Fixes keep behaviour: programs run before and after ``perf-lsp fix``.
 
 Every rule that has a fix gets at least one program (``PROGRAMS``). Each runs in a fresh
 interpreter with the stand-ins of ``tests/standins`` (fake model, SDK, redis, DB-API,
@@ -12,9 +12,10 @@ Unsafe fixes get a second kind of test (``test_documented_change_*``): a program
 the change that the rule's "Fix safety" section documents shows, and an assertion that
 it is exactly that change and no other.
 
-The ``test_defect_*`` tests are issue 8's reproducers (defects 1-7 and 12), marked
-``xfail(strict=True)`` until their fix lands; a ``new:`` reason marks a failure this file
-found that the issue does not list.
+The last two groups are programs on which a fix once changed behaviour or produced
+broken code (a function-local or optional import, arguments a cache cannot key on,
+calls that share state, a sleep under a threading lock, where a constant goes, comments
+and layout), then programs for failures found by this file itself.
 """
 
 from __future__ import annotations
@@ -1025,7 +1026,7 @@ def test_documented_change_pfl701_state_no_longer_shared(tmp_path):
     assert after.out == "['a'] ['b']\n['c']\n"  # fresh list per call; an explicit None gets the default
 
 
-# -- issue 8's reproducers (defects 1-7 and 12) ---------------------------------------------
+# -- programs on which a fix once changed behaviour or broke the code ------------------------
 
 LOCAL_IMPORT = """\
 def upload_all(paths, endpoint):
@@ -1042,7 +1043,7 @@ def main():
 """
 
 
-def test_defect1_pfl104_function_local_import(tmp_path):
+def test_pfl104_function_local_import(tmp_path):
     before = run(LOCAL_IMPORT, tmp_path)
     after = run(fixed(LOCAL_IMPORT), tmp_path)
     assert before.out == "2\n" and before.error is None
@@ -1068,7 +1069,7 @@ def main():
 """
 
 
-def test_defect2_pfl104_optional_import(tmp_path):
+def test_pfl104_optional_import(tmp_path):
     after_source = fixed(OPTIONAL_IMPORT)
     with_requests = (run(OPTIONAL_IMPORT, tmp_path), run(after_source, tmp_path))
     assert with_requests[0].out == with_requests[1].out == "2\n"
@@ -1100,7 +1101,7 @@ def main():
 """
 
 
-def test_defect3_bound_dict_argument(tmp_path):
+def test_cached_factory_with_a_bound_dict_argument(tmp_path):
     before = run(BOUND_DICT, tmp_path)
     after = run(fixed(BOUND_DICT), tmp_path)
     assert before.error is None
@@ -1126,7 +1127,7 @@ def main():
 """
 
 
-def test_defect3_call_argument_keeps_clients_alive(tmp_path):
+def test_cached_factory_with_a_call_argument_keeps_clients_alive(tmp_path):
     before = run(CALL_ARGUMENT, tmp_path)
     after = run(fixed(CALL_ARGUMENT), tmp_path)
     assert before.out.splitlines()[-1] == "live clients 0 0"
@@ -1166,7 +1167,7 @@ def main():
 """
 
 
-def test_defect4_pfl301_reads_state_the_first_call_changes(tmp_path):
+def test_pfl301_reads_state_the_first_call_changes(tmp_path):
     before = run(RELOAD_THEN_PUBLISH, tmp_path)
     after = run(fixed(RELOAD_THEN_PUBLISH), tmp_path)
     assert before.out == "(True, 2) [{'version': 2}]\n"
@@ -1195,7 +1196,7 @@ def main():
 """
 
 
-def test_defect4_pfl301_calls_sharing_a_mutable_argument(tmp_path):
+def test_pfl301_calls_sharing_a_mutable_argument(tmp_path):
     before = run(SHARED_ARGUMENT, tmp_path)
     after = run(fixed(SHARED_ARGUMENT), tmp_path)
     assert before.out == "(1, 2, ['first', 'second'])\n"
@@ -1227,7 +1228,7 @@ def main():
 """
 
 
-def test_defect5_pfl303_sleep_under_threading_lock(tmp_path):
+def test_pfl303_sleep_under_threading_lock(tmp_path):
     safe = fixed(SLEEP_UNDER_LOCK, unsafe=False)
     before = run(SLEEP_UNDER_LOCK, tmp_path)
     after = run(safe, tmp_path, timeout=3)
@@ -1262,14 +1263,14 @@ def main():
 """
 
 
-def test_defect6_pfl401_constant_above_later_import(tmp_path):
+def test_pfl401_constant_above_later_import(tmp_path):
     before = run(LATER_IMPORT, tmp_path)
     after = run(fixed(LATER_IMPORT, unsafe=False), tmp_path)
     assert before.out == "[['a', 'b'], ['c']]\n"
     assert (after.out, after.error) == (before.out, before.error)
 
 
-def test_defect6_pfl401_invalid_pattern(tmp_path):
+def test_pfl401_invalid_pattern(tmp_path):
     before = run(INVALID_PATTERN, tmp_path)
     after = run(fixed(INVALID_PATTERN, unsafe=False), tmp_path)
     assert before.out == "[['a', 'b']]\n"
@@ -1315,14 +1316,14 @@ def _comments(source: str) -> list[str]:
     return [line.split("#", 1)[1].strip() for line in source.splitlines() if "#" in line]
 
 
-def test_defect7_pfl401_keeps_comments(tmp_path):
+def test_pfl401_keeps_comments(tmp_path):
     after_source = fixed(COMMENTED_REGEX, unsafe=False)
     assert after_source != COMMENTED_REGEX
     assert run(after_source, tmp_path).out == run(COMMENTED_REGEX, tmp_path).out
     assert _comments(after_source) == _comments(COMMENTED_REGEX)
 
 
-def test_defect7_pfl502_keeps_comments_and_layout(tmp_path):
+def test_pfl502_keeps_comments_and_layout(tmp_path):
     after_source = fixed(COMMENTED_SORT, unsafe=True)  # PFL502 is unsafe (ties), see its Fix safety
     assert after_source != COMMENTED_SORT
     assert run(after_source, tmp_path).out == run(COMMENTED_SORT, tmp_path).out
@@ -1347,7 +1348,7 @@ def main():
 """
 
 
-def test_defect12_pfl104_nested_loops_one_session(tmp_path):
+def test_pfl104_nested_loops_one_session(tmp_path):
     before = run(NESTED_LOOPS, tmp_path)
     after_source = fixed(NESTED_LOOPS)
     after = run(after_source, tmp_path)
@@ -1366,7 +1367,7 @@ async def fetch(url):
 """
 
 
-def test_defect12_pfl303_no_fix_for_urlopen_whose_response_is_read():
+def test_pfl303_no_fix_for_urlopen_whose_response_is_read():
     assert ("PFL303", 5) in diagnostics(URLOPEN_READ)
     assert not fix_offered(URLOPEN_READ, "PFL303", 5)
 
@@ -1393,7 +1394,7 @@ def main():
 """
 
 
-def test_defect12_pfl601_layout_and_discarded_result(tmp_path):
+def test_pfl601_layout_and_discarded_result(tmp_path):
     after_source = fixed(JSON_DUMPS_LAYOUT)
     assert run(after_source, tmp_path).out == '[\'{"id":1}\'] orjson\n'
     for node in ast.walk(ast.parse(after_source)):
@@ -1404,7 +1405,7 @@ def test_defect12_pfl601_layout_and_discarded_result(tmp_path):
     assert '        {"id": item}\n' in after_source
 
 
-def test_defect_programs_trigger_their_rules():
+def test_regression_programs_trigger_their_rules():
     """Each reproducer still triggers its rule, so its behaviour test cannot pass because detection vanished.
 
     RELOAD_THEN_PUBLISH and SHARED_ARGUMENT are the exceptions: the second call reads what the first changes
@@ -1431,7 +1432,7 @@ def test_defect_programs_trigger_their_rules():
     assert missing == []
 
 
-# -- new findings (not listed in issue 8) ---------------------------------------------------
+# -- failures this file found ----------------------------------------------------------------
 
 ORDER_WITHOUT_EQ = """\
 class Score:

@@ -1,7 +1,7 @@
 """The fix layer of the engine: batching fixes per round, free names, debris the fixes leave.
 
 Rule behaviour lives in the fixtures; these tests pin what the engine does around every
-rule's codemod (issue 8, defects 8-11).
+rule's codemod.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def many_patterns(n: int) -> str:
     return f"import re\n\n\ndef scan(items):\n    out = []\n    for s in items:\n{calls}    return out\n"
 
 
-# -- defect 8: one round applies every non-overlapping fix of a statement -----------------
+# -- one round applies every non-overlapping fix of a statement -----------------
 
 
 def test_thirty_findings_in_one_function_are_fixed_in_one_round():
@@ -97,7 +97,7 @@ def test_structural_fixes_of_one_statement_wait_for_the_next_round():
     assert ENGINE.fix_all(result.source, ALL, unsafe=True).applied == 0
 
 
-# -- defect 11: new names clash only with real bindings ------------------------------------
+# -- new names clash only with real bindings ------------------------------------
 
 
 def test_taken_names_are_bindings_reads_and_builtins_not_words():
@@ -210,7 +210,7 @@ def test_local_names_skip_only_names_of_the_scope(word):
     assert "as session:" in result.source
 
 
-# -- defect 10: one factory per constructor, one constant per (pattern, flags) ----------------
+# -- one factory per constructor, one constant per (pattern, flags) ----------------
 
 REDIS_TWICE = """\
 def get_user(key):
@@ -317,7 +317,7 @@ def test_a_constant_defined_after_the_function_is_not_reused():
     assert "_SCAN_RE.findall(s)" in result.source
 
 
-# -- defect 9: an import the fix made unused goes, and only that one --------------------------
+# -- an import the fix made unused goes, and only that one --------------------------
 
 HANDLER = """\
 def handle_message(raw: bytes) -> dict:
@@ -475,7 +475,7 @@ def test_an_import_inside_a_function_try_stays():
     assert "        import re\n" in result.source
 
 
-# -- defect 6: where the constant goes --------------------------------------------------------
+# -- where the constant goes --------------------------------------------------------
 
 
 def test_no_constant_when_code_could_run_before_its_import():
@@ -533,7 +533,7 @@ def test_a_word_in_a_docstring_does_not_keep_an_import_but_a_string_annotation_d
     assert 'found: "list[re.Match]"' in result.source
 
 
-# -- defect 7: removing arguments keeps the call's layout and comments -------------------------
+# -- removing arguments keeps the call's layout and comments -------------------------
 
 
 @pytest.mark.parametrize(

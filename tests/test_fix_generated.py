@@ -1,12 +1,12 @@
-"""Generated programs: every fix result parses, compiles, is stable and adds no finding (issue 8).
+"""Generated programs: every fix result parses, compiles, is stable and adds no finding.
 
 The programs come from ``genprograms.programs()`` (hypothesis), seeded with the rules'
 anti-patterns, plus a few hand-written ``SEEDS``. The default suite checks a fixed,
 derandomized set (``EXAMPLES`` programs, the same on every run) so CI is deterministic and
 fast; ``PERF_LSP_LONG_TESTS=1`` checks 60 instead of 10 and adds a randomized run of
 ``PERF_LSP_LONG_EXAMPLES`` (default 300) programs that hypothesis shrinks to a minimal failing
-one (``PERF_LSP_LONG_ONLY=compile,stable`` limits it to those properties, e.g. while defect 13
-still makes ``new_finding`` fail at once).
+one (``PERF_LSP_LONG_ONLY=compile,stable`` limits it to those properties, e.g. while a fix that
+creates a finding makes ``new_finding`` fail at once).
 
 For each program, with every rule selected, unsafe fixes on and then safe fixes only:
 
@@ -39,7 +39,7 @@ EXAMPLES = 60 if LONG else 10
 LONG_EXAMPLES = int(os.environ.get("PERF_LSP_LONG_EXAMPLES", "300"))
 
 SEEDS = {
-    # issue 8 defect 12/13: nested loops get a session per outer item, which PFL103 reports
+    # nested loops get a session per outer item, which PFL103 reports
     "nested_request_loops": """\
 import requests
 
@@ -51,14 +51,14 @@ def crawl(sites, pages):
             out.append(requests.get(f"http://{site}/{page}", timeout=5).text)
     return out
 """,
-    # issue 8 defect 1: the session is used before the function-local import binds `requests` (F823)
+    # the session is used before the function-local import binds `requests` (F823)
     "local_import_in_loop": """\
 def upload_all(paths, endpoint):
     for path in paths:
         import requests
         requests.post(endpoint, data={"path": path}, timeout=5)
 """,
-    # issue 8 defect 13 (seen with PFL304): the to_thread the fix puts in a loop is reported by PFL302
+    # (seen with PFL304) the to_thread the fix puts in a loop is reported by PFL302
     "inference_in_async_loop": """\
 from sentence_transformers import SentenceTransformer
 

@@ -1,4 +1,4 @@
-"""Fixes in modules whose only import of what the fix needs is guarded (issue 8, follow-up of defect 2).
+"""Fixes in modules whose only import of what the fix needs is guarded.
 
 A name bound only under ``if TYPE_CHECKING:`` is unbound at run time, and one bound in a ``try`` (an
 optional dependency) may be None: a fix must not use such a name, nor make the module import an

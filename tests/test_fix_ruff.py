@@ -1,14 +1,14 @@
-"""Ruff as a referee: ``perf-lsp fix`` adds no Ruff ``F`` error (issue 8, verification).
+"""Ruff as a referee: ``perf-lsp fix`` adds no Ruff ``F`` error.
 
 Every fixture input, every file of ``examples/`` and every program of
 ``test_fix_behaviour`` is fixed with every rule selected and
 unsafe fixes on (``perf-lsp fix --unsafe-fixes --select ALL``); then ``ruff check --select F``
 runs over the inputs and over the results (one ruff process for each side), and for each
-file the count of every ``F`` code after the fix must not exceed the count before. What the
-issue saw: new ``F401`` (an import the fix made unused) and ``F823``/``F821`` (a name used
+file the count of every ``F`` code after the fix must not exceed the count before. What broke
+before: new ``F401`` (an import the fix made unused) and ``F823``/``F821`` (a name used
 before the fix binds it).
 
-Known failures are strict xfails naming their defect of issue 8, so the marker has to go
+A known failure goes in ``KNOWN`` with its reason (a strict xfail), so the marker has to go
 when the fix lands.
 """
 
@@ -31,7 +31,7 @@ import test_fix_behaviour
 ROOT = Path(__file__).parent.parent
 EXAMPLES = sorted((ROOT / "examples").rglob("*.py"))
 
-# case id -> the defect that makes ruff report a new F error today
+# case id -> why ruff reports a new F error after the fix today (a strict xfail)
 KNOWN: dict[str, str] = {}
 
 

@@ -1,4 +1,4 @@
-"""Checking a project never runs its code (issue 8, defect 17).
+"""Checking a project never runs its code.
 
 The project folder below is hostile: every module in it writes a marker file
 when it is imported or executed. A package jedi imports instead of parsing

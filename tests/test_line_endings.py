@@ -1,4 +1,4 @@
-"""Fixes on statements libcst does not reproduce exactly (issue 8, defect 20, CR-only part).
+"""Fixes on statements libcst does not reproduce exactly (lines ending in a bare ``\\r``).
 
 libcst drops the final ``\\r`` of a module whose lines end in a bare ``\\r``
 (it looks for ``\\n`` to set ``has_trailing_newline``), and the form feed in
@@ -24,7 +24,7 @@ from perf_lsp.settings import Settings
 
 REPO = Path(perf_lsp.__file__).resolve().parents[1]
 
-REPRODUCER = "import re\rfor s in xs:\r    re.match('a', s)\r(print)(1)\r"  # the issue's printf
+REPRODUCER = "import re\rfor s in xs:\r    re.match('a', s)\r(print)(1)\r"  # the first program that showed it
 LOOP = "def scan(xs):\n    for s in xs:\n        re.match('a', s)\n"
 
 # statements libcst gives back with a difference: no fix may be offered for them

@@ -1,4 +1,4 @@
-"""Checking one function costs time linear in its size, not quadratic (issue 8).
+"""Checking one function costs time linear in its size, not quadratic.
 
 A 6,523-line file whose one function has 2,385 lines took 13 s to check and 44-79 s
 to fix: rules asked per call site for facts of the whole loop or function around it

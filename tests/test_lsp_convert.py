@@ -127,7 +127,7 @@ def test_fenced_outgrows_backticks_inside():
     assert fenced("plain", "diff") == "```diff\nplain\n```"
 
 
-# -- out-of-range and reversed positions (issue 8, defect 21) ---------------------------------------
+# -- out-of-range and reversed positions ---------------------------------------
 def test_reversed_range_is_normalised():
     codec = CODECS["utf-16"]
     rng = types.Range(start=types.Position(line=1, character=3), end=types.Position(line=0, character=2))

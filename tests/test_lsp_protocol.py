@@ -184,7 +184,7 @@ def works(server: RawServer, name: str) -> None:
     assert "PFL401" in hover["result"]["contents"]["value"]
 
 
-# -- framing (issue 8, defect 23) --------------------------------------------------------------------
+# -- framing --------------------------------------------------------------------
 FIRST = {"jsonrpc": "2.0", "id": 1, "method": "textDocument/hover", "params": {"text": "} {"}}
 SECOND = {"jsonrpc": "2.0", "method": "initialized", "params": {}}
 
@@ -262,7 +262,7 @@ def test_a_message_split_across_writes_is_read_whole(server):
     assert "capabilities" in server.response(1)["result"]
 
 
-# -- every request gets an answer (issue 8, defect 23) ------------------------------------------------
+# -- every request gets an answer ------------------------------------------------
 @pytest.mark.parametrize(
     "method, params",
     [
@@ -296,7 +296,7 @@ def test_a_notification_with_invalid_params_changes_nothing(server):
     assert "PFL401" in hover["result"]["contents"]["value"]
 
 
-# -- documents the server must not read (issue 8, defect 23) ---------------------------------------------
+# -- documents the server must not read ---------------------------------------------
 def test_requests_on_unopened_documents_read_nothing(tmp_path):
     fifo = tmp_path / "pipe.py"
     os.mkfifo(fifo)
@@ -349,7 +349,7 @@ def test_a_document_uri_with_escapes_is_checked(server):
     assert "PFL401" in server.call("textDocument/hover", hover_params(uri))["result"]["contents"]["value"]
 
 
-# -- lifecycle (issue 8, defect 24) -------------------------------------------------------------------------
+# -- lifecycle -------------------------------------------------------------------------
 def test_a_request_before_initialize_gets_server_not_initialized(server):
     response = server.call("textDocument/hover", hover_params("file:///x.py"))
     assert response["error"]["code"] == -32002
@@ -431,7 +431,7 @@ def test_every_handler_is_guarded():
     assert registered == len({**server_module.SERVER.protocol.fm.features, **server_module.SERVER.protocol.fm.commands})
 
 
-# -- nothing kept per message (issue 8, defect 22) -------------------------------------------------------------
+# -- nothing kept per message -------------------------------------------------------------
 def test_notifications_leave_nothing_behind_in_the_protocol():
     """pygls 2.1 registers a future for each notification handled by a generator or a coroutine (didOpen,
     didChange, ...) and never removes it: one more object per keystroke."""

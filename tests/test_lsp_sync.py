@@ -209,7 +209,7 @@ async def test_random_edits_with_out_of_range_positions_keep_the_server_in_sync(
     assert fixes > 0  # the fix path was exercised
 
 
-# -- memory while typing in a big class (issue 8, defect 22) -------------------------------------------
+# -- memory while typing in a big class -------------------------------------------
 def rss_mb(pid: int) -> float:
     """The resident set size of process ``pid`` in MB (``VmRSS`` of ``/proc/<pid>/status``)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

@@ -118,7 +118,7 @@ def test_nodes_asked_before_the_traversal_reached_them_stay_per_member():
     assert not positions._whole
 
 
-# -- function chunks: one statement of a nested block, not the whole function (issue 8) ----------
+# -- function chunks: one statement of a nested block, not the whole function ----------
 NESTED = textwrap.dedent(
     '''\
     # a comment before the function
@@ -245,7 +245,7 @@ def test_statement_positions_in_nested_blocks_equal_whole_chunk_positions(text):
 
 def test_a_node_deep_in_a_long_function_generates_only_its_own_statement():
     # streaming_chat_response_handler in open-webui: one 2,385-line function; a finding in it
-    # regenerated the whole function to learn one position (issue 8).
+    # regenerated the whole function to learn one position.
     calls = "".join(f"                value = step_{i}(value)\n" for i in range(300))
     text = (
         "async def handler(items):\n"

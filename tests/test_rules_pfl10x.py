@@ -182,7 +182,7 @@ def test_pfl104_fix_keeps_responses_and_reuses_the_connection(server, monkeypatc
     assert connections_after == 1
 
 
-# -- PFL104 with a function-local import (issue 8, defects 1 and 2) -----------
+# -- PFL104 with a function-local import -----------
 LOCAL_IMPORT_IN_LOOP = """\
 def fetch(base, ids):
     sent = 0
@@ -273,7 +273,7 @@ def test_pfl104_nested_loops_share_one_session(server, monkeypatch):
     assert connections_after == 1
 
 
-# -- a fix creates no finding (issue 8, defect 13) -----------------------------
+# -- a fix creates no finding -----------------------------
 ALL = Settings(select=("ALL",))
 
 
@@ -321,7 +321,7 @@ def test_new_findings_sees_a_session_per_outer_item():
     assert new_findings(NESTED, NESTED) == []
 
 
-# -- the cached-factory fixes decline arguments a cache cannot key on (issue 8, defect 3) ----------
+# -- the cached-factory fixes decline arguments a cache cannot key on ----------
 @pytest.mark.parametrize(
     ("setup", "argument", "fixable"),
     [

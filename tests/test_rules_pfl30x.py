@@ -168,7 +168,7 @@ def test_tests_and_per_item_context_managers_are_left_alone():
     assert codes(source) == []
 
 
-# -- PFL301: a later call that reads what an earlier call changes is not gathered (issue 8, defect 4)
+# -- PFL301: a later call that reads what an earlier call changes is not gathered
 
 _RELOAD_PROGRAM = '''
 import asyncio
@@ -267,7 +267,7 @@ def test_mutated_globals_hook_lists_what_functions_change():
     assert [(f.code, f.range.start.line, f.range.end.line) for f in findings] == [("PFL301", 3, 4)]
 
 
-# -- PFL303: no await while a threading lock is held (issue 8, defect 5)
+# -- PFL303: no await while a threading lock is held
 
 _LOCKED_PROGRAM = '''
 import asyncio
@@ -372,7 +372,7 @@ def test_sleep_fix_not_offered_where_it_would_split_a_shared_update():
 
 
 def test_inference_fix_not_offered_under_a_threading_lock_or_once_per_item():
-    """PFL304 declines ``to_thread`` where PFL303 does (issue 8, defects 5 and 13) and says why."""
+    """PFL304 declines ``to_thread`` where PFL303 does and says why."""
     source = (
         "import threading\n\n"
         "from sentence_transformers import SentenceTransformer\n\n"
@@ -397,7 +397,7 @@ def test_inference_fix_not_offered_under_a_threading_lock_or_once_per_item():
     assert "once per item" not in found[2].message and "threading lock" not in found[2].message
 
 
-# -- a fix creates no finding (issue 8, defect 13), on the fixtures of PFL301/302/303/304/601
+# -- a fix creates no finding, on the fixtures of PFL301/302/303/304/601
 
 _ALL = Settings(select=("ALL",))
 _OWN_FIXTURES = [c for c in CASES if c.id.split("/")[0] in {"pfl301", "pfl302", "pfl303", "pfl304", "pfl601"}]

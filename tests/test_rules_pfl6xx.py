@@ -195,7 +195,7 @@ def test_dependencies_only_for_tests_or_development_do_not_count(tmp_path):
     assert declared_packages(module) == ("fastapi", "redis", "torch", "ujson")
 
 
-# -- PFL601: layout, unused results, options and codecs (issue 8, defect 12)
+# -- PFL601: layout, unused results, options and codecs
 
 def _fixes(source: str) -> list[tuple[int, bool]]:
     return [(d.range.start.line, bool(d.fixes)) for d in Engine().analyze(source, with_packages("orjson")).diagnostics]

@@ -17,7 +17,7 @@ UTF-16 character 11 (``😋`` is a surrogate pair), UTF-8 character 14.
 
 Both sides split lines only at ``\\n``, ``\\r\\n`` and ``\\r`` (LSP's rule, Python's
 tokenizer's rule): ``lines`` below always come from
-:func:`perf_lsp.source.split_lines` (never ``str.splitlines``, which also splits at
+:func:`perf_lsp.text.split_lines` (never ``str.splitlines``, which also splits at
 form feeds and U+2028 and would shift every line after them).
 
 Out-of-range positions are read as the LSP specification and editors read them,
@@ -39,6 +39,7 @@ from lsprotocol import types
 
 from perf_lsp.model import Diagnostic, Edit, Position, Range
 from perf_lsp.settings import Settings
+from perf_lsp.text import line_body
 
 SOURCE = "perf-lsp"
 """The ``source`` of every diagnostic the server publishes."""
@@ -60,10 +61,6 @@ class Codec(Protocol):
     """What we use of pygls' ``PositionCodec``: code units of a string in the negotiated encoding."""
 
     def client_num_units(self, string: str) -> int: ...
-
-
-def _body(line: str) -> str:
-    return line.rstrip("\r\n")
 
 
 def _units(codec: Codec, text: str) -> int:
@@ -89,7 +86,7 @@ def to_lsp_position(pos: Position, lines: Sequence[str], codec: Codec) -> types.
         return types.Position(line=0, character=0)
     if index >= len(lines):
         return _end_of_text(lines, codec)
-    body = _body(lines[index])
+    body = line_body(lines[index])
     column = max(0, min(pos.column, len(body)))
     return types.Position(line=index, character=_units(codec, body[:column]))
 
@@ -104,10 +101,10 @@ def from_lsp_position(pos: types.Position, lines: Sequence[str], codec: Codec) -
         end = _end_of_text(lines, codec)
         if end.line >= len(lines):
             return Position(len(lines) + 1, 0)
-        return Position(end.line + 1, len(_body(lines[end.line])))
+        return Position(end.line + 1, len(line_body(lines[end.line])))
     if pos.line < 0:
         return Position(1, 0)
-    body = _body(lines[pos.line])
+    body = line_body(lines[pos.line])
     target = max(pos.character, 0)
     prefix = body[:target]
     if prefix.isascii() and len(prefix) == target:  # fast path: all ASCII up to the position

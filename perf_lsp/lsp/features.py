@@ -20,11 +20,11 @@ from pygls.uris import to_fs_path
 from perf_lsp.engine import Analysis, Engine, FixAllResult
 from perf_lsp.lsp import convert
 from perf_lsp.lsp.convert import FIX_ALL_KIND, QUICK_FIX_KIND, Codec, kind_allowed
-from perf_lsp.model import Applicability, Diagnostic, Edit, Fix, Position, Range
+from perf_lsp.model import Applicability, Diagnostic, Edit, Fix
 from perf_lsp.resolve import TypeResolver
 from perf_lsp.rules import by_code
 from perf_lsp.settings import Settings
-from perf_lsp.source import split_lines
+from perf_lsp.text import line_body, shift_range, split_lines
 from perf_lsp.textedit import apply_edits, diff_edits
 
 
@@ -249,18 +249,9 @@ def fix_preview(source: str, fix: Fix, context: int = 1) -> str:
     for first, last, edits in groups:
         region = "".join(lines[first - 1 : last])
         shift = first - 1
-        moved = [
-            Edit(
-                Range(
-                    Position(e.range.start.line - shift, e.range.start.column),
-                    Position(e.range.end.line - shift, e.range.end.column),
-                ),
-                e.content,
-            )
-            for e in edits
-        ]
-        old = [line.rstrip("\r\n") for line in split_lines(region)]
-        new = [line.rstrip("\r\n") for line in split_lines(apply_edits(region, moved))]
+        moved = [Edit(shift_range(e.range, -shift), e.content) for e in edits]
+        old = [line_body(line) for line in split_lines(region)]
+        new = [line_body(line) for line in split_lines(apply_edits(region, moved))]
         for line in list(difflib.unified_diff(old, new, lineterm="", n=context))[2:]:
             match = _HUNK.match(line)
             if match:

@@ -51,7 +51,7 @@ from perf_lsp.files import MAX_FILE_BYTES
 from perf_lsp.lsp import features, transport
 from perf_lsp.lsp.convert import FIX_ALL_KIND, SOURCE, from_lsp_range
 from perf_lsp.settings import Settings, from_lsp_options, load_for
-from perf_lsp.source import split_lines
+from perf_lsp.text import split_lines
 from perf_lsp.textedit import replace_range
 
 T = TypeVar("T")

@@ -74,8 +74,9 @@ class RuleContext:
     """Facts about one chunk that rules share: parents, positions and qualified names.
 
     Built once per analysed chunk. ``qualified_name`` resolves through imports
-    (the chunk's own, then the module's); it is the seam where jedi-based type
-    resolution will plug in.
+    (the chunk's own, then the module's) and never asks jedi: where names cannot
+    decide, a rule attaches a type question to its finding (:meth:`Rule.type_question`)
+    and the engine answers it after the chunk is checked, when it has a resolver.
     """
 
     def __init__(self, module: cst.Module, module_ctx: ModuleContext, settings: Settings, text: str) -> None:

@@ -129,8 +129,12 @@ class ConnectionPerCall(Rule):
 
     ## Example
     ```python
-    import psycopg2
+    import os
+
     import httpx
+    import psycopg2
+
+    DSN = os.environ["DATABASE_URL"]
 
     def load_user(user_id):
         conn = psycopg2.connect(DSN)
@@ -148,9 +152,12 @@ class ConnectionPerCall(Rule):
     A pool created once (at start-up, or lazily) and borrowed per call, and one
     HTTP client created at start-up and closed at shutdown:
     ```python
+    import os
+
     import httpx
     from psycopg2.pool import ThreadedConnectionPool
 
+    DSN = os.environ["DATABASE_URL"]
     POOL = ThreadedConnectionPool(1, 10, DSN)
     http_client = httpx.AsyncClient(limits=httpx.Limits(max_connections=20))  # aclose() at shutdown
 

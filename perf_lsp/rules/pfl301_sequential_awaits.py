@@ -192,24 +192,26 @@ class SequentialAwaits(Rule):
 
     ## Example
     ```python
-    async def process_workflow(self, state):
-        hubspot_data = await self.hubspot_agent.process(state.query)
-        gong_data = await self.gong_agent.process(state.query)
-        slack_data = await self.slack_agent.process(state.query)
-        return combine_results(hubspot_data, gong_data, slack_data)
+    class Workflow:
+        async def process(self, state):
+            hubspot_data = await self.hubspot_agent.process(state.query)
+            gong_data = await self.gong_agent.process(state.query)
+            slack_data = await self.slack_agent.process(state.query)
+            return self.combine(hubspot_data, gong_data, slack_data)
     ```
 
     ## Use instead
     ```python
     import asyncio
 
-    async def process_workflow(self, state):
-        hubspot_data, gong_data, slack_data = await asyncio.gather(
-            self.hubspot_agent.process(state.query),
-            self.gong_agent.process(state.query),
-            self.slack_agent.process(state.query),
-        )
-        return combine_results(hubspot_data, gong_data, slack_data)
+    class Workflow:
+        async def process(self, state):
+            hubspot_data, gong_data, slack_data = await asyncio.gather(
+                self.hubspot_agent.process(state.query),
+                self.gong_agent.process(state.query),
+                self.slack_agent.process(state.query),
+            )
+            return self.combine(hubspot_data, gong_data, slack_data)
     ```
 
     ## Fix safety

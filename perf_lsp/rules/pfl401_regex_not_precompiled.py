@@ -168,7 +168,7 @@ class RegexNotPrecompiled(Rule):
         if flags is not None and not _constant_flags(flags.value, self.ctx):
             return
         if self.ctx.repeating_loop(node) is None:
-            return  # once per call: a cache lookup, about 1 us (hand review, issue 3)
+            return  # once per call: a cache lookup, about 1 us (docs/real-code-review.md)
         key = compiled_key(pattern.value, flags.value if flags else None, self.ctx)
         fix = self._compile_fix(node, pattern, flags, key) if key is not None else None
         self.report(node, fix=fix, detail="Inside a loop: paid once per iteration.")

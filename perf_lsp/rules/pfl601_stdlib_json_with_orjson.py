@@ -62,8 +62,15 @@ class StdlibJsonWithOrjson(Rule):
     edit.
 
     ## Example
+    In a project whose dependencies list ``orjson``, or, as here, in a module that
+    imports it:
     ```python
     import json
+
+    import orjson
+
+    def publish(event: dict) -> bytes:
+        return orjson.dumps(event)
 
     def handle(raw: bytes) -> str:
         message = json.loads(raw)
@@ -72,8 +79,10 @@ class StdlibJsonWithOrjson(Rule):
 
     ## Use instead
     ```python
-    import json
     import orjson
+
+    def publish(event: dict) -> bytes:
+        return orjson.dumps(event)
 
     def handle(raw: bytes) -> str:
         message = orjson.loads(raw)
