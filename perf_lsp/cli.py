@@ -32,7 +32,7 @@ from perf_lsp import __version__
 from perf_lsp.engine import Engine, parses
 from perf_lsp.files import FileError, FileWalk, SourceFile, encode_source, read_source, write_source
 from perf_lsp.model import Applicability, Diagnostic
-from perf_lsp.resolve import TypeResolver
+from perf_lsp.analysis.resolve import TypeResolver
 from perf_lsp.output import Report, format_json, format_sarif, format_text, rule_doc, rule_table, rules_markdown
 from perf_lsp.settings import Settings, is_code_or_prefix, load_for
 from perf_lsp.source import needs_newer_python

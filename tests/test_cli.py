@@ -298,7 +298,7 @@ def test_library_warnings_and_logging_stay_off_stderr(tmp_path, capsys, monkeypa
     import logging
     import warnings
 
-    from perf_lsp import resolve
+    from perf_lsp.analysis import resolve
 
     real = resolve.TypeResolver.producers
 

@@ -164,7 +164,7 @@ def _fix_context(module_source: str):
 
     import libcst as cst
 
-    from perf_lsp.names import build_module_context
+    from perf_lsp.analysis.module import build_module_context
     from perf_lsp.rules.base import FixContext
 
     module_ctx = build_module_context([(stmt, 0) for stmt in ast.parse(module_source).body])

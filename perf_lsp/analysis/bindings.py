@@ -21,7 +21,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from perf_lsp.names import import_bindings
+from perf_lsp.analysis.module import import_bindings
 
 BUILTINS = frozenset(dir(builtins))
 """Builtin names (``len``, ``print``, ``Exception``...): a new name never shadows one."""

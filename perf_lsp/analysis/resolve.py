@@ -1,6 +1,6 @@
 """Type resolution with jedi, for the call sites import-based names cannot decide.
 
-Rules resolve names through imports first (:mod:`perf_lsp.names`). Where that is
+Rules resolve names through imports first (:mod:`perf_lsp.analysis.module`). Where that is
 not enough (``self.embedder.encode``, a value returned by a factory, a name
 imported from another module of the workspace) a rule attaches a
 :class:`TypeQuestion` to its finding, and the engine asks this module: "what

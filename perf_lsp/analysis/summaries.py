@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 from functools import cached_property
 
-from perf_lsp.names import ModuleContext, dotted_name, import_bindings
+from perf_lsp.analysis.module import ModuleContext, dotted_name, import_bindings
 
 
 class ChunkSummary:

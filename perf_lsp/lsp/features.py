@@ -21,7 +21,7 @@ from perf_lsp.engine import Analysis, Engine, FixAllResult
 from perf_lsp.lsp import convert
 from perf_lsp.lsp.convert import FIX_ALL_KIND, QUICK_FIX_KIND, Codec, kind_allowed
 from perf_lsp.model import Applicability, Diagnostic, Edit, Fix, Position, Range
-from perf_lsp.resolve import TypeResolver
+from perf_lsp.analysis.resolve import TypeResolver
 from perf_lsp.rules import by_code
 from perf_lsp.settings import Settings
 from perf_lsp.source import split_lines

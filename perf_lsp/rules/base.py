@@ -25,12 +25,12 @@ from typing import ClassVar, TypeVar
 
 import libcst as cst
 
-from perf_lsp.bindings import BUILTINS, DocumentNames
+from perf_lsp.analysis.bindings import BUILTINS, DocumentNames
 from perf_lsp.model import Applicability, FixOffer, Position, Range
-from perf_lsp.names import ModuleContext, imports_in
-from perf_lsp.resolve import TypeQuestion
+from perf_lsp.analysis.module import ModuleContext, imports_in
+from perf_lsp.analysis.resolve import TypeQuestion
 from perf_lsp.rules.positions import ChunkPositions
-from perf_lsp.rules.summary import ChunkSummary
+from perf_lsp.analysis.summaries import ChunkSummary
 from perf_lsp.settings import Settings
 
 ResultT = TypeVar("ResultT")
@@ -372,9 +372,9 @@ class FixContext:
     ``taken`` holds every name a new module-level name could clash with: the
     document's real bindings in any scope, the names it reads anywhere, builtins
     (words in strings, comments and attribute names do not count; see
-    :mod:`perf_lsp.bindings`). ``local_imports`` are the chunk's own imports (a
+    :mod:`perf_lsp.analysis.bindings`). ``local_imports`` are the chunk's own imports (a
     chunk that does ``import re`` inside a function may still get ``import re`` at
-    module level). ``names`` (the document's :class:`~perf_lsp.bindings.DocumentNames`)
+    module level). ``names`` (the document's :class:`~perf_lsp.analysis.bindings.DocumentNames`)
     and ``index`` (the chunk's index) let a fix find existing module-level
     definitions; ``round`` holds what the other fixes of the same batch add.
     Definitions are inserted before the chunk's statement (after the last
@@ -589,7 +589,7 @@ class Rule(cst.BatchableCSTVisitor):
 
     @classmethod
     def wants(cls, summary: "ChunkSummary", settings: Settings) -> bool:
-        """Structural prefilter on the chunk's :mod:`ast` (see :mod:`perf_lsp.rules.summary`).
+        """Structural prefilter on the chunk's :mod:`ast` (see :mod:`perf_lsp.analysis.summaries`).
 
         Runs after :meth:`applies_to` and before the libcst parse; False skips the
         chunk for this rule. The default keeps every chunk.
@@ -659,7 +659,7 @@ class Rule(cst.BatchableCSTVisitor):
         reject: frozenset[str] = frozenset(),
         keep_unresolved: bool = False,
     ) -> TypeQuestion:
-        """A :class:`~perf_lsp.resolve.TypeQuestion` about ``expr`` (asked at its last name) for :meth:`report`.
+        """A :class:`~perf_lsp.analysis.resolve.TypeQuestion` about ``expr`` (asked at its last name) for :meth:`report`.
 
         Without ``keep_unresolved`` the finding is published only once jedi confirms
         that a producer of the value is in ``accept`` (names alone could not

@@ -458,7 +458,7 @@ def cached_factory_fix(ctx: RuleContext, node: cst.Call, callee: str, qualified:
     the callee inside it when the chunk imported it locally, and calls it instead.
     ``callee`` must be a dotted name valid at module level or through that import.
     """
-    from perf_lsp.codemod import replace_node
+    from perf_lsp.fix.codemod import replace_node
 
     def build(fctx):
         existing = fctx.module_ctx.factory_for(qualified)

@@ -6,7 +6,7 @@ import re
 
 import libcst as cst
 
-from perf_lsp.codemod import replace_node
+from perf_lsp.fix.codemod import replace_node
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import FixContext, Rule, dotted
 from perf_lsp.rules.patterns import (

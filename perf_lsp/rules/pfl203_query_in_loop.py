@@ -6,7 +6,7 @@ import re
 
 import libcst as cst
 
-from perf_lsp.codemod import replace_nodes
+from perf_lsp.fix.codemod import replace_nodes
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, dotted
 from perf_lsp.rules.patterns import is_constant_string, referenced_names, target_names, walk

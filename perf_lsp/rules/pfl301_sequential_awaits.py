@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from perf_lsp.codemod import replace_nodes
+from perf_lsp.fix.codemod import replace_nodes
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import FixContext, Rule, RuleContext, dotted
 from perf_lsp.rules.patterns import (
@@ -1050,7 +1050,7 @@ _MUTATING_METHODS = frozenset(
 def module_mutated_globals(body: Iterable[ast.stmt]) -> tuple[str, ...]:
     """Names that a function of the module rebinds or changes in place, sorted.
 
-    Meant for :class:`perf_lsp.names.ModuleContext` (a ``mutated_globals`` field, part
+    Meant for :class:`perf_lsp.analysis.module.ModuleContext` (a ``mutated_globals`` field, part
     of its fingerprint): a ``global NAME`` in any function or method, and the first
     name of ``NAME.attr = ...``, ``NAME[k] = ...``, ``del NAME[k]``, ``NAME.x += ...`` or
     ``NAME.update(...)`` (a container method that changes it, called as a statement or

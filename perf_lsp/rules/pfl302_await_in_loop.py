@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from perf_lsp.codemod import replace_nodes
+from perf_lsp.fix.codemod import replace_nodes
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import COMPREHENSIONS, FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, dotted
 from perf_lsp.rules.patterns import (

@@ -7,9 +7,9 @@ from collections.abc import Iterable, Mapping
 
 import libcst as cst
 
-from perf_lsp.codemod import replace_node
+from perf_lsp.fix.codemod import replace_node
 from perf_lsp.model import Applicability
-from perf_lsp.names import dotted_name, resolve_dotted
+from perf_lsp.analysis.module import dotted_name, resolve_dotted
 from perf_lsp.rules.base import COMPREHENSIONS, FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, dotted
 from perf_lsp.rules.patterns import (
     binds_locally,
@@ -479,7 +479,7 @@ def _short(code: str) -> str:
 def module_blocking_helpers(body: Iterable[ast.stmt], imports: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     """(name, label of the blocking call) for each module-level sync ``def`` whose own body blocks.
 
-    Meant for :class:`perf_lsp.names.ModuleContext` (a ``blocking_helpers`` field,
+    Meant for :class:`perf_lsp.analysis.module.ModuleContext` (a ``blocking_helpers`` field,
     part of its fingerprint) so that PFL303 can report ``helper()`` called from an
     ``async def`` in another top-level statement. Judged with :mod:`ast` and the
     module's imports: the calls of :data:`BLOCKING_CALLS` (``open`` when the

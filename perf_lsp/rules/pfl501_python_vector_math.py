@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from perf_lsp.codemod import replace_node
+from perf_lsp.fix.codemod import replace_node
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import FixContext, Rule, runtime_alias
 from perf_lsp.rules.patterns import is_builtin_call

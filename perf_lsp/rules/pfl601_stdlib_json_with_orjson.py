@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from perf_lsp.codemod import replace_node
+from perf_lsp.fix.codemod import replace_node
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import FixContext, Rule, imported_only_optionally
 from perf_lsp.rules.patterns import ONE_TIME_METHODS, is_cached_function, walk
