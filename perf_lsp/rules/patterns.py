@@ -133,22 +133,6 @@ def camel_to_snake(name: str) -> str:
     return "".join(out).strip("_")
 
 
-def walk(node: cst.CSTNode, stop: tuple[type[cst.CSTNode], ...] = ()) -> Iterator[cst.CSTNode]:
-    """``node``'s descendants, depth first, in source order; the children of ``stop`` types are not entered.
-
-    ``stop`` holds concrete node classes, matched exactly (``isinstance`` on libcst's
-    abstract classes is slow). A descendant of a ``stop`` type is itself yielded,
-    only its children are skipped. Punctuation, operators, whitespace and comments are not walked.
-    """
-    stop_types = frozenset(stop)
-    stack = list(reversed(children(node)))
-    while stack:
-        current = stack.pop()
-        yield current
-        if type(current) not in stop_types:
-            stack.extend(reversed(children(current)))
-
-
 def referenced_names(node: cst.CSTNode, skip: cst.CSTNode | None = None) -> set[str]:
     """Every variable name ``node`` mentions (read or written), attribute and keyword-argument names excluded.
 
@@ -743,18 +727,6 @@ def imported_as(stmt: cst.Import | cst.ImportFrom, name: str) -> str | None:
 
 
 # -- local variables: occurrences, bindings, dominance (PFL402, PFL503) -----------------
-
-
-def parent_map(root: cst.CSTNode) -> dict[cst.CSTNode, cst.CSTNode]:
-    """The parent of every node under ``root`` (as :func:`children` sees the tree)."""
-    parents: dict[cst.CSTNode, cst.CSTNode] = {}
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        for child in children(node):
-            parents[child] = node
-            stack.append(child)
-    return parents
 
 
 _SCOPE_NODES = (cst.FunctionDef, cst.Lambda, cst.ClassDef, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
