@@ -19,60 +19,24 @@ from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, dotted
 ResultT = TypeVar("ResultT")
 
 
-ResultT = TypeVar("ResultT")
+class SemanticModel:
+    """Facts about one chunk that every rule shares: parents, enclosing scopes and loops, qualified names.
 
-
-class RuleContext:
-    """Facts about one chunk that rules share: parents, positions and qualified names.
-
-    Built once per analysed chunk. ``qualified_name`` resolves through imports
-    (the chunk's own, then the module's); it is the seam where jedi-based type
-    resolution will plug in.
+    ``module`` is the chunk's libcst tree, ``text`` its source, ``module_ctx`` the
+    module's facts. The parents are recorded by the one traversal of the chunk
+    (:meth:`perf_lsp.rules.base.RuleContext.run` records each node's parent as it
+    goes); navigation is valid after it. ``qualified_name`` resolves through
+    imports only (the chunk's own, then the module's): what a value is at run time
+    is asked of jedi separately, through :class:`perf_lsp.analysis.resolve.TypeQuestion`.
     """
 
-    def __init__(self, module: cst.Module, module_ctx: ModuleContext, settings: Settings, text: str) -> None:
+    def __init__(self, module: cst.Module, module_ctx: ModuleContext, text: str) -> None:
         self.module = module
         self.module_ctx = module_ctx
-        self.settings = settings
         self.text = text
         self._parents: dict[cst.CSTNode, cst.CSTNode] = {}
-        self._positions = None
         self._local_imports: dict[str, str] | None = None
         self._memo: dict[tuple, object] = {}
-
-    def run(self, rules: list["Rule"]) -> None:
-        """Run ``rules`` over the chunk in one traversal, recording every node's parent on the way.
-
-        The walk reads each node's dataclass fields directly and skips punctuation
-        and whitespace (see :func:`children`; about twice as fast as libcst's
-        visitor machinery on a 2,400-line module), and calls the rules'
-        ``visit_<Node>`` before and ``leave_<Node>`` after the node's children.
-        Positions are computed only if a rule reports.
-        """
-        visits: dict[type, list] = {}
-        leaves: dict[type, list] = {}
-        for rule in rules:
-            for name, method in rule.get_visitors().items():
-                kind, _, type_name = name.partition("_")
-                node_type = getattr(cst, type_name, None)
-                if node_type is None:
-                    continue
-                (visits if kind == "visit" else leaves).setdefault(node_type, []).append(method)
-        parents = self._parents
-        stack: list[tuple[cst.CSTNode, bool]] = [(self.module, False)]
-        while stack:
-            node, leaving = stack.pop()
-            if leaving:
-                for method in leaves.get(type(node), ()):
-                    method(node)
-                continue
-            for method in visits.get(type(node), ()):
-                method(node)
-            stack.append((node, True))
-            children_ = children(node)
-            for child in children_:
-                parents[child] = node
-            stack.extend((child, False) for child in reversed(children_))
 
     def memo(self, compute: Callable[..., ResultT], *args: object) -> ResultT:
         """``compute(*args)``, computed once per chunk analysis and shared by every rule and call site.
@@ -144,14 +108,6 @@ class RuleContext:
             child = anc
         return None
 
-    def range_of(self, node: cst.CSTNode, end_node: cst.CSTNode | None = None) -> Range:
-        """Chunk-relative range from ``node``'s start to ``end_node``'s (or its own) end."""
-        if self._positions is None:
-            self._positions = ChunkPositions(self.module, self.text, self._parents)
-        start = self._positions[node].start
-        end = self._positions[end_node or node].end
-        return Range(Position(start.line, start.column), Position(end.line, end.column))
-
     def code(self, node: cst.CSTNode) -> str:
         """The source text of ``node`` as the chunk writes it."""
         return self.module.code_for_node(node)
@@ -178,7 +134,7 @@ class RuleContext:
         return self.resolve_dotted(name) if name else None
 
 
-def _only_in_first_iter(node: cst.CSTNode, comp_for: cst.CompFor, ctx: RuleContext) -> bool:
+def _only_in_first_iter(node: cst.CSTNode, comp_for: cst.CompFor, ctx: SemanticModel) -> bool:
     """True when ``node`` sits in the outermost iterable of a comprehension (evaluated once)."""
     child = node
     for anc in ctx.ancestors(node):
