@@ -33,7 +33,8 @@ from perf_lsp.analysis.bindings import DocumentNames, parse_names
 from perf_lsp.model import Applicability, Diagnostic, Edit, Fix, FixOffer, Position, Range
 from perf_lsp.analysis.module import ModuleContext, imports_in
 from perf_lsp.rules import REGISTRY
-from perf_lsp.rules.base import Finding, FixContext, FixRound, Rule, RuleContext
+from perf_lsp.rules.base import Finding, Rule, RuleContext
+from perf_lsp.fix.context import FixContext, FixRound
 from perf_lsp.analysis.resolve import TypeResolver
 from perf_lsp.analysis.summaries import ChunkSummary
 from perf_lsp.settings import Settings

@@ -18,7 +18,6 @@ from perf_lsp.analysis.bindings import BUILTINS, DocumentNames
 from perf_lsp.analysis.module import ModuleContext
 from perf_lsp.analysis.tree import children
 
-
 FixBuilder = Callable[["FixContext"], "cst.Module | None"]
 """Builds one fix: returns the rewritten chunk (or None when the fix cannot apply),
 and may add module-level definitions and imports through the FixContext."""

@@ -1,4 +1,4 @@
-"""What every rule is built on: the rule class, the per-chunk context and the fix context.
+"""What every rule is built on: the rule class, the findings it reports and the per-chunk context.
 
 A rule is one class in one file: a stable ``code``, a ``name``, a ``message``, a
 ``fix_title`` and ``fix_safety``, a docstring in Ruff's sections (What it does /
@@ -14,24 +14,21 @@ the engine shifts them into the document.
 
 from __future__ import annotations
 
-import ast
 import inspect
 import re
-import sys
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 import libcst as cst
 
-from perf_lsp.analysis.bindings import BUILTINS, DocumentNames
-from perf_lsp.model import Applicability, FixOffer, Position, Range
 from perf_lsp.analysis.module import ModuleContext
-from perf_lsp.analysis.semantic import SemanticModel
-from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, SCOPES, children, dotted
 from perf_lsp.analysis.resolve import TypeQuestion
-from perf_lsp.rules.positions import ChunkPositions
+from perf_lsp.analysis.semantic import SemanticModel
 from perf_lsp.analysis.summaries import ChunkSummary
+from perf_lsp.analysis.tree import children
+from perf_lsp.fix.context import FixBuilder
+from perf_lsp.model import Applicability, FixOffer, Position, Range
+from perf_lsp.rules.positions import ChunkPositions
 from perf_lsp.settings import Settings
 
 

@@ -10,7 +10,8 @@ from collections.abc import Iterable, Iterator
 
 import libcst as cst
 
-from perf_lsp.rules.base import COMPREHENSIONS, FUNCTION_BOUNDARIES, RuleContext, children, dotted
+from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, children, dotted, parent_map, walk
+from perf_lsp.rules.base import RuleContext
 
 CACHE_DECORATORS = frozenset(
     {

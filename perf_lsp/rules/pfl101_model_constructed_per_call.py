@@ -8,7 +8,9 @@ import libcst as cst
 
 from perf_lsp.fix.codemod import replace_node
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import FixContext, Rule, dotted
+from perf_lsp.rules.base import Rule
+from perf_lsp.fix.context import FixContext
+from perf_lsp.analysis.tree import dotted
 from perf_lsp.rules.patterns import (
     assigned_target,
     built_value_escapes,

@@ -7,7 +7,8 @@ import re
 import libcst as cst
 
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import Rule, dotted
+from perf_lsp.rules.base import Rule
+from perf_lsp.analysis.tree import dotted, walk
 from perf_lsp.rules.patterns import (
     assigned_target,
     built_value_escapes,
@@ -21,7 +22,6 @@ from perf_lsp.rules.patterns import (
     is_cold_path,
     is_literal,
     referenced_names,
-    walk,
 )
 
 SDK_CLIENTS = frozenset(

@@ -7,7 +7,8 @@ import re
 import libcst as cst
 
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import COMPREHENSIONS, Rule, dotted
+from perf_lsp.rules.base import Rule
+from perf_lsp.analysis.tree import COMPREHENSIONS, dotted, walk
 from perf_lsp.rules.patterns import (
     assigned_target,
     built_value_escapes,
@@ -18,7 +19,6 @@ from perf_lsp.rules.patterns import (
     has_uncacheable_arg,
     in_lazy_init,
     is_cold_path,
-    walk,
 )
 
 # qualified name -> what it opens

@@ -8,8 +8,10 @@ import libcst as cst
 
 from perf_lsp.fix.codemod import replace_node, replace_nodes
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, children, dotted
-from perf_lsp.rules.patterns import imported_as, name_bindings, referenced_names, target_names, walk
+from perf_lsp.rules.base import Rule, RuleContext
+from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, children, dotted, walk
+from perf_lsp.fix.context import FixContext
+from perf_lsp.rules.patterns import imported_as, name_bindings, referenced_names, target_names
 from perf_lsp.rules.pfl201_encode_in_loop import _bound_names, _comprehension_targets
 
 # requests function -> how many positional arguments the Session method takes the same way

@@ -10,7 +10,9 @@ import libcst as cst
 
 from perf_lsp.fix.codemod import replace_nodes
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import COMPREHENSIONS, FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, dotted
+from perf_lsp.rules.base import Rule, RuleContext
+from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, dotted, walk
+from perf_lsp.fix.context import FixContext
 from perf_lsp.rules.patterns import (
     all_params,
     annotation_qualified_names,
@@ -22,7 +24,6 @@ from perf_lsp.rules.patterns import (
     stored_names,
     target_leaves,
     target_names,
-    walk,
 )
 
 EMBEDDING_MODELS = frozenset(

@@ -15,8 +15,10 @@ import libcst as cst
 
 from perf_lsp.fix.codemod import replace_nodes
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import COMPREHENSIONS, FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, dotted
-from perf_lsp.rules.patterns import annotation_qualified_names, referenced_names, target_names, walk
+from perf_lsp.rules.base import Rule, RuleContext
+from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, dotted, walk
+from perf_lsp.fix.context import FixContext
+from perf_lsp.rules.patterns import annotation_qualified_names, referenced_names, target_names
 from perf_lsp.rules.pfl201_encode_in_loop import (
     _SCOPES,
     _bound_names,

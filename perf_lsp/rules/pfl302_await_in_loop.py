@@ -6,7 +6,9 @@ import libcst as cst
 
 from perf_lsp.fix.codemod import replace_nodes
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import COMPREHENSIONS, FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, dotted
+from perf_lsp.rules.base import Rule, RuleContext
+from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, dotted, walk
+from perf_lsp.fix.context import FixContext
 from perf_lsp.rules.patterns import (
     breaks_loop,
     camel_to_snake,
@@ -20,7 +22,6 @@ from perf_lsp.rules.patterns import (
     target_leaves,
     target_names,
     uses_other_event_loop,
-    walk,
 )
 from perf_lsp.rules.pfl301_sequential_awaits import HTTP_CLIENTS, ORDERED_METHODS, SHARED_RESOURCES, WHOLE_SEGMENTS
 

@@ -10,7 +10,9 @@ import libcst as cst
 from perf_lsp.fix.codemod import replace_node
 from perf_lsp.model import Applicability
 from perf_lsp.analysis.module import dotted_name, resolve_dotted
-from perf_lsp.rules.base import COMPREHENSIONS, FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, dotted
+from perf_lsp.rules.base import Rule, RuleContext
+from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, dotted, walk
+from perf_lsp.fix.context import FixContext
 from perf_lsp.rules.patterns import (
     binds_locally,
     calls_method_of,
@@ -25,7 +27,6 @@ from perf_lsp.rules.patterns import (
     stored_names,
     target_leaves,
     uses_other_event_loop,
-    walk,
 )
 
 _HTTP_VERBS = ("get", "post", "put", "patch", "delete", "head", "options", "request")

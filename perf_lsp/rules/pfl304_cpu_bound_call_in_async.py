@@ -5,7 +5,8 @@ from __future__ import annotations
 import libcst as cst
 
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import COMPREHENSIONS, Rule, RuleContext, dotted
+from perf_lsp.rules.base import Rule, RuleContext
+from perf_lsp.analysis.tree import COMPREHENSIONS, dotted
 from perf_lsp.rules.patterns import (
     annotation_qualified_names,
     held_thread_lock,

@@ -10,7 +10,8 @@ import libcst as cst
 
 from perf_lsp.fix.codemod import comments, remove_args, replace_node
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import FixContext, Rule, RuleContext
+from perf_lsp.rules.base import Rule, RuleContext
+from perf_lsp.fix.context import FixContext
 from perf_lsp.analysis.module import dotted_name, resolve_dotted
 from perf_lsp.rules.patterns import (
     ONE_TIME_METHODS,

@@ -6,7 +6,8 @@ import libcst as cst
 
 from perf_lsp.fix.codemod import replace_nodes
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import FixContext, Rule
+from perf_lsp.rules.base import Rule
+from perf_lsp.fix.context import FixContext
 from perf_lsp.rules.patterns import (
     in_nested_scope,
     inside,
@@ -15,8 +16,8 @@ from perf_lsp.rules.patterns import (
     is_str_expression,
     occurrences_in,
     runs_before,
-    walk,
 )
+from perf_lsp.analysis.tree import walk
 
 # calls that can read a function's local variables behind the rule's back
 _FRAME_READERS = frozenset({"locals", "vars", "eval", "exec"})

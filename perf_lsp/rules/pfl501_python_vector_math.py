@@ -9,7 +9,8 @@ import libcst as cst
 
 from perf_lsp.fix.codemod import replace_node
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import FixContext, Rule, runtime_alias
+from perf_lsp.rules.base import Rule
+from perf_lsp.fix.context import FixContext, runtime_alias
 from perf_lsp.rules.patterns import is_builtin_call
 
 # names that say the numbers are vectors: embeddings, similarity, norms

@@ -7,8 +7,9 @@ import builtins
 
 import libcst as cst
 
-from perf_lsp.rules.base import COMPREHENSIONS, Rule, dotted
-from perf_lsp.rules.patterns import all_params, children, is_cached_function, referenced_names, target_names, walk
+from perf_lsp.rules.base import Rule
+from perf_lsp.analysis.tree import COMPREHENSIONS, dotted, walk
+from perf_lsp.rules.patterns import all_params, children, is_cached_function, referenced_names, target_names
 from perf_lsp.rules.pfl201_encode_in_loop import _binding_targets
 
 _ALGORITHMS = frozenset(
