@@ -324,3 +324,376 @@ class DocumentNames:
             if name in self.chunks[index].module_bound:
                 return index
         return None
+
+
+# -- libcst: what a scope binds, reads and writes (one notion of a bound name for every rule) ------------
+
+
+def referenced_names(node: cst.CSTNode, skip: cst.CSTNode | None = None) -> set[str]:
+    """Every variable name ``node`` mentions (read or written), attribute and keyword-argument names excluded.
+
+    ``d.text + f(x, sep=s)`` -> ``{"d", "f", "x", "s"}``. Conservative: names bound by a
+    lambda or comprehension inside ``node`` count too. The subtree ``skip`` is left out.
+    """
+    found: set[str] = set()
+    stack: list[cst.CSTNode] = [node]
+    while stack:
+        current = stack.pop()
+        if current is skip:
+            continue
+        if isinstance(current, cst.Name):
+            found.add(current.value)
+        elif isinstance(current, cst.Attribute):
+            stack.append(current.value)
+        elif isinstance(current, cst.Arg):
+            stack.append(current.value)
+        else:
+            stack.extend(children(current))
+    return found
+
+
+def all_params(params: cst.Parameters) -> list[cst.Param]:
+    """Every parameter of a signature: positional-only, normal, keyword-only, ``*args`` and ``**kwargs``."""
+    out = [*params.posonly_params, *params.params, *params.kwonly_params]
+    for star in (params.star_arg, params.star_kwarg):
+        if isinstance(star, cst.Param):
+            out.append(star)
+    return out
+
+
+def target_leaves(target: cst.CSTNode) -> list[cst.CSTNode]:
+    """The single targets inside a tuple/list/starred target, in order (``a, (b.x, *c)`` -> ``a``, ``b.x``, ``c``)."""
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [leaf for element in target.elements for leaf in target_leaves(element.value)]
+    if isinstance(target, cst.StarredElement):
+        return target_leaves(target.value)
+    return [target]
+
+
+def stored_names(target: cst.CSTNode) -> set[str]:
+    """The bare names a target stores into (not the names read by ``a.b = ``/``a[i] = ``)."""
+    return {leaf.value for leaf in target_leaves(target) if isinstance(leaf, cst.Name)}
+
+
+def target_names(target: cst.CSTNode) -> set[str] | None:
+    """The names an assignment or loop target binds (``i, (a, *b)`` -> ``{"i", "a", "b"}``).
+
+    None when the target also stores into an attribute or a subscript.
+    """
+    if isinstance(target, cst.Name):
+        return {target.value}
+    if isinstance(target, (cst.Tuple, cst.List)):
+        names: set[str] = set()
+        for element in target.elements:
+            inner = target_names(element.value)
+            if inner is None:
+                return None
+            names |= inner
+        return names
+    if isinstance(target, cst.StarredElement):
+        return target_names(target.value)
+    return None
+
+
+def name_bindings(scope: cst.CSTNode, name: str) -> Iterator[tuple[str, cst.CSTNode, cst.BaseExpression | None]]:
+    """Every place ``scope`` binds ``name``, as ``(kind, node, value)``, in source order: the body of a
+    function (its locals), or any other node (a statement: what it binds in its own scope).
+
+    Kinds: ``"import"`` (``node`` the ``Import``/``ImportFrom``, see :func:`imported_as`; ``value``
+    None), ``"assign"`` (``node`` the
+    ``Assign``/``AnnAssign``/``NamedExpr``; ``value`` the assigned expression, None when it cannot be
+    told: an unpacking, an annotation without a value), ``"augassign"`` (``value`` the operand),
+    ``"def"`` (a nested ``def``/``class``), ``"target"`` (a ``for``/``with``/``except``/``match``
+    target: an unknown value), ``"del"`` and ``"global"`` (``global``/``nonlocal`` declarations).
+    Nested functions, lambdas and classes are not entered (their names are their own), nor the
+    targets of comprehensions; parameters are not included.
+    """
+    stack: list[cst.CSTNode] = [scope.body if isinstance(scope, cst.FunctionDef) else scope]
+    found: list[tuple[str, cst.CSTNode, cst.BaseExpression | None]] = []
+    while stack:
+        node = stack.pop()
+        kids = children(node)
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            if node.name.value == name:
+                found.append(("def", node, None))
+            continue
+        if isinstance(node, cst.Lambda):
+            continue
+        if isinstance(node, (cst.Import, cst.ImportFrom)):
+            if imported_as(node, name) is not None:
+                found.append(("import", node, None))
+            continue
+        if isinstance(node, cst.Assign):
+            for target in node.targets:
+                if name in stored_names(target.target):
+                    value = node.value if isinstance(target.target, cst.Name) else None
+                    found.append(("assign", node, value))
+        elif isinstance(node, cst.AnnAssign):
+            if isinstance(node.target, cst.Name) and node.target.value == name:
+                found.append(("assign", node, node.value))
+        elif isinstance(node, cst.AugAssign):
+            if isinstance(node.target, cst.Name) and node.target.value == name:
+                found.append(("augassign", node, node.value))
+        elif isinstance(node, cst.NamedExpr):
+            if isinstance(node.target, cst.Name) and node.target.value == name:
+                found.append(("assign", node, node.value))
+        elif isinstance(node, cst.For):
+            if name in stored_names(node.target):
+                found.append(("target", node, None))
+        elif isinstance(node, cst.WithItem):
+            if node.asname is not None and name in stored_names(node.asname.name):
+                found.append(("target", node, None))
+        elif isinstance(node, (cst.ExceptHandler, cst.ExceptStarHandler)):
+            if node.name is not None and name in stored_names(node.name.name):
+                found.append(("target", node, None))
+        elif isinstance(node, (cst.MatchAs, cst.MatchStar)):
+            if node.name is not None and node.name.value == name:
+                found.append(("target", node, None))
+        elif isinstance(node, cst.MatchMapping):
+            if node.rest is not None and node.rest.value == name:
+                found.append(("target", node, None))
+        elif isinstance(node, cst.Del):
+            if name in stored_names(node.target):
+                found.append(("del", node, None))
+        elif isinstance(node, (cst.Global, cst.Nonlocal)):
+            if any(item.name.value == name for item in node.names):
+                found.append(("global", node, None))
+        elif isinstance(node, cst.CompFor):
+            kids = [child for child in kids if child is not node.target]
+        stack.extend(reversed(kids))
+    return iter(found)
+
+
+def imported_as(stmt: cst.Import | cst.ImportFrom, name: str) -> str | None:
+    """The qualified name an import statement binds to ``name``, or None when it does not bind it.
+
+    ``import a.b`` binds ``a`` to ``a``; ``import a.b as c`` binds ``c`` to ``a.b``; ``from a import b
+    as c`` binds ``c`` to ``a.b``; a relative ``from .m import x`` binds ``x`` to ``.m.x``. A star
+    import binds nothing this can tell.
+    """
+    if isinstance(stmt.names, cst.ImportStar):
+        return None
+    module = ""
+    if isinstance(stmt, cst.ImportFrom):
+        module = "." * len(stmt.relative) + (dotted(stmt.module) or "" if stmt.module is not None else "")
+    for alias in stmt.names:
+        full = dotted(alias.name) or ""
+        if alias.asname is not None:
+            bound = alias.asname.name.value if isinstance(alias.asname.name, cst.Name) else None
+            qualified = full
+        elif isinstance(stmt, cst.Import):
+            bound = qualified = full.split(".", 1)[0]
+        else:
+            bound = qualified = full
+        if bound != name:
+            continue
+        if isinstance(stmt, cst.ImportFrom):
+            return f"{module}.{qualified}" if module and not module.endswith(".") else module + qualified
+        return qualified
+    return None
+
+
+def is_store_position(node: cst.CSTNode, parents: dict[cst.CSTNode, cst.CSTNode]) -> bool:
+    """True when the name ``node`` is written (bound or deleted) where it stands."""
+    child = node
+    parent = parents.get(child)
+    # climb through tuple/list/starred targets: ``a, (b, *c) = ...``
+    while isinstance(parent, (cst.Element, cst.StarredElement, cst.Tuple, cst.List)):
+        child, parent = parent, parents.get(parent)
+    if isinstance(parent, (cst.AssignTarget, cst.AnnAssign, cst.AugAssign)):
+        return parent.target is child
+    if isinstance(parent, (cst.For, cst.CompFor)):
+        return parent.target is child
+    if isinstance(parent, cst.NamedExpr):
+        return parent.target is child
+    if isinstance(parent, (cst.Del, cst.NameItem, cst.Param, cst.AsName, cst.ImportAlias)):
+        return True
+    if isinstance(parent, (cst.FunctionDef, cst.ClassDef)):
+        return parent.name is child
+    if isinstance(parent, (cst.MatchAs, cst.MatchStar)):
+        return True
+    if isinstance(parent, cst.MatchMapping):
+        return parent.rest is child
+    return False
+
+
+def name_occurrences(
+    root: cst.CSTNode, name: str, parents: dict[cst.CSTNode, cst.CSTNode]
+) -> list[tuple[cst.Name, bool]]:
+    """Every use of the variable ``name`` under ``root`` as ``(node, is_store)``, in source order.
+
+    Attribute names (``obj.name``) and keyword names (``f(name=1)``) are not
+    variables and are left out; uses inside nested functions, lambdas, classes and
+    comprehensions are included (conservative: they may be the same variable).
+    """
+    out: list[tuple[cst.Name, bool]] = []
+    for node in walk(root):
+        if not isinstance(node, cst.Name) or node.value != name:
+            continue
+        parent = parents.get(node)
+        if isinstance(parent, cst.Attribute) and parent.attr is node:
+            continue
+        if isinstance(parent, cst.Arg) and parent.keyword is node:
+            continue
+        out.append((node, is_store_position(node, parents)))
+    return out
+
+
+def occurrences_in(
+    ctx: RuleContext, root: cst.CSTNode
+) -> tuple[dict[cst.CSTNode, cst.CSTNode], dict[str, list[tuple[cst.Name, bool]]]]:
+    """``parent_map(root)`` and, for every variable name, ``name_occurrences(root, name, parents)``.
+
+    Built in one walk of ``root`` and remembered for the chunk's analysis
+    (:meth:`RuleContext.memo`), so that a rule asking about one name per site in a
+    long function stays linear in the function's size. Shared: do not mutate.
+    """
+    return ctx.memo(_occurrences_in, root)
+
+
+def _occurrences_in(root: cst.CSTNode) -> tuple[dict[cst.CSTNode, cst.CSTNode], dict[str, list[tuple[cst.Name, bool]]]]:
+    parents = parent_map(root)
+    by_name: dict[str, list[tuple[cst.Name, bool]]] = {}
+    for node in walk(root):
+        if not isinstance(node, cst.Name):
+            continue
+        parent = parents.get(node)
+        if isinstance(parent, cst.Attribute) and parent.attr is node:
+            continue
+        if isinstance(parent, cst.Arg) and parent.keyword is node:
+            continue
+        by_name.setdefault(node.value, []).append((node, is_store_position(node, parents)))
+    return parents, by_name
+
+
+def dotted_refs(node: cst.CSTNode) -> set[tuple[str, ...]]:
+    """The maximal name/attribute chains ``node`` reads: ``d.text + x[i]`` -> {(d, text), (x,), (i,)}."""
+    found: set[tuple[str, ...]] = set()
+    stack: list[cst.CSTNode] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, (cst.Name, cst.Attribute)):
+            name = dotted(current)
+            if name is not None:
+                found.add(tuple(name.split(".")))
+                continue
+        if isinstance(current, cst.Attribute):
+            stack.append(current.value)
+        elif isinstance(current, cst.Arg):
+            stack.append(current.value)
+        else:
+            stack.extend(children(current))
+    return found
+
+
+def store_path(target: cst.CSTNode) -> tuple[str, ...] | None:
+    """``a.b = `` -> (a, b); ``a.b[i] = `` -> (a, b); ``a = `` -> (a,)."""
+    while isinstance(target, cst.Subscript):
+        target = target.value
+    name = dotted(target) if isinstance(target, (cst.Name, cst.Attribute)) else None
+    return tuple(name.split(".")) if name else None
+
+
+def paths_overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """One path is a prefix of the other: a write to one may change the other."""
+    n = min(len(a), len(b))
+    return a[:n] == b[:n]
+
+
+_VALUES_CACHE: dict[int, tuple[cst.FunctionDef, dict[str, list[cst.BaseExpression] | None]]] = {}
+
+
+def local_values(func: cst.FunctionDef, name: str) -> list[cst.BaseExpression] | None:
+    """The values ``func`` assigns to local ``name`` (``x = v``, ``with v as x``); None when it binds it otherwise.
+
+    Found for every name in one walk of the function, remembered per function node
+    (receivers repeat within a function; one walk per name was quadratic in its size).
+    """
+    entry = _VALUES_CACHE.get(id(func))
+    if entry is None or entry[0] is not func:
+        if len(_VALUES_CACHE) > 4096:
+            _VALUES_CACHE.clear()
+        entry = _VALUES_CACHE[id(func)] = (func, _find_local_values(func))
+    return entry[1].get(name, [])
+
+
+def _find_local_values(func: cst.FunctionDef) -> dict[str, list[cst.BaseExpression] | None]:
+    """Name -> the values ``func`` assigns to it, in source order; None for a name bound otherwise too
+    (a parameter, a loop or tuple target, ``+=``, a walrus, ``global``/``nonlocal``)."""
+    table: dict[str, list[cst.BaseExpression] | None] = {}
+
+    def add(name: str, value: cst.BaseExpression) -> None:
+        values = table.setdefault(name, [])
+        if values is not None:
+            values.append(value)
+
+    def other(names: Iterable[str]) -> None:
+        for name in names:
+            table[name] = None
+
+    for node in walk(func.body, stop=_FUNCTION_SCOPES):
+        if isinstance(node, cst.Assign):
+            for t in node.targets:
+                if isinstance(t.target, cst.Name):
+                    add(t.target.value, node.value)
+                else:
+                    other(stored_names(t.target))
+        elif isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name):
+            if node.value is not None:
+                add(node.target.value, node.value)
+        elif isinstance(node, cst.WithItem) and node.asname is not None:
+            if isinstance(node.asname.name, cst.Name):
+                add(node.asname.name.value, node.item)
+        elif isinstance(node, (cst.For, cst.CompFor, cst.AugAssign, cst.NamedExpr)):
+            other(stored_names(node.target))
+        elif isinstance(node, (cst.Global, cst.Nonlocal)):
+            other(n.name.value for n in node.names)
+    other(param.name.value for param in all_params(func.params))
+    return table
+
+
+_BOUND_CACHE: dict[int, tuple[cst.FunctionDef, frozenset[str]]] = {}
+
+
+def binds_locally(func: cst.FunctionDef, name: str) -> bool:
+    """True when ``func`` binds ``name`` locally (a parameter, an assignment, an import, a nested def...)."""
+    return name in _locally_bound_names(func)
+
+
+def _locally_bound_names(func: cst.FunctionDef) -> frozenset[str]:
+    """Every name ``func`` binds locally, found in one walk and remembered per function node."""
+    entry = _BOUND_CACHE.get(id(func))
+    if entry is not None and entry[0] is func:
+        return entry[1]
+    names = {p.name.value for p in all_params(func.params)}
+    for node in walk(func.body, stop=_FUNCTION_SCOPES):
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            names.add(node.name.value)
+        target = None
+        if isinstance(node, (cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor, cst.NamedExpr)):
+            target = node.target
+        elif isinstance(node, cst.Assign):
+            for t in node.targets:
+                names |= stored_names(t.target)
+        elif isinstance(node, cst.WithItem) and node.asname is not None:
+            target = node.asname.name
+        elif isinstance(node, cst.ExceptHandler) and node.name is not None:
+            target = node.name.name
+        elif isinstance(node, (cst.Import, cst.ImportFrom)) and not isinstance(node.names, cst.ImportStar):
+            for alias in node.names:
+                bound = alias.asname.name if alias.asname else cst.Name((dotted(alias.name) or "").split(".")[0] or "_")
+                if isinstance(bound, cst.Name):
+                    names.add(bound.value)
+        if target is not None:
+            names |= stored_names(target)
+    if len(_BOUND_CACHE) > 4096:
+        _BOUND_CACHE.clear()
+    result = frozenset(names)
+    _BOUND_CACHE[id(func)] = (func, result)
+    return result
+
+
+def first_param(func: cst.FunctionDef) -> str | None:
+    """The name of ``func``'s first positional parameter (``self`` in a method), or None."""
+    params = [*func.params.posonly_params, *func.params.params]
+    return params[0].name.value if params else None

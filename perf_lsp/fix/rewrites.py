@@ -1,0 +1,64 @@
+"""Rewrites several rules' fixes share: a cached module-level factory in place of a constructor call.
+
+Each returns a fix builder (:data:`perf_lsp.fix.context.FixBuilder`).
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from perf_lsp.analysis.semantic import SemanticModel
+
+
+def local_import_line(callee: str, ctx: RuleContext) -> str | None:
+    """The import a module-level factory needs when the chunk imports ``callee``'s head locally.
+
+    None when the module imports the head itself, unless only under a top-level ``try``/``if``
+    (``if TYPE_CHECKING:``: unbound at run time), where the factory imports it as the chunk does.
+    """
+    head = callee.split(".", 1)[0]
+    if ctx.module_ctx.imported(head) is not None and head not in ctx.module_ctx.guarded_imports:
+        return None
+    qualified = ctx.local_imports.get(head)
+    if qualified is None:
+        return None
+    dots = len(qualified) - len(qualified.lstrip("."))
+    bare = qualified[dots:]
+    if "." in bare or dots:
+        package, _, last = bare.rpartition(".")
+        source = "." * dots + package
+        return f"from {source} import {last}" + ("" if last == head else f" as {head}")
+    return f"import {bare}" + ("" if bare == head else f" as {head}")
+
+
+def cached_factory_fix(ctx: RuleContext, node: cst.Call, callee: str, qualified: str, factory_name: str):
+    """PFL101's codemod as a fix builder: ``Callee(args)`` -> ``_factory(args)`` with a cached factory.
+
+    Adds (once per module: an existing ``functools.cache``/``lru_cache`` factory of
+    ``qualified`` is reused, one that imports its callee itself included, and a fix-all
+    round adds at most one per callee) a module-level ``@functools.cache def
+    <factory_name>(*args, **kwargs): return <callee>(*args, **kwargs)``, importing
+    the callee inside it when the chunk imported it locally, and calls it instead.
+    ``callee`` must be a dotted name valid at module level or through that import.
+    """
+    from perf_lsp.fix.codemod import replace_node
+
+    def build(fctx):
+        existing = fctx.module_ctx.factory_for(qualified)
+        if existing:
+            name = existing
+        else:
+            fctx.define(("factory", qualified))  # a second fix of the batch for this callee waits and reuses it
+            name = fctx.unique_name(factory_name)
+            cache = fctx.name_ref("functools", "cache")
+            body = local_import_line(callee, ctx)
+            lines = [f"@{cache}", f"def {name}(*args, **kwargs):"]
+            indent = fctx.chunk.default_indent
+            if body:
+                lines.append(f"{indent}{body}")
+                lines.append("")
+            lines.append(f"{indent}return {callee}(*args, **kwargs)")
+            fctx.add_definition(fctx.chunk.default_newline.join(lines) + fctx.chunk.default_newline)
+        return replace_node(fctx.chunk, node, node.with_changes(func=cst.Name(name)), ctx.ancestors(node))
+
+    return build
