@@ -18,10 +18,14 @@ import builtins
 import re
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+import libcst as cst
+
 from perf_lsp.analysis.module import import_bindings
+from perf_lsp.analysis.semantic import SemanticModel
+from perf_lsp.analysis.tree import SCOPES, children, dotted, parent_map, walk
 
 BUILTINS = frozenset(dir(builtins))
 """Builtin names (``len``, ``print``, ``Exception``...): a new name never shadows one."""
@@ -540,12 +544,12 @@ def name_occurrences(
 
 
 def occurrences_in(
-    ctx: RuleContext, root: cst.CSTNode
+    ctx: SemanticModel, root: cst.CSTNode
 ) -> tuple[dict[cst.CSTNode, cst.CSTNode], dict[str, list[tuple[cst.Name, bool]]]]:
     """``parent_map(root)`` and, for every variable name, ``name_occurrences(root, name, parents)``.
 
     Built in one walk of ``root`` and remembered for the chunk's analysis
-    (:meth:`RuleContext.memo`), so that a rule asking about one name per site in a
+    (:meth:`SemanticModel.memo`), so that a rule asking about one name per site in a
     long function stays linear in the function's size. Shared: do not mutate.
     """
     return ctx.memo(_occurrences_in, root)
@@ -631,7 +635,7 @@ def _find_local_values(func: cst.FunctionDef) -> dict[str, list[cst.BaseExpressi
         for name in names:
             table[name] = None
 
-    for node in walk(func.body, stop=_FUNCTION_SCOPES):
+    for node in walk(func.body, stop=SCOPES):
         if isinstance(node, cst.Assign):
             for t in node.targets:
                 if isinstance(t.target, cst.Name):
@@ -666,7 +670,7 @@ def _locally_bound_names(func: cst.FunctionDef) -> frozenset[str]:
     if entry is not None and entry[0] is func:
         return entry[1]
     names = {p.name.value for p in all_params(func.params)}
-    for node in walk(func.body, stop=_FUNCTION_SCOPES):
+    for node in walk(func.body, stop=SCOPES):
         if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
             names.add(node.name.value)
         target = None

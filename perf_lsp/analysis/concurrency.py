@@ -19,7 +19,7 @@ OTHER_EVENT_LOOPS = frozenset({"trio", "anyio", "curio"})
 """Async libraries whose code cannot await ``asyncio`` helpers (``asyncio.gather``, ``to_thread``, ``sleep``)."""
 
 
-def uses_other_event_loop(ctx: RuleContext) -> bool:
+def uses_other_event_loop(ctx: SemanticModel) -> bool:
     """True when the module or chunk imports trio, anyio or curio: an ``asyncio`` fix would not run there."""
     qualified = [qn for _, qn in ctx.module_ctx.imports] + list(ctx.local_imports.values())
     return any(qn.split(".", 1)[0] in OTHER_EVENT_LOOPS for qn in qualified)
@@ -31,7 +31,7 @@ _DJANGO_ASYNC_VERBS = (
 )
 
 
-def runs_on_one_thread(call: cst.Call, ctx: RuleContext) -> bool:
+def runs_on_one_thread(call: cst.Call, ctx: SemanticModel) -> bool:
     """An awaited call that asgiref runs on Django's single sync thread, so awaiting several at once
     overlaps nothing: ``await sync_to_async(f)(...)`` (``thread_sensitive`` is True by default), and,
     in a module that imports ``django`` or ``asgiref.sync``, Django's async ORM and the wrappers named
@@ -63,7 +63,7 @@ _THREAD_LOCKS = frozenset(
 _LOCK_WORDS = ("lock", "locks", "rlock", "mutex", "semaphore", "sem", "condition", "cond")
 
 
-def held_thread_lock(node: cst.CSTNode, ctx: RuleContext, func: cst.FunctionDef) -> str | None:
+def held_thread_lock(node: cst.CSTNode, ctx: SemanticModel, func: cst.FunctionDef) -> str | None:
     """The code of a threading lock held where ``node`` runs in ``func``, or None.
 
     An ``await`` there would keep the lock across a suspension (PFL303 and PFL304 offer
@@ -109,7 +109,7 @@ def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
     return out
 
 
-def _sync_method_receiver(call: cst.Call, method: str, ctx: RuleContext) -> str | None:
+def _sync_method_receiver(call: cst.Call, method: str, ctx: SemanticModel) -> str | None:
     """The receiver's code when ``call`` is ``X.method(...)`` and is not awaited (an asyncio lock's is)."""
     if not (isinstance(call.func, cst.Attribute) and call.func.attr.value == method):
         return None
@@ -118,7 +118,7 @@ def _sync_method_receiver(call: cst.Call, method: str, ctx: RuleContext) -> str 
     return ctx.code(call.func.value)
 
 
-def _is_thread_lock(expr: cst.BaseExpression, ctx: RuleContext, func: cst.FunctionDef) -> bool:
+def _is_thread_lock(expr: cst.BaseExpression, ctx: SemanticModel, func: cst.FunctionDef) -> bool:
     """True when ``expr``, used with a plain ``with`` in an ``async def``, is a threading lock.
 
     Built by a ``threading``/``multiprocessing`` lock constructor (here, in a local,

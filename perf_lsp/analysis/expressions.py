@@ -12,7 +12,7 @@ from perf_lsp.analysis.semantic import SemanticModel
 from perf_lsp.analysis.tree import dotted
 
 
-def decorator_name(deco: cst.Decorator, ctx: RuleContext) -> str | None:
+def decorator_name(deco: cst.Decorator, ctx: SemanticModel) -> str | None:
     """The qualified name of a decorator (``@lru_cache(maxsize=8)`` -> ``functools.lru_cache``)."""
     expr = deco.decorator
     if isinstance(expr, cst.Call):
@@ -46,7 +46,7 @@ def is_literal(expr: cst.BaseExpression) -> bool:
     return False
 
 
-def annotation_qualified_names(annotation: cst.BaseExpression, ctx: RuleContext) -> set[str]:
+def annotation_qualified_names(annotation: cst.BaseExpression, ctx: SemanticModel) -> set[str]:
     """The qualified names an annotation can stand for, through imports.
 
     ``SentenceTransformer``, ``"SentenceTransformer"``, ``Optional[SentenceTransformer]``,
@@ -82,7 +82,7 @@ def annotation_qualified_names(annotation: cst.BaseExpression, ctx: RuleContext)
     return found
 
 
-def is_builtin_call(call: cst.CSTNode, name: str, ctx: RuleContext) -> bool:
+def is_builtin_call(call: cst.CSTNode, name: str, ctx: SemanticModel) -> bool:
     """``name(...)`` where ``name`` is the builtin: not imported, not bound at module level."""
     return (
         isinstance(call, cst.Call)
@@ -93,7 +93,7 @@ def is_builtin_call(call: cst.CSTNode, name: str, ctx: RuleContext) -> bool:
     )
 
 
-def is_str_expression(expr: cst.BaseExpression, ctx: RuleContext) -> bool:
+def is_str_expression(expr: cst.BaseExpression, ctx: SemanticModel) -> bool:
     """An expression whose value is an exact ``str``.
 
     String literals (not bytes), f-strings, ``str(...)``, and ``"...".join/format(...)``
@@ -114,7 +114,7 @@ def is_str_expression(expr: cst.BaseExpression, ctx: RuleContext) -> bool:
     return False
 
 
-def is_bytes_expression(expr: cst.BaseExpression, ctx: RuleContext) -> bool:
+def is_bytes_expression(expr: cst.BaseExpression, ctx: SemanticModel) -> bool:
     """An expression whose value is an exact ``bytes``: a bytes literal (or an implicit concatenation
     of them), ``bytes(...)``, or ``b"...".join(...)``."""
     if isinstance(expr, cst.SimpleString):

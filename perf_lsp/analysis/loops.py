@@ -26,7 +26,7 @@ _CHANGING_METHODS = frozenset(
 )
 
 
-def per_item_in_loop(call: cst.Call, func: cst.FunctionDef, ctx: RuleContext) -> bool:
+def per_item_in_loop(call: cst.Call, func: cst.FunctionDef, ctx: SemanticModel) -> bool:
     """True when ``call`` runs once per item of a ``for`` loop whose items look independent.
 
     Then ``await asyncio.to_thread(...)`` in its place would be an await in a loop that

@@ -6,7 +6,7 @@ with :mod:`ast` (about 10x cheaper than a libcst pass; ~33 ms for 6,400 lines,
 ``../shared/STACK.md``) and never runs libcst's Scope/QualifiedName providers.
 Qualified names are spelled as imported (``re.compile``, ``asyncio.gather``); a
 name that is not imported resolves to ``None``. Type resolution with jedi plugs
-in behind :class:`perf_lsp.rules.base.RuleContext.qualified_name` later.
+in behind :class:`perf_lsp.rules.base.SemanticModel.qualified_name` later.
 """
 
 from __future__ import annotations

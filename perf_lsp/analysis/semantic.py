@@ -1,7 +1,7 @@
 """The semantic model of one chunk: its tree's parents, the enclosing scopes and loops, names through imports.
 
 Built once per analysed chunk and shared by every rule (rules get it as their
-context, :class:`perf_lsp.rules.base.RuleContext` adds what is theirs); the
+context, :class:`perf_lsp.rules.base.SemanticModel` adds what is theirs); the
 functions of :mod:`perf_lsp.analysis` take it to navigate the tree and to
 remember per-function and per-loop facts (:meth:`SemanticModel.memo`).
 """
@@ -24,7 +24,7 @@ class SemanticModel:
 
     ``module`` is the chunk's libcst tree, ``text`` its source, ``module_ctx`` the
     module's facts. The parents are recorded by the one traversal of the chunk
-    (:meth:`perf_lsp.rules.base.RuleContext.run` records each node's parent as it
+    (:meth:`perf_lsp.rules.base.SemanticModel.run` records each node's parent as it
     goes); navigation is valid after it. ``qualified_name`` resolves through
     imports only (the chunk's own, then the module's): what a value is at run time
     is asked of jedi separately, through :class:`perf_lsp.analysis.resolve.TypeQuestion`.
@@ -142,3 +142,45 @@ def _only_in_first_iter(node: cst.CSTNode, comp_for: cst.CompFor, ctx: SemanticM
             return child is comp_for.iter
         child = anc
     return False
+
+
+def assigned_target(call: cst.CSTNode, ctx: SemanticModel) -> cst.BaseAssignTargetExpression | None:
+    """The single target of ``target = call`` when ``call`` is the whole right-hand side."""
+    parent = ctx.parent(call)
+    if isinstance(parent, cst.Assign) and parent.value is call and len(parent.targets) == 1:
+        return parent.targets[0].target
+    if isinstance(parent, cst.AnnAssign) and parent.value is call:
+        return parent.target
+    return None
+
+
+def runs_before(stmt: cst.CSTNode, node: cst.CSTNode, ctx: SemanticModel, stop: cst.CSTNode) -> bool:
+    """True when the statement ``stmt`` always runs before ``node`` is reached, within ``stop``.
+
+    That is: ``stmt`` is an earlier statement of a block that encloses ``node``
+    (the block of ``node`` itself or of one of its ancestors up to ``stop``).
+    """
+    child = node
+    for anc in ctx.ancestors(node):
+        if isinstance(anc, (cst.IndentedBlock, cst.Module)):
+            index_child = index_stmt = None
+            for index, item in enumerate(anc.body):
+                if item is child:
+                    index_child = index
+                if item is stmt:
+                    index_stmt = index
+            if index_child is not None and index_stmt is not None:
+                return index_stmt < index_child
+        if anc is stop:
+            return False
+        child = anc
+    return False
+
+
+def enclosing_functions(node: cst.CSTNode, ctx: SemanticModel) -> Iterator[cst.FunctionDef]:
+    """Every ``def`` around ``node``, nearest first (through nested functions, not through classes)."""
+    for anc in ctx.ancestors(node):
+        if isinstance(anc, cst.FunctionDef):
+            yield anc
+        elif isinstance(anc, cst.ClassDef):
+            return

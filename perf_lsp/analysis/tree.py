@@ -110,16 +110,6 @@ def parent_map(root: cst.CSTNode) -> dict[cst.CSTNode, cst.CSTNode]:
     return parents
 
 
-def assigned_target(call: cst.CSTNode, ctx: RuleContext) -> cst.BaseAssignTargetExpression | None:
-    """The single target of ``target = call`` when ``call`` is the whole right-hand side."""
-    parent = ctx.parent(call)
-    if isinstance(parent, cst.Assign) and parent.value is call and len(parent.targets) == 1:
-        return parent.targets[0].target
-    if isinstance(parent, cst.AnnAssign) and parent.value is call:
-        return parent.target
-    return None
-
-
 def inside(node: cst.CSTNode, ancestor: cst.CSTNode, parents: dict[cst.CSTNode, cst.CSTNode]) -> bool:
     """True when ``node`` is ``ancestor`` or lies under it (by ``parents``)."""
     current: cst.CSTNode | None = node
@@ -134,39 +124,9 @@ def in_nested_scope(node: cst.CSTNode, func: cst.CSTNode, parents: dict[cst.CSTN
     """True when ``node`` sits in a function, lambda, class or comprehension nested in ``func``."""
     current = parents.get(node)
     while current is not None and current is not func:
-        if isinstance(current, _SCOPE_NODES):
+        if isinstance(current, SCOPES):
             return True
         current = parents.get(current)
     return False
 
 
-def runs_before(stmt: cst.CSTNode, node: cst.CSTNode, ctx: RuleContext, stop: cst.CSTNode) -> bool:
-    """True when the statement ``stmt`` always runs before ``node`` is reached, within ``stop``.
-
-    That is: ``stmt`` is an earlier statement of a block that encloses ``node``
-    (the block of ``node`` itself or of one of its ancestors up to ``stop``).
-    """
-    child = node
-    for anc in ctx.ancestors(node):
-        if isinstance(anc, (cst.IndentedBlock, cst.Module)):
-            index_child = index_stmt = None
-            for index, item in enumerate(anc.body):
-                if item is child:
-                    index_child = index
-                if item is stmt:
-                    index_stmt = index
-            if index_child is not None and index_stmt is not None:
-                return index_stmt < index_child
-        if anc is stop:
-            return False
-        child = anc
-    return False
-
-
-def enclosing_functions(node: cst.CSTNode, ctx: RuleContext) -> Iterator[cst.FunctionDef]:
-    """Every ``def`` around ``node``, nearest first (through nested functions, not through classes)."""
-    for anc in ctx.ancestors(node):
-        if isinstance(anc, cst.FunctionDef):
-            yield anc
-        elif isinstance(anc, cst.ClassDef):
-            return

@@ -8,9 +8,10 @@ from __future__ import annotations
 import libcst as cst
 
 from perf_lsp.analysis.semantic import SemanticModel
+from perf_lsp.fix.codemod import replace_node
 
 
-def local_import_line(callee: str, ctx: RuleContext) -> str | None:
+def local_import_line(callee: str, ctx: SemanticModel) -> str | None:
     """The import a module-level factory needs when the chunk imports ``callee``'s head locally.
 
     None when the module imports the head itself, unless only under a top-level ``try``/``if``
@@ -31,7 +32,7 @@ def local_import_line(callee: str, ctx: RuleContext) -> str | None:
     return f"import {bare}" + ("" if bare == head else f" as {head}")
 
 
-def cached_factory_fix(ctx: RuleContext, node: cst.Call, callee: str, qualified: str, factory_name: str):
+def cached_factory_fix(ctx: SemanticModel, node: cst.Call, callee: str, qualified: str, factory_name: str):
     """PFL101's codemod as a fix builder: ``Callee(args)`` -> ``_factory(args)`` with a cached factory.
 
     Adds (once per module: an existing ``functools.cache``/``lru_cache`` factory of
@@ -41,8 +42,6 @@ def cached_factory_fix(ctx: RuleContext, node: cst.Call, callee: str, qualified:
     the callee inside it when the chunk imported it locally, and calls it instead.
     ``callee`` must be a dotted name valid at module level or through that import.
     """
-    from perf_lsp.fix.codemod import replace_node
-
     def build(fctx):
         existing = fctx.module_ctx.factory_for(qualified)
         if existing:

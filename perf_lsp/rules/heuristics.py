@@ -1,16 +1,20 @@
-"""Shapes several rules recognise: caches, lazy singletons, one-time setup, constants.
+"""Guesses several rules share: caches, lazy singletons, one-time setup, cold paths, what a factory can key on.
 
-Each function takes libcst nodes of an analysed chunk and its :class:`RuleContext`.
+The rule-agnostic facts these guesses read (bindings, loops, the tree) are in
+:mod:`perf_lsp.analysis`. Each function takes libcst nodes of an analysed chunk and
+its :class:`~perf_lsp.rules.base.RuleContext`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
 
 import libcst as cst
 
-from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, children, dotted, parent_map, walk
+from perf_lsp.analysis.bindings import all_params, imported_as, name_bindings
+from perf_lsp.analysis.expressions import decorator_name, is_builtin_call, is_str_expression
+from perf_lsp.analysis.semantic import assigned_target, enclosing_functions
+from perf_lsp.analysis.tree import dotted, walk
 from perf_lsp.rules.base import RuleContext
 
 CACHE_DECORATORS = frozenset(
@@ -414,12 +418,6 @@ def _cacheable_name(
     return True
 
 
-# -- local variables: occurrences, bindings, dominance (PFL402, PFL503) -----------------
-
-
-_SCOPE_NODES = (cst.FunctionDef, cst.Lambda, cst.ClassDef, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
-
-
 _SETUP_FUNCTION_NAME = re.compile(
     r"(^|_)(lifespan|startup|shutdown|init|initiali[sz]e|initiali[sz]ation|setup|bootstrap|configure|configuration|"
     r"migrat\w*|connect|reconnect|health\w*|ping|readiness|liveness|create_tables|create_pool|"
@@ -573,7 +571,7 @@ def client_only_reads_catalog(name: str, func: cst.FunctionDef) -> bool:
     return True
 
 
-# -- awaits that cannot overlap, code that runs once (PFL301, PFL302) -----------------
+# -- code that runs once (PFL301, PFL302) -----------------
 
 
 def runs_once(func: cst.FunctionDef, ctx: RuleContext) -> bool:
@@ -599,9 +597,3 @@ def runs_once(func: cst.FunctionDef, ctx: RuleContext) -> bool:
     return bool(callers) and all(
         is_one_time_function(c, ctx) or is_setup_function_name(c.name.value) for c in callers
     )
-
-
-# -- what a function binds locally ------------------------------------------
-_FUNCTION_SCOPES = FUNCTION_BOUNDARIES + COMPREHENSIONS
-
-

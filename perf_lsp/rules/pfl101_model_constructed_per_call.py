@@ -11,18 +11,17 @@ from perf_lsp.model import Applicability
 from perf_lsp.rules.base import Rule
 from perf_lsp.fix.context import FixContext
 from perf_lsp.analysis.tree import dotted
-from perf_lsp.rules.patterns import (
-    assigned_target,
+from perf_lsp.rules.heuristics import (
     built_value_escapes,
-    cached_factory_fix,
     callee_differs_at_module_level,
-    camel_to_snake,
     has_uncacheable_arg,
     in_lazy_init,
-    is_literal,
     is_one_time_function,
-    snake_to_upper,
 )
+from perf_lsp.analysis.semantic import assigned_target
+from perf_lsp.fix.rewrites import cached_factory_fix
+from perf_lsp.analysis.words import camel_to_snake, snake_to_upper
+from perf_lsp.analysis.expressions import is_literal
 
 HEAVY_CONSTRUCTORS = frozenset(
     {

@@ -11,7 +11,7 @@ from perf_lsp.model import Applicability
 from perf_lsp.rules.base import Rule, RuleContext
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, children, dotted, walk
 from perf_lsp.fix.context import FixContext
-from perf_lsp.rules.patterns import imported_as, name_bindings, referenced_names, target_names
+from perf_lsp.analysis.bindings import imported_as, name_bindings, referenced_names, target_names
 from perf_lsp.rules.pfl201_encode_in_loop import _bound_names, _comprehension_targets
 
 # requests function -> how many positional arguments the Session method takes the same way

@@ -11,12 +11,10 @@ import libcst as cst
 from perf_lsp.fix.codemod import replace_nodes
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import Rule, RuleContext
-from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, dotted, walk
+from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, children, dotted, walk
 from perf_lsp.fix.context import FixContext
-from perf_lsp.rules.patterns import (
+from perf_lsp.analysis.bindings import (
     all_params,
-    annotation_qualified_names,
-    children,
     dotted_refs,
     paths_overlap,
     referenced_names,
@@ -25,6 +23,7 @@ from perf_lsp.rules.patterns import (
     target_leaves,
     target_names,
 )
+from perf_lsp.analysis.expressions import annotation_qualified_names
 
 EMBEDDING_MODELS = frozenset(
     {

@@ -18,7 +18,8 @@ from perf_lsp.model import Applicability
 from perf_lsp.rules.base import Rule, RuleContext
 from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, dotted, walk
 from perf_lsp.fix.context import FixContext
-from perf_lsp.rules.patterns import annotation_qualified_names, referenced_names, target_names
+from perf_lsp.analysis.expressions import annotation_qualified_names
+from perf_lsp.analysis.bindings import referenced_names, target_names
 from perf_lsp.rules.pfl201_encode_in_loop import (
     _SCOPES,
     _bound_names,

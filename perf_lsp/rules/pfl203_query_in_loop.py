@@ -11,7 +11,8 @@ from perf_lsp.model import Applicability
 from perf_lsp.rules.base import Rule, RuleContext
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, dotted, walk
 from perf_lsp.fix.context import FixContext
-from perf_lsp.rules.patterns import is_constant_string, referenced_names, target_names
+from perf_lsp.analysis.expressions import is_constant_string
+from perf_lsp.analysis.bindings import referenced_names, target_names
 from perf_lsp.rules.pfl201_encode_in_loop import _SCOPES, _short, local_binding_index
 from perf_lsp.rules.pfl202_embedding_api_call_in_loop import (
     TypeCatalog,

@@ -6,7 +6,7 @@ import libcst as cst
 
 from perf_lsp.rules.base import Rule, RuleContext
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, walk
-from perf_lsp.rules.patterns import referenced_names
+from perf_lsp.analysis.bindings import referenced_names
 from perf_lsp.rules.pfl201_encode_in_loop import _SCOPES, _short, local_binding_index
 from perf_lsp.rules.pfl202_embedding_api_call_in_loop import (
     TypeCatalog,

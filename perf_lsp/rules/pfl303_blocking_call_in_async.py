@@ -13,21 +13,10 @@ from perf_lsp.analysis.module import dotted_name, resolve_dotted
 from perf_lsp.rules.base import Rule, RuleContext
 from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, dotted, walk
 from perf_lsp.fix.context import FixContext
-from perf_lsp.rules.patterns import (
-    binds_locally,
-    calls_method_of,
-    first_param,
-    held_thread_lock,
-    in_lazy_init,
-    is_cached_function,
-    is_cold_path,
-    is_test_function,
-    local_values,
-    per_item_in_loop,
-    stored_names,
-    target_leaves,
-    uses_other_event_loop,
-)
+from perf_lsp.rules.heuristics import calls_method_of, in_lazy_init, is_cached_function, is_cold_path, is_test_function
+from perf_lsp.analysis.bindings import binds_locally, first_param, local_values, stored_names, target_leaves
+from perf_lsp.analysis.concurrency import held_thread_lock, uses_other_event_loop
+from perf_lsp.analysis.loops import per_item_in_loop
 
 _HTTP_VERBS = ("get", "post", "put", "patch", "delete", "head", "options", "request")
 

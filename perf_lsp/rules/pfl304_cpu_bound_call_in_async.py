@@ -7,13 +7,10 @@ import libcst as cst
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import Rule, RuleContext
 from perf_lsp.analysis.tree import COMPREHENSIONS, dotted
-from perf_lsp.rules.patterns import (
-    annotation_qualified_names,
-    held_thread_lock,
-    is_test_function,
-    per_item_in_loop,
-    uses_other_event_loop,
-)
+from perf_lsp.rules.heuristics import is_test_function
+from perf_lsp.analysis.expressions import annotation_qualified_names
+from perf_lsp.analysis.concurrency import held_thread_lock, uses_other_event_loop
+from perf_lsp.analysis.loops import per_item_in_loop
 from perf_lsp.rules.pfl201_encode_in_loop import (
     EncodeInLoop,
 )

@@ -8,7 +8,7 @@ from perf_lsp.fix.codemod import replace_node
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import Rule
 from perf_lsp.fix.context import FixContext, imported_only_optionally
-from perf_lsp.rules.patterns import ONE_TIME_METHODS, is_cached_function
+from perf_lsp.rules.heuristics import ONE_TIME_METHODS, is_cached_function
 from perf_lsp.analysis.tree import walk
 
 _CALLS = frozenset({"json.loads", "json.dumps"})

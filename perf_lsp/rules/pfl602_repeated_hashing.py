@@ -8,8 +8,9 @@ import builtins
 import libcst as cst
 
 from perf_lsp.rules.base import Rule
-from perf_lsp.analysis.tree import COMPREHENSIONS, dotted, walk
-from perf_lsp.rules.patterns import all_params, children, is_cached_function, referenced_names, target_names
+from perf_lsp.analysis.tree import COMPREHENSIONS, children, dotted, walk
+from perf_lsp.rules.heuristics import is_cached_function
+from perf_lsp.analysis.bindings import all_params, referenced_names, target_names
 from perf_lsp.rules.pfl201_encode_in_loop import _binding_targets
 
 _ALGORITHMS = frozenset(
