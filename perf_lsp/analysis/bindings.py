@@ -701,3 +701,178 @@ def first_param(func: cst.FunctionDef) -> str | None:
     """The name of ``func``'s first positional parameter (``self`` in a method), or None."""
     params = [*func.params.posonly_params, *func.params.params]
     return params[0].name.value if params else None
+
+
+def local_binding_index(func: cst.FunctionDef, enter: bool = False) -> dict[str, list[tuple[str, cst.CSTNode | None]] | None]:
+    """How ``func`` binds each of its local names, found in one walk of the function.
+
+    Name -> its bindings in source order, parameters first: ("annotation", the
+    annotation or None) for a parameter, ("value", expr) for ``name = expr``,
+    ("annotation", expr) and ("value", expr) for ``name: expr = value``, ("other",
+    None) for any other binding; with ``enter``, ("enter", expr) for ``with expr as
+    name``. None for a name declared ``global``/``nonlocal``; a name ``func`` does not
+    bind is absent. Meant to be remembered per function (``ctx.memo``): asking it once
+    per name was quadratic in the function's size. Shared: do not mutate.
+    """
+    index: dict[str, list[tuple[str, cst.CSTNode | None]] | None] = {}
+    for param in all_params(func.params):
+        index.setdefault(param.name.value, []).append(("annotation", param.annotation.annotation if param.annotation else None))
+    declared: set[str] = set()
+    for node in walk(func.body, stop=_SCOPES):
+        if isinstance(node, (cst.Global, cst.Nonlocal)):
+            declared.update(n.name.value for n in node.names)
+            continue
+        if enter and isinstance(node, cst.WithItem) and node.asname is not None and isinstance(node.asname.name, cst.Name):
+            index.setdefault(node.asname.name.value, []).append(("enter", node.item))
+            continue
+        for target, value in _binding_targets(node):
+            for name in stored_names(target):
+                found = index.setdefault(name, [])
+                if isinstance(node, cst.AnnAssign):
+                    found.append(("annotation", node.annotation.annotation))
+                    if value is not None and isinstance(target, cst.Name):
+                        found.append(("value", value))
+                elif isinstance(node, cst.Assign) and isinstance(target, cst.Name):
+                    found.append(("value", value))
+                else:
+                    found.append(("other", None))
+    for name in declared:
+        index[name] = None
+    return index
+
+
+# -- scopes and names ------------------------------------------------------
+def _param_names(params: cst.Parameters) -> set[str]:
+    return {p.name.value for p in all_params(params)}
+
+
+def _is_self_attr(target: cst.CSTNode, owner: str, attr: str) -> bool:
+    return (
+        isinstance(target, cst.Attribute)
+        and isinstance(target.value, cst.Name)
+        and target.value.value == owner
+        and target.attr.value == attr
+    )
+
+
+def _comprehension_targets(comp: cst.CSTNode) -> set[str]:
+    names: set[str] = set()
+    for_in = comp.for_in
+    while for_in is not None:
+        names |= referenced_names(for_in.target)
+        for_in = for_in.inner_for_in
+    return names
+
+
+_BINDING_TYPES = frozenset(
+    {
+        cst.Assign,
+        cst.AnnAssign,
+        cst.AugAssign,
+        cst.For,
+        cst.CompFor,
+        cst.NamedExpr,
+        cst.WithItem,
+        cst.ExceptHandler,
+        cst.FunctionDef,
+        cst.ClassDef,
+        cst.Del,
+        cst.Import,
+        cst.ImportFrom,
+    }
+)
+
+
+def _binding_targets(node: cst.CSTNode) -> list[tuple[cst.CSTNode, cst.CSTNode | None]]:
+    """(target, value) pairs of a node that binds names in its scope."""
+    if type(node) not in _BINDING_TYPES:
+        return []
+    if isinstance(node, cst.Assign):
+        return [(t.target, node.value) for t in node.targets]
+    if isinstance(node, cst.AnnAssign):
+        return [(node.target, node.value)]
+    if isinstance(node, (cst.AugAssign, cst.For, cst.CompFor)):
+        return [(node.target, None)]
+    if isinstance(node, cst.NamedExpr):
+        return [(node.target, None)]
+    if isinstance(node, cst.WithItem) and node.asname is not None:
+        return [(node.asname.name, None)]
+    if isinstance(node, cst.ExceptHandler) and node.name is not None:
+        return [(node.name.name, None)]
+    if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+        return [(node.name, None)]
+    if isinstance(node, cst.Del):
+        return [(node.target, None)]
+    if isinstance(node, (cst.Import, cst.ImportFrom)) and not isinstance(node.names, cst.ImportStar):
+        out: list[tuple[cst.CSTNode, cst.CSTNode | None]] = []
+        for alias in node.names:
+            if alias.asname is not None:
+                out.append((alias.asname.name, None))
+            else:
+                head = dotted(alias.name) or ""
+                out.append((cst.Name(head.split(".", 1)[0]), None))
+        return out
+    return []
+
+
+def _bindings_in(node: cst.CSTNode, name: str) -> Iterable[tuple[str, cst.CSTNode | None]]:
+    """How ``node`` itself binds ``name``: ("value", expr), ("annotation", expr) or ("other", None)."""
+    for target, value in _binding_targets(node):
+        if name not in stored_names(target):
+            continue
+        if isinstance(node, cst.AnnAssign):
+            yield "annotation", node.annotation.annotation
+            if value is not None and isinstance(target, cst.Name):
+                yield "value", value
+        elif isinstance(node, cst.Assign) and isinstance(target, cst.Name):
+            yield "value", value
+        else:
+            yield "other", None
+
+
+def _bound_names(node: cst.CSTNode) -> set[str]:
+    """Names bound anywhere in a block, in the block's own scope (nested functions' bodies excluded)."""
+    names: set[str] = set()
+    for inner in walk(node, stop=_SCOPES):
+        for target, _ in _binding_targets(inner):
+            names |= stored_names(target)
+    for inner in walk(node, stop=FUNCTION_BOUNDARIES):  # walrus in a comprehension binds outside it
+        if isinstance(inner, cst.NamedExpr):
+            names |= stored_names(inner.target)
+    return names
+
+
+def _builtins_shadowed(ctx: RuleContext, names: Iterable[str]) -> bool:
+    """True when the chunk (in any scope) or the module binds one of ``names`` (``list``, ``zip``)."""
+    wanted = set(names)
+    mctx = ctx.module_ctx
+    if any(mctx.imported(n) or mctx.binding(n) for n in wanted):
+        return True
+    if not any(n in ctx.text for n in wanted):
+        return False
+    try:
+        tree = ast.parse(ctx.text)
+    except (SyntaxError, ValueError, RecursionError):
+        return True
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)) and node.id in wanted:
+            return True
+        if isinstance(node, ast.arg) and node.arg in wanted:
+            return True
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name in wanted:
+            return True
+        if isinstance(node, ast.alias) and (node.asname or node.name.split(".")[0]) in wanted:
+            return True
+        if isinstance(node, ast.ExceptHandler) and node.name in wanted:
+            return True
+    return False
+
+
+def local_bindings(func: cst.FunctionDef, name: str) -> list[tuple[str, cst.CSTNode | None]] | None:
+    """How ``func`` binds ``name`` locally: ("value", expr), ("annotation", expr), ("enter", expr) for
+    ``with expr as name``, or ("other", None). None when ``name`` is not local to ``func``.
+
+    One walk of the function per call: to ask about several names, remember
+    ``ctx.memo(local_binding_index, func, True)`` instead.
+    """
+    return local_binding_index(func, True).get(name)

@@ -109,3 +109,343 @@ def breaks_loop(body: cst.CSTNode) -> bool:
             continue
         stack.extend(children(node))
     return False
+
+
+# The argument already is a batch when the value it names is plural or a batch:
+# ``encode(batch)``, ``encode(doc.sentences)``, ``encode(page["paragraphs"])``.
+_BATCH_WORDS = ("batch", "chunks", "group", "list")
+
+
+_SINGULAR_ENDINGS = ("ss", "us", "is", "news")
+
+
+# Loops over these iterables yield batches, not items.
+_BATCHING_CALLS = frozenset({"batched", "chunked", "ichunked", "grouper", "sliced", "windowed"})
+
+
+# Values and annotations of a name that can be iterated twice with the same items.
+_REITERABLE_CALLS = frozenset({"list", "tuple", "sorted", "range", "set", "frozenset", "dict"})
+
+
+_REITERABLE_ANNOTATIONS = frozenset({"list", "List", "Sequence", "MutableSequence", "tuple", "Tuple"})
+
+
+def _is_batch(expr: cst.BaseExpression) -> bool:
+    """True when ``expr`` already holds several items."""
+    if isinstance(expr, (cst.List, cst.Tuple, cst.Set)):
+        return len(expr.elements) > 1 or any(isinstance(e, cst.StarredElement) for e in expr.elements)
+    if isinstance(expr, (cst.ListComp, cst.SetComp, cst.GeneratorExp)):
+        return True
+    if isinstance(expr, cst.Subscript):
+        if any(isinstance(element.slice, cst.Slice) for element in expr.slice):
+            return True
+    if isinstance(expr, cst.Call) and dotted(expr.func) in {"list", "tuple", "sorted"}:
+        return True
+    word = _last_word(expr)
+    return word is not None and _is_batch_word(word)
+
+
+def _last_word(expr: cst.BaseExpression) -> str | None:
+    """The name an expression ends with: ``doc.sentences`` -> sentences, ``page["lines"]`` -> lines."""
+    if isinstance(expr, cst.Name):
+        return expr.value
+    if isinstance(expr, cst.Attribute):
+        return expr.attr.value
+    if isinstance(expr, cst.Subscript) and len(expr.slice) == 1:
+        index = expr.slice[0].slice
+        if isinstance(index, cst.Index) and isinstance(index.value, cst.SimpleString):
+            value = index.value.evaluated_value
+            return value if isinstance(value, str) else None
+    return None
+
+
+def _is_batch_word(word: str) -> bool:
+    """A name that says it holds several items: ``batch``, ``texts``, ``doc_chunks``, ``sentences``."""
+    lower = word.lower().strip("_")
+    if any(w in lower for w in _BATCH_WORDS):
+        return True
+    return len(lower) > 3 and lower.endswith("s") and not lower.endswith(_SINGULAR_ENDINGS)
+
+
+def _iterates_batches(iterable: cst.BaseExpression | None) -> bool:
+    """A loop over batches: ``for chunk in chunked(texts, 32)``, ``for b in loader``, ``for b in batches``."""
+    if iterable is None:
+        return False
+    expr = iterable
+    if isinstance(expr, cst.Call) and dotted(expr.func) in {"enumerate", "zip"} and expr.args:
+        expr = expr.args[0].value
+    if isinstance(expr, cst.Call):
+        name = (dotted(expr.func) or "").rsplit(".", 1)[-1].lower()
+        return "batch" in name or name in _BATCHING_CALLS
+    word = (_last_word(expr) or "").lower()
+    return "batch" in word or "loader" in word
+
+
+def varying_loop(ctx: RuleContext, loop: cst.CSTNode | None, parts: Iterable[cst.CSTNode]) -> cst.CSTNode | None:
+    """The innermost ``for`` loop or comprehension (from ``loop`` outwards) whose per-iteration names
+    ``parts`` read, or None.
+
+    None also when that loop is a ``while`` loop (a consumer or a pagination loop)
+    or iterates over batches (``batched(...)``, ``chunks``, a loader).
+    """
+    used: set[str] = set()
+    for part in parts:
+        used |= referenced_names(part)
+    while loop is not None:
+        if isinstance(loop, cst.While):
+            if used & ctx.memo(_bound_names, loop.body):
+                return None
+        else:
+            targets, iterable = ctx.memo(_loop_targets, loop)
+            varying = targets | (ctx.memo(_bound_names, loop.body) if isinstance(loop, cst.For) else set())
+            if used & varying:
+                if _iterates_batches(iterable) or any(_batch_target(t) for t in targets):
+                    return None
+                return loop
+        loop = ctx.repeating_loop(loop)
+    return None
+
+
+def _batch_target(name: str) -> bool:
+    lower = name.lower()
+    return "batch" in lower
+
+
+def _loop_targets(loop: cst.CSTNode) -> tuple[set[str], cst.BaseExpression | None]:
+    """The names a ``for`` loop or comprehension binds per iteration, and its (outermost) iterable.
+
+    A ``while`` loop binds nothing by its header: ``(set(), None)``.
+    """
+    if isinstance(loop, cst.For):
+        return referenced_names(loop.target), loop.iter
+    if isinstance(loop, cst.While):
+        return set(), None
+    names = _comprehension_targets(loop)
+    for node in walk(loop, stop=FUNCTION_BOUNDARIES):
+        if isinstance(node, cst.NamedExpr):
+            names |= referenced_names(node.target)
+    return names, loop.for_in.iter
+
+
+def _changed_by_loop(parts: list[cst.CSTNode], iterable: cst.CSTNode, everywhere: "_Effects") -> bool:
+    """True when the loop body may change what the batched call reads before the loop:
+    the receiver and other arguments (``parts``), or the iterable while it is iterated."""
+    for part in parts:
+        if any(_overlaps(ref, p) for ref in _dotted_refs(part) for p in everywhere.stores):
+            return True
+    for ref in _dotted_refs(iterable):
+        if any(_overlaps(ref, p) for p in everywhere.stores):
+            return True
+        if any(p[: len(ref)] == ref for p in everywhere.receivers):
+            return True
+        if any(ref[: len(p)] == p for p in everywhere.passed):
+            return True
+    return False
+
+
+@dataclass
+class _Effects:
+    """What a run of statements may do that matters to moving a call before the loop."""
+
+    stores: list[tuple[str, ...]]
+    """Attribute and subscript stores, deletions and bare-name stores, as paths."""
+    receivers: list[tuple[str, ...]]
+    """Receivers of method calls: ``doc.normalize()`` -> (doc,)."""
+    passed: list[tuple[str, ...]]
+    """Names and attribute chains passed whole to a call: ``clean(doc)`` -> (doc,)."""
+    exits: bool
+    """``break``/``continue`` (of this loop), ``return``, ``raise``, ``assert`` or ``yield``."""
+    yields: bool = False
+    """``yield`` or ``yield from`` (the loop is a lazy producer)."""
+
+
+_LOOP_EXITS = frozenset({cst.Break, cst.Continue})
+
+
+_EXITS = frozenset({cst.Return, cst.Raise, cst.Assert, cst.Yield})
+
+
+_BOUNDARY_TYPES = frozenset(FUNCTION_BOUNDARIES)
+
+
+def _effects(nodes: Iterable[cst.CSTNode], skip: cst.CSTNode | None = None, ctx: RuleContext | None = None) -> _Effects:
+    """The effects of ``nodes``; ``skip`` (a call) is left out, and so are the calls around it
+    (given ``ctx``): they run after it."""
+    effects = _Effects([], [], [], False)
+    around = {id(a) for a in ctx.ancestors(skip)} if skip is not None and ctx is not None else set()
+    for top in nodes:
+        stack: list[tuple[cst.CSTNode, bool]] = [(top, False)]
+        while stack:
+            node, in_loop = stack.pop()
+            if node is skip:
+                continue
+            kind = type(node)
+            if kind in _LOOP_EXITS and not in_loop or kind in _EXITS:
+                effects.exits = True
+                effects.yields = effects.yields or kind is cst.Yield
+            for target, _ in _binding_targets(node):
+                if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Import, cst.ImportFrom)):
+                    effects.stores.append((target.value,) if isinstance(target, cst.Name) else ())
+                    continue
+                for element in target_leaves(target):
+                    path = _store_path(element)
+                    if path:
+                        effects.stores.append(path)
+            if kind is cst.Call and id(node) not in around:
+                if isinstance(node.func, cst.Attribute):
+                    path = _store_path(node.func.value)
+                    if path:
+                        effects.receivers.append(path)
+                for arg in node.args:
+                    if isinstance(arg.value, (cst.Name, cst.Attribute)):
+                        path = _store_path(arg.value)
+                        if path:
+                            effects.passed.append(path)
+            if kind in _BOUNDARY_TYPES:
+                continue
+            nested = in_loop or kind is cst.For or kind is cst.While
+            stack.extend((child, nested) for child in children(node))
+    return effects
+
+
+def _block_effects(block: cst.CSTNode) -> _Effects:
+    """``_effects([block])``, for :meth:`RuleContext.memo` (one per loop body, not per call in it). Shared: do not mutate."""
+    return _effects([block])
+
+
+def _unconditional(ctx: RuleContext, node: cst.CSTNode, top: cst.CSTNode) -> bool:
+    """True when evaluating ``top`` always evaluates ``node`` exactly once."""
+    child = node
+    for anc in ctx.ancestors(node):
+        if anc is top:
+            return True
+        if isinstance(anc, _SCOPES):
+            return False
+        if isinstance(anc, cst.IfExp) and child is not anc.test:
+            return False
+        if isinstance(anc, cst.BooleanOperation) and child is not anc.left:
+            return False
+        if isinstance(anc, cst.ComparisonTarget) and ctx.parent(anc).comparisons.index(anc) > 0:
+            return False
+        child = anc
+    return False
+
+
+def _reiterable_name(ctx: RuleContext, expr: cst.BaseExpression, at: cst.CSTNode) -> bool:
+    """A local name that holds a list/tuple/set/dict or a range wherever ``at`` reads it.
+
+    Either every binding of the name in the function is such a value (or a parameter
+    annotated as a sequence), or the function body rebinds it to one in a statement
+    of its own block before ``at`` (``docs = list(docs)``) and binds it to nothing
+    else afterwards.
+    """
+    if not isinstance(expr, cst.Name):
+        return False
+    func = ctx.enclosing_function(at)
+    if func is None:
+        return False
+    found: list[tuple[bool, cst.CSTNode | None]] = []  # (re-iterable, binding statement)
+    for param in all_params(func.params):
+        if param.name.value == expr.value:
+            ann = param.annotation.annotation if param.annotation else None
+            if isinstance(ann, cst.Subscript):
+                ann = ann.value
+            found.append((ann is not None and (dotted(ann) or "").rsplit(".", 1)[-1] in _REITERABLE_ANNOTATIONS, None))
+    for node in walk(func.body, stop=_SCOPES):
+        if isinstance(node, (cst.Global, cst.Nonlocal)) and any(n.name.value == expr.value for n in node.names):
+            return False
+        for kind, value in _bindings_in(node, expr.value):
+            if kind != "annotation":
+                found.append((kind == "value" and _reiterable_value(value), node))
+    if not found:
+        return False
+    if all(ok for ok, _ in found):
+        return True
+    # the last unconditional re-iterable rebinding before ``at``, with only re-iterable bindings after it
+    statements = list(func.body.body) if isinstance(func.body, cst.IndentedBlock) else []
+    holder = next((a for a in [at, *ctx.ancestors(at)] if any(a is s for s in statements)), None)
+    if holder is None:
+        return False
+    limit = _index(statements, holder)
+    for index in range(limit - 1, -1, -1):
+        stmt = statements[index]
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        rebinds = [
+            kind == "value" and _reiterable_value(value)
+            for small in stmt.body
+            for kind, value in _bindings_in(small, expr.value)
+            if kind != "annotation"
+        ]
+        if rebinds:
+            if not rebinds[-1]:
+                return False
+            for later in statements[index + 1 :]:
+                for node in [later, *walk(later, stop=_SCOPES)]:
+                    for kind, value in _bindings_in(node, expr.value):
+                        if kind != "annotation" and not (kind == "value" and _reiterable_value(value)):
+                            return False
+            return True
+    return False
+
+
+def _reiterable_value(value: cst.CSTNode | None) -> bool:
+    if isinstance(value, (cst.List, cst.Tuple, cst.Set, cst.Dict, cst.ListComp, cst.SetComp, cst.DictComp)):
+        return True
+    return isinstance(value, cst.Call) and dotted(value.func) in _REITERABLE_CALLS
+
+
+# -- loops -------------------------------------------------------------------
+SLEEP_CALLS = frozenset({"time.sleep", "asyncio.sleep", "anyio.sleep", "trio.sleep", "gevent.sleep", "eventlet.sleep"})
+"""Calls that pause a loop on purpose (rate limiting): such a loop is sequential by design."""
+
+
+def loop_sleeps(ctx: RuleContext, loop: cst.CSTNode) -> bool:
+    """True when the loop's body (or a comprehension's element) calls ``time.sleep``/``asyncio.sleep``...
+
+    Found once per loop and chunk analysis (asked once per call in the loop).
+    """
+    return ctx.memo(_loop_sleeps, ctx, loop)
+
+
+def _loop_sleeps(ctx: RuleContext, loop: cst.CSTNode) -> bool:
+    if isinstance(loop, (cst.For, cst.While)):
+        nodes: list[cst.CSTNode] = [loop.body]
+    else:
+        nodes = [loop]
+    for top in nodes:
+        for node in walk(top, stop=_SCOPES):
+            if isinstance(node, cst.Call) and ctx.qualified_name(node.func) in SLEEP_CALLS:
+                return True
+    return False
+
+
+def in_handler(ctx: RuleContext, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
+    """True when ``node`` runs in an ``except`` block inside ``loop`` (an error path, not every item)."""
+    for anc in ctx.ancestors(node):
+        if anc is loop:
+            return False
+        if isinstance(anc, (cst.ExceptHandler, cst.ExceptStarHandler)):
+            return True
+    return False
+
+
+def conditional_in(ctx: RuleContext, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
+    """True when ``node`` runs only for some iterations of ``loop``: under ``if``, a conditional
+    expression, ``and``/``or``, or in an ``except`` block."""
+    child = node
+    for anc in ctx.ancestors(node):
+        if anc is loop:
+            return False
+        if isinstance(anc, (cst.If, cst.IfExp)) and child is not anc.test:
+            return True
+        if isinstance(anc, cst.BooleanOperation) and child is not anc.left:
+            return True
+        if isinstance(anc, (cst.ExceptHandler, cst.ExceptStarHandler)):
+            return True
+        child = anc
+    return False
+
+
+def loop_detail(loop: cst.CSTNode) -> str:
+    return "Inside a comprehension" if isinstance(loop, COMPREHENSIONS) else "Inside a loop"

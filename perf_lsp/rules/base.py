@@ -236,3 +236,8 @@ class Rule(cst.BatchableCSTVisitor):
         last = expr.attr if isinstance(expr, cst.Attribute) else expr
         start = self.ctx.range_of(last).start
         return TypeQuestion(start.line, start.column, frozenset(accept), frozenset(reject), keep_unresolved)
+
+
+def _short(code: str) -> str:
+    code = " ".join(code.split())
+    return code if len(code) <= 40 else code[:37] + "..."
