@@ -25,7 +25,7 @@ import libcst as cst
 
 from perf_lsp.analysis.module import import_bindings
 from perf_lsp.analysis.semantic import SemanticModel
-from perf_lsp.analysis.tree import SCOPES, children, dotted, parent_map, walk
+from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, SCOPES, children, dotted, parent_map, walk
 
 BUILTINS = frozenset(dir(builtins))
 """Builtin names (``len``, ``print``, ``Exception``...): a new name never shadows one."""
@@ -718,14 +718,14 @@ def local_binding_index(func: cst.FunctionDef, enter: bool = False) -> dict[str,
     for param in all_params(func.params):
         index.setdefault(param.name.value, []).append(("annotation", param.annotation.annotation if param.annotation else None))
     declared: set[str] = set()
-    for node in walk(func.body, stop=_SCOPES):
+    for node in walk(func.body, stop=SCOPES):
         if isinstance(node, (cst.Global, cst.Nonlocal)):
             declared.update(n.name.value for n in node.names)
             continue
         if enter and isinstance(node, cst.WithItem) and node.asname is not None and isinstance(node.asname.name, cst.Name):
             index.setdefault(node.asname.name.value, []).append(("enter", node.item))
             continue
-        for target, value in _binding_targets(node):
+        for target, value in binding_targets(node):
             for name in stored_names(target):
                 found = index.setdefault(name, [])
                 if isinstance(node, cst.AnnAssign):
@@ -742,11 +742,11 @@ def local_binding_index(func: cst.FunctionDef, enter: bool = False) -> dict[str,
 
 
 # -- scopes and names ------------------------------------------------------
-def _param_names(params: cst.Parameters) -> set[str]:
+def param_names(params: cst.Parameters) -> set[str]:
     return {p.name.value for p in all_params(params)}
 
 
-def _is_self_attr(target: cst.CSTNode, owner: str, attr: str) -> bool:
+def is_self_attr(target: cst.CSTNode, owner: str, attr: str) -> bool:
     return (
         isinstance(target, cst.Attribute)
         and isinstance(target.value, cst.Name)
@@ -755,7 +755,7 @@ def _is_self_attr(target: cst.CSTNode, owner: str, attr: str) -> bool:
     )
 
 
-def _comprehension_targets(comp: cst.CSTNode) -> set[str]:
+def comprehension_targets(comp: cst.CSTNode) -> set[str]:
     names: set[str] = set()
     for_in = comp.for_in
     while for_in is not None:
@@ -783,7 +783,7 @@ _BINDING_TYPES = frozenset(
 )
 
 
-def _binding_targets(node: cst.CSTNode) -> list[tuple[cst.CSTNode, cst.CSTNode | None]]:
+def binding_targets(node: cst.CSTNode) -> list[tuple[cst.CSTNode, cst.CSTNode | None]]:
     """(target, value) pairs of a node that binds names in its scope."""
     if type(node) not in _BINDING_TYPES:
         return []
@@ -815,9 +815,9 @@ def _binding_targets(node: cst.CSTNode) -> list[tuple[cst.CSTNode, cst.CSTNode |
     return []
 
 
-def _bindings_in(node: cst.CSTNode, name: str) -> Iterable[tuple[str, cst.CSTNode | None]]:
+def bindings_in(node: cst.CSTNode, name: str) -> Iterable[tuple[str, cst.CSTNode | None]]:
     """How ``node`` itself binds ``name``: ("value", expr), ("annotation", expr) or ("other", None)."""
-    for target, value in _binding_targets(node):
+    for target, value in binding_targets(node):
         if name not in stored_names(target):
             continue
         if isinstance(node, cst.AnnAssign):
@@ -830,11 +830,11 @@ def _bindings_in(node: cst.CSTNode, name: str) -> Iterable[tuple[str, cst.CSTNod
             yield "other", None
 
 
-def _bound_names(node: cst.CSTNode) -> set[str]:
+def bound_names(node: cst.CSTNode) -> set[str]:
     """Names bound anywhere in a block, in the block's own scope (nested functions' bodies excluded)."""
     names: set[str] = set()
-    for inner in walk(node, stop=_SCOPES):
-        for target, _ in _binding_targets(inner):
+    for inner in walk(node, stop=SCOPES):
+        for target, _ in binding_targets(inner):
             names |= stored_names(target)
     for inner in walk(node, stop=FUNCTION_BOUNDARIES):  # walrus in a comprehension binds outside it
         if isinstance(inner, cst.NamedExpr):
@@ -842,7 +842,7 @@ def _bound_names(node: cst.CSTNode) -> set[str]:
     return names
 
 
-def _builtins_shadowed(ctx: RuleContext, names: Iterable[str]) -> bool:
+def builtins_shadowed(ctx: SemanticModel, names: Iterable[str]) -> bool:
     """True when the chunk (in any scope) or the module binds one of ``names`` (``list``, ``zip``)."""
     wanted = set(names)
     mctx = ctx.module_ctx

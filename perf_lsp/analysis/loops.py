@@ -6,11 +6,26 @@ Shared by the rules about work repeated in a loop (PFL2xx) and about blocking in
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 import libcst as cst
 
-from perf_lsp.analysis.bindings import referenced_names, stored_names, target_leaves
+from perf_lsp.analysis.bindings import (
+    all_params,
+    binding_targets,
+    bindings_in,
+    bound_names,
+    comprehension_targets,
+    dotted_refs,
+    paths_overlap,
+    referenced_names,
+    store_path,
+    stored_names,
+    target_leaves,
+)
 from perf_lsp.analysis.semantic import SemanticModel
-from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, children, dotted, walk
+from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, SCOPES, children, dotted, index_of, walk
 from perf_lsp.analysis.words import camel_to_snake
 
 
@@ -130,7 +145,7 @@ _REITERABLE_CALLS = frozenset({"list", "tuple", "sorted", "range", "set", "froze
 _REITERABLE_ANNOTATIONS = frozenset({"list", "List", "Sequence", "MutableSequence", "tuple", "Tuple"})
 
 
-def _is_batch(expr: cst.BaseExpression) -> bool:
+def is_batch(expr: cst.BaseExpression) -> bool:
     """True when ``expr`` already holds several items."""
     if isinstance(expr, (cst.List, cst.Tuple, cst.Set)):
         return len(expr.elements) > 1 or any(isinstance(e, cst.StarredElement) for e in expr.elements)
@@ -141,11 +156,11 @@ def _is_batch(expr: cst.BaseExpression) -> bool:
             return True
     if isinstance(expr, cst.Call) and dotted(expr.func) in {"list", "tuple", "sorted"}:
         return True
-    word = _last_word(expr)
+    word = last_word(expr)
     return word is not None and _is_batch_word(word)
 
 
-def _last_word(expr: cst.BaseExpression) -> str | None:
+def last_word(expr: cst.BaseExpression) -> str | None:
     """The name an expression ends with: ``doc.sentences`` -> sentences, ``page["lines"]`` -> lines."""
     if isinstance(expr, cst.Name):
         return expr.value
@@ -177,11 +192,11 @@ def _iterates_batches(iterable: cst.BaseExpression | None) -> bool:
     if isinstance(expr, cst.Call):
         name = (dotted(expr.func) or "").rsplit(".", 1)[-1].lower()
         return "batch" in name or name in _BATCHING_CALLS
-    word = (_last_word(expr) or "").lower()
+    word = (last_word(expr) or "").lower()
     return "batch" in word or "loader" in word
 
 
-def varying_loop(ctx: RuleContext, loop: cst.CSTNode | None, parts: Iterable[cst.CSTNode]) -> cst.CSTNode | None:
+def varying_loop(ctx: SemanticModel, loop: cst.CSTNode | None, parts: Iterable[cst.CSTNode]) -> cst.CSTNode | None:
     """The innermost ``for`` loop or comprehension (from ``loop`` outwards) whose per-iteration names
     ``parts`` read, or None.
 
@@ -193,11 +208,11 @@ def varying_loop(ctx: RuleContext, loop: cst.CSTNode | None, parts: Iterable[cst
         used |= referenced_names(part)
     while loop is not None:
         if isinstance(loop, cst.While):
-            if used & ctx.memo(_bound_names, loop.body):
+            if used & ctx.memo(bound_names, loop.body):
                 return None
         else:
-            targets, iterable = ctx.memo(_loop_targets, loop)
-            varying = targets | (ctx.memo(_bound_names, loop.body) if isinstance(loop, cst.For) else set())
+            targets, iterable = ctx.memo(loop_targets, loop)
+            varying = targets | (ctx.memo(bound_names, loop.body) if isinstance(loop, cst.For) else set())
             if used & varying:
                 if _iterates_batches(iterable) or any(_batch_target(t) for t in targets):
                     return None
@@ -211,7 +226,7 @@ def _batch_target(name: str) -> bool:
     return "batch" in lower
 
 
-def _loop_targets(loop: cst.CSTNode) -> tuple[set[str], cst.BaseExpression | None]:
+def loop_targets(loop: cst.CSTNode) -> tuple[set[str], cst.BaseExpression | None]:
     """The names a ``for`` loop or comprehension binds per iteration, and its (outermost) iterable.
 
     A ``while`` loop binds nothing by its header: ``(set(), None)``.
@@ -220,21 +235,21 @@ def _loop_targets(loop: cst.CSTNode) -> tuple[set[str], cst.BaseExpression | Non
         return referenced_names(loop.target), loop.iter
     if isinstance(loop, cst.While):
         return set(), None
-    names = _comprehension_targets(loop)
+    names = comprehension_targets(loop)
     for node in walk(loop, stop=FUNCTION_BOUNDARIES):
         if isinstance(node, cst.NamedExpr):
             names |= referenced_names(node.target)
     return names, loop.for_in.iter
 
 
-def _changed_by_loop(parts: list[cst.CSTNode], iterable: cst.CSTNode, everywhere: "_Effects") -> bool:
+def changed_by_loop(parts: list[cst.CSTNode], iterable: cst.CSTNode, everywhere: "Effects") -> bool:
     """True when the loop body may change what the batched call reads before the loop:
     the receiver and other arguments (``parts``), or the iterable while it is iterated."""
     for part in parts:
-        if any(_overlaps(ref, p) for ref in _dotted_refs(part) for p in everywhere.stores):
+        if any(paths_overlap(ref, p) for ref in dotted_refs(part) for p in everywhere.stores):
             return True
-    for ref in _dotted_refs(iterable):
-        if any(_overlaps(ref, p) for p in everywhere.stores):
+    for ref in dotted_refs(iterable):
+        if any(paths_overlap(ref, p) for p in everywhere.stores):
             return True
         if any(p[: len(ref)] == ref for p in everywhere.receivers):
             return True
@@ -244,7 +259,7 @@ def _changed_by_loop(parts: list[cst.CSTNode], iterable: cst.CSTNode, everywhere
 
 
 @dataclass
-class _Effects:
+class Effects:
     """What a run of statements may do that matters to moving a call before the loop."""
 
     stores: list[tuple[str, ...]]
@@ -268,10 +283,10 @@ _EXITS = frozenset({cst.Return, cst.Raise, cst.Assert, cst.Yield})
 _BOUNDARY_TYPES = frozenset(FUNCTION_BOUNDARIES)
 
 
-def _effects(nodes: Iterable[cst.CSTNode], skip: cst.CSTNode | None = None, ctx: RuleContext | None = None) -> _Effects:
+def statement_effects(nodes: Iterable[cst.CSTNode], skip: cst.CSTNode | None = None, ctx: SemanticModel | None = None) -> Effects:
     """The effects of ``nodes``; ``skip`` (a call) is left out, and so are the calls around it
     (given ``ctx``): they run after it."""
-    effects = _Effects([], [], [], False)
+    effects = Effects([], [], [], False)
     around = {id(a) for a in ctx.ancestors(skip)} if skip is not None and ctx is not None else set()
     for top in nodes:
         stack: list[tuple[cst.CSTNode, bool]] = [(top, False)]
@@ -283,22 +298,22 @@ def _effects(nodes: Iterable[cst.CSTNode], skip: cst.CSTNode | None = None, ctx:
             if kind in _LOOP_EXITS and not in_loop or kind in _EXITS:
                 effects.exits = True
                 effects.yields = effects.yields or kind is cst.Yield
-            for target, _ in _binding_targets(node):
+            for target, _ in binding_targets(node):
                 if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Import, cst.ImportFrom)):
                     effects.stores.append((target.value,) if isinstance(target, cst.Name) else ())
                     continue
                 for element in target_leaves(target):
-                    path = _store_path(element)
+                    path = store_path(element)
                     if path:
                         effects.stores.append(path)
             if kind is cst.Call and id(node) not in around:
                 if isinstance(node.func, cst.Attribute):
-                    path = _store_path(node.func.value)
+                    path = store_path(node.func.value)
                     if path:
                         effects.receivers.append(path)
                 for arg in node.args:
                     if isinstance(arg.value, (cst.Name, cst.Attribute)):
-                        path = _store_path(arg.value)
+                        path = store_path(arg.value)
                         if path:
                             effects.passed.append(path)
             if kind in _BOUNDARY_TYPES:
@@ -308,18 +323,18 @@ def _effects(nodes: Iterable[cst.CSTNode], skip: cst.CSTNode | None = None, ctx:
     return effects
 
 
-def _block_effects(block: cst.CSTNode) -> _Effects:
-    """``_effects([block])``, for :meth:`RuleContext.memo` (one per loop body, not per call in it). Shared: do not mutate."""
-    return _effects([block])
+def block_effects(block: cst.CSTNode) -> Effects:
+    """``statement_effects([block])``, for :meth:`SemanticModel.memo` (one per loop body, not per call in it). Shared: do not mutate."""
+    return statement_effects([block])
 
 
-def _unconditional(ctx: RuleContext, node: cst.CSTNode, top: cst.CSTNode) -> bool:
+def unconditional(ctx: SemanticModel, node: cst.CSTNode, top: cst.CSTNode) -> bool:
     """True when evaluating ``top`` always evaluates ``node`` exactly once."""
     child = node
     for anc in ctx.ancestors(node):
         if anc is top:
             return True
-        if isinstance(anc, _SCOPES):
+        if isinstance(anc, SCOPES):
             return False
         if isinstance(anc, cst.IfExp) and child is not anc.test:
             return False
@@ -331,7 +346,7 @@ def _unconditional(ctx: RuleContext, node: cst.CSTNode, top: cst.CSTNode) -> boo
     return False
 
 
-def _reiterable_name(ctx: RuleContext, expr: cst.BaseExpression, at: cst.CSTNode) -> bool:
+def reiterable_name(ctx: SemanticModel, expr: cst.BaseExpression, at: cst.CSTNode) -> bool:
     """A local name that holds a list/tuple/set/dict or a range wherever ``at`` reads it.
 
     Either every binding of the name in the function is such a value (or a parameter
@@ -351,10 +366,10 @@ def _reiterable_name(ctx: RuleContext, expr: cst.BaseExpression, at: cst.CSTNode
             if isinstance(ann, cst.Subscript):
                 ann = ann.value
             found.append((ann is not None and (dotted(ann) or "").rsplit(".", 1)[-1] in _REITERABLE_ANNOTATIONS, None))
-    for node in walk(func.body, stop=_SCOPES):
+    for node in walk(func.body, stop=SCOPES):
         if isinstance(node, (cst.Global, cst.Nonlocal)) and any(n.name.value == expr.value for n in node.names):
             return False
-        for kind, value in _bindings_in(node, expr.value):
+        for kind, value in bindings_in(node, expr.value):
             if kind != "annotation":
                 found.append((kind == "value" and _reiterable_value(value), node))
     if not found:
@@ -366,7 +381,7 @@ def _reiterable_name(ctx: RuleContext, expr: cst.BaseExpression, at: cst.CSTNode
     holder = next((a for a in [at, *ctx.ancestors(at)] if any(a is s for s in statements)), None)
     if holder is None:
         return False
-    limit = _index(statements, holder)
+    limit = index_of(statements, holder)
     for index in range(limit - 1, -1, -1):
         stmt = statements[index]
         if not isinstance(stmt, cst.SimpleStatementLine):
@@ -374,15 +389,15 @@ def _reiterable_name(ctx: RuleContext, expr: cst.BaseExpression, at: cst.CSTNode
         rebinds = [
             kind == "value" and _reiterable_value(value)
             for small in stmt.body
-            for kind, value in _bindings_in(small, expr.value)
+            for kind, value in bindings_in(small, expr.value)
             if kind != "annotation"
         ]
         if rebinds:
             if not rebinds[-1]:
                 return False
             for later in statements[index + 1 :]:
-                for node in [later, *walk(later, stop=_SCOPES)]:
-                    for kind, value in _bindings_in(node, expr.value):
+                for node in [later, *walk(later, stop=SCOPES)]:
+                    for kind, value in bindings_in(node, expr.value):
                         if kind != "annotation" and not (kind == "value" and _reiterable_value(value)):
                             return False
             return True
@@ -400,7 +415,7 @@ SLEEP_CALLS = frozenset({"time.sleep", "asyncio.sleep", "anyio.sleep", "trio.sle
 """Calls that pause a loop on purpose (rate limiting): such a loop is sequential by design."""
 
 
-def loop_sleeps(ctx: RuleContext, loop: cst.CSTNode) -> bool:
+def loop_sleeps(ctx: SemanticModel, loop: cst.CSTNode) -> bool:
     """True when the loop's body (or a comprehension's element) calls ``time.sleep``/``asyncio.sleep``...
 
     Found once per loop and chunk analysis (asked once per call in the loop).
@@ -408,19 +423,19 @@ def loop_sleeps(ctx: RuleContext, loop: cst.CSTNode) -> bool:
     return ctx.memo(_loop_sleeps, ctx, loop)
 
 
-def _loop_sleeps(ctx: RuleContext, loop: cst.CSTNode) -> bool:
+def _loop_sleeps(ctx: SemanticModel, loop: cst.CSTNode) -> bool:
     if isinstance(loop, (cst.For, cst.While)):
         nodes: list[cst.CSTNode] = [loop.body]
     else:
         nodes = [loop]
     for top in nodes:
-        for node in walk(top, stop=_SCOPES):
+        for node in walk(top, stop=SCOPES):
             if isinstance(node, cst.Call) and ctx.qualified_name(node.func) in SLEEP_CALLS:
                 return True
     return False
 
 
-def in_handler(ctx: RuleContext, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
+def in_handler(ctx: SemanticModel, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
     """True when ``node`` runs in an ``except`` block inside ``loop`` (an error path, not every item)."""
     for anc in ctx.ancestors(node):
         if anc is loop:
@@ -430,7 +445,7 @@ def in_handler(ctx: RuleContext, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
     return False
 
 
-def conditional_in(ctx: RuleContext, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
+def conditional_in(ctx: SemanticModel, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
     """True when ``node`` runs only for some iterations of ``loop``: under ``if``, a conditional
     expression, ``and``/``or``, or in an ``except`` block."""
     child = node

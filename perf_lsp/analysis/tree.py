@@ -130,6 +130,6 @@ def in_nested_scope(node: cst.CSTNode, func: cst.CSTNode, parents: dict[cst.CSTN
     return False
 
 
-def _index(nodes: list, node: cst.CSTNode) -> int:
+def index_of(nodes: list, node: cst.CSTNode) -> int:
     """The position of ``node`` in ``nodes``, by identity."""
     return next(i for i, n in enumerate(nodes) if n is node)

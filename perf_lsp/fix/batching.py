@@ -12,7 +12,7 @@ from collections.abc import Callable
 import libcst as cst
 
 from perf_lsp.analysis.loops import last_word
-from perf_lsp.analysis.tree import index_of
+from perf_lsp.analysis.tree import dotted
 from perf_lsp.fix.codemod import replace_nodes
 from perf_lsp.fix.context import FixContext
 
@@ -21,11 +21,11 @@ from perf_lsp.fix.context import FixContext
 _LIST_CALLS = frozenset({"list", "sorted"})
 
 
-def _list_of(expr: cst.BaseExpression) -> cst.Call:
+def list_of(expr: cst.BaseExpression) -> cst.Call:
     return cst.Call(func=cst.Name("list"), args=[cst.Arg(expr)])
 
 
-def _makes_list(expr: cst.BaseExpression) -> bool:
+def makes_list(expr: cst.BaseExpression) -> bool:
     if isinstance(expr, (cst.List, cst.ListComp)):
         return True
     return isinstance(expr, cst.Call) and dotted(expr.func) in _LIST_CALLS
@@ -52,7 +52,7 @@ def _item_batch(
     ``list(items)`` (or ``items`` when it is a list) for ``encode(doc)``, else ``[arg for target in items]``.
     """
     if isinstance(arg, cst.Name) and isinstance(target, cst.Name) and arg.value == target.value:
-        return items if is_list or _makes_list(items) else _list_of(items)
+        return items if is_list or makes_list(items) else list_of(items)
     return cst.ListComp(elt=arg, for_in=cst.CompFor(target=target, iter=items))
 
 
@@ -85,7 +85,7 @@ def batch_before_loop(
         items: cst.BaseExpression = loop.iter
     else:
         items_name = fctx.local_name(_items_name(loop.iter, loop.target), scope)
-        value = loop.iter if _makes_list(loop.iter) else _list_of(loop.iter)
+        value = loop.iter if makes_list(loop.iter) else list_of(loop.iter)
         prelude.append(_assignment(items_name, value))
         items = cst.Name(items_name)
     results = fctx.local_name(results_base, scope)
@@ -113,9 +113,9 @@ def batch_before_loop(
 def _items_name(iterable: cst.BaseExpression, target: cst.BaseAssignTargetExpression) -> str:
     """A name for the list of a loop's items: ``docs_list``, ``pairs_items``, ``line_list``."""
     if isinstance(iterable, (cst.Name, cst.Attribute)):
-        return f"{_last_word(iterable)}_list"
+        return f"{last_word(iterable)}_list"
     if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute):
-        owner = _last_word(iterable.func.value)
+        owner = last_word(iterable.func.value)
         if owner:
             return f"{owner}_{iterable.func.attr.value}"
     if isinstance(target, cst.Name):
@@ -141,11 +141,11 @@ def _without(
     return replace_nodes(body, {line: cst.RemoveFromParent()}), comments
 
 
-def _normalised(for_in: cst.CompFor) -> cst.CompFor:
+def normalised(for_in: cst.CompFor) -> cst.CompFor:
     """A comprehension's ``for ... in ... if ...`` chain on one line (single spaces between its clauses)."""
     space = cst.SimpleWhitespace(" ")
     ifs = [c.with_changes(whitespace_before=space) for c in for_in.ifs]
-    inner = _normalised(for_in.inner_for_in) if for_in.inner_for_in is not None else None
+    inner = normalised(for_in.inner_for_in) if for_in.inner_for_in is not None else None
     changes = {"whitespace_before": space, "ifs": ifs, "inner_for_in": inner}
     if for_in.asynchronous is not None:
         changes["asynchronous"] = for_in.asynchronous.with_changes(whitespace_after=space)

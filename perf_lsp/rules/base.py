@@ -238,6 +238,6 @@ class Rule(cst.BatchableCSTVisitor):
         return TypeQuestion(start.line, start.column, frozenset(accept), frozenset(reject), keep_unresolved)
 
 
-def _short(code: str) -> str:
+def short_code(code: str) -> str:
     code = " ".join(code.split())
     return code if len(code) <= 40 else code[:37] + "..."

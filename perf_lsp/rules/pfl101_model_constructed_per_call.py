@@ -6,11 +6,15 @@ import re
 
 import libcst as cst
 
+from perf_lsp.analysis.expressions import is_literal
+from perf_lsp.analysis.semantic import assigned_target
+from perf_lsp.analysis.tree import dotted
+from perf_lsp.analysis.words import camel_to_snake, snake_to_upper
 from perf_lsp.fix.codemod import replace_node
+from perf_lsp.fix.context import FixContext
+from perf_lsp.fix.rewrites import cached_factory_fix
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import Rule
-from perf_lsp.fix.context import FixContext
-from perf_lsp.analysis.tree import dotted
 from perf_lsp.rules.heuristics import (
     built_value_escapes,
     callee_differs_at_module_level,
@@ -18,10 +22,6 @@ from perf_lsp.rules.heuristics import (
     in_lazy_init,
     is_one_time_function,
 )
-from perf_lsp.analysis.semantic import assigned_target
-from perf_lsp.fix.rewrites import cached_factory_fix
-from perf_lsp.analysis.words import camel_to_snake, snake_to_upper
-from perf_lsp.analysis.expressions import is_literal
 
 HEAVY_CONSTRUCTORS = frozenset(
     {

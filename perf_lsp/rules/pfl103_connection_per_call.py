@@ -6,9 +6,11 @@ import re
 
 import libcst as cst
 
+from perf_lsp.analysis.semantic import assigned_target
+from perf_lsp.analysis.tree import COMPREHENSIONS, children, dotted, walk
+from perf_lsp.fix.rewrites import cached_factory_fix
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import Rule
-from perf_lsp.analysis.tree import COMPREHENSIONS, children, dotted, walk
 from perf_lsp.rules.heuristics import (
     built_value_escapes,
     callee_differs_at_module_level,
@@ -17,8 +19,6 @@ from perf_lsp.rules.heuristics import (
     in_lazy_init,
     is_cold_path,
 )
-from perf_lsp.analysis.semantic import assigned_target
-from perf_lsp.fix.rewrites import cached_factory_fix
 
 # qualified name -> what it opens
 CONNECTIONS: dict[str, str] = {

@@ -6,13 +6,19 @@ import re
 
 import libcst as cst
 
+from perf_lsp.analysis.bindings import (
+    bound_names,
+    comprehension_targets,
+    imported_as,
+    name_bindings,
+    referenced_names,
+    target_names,
+)
+from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, children, dotted, walk
 from perf_lsp.fix.codemod import replace_node, replace_nodes
+from perf_lsp.fix.context import FixContext
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import Rule, RuleContext
-from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, children, dotted, walk
-from perf_lsp.fix.context import FixContext
-from perf_lsp.analysis.bindings import imported_as, name_bindings, referenced_names, target_names
-from perf_lsp.rules.pfl201_encode_in_loop import _bound_names, _comprehension_targets
 
 # requests function -> how many positional arguments the Session method takes the same way
 # (``requests.get(url, params)`` passes ``params`` positionally; ``Session.get`` took only
@@ -189,7 +195,7 @@ class HttpRequestInLoop(Rule):
                 every += [p for p in (params.star_arg, params.star_kwarg) if isinstance(p, cst.Param)]
                 if any(p.name.value == head for p in every):
                     return True
-                if isinstance(anc, cst.FunctionDef) and head in self.ctx.memo(_bound_names, anc.body):
+                if isinstance(anc, cst.FunctionDef) and head in self.ctx.memo(bound_names, anc.body):
                     return True
         return False
 
@@ -254,11 +260,11 @@ def _varying_loop(node: cst.Call, loop: cst.CSTNode | None, ctx: RuleContext) ->
         used |= referenced_names(arg.value)
     while loop is not None:
         if isinstance(loop, cst.While):
-            bound = ctx.memo(_bound_names, loop.body)
+            bound = ctx.memo(bound_names, loop.body)
         elif isinstance(loop, cst.For):
-            bound = (target_names(loop.target) or referenced_names(loop.target)) | ctx.memo(_bound_names, loop.body)
+            bound = (target_names(loop.target) or referenced_names(loop.target)) | ctx.memo(bound_names, loop.body)
         else:
-            bound = _comprehension_targets(loop)
+            bound = comprehension_targets(loop)
         if used & bound:
             return loop
         loop = ctx.repeating_loop(loop)

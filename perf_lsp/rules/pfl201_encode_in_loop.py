@@ -3,27 +3,40 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import libcst as cst
 
-from perf_lsp.fix.codemod import replace_nodes
-from perf_lsp.model import Applicability
-from perf_lsp.rules.base import Rule, RuleContext
-from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, children, dotted, walk
-from perf_lsp.fix.context import FixContext
 from perf_lsp.analysis.bindings import (
-    all_params,
+    bound_names,
+    builtins_shadowed,
+    comprehension_targets,
     dotted_refs,
+    is_self_attr,
+    local_binding_index,
+    param_names,
     paths_overlap,
     referenced_names,
     store_path,
-    stored_names,
-    target_leaves,
     target_names,
 )
 from perf_lsp.analysis.expressions import annotation_qualified_names
+from perf_lsp.analysis.loops import (
+    block_effects,
+    changed_by_loop,
+    is_batch,
+    loop_targets,
+    reiterable_name,
+    statement_effects,
+    unconditional,
+    varying_loop,
+)
+from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, dotted, index_of, walk
+from perf_lsp.fix.batching import _item_batch, _pair_target, _zip, batch_before_loop, list_of, makes_list, normalised
+from perf_lsp.fix.codemod import replace_nodes
+from perf_lsp.fix.context import FixContext
+from perf_lsp.model import Applicability
+from perf_lsp.rules.base import Rule, RuleContext, short_code
 
 EMBEDDING_MODELS = frozenset(
     {
@@ -152,7 +165,7 @@ class EncodeInLoop(Rule):
         if not (isinstance(func, cst.Attribute) and func.attr.value == "encode"):
             return
         items_arg = _items_argument(node)
-        if items_arg is None or _is_batch(items_arg.value) or not referenced_names(items_arg.value):
+        if items_arg is None or is_batch(items_arg.value) or not referenced_names(items_arg.value):
             return  # one call per batch, or a constant argument (``s.encode("utf-8")``)
         innermost = self.ctx.repeating_loop(node)
         if innermost is None:
@@ -172,7 +185,7 @@ class EncodeInLoop(Rule):
             fix = _plan_fix(self.ctx, node, items_arg, loop)
         self.report(
             node,
-            message=_MESSAGE.format(receiver=_short(self.ctx.code(func.value))),
+            message=_MESSAGE.format(receiver=short_code(self.ctx.code(func.value))),
             fix=fix,
             detail="Inside a loop: one model forward pass per item instead of one per batch "
             "(64 texts: ~4x slower on one CPU thread, more on a GPU; see docs/costs.md).",
@@ -182,7 +195,7 @@ class EncodeInLoop(Rule):
     def _builtins_shadowed(self) -> bool:
         """The fixes write ``list``, ``zip`` and ``dict``: not when the chunk or the module rebinds one."""
         if not hasattr(self, "_shadowed"):
-            self._shadowed = _builtins_shadowed(self.ctx, ("list", "zip", "dict"))
+            self._shadowed = builtins_shadowed(self.ctx, ("list", "zip", "dict"))
         return self._shadowed
 
     # -- detection -------------------------------------------------------
@@ -214,9 +227,9 @@ class EncodeInLoop(Rule):
     def _name_is_model(self, name: str, scopes: list[cst.CSTNode], depth: int) -> bool:
         """Resolve ``name`` as Python would: enclosing functions (not class bodies), then the module."""
         for index, scope in enumerate(scopes):
-            if isinstance(scope, cst.Lambda) and name in _param_names(scope.params):
+            if isinstance(scope, cst.Lambda) and name in param_names(scope.params):
                 return False
-            if isinstance(scope, COMPREHENSIONS) and name in _comprehension_targets(scope):
+            if isinstance(scope, COMPREHENSIONS) and name in comprehension_targets(scope):
                 return False
             if isinstance(scope, cst.FunctionDef):
                 found = self.ctx.memo(local_binding_index, scope).get(name)
@@ -248,7 +261,7 @@ class EncodeInLoop(Rule):
                 break
         else:
             return False
-        if _self_name(method) != owner or self.ctx.enclosing_class(method) is not cls:
+        if first_param(method) != owner or self.ctx.enclosing_class(method) is not cls:
             return False
         for stmt in cls.body.body:
             if isinstance(stmt, cst.FunctionDef):
@@ -267,16 +280,16 @@ class EncodeInLoop(Rule):
 
     def _method_sets_model(self, method: cst.FunctionDef, attr: str, scopes: list[cst.CSTNode], depth: int) -> bool:
         """``method`` assigns ``self.attr = <model>`` or annotates ``self.attr: <model class>``."""
-        owner = _self_name(method)
+        owner = first_param(method)
         if owner is None:
             return False
         for node in walk(method.body, stop=_SCOPES):
-            if isinstance(node, cst.AnnAssign) and _is_self_attr(node.target, owner, attr):
+            if isinstance(node, cst.AnnAssign) and is_self_attr(node.target, owner, attr):
                 if self._is_model_annotation(node.annotation.annotation):
                     return True
                 if node.value is not None and self._resolves(node.value, scopes, depth + 1):
                     return True
-            if isinstance(node, cst.Assign) and any(_is_self_attr(t.target, owner, attr) for t in node.targets):
+            if isinstance(node, cst.Assign) and any(is_self_attr(t.target, owner, attr) for t in node.targets):
                 if self._resolves(node.value, scopes, depth + 1):
                     return True
         return False
@@ -306,15 +319,15 @@ def _items_argument(call: cst.Call) -> cst.Arg | None:
     return positional[0] if positional else keyword
 
 
-def _self_name(method: cst.FunctionDef) -> str | None:
+def first_param(method: cst.FunctionDef) -> str | None:
     params = [*method.params.posonly_params, *method.params.params]
     return params[0].name.value if params else None
 
 
 # -- what the fix may move -------------------------------------------------
-_dotted_refs = dotted_refs
-_store_path = store_path
-_overlaps = paths_overlap
+dotted_refs = dotted_refs
+store_path = store_path
+paths_overlap = paths_overlap
 
 
 # -- the codemods -----------------------------------------------------------
@@ -364,47 +377,47 @@ def _plan_for(ctx: RuleContext, call: cst.Call, items_arg: cst.Arg, loop: cst.Fo
     if line is None:
         return None
     if isinstance(line, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
-        if small is None or not _unconditional(ctx, call, small):
+        if small is None or not unconditional(ctx, call, small):
             return None
         if isinstance(small, (cst.Return, cst.Raise, cst.Assert)) or any(
             isinstance(n, (cst.Yield, cst.Await)) for n in walk(small, stop=_SCOPES)
         ):
             return None
-        index = _index(line.body, small)
-        before = [*lines[: _index(lines, line)], *line.body[:index]]
-    elif isinstance(line, cst.If) and _unconditional(ctx, call, line.test):
-        before = lines[: _index(lines, line)]
+        index = index_of(line.body, small)
+        before = [*lines[: index_of(lines, line)], *line.body[:index]]
+    elif isinstance(line, cst.If) and unconditional(ctx, call, line.test):
+        before = lines[: index_of(lines, line)]
         small = None
     else:
         return None
 
-    bound = ctx.memo(_bound_names, body)
+    bound = ctx.memo(bound_names, body)
     arg = items_arg.value
     if targets & bound:  # the loop variable is rebound in the body
         return None
     if referenced_names(arg) & bound or not _call_parts_invariant(call, items_arg, targets | bound):
         return None
-    ahead = _effects(before)
+    ahead = statement_effects(before)
     if ahead.exits:
         return None
-    everywhere = ctx.memo(_block_effects, body)
+    everywhere = ctx.memo(block_effects, body)
     if everywhere.yields:  # a generator yielding per item: batching would make it eager
         return None
-    elsewhere = _effects([body], skip=call)  # what the rest of the body does, the call's own receiver aside
-    here = _effects([small or line.test], skip=call, ctx=ctx)
-    for ref in _dotted_refs(arg):
+    elsewhere = statement_effects([body], skip=call)  # what the rest of the body does, the call's own receiver aside
+    here = statement_effects([small or line.test], skip=call, ctx=ctx)
+    for ref in dotted_refs(arg):
         if ref[0] in targets:
             # the item itself: nothing that runs before the call may change it
             if any(
-                _overlaps(ref, p) for p in ahead.stores + ahead.receivers + ahead.passed + here.receivers + here.passed
+                paths_overlap(ref, p) for p in ahead.stores + ahead.receivers + ahead.passed + here.receivers + here.passed
             ):
                 return None
-        elif any(_overlaps(ref, p) for p in elsewhere.stores + elsewhere.receivers + elsewhere.passed):
+        elif any(paths_overlap(ref, p) for p in elsewhere.stores + elsewhere.receivers + elsewhere.passed):
             # a loop-invariant object the body changes: each item saw a different state
             return None
-    if _changed_by_loop([call.func.value] + [a.value for a in call.args if a is not items_arg], loop.iter, everywhere):
+    if changed_by_loop([call.func.value] + [a.value for a in call.args if a is not items_arg], loop.iter, everywhere):
         return None
-    reiterable = _reiterable_name(ctx, loop.iter, loop)
+    reiterable = reiterable_name(ctx, loop.iter, loop)
 
     # drop ``name = encode(...)`` and bind ``name`` in the loop header instead?
     drop_name: str | None = None
@@ -432,7 +445,7 @@ def _plan_comprehension(
     ctx: RuleContext, call: cst.Call, items_arg: cst.Arg, comp: cst.ListComp | cst.DictComp
 ) -> Builder | None:
     holder = comp.elt if isinstance(comp, cst.ListComp) else comp.value
-    if call is not holder and not _unconditional(ctx, call, holder):
+    if call is not holder and not unconditional(ctx, call, holder):
         return None
     if ctx.enclosing_function(comp) is None and any(isinstance(a, cst.ClassDef) for a in ctx.ancestors(comp)):
         return None  # a class body's names are not visible inside the comprehension
@@ -443,10 +456,10 @@ def _plan_comprehension(
             return None
         fors.append(for_in)
         for_in = for_in.inner_for_in
-    bound, _ = _loop_targets(comp)  # the targets, and names bound by ``:=``
+    bound, _ = loop_targets(comp)  # the targets, and names bound by ``:=``
     if not _call_parts_invariant(call, items_arg, bound):
         return None
-    walrus = bound - _comprehension_targets(comp)
+    walrus = bound - comprehension_targets(comp)
     if referenced_names(items_arg.value) & walrus:
         return None
     # what the element (and a dict's key) evaluate besides the encode call
@@ -460,9 +473,9 @@ def _plan_comprehension(
         moved.extend(c.test for c in clause.ifs)
         if clause is not comp.for_in:
             moved.append(clause.iter)
-    rest_effects = _effects(rest)
+    rest_effects = statement_effects(rest)
     changed = rest_effects.stores + rest_effects.receivers + rest_effects.passed
-    if any(_overlaps(ref, p) for node in moved for ref in _dotted_refs(node) for p in changed):
+    if any(paths_overlap(ref, p) for node in moved for ref in dotted_refs(node) for p in changed):
         return None
     if isinstance(comp, cst.ListComp) and not any(referenced_names(n) & bound for n in rest):
         return _regroup_fix(call, items_arg, comp)
@@ -470,12 +483,12 @@ def _plan_comprehension(
     only = fors[0]
     if len(fors) > 1 or only.ifs or target_names(only.target) is None:
         return None
-    if not _reiterable_name(ctx, only.iter, comp):
+    if not reiterable_name(ctx, only.iter, comp):
         return None
     # nothing evaluated per item before the call may change the item
-    effects = _effects([holder], skip=call, ctx=ctx)
+    effects = statement_effects([holder], skip=call, ctx=ctx)
     if isinstance(comp, cst.DictComp):
-        key = _effects([comp.key])
+        key = statement_effects([comp.key])
         effects.receivers += key.receivers
         effects.passed += key.passed
     if any(p[0] in bound for p in effects.receivers + effects.passed + [s for s in effects.stores if len(s) == 1]):
@@ -496,12 +509,12 @@ def _regroup_fix(call: cst.Call, items_arg: cst.Arg, comp: cst.ListComp) -> Buil
             and isinstance(only.target, cst.Name)
             and arg.value == only.target.value
         ):
-            batch: cst.BaseExpression = only.iter if _makes_list(only.iter) else _list_of(only.iter)
+            batch: cst.BaseExpression = only.iter if makes_list(only.iter) else list_of(only.iter)
         else:
-            batch = cst.ListComp(elt=arg, for_in=_normalised(only))
+            batch = cst.ListComp(elt=arg, for_in=normalised(only))
         new_call = _batched_call(call, items_arg, batch)
         if comp.elt is call:
-            new: cst.BaseExpression = _list_of(new_call).with_changes(lpar=comp.lpar, rpar=comp.rpar)
+            new: cst.BaseExpression = list_of(new_call).with_changes(lpar=comp.lpar, rpar=comp.rpar)
         else:
             name = fctx.local_name("embedding", comp)
             new = comp.with_changes(

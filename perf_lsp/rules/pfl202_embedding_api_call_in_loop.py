@@ -13,37 +13,37 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from perf_lsp.fix.codemod import replace_nodes
-from perf_lsp.model import Applicability
-from perf_lsp.rules.base import Rule, RuleContext
-from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, dotted, walk
-from perf_lsp.fix.context import FixContext
-from perf_lsp.analysis.expressions import annotation_qualified_names
-from perf_lsp.analysis.bindings import referenced_names, target_names
-from perf_lsp.rules.pfl201_encode_in_loop import (
-    _SCOPES,
-    _bound_names,
-    _builtins_shadowed,
-    _changed_by_loop,
-    _comprehension_targets,
-    _dotted_refs,
-    _effects,
-    _is_batch,
-    _is_self_attr,
-    _list_of,
-    _loop_targets,
-    _makes_list,
-    _normalised,
-    _overlaps,
-    _param_names,
-    _reiterable_name,
-    _self_name,
-    _short,
-    _unconditional,
-    batch_before_loop,
+from perf_lsp.analysis.bindings import (
+    bound_names,
+    builtins_shadowed,
+    comprehension_targets,
+    dotted_refs,
+    first_param,
+    is_self_attr,
     local_binding_index,
+    param_names,
+    paths_overlap,
+    referenced_names,
+    target_names,
+)
+from perf_lsp.analysis.expressions import annotation_qualified_names
+from perf_lsp.analysis.loops import (
+    changed_by_loop,
+    is_batch,
+    loop_detail,
+    loop_sleeps,
+    loop_targets,
+    reiterable_name,
+    statement_effects,
+    unconditional,
     varying_loop,
 )
+from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, SCOPES, dotted, walk
+from perf_lsp.fix.batching import batch_before_loop, list_of, makes_list, normalised
+from perf_lsp.fix.codemod import replace_nodes
+from perf_lsp.fix.context import FixContext
+from perf_lsp.model import Applicability
+from perf_lsp.rules.base import Rule, RuleContext, short_code
 
 
 # -- receiver types ----------------------------------------------------------
@@ -100,11 +100,11 @@ class TypeResolver:
 
     def scopes_at(self, node: cst.CSTNode) -> list[cst.CSTNode]:
         """The functions, lambdas, comprehensions and classes around ``node`` (visited already), innermost first."""
-        return [a for a in [node, *self.ctx.ancestors(node)] if isinstance(a, _SCOPES)]
+        return [a for a in [node, *self.ctx.ancestors(node)] if isinstance(a, SCOPES)]
 
     def tags(self, expr: cst.BaseExpression, at: cst.CSTNode) -> set[str]:
         """Tags of ``expr`` evaluated at ``at`` (a node the traversal has reached)."""
-        return self.infer(expr, [a for a in self.ctx.ancestors(at) if isinstance(a, _SCOPES)])
+        return self.infer(expr, [a for a in self.ctx.ancestors(at) if isinstance(a, SCOPES)])
 
     def infer(self, expr: cst.BaseExpression, scopes: list[cst.CSTNode], depth: int = 0) -> set[str]:
         if depth > 5:
@@ -150,9 +150,9 @@ class TypeResolver:
 
     def _name(self, name: str, scopes: list[cst.CSTNode], depth: int) -> set[str]:
         for index, scope in enumerate(scopes):
-            if isinstance(scope, cst.Lambda) and name in _param_names(scope.params):
+            if isinstance(scope, cst.Lambda) and name in param_names(scope.params):
                 return set()
-            if isinstance(scope, COMPREHENSIONS) and name in _comprehension_targets(scope):
+            if isinstance(scope, COMPREHENSIONS) and name in comprehension_targets(scope):
                 return set()
             if isinstance(scope, cst.FunctionDef):
                 found = self.ctx.memo(local_binding_index, scope, True).get(name)
@@ -186,25 +186,25 @@ class TypeResolver:
                 break
         else:
             return set()
-        if _self_name(method) != owner or self.ctx.enclosing_class(method) is not cls:
+        if first_param(method) != owner or self.ctx.enclosing_class(method) is not cls:
             return set()
         out: set[str] = set()
         body = cls.body.body if isinstance(cls.body, cst.IndentedBlock) else []
         for stmt in body:
             if isinstance(stmt, cst.FunctionDef):
-                me = _self_name(stmt)
+                me = first_param(stmt)
                 if me is None:
                     continue
                 inner = [stmt, cls, *outer]
-                for node in walk(stmt.body, stop=_SCOPES):
-                    if isinstance(node, cst.AnnAssign) and _is_self_attr(node.target, me, attr):
+                for node in walk(stmt.body, stop=SCOPES):
+                    if isinstance(node, cst.AnnAssign) and is_self_attr(node.target, me, attr):
                         out |= self.annotation_tags(node.annotation.annotation)
                         if node.value is not None:
                             out |= self.infer(node.value, inner, depth + 1)
-                    elif isinstance(node, cst.Assign) and any(_is_self_attr(t.target, me, attr) for t in node.targets):
+                    elif isinstance(node, cst.Assign) and any(is_self_attr(t.target, me, attr) for t in node.targets):
                         out |= self.infer(node.value, inner, depth + 1)
                 continue
-            for node in walk(stmt, stop=_SCOPES):
+            for node in walk(stmt, stop=SCOPES):
                 if isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name) and node.target.value == attr:
                     out |= self.annotation_tags(node.annotation.annotation)
                     if node.value is not None:
@@ -439,7 +439,7 @@ class EmbeddingApiCallInLoop(Rule):
             fix = _plan(self.ctx, site, loop)
         self.report(
             node,
-            message=_MESSAGE.format(call=_short(self.ctx.code(func)) + "(...)"),
+            message=_MESSAGE.format(call=short_code(self.ctx.code(func)) + "(...)"),
             fix=fix,
             detail=f"{loop_detail(loop)}: one API round trip per item instead of one per request "
             "(100 items: 100 requests, each a network round trip and a share of the rate limit).",
@@ -447,7 +447,7 @@ class EmbeddingApiCallInLoop(Rule):
 
     def _shadowed(self) -> bool:
         if not hasattr(self, "_shadowed_cache"):
-            self._shadowed_cache = _builtins_shadowed(self.ctx, ("list", "zip"))
+            self._shadowed_cache = builtins_shadowed(self.ctx, ("list", "zip"))
         return self._shadowed_cache
 
     # -- detection -------------------------------------------------------
@@ -468,7 +468,7 @@ class EmbeddingApiCallInLoop(Rule):
                 return _Site(call, arg, item, "openai-legacy" if legacy else "openai")
             if attr in _LC_METHODS:
                 arg = _first(call, "text")
-                if arg is None or _is_batch(arg.value):
+                if arg is None or is_batch(arg.value):
                     return None
                 return _Site(call, arg, arg.value, "langchain")
             if attr == "embed":
@@ -479,7 +479,7 @@ class EmbeddingApiCallInLoop(Rule):
                         return _Site(call, arg, item, "cohere")
         if self.ctx.settings.extend_batchable_methods:
             arg = _first(call, None)
-            if arg is not None and not _is_batch(arg.value):
+            if arg is not None and not is_batch(arg.value):
                 return _Site(call, arg, arg.value, "custom")
         return None
 
@@ -566,7 +566,7 @@ def _single(expr: cst.BaseExpression) -> cst.BaseExpression | None:
         if len(expr.elements) == 1 and isinstance(expr.elements[0], cst.Element):
             return expr.elements[0].value
         return None
-    if _is_batch(expr) or isinstance(expr, (cst.Subscript)) and _is_slice(expr):
+    if is_batch(expr) or isinstance(expr, (cst.Subscript)) and _is_slice(expr):
         return None
     return expr
 
@@ -664,8 +664,8 @@ def _plan_comprehension(ctx: RuleContext, site: _Site, value: cst.BaseExpression
         if for_in.asynchronous is not None:
             return None
         for_in = for_in.inner_for_in
-    bound, _ = _loop_targets(comp)
-    if not _parts_invariant(site, bound) or referenced_names(site.item) & (bound - _comprehension_targets(comp)):
+    bound, _ = loop_targets(comp)
+    if not _parts_invariant(site, bound) or referenced_names(site.item) & (bound - comprehension_targets(comp)):
         return None
     scope = ctx.enclosing_function(comp)
 
@@ -674,9 +674,9 @@ def _plan_comprehension(ctx: RuleContext, site: _Site, value: cst.BaseExpression
         item = site.item
         simple = only.inner_for_in is None and not only.ifs
         if simple and isinstance(item, cst.Name) and isinstance(only.target, cst.Name) and item.value == only.target.value:
-            batch: cst.BaseExpression = only.iter if _makes_list(only.iter) else _list_of(only.iter)
+            batch: cst.BaseExpression = only.iter if makes_list(only.iter) else list_of(only.iter)
         else:
-            batch = cst.ListComp(elt=item, for_in=_normalised(only))
+            batch = cst.ListComp(elt=item, for_in=normalised(only))
         new = _batched_value(fctx, ctx, site, batch, scope if scope is not None else comp)
         new = new.with_changes(lpar=comp.lpar, rpar=comp.rpar)
         return replace_nodes(fctx.chunk, {comp: new})
@@ -698,30 +698,30 @@ def _plan_for(ctx: RuleContext, site: _Site, value: cst.BaseExpression, loop: cs
     if not isinstance(line, cst.SimpleStatementLine):
         return None
     small = line.body[0]
-    if not isinstance(small, (cst.Assign, cst.AnnAssign, cst.Expr)) or not _unconditional(ctx, value, small):
+    if not isinstance(small, (cst.Assign, cst.AnnAssign, cst.Expr)) or not unconditional(ctx, value, small):
         return None
     if not any(a is small for a in ctx.ancestors(value)):
         return None
-    inner_awaits = [n for n in walk(small, stop=_SCOPES) if isinstance(n, (cst.Await, cst.Yield))]
+    inner_awaits = [n for n in walk(small, stop=SCOPES) if isinstance(n, (cst.Await, cst.Yield))]
     if any(n is not value and n is not ctx.parent(site.call) for n in inner_awaits):
         return None
-    bound = _bound_names(body)
+    bound = bound_names(body)
     if targets & bound or referenced_names(site.item) & bound or not _parts_invariant(site, targets | bound):
         return None
-    everywhere = _effects([body])
+    everywhere = statement_effects([body])
     if everywhere.yields:
         return None
-    elsewhere = _effects([body], skip=value)
-    here = _effects([small], skip=value, ctx=ctx)
-    for ref in _dotted_refs(site.item):
+    elsewhere = statement_effects([body], skip=value)
+    here = statement_effects([small], skip=value, ctx=ctx)
+    for ref in dotted_refs(site.item):
         if ref[0] in targets:
-            if any(_overlaps(ref, p) for p in here.receivers + here.passed):
+            if any(paths_overlap(ref, p) for p in here.receivers + here.passed):
                 return None
-        elif any(_overlaps(ref, p) for p in elsewhere.stores + elsewhere.receivers + elsewhere.passed):
+        elif any(paths_overlap(ref, p) for p in elsewhere.stores + elsewhere.receivers + elsewhere.passed):
             return None
-    if _changed_by_loop([site.call.func.value] + [a.value for a in site.call.args if a is not site.arg], loop.iter, everywhere):
+    if changed_by_loop([site.call.func.value] + [a.value for a in site.call.args if a is not site.arg], loop.iter, everywhere):
         return None
-    reiterable = _reiterable_name(ctx, loop.iter, loop)
+    reiterable = reiterable_name(ctx, loop.iter, loop)
     drop_name: str | None = None
     if isinstance(small, cst.Assign) and small.value is value and len(small.targets) == 1 and len(line.body) == 1:
         target = small.targets[0].target
@@ -741,14 +741,7 @@ def _plan_for(ctx: RuleContext, site: _Site, value: cst.BaseExpression, loop: cs
 
 __all__ = [
     "EMBEDDING_CATALOG",
-    "SLEEP_CALLS",
     "EmbeddingApiCallInLoop",
     "TypeCatalog",
     "TypeResolver",
-    "local_bindings",
-    "conditional_in",
-    "in_handler",
-    "loop_detail",
-    "loop_sleeps",
-    "varying_loop",
 ]

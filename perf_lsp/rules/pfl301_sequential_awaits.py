@@ -10,15 +10,15 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from perf_lsp.analysis.bindings import all_params, is_store_position
+from perf_lsp.analysis.concurrency import runs_on_one_thread
+from perf_lsp.analysis.tree import dotted, parent_map, walk
+from perf_lsp.analysis.words import camel_to_snake
 from perf_lsp.fix.codemod import replace_nodes
+from perf_lsp.fix.context import FixContext
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import Rule, RuleContext
-from perf_lsp.fix.context import FixContext
-from perf_lsp.analysis.tree import dotted, parent_map, walk
 from perf_lsp.rules.heuristics import is_cold_path
-from perf_lsp.analysis.bindings import all_params, is_store_position
-from perf_lsp.analysis.words import camel_to_snake
-from perf_lsp.analysis.concurrency import runs_on_one_thread
 
 # A call whose receiver (or an argument passed as a whole) is one of these objects is
 # not a group member: the object runs one operation at a time, or its operations are

@@ -4,14 +4,6 @@ from __future__ import annotations
 
 import libcst as cst
 
-from perf_lsp.fix.codemod import replace_nodes
-from perf_lsp.model import Applicability
-from perf_lsp.rules.base import Rule, RuleContext
-from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, dotted, walk
-from perf_lsp.fix.context import FixContext
-from perf_lsp.rules.heuristics import is_cold_path, is_test_function
-from perf_lsp.analysis.loops import breaks_loop
-from perf_lsp.analysis.words import camel_to_snake
 from perf_lsp.analysis.bindings import (
     dotted_refs,
     paths_overlap,
@@ -21,6 +13,14 @@ from perf_lsp.analysis.bindings import (
     target_names,
 )
 from perf_lsp.analysis.concurrency import runs_on_one_thread, uses_other_event_loop
+from perf_lsp.analysis.loops import breaks_loop
+from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, dotted, walk
+from perf_lsp.analysis.words import camel_to_snake
+from perf_lsp.fix.codemod import replace_nodes
+from perf_lsp.fix.context import FixContext
+from perf_lsp.model import Applicability
+from perf_lsp.rules.base import Rule, RuleContext
+from perf_lsp.rules.heuristics import is_cold_path, is_test_function
 from perf_lsp.rules.pfl301_sequential_awaits import HTTP_CLIENTS, ORDERED_METHODS, SHARED_RESOURCES, WHOLE_SEGMENTS
 
 _ORDERED_FIRST_WORDS = frozenset(

@@ -7,16 +7,16 @@ from collections.abc import Iterable, Mapping
 
 import libcst as cst
 
-from perf_lsp.fix.codemod import replace_node
-from perf_lsp.model import Applicability
-from perf_lsp.analysis.module import dotted_name, resolve_dotted
-from perf_lsp.rules.base import Rule, RuleContext
-from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, dotted, walk
-from perf_lsp.fix.context import FixContext
-from perf_lsp.rules.heuristics import calls_method_of, in_lazy_init, is_cached_function, is_cold_path, is_test_function
 from perf_lsp.analysis.bindings import binds_locally, first_param, local_values, stored_names, target_leaves
 from perf_lsp.analysis.concurrency import held_thread_lock, uses_other_event_loop
 from perf_lsp.analysis.loops import per_item_in_loop
+from perf_lsp.analysis.module import dotted_name, resolve_dotted
+from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, dotted, walk
+from perf_lsp.fix.codemod import replace_node
+from perf_lsp.fix.context import FixContext
+from perf_lsp.model import Applicability
+from perf_lsp.rules.base import Rule, RuleContext
+from perf_lsp.rules.heuristics import calls_method_of, in_lazy_init, is_cached_function, is_cold_path, is_test_function
 
 _HTTP_VERBS = ("get", "post", "put", "patch", "delete", "head", "options", "request")
 
@@ -226,7 +226,7 @@ class BlockingCallInAsync(Rule):
         if lock is not None:  # an await here keeps the lock across a suspension: no fix (see Fix safety)
             what = f"`{label}` blocks the event loop (it calls `{via}`)" if via else f"Blocking call `{label}` stops the event loop"
             message = (
-                f"{what} while threading lock `{_short(lock)}` is held; an await here would keep the lock "
+                f"{what} while threading lock `{short_code(lock)}` is held; an await here would keep the lock "
                 "across a suspension and can deadlock: use an asyncio.Lock, then await"
             )
             self.report(node, message=message, detail=_DETAIL)
@@ -375,11 +375,11 @@ def blocking_call(call: cst.Call, ctx: RuleContext, func: cst.FunctionDef) -> tu
     receiver = call.func.value
     kind = _receiver_kind(receiver, ctx, func)
     if kind == "session" and method in _SESSION_METHODS:
-        return f"{_short(ctx.code(receiver))}.{method}", _HTTP, ""
+        return f"{short_code(ctx.code(receiver))}.{method}", _HTTP, ""
     if kind == "connection" and method in _CONNECTION_METHODS:
-        return f"{_short(ctx.code(receiver))}.{method}", _DB, ""
+        return f"{short_code(ctx.code(receiver))}.{method}", _DB, ""
     if kind == "cursor" and method in _CURSOR_METHODS:
-        return f"{_short(ctx.code(receiver))}.{method}", _DB, ""
+        return f"{short_code(ctx.code(receiver))}.{method}", _DB, ""
     return None
 
 
@@ -460,7 +460,7 @@ def _first_blocking_in(helper: cst.FunctionDef, ctx: RuleContext) -> str | None:
     return first
 
 
-def _short(code: str) -> str:
+def short_code(code: str) -> str:
     code = " ".join(code.split())
     return code if len(code) <= 40 else code[:37] + "..."
 

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import libcst as cst
 
+from perf_lsp.analysis.concurrency import held_thread_lock, uses_other_event_loop
+from perf_lsp.analysis.expressions import annotation_qualified_names
+from perf_lsp.analysis.loops import per_item_in_loop
+from perf_lsp.analysis.tree import COMPREHENSIONS, dotted
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import Rule, RuleContext
-from perf_lsp.analysis.tree import COMPREHENSIONS, dotted
 from perf_lsp.rules.heuristics import is_test_function
-from perf_lsp.analysis.expressions import annotation_qualified_names
-from perf_lsp.analysis.concurrency import held_thread_lock, uses_other_event_loop
-from perf_lsp.analysis.loops import per_item_in_loop
-from perf_lsp.rules.pfl201_encode_in_loop import (
-    EncodeInLoop,
-)
+from perf_lsp.rules.pfl201_encode_in_loop import EncodeInLoop
 from perf_lsp.rules.pfl303_blocking_call_in_async import to_thread_fix
 
 _SENTENCE = "sentence-transformers model"
@@ -273,7 +271,7 @@ class CpuBoundCallInAsync(Rule):
         lock = None if other_loop else held_thread_lock(node, self.ctx, enclosing)
         if lock is not None:  # awaiting here keeps the lock across a suspension: no fix (see Fix safety)
             message = (
-                f"{runs} while threading lock `{_short(lock)}` is held; an await here would keep the lock "
+                f"{runs} while threading lock `{short_code(lock)}` is held; an await here would keep the lock "
                 "across a suspension and can deadlock: use an asyncio.Lock, then await asyncio.to_thread"
             )
         elif not other_loop:
@@ -289,12 +287,12 @@ class CpuBoundCallInAsync(Rule):
         if isinstance(func, cst.Attribute) and func.attr.value in _ALL_METHODS:
             for kind, methods in METHODS.items():
                 if func.attr.value in methods and self._resolves(kind, func.value, call):
-                    return kind, f"{_short(self.ctx.code(func.value))}.{func.attr.value}"
+                    return kind, f"{short_code(self.ctx.code(func.value))}.{func.attr.value}"
         if self.ctx.qualified_name(func) is not None:
             return None  # an imported function or a module's attribute, not a model object
         for kind, methods in METHODS.items():
             if "__call__" in methods and self._resolves(kind, func, call):
-                return kind, f"{_short(self.ctx.code(func))}(...)"
+                return kind, f"{short_code(self.ctx.code(func))}(...)"
         return None
 
     def _resolves(self, kind: str, expr: cst.BaseExpression, at: cst.CSTNode) -> bool:
@@ -327,6 +325,6 @@ def _article(kind: str) -> str:
     return "an" if kind[0] in "aeiou" else "a"
 
 
-def _short(code: str) -> str:
+def short_code(code: str) -> str:
     code = " ".join(code.split())
     return code if len(code) <= 40 else code[:37] + "..."

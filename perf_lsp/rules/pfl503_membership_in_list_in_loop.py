@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import libcst as cst
 
+from perf_lsp.analysis.bindings import occurrences_in
+from perf_lsp.analysis.expressions import is_builtin_call, is_literal
+from perf_lsp.analysis.semantic import runs_before
+from perf_lsp.analysis.tree import COMPREHENSIONS, inside, walk
 from perf_lsp.fix.codemod import replace_nodes
+from perf_lsp.fix.context import FixContext
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import Rule
-from perf_lsp.analysis.tree import COMPREHENSIONS, inside, walk
-from perf_lsp.fix.context import FixContext
 from perf_lsp.rules.heuristics import runs_once
-from perf_lsp.analysis.expressions import is_builtin_call, is_literal
-from perf_lsp.analysis.bindings import occurrences_in
-from perf_lsp.analysis.semantic import runs_before
 
 # list methods that change the list in place (allowed before the loop, not inside it)
 _MUTATORS = frozenset({"append", "extend", "insert", "remove", "pop", "clear", "sort", "reverse", "__setitem__", "__delitem__"})

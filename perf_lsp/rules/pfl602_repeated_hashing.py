@@ -7,11 +7,10 @@ import builtins
 
 import libcst as cst
 
-from perf_lsp.rules.base import Rule
+from perf_lsp.analysis.bindings import all_params, binding_targets, referenced_names, target_names
 from perf_lsp.analysis.tree import COMPREHENSIONS, children, dotted, walk
+from perf_lsp.rules.base import Rule
 from perf_lsp.rules.heuristics import is_cached_function
-from perf_lsp.analysis.bindings import all_params, referenced_names, target_names
-from perf_lsp.rules.pfl201_encode_in_loop import _binding_targets
 
 _ALGORITHMS = frozenset(
     {
@@ -326,7 +325,7 @@ def _bound_names(node: cst.CSTNode) -> set[str]:
     item store mentions (``a.x = ...`` changes what ``a`` hashes to)."""
     if isinstance(node, (cst.Global, cst.Nonlocal)):
         return {n.name.value for n in node.names}
-    return {name for target, _ in _binding_targets(node) for name in _names_in(target)}
+    return {name for target, _ in binding_targets(node) for name in _names_in(target)}
 
 
 def _binding_site(node: cst.CSTNode) -> cst.CSTNode:

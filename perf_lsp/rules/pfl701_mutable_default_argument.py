@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import libcst as cst
 
+from perf_lsp.analysis.expressions import annotation_qualified_names
+from perf_lsp.analysis.tree import children, dotted
 from perf_lsp.fix.codemod import replace_node
+from perf_lsp.fix.context import FixContext, runtime_alias
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import Rule
-from perf_lsp.fix.context import FixContext, runtime_alias
-from perf_lsp.analysis.tree import children, dotted
-from perf_lsp.analysis.expressions import annotation_qualified_names
 
 _BUILTIN_FACTORIES = {"list": "list", "dict": "dict", "set": "set", "bytearray": "bytearray"}
 _COLLECTION_FACTORIES = {
