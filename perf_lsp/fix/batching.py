@@ -31,7 +31,7 @@ def makes_list(expr: cst.BaseExpression) -> bool:
     return isinstance(expr, cst.Call) and dotted(expr.func) in _LIST_CALLS
 
 
-def _pair_target(target: cst.BaseAssignTargetExpression, second: str) -> cst.Tuple:
+def pair_target(target: cst.BaseAssignTargetExpression, second: str) -> cst.Tuple:
     """``target, second`` as a loop target, parenthesising a tuple ``target``."""
     if isinstance(target, (cst.Tuple, cst.List)) and not target.lpar:
         target = target.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
@@ -39,12 +39,12 @@ def _pair_target(target: cst.BaseAssignTargetExpression, second: str) -> cst.Tup
     return cst.Tuple([cst.Element(target, comma=comma), cst.Element(cst.Name(second))], lpar=[], rpar=[])
 
 
-def _zip(first: cst.BaseExpression, second: cst.BaseExpression) -> cst.Call:
+def zip_of(first: cst.BaseExpression, second: cst.BaseExpression) -> cst.Call:
     comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
     return cst.Call(func=cst.Name("zip"), args=[cst.Arg(first, comma=comma), cst.Arg(second)])
 
 
-def _item_batch(
+def item_batch(
     arg: cst.BaseExpression, target: cst.BaseAssignTargetExpression, items: cst.BaseExpression, is_list: bool = False
 ) -> cst.BaseExpression:
     """The batch the argument makes over ``items``.
@@ -71,7 +71,7 @@ def batch_before_loop(
     """The loop codemod PFL201 and PFL202 share: one batched call before ``loop``, then
     ``for target, result in zip(items, results)``.
 
-    ``item`` is the per-item argument (built over the loop's items by :func:`_item_batch`),
+    ``item`` is the per-item argument (built over the loop's items by :func:`item_batch`),
     ``batched(batch)`` the call that takes the whole batch, ``per_item`` the node in the body
     that the per-item result replaces. ``drop`` is (name, body, line, small): when ``name``
     is set, ``name = <call>`` (``small`` of ``line``) is removed and ``name`` is bound in the
@@ -89,7 +89,7 @@ def batch_before_loop(
         prelude.append(_assignment(items_name, value))
         items = cst.Name(items_name)
     results = fctx.local_name(results_base, scope)
-    batch = _item_batch(item, loop.target, items, is_list=not reiterable)
+    batch = item_batch(item, loop.target, items, is_list=not reiterable)
     prelude.append(_assignment(results, batched(batch)))
     comments: list[cst.EmptyLine] = []
     if drop_name is not None:
@@ -99,8 +99,8 @@ def batch_before_loop(
         item_name = fctx.local_name(result_base, scope)
         new_body = replace_nodes(body, {per_item: cst.Name(item_name)})
     new_loop = loop.with_changes(
-        target=_pair_target(loop.target, item_name),
-        iter=_zip(items, cst.Name(results)),
+        target=pair_target(loop.target, item_name),
+        iter=zip_of(items, cst.Name(results)),
         body=new_body,
         leading_lines=[],
     )

@@ -12,15 +12,11 @@ from perf_lsp.analysis.bindings import (
     builtins_shadowed,
     comprehension_targets,
     dotted_refs,
-    is_self_attr,
-    local_binding_index,
-    param_names,
     paths_overlap,
     referenced_names,
     store_path,
     target_names,
 )
-from perf_lsp.analysis.expressions import annotation_qualified_names
 from perf_lsp.analysis.loops import (
     block_effects,
     changed_by_loop,
@@ -31,8 +27,9 @@ from perf_lsp.analysis.loops import (
     unconditional,
     varying_loop,
 )
+from perf_lsp.analysis.receivers import InstanceResolver
 from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, dotted, index_of, walk
-from perf_lsp.fix.batching import _item_batch, _pair_target, _zip, batch_before_loop, list_of, makes_list, normalised
+from perf_lsp.fix.batching import batch_before_loop, item_batch, list_of, makes_list, normalised, pair_target, zip_of
 from perf_lsp.fix.codemod import replace_nodes
 from perf_lsp.fix.context import FixContext
 from perf_lsp.model import Applicability
@@ -50,7 +47,10 @@ Only classes for which ``encode(list_of_texts)`` returns one row per text, in or
 equal to ``encode(text)`` for each: that is what the fix relies on.
 """
 
-_EMBEDDING_MODULES = frozenset(qn.split(".", 1)[0] for qn in EMBEDDING_MODELS)
+
+
+def _builds_embedding_model(qualified: str | None) -> bool:
+    return qualified in EMBEDDING_MODELS
 
 
 _SCOPES = FUNCTION_BOUNDARIES + COMPREHENSIONS
@@ -160,6 +160,10 @@ class EncodeInLoop(Rule):
             for call in summary.calls
         )
 
+    def __init__(self, ctx: RuleContext) -> None:
+        super().__init__(ctx)
+        self._models = InstanceResolver(ctx, _builds_embedding_model, _builds_embedding_model)
+
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         if not (isinstance(func, cst.Attribute) and func.attr.value == "encode"):
@@ -174,7 +178,7 @@ class EncodeInLoop(Rule):
         if loop is None:
             return
         question = None
-        if not self._is_embedding_model(func.value, node):
+        if not self._models.is_instance(func.value, node):
             if dotted(func.value) is None:
                 return
             # names alone cannot tell (``self.embedder``, a factory's result, a model
@@ -198,101 +202,6 @@ class EncodeInLoop(Rule):
             self._shadowed = builtins_shadowed(self.ctx, ("list", "zip", "dict"))
         return self._shadowed
 
-    # -- detection -------------------------------------------------------
-    def _is_embedding_model(self, expr: cst.BaseExpression, at: cst.CSTNode) -> bool:
-        """True when ``expr``, evaluated at ``at`` (a node the traversal has reached), is an embedding model."""
-        scopes = [a for a in self.ctx.ancestors(at) if isinstance(a, _SCOPES)]
-        return self._resolves(expr, scopes, 0)
-
-    def _resolves(self, expr: cst.BaseExpression, scopes: list[cst.CSTNode], depth: int) -> bool:
-        """``expr`` is one of :data:`EMBEDDING_MODELS`; ``scopes`` are the functions, lambdas,
-        comprehensions and classes around it, innermost first (passed explicitly: the
-        traversal has not recorded the parents of nodes after the current one)."""
-        if depth > 3:
-            return False
-        if isinstance(expr, cst.Call):
-            return self._is_model_class(expr.func)
-        if isinstance(expr, cst.Name):
-            return self._name_is_model(expr.value, scopes, depth)
-        if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
-            return self._attribute_is_model(expr.value.value, expr.attr.value, scopes, depth)
-        return False
-
-    def _is_model_class(self, expr: cst.BaseExpression) -> bool:
-        return self.ctx.qualified_name(expr) in EMBEDDING_MODELS
-
-    def _is_model_annotation(self, annotation: cst.BaseExpression | None) -> bool:
-        return annotation is not None and bool(annotation_qualified_names(annotation, self.ctx) & EMBEDDING_MODELS)
-
-    def _name_is_model(self, name: str, scopes: list[cst.CSTNode], depth: int) -> bool:
-        """Resolve ``name`` as Python would: enclosing functions (not class bodies), then the module."""
-        for index, scope in enumerate(scopes):
-            if isinstance(scope, cst.Lambda) and name in param_names(scope.params):
-                return False
-            if isinstance(scope, COMPREHENSIONS) and name in comprehension_targets(scope):
-                return False
-            if isinstance(scope, cst.FunctionDef):
-                found = self.ctx.memo(local_binding_index, scope).get(name)
-                if found is not None:
-                    outer = scopes[index:]
-                    return any(self._binding_is_model(kind, value, outer, depth) for kind, value in found)
-        return self._module_binding_is_model(name)
-
-    def _module_binding_is_model(self, name: str) -> bool:
-        """Whether module-level ``name`` was built as a model (subclasses change what counts)."""
-        return self.ctx.module_ctx.binding(name) in EMBEDDING_MODELS
-
-    def _binding_is_model(self, kind: str, value: cst.CSTNode | None, scopes: list[cst.CSTNode], depth: int) -> bool:
-        if kind == "annotation":
-            return self._is_model_annotation(value)
-        if kind == "value" and isinstance(value, cst.BaseExpression):
-            return self._resolves(value, scopes, depth + 1)
-        return False
-
-    def _attribute_is_model(self, owner: str, attr: str, scopes: list[cst.CSTNode], depth: int) -> bool:
-        """``self.attr`` where the class assigns or annotates ``attr`` as an embedding model."""
-        for index, scope in enumerate(scopes):
-            if (
-                isinstance(scope, cst.FunctionDef)
-                and index + 1 < len(scopes)
-                and isinstance(scopes[index + 1], cst.ClassDef)
-            ):
-                method, cls, outer = scope, scopes[index + 1], scopes[index + 2 :]
-                break
-        else:
-            return False
-        if first_param(method) != owner or self.ctx.enclosing_class(method) is not cls:
-            return False
-        for stmt in cls.body.body:
-            if isinstance(stmt, cst.FunctionDef):
-                if self._method_sets_model(stmt, attr, [stmt, cls, *outer], depth):
-                    return True
-                continue
-            for node in walk(stmt, stop=_SCOPES):
-                if isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name) and node.target.value == attr:
-                    if self._is_model_annotation(node.annotation.annotation):
-                        return True
-                if isinstance(node, cst.Assign) and isinstance(node.value, cst.Call):
-                    if any(isinstance(t.target, cst.Name) and t.target.value == attr for t in node.targets):
-                        if self._is_model_class(node.value.func):
-                            return True
-        return False
-
-    def _method_sets_model(self, method: cst.FunctionDef, attr: str, scopes: list[cst.CSTNode], depth: int) -> bool:
-        """``method`` assigns ``self.attr = <model>`` or annotates ``self.attr: <model class>``."""
-        owner = first_param(method)
-        if owner is None:
-            return False
-        for node in walk(method.body, stop=_SCOPES):
-            if isinstance(node, cst.AnnAssign) and is_self_attr(node.target, owner, attr):
-                if self._is_model_annotation(node.annotation.annotation):
-                    return True
-                if node.value is not None and self._resolves(node.value, scopes, depth + 1):
-                    return True
-            if isinstance(node, cst.Assign) and any(is_self_attr(t.target, owner, attr) for t in node.targets):
-                if self._resolves(node.value, scopes, depth + 1):
-                    return True
-        return False
 
 
 # -- call shape ------------------------------------------------------------
@@ -532,7 +441,7 @@ def _zip_comprehension_fix(
     """``{t: E(m.encode(A(t))) for t in xs}`` -> ``{t: E(e) for t, e in zip(xs, m.encode([A(t) for t in xs]))}``."""
 
     def build(fctx: FixContext) -> cst.Module | None:
-        batch = _item_batch(items_arg.value, only.target, only.iter)
+        batch = item_batch(items_arg.value, only.target, only.iter)
         new_call = _batched_call(call, items_arg, batch)
         holder = comp.elt if isinstance(comp, cst.ListComp) else comp.value
         identity_key = (
@@ -542,12 +451,12 @@ def _zip_comprehension_fix(
             and comp.key.value == only.target.value
         )
         if identity_key and holder is call:
-            new: cst.BaseExpression = cst.Call(func=cst.Name("dict"), args=[cst.Arg(_zip(only.iter, new_call))])
+            new: cst.BaseExpression = cst.Call(func=cst.Name("dict"), args=[cst.Arg(zip_of(only.iter, new_call))])
             new = new.with_changes(lpar=comp.lpar, rpar=comp.rpar)
         else:
             name = fctx.local_name("embedding", comp)
             new_holder = cst.Name(name) if holder is call else replace_nodes(holder, {call: cst.Name(name)})
-            new_for = only.with_changes(target=_pair_target(only.target, name), iter=_zip(only.iter, new_call))
+            new_for = only.with_changes(target=pair_target(only.target, name), iter=zip_of(only.iter, new_call))
             changes = {"elt": new_holder} if isinstance(comp, cst.ListComp) else {"value": new_holder}
             new = comp.with_changes(for_in=new_for, **changes)
         return replace_nodes(fctx.chunk, {comp: new})

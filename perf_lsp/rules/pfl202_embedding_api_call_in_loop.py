@@ -1,15 +1,9 @@
-"""PFL202 embedding-api-call-in-loop, and its codemod.
-
-Also home of :class:`TypeResolver`, the receiver-type inference PFL203 and PFL204
-share: it follows constructors, method results, ``with ... as`` targets,
-parameter and attribute annotations and ``self.x`` assignments through one
-small catalog per rule.
-"""
+"""PFL202 embedding-api-call-in-loop, and its codemod."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import libcst as cst
 
@@ -18,15 +12,10 @@ from perf_lsp.analysis.bindings import (
     builtins_shadowed,
     comprehension_targets,
     dotted_refs,
-    first_param,
-    is_self_attr,
-    local_binding_index,
-    param_names,
     paths_overlap,
     referenced_names,
     target_names,
 )
-from perf_lsp.analysis.expressions import annotation_qualified_names
 from perf_lsp.analysis.loops import (
     changed_by_loop,
     is_batch,
@@ -38,182 +27,13 @@ from perf_lsp.analysis.loops import (
     unconditional,
     varying_loop,
 )
-from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, SCOPES, dotted, walk
+from perf_lsp.analysis.receivers import TypeCatalog, TypeResolver
+from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, SCOPES, dotted, walk
 from perf_lsp.fix.batching import batch_before_loop, list_of, makes_list, normalised
 from perf_lsp.fix.codemod import replace_nodes
 from perf_lsp.fix.context import FixContext
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import Rule, RuleContext, short_code
-
-
-# -- receiver types ----------------------------------------------------------
-@dataclass(frozen=True)
-class TypeCatalog:
-    """What a rule knows about the types of its receivers, as short tags.
-
-    ``constructors``: qualified callable -> tag of what it returns (awaiting a
-    coroutine gives the same tag); ``prefixes``: (qualified-name prefix, suffix,
-    tag) for families (``langchain_community.embeddings.*Embeddings``);
-    ``annotations``: qualified class -> tag; ``methods``: (tag, method) -> tag of
-    the method's result (``("dbapi_conn", "cursor") -> "dbapi_cursor"``);
-    ``attributes``: (tag, attribute) -> tag; ``calls``: tag -> tag of calling an
-    instance (a ``sessionmaker`` makes sessions); ``enters``: tag -> tag that
-    ``with x as y`` binds (default: the same tag).
-    """
-
-    constructors: Mapping[str, str]
-    annotations: Mapping[str, str] = field(default_factory=dict)
-    prefixes: tuple[tuple[str, str, str], ...] = ()
-    methods: Mapping[tuple[str, str], str] = field(default_factory=dict)
-    attributes: Mapping[tuple[str, str], str] = field(default_factory=dict)
-    calls: Mapping[str, str] = field(default_factory=dict)
-    enters: Mapping[str, str] = field(default_factory=dict)
-
-    def constructed(self, qualified: str | None) -> str | None:
-        if not qualified:
-            return None
-        tag = self.constructors.get(qualified)
-        if tag is not None:
-            return tag
-        for prefix, suffix, tag in self.prefixes:
-            if qualified.startswith(prefix) and qualified.endswith(suffix):
-                return tag
-        return None
-
-    def annotated(self, qualified: str) -> str | None:
-        return self.annotations.get(qualified) or self.constructed(qualified)
-
-
-class TypeResolver:
-    """Infers the tags (see :class:`TypeCatalog`) an expression can have where it is evaluated.
-
-    Names resolve as Python does: the enclosing functions' parameters (by
-    annotation), assignments, ``with ... as`` targets, then module-level
-    bindings; ``self.x`` through what the class assigns or annotates. A name
-    bound several ways gets every tag any binding gives. Nothing is guessed: an
-    expression that cannot be followed has no tags.
-    """
-
-    def __init__(self, ctx: RuleContext, catalog: TypeCatalog) -> None:
-        self.ctx = ctx
-        self.catalog = catalog
-
-    def scopes_at(self, node: cst.CSTNode) -> list[cst.CSTNode]:
-        """The functions, lambdas, comprehensions and classes around ``node`` (visited already), innermost first."""
-        return [a for a in [node, *self.ctx.ancestors(node)] if isinstance(a, SCOPES)]
-
-    def tags(self, expr: cst.BaseExpression, at: cst.CSTNode) -> set[str]:
-        """Tags of ``expr`` evaluated at ``at`` (a node the traversal has reached)."""
-        return self.infer(expr, [a for a in self.ctx.ancestors(at) if isinstance(a, SCOPES)])
-
-    def infer(self, expr: cst.BaseExpression, scopes: list[cst.CSTNode], depth: int = 0) -> set[str]:
-        if depth > 5:
-            return set()
-        cat = self.catalog
-        if isinstance(expr, cst.Await):
-            return self.infer(expr.expression, scopes, depth + 1)
-        if isinstance(expr, cst.Call):
-            out: set[str] = set()
-            tag = cat.constructed(self.ctx.qualified_name(expr.func))
-            if tag:
-                out.add(tag)
-            if isinstance(expr.func, cst.Attribute):
-                method = expr.func.attr.value
-                for owner in self.infer(expr.func.value, scopes, depth + 1):
-                    result = cat.methods.get((owner, method))
-                    if result:
-                        out.add(result)
-            elif isinstance(expr.func, cst.Name) and not tag:
-                for owner in self.infer(expr.func, scopes, depth + 1):
-                    result = cat.calls.get(owner)
-                    if result:
-                        out.add(result)
-            return out
-        if isinstance(expr, cst.Name):
-            return self._name(expr.value, scopes, depth)
-        if isinstance(expr, cst.Attribute):
-            out = set()
-            if isinstance(expr.value, cst.Name):
-                out |= self._self_attribute(expr.value.value, expr.attr.value, scopes, depth)
-            if cat.attributes:
-                for owner in self.infer(expr.value, scopes, depth + 1):
-                    result = cat.attributes.get((owner, expr.attr.value))
-                    if result:
-                        out.add(result)
-            return out
-        return set()
-
-    def annotation_tags(self, annotation: cst.BaseExpression | None) -> set[str]:
-        if annotation is None:
-            return set()
-        return {t for qn in annotation_qualified_names(annotation, self.ctx) if (t := self.catalog.annotated(qn))}
-
-    def _name(self, name: str, scopes: list[cst.CSTNode], depth: int) -> set[str]:
-        for index, scope in enumerate(scopes):
-            if isinstance(scope, cst.Lambda) and name in param_names(scope.params):
-                return set()
-            if isinstance(scope, COMPREHENSIONS) and name in comprehension_targets(scope):
-                return set()
-            if isinstance(scope, cst.FunctionDef):
-                found = self.ctx.memo(local_binding_index, scope, True).get(name)
-                if found is not None:
-                    outer = scopes[index:]
-                    out: set[str] = set()
-                    for kind, value in found:
-                        out |= self._binding(kind, value, outer, depth)
-                    return out
-        qualified = self.ctx.module_ctx.binding(name)
-        if qualified:
-            tag = self.catalog.annotated(qualified)
-            return {tag} if tag else set()
-        return set()
-
-    def _binding(self, kind: str, value: cst.CSTNode | None, scopes: list[cst.CSTNode], depth: int) -> set[str]:
-        if kind == "annotation":
-            return self.annotation_tags(value)
-        if not isinstance(value, cst.BaseExpression):
-            return set()
-        tags = self.infer(value, scopes, depth + 1)
-        if kind == "enter":
-            return {self.catalog.enters.get(t, t) for t in tags}
-        return tags if kind == "value" else set()
-
-    def _self_attribute(self, owner: str, attr: str, scopes: list[cst.CSTNode], depth: int) -> set[str]:
-        """``self.attr`` where the class assigns or annotates ``attr``."""
-        for index, scope in enumerate(scopes):
-            if isinstance(scope, cst.FunctionDef) and index + 1 < len(scopes) and isinstance(scopes[index + 1], cst.ClassDef):
-                method, cls, outer = scope, scopes[index + 1], scopes[index + 2 :]
-                break
-        else:
-            return set()
-        if first_param(method) != owner or self.ctx.enclosing_class(method) is not cls:
-            return set()
-        out: set[str] = set()
-        body = cls.body.body if isinstance(cls.body, cst.IndentedBlock) else []
-        for stmt in body:
-            if isinstance(stmt, cst.FunctionDef):
-                me = first_param(stmt)
-                if me is None:
-                    continue
-                inner = [stmt, cls, *outer]
-                for node in walk(stmt.body, stop=SCOPES):
-                    if isinstance(node, cst.AnnAssign) and is_self_attr(node.target, me, attr):
-                        out |= self.annotation_tags(node.annotation.annotation)
-                        if node.value is not None:
-                            out |= self.infer(node.value, inner, depth + 1)
-                    elif isinstance(node, cst.Assign) and any(is_self_attr(t.target, me, attr) for t in node.targets):
-                        out |= self.infer(node.value, inner, depth + 1)
-                continue
-            for node in walk(stmt, stop=SCOPES):
-                if isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name) and node.target.value == attr:
-                    out |= self.annotation_tags(node.annotation.annotation)
-                    if node.value is not None:
-                        out |= self.infer(node.value, [cls, *outer], depth + 1)
-                elif isinstance(node, cst.Assign) and any(
-                    isinstance(t.target, cst.Name) and t.target.value == attr for t in node.targets
-                ):
-                    out |= self.infer(node.value, [cls, *outer], depth + 1)
-        return out
 
 
 # -- PFL202 ------------------------------------------------------------------
@@ -739,9 +559,4 @@ def _plan_for(ctx: RuleContext, site: _Site, value: cst.BaseExpression, loop: cs
     return build
 
 
-__all__ = [
-    "EMBEDDING_CATALOG",
-    "EmbeddingApiCallInLoop",
-    "TypeCatalog",
-    "TypeResolver",
-]
+__all__ = ["EMBEDDING_CATALOG", "EmbeddingApiCallInLoop"]

@@ -16,12 +16,12 @@ from perf_lsp.analysis.bindings import (
 )
 from perf_lsp.analysis.expressions import is_constant_string
 from perf_lsp.analysis.loops import in_handler, loop_detail, loop_sleeps, loop_targets, statement_effects, varying_loop
+from perf_lsp.analysis.receivers import TypeCatalog, TypeResolver
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, SCOPES, dotted, walk
 from perf_lsp.fix.codemod import replace_nodes
 from perf_lsp.fix.context import FixContext
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import Rule, RuleContext, short_code
-from perf_lsp.rules.pfl202_embedding_api_call_in_loop import TypeCatalog, TypeResolver
 
 _DBAPI_CONNECT = (
     "sqlite3.connect",

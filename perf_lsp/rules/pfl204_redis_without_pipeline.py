@@ -6,9 +6,9 @@ import libcst as cst
 
 from perf_lsp.analysis.bindings import bound_names, local_binding_index, referenced_names
 from perf_lsp.analysis.loops import conditional_in, loop_detail, loop_sleeps, loop_targets, varying_loop
+from perf_lsp.analysis.receivers import TypeCatalog, TypeResolver
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, SCOPES, walk
 from perf_lsp.rules.base import Rule, RuleContext, short_code
-from perf_lsp.rules.pfl202_embedding_api_call_in_loop import TypeCatalog, TypeResolver
 
 _CLIENTS = (
     "redis.Redis",
