@@ -155,3 +155,45 @@ def _is_thread_lock(expr: cst.BaseExpression, ctx: SemanticModel, func: cst.Func
             if bound is not None and (bound == attr or bound.split(".", 1)[-1] == attr and "." in bound):
                 return True
     return False
+
+
+# A call whose receiver (or an argument passed as a whole) is one of these objects is
+# not a group member: the object runs one operation at a time, or its operations are
+# ordered. Matched against the last word of each dotted segment, snake_case or
+# camelCase (``self.db_session`` -> "session", ``self._wsConn`` -> "conn").
+SHARED_RESOURCES = frozenset(
+    {
+        # database sessions, connections, cursors, transactions
+        "session", "sess", "conn", "connection", "con", "cnx", "cursor", "cur",
+        "db", "database", "tx", "txn", "transaction", "uow",
+        # sockets and streams
+        "websocket", "ws", "socket", "sock", "channel", "chan", "stream", "writer",
+        "reader", "pipe", "pipeline", "queue", "file", "fh", "fp", "proc", "subprocess",
+        # synchronisation and rate limiting
+        "lock", "mutex", "semaphore", "sem", "condition", "cond", "limit", "limiter", "throttle",
+    }
+)
+"""Words that name an object which cannot run two operations at once."""
+
+
+# Receiver segments that must match as a whole: a request or response body is read
+# once, a chat/thread/memory keeps the conversation in order.
+WHOLE_SEGMENTS = frozenset({"request", "req", "response", "resp", "chat", "conversation", "thread", "memory"})
+
+
+# Methods whose order matters on any receiver: stream I/O, locking, database calls,
+# ordered writes.
+ORDERED_METHODS = frozenset(
+    {
+        "acquire", "release", "wait", "drain", "close", "aclose", "asend", "athrow",
+        "__anext__", "__aenter__", "__aexit__", "begin", "commit", "rollback", "flush",
+        "refresh", "execute", "executemany", "fetchone", "fetchall", "fetchmany",
+        "fetchrow", "fetchval", "scalar", "scalars", "scalar_one", "append", "push",
+        "rpush", "lpush", "lpop", "rpop", "pop", "xadd", "publish", "put", "enqueue",
+        "incr", "decr", "incrby", "decrby", "next", "communicate",
+    }
+)
+
+
+# HTTP clients whose "session" is a connection pool that serves concurrent requests.
+HTTP_CLIENTS = frozenset({"aiohttp.ClientSession", "httpx.AsyncClient"})

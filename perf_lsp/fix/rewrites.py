@@ -61,3 +61,50 @@ def cached_factory_fix(ctx: SemanticModel, node: cst.Call, callee: str, qualifie
         return replace_node(fctx.chunk, node, node.with_changes(func=cst.Name(name)), ctx.ancestors(node))
 
     return build
+
+
+# -- codemods ----------------------------------------------------------------
+def _statement_level(call: cst.Call, ctx: RuleContext) -> bool:
+    """True when ``await`` may replace ``call`` where it is: inside the ``async def`` itself,
+    not in a comprehension, lambda or nested function."""
+    for anc in ctx.ancestors(call):
+        if isinstance(anc, cst.FunctionDef):
+            return anc.asynchronous is not None
+        if isinstance(anc, (cst.Lambda, cst.ClassDef, *COMPREHENSIONS)):
+            return False
+    return False
+
+
+def to_thread_fix(call: cst.Call, ctx: RuleContext):
+    """``f(a, k=v)`` -> ``await asyncio.to_thread(f, a, k=v)``, parenthesised when an attribute,
+    subscript or call follows; None when the call is not directly in the ``async def``."""
+    if not _statement_level(call, ctx):
+        return None
+    parent = ctx.parent(call)
+    wrap = (
+        (isinstance(parent, cst.Attribute) and parent.value is call)
+        or (isinstance(parent, cst.Subscript) and parent.value is call)
+        or (isinstance(parent, cst.Call) and parent.func is call)
+    )
+
+    def build(fctx: FixContext) -> cst.Module | None:
+        to_thread = fctx.parse_expression(fctx.name_ref("asyncio", "to_thread"))
+        func = call.func
+        if isinstance(func, (cst.Await, cst.Lambda, cst.IfExp, cst.NamedExpr)) and not func.lpar:
+            func = func.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+        before = call.whitespace_before_args
+        if not call.args:
+            args = [cst.Arg(func)]
+        elif isinstance(before, cst.ParenthesizedWhitespace):  # one argument per line: the callable gets its own
+            args = [cst.Arg(func, comma=cst.Comma(whitespace_after=before))]
+        else:
+            args = [cst.Arg(func, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))]
+        args.extend(call.args)
+        new: cst.BaseExpression = cst.Await(
+            cst.Call(to_thread, args, lpar=[], rpar=[], whitespace_before_args=before),
+            lpar=[cst.LeftParen()] if wrap else call.lpar,
+            rpar=[cst.RightParen()] if wrap else call.rpar,
+        )
+        return replace_node(fctx.chunk, call, new)
+
+    return build

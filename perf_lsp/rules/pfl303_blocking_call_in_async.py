@@ -18,45 +18,6 @@ from perf_lsp.model import Applicability
 from perf_lsp.rules.base import Rule, RuleContext
 from perf_lsp.rules.heuristics import calls_method_of, in_lazy_init, is_cached_function, is_cold_path, is_test_function
 
-_HTTP_VERBS = ("get", "post", "put", "patch", "delete", "head", "options", "request")
-
-_SLEEP = "await asyncio.sleep(...)"
-_HTTP = "an async client (httpx.AsyncClient, aiohttp) or await asyncio.to_thread(...)"
-_FILE = "aiofiles, or await asyncio.to_thread(...) around the whole read"
-_PROCESS = "asyncio.create_subprocess_exec(...), or await asyncio.to_thread(...)"
-_DB = "an async driver (asyncpg, aiosqlite, aiomysql, psycopg's AsyncConnection), or await asyncio.to_thread(...)"
-_SOCKET = "asyncio.open_connection(...), or await asyncio.to_thread(...) around the connection and its reads"
-_HANDLE = (
-    "an async client (httpx.AsyncClient, aiohttp), or await asyncio.to_thread(...) around the request "
-    "and the reads of its response"
-)
-
-BLOCKING_CALLS: dict[str, str] = {
-    "time.sleep": _SLEEP,
-    **{f"requests.{verb}": _HTTP for verb in _HTTP_VERBS},
-    **{f"requests.api.{verb}": _HTTP for verb in _HTTP_VERBS},
-    **{f"httpx.{verb}": _HTTP for verb in _HTTP_VERBS},
-    "urllib.request.urlopen": _HANDLE,
-    "urllib.request.urlretrieve": _HTTP,
-    "open": _FILE,
-    "io.open": _FILE,
-    "builtins.open": _FILE,
-    "subprocess.run": _PROCESS,
-    "subprocess.call": _PROCESS,
-    "subprocess.check_call": _PROCESS,
-    "subprocess.check_output": _PROCESS,
-    "subprocess.getoutput": _PROCESS,
-    "subprocess.getstatusoutput": _PROCESS,
-    "os.system": _PROCESS,
-    "psycopg2.connect": _DB,
-    "psycopg.connect": _DB,
-    "pymysql.connect": _DB,
-    "sqlite3.connect": _DB,
-    "mysql.connector.connect": _DB,
-    "socket.create_connection": _SOCKET,
-}
-"""Qualified names of calls that block the calling thread on I/O or a timer, and
-what to use instead in ``async def``; extended by ``extend-blocking-calls``."""
 
 # Objects whose methods block: (qualified names of the constructors) -> methods.
 _SESSIONS = frozenset({"requests.Session", "requests.session", "requests.sessions.Session", "httpx.Client"})
@@ -465,73 +426,6 @@ def short_code(code: str) -> str:
     return code if len(code) <= 40 else code[:37] + "..."
 
 
-# -- module-level helpers (the hook for the module context) ----------------
-def module_blocking_helpers(body: Iterable[ast.stmt], imports: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    """(name, label of the blocking call) for each module-level sync ``def`` whose own body blocks.
-
-    Meant for :class:`perf_lsp.analysis.module.ModuleContext` (a ``blocking_helpers`` field,
-    part of its fingerprint) so that PFL303 can report ``helper()`` called from an
-    ``async def`` in another top-level statement. Judged with :mod:`ast` and the
-    module's imports: the calls of :data:`BLOCKING_CALLS` (``open`` when the
-    function does not rebind it). Generators and cached functions are left out.
-    """
-    out: dict[str, str] = {}
-    imports = dict(imports)
-    key = tuple(sorted(imports.items()))
-    if len(_HELPER_CACHE) > 8192:
-        _HELPER_CACHE.clear()
-    for stmt in body:
-        if not isinstance(stmt, ast.FunctionDef):
-            continue
-        # Rebuilt on every keystroke (the module context): unchanged statements keep their ast
-        # nodes, so their answer is remembered per node and per set of imports.
-        entry = _HELPER_CACHE.get(id(stmt))
-        if entry is not None and entry[0] is stmt and entry[1] == key:
-            label = entry[2]
-        else:
-            label = None
-            if not any(_ast_cached(d, imports) for d in stmt.decorator_list):
-                label = _ast_first_blocking(stmt, imports)
-            _HELPER_CACHE[id(stmt)] = (stmt, key, label)
-        if label is not None:
-            out[stmt.name] = label
-        else:
-            out.pop(stmt.name, None)
-    return tuple(sorted(out.items()))
-
-
-_HELPER_CACHE: dict[int, tuple[ast.FunctionDef, tuple, str | None]] = {}
-
-
-def _ast_cached(deco: ast.expr, imports: Mapping[str, str]) -> bool:
-    target = deco.func if isinstance(deco, ast.Call) else deco
-    name = dotted_name(target) or ""
-    qn = resolve_dotted(name, imports) or name
-    return qn.rsplit(".", 1)[-1] in {"cache", "lru_cache", "cached", "alru_cache"}
-
-
-def _ast_first_blocking(func: ast.FunctionDef, imports: Mapping[str, str]) -> str | None:
-    stack: list[ast.AST] = list(reversed(func.body))
-    first: str | None = None
-    local_open = any(a.arg == "open" for a in ast.walk(func.args) if isinstance(a, ast.arg))
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.Yield, ast.YieldFrom)):
-            return None
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
-            continue
-        if first is None and isinstance(node, ast.Call):
-            name = dotted_name(node.func)
-            if name:
-                qn = resolve_dotted(name, imports)
-                if qn is None and name == "open" and not local_open:
-                    first = "open()"
-                elif qn in BLOCKING_CALLS:
-                    first = qn
-        stack.extend(reversed(list(ast.iter_child_nodes(node))))
-    return first
-
-
 # -- interleaving at an await ------------------------------------------------
 _CONTAINER_CHANGES = frozenset(
     {"append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "add", "discard"}
@@ -600,18 +494,6 @@ def _shared_path(node: cst.CSTNode, declared: set[str]) -> str | None:
     return None
 
 
-# -- codemods ----------------------------------------------------------------
-def _statement_level(call: cst.Call, ctx: RuleContext) -> bool:
-    """True when ``await`` may replace ``call`` where it is: inside the ``async def`` itself,
-    not in a comprehension, lambda or nested function."""
-    for anc in ctx.ancestors(call):
-        if isinstance(anc, cst.FunctionDef):
-            return anc.asynchronous is not None
-        if isinstance(anc, (cst.Lambda, cst.ClassDef, *COMPREHENSIONS)):
-            return False
-    return False
-
-
 def _sleep_fix(call: cst.Call, ctx: RuleContext):
     parent = ctx.parent(call)
     if not (isinstance(parent, cst.Expr) and parent.value is call and _statement_level(call, ctx)):
@@ -626,36 +508,3 @@ def _sleep_fix(call: cst.Call, ctx: RuleContext):
     return build
 
 
-def to_thread_fix(call: cst.Call, ctx: RuleContext):
-    """``f(a, k=v)`` -> ``await asyncio.to_thread(f, a, k=v)``, parenthesised when an attribute,
-    subscript or call follows; None when the call is not directly in the ``async def``."""
-    if not _statement_level(call, ctx):
-        return None
-    parent = ctx.parent(call)
-    wrap = (
-        (isinstance(parent, cst.Attribute) and parent.value is call)
-        or (isinstance(parent, cst.Subscript) and parent.value is call)
-        or (isinstance(parent, cst.Call) and parent.func is call)
-    )
-
-    def build(fctx: FixContext) -> cst.Module | None:
-        to_thread = fctx.parse_expression(fctx.name_ref("asyncio", "to_thread"))
-        func = call.func
-        if isinstance(func, (cst.Await, cst.Lambda, cst.IfExp, cst.NamedExpr)) and not func.lpar:
-            func = func.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
-        before = call.whitespace_before_args
-        if not call.args:
-            args = [cst.Arg(func)]
-        elif isinstance(before, cst.ParenthesizedWhitespace):  # one argument per line: the callable gets its own
-            args = [cst.Arg(func, comma=cst.Comma(whitespace_after=before))]
-        else:
-            args = [cst.Arg(func, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))]
-        args.extend(call.args)
-        new: cst.BaseExpression = cst.Await(
-            cst.Call(to_thread, args, lpar=[], rpar=[], whitespace_before_args=before),
-            lpar=[cst.LeftParen()] if wrap else call.lpar,
-            rpar=[cst.RightParen()] if wrap else call.rpar,
-        )
-        return replace_node(fctx.chunk, call, new)
-
-    return build
