@@ -31,7 +31,8 @@ import libcst as cst
 from perf_lsp import noqa
 from perf_lsp.analysis.bindings import DocumentNames, parse_names
 from perf_lsp.model import Applicability, Diagnostic, Edit, Fix, FixOffer, Position, Range
-from perf_lsp.analysis.module import ModuleContext, imports_in
+from perf_lsp.analysis.module import ModuleContext
+from perf_lsp.analysis.imports import imports_in
 from perf_lsp.rules import REGISTRY
 from perf_lsp.rules.base import Finding, Rule, RuleContext
 from perf_lsp.fix.context import FixContext, FixRound

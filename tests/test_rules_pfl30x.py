@@ -12,9 +12,10 @@ from fixrun import new_findings
 from fixtures import CASES
 
 from perf_lsp.engine import Engine, analyze_chunk
-from perf_lsp.analysis.module import build_module_context
-from perf_lsp.rules.pfl301_sequential_awaits import SequentialAwaits, module_mutated_globals
-from perf_lsp.rules.pfl303_blocking_call_in_async import BlockingCallInAsync, module_blocking_helpers
+from perf_lsp.analysis.module import build_module_context, module_mutated_globals
+from perf_lsp.rules.pfl301_sequential_awaits import SequentialAwaits
+from perf_lsp.rules.pfl303_blocking_call_in_async import BlockingCallInAsync
+from perf_lsp.analysis.blocking import module_blocking_helpers
 from perf_lsp.settings import Settings, from_pyproject_table
 
 ENGINE = Engine()

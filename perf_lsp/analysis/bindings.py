@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from perf_lsp.analysis.module import import_bindings
+from perf_lsp.analysis.imports import import_bindings
 from perf_lsp.analysis.semantic import SemanticModel
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, SCOPES, children, dotted, parent_map, walk
 

@@ -14,56 +14,56 @@ from collections.abc import Iterable, Mapping
 from perf_lsp.analysis.imports import dotted_name, resolve_dotted
 
 
-_HTTP_VERBS = ("get", "post", "put", "patch", "delete", "head", "options", "request")
+HTTP_VERBS = ("get", "post", "put", "patch", "delete", "head", "options", "request")
 
 
-_SLEEP = "await asyncio.sleep(...)"
+INSTEAD_SLEEP = "await asyncio.sleep(...)"
 
 
-_HTTP = "an async client (httpx.AsyncClient, aiohttp) or await asyncio.to_thread(...)"
+INSTEAD_HTTP = "an async client (httpx.AsyncClient, aiohttp) or await asyncio.to_thread(...)"
 
 
-_FILE = "aiofiles, or await asyncio.to_thread(...) around the whole read"
+INSTEAD_FILE = "aiofiles, or await asyncio.to_thread(...) around the whole read"
 
 
-_PROCESS = "asyncio.create_subprocess_exec(...), or await asyncio.to_thread(...)"
+INSTEAD_PROCESS = "asyncio.create_subprocess_exec(...), or await asyncio.to_thread(...)"
 
 
-_DB = "an async driver (asyncpg, aiosqlite, aiomysql, psycopg's AsyncConnection), or await asyncio.to_thread(...)"
+INSTEAD_DB = "an async driver (asyncpg, aiosqlite, aiomysql, psycopg's AsyncConnection), or await asyncio.to_thread(...)"
 
 
-_SOCKET = "asyncio.open_connection(...), or await asyncio.to_thread(...) around the connection and its reads"
+INSTEAD_SOCKET = "asyncio.open_connection(...), or await asyncio.to_thread(...) around the connection and its reads"
 
 
-_HANDLE = (
+INSTEAD_HANDLE = (
     "an async client (httpx.AsyncClient, aiohttp), or await asyncio.to_thread(...) around the request "
     "and the reads of its response"
 )
 
 
 BLOCKING_CALLS: dict[str, str] = {
-    "time.sleep": _SLEEP,
-    **{f"requests.{verb}": _HTTP for verb in _HTTP_VERBS},
-    **{f"requests.api.{verb}": _HTTP for verb in _HTTP_VERBS},
-    **{f"httpx.{verb}": _HTTP for verb in _HTTP_VERBS},
-    "urllib.request.urlopen": _HANDLE,
-    "urllib.request.urlretrieve": _HTTP,
-    "open": _FILE,
-    "io.open": _FILE,
-    "builtins.open": _FILE,
-    "subprocess.run": _PROCESS,
-    "subprocess.call": _PROCESS,
-    "subprocess.check_call": _PROCESS,
-    "subprocess.check_output": _PROCESS,
-    "subprocess.getoutput": _PROCESS,
-    "subprocess.getstatusoutput": _PROCESS,
-    "os.system": _PROCESS,
-    "psycopg2.connect": _DB,
-    "psycopg.connect": _DB,
-    "pymysql.connect": _DB,
-    "sqlite3.connect": _DB,
-    "mysql.connector.connect": _DB,
-    "socket.create_connection": _SOCKET,
+    "time.sleep": INSTEAD_SLEEP,
+    **{f"requests.{verb}": INSTEAD_HTTP for verb in HTTP_VERBS},
+    **{f"requests.api.{verb}": INSTEAD_HTTP for verb in HTTP_VERBS},
+    **{f"httpx.{verb}": INSTEAD_HTTP for verb in HTTP_VERBS},
+    "urllib.request.urlopen": INSTEAD_HANDLE,
+    "urllib.request.urlretrieve": INSTEAD_HTTP,
+    "open": INSTEAD_FILE,
+    "io.open": INSTEAD_FILE,
+    "builtins.open": INSTEAD_FILE,
+    "subprocess.run": INSTEAD_PROCESS,
+    "subprocess.call": INSTEAD_PROCESS,
+    "subprocess.check_call": INSTEAD_PROCESS,
+    "subprocess.check_output": INSTEAD_PROCESS,
+    "subprocess.getoutput": INSTEAD_PROCESS,
+    "subprocess.getstatusoutput": INSTEAD_PROCESS,
+    "os.system": INSTEAD_PROCESS,
+    "psycopg2.connect": INSTEAD_DB,
+    "psycopg.connect": INSTEAD_DB,
+    "pymysql.connect": INSTEAD_DB,
+    "sqlite3.connect": INSTEAD_DB,
+    "mysql.connector.connect": INSTEAD_DB,
+    "socket.create_connection": INSTEAD_SOCKET,
 }
 """Qualified names of calls that block the calling thread on I/O or a timer, and
 what to use instead in ``async def``; extended by ``extend-blocking-calls``."""

@@ -5,14 +5,23 @@ This is the light, import-based resolver the rules use first. It reads the modul
 with :mod:`ast` (about 10x cheaper than a libcst pass; ~33 ms for 6,400 lines,
 ``../shared/STACK.md``) and never runs libcst's Scope/QualifiedName providers.
 Qualified names are spelled as imported (``re.compile``, ``asyncio.gather``); a
-name that is not imported resolves to ``None``. Type resolution with jedi plugs
-in behind :class:`perf_lsp.rules.base.SemanticModel.qualified_name` later.
+name that is not imported resolves to ``None``. What jedi can tell about a type is
+asked separately, through :class:`perf_lsp.analysis.resolve.TypeQuestion`.
+
+The module facts are rule-agnostic: the module's sync functions that block
+(:func:`perf_lsp.analysis.blocking.module_blocking_helpers`) and the module-level
+names its functions change (:func:`module_mutated_globals`).
 """
 
 from __future__ import annotations
 
 import ast
+import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from perf_lsp.analysis.blocking import module_blocking_helpers
+from perf_lsp.analysis.imports import dotted_name, import_bindings, resolve_dotted
 
 
 @dataclass(frozen=True)
@@ -195,9 +204,9 @@ def build_module_context(statements: list[tuple[ast.stmt, int]]) -> ModuleContex
         import_lines=tuple(import_lines),
         header_end=header_end,
         factories=tuple(sorted(factories.items())),
-        blocking_helpers=_blocking_helpers(body, imports),
+        blocking_helpers=module_blocking_helpers(body, imports),
         guarded_imports=tuple(sorted(guarded - unguarded)),
-        mutated_globals=_mutated_globals(body),
+        mutated_globals=module_mutated_globals(body),
     )
 
 
@@ -208,20 +217,6 @@ def _own_imports(func: ast.FunctionDef) -> dict[str, str]:
         if isinstance(stmt, (ast.Import, ast.ImportFrom)):
             found.update(import_bindings(stmt))
     return found
-
-
-def _blocking_helpers(body: list[ast.stmt], imports: dict[str, str]) -> tuple[tuple[str, str], ...]:
-    # The catalog of blocking calls belongs to PFL303; imported here, when the rules are loaded.
-    from perf_lsp.rules.pfl303_blocking_call_in_async import module_blocking_helpers
-
-    return module_blocking_helpers(body, imports)
-
-
-def _mutated_globals(body: list[ast.stmt]) -> tuple[str, ...]:
-    # What a function may change at module level is PFL301's question; imported here, like PFL303's hook.
-    from perf_lsp.rules.pfl301_sequential_awaits import module_mutated_globals
-
-    return module_mutated_globals(body)
 
 
 def _is_cached(func: ast.FunctionDef, imports: dict[str, str]) -> bool:
@@ -296,8 +291,8 @@ def _functions_in(statements: list) -> list[ast.AST]:
         if isinstance(node, _AST_FUNCTIONS):
             found.append(node)
             continue
-        for field in _BLOCK_FIELDS:
-            stack.extend(getattr(node, field, ()) or ())
+        for block in _BLOCK_FIELDS:
+            stack.extend(getattr(node, block, ()) or ())
     return found
 
 
@@ -364,8 +359,8 @@ def _scope_mutations(func: ast.AST, enclosing: frozenset[str], out: set[str]) ->
             root = _ast_root(value.func.value)
             if root is not None:
                 roots.add(root)
-        for field in _BLOCK_FIELDS:
-            stack.extend(getattr(node, field, ()) or ())
+        for block in _BLOCK_FIELDS:
+            stack.extend(getattr(node, block, ()) or ())
     bound -= declared
     out.update(root for root in roots if root not in bound and (root in declared or root not in enclosing))
     inner_enclosing = frozenset(enclosing | bound)

@@ -13,7 +13,8 @@ from typing import TypeVar
 
 import libcst as cst
 
-from perf_lsp.analysis.module import ModuleContext, imports_in
+from perf_lsp.analysis.imports import imports_in
+from perf_lsp.analysis.module import ModuleContext
 from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, dotted
 
 ResultT = TypeVar("ResultT")

@@ -12,7 +12,8 @@ from __future__ import annotations
 import ast
 from functools import cached_property
 
-from perf_lsp.analysis.module import ModuleContext, dotted_name, import_bindings
+from perf_lsp.analysis.imports import dotted_name, import_bindings
+from perf_lsp.analysis.module import ModuleContext
 
 
 class ChunkSummary:

@@ -1,4 +1,5 @@
-"""Rewrites several rules' fixes share: a cached module-level factory in place of a constructor call.
+"""Rewrites several rules' fixes share: a cached module-level factory in place of a constructor call
+(PFL101-PFL103), a blocking call run in a worker thread with ``asyncio.to_thread`` (PFL303, PFL304).
 
 Each returns a fix builder (:data:`perf_lsp.fix.context.FixBuilder`).
 """
@@ -8,7 +9,9 @@ from __future__ import annotations
 import libcst as cst
 
 from perf_lsp.analysis.semantic import SemanticModel
+from perf_lsp.analysis.tree import COMPREHENSIONS
 from perf_lsp.fix.codemod import replace_node
+from perf_lsp.fix.context import FixContext
 
 
 def local_import_line(callee: str, ctx: SemanticModel) -> str | None:
@@ -64,7 +67,7 @@ def cached_factory_fix(ctx: SemanticModel, node: cst.Call, callee: str, qualifie
 
 
 # -- codemods ----------------------------------------------------------------
-def _statement_level(call: cst.Call, ctx: RuleContext) -> bool:
+def statement_level(call: cst.Call, ctx: SemanticModel) -> bool:
     """True when ``await`` may replace ``call`` where it is: inside the ``async def`` itself,
     not in a comprehension, lambda or nested function."""
     for anc in ctx.ancestors(call):
@@ -75,10 +78,10 @@ def _statement_level(call: cst.Call, ctx: RuleContext) -> bool:
     return False
 
 
-def to_thread_fix(call: cst.Call, ctx: RuleContext):
+def to_thread_fix(call: cst.Call, ctx: SemanticModel):
     """``f(a, k=v)`` -> ``await asyncio.to_thread(f, a, k=v)``, parenthesised when an attribute,
     subscript or call follows; None when the call is not directly in the ``async def``."""
-    if not _statement_level(call, ctx):
+    if not statement_level(call, ctx):
         return None
     parent = ctx.parent(call)
     wrap = (

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import ast
 import builtins
-import weakref
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import libcst as cst
 
 from perf_lsp.analysis.bindings import all_params, is_store_position
-from perf_lsp.analysis.concurrency import runs_on_one_thread
+from perf_lsp.analysis.concurrency import (
+    HTTP_CLIENTS,
+    ORDERED_METHODS,
+    SHARED_RESOURCES,
+    WHOLE_SEGMENTS,
+    runs_on_one_thread,
+)
 from perf_lsp.analysis.tree import dotted, parent_map, walk
 from perf_lsp.analysis.words import camel_to_snake
 from perf_lsp.fix.codemod import replace_nodes

@@ -12,7 +12,14 @@ from perf_lsp.analysis.bindings import (
     target_leaves,
     target_names,
 )
-from perf_lsp.analysis.concurrency import runs_on_one_thread, uses_other_event_loop
+from perf_lsp.analysis.concurrency import (
+    HTTP_CLIENTS,
+    ORDERED_METHODS,
+    SHARED_RESOURCES,
+    WHOLE_SEGMENTS,
+    runs_on_one_thread,
+    uses_other_event_loop,
+)
 from perf_lsp.analysis.loops import breaks_loop
 from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, dotted, walk
 from perf_lsp.analysis.words import camel_to_snake
@@ -21,7 +28,6 @@ from perf_lsp.fix.context import FixContext
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import Rule, RuleContext
 from perf_lsp.rules.heuristics import is_cold_path, is_test_function
-from perf_lsp.rules.pfl301_sequential_awaits import HTTP_CLIENTS, ORDERED_METHODS, SHARED_RESOURCES, WHOLE_SEGMENTS
 
 _ORDERED_FIRST_WORDS = frozenset(
     {"send", "recv", "receive", "read", "readline", "readlines", "readexactly", "readuntil", "write", "writelines"}

@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
-import ast
-from collections.abc import Iterable, Mapping
 
 import libcst as cst
 
 from perf_lsp.analysis.bindings import binds_locally, first_param, local_values, stored_names, target_leaves
+from perf_lsp.analysis.blocking import (
+    BLOCKING_CALLS,
+    HTTP_VERBS,
+    INSTEAD_DB,
+    INSTEAD_HANDLE,
+    INSTEAD_HTTP,
+    INSTEAD_SLEEP,
+    INSTEAD_SOCKET,
+)
 from perf_lsp.analysis.concurrency import held_thread_lock, uses_other_event_loop
 from perf_lsp.analysis.loops import per_item_in_loop
-from perf_lsp.analysis.module import dotted_name, resolve_dotted
 from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, dotted, walk
 from perf_lsp.fix.codemod import replace_node
 from perf_lsp.fix.context import FixContext
+from perf_lsp.fix.rewrites import statement_level, to_thread_fix
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import Rule, RuleContext
+from perf_lsp.rules.base import Rule, RuleContext, short_code
 from perf_lsp.rules.heuristics import calls_method_of, in_lazy_init, is_cached_function, is_cold_path, is_test_function
 
 
 # Objects whose methods block: (qualified names of the constructors) -> methods.
 _SESSIONS = frozenset({"requests.Session", "requests.session", "requests.sessions.Session", "httpx.Client"})
-_SESSION_METHODS = frozenset(_HTTP_VERBS)
-_DB_CONNECT = frozenset(qn for qn, s in BLOCKING_CALLS.items() if s is _DB)
+_SESSION_METHODS = frozenset(HTTP_VERBS)
+_DB_CONNECT = frozenset(qn for qn, s in BLOCKING_CALLS.items() if s is INSTEAD_DB)
 _CONNECTION_METHODS = frozenset({"execute", "executemany", "executescript", "commit", "rollback"})
 _CURSOR_METHODS = frozenset({"execute", "executemany", "fetchone", "fetchall", "fetchmany", "callproc"})
 
@@ -179,7 +186,7 @@ class BlockingCallInAsync(Rule):
         else:
             message = f"Blocking call `{label}` in `async def` stops the event loop; use {suggestion}"
         if uses_other_event_loop(self.ctx):  # trio/anyio code cannot await asyncio helpers
-            if suggestion is _SLEEP:
+            if suggestion is INSTEAD_SLEEP:
                 message = f"Blocking call `{label}` in `async def` stops the event loop; use the async library's sleep"
             self.report(node, message=message, detail=_DETAIL)
             return
@@ -196,13 +203,13 @@ class BlockingCallInAsync(Rule):
             fix = to_thread_fix(node, self.ctx)
         elif _returns_blocking_handle(node, suggestion):
             fix = None  # to_thread around the call alone would leave the reads on the event loop
-            if suggestion is _HTTP:
-                message = f"Blocking call `{label}` in `async def` stops the event loop; use {_HANDLE}"
+            if suggestion is INSTEAD_HTTP:
+                message = f"Blocking call `{label}` in `async def` stops the event loop; use {INSTEAD_HANDLE}"
         elif self.ctx.qualified_name(node.func) == "time.sleep":
             sleep_fix = None if _splits_shared_update(node, func, self.ctx) else _sleep_fix(node, self.ctx)
             self.report(node, message=message, alt_fix=sleep_fix, detail=_DETAIL)
             return
-        elif label in _OPEN_LABELS or suggestion is _DB:
+        elif label in _OPEN_LABELS or suggestion is INSTEAD_DB:
             fix = None
         else:
             fix = to_thread_fix(node, self.ctx)
@@ -251,9 +258,9 @@ def _returns_blocking_handle(call: cst.Call, suggestion: str) -> bool:
     ``False`` (the body is read as it is iterated). Like ``open()``, such a call gets no
     ``to_thread`` fix: only the call would move to the worker thread.
     """
-    if suggestion is _HANDLE or suggestion is _SOCKET:
+    if suggestion is INSTEAD_HANDLE or suggestion is INSTEAD_SOCKET:
         return True
-    if suggestion is not _HTTP:
+    if suggestion is not INSTEAD_HTTP:
         return False
     for arg in call.args:
         if arg.star == "**":
@@ -336,11 +343,11 @@ def blocking_call(call: cst.Call, ctx: RuleContext, func: cst.FunctionDef) -> tu
     receiver = call.func.value
     kind = _receiver_kind(receiver, ctx, func)
     if kind == "session" and method in _SESSION_METHODS:
-        return f"{short_code(ctx.code(receiver))}.{method}", _HTTP, ""
+        return f"{short_code(ctx.code(receiver))}.{method}", INSTEAD_HTTP, ""
     if kind == "connection" and method in _CONNECTION_METHODS:
-        return f"{short_code(ctx.code(receiver))}.{method}", _DB, ""
+        return f"{short_code(ctx.code(receiver))}.{method}", INSTEAD_DB, ""
     if kind == "cursor" and method in _CURSOR_METHODS:
-        return f"{short_code(ctx.code(receiver))}.{method}", _DB, ""
+        return f"{short_code(ctx.code(receiver))}.{method}", INSTEAD_DB, ""
     return None
 
 
@@ -421,11 +428,6 @@ def _first_blocking_in(helper: cst.FunctionDef, ctx: RuleContext) -> str | None:
     return first
 
 
-def short_code(code: str) -> str:
-    code = " ".join(code.split())
-    return code if len(code) <= 40 else code[:37] + "..."
-
-
 # -- interleaving at an await ------------------------------------------------
 _CONTAINER_CHANGES = frozenset(
     {"append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "add", "discard"}
@@ -496,7 +498,7 @@ def _shared_path(node: cst.CSTNode, declared: set[str]) -> str | None:
 
 def _sleep_fix(call: cst.Call, ctx: RuleContext):
     parent = ctx.parent(call)
-    if not (isinstance(parent, cst.Expr) and parent.value is call and _statement_level(call, ctx)):
+    if not (isinstance(parent, cst.Expr) and parent.value is call and statement_level(call, ctx)):
         return None
     if len(call.args) != 1 or call.args[0].star or call.args[0].keyword is not None:
         return None
@@ -506,5 +508,3 @@ def _sleep_fix(call: cst.Call, ctx: RuleContext):
         return replace_node(fctx.chunk, call, cst.Await(call.with_changes(func=sleep)))
 
     return build
-
-

@@ -8,10 +8,10 @@ from perf_lsp.analysis.concurrency import held_thread_lock, uses_other_event_loo
 from perf_lsp.analysis.loops import per_item_in_loop
 from perf_lsp.analysis.receivers import InstanceResolver
 from perf_lsp.analysis.tree import COMPREHENSIONS, dotted
+from perf_lsp.fix.rewrites import to_thread_fix
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import Rule, RuleContext
+from perf_lsp.rules.base import Rule, RuleContext, short_code
 from perf_lsp.rules.heuristics import is_test_function
-from perf_lsp.rules.pfl303_blocking_call_in_async import to_thread_fix
 
 _SENTENCE = "sentence-transformers model"
 _CROSS = "cross-encoder"
@@ -302,8 +302,3 @@ _PER_ITEM_HINT = (
 
 def _article(kind: str) -> str:
     return "an" if kind[0] in "aeiou" else "a"
-
-
-def short_code(code: str) -> str:
-    code = " ".join(code.split())
-    return code if len(code) <= 40 else code[:37] + "..."

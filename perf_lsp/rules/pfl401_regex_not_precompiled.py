@@ -9,7 +9,7 @@ import warnings
 import libcst as cst
 
 from perf_lsp.analysis.expressions import is_constant_string
-from perf_lsp.analysis.module import dotted_name, resolve_dotted
+from perf_lsp.analysis.imports import dotted_name, resolve_dotted
 from perf_lsp.analysis.semantic import assigned_target
 from perf_lsp.analysis.words import snake_to_upper
 from perf_lsp.fix.codemod import comments, remove_args, replace_node
