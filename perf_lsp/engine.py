@@ -546,7 +546,7 @@ class Engine:
 
     def enabled_rules(self, settings: Settings) -> tuple[type[Rule], ...]:
         """The rules that ``select``/``ignore`` leave on."""
-        return tuple(rule for rule in self.rules if settings.enabled(rule.code))
+        return tuple(rule for rule in self.rules if settings.enabled(rule.code, rule.opt_in))
 
     def analyze(
         self,

@@ -119,6 +119,9 @@ class Rule(cst.BatchableCSTVisitor):
     """Off unless ``select`` names the code (or ``ALL``): for rules whose findings depend on
     sizes the analysis cannot see, which the hand review found mostly small in real code."""
     triggers: ClassVar[str] = ""
+    options: ClassVar[tuple[str, ...]] = ()
+    """The :class:`~perf_lsp.settings.Settings` fields of rule options this rule reads
+    (``extend_clients``...): its own option keys."""
     _trigger_re: ClassVar[re.Pattern[str] | None] = None
 
     def __init__(self, ctx: RuleContext) -> None:

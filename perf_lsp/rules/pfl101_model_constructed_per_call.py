@@ -144,6 +144,7 @@ class ModelConstructedPerCall(Rule):
     message = "Heavy model built on every call; build it once and reuse it"
     fix_title = "Build the model once in a cached module-level factory"
     fix_safety = Applicability.UNSAFE
+    options = ("extend_heavy_constructors",)
     alt_fix_title = "Load the model once at import time into a module-level constant"
     alt_fix_safety = Applicability.UNSAFE
 

@@ -201,6 +201,7 @@ class ClientConstructedPerCall(Rule):
     message = "SDK client built on every call; build it once and reuse it"
     fix_title = "Build the client once in a cached module-level factory"
     fix_safety = Applicability.UNSAFE
+    options = ("extend_clients",)
 
     @classmethod
     def applies_to(cls, text, module_ctx, settings) -> bool:

@@ -221,6 +221,7 @@ class EmbeddingApiCallInLoop(Rule):
     message = "Embedding API called once per item in a loop; send all items in one request"
     fix_title = "Send all items in one embedding request"
     fix_safety = Applicability.UNSAFE
+    options = ("extend_batchable_methods",)
     triggers = r"\bembed|\.create\s*\("
 
     @classmethod

@@ -159,6 +159,7 @@ class BlockingCallInAsync(Rule):
     message = "Blocking call in `async def` stops the event loop; use an async alternative"
     fix_title = "Run the call in a worker thread with asyncio.to_thread"
     fix_safety = Applicability.UNSAFE
+    options = ("extend_blocking_calls",)
     alt_fix_title = "Replace `time.sleep` with `await asyncio.sleep`"
     alt_fix_safety = Applicability.SAFE
     triggers = r"\basync\s+def\b"
