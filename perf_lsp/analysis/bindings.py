@@ -8,7 +8,7 @@ of an import removes that import too, so the engine needs every chunk's reads.
 Built per top-level statement ("chunk") from the :mod:`ast` nodes the document split
 already made, and cached by the chunk's text: a fix-all round pays only for the
 statements the previous round changed. ``ast`` over a 6,400-line document costs
-about 33 ms (``../shared/STACK.md``).
+about 33 ms.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 names were built from.
 
 This is the light, import-based resolver the rules use first. It reads the module
-with :mod:`ast` (about 10x cheaper than a libcst pass; ~33 ms for 6,400 lines,
-``../shared/STACK.md``) and never runs libcst's Scope/QualifiedName providers.
+with :mod:`ast` (about 10x cheaper than a libcst pass; ~33 ms for 6,400 lines)
+and never runs libcst's Scope/QualifiedName providers.
 Qualified names are spelled as imported (``re.compile``, ``asyncio.gather``); a
 name that is not imported resolves to ``None``. What jedi can tell about a type is
 asked separately, through :class:`perf_lsp.analysis.resolve.TypeQuestion`.

@@ -7,8 +7,8 @@ imported from another module of the workspace) a rule attaches a
 made the value at this position?". The answer is a set of qualified names:
 the classes it is an instance of, and the callables that returned it.
 
-jedi is slow on big libraries (first query 0.8-1.3 s, then 10-60 ms,
-``../shared/STACK.md``), so only the prefiltered candidates are asked, answers
+jedi is slow on big libraries (first query 0.8-1.3 s, then 10-60 ms; see
+``benchmarks/bench_jedi.py``), so only the prefiltered candidates are asked, answers
 are cached per document text, and every document gets a time budget.
 
 Packages that are not installed: ``infer`` gives nothing, but ``goto`` on the
@@ -56,10 +56,6 @@ class TypeQuestion:
     accept: frozenset[str] = frozenset()
     reject: frozenset[str] = frozenset()
     keep_unresolved: bool = False
-
-    def moved(self, lines: int) -> "TypeQuestion":
-        """The same question ``lines`` further down."""
-        return TypeQuestion(self.line + lines, self.column, self.accept, self.reject, self.keep_unresolved)
 
     def decide(self, producers: frozenset[str] | None) -> bool:
         """Whether the finding stands, given the answer (None: jedi could not tell)."""

@@ -3,7 +3,7 @@
 One :func:`ast.walk` over the chunk's statements (already parsed when the document
 was split) collects the calls and their qualified names, the chunk's own imports,
 and whether an ``async def`` has two awaited assignments in a row. A libcst parse
-plus one traversal costs ~10x more (``../shared/STACK.md``), so a rule whose
+plus one traversal costs about 10x more, so a rule whose
 :meth:`~perf_lsp.rules.base.Rule.wants` says no saves that for the chunk.
 """
 

@@ -177,16 +177,6 @@ class Rule(cst.BatchableCSTVisitor):
         match = re.search(rf"^## {re.escape(title)}\s*$(.*?)(?=^## |\Z)", cls.docs(), re.M | re.S)
         return match.group(1).strip() if match else ""
 
-    @classmethod
-    def offers(cls) -> tuple[FixOffer, ...]:
-        """The fixes this rule can offer, primary first."""
-        out = []
-        if cls.fix_title and cls.fix_safety:
-            out.append(FixOffer(cls.fix_title, cls.fix_safety))
-        if cls.alt_fix_title and cls.alt_fix_safety:
-            out.append(FixOffer(cls.alt_fix_title, cls.alt_fix_safety))
-        return tuple(out)
-
     def report(
         self,
         node: cst.CSTNode,

@@ -531,8 +531,8 @@ def is_cold_path(node: cst.CSTNode, ctx: RuleContext) -> bool:
     """``node`` runs once per process or when an administrator acts, not per request: some function around
     it (nearest first, through nested functions) runs once (:func:`runs_once`: set-up, ``main``, tests,
     start-up hooks and the private methods only they call), is an admin-only endpoint, a credential check,
-    a model-catalog listing or a one-off job (:func:`is_one_off_name`). Found on five real codebases
-    in the hand review of issue 3: the per-request cost rules were wrong there every time."""
+    a model-catalog listing or a one-off job (:func:`is_one_off_name`). Found on the five real codebases
+    of ``docs/real-code-review.md``: the per-request cost rules were wrong there every time."""
     for func in enclosing_functions(node, ctx):
         name = func.name.value
         if runs_once(func, ctx) or is_admin_endpoint(func):

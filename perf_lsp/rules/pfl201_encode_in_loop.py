@@ -14,7 +14,6 @@ from perf_lsp.analysis.bindings import (
     dotted_refs,
     paths_overlap,
     referenced_names,
-    store_path,
     target_names,
 )
 from perf_lsp.analysis.loops import (
@@ -226,17 +225,6 @@ def _items_argument(call: cst.Call) -> cst.Arg | None:
     if len(positional) > 1 or (positional and keyword is not None):
         return None
     return positional[0] if positional else keyword
-
-
-def first_param(method: cst.FunctionDef) -> str | None:
-    params = [*method.params.posonly_params, *method.params.params]
-    return params[0].name.value if params else None
-
-
-# -- what the fix may move -------------------------------------------------
-dotted_refs = dotted_refs
-store_path = store_path
-paths_overlap = paths_overlap
 
 
 # -- the codemods -----------------------------------------------------------

@@ -262,14 +262,14 @@ class AwaitInLoop(Rule):
         bound = _bound_names(body)
         if reads & (bound - fresh):
             return False  # a value carried from one iteration to the next
-        refs = _dotted_refs(call)
+        refs = dotted_refs(call)
         conditions = self._controlling_conditions(await_node, loop)
         for path in _mutated_paths(body):
             if path[0] in fresh:
                 continue
-            if any(_overlaps(path, ref) for ref in refs):
+            if any(paths_overlap(path, ref) for ref in refs):
                 return False
-            if path[0] not in bound and any(_overlaps(path, ref) for ref in conditions):
+            if path[0] not in bound and any(paths_overlap(path, ref) for ref in conditions):
                 return False  # a memo or visited set kept across iterations decides which calls run
         return True
 
@@ -326,13 +326,13 @@ class AwaitInLoop(Rule):
             if anc is loop:
                 break
             if isinstance(anc, (cst.If, cst.IfExp)) and child is not anc.test:
-                refs |= _dotted_refs(anc.test)
+                refs |= dotted_refs(anc.test)
             if isinstance(anc, cst.IndentedBlock):
                 for stmt in anc.body:
                     if stmt is child:
                         break
                     if isinstance(stmt, cst.If) and any(isinstance(n, (cst.Continue, cst.Break)) for n in walk(stmt.body)):
-                        refs |= _dotted_refs(stmt.test)
+                        refs |= dotted_refs(stmt.test)
             child = anc
         return refs
 
@@ -698,12 +698,9 @@ def _shared_segment(segment: str) -> bool:
 
 
 def _dotted_names(node: cst.CSTNode) -> set[str]:
-    return {".".join(path) for path in _dotted_refs(node)}
+    return {".".join(path) for path in dotted_refs(node)}
 
 
-_dotted_refs = dotted_refs
-_store_path = store_path
-_overlaps = paths_overlap
 
 
 def _mutated_paths(body: cst.CSTNode) -> list[tuple[str, ...]]:
@@ -718,13 +715,13 @@ def _mutated_paths(body: cst.CSTNode) -> list[tuple[str, ...]]:
         elif isinstance(node, cst.Del):
             targets = [node.target]
         elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in _MUTATING_METHODS:
-            path = _store_path(node.func.value)
+            path = store_path(node.func.value)
             if path:
                 out.append(path)
         for target in targets:
             for element in target_leaves(target):
                 if isinstance(element, (cst.Attribute, cst.Subscript)) or isinstance(node, cst.AugAssign):
-                    path = _store_path(element)
+                    path = store_path(element)
                     if path:
                         out.append(path)
     return out
