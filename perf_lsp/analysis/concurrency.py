@@ -74,7 +74,7 @@ def held_thread_lock(node: cst.CSTNode, ctx: SemanticModel, func: cst.FunctionDe
     """
     child = node
     for anc in ctx.ancestors(node):
-        if anc is func or isinstance(anc, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+        if anc is func or isinstance(anc, FUNCTION_BOUNDARIES):
             return None
         if isinstance(anc, cst.With) and anc.asynchronous is None and child is anc.body:
             for item in anc.items:

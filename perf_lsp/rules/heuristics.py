@@ -14,7 +14,7 @@ import libcst as cst
 from perf_lsp.analysis.bindings import all_params, imported_as, name_bindings
 from perf_lsp.analysis.expressions import decorator_name, is_builtin_call, is_str_expression
 from perf_lsp.analysis.semantic import assigned_target, enclosing_functions
-from perf_lsp.analysis.tree import dotted, walk
+from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, dotted, walk
 from perf_lsp.rules.base import RuleContext
 
 CACHE_DECORATORS = frozenset(
@@ -71,7 +71,7 @@ def in_lazy_init(node: cst.CSTNode, ctx: RuleContext) -> bool:
     """
     child = node
     for anc in ctx.ancestors(node):
-        if isinstance(anc, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+        if isinstance(anc, FUNCTION_BOUNDARIES):
             return False
         if isinstance(anc, cst.If) and child is anc.body and _is_none_test(anc.test):
             return True
@@ -550,7 +550,7 @@ def client_only_reads_catalog(name: str, func: cst.FunctionDef) -> bool:
     ``client.models.list()``, ``client.models.retrieve(id)``, ``client.aio.models.list()`` (and the
     client is used for nothing else but configuration). Model listing is a cold, cached path."""
     uses = 0
-    for node in walk(func.body, stop=(cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+    for node in walk(func.body, stop=FUNCTION_BOUNDARIES):
         if not isinstance(node, cst.Call):
             continue
         chain = dotted(node.func)
@@ -565,7 +565,7 @@ def client_only_reads_catalog(name: str, func: cst.FunctionDef) -> bool:
     if uses == 0:
         return False
     # the client must not be handed on (``run(client)``) or iterated by other code
-    for node in walk(func.body, stop=(cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+    for node in walk(func.body, stop=FUNCTION_BOUNDARIES):
         if isinstance(node, cst.Arg) and isinstance(node.value, cst.Name) and node.value.value == name:
             return False
     return True

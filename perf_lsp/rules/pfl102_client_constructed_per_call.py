@@ -9,7 +9,7 @@ import libcst as cst
 from perf_lsp.analysis.bindings import referenced_names
 from perf_lsp.analysis.expressions import is_literal
 from perf_lsp.analysis.semantic import assigned_target
-from perf_lsp.analysis.tree import dotted, walk
+from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, dotted, walk
 from perf_lsp.analysis.words import camel_to_snake
 from perf_lsp.fix.rewrites import cached_factory_fix
 from perf_lsp.model import Applicability
@@ -350,7 +350,7 @@ def _iterates_its_listing(name: str, func: cst.FunctionDef) -> bool:
     (``for r in client.rerank(...).results``, a stream) is not a listing.
 
     Walks ``func`` itself (the rule context knows parents only up to the node being visited)."""
-    scopes = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
+    scopes = FUNCTION_BOUNDARIES
     names = {name}
     changed = True
     while changed:

@@ -35,7 +35,6 @@ _FUNCTIONS = {
 }
 _SESSIONS = frozenset({"requests.Session", "requests.sessions.Session", "requests.session"})
 _SLEEPS = frozenset({"time.sleep", "asyncio.sleep", "trio.sleep", "anyio.sleep", "gevent.sleep"})
-_SCOPES = FUNCTION_BOUNDARIES
 
 
 def _request_function(qualified: str | None) -> str | None:
@@ -201,7 +200,7 @@ class HttpRequestInLoop(Rule):
 
     def _paced(self, loop: cst.CSTNode) -> bool:
         """The loop sleeps between iterations: rate limiting or polling, sequential on purpose."""
-        for inner in walk(loop, stop=_SCOPES):
+        for inner in walk(loop, stop=FUNCTION_BOUNDARIES):
             if isinstance(inner, cst.Call):
                 qn = self.ctx.qualified_name(inner.func)
                 if qn in _SLEEPS:
@@ -241,7 +240,7 @@ def _first_success(node: cst.Call, method: str, loop: cst.CSTNode) -> bool:
     if item not in names:
         # ``url = f"{base}/{path}"`` built from the item in the loop body
         built = False
-        for inner in walk(loop.body, stop=_SCOPES):
+        for inner in walk(loop.body, stop=FUNCTION_BOUNDARIES):
             if (
                 isinstance(inner, cst.Assign)
                 and item in referenced_names(inner.value)
@@ -250,7 +249,7 @@ def _first_success(node: cst.Call, method: str, loop: cst.CSTNode) -> bool:
                 built = True
         if not built:
             return False
-    return any(isinstance(inner, (cst.Break, cst.Return)) for inner in walk(loop.body, stop=_SCOPES))
+    return any(isinstance(inner, (cst.Break, cst.Return)) for inner in walk(loop.body, stop=FUNCTION_BOUNDARIES))
 
 
 def _varying_loop(node: cst.Call, loop: cst.CSTNode | None, ctx: RuleContext) -> cst.CSTNode | None:
@@ -312,7 +311,7 @@ def _session_fix(ctx: RuleContext, node: cst.Call, method: str, loop: cst.For | 
         if existing is not None:
             return _reuse_fix(node, method, existing)
     target = nest[-1]
-    if any(isinstance(inner, cst.Yield) for inner in walk(target, stop=_SCOPES)):
+    if any(isinstance(inner, cst.Yield) for inner in walk(target, stop=FUNCTION_BOUNDARIES)):
         return None  # a generator would hold the session open between items
     function = ctx.enclosing_function(target)
     plan = _session_class(ctx, node, target, function)

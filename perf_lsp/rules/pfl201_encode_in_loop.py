@@ -27,7 +27,7 @@ from perf_lsp.analysis.loops import (
     varying_loop,
 )
 from perf_lsp.analysis.receivers import InstanceResolver
-from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, dotted, index_of, walk
+from perf_lsp.analysis.tree import SCOPES, dotted, index_of, walk
 from perf_lsp.fix.batching import batch_before_loop, item_batch, list_of, makes_list, normalised, pair_target, zip_of
 from perf_lsp.fix.codemod import replace_nodes
 from perf_lsp.fix.context import FixContext
@@ -52,7 +52,6 @@ def _builds_embedding_model(qualified: str | None) -> bool:
     return qualified in EMBEDDING_MODELS
 
 
-_SCOPES = FUNCTION_BOUNDARIES + COMPREHENSIONS
 
 _MESSAGE = "`{receiver}.encode` called once per item in a loop; encode the whole batch in one call"
 
@@ -277,7 +276,7 @@ def _plan_for(ctx: RuleContext, call: cst.Call, items_arg: cst.Arg, loop: cst.Fo
         if small is None or not unconditional(ctx, call, small):
             return None
         if isinstance(small, (cst.Return, cst.Raise, cst.Assert)) or any(
-            isinstance(n, (cst.Yield, cst.Await)) for n in walk(small, stop=_SCOPES)
+            isinstance(n, (cst.Yield, cst.Await)) for n in walk(small, stop=SCOPES)
         ):
             return None
         index = index_of(line.body, small)

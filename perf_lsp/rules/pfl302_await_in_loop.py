@@ -21,7 +21,7 @@ from perf_lsp.analysis.concurrency import (
     uses_other_event_loop,
 )
 from perf_lsp.analysis.loops import breaks_loop
-from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, dotted, walk
+from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, SCOPES, dotted, walk
 from perf_lsp.analysis.words import camel_to_snake
 from perf_lsp.fix.codemod import replace_nodes
 from perf_lsp.fix.context import FixContext
@@ -67,7 +67,6 @@ _MUTATING_METHODS = frozenset(
     }
 )
 
-_SCOPES = FUNCTION_BOUNDARIES + COMPREHENSIONS
 
 
 class AwaitInLoop(Rule):
@@ -736,7 +735,7 @@ def _binding_counts(body: cst.CSTNode) -> dict[str, int]:
             if isinstance(element, cst.Name):
                 counts[element.value] = counts.get(element.value, 0) + 1
 
-    for node in walk(body, stop=_SCOPES):
+    for node in walk(body, stop=SCOPES):
         if isinstance(node, cst.Assign):
             for t in node.targets:
                 add(t.target)

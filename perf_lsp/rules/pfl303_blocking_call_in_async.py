@@ -17,7 +17,7 @@ from perf_lsp.analysis.blocking import (
 )
 from perf_lsp.analysis.concurrency import held_thread_lock, uses_other_event_loop
 from perf_lsp.analysis.loops import per_item_in_loop
-from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, dotted, walk
+from perf_lsp.analysis.tree import SCOPES, dotted, walk
 from perf_lsp.fix.codemod import replace_node
 from perf_lsp.fix.context import FixContext
 from perf_lsp.fix.rewrites import statement_level, to_thread_fix
@@ -33,7 +33,6 @@ _DB_CONNECT = frozenset(qn for qn, s in BLOCKING_CALLS.items() if s is INSTEAD_D
 _CONNECTION_METHODS = frozenset({"execute", "executemany", "executescript", "commit", "rollback"})
 _CURSOR_METHODS = frozenset({"execute", "executemany", "fetchone", "fetchall", "fetchmany", "callproc"})
 
-_SCOPES = FUNCTION_BOUNDARIES + COMPREHENSIONS
 
 
 class BlockingCallInAsync(Rule):
@@ -303,7 +302,7 @@ def _file_io_here(call: cst.Call, func: cst.FunctionDef, ctx: RuleContext) -> bo
         name = parent.targets[0].target.value
     if name is None:
         return True  # used some other way: assume it is read here
-    for node in walk(scope, stop=_SCOPES):
+    for node in walk(scope, stop=SCOPES):
         if isinstance(node, cst.Call):
             if calls_method_of(node, name, _HANDLE_IO):
                 return True
@@ -408,7 +407,7 @@ def _nested_def(func: cst.FunctionDef, name: str, ctx: RuleContext) -> cst.Funct
 def _assigned_names(func: cst.FunctionDef) -> set[str]:
     """The names an ``=`` in ``func``'s body stores into (nested scopes excluded)."""
     names: set[str] = set()
-    for node in walk(func.body, stop=_SCOPES):
+    for node in walk(func.body, stop=SCOPES):
         if isinstance(node, cst.Assign):
             for t in node.targets:
                 names |= stored_names(t.target)
@@ -418,7 +417,7 @@ def _assigned_names(func: cst.FunctionDef) -> set[str]:
 def _first_blocking_in(helper: cst.FunctionDef, ctx: RuleContext) -> str | None:
     """The first blocking call made directly in ``helper``'s body, as a label; None for generators."""
     first: str | None = None
-    for node in walk(helper.body, stop=_SCOPES):
+    for node in walk(helper.body, stop=SCOPES):
         if isinstance(node, (cst.Yield,)):
             return None
         if first is None and isinstance(node, cst.Call) and not in_lazy_init(node, ctx):
@@ -446,13 +445,13 @@ def _splits_shared_update(call: cst.Call, func: cst.FunctionDef, ctx: RuleContex
     call, no task could run there.
     """
     declared = {
-        item.name.value for node in walk(func.body, stop=_SCOPES) if isinstance(node, (cst.Global, cst.Nonlocal))
+        item.name.value for node in walk(func.body, stop=SCOPES) if isinstance(node, (cst.Global, cst.Nonlocal))
         for item in node.names
     }
     before: list[tuple[str, bool]] = []
     after: list[tuple[str, bool]] = []
     side = before
-    for node in walk(func.body, stop=_SCOPES):
+    for node in walk(func.body, stop=SCOPES):
         if node is call:
             side = after
             continue

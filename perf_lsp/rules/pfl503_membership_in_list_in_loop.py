@@ -7,7 +7,7 @@ import libcst as cst
 from perf_lsp.analysis.bindings import occurrences_in
 from perf_lsp.analysis.expressions import is_builtin_call, is_literal
 from perf_lsp.analysis.semantic import runs_before
-from perf_lsp.analysis.tree import COMPREHENSIONS, inside, walk
+from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, inside, walk
 from perf_lsp.fix.codemod import replace_nodes
 from perf_lsp.fix.context import FixContext
 from perf_lsp.model import Applicability
@@ -255,7 +255,7 @@ def _in_function_scope(node: cst.CSTNode, func: cst.CSTNode, parents) -> bool:
     """True when ``node`` sits in a def, lambda or class nested in ``func``."""
     current = parents.get(node)
     while current is not None and current is not func:
-        if isinstance(current, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+        if isinstance(current, FUNCTION_BOUNDARIES):
             return True
         current = parents.get(current)
     return False

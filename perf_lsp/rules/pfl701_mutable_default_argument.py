@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from perf_lsp.analysis.expressions import annotation_qualified_names
-from perf_lsp.analysis.tree import children, dotted
+from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, children, dotted
 from perf_lsp.fix.codemod import replace_node
 from perf_lsp.fix.context import FixContext, runtime_alias
 from perf_lsp.model import Applicability
@@ -35,7 +35,6 @@ _READ_ONLY_ANNOTATIONS = frozenset(
     }
 )
 _CACHE_WORDS = ("cache", "memo")
-_SCOPES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
 
 
 class MutableDefaultArgument(Rule):
@@ -401,7 +400,7 @@ class _Usage:
                 inner = self._attribute_mutation(target)
                 return f"it is stored in `{self.ctx.code(target)}`, and {inner}" if inner else None
             if isinstance(target, cst.Name) and self.depth < 3:
-                scope = next((a for a in self.ctx.ancestors(assign) if isinstance(a, _SCOPES)), None)
+                scope = next((a for a in self.ctx.ancestors(assign) if isinstance(a, FUNCTION_BOUNDARIES)), None)
                 if isinstance(scope, (cst.FunctionDef, cst.Lambda)):
                     alias = _Usage(self.ctx, target.value, self.depth + 1, defined_by=target)
                     inner = alias.evidence(scope.body)
