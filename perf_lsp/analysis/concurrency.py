@@ -12,7 +12,7 @@ import libcst as cst
 from perf_lsp.analysis.bindings import binds_locally, first_param, local_values
 from perf_lsp.analysis.semantic import SemanticModel
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, dotted, walk
-from perf_lsp.analysis.words import camel_to_snake
+from perf_lsp.analysis.words import camel_to_snake, words_of
 
 
 OTHER_EVENT_LOOPS = frozenset({"trio", "anyio", "curio"})
@@ -197,3 +197,17 @@ ORDERED_METHODS = frozenset(
 
 # HTTP clients whose "session" is a connection pool that serves concurrent requests.
 HTTP_CLIENTS = frozenset({"aiohttp.ClientSession", "httpx.AsyncClient"})
+
+
+ORDERED_FIRST_WORDS = frozenset(
+    {"send", "recv", "receive", "read", "readline", "readlines", "readexactly", "readuntil", "write", "writelines"}
+)
+"""``send_json``, ``receive_text``, ``read``, ``writelines``...: stream I/O, in order by nature."""
+
+
+def names_shared_resource(segment: str) -> bool:
+    """``db_session``, ``self._lock``, ``wsConn``: the segment names a shared resource."""
+    words = words_of(segment)
+    if not words or words[-1] not in SHARED_RESOURCES:
+        return False
+    return not (words[-1] in {"session", "sess"} and ({"http", "client", "aiohttp", "httpx"} & set(words)))

@@ -20,3 +20,8 @@ def camel_to_snake(name: str) -> str:
             out.append("_")
         out.append(ch.lower())
     return "".join(out).strip("_")
+
+
+def words_of(segment: str) -> list[str]:
+    """The words of one name segment, lower case: ``wsConn`` -> ``["ws", "conn"]``, ``_db_session`` -> ``["db", "session"]``."""
+    return [w for w in camel_to_snake(segment).split("_") if w]

@@ -10,24 +10,20 @@ import libcst as cst
 from perf_lsp.analysis.bindings import all_params, is_store_position
 from perf_lsp.analysis.concurrency import (
     HTTP_CLIENTS,
+    ORDERED_FIRST_WORDS,
     ORDERED_METHODS,
-    SHARED_RESOURCES,
     WHOLE_SEGMENTS,
+    names_shared_resource,
     runs_on_one_thread,
 )
 from perf_lsp.analysis.tree import dotted, parent_map, walk
-from perf_lsp.analysis.words import camel_to_snake
+from perf_lsp.analysis.words import words_of
 from perf_lsp.fix.codemod import replace_nodes
 from perf_lsp.fix.context import FixContext
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import Rule, RuleContext
 from perf_lsp.rules.heuristics import is_cold_path
 
-
-_ORDERED_FIRST_WORDS = frozenset(
-    {"send", "recv", "receive", "read", "readline", "readlines", "readexactly", "readuntil", "write", "writelines"}
-)
-"""``send_json``, ``receive_text``, ``read``, ``writelines``...: stream I/O, in order by nature."""
 
 # ``asyncio`` helpers that are ordinary calls to await (everything else in asyncio —
 # sleep, gather, wait, shield, Event/Queue methods — ends a group).
@@ -427,20 +423,20 @@ class SequentialAwaits(Rule):
             return True
         if isinstance(call.func, cst.Attribute):
             method = call.func.attr.value
-            words = _words(method)
-            if method in ORDERED_METHODS or (words and words[0] in _ORDERED_FIRST_WORDS):
+            words = words_of(method)
+            if method in ORDERED_METHODS or (words and words[0] in ORDERED_FIRST_WORDS):
                 return True
             receiver = dotted(call.func.value)
             if receiver is not None:
                 if any(
-                    _shared_segment(seg) or seg in WHOLE_SEGMENTS for seg in receiver.split(".")
+                    names_shared_resource(seg) or seg in WHOLE_SEGMENTS for seg in receiver.split(".")
                 ) and receiver not in self._http:
                     return True
             elif _mentions_shared(call.func.value):
                 return True
         for arg in call.args:
             passed = dotted(arg.value)
-            if passed is not None and _shared_segment(passed.rsplit(".", 1)[-1]) and passed not in self._http:
+            if passed is not None and names_shared_resource(passed.rsplit(".", 1)[-1]) and passed not in self._http:
                 return True
         return False
 
@@ -590,7 +586,7 @@ def _plumbing(call: cst.Call, targets) -> bool:
     callee = call.func.attr.value if isinstance(call.func, cst.Attribute) else getattr(call.func, "value", "")
     names = [callee] if isinstance(callee, str) else []
     names += [target.rsplit(".", 1)[-1] for target in targets]
-    return any((_words(name) or [""])[-1] in PLUMBING_WORDS for name in names)
+    return any((words_of(name) or [""])[-1] in PLUMBING_WORDS for name in names)
 
 
 SEQUENTIAL_TYPES = frozenset(
@@ -631,7 +627,7 @@ shows a receiver is one of them, the group is not reported, whatever its name.""
 
 def _writes(call: cst.Call) -> bool:
     name = call.func.attr.value if isinstance(call.func, cst.Attribute) else getattr(call.func, "value", "")
-    words = _words(name) if isinstance(name, str) else []
+    words = words_of(name) if isinstance(name, str) else []
     if not words:
         return False
     first = words[0]
@@ -652,7 +648,7 @@ same object keep the group apart."""
 
 def _mutates(call: cst.Call) -> bool:
     name = call.func.attr.value if isinstance(call.func, cst.Attribute) else getattr(call.func, "value", "")
-    words = _words(name) if isinstance(name, str) else []
+    words = words_of(name) if isinstance(name, str) else []
     if not words:
         return False
     first = words[0]
@@ -681,24 +677,12 @@ def _resource_args(call: cst.Call) -> list[cst.Arg]:
     return out
 
 
-def _words(segment: str) -> list[str]:
-    return [w for w in camel_to_snake(segment).split("_") if w]
-
-
-def _shared_segment(segment: str) -> bool:
-    """``db_session``, ``self._lock``, ``wsConn``: the segment names a shared resource."""
-    words = _words(segment)
-    if not words or words[-1] not in SHARED_RESOURCES:
-        return False
-    return not (words[-1] in {"session", "sess"} and ({"http", "client", "aiohttp", "httpx"} & set(words)))
-
-
 def _mentions_shared(expr: cst.CSTNode) -> bool:
     """True when any dotted name or called method in ``expr`` names a shared resource."""
     scan = _Scan()
     expr.visit(scan)
     for name in scan.uses:
-        if any(_shared_segment(seg) for seg in name.split(".")):
+        if any(names_shared_resource(seg) for seg in name.split(".")):
             return True
     guards = {"acquire", "begin", "transaction", "lock"}
     return any(isinstance(c.func, cst.Attribute) and c.func.attr.value in guards for c in scan.calls)

@@ -14,25 +14,22 @@ from perf_lsp.analysis.bindings import (
 )
 from perf_lsp.analysis.concurrency import (
     HTTP_CLIENTS,
+    ORDERED_FIRST_WORDS,
     ORDERED_METHODS,
-    SHARED_RESOURCES,
     WHOLE_SEGMENTS,
+    names_shared_resource,
     runs_on_one_thread,
     uses_other_event_loop,
 )
 from perf_lsp.analysis.loops import breaks_loop
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, SCOPES, dotted, walk
-from perf_lsp.analysis.words import camel_to_snake
+from perf_lsp.analysis.words import words_of
+from perf_lsp.fix.batching import list_of
 from perf_lsp.fix.codemod import replace_nodes
 from perf_lsp.fix.context import FixContext
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import Rule, RuleContext
 from perf_lsp.rules.heuristics import is_cold_path, is_test_function
-
-_ORDERED_FIRST_WORDS = frozenset(
-    {"send", "recv", "receive", "read", "readline", "readlines", "readexactly", "readuntil", "write", "writelines"}
-)
-"""Stream I/O (``send_json``, ``receive_text``, ``read``...): in order by nature."""
 
 # First words of awaited methods that change state: one after another, per item,
 # their order (or the absence of concurrent writes) is usually part of the meaning.
@@ -400,7 +397,7 @@ class AwaitInLoop(Rule):
     def _paces(self, call: cst.Call) -> bool:
         """A sleep or a rate limiter: ``asyncio.sleep``, ``time.sleep``, ``self.limiter.wait()``, ``throttle()``."""
         name = dotted(call.func) or (call.func.attr.value if isinstance(call.func, cst.Attribute) else "")
-        words = {w for seg in name.split(".") for w in _words(seg)} | {seg.lower() for seg in name.split(".")}
+        words = {w for seg in name.split(".") for w in words_of(seg)} | {seg.lower() for seg in name.split(".")}
         return bool(words & _PACING_WORDS) or "rate_limit" in name.lower()
 
 
@@ -413,24 +410,24 @@ class AwaitInLoop(Rule):
             # ``to_thread(os.remove, path)``: judge the function it runs
             target = call.args[0].value
             name = target.attr.value if isinstance(target, cst.Attribute) else (dotted(target) or "")
-            words = _words(name.rsplit(".", 1)[-1])
+            words = words_of(name.rsplit(".", 1)[-1])
             if words and words[0] in _WRITE_FIRST_WORDS | {"unlink", "rmtree", "makedirs", "mkdir", "rmdir"}:
                 return False
         if isinstance(call.func, cst.Attribute):
             receiver = dotted(call.func.value) or ""
-            if any(word in _COMMAND_RUNNER_WORDS for seg in receiver.split(".") for word in _words(seg)):
+            if any(word in _COMMAND_RUNNER_WORDS for seg in receiver.split(".") for word in words_of(seg)):
                 return False
         if qn.split(".", 1)[0] in {"trio", "anyio"}:
             return False
         if runs_on_one_thread(call, self.ctx):
             return False  # Django's async ORM: one thread runs them all, one after another
         callee = call.func.attr.value if isinstance(call.func, cst.Attribute) else (dotted(call.func) or "")
-        words = _words(callee.rsplit(".", 1)[-1])
+        words = words_of(callee.rsplit(".", 1)[-1])
         if words and words[0] == "async" and len(words) > 1:
             words = words[1:]  # ``async_embed_with_retry``: the verb comes after
         if words:
             first = words[0][1:] if words[0].startswith("a") and words[0][1:] in _WRITE_FIRST_WORDS else words[0]
-            if first in _WRITE_FIRST_WORDS or first in _ORDERED_FIRST_WORDS or words[-1] in _SINK_LAST_WORDS:
+            if first in _WRITE_FIRST_WORDS or first in ORDERED_FIRST_WORDS or words[-1] in _SINK_LAST_WORDS:
                 return False
             if words[0] == "on":
                 return False  # ``on_token``, ``on_progress``: an event callback
@@ -442,22 +439,22 @@ class AwaitInLoop(Rule):
     def _shared(self, call: cst.Call) -> bool:
         if isinstance(call.func, cst.Attribute):
             method = call.func.attr.value
-            words = _words(method)
-            if method in ORDERED_METHODS or (words and words[0] in _ORDERED_FIRST_WORDS):
+            words = words_of(method)
+            if method in ORDERED_METHODS or (words and words[0] in ORDERED_FIRST_WORDS):
                 return True
             receiver = dotted(call.func.value)
             if receiver is not None:
                 if receiver in self._http_names:
                     pass
-                elif any(_shared_segment(seg) or seg in WHOLE_SEGMENTS for seg in receiver.split(".")):
+                elif any(names_shared_resource(seg) or seg in WHOLE_SEGMENTS for seg in receiver.split(".")):
                     return True
-            elif any(_shared_segment(seg) for name in _dotted_names(call.func.value) for seg in name.split(".")):
+            elif any(names_shared_resource(seg) for name in _dotted_names(call.func.value) for seg in name.split(".")):
                 return True
-        elif isinstance(call.func, cst.Name) and _shared_segment(call.func.value):
+        elif isinstance(call.func, cst.Name) and names_shared_resource(call.func.value):
             return True
         for arg in call.args:
             passed = dotted(arg.value)
-            if passed is not None and passed not in self._http_names and _shared_segment(passed.rsplit(".", 1)[-1]):
+            if passed is not None and passed not in self._http_names and names_shared_resource(passed.rsplit(".", 1)[-1]):
                 return True
         return False
 
@@ -481,7 +478,7 @@ class AwaitInLoop(Rule):
                     if isinstance(item.item, cst.Call) and self.ctx.qualified_name(item.item.func) in HTTP_CLIENTS:
                         continue
                     names = _dotted_names(item.item) | (_dotted_names(item.asname.name) if item.asname else set())
-                    if any(_shared_segment(seg) for name in names for seg in name.split(".")):
+                    if any(names_shared_resource(seg) for name in names for seg in name.split(".")):
                         return True
                     if isinstance(item.item, cst.Call) and isinstance(item.item.func, cst.Attribute):
                         if item.item.func.attr.value in {"acquire", "begin", "transaction", "lock"}:
@@ -563,7 +560,7 @@ class AwaitInLoop(Rule):
 
     def _append_fix(self, call: cst.Call, loop: cst.For, previous: cst.SimpleStatementLine):
         def build(fctx: FixContext) -> cst.Module | None:
-            value = _list_of(_gather(fctx, call, loop.target, loop.iter))
+            value = list_of(_gather(fctx, call, loop.target, loop.iter))
             small = previous.body[0]
             new_small = small.with_changes(value=value)
             new = previous.with_changes(body=[new_small])
@@ -581,7 +578,7 @@ class AwaitInLoop(Rule):
             return None
 
         def build(fctx: FixContext) -> cst.Module | None:
-            new = _list_of(_gather(fctx, call, clause.target, clause.iter)).with_changes(lpar=comp.lpar, rpar=comp.rpar)
+            new = list_of(_gather(fctx, call, clause.target, clause.iter)).with_changes(lpar=comp.lpar, rpar=comp.rpar)
             return replace_nodes(fctx.chunk, {comp: new})
 
         return build
@@ -626,10 +623,6 @@ def _gather(fctx: FixContext, call: cst.Call, target: cst.BaseAssignTargetExpres
         rpar=[cst.RightParen()],
     )
     return cst.Await(cst.Call(gather, [cst.Arg(generator, star="*")]))
-
-
-def _list_of(expr: cst.BaseExpression) -> cst.Call:
-    return cst.Call(cst.Name("list"), [cst.Arg(expr)])
 
 
 def _generator_iterable(expr: cst.BaseExpression) -> bool:
@@ -682,18 +675,6 @@ def _contains(node: cst.CSTNode, target: cst.CSTNode) -> bool:
     if node is target:
         return True
     return any(n is target for n in walk(node))
-
-
-def _words(segment: str) -> list[str]:
-    return [w for w in camel_to_snake(segment).split("_") if w]
-
-
-def _shared_segment(segment: str) -> bool:
-    """``db_session``, ``self._lock``, ``wsConn``: the segment names a shared resource (as PFL301 decides)."""
-    words = _words(segment)
-    if not words or words[-1] not in SHARED_RESOURCES:
-        return False
-    return not (words[-1] in {"session", "sess"} and ({"http", "client", "aiohttp", "httpx"} & set(words)))
 
 
 def _dotted_names(node: cst.CSTNode) -> set[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from perf_lsp.analysis.bindings import param_names
 from perf_lsp.analysis.expressions import annotation_qualified_names
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, children, dotted
 from perf_lsp.fix.codemod import replace_node
@@ -272,7 +273,7 @@ class _Usage:
                 stack.append(current.value)
             elif isinstance(current, cst.Arg):
                 stack.append(current.value)
-            elif isinstance(current, (cst.FunctionDef, cst.Lambda)) and self.name in _param_names(current.params):
+            elif isinstance(current, (cst.FunctionDef, cst.Lambda)) and self.name in param_names(current.params):
                 continue  # shadowed
             elif isinstance(current, cst.FunctionDef):
                 stack.append(current.body)
@@ -452,7 +453,7 @@ def _first_param(func: cst.FunctionDef) -> str | None:
 def _param_for(method: cst.FunctionDef, call: cst.Call, arg: cst.Arg) -> str | None:
     """The parameter of ``method`` (called as ``self.method(...)``) that receives ``arg``."""
     if arg.keyword is not None:
-        names = _param_names(method.params)
+        names = param_names(method.params)
         return arg.keyword.value if arg.keyword.value in names else None
     positional = [*method.params.posonly_params, *method.params.params][1:]
     index = 0
@@ -463,14 +464,6 @@ def _param_for(method: cst.FunctionDef, call: cst.Call, arg: cst.Arg) -> str | N
             return positional[index].name.value if index < len(positional) else None
         index += 1
     return None
-
-
-def _param_names(params: cst.Parameters) -> set[str]:
-    names = {p.name.value for p in [*params.posonly_params, *params.params, *params.kwonly_params]}
-    for star in (params.star_arg, params.star_kwarg):
-        if isinstance(star, cst.Param):
-            names.add(star.name.value)
-    return names
 
 
 def _is_docstring(stmt: cst.BaseStatement) -> bool:
