@@ -13,7 +13,6 @@ from collections.abc import Iterable, Mapping
 
 from perf_lsp.analysis.imports import dotted_name, resolve_dotted
 
-
 HTTP_VERBS = ("get", "post", "put", "patch", "delete", "head", "options", "request")
 
 

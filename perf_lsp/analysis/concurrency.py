@@ -14,7 +14,6 @@ from perf_lsp.analysis.semantic import SemanticModel
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, dotted, walk
 from perf_lsp.analysis.words import camel_to_snake, words_of
 
-
 OTHER_EVENT_LOOPS = frozenset({"trio", "anyio", "curio"})
 """Async libraries whose code cannot await ``asyncio`` helpers (``asyncio.gather``, ``to_thread``, ``sleep``)."""
 

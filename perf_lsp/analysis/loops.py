@@ -28,7 +28,6 @@ from perf_lsp.analysis.semantic import SemanticModel
 from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, SCOPES, children, dotted, index_of, walk
 from perf_lsp.analysis.words import camel_to_snake
 
-
 # -- loops over independent items --------------------------------------------
 _PACING_WORDS = frozenset({"sleep", "throttle", "limiter", "backoff", "ratelimit", "pace", "wait"})
 

@@ -7,7 +7,7 @@ class body). Nothing is guessed: an expression that cannot be followed has no ty
 
 Two resolvers share those rules:
 
-- :class:`TypeResolver` gives the tags of a :class:`TypeCatalog` (constructors,
+- :class:`CatalogResolver` gives the tags of a :class:`TypeCatalog` (constructors,
   annotations, method results, attributes, calls, ``with`` targets), for rules whose
   receivers come in families (API clients, database connections and cursors);
 - :class:`InstanceResolver` answers yes/no for one family of classes given by two
@@ -27,13 +27,18 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from perf_lsp.analysis.bindings import comprehension_targets, first_param, is_self_attr, local_binding_index, param_names
+from perf_lsp.analysis.bindings import (
+    comprehension_targets,
+    first_param,
+    is_self_attr,
+    local_binding_index,
+    param_names,
+)
 from perf_lsp.analysis.expressions import annotation_qualified_names
 from perf_lsp.analysis.semantic import SemanticModel
 from perf_lsp.analysis.tree import COMPREHENSIONS, SCOPES, dotted, walk
 
 
-# -- receiver types ----------------------------------------------------------
 @dataclass(frozen=True)
 class TypeCatalog:
     """What a rule knows about the types of its receivers, as short tags.
@@ -71,7 +76,7 @@ class TypeCatalog:
         return self.annotations.get(qualified) or self.constructed(qualified)
 
 
-class TypeResolver:
+class CatalogResolver:
     """Infers the tags (see :class:`TypeCatalog`) an expression can have where it is evaluated.
 
     Names resolve as Python does: the enclosing functions' parameters (by

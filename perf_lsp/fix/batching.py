@@ -16,7 +16,6 @@ from perf_lsp.analysis.tree import dotted
 from perf_lsp.fix.codemod import replace_nodes
 from perf_lsp.fix.context import FixContext
 
-
 # Calls whose result is a new list (safe to iterate twice, nothing to materialise).
 _LIST_CALLS = frozenset({"list", "sorted"})
 

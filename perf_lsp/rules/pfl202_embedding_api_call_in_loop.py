@@ -27,14 +27,13 @@ from perf_lsp.analysis.loops import (
     unconditional,
     varying_loop,
 )
-from perf_lsp.analysis.receivers import TypeCatalog, TypeResolver
+from perf_lsp.analysis.receivers import CatalogResolver, TypeCatalog
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, SCOPES, dotted, walk
 from perf_lsp.fix.batching import batch_before_loop, list_of, makes_list, normalised
 from perf_lsp.fix.codemod import replace_nodes
 from perf_lsp.fix.context import FixContext
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import Rule, RuleContext, short_code
-
 
 # -- PFL202 ------------------------------------------------------------------
 _OPENAI_CLIENTS = ("OpenAI", "AsyncOpenAI", "AzureOpenAI", "AsyncAzureOpenAI", "Client", "AsyncClient")
@@ -306,7 +305,7 @@ class EmbeddingApiCallInLoop(Rule):
 
     def _is_embedding_call(self, site: _Site) -> bool:
         func = site.call.func
-        resolver = TypeResolver(self.ctx, EMBEDDING_CATALOG)
+        resolver = CatalogResolver(self.ctx, EMBEDDING_CATALOG)
         if site.kind in {"openai", "openai-legacy"}:
             owner = func.value
             qn = self.ctx.qualified_name(func)
@@ -341,7 +340,7 @@ class EmbeddingApiCallInLoop(Rule):
         classes = {name.rsplit(".", 1)[0]: "custom" for name in wanted if name.endswith("." + method)}
         if not classes:
             return False
-        resolver = TypeResolver(self.ctx, TypeCatalog(constructors=classes))
+        resolver = CatalogResolver(self.ctx, TypeCatalog(constructors=classes))
         return "custom" in resolver.tags(func.value, site.call)
 
 

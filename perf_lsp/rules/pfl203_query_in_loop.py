@@ -16,7 +16,7 @@ from perf_lsp.analysis.bindings import (
 )
 from perf_lsp.analysis.expressions import is_constant_string
 from perf_lsp.analysis.loops import in_handler, loop_detail, loop_sleeps, loop_targets, statement_effects, varying_loop
-from perf_lsp.analysis.receivers import TypeCatalog, TypeResolver
+from perf_lsp.analysis.receivers import CatalogResolver, TypeCatalog
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, SCOPES, dotted, walk
 from perf_lsp.fix.codemod import replace_nodes
 from perf_lsp.fix.context import FixContext
@@ -270,7 +270,7 @@ class QueryInLoop(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self._resolver = TypeResolver(ctx, DB_CATALOG)
+        self._resolver = CatalogResolver(ctx, DB_CATALOG)
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -408,7 +408,7 @@ class QueryInLoop(Rule):
 
     def _sqlite_connection(self, receiver: cst.BaseExpression, at: cst.CSTNode) -> bool:
         """Only ``sqlite3`` connections have ``executemany`` among the connection objects."""
-        resolver = TypeResolver(
+        resolver = CatalogResolver(
             self.ctx,
             TypeCatalog(constructors={"sqlite3.connect": "sqlite"}, annotations={"sqlite3.Connection": "sqlite"}),
         )

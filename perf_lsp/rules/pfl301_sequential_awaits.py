@@ -24,7 +24,6 @@ from perf_lsp.model import Applicability
 from perf_lsp.rules.base import Rule, RuleContext
 from perf_lsp.rules.heuristics import is_cold_path
 
-
 # ``asyncio`` helpers that are ordinary calls to await (everything else in asyncio —
 # sleep, gather, wait, shield, Event/Queue methods — ends a group).
 _ASYNCIO_CALLS = frozenset({"asyncio.to_thread", "asyncio.wait_for"})

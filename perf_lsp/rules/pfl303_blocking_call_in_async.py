@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import libcst as cst
 
 from perf_lsp.analysis.bindings import binds_locally, first_param, local_values, stored_names, target_leaves
@@ -24,7 +23,6 @@ from perf_lsp.fix.rewrites import statement_level, to_thread_fix
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import Rule, RuleContext, short_code
 from perf_lsp.rules.heuristics import calls_method_of, in_lazy_init, is_cached_function, is_cold_path, is_test_function
-
 
 # Objects whose methods block: (qualified names of the constructors) -> methods.
 _SESSIONS = frozenset({"requests.Session", "requests.session", "requests.sessions.Session", "httpx.Client"})
