@@ -7,7 +7,7 @@ types: a model imported from another module of the project, one returned by a
 factory, an ``AsyncSession``, numpy and requests objects), then prints, in one
 fresh process:
 
-- ``cli``: ``Engine.analyze`` with a new :class:`~perf_lsp.resolve.TypeResolver`
+- ``cli``: ``Engine.analyze`` with a new :class:`~perf_lsp.analysis.resolve.TypeResolver`
   per file, as ``perf-lsp check`` runs, for every file in turn: the first file
   pays jedi's start (typeshed, the environment), the rest show the steady cost;
 - ``refine``: the server's refining pass (``Documents.refine``) on the service
@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from perf_lsp.engine import Engine  # noqa: E402
-from perf_lsp.resolve import TypeResolver  # noqa: E402
+from perf_lsp.analysis.resolve import TypeResolver  # noqa: E402
 from perf_lsp.settings import Settings  # noqa: E402
 
 MODELS = """\

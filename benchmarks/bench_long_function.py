@@ -110,7 +110,7 @@ def measure(documents: dict[str, str], repeat: int, jedi: bool) -> dict[str, dic
             def resolver(text: str, path: Path = path):
                 if not jedi:
                     return None
-                from perf_lsp.resolve import TypeResolver
+                from perf_lsp.analysis.resolve import TypeResolver
 
                 return TypeResolver(text, path, budget=10.0)
 

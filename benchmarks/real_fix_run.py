@@ -97,7 +97,7 @@ def fetch(cache: Path, dist: str, version: str, package: str) -> Path:
 def _resolver(text: str, path: Path, jedi: bool):
     if not jedi:
         return None
-    from perf_lsp.resolve import TypeResolver
+    from perf_lsp.analysis.resolve import TypeResolver
 
     return TypeResolver(text, path, budget=JEDI_BUDGET)
 

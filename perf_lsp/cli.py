@@ -29,11 +29,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from perf_lsp import __version__
+from perf_lsp.analysis.resolve import TypeResolver
 from perf_lsp.engine import Engine, parses
 from perf_lsp.files import FileError, FileWalk, SourceFile, encode_source, read_source, write_source
 from perf_lsp.model import Applicability, Diagnostic
-from perf_lsp.resolve import TypeResolver
 from perf_lsp.output import Report, format_json, format_sarif, format_text, rule_doc, rule_table, rules_markdown
+from perf_lsp.rules import CODES
 from perf_lsp.settings import Settings, is_code_or_prefix, load_for
 from perf_lsp.source import needs_newer_python
 from perf_lsp.text import split_lines
@@ -103,7 +104,7 @@ def _bad_code(args: argparse.Namespace) -> str | None:
     """The first unknown code of ``--select``/``--ignore`` as an error message, or None."""
     for flag, values in (("--select", args.select), ("--ignore", args.ignore)):
         for value in _split_codes(values) or ():
-            if not is_code_or_prefix(value):
+            if not is_code_or_prefix(value, CODES):
                 return f"invalid value '{value}' for '{flag}': not a rule code or prefix (see `perf-lsp rules`)"
     return None
 
@@ -127,7 +128,7 @@ class _SettingsResolver:
         """The settings of files in ``directory`` (a resolved path)."""
         settings = self._cache.get(directory)
         if settings is None:
-            settings, messages = load_for(directory)
+            settings, messages = load_for(directory, codes=CODES)
             for message in messages:
                 self.console.warn(message)
             if self.select is not None:

@@ -6,16 +6,16 @@ parses the rest with libcst one statement at a time and runs the rules over each
 in a single batched traversal. Per-statement results are cached by the
 statement's text (plus the module's imports and the settings), so after an edit
 only the edited statement is parsed and checked again. Where names alone cannot
-decide, a finding carries type questions (:class:`perf_lsp.resolve.TypeQuestion`);
+decide, a finding carries type questions (:class:`perf_lsp.analysis.resolve.TypeQuestion`);
 ``analyze`` answers them with the jedi resolver it is given
-(:class:`perf_lsp.resolve.TypeResolver`), and without one keeps or leaves out each
+(:class:`perf_lsp.analysis.resolve.TypeResolver`), and without one keeps or leaves out each
 such finding as its questions say.
 
 Fixes are built on request (``Analysis.fix``): a rule's codemod rewrites its
 statement's CST, may add module-level definitions and imports, and the change is
 turned into minimal text edits, which also remove an import the fix left unused
-(:mod:`perf_lsp.unused_imports`). New names clash only with real bindings
-(:mod:`perf_lsp.bindings`). ``Engine.fix_all`` applies, round after round, every
+(:mod:`perf_lsp.fix.unused_imports`). New names clash only with real bindings
+(:mod:`perf_lsp.analysis.bindings`). ``Engine.fix_all`` applies, round after round, every
 fix that fits with the others of its round (``Analysis.plan`` builds them,
 ``Analysis.render`` merges them), until none is left (bounded), and never returns
 a result that does not parse.
@@ -33,18 +33,20 @@ from dataclasses import dataclass, field, replace
 import libcst as cst
 
 from perf_lsp import noqa
-from perf_lsp.bindings import DocumentNames, parse_names
+from perf_lsp.analysis.bindings import DocumentNames, parse_names
 from perf_lsp.model import Applicability, Diagnostic, Edit, Fix, FixOffer, Position, Range
-from perf_lsp.names import ModuleContext, imports_in
+from perf_lsp.analysis.module import ModuleContext
+from perf_lsp.analysis.imports import imports_in
 from perf_lsp.rules import REGISTRY
-from perf_lsp.rules.base import Finding, FixContext, FixRound, Rule, RuleContext
-from perf_lsp.resolve import TypeResolver
-from perf_lsp.rules.summary import ChunkSummary
+from perf_lsp.rules.base import Finding, Rule, RuleContext
+from perf_lsp.fix.context import FixContext, FixRound
+from perf_lsp.analysis.resolve import TypeResolver
+from perf_lsp.analysis.summaries import ChunkSummary
 from perf_lsp.settings import Settings
 from perf_lsp.source import TOO_DEEP, Chunk, SplitResult, depth_error, split_document, split_incremental, split_lines
 from perf_lsp.text import shift_range as _shift
 from perf_lsp.textedit import apply_edits, diff_edits, merge_insertions
-from perf_lsp.unused_imports import remove_imports, unused_after
+from perf_lsp.fix.unused_imports import remove_imports, unused_after
 
 _DEFINITION_START = re.compile(r"(@|def\b|async\s+def\b|class\b)")
 
@@ -126,7 +128,7 @@ class Analysis:
 
     @property
     def names(self) -> DocumentNames:
-        """The document's bindings and reads (:mod:`perf_lsp.bindings`), computed on first use."""
+        """The document's bindings and reads (:mod:`perf_lsp.analysis.bindings`), computed on first use."""
         if self._names is None:
             self._names = DocumentNames([c.text for c in self.chunks], [c.nodes for c in self.chunks])
         return self._names
@@ -136,7 +138,7 @@ class Analysis:
 
         Returns None when the diagnostic has no such fix or the codemod declines,
         or when the fixed statement would not parse. The edits include removing an
-        import the fix leaves unused (:mod:`perf_lsp.unused_imports`).
+        import the fix leaves unused (:mod:`perf_lsp.fix.unused_imports`).
         """
         plan = self.plan(diag, which)
         if plan is None:
@@ -542,7 +544,7 @@ class Engine:
 
     def enabled_rules(self, settings: Settings) -> tuple[type[Rule], ...]:
         """The rules that ``select``/``ignore`` leave on."""
-        return tuple(rule for rule in self.rules if settings.enabled(rule.code))
+        return tuple(rule for rule in self.rules if settings.enabled(rule.code, rule.opt_in))
 
     def analyze(
         self,

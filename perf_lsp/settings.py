@@ -13,6 +13,7 @@ try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -31,14 +32,14 @@ class Settings:
 
     ``select``/``ignore``: rule codes or code prefixes (``"PFL1"``, ``"ALL"``); a code
     is enabled when the longest matching ``select`` prefix is longer than the
-    longest matching ``ignore`` prefix (Ruff's rule). Opt-in rules (``Rule.opt_in``)
-    also need their full code, or ``"ALL"``, in ``select``. ``unsafe_fixes``: whether
+    longest matching ``ignore`` prefix (Ruff's rule). Opt-in rules (:meth:`enabled`'s
+    ``opt_in``) also need their full code, or ``"ALL"``, in ``select``. ``unsafe_fixes``: whether
     fix-all and ``perf-lsp fix`` apply unsafe fixes. ``extend_heavy_constructors``:
-    extra qualified names PFL101 treats as heavy models; ``extend_clients``: extra
-    SDK client constructors (PFL102); ``extend_batchable_methods``: extra
-    qualified names of per-item calls that have a batched form (PFL202);
-    ``extend_blocking_calls``: (qualified name, suggestion) pairs of calls that
-    block the event loop (PFL303). ``exclude``: ``.gitignore``-style patterns of
+    extra qualified names of heavy model constructors; ``extend_clients``: extra
+    SDK client constructors; ``extend_batchable_methods``: extra qualified names of
+    per-item calls that have a batched form; ``extend_blocking_calls``: (qualified
+    name, suggestion) pairs of calls that block the event loop. Each rule lists the
+    options it reads in ``Rule.options``; settings know no rule. ``exclude``: ``.gitignore``-style patterns of
     what a directory walk skips, replacing the default exclusions
     (:data:`perf_lsp.files.EXCLUDED_DIRS`) when not None; ``extend_exclude``: more
     patterns on top; both relative to ``config_dir``, the directory of the
@@ -72,15 +73,16 @@ class Settings:
     def __post_init__(self) -> None:
         object.__setattr__(self, "_severity", dict(self.severity))
 
-    def enabled(self, code: str) -> bool:
-        """Whether rule ``code`` is on under ``select`` and ``ignore``."""
+    def enabled(self, code: str, opt_in: bool = False) -> bool:
+        """Whether rule ``code`` is on under ``select`` and ``ignore``; an ``opt_in`` rule needs its
+        full code, or ``"ALL"``, in ``select``."""
 
         def best(prefixes: tuple[str, ...]) -> int:
             lengths = [0 if p == "ALL" else len(p) for p in prefixes if p == "ALL" or code.startswith(p)]
             return max(lengths) if lengths else -1
 
         chosen = best(self.select)
-        if code in _opt_in_codes() and not ("ALL" in self.select or code in self.select):
+        if opt_in and not ("ALL" in self.select or code in self.select):
             return False
         return chosen >= 0 and chosen > best(self.ignore)
 
@@ -126,32 +128,22 @@ def _default_exclude() -> tuple[str, ...]:
     return tuple(sorted(f"{name}/" for name in EXCLUDED_DIRS))
 
 
-@functools.cache
-def _opt_in_codes() -> frozenset[str]:
-    from perf_lsp.rules import REGISTRY
-
-    return frozenset(rule.code for rule in REGISTRY if rule.opt_in)
+def is_code_or_prefix(value: str, codes: Collection[str]) -> bool:
+    """Whether ``value`` is ``"ALL"``, one of the rule ``codes`` or the prefix of one (case-sensitive, as Ruff)."""
+    return value == "ALL" or any(code.startswith(value) for code in codes)
 
 
-def _known_codes() -> set[str]:
-    from perf_lsp.rules import REGISTRY
-
-    return {rule.code for rule in REGISTRY}
-
-
-def is_code_or_prefix(value: str) -> bool:
-    """Whether ``value`` is ``"ALL"``, a rule code or the prefix of one (case-sensitive, as Ruff)."""
-    return value == "ALL" or any(code.startswith(value) for code in _known_codes())
-
-
-def check_codes(values: list[str], where: str, key: str, messages: list[str]) -> tuple[str, ...] | None:
-    """The valid codes and prefixes of ``values``; a message per invalid one, naming ``where`` and ``key``.
+def check_codes(
+    values: list[str], where: str, key: str, messages: list[str], codes: Collection[str]
+) -> tuple[str, ...] | None:
+    """The valid codes and prefixes of ``values`` (see :func:`is_code_or_prefix`); a message per
+    invalid one, naming ``where`` and ``key``.
 
     When every value of a non-empty ``select`` is invalid, returns None (the caller keeps
     the default): a typo must not turn every rule off.
     """
-    good = [value for value in values if is_code_or_prefix(value)]
-    bad = [value for value in values if not is_code_or_prefix(value)]
+    good = [value for value in values if is_code_or_prefix(value, codes)]
+    bad = [value for value in values if not is_code_or_prefix(value, codes)]
     fallback = key in ("select", "--select") and bool(values) and not good
     for value in bad:
         outcome = "no valid code left; using the default" if fallback else "ignored"
@@ -193,7 +185,9 @@ _LSP_KEYS = {
 }
 
 
-def _apply(base: Settings, options: dict, keys: dict[str, str], where: str) -> tuple[Settings, list[str]]:
+def _apply(
+    base: Settings, options: dict, keys: dict[str, str], where: str, codes: Collection[str]
+) -> tuple[Settings, list[str]]:
     messages: list[str] = []
     changes: dict[str, Any] = {}
     for key, value in options.items():
@@ -206,9 +200,9 @@ def _apply(base: Settings, options: dict, keys: dict[str, str], where: str) -> t
             if items is None:
                 messages.append(f"{where}: '{key}' must be a list of rule codes (using the default)")
                 continue
-            codes = check_codes(items, where, key, messages)
-            if codes is not None:
-                changes[name] = codes
+            valid = check_codes(items, where, key, messages, codes)
+            if valid is not None:
+                changes[name] = valid
         elif name in ("exclude", "extend_exclude"):
             items = _str_list(value)
             if items is None:
@@ -246,7 +240,7 @@ def _apply(base: Settings, options: dict, keys: dict[str, str], where: str) -> t
             if not isinstance(value, dict):
                 messages.append(f"{where}: '{key}' must map rule codes to {'|'.join(SEVERITIES)} (using the default)")
                 continue
-            known = _known_codes()
+            known = set(codes)
             pairs: list[tuple[str, str]] = []
             for code, level in value.items():
                 if code not in known:
@@ -259,16 +253,22 @@ def _apply(base: Settings, options: dict, keys: dict[str, str], where: str) -> t
     return replace(base, **changes), messages
 
 
-def from_pyproject_table(table: dict, path: str, base: Settings | None = None) -> tuple[Settings, list[str]]:
-    """Settings from a ``[tool.perf-lsp]`` table read from ``path``; returns (settings, messages)."""
-    return _apply(base or Settings(), table, _PYPROJECT_KEYS, f"{path}: [tool.perf-lsp]")
+def from_pyproject_table(
+    table: dict, path: str, base: Settings | None = None, *, codes: Collection[str]
+) -> tuple[Settings, list[str]]:
+    """Settings from a ``[tool.perf-lsp]`` table read from ``path``; returns (settings, messages).
+
+    ``codes`` are the rule codes that ``select``, ``ignore`` and ``severity`` may name
+    (the rule registry's, ``perf_lsp.rules.CODES``).
+    """
+    return _apply(base or Settings(), table, _PYPROJECT_KEYS, f"{path}: [tool.perf-lsp]", codes)
 
 
-def from_lsp_options(options: Any, base: Settings | None = None) -> tuple[Settings, list[str]]:
+def from_lsp_options(options: Any, base: Settings | None = None, *, codes: Collection[str]) -> tuple[Settings, list[str]]:
     """Settings from the client's ``initializationOptions`` or ``didChangeConfiguration`` settings.
 
     Accepts the options flat or nested under ``"perf-lsp"``/``"perf_lsp"``; returns
-    (settings, messages). Non-dict input yields the base settings and a message; an empty
+    (settings, messages); ``codes`` as for :func:`from_pyproject_table`. Non-dict input yields the base settings and a message; an empty
     list counts as an empty object (Neovim encodes an empty Lua table as ``[]``).
     """
     base = base or Settings()
@@ -280,7 +280,7 @@ def from_lsp_options(options: Any, base: Settings | None = None) -> tuple[Settin
         if isinstance(options.get(nest), dict) or options.get(nest) == []:
             options = options[nest] or {}
             break
-    return _apply(base, options, _LSP_KEYS, "client settings")
+    return _apply(base, options, _LSP_KEYS, "client settings", codes)
 
 
 def read_pyproject(path: Path) -> dict | None:
@@ -330,9 +330,10 @@ def find_pyproject(start: Path) -> Path | None:
     return None
 
 
-def load_for(start: Path, base: Settings | None = None) -> tuple[Settings, list[str]]:
+def load_for(start: Path, base: Settings | None = None, *, codes: Collection[str]) -> tuple[Settings, list[str]]:
     """Settings for files at or below ``start``: the nearest ``[tool.perf-lsp]`` over ``base``,
-    with the project's declared packages (and ``package_init`` when ``start`` is an ``__init__.py``).
+    with the project's declared packages (and ``package_init`` when ``start`` is an ``__init__.py``);
+    ``codes`` as for :func:`from_pyproject_table`.
 
     Returns (settings, messages); an unusable file gives the base settings and a message.
     """
@@ -348,4 +349,4 @@ def load_for(start: Path, base: Settings | None = None) -> tuple[Settings, list[
         table = read_pyproject(path)
     except ConfigError as exc:
         return base, [f"{exc} (using the defaults)"]
-    return from_pyproject_table(table or {}, str(path), replace(base, config_dir=str(path.parent)))
+    return from_pyproject_table(table or {}, str(path), replace(base, config_dir=str(path.parent)), codes=codes)

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from perf_lsp.names import ModuleContext, build_module_context
+from perf_lsp.analysis.module import ModuleContext, build_module_context
 from perf_lsp.text import split_lines
 
 

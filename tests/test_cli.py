@@ -16,6 +16,7 @@ from fixtures import CASES, normalise
 
 from perf_lsp import cli, files
 from perf_lsp.engine import Engine, FixAllResult
+from perf_lsp.rules import CODES
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
@@ -316,7 +317,7 @@ def test_library_warnings_and_logging_stay_off_stderr(tmp_path, capsys, monkeypa
     import logging
     import warnings
 
-    from perf_lsp import resolve
+    from perf_lsp.analysis import resolve
 
     real = resolve.TypeResolver.producers
 
@@ -424,9 +425,9 @@ def test_settings_for_a_package_init_say_so(tmp_path):
 
     package = tmp_path / "pkg"
     package.mkdir()
-    assert load_for(package / "__init__.py")[0].package_init is True
-    assert load_for(package / "plain.py")[0].package_init is False
-    assert load_for(package)[0].package_init is False
+    assert load_for(package / "__init__.py", codes=CODES)[0].package_init is True
+    assert load_for(package / "plain.py", codes=CODES)[0].package_init is False
+    assert load_for(package, codes=CODES)[0].package_init is False
     source = "import json\n\nimport orjson\n\n\ndef parse(raw):\n    return json.loads(raw)\n"
     engine = Engine()
     every = Settings(select=("ALL",))

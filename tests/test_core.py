@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings as hsettings
+from hypothesis import given
+from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from perf_lsp import noqa
 from perf_lsp.engine import Engine
 from perf_lsp.model import Edit, Position, Range
+from perf_lsp.rules import CODES
 from perf_lsp.settings import Settings, from_lsp_options, from_pyproject_table
 from perf_lsp.source import split_document, split_lines
 from perf_lsp.textedit import apply_edits, diff_edits, merge_insertions
@@ -91,28 +93,28 @@ def test_select_and_ignore_prefixes():
 
 def test_lsp_options_fall_back_per_key_with_messages():
     settings, messages = from_lsp_options(
-        {"perf-lsp": {"select": "PFL1", "unsafeFixes": "yes", "debounceMs": -5, "severity": {"PFL101": "loud"}, "bogus": 1}}
+        {"perf-lsp": {"select": "PFL1", "unsafeFixes": "yes", "debounceMs": -5, "severity": {"PFL101": "loud"}, "bogus": 1}}, codes=CODES
     )
     assert settings.select == ("PFL1",)
     assert settings.unsafe_fixes is False and settings.debounce_ms == Settings().debounce_ms
     assert settings.severity_of("PFL101") == "warning"
     assert len(messages) == 4 and all(m.startswith("client settings") for m in messages)
-    settings, messages = from_lsp_options({"severity": {"PFL101": "error"}, "unsafeFixes": True})
+    settings, messages = from_lsp_options({"severity": {"PFL101": "error"}, "unsafeFixes": True}, codes=CODES)
     assert settings.severity_of("PFL101") == "error" and settings.unsafe_fixes and messages == []
-    assert from_lsp_options("nonsense")[1]
+    assert from_lsp_options("nonsense", codes=CODES)[1]
 
 
 def test_lsp_options_accept_empty_tables_encoded_as_lists():
     # Neovim's JSON encoder writes an empty Lua table as [] (editors/neovim found it).
     for options in ([], {"perf-lsp": []}, {"perf-lsp": {}}, {}):
-        settings, messages = from_lsp_options(options)
+        settings, messages = from_lsp_options(options, codes=CODES)
         assert settings == Settings() and messages == [], options
-    settings, messages = from_lsp_options({"perf-lsp": {"select": ["PFL1"], "severity": []}})
+    settings, messages = from_lsp_options({"perf-lsp": {"select": ["PFL1"], "severity": []}}, codes=CODES)
     assert settings.select == ("PFL1",) and messages == []
 
 
 def test_pyproject_table_messages_name_file_and_key():
-    settings, messages = from_pyproject_table({"unsafe-fixes": 3, "extend-heavy-constructors": ["nodots"]}, "x/pyproject.toml")
+    settings, messages = from_pyproject_table({"unsafe-fixes": 3, "extend-heavy-constructors": ["nodots"]}, "x/pyproject.toml", codes=CODES)
     assert settings == Settings()
     assert messages[0].startswith("x/pyproject.toml: [tool.perf-lsp]: 'unsafe-fixes'")
     assert "extend-heavy-constructors" in messages[1]
@@ -219,13 +221,13 @@ def test_catalog_extension_settings():
             "extend-batchable-methods": ["acme.embed.Embedder.embed_one"],
             "extend-blocking-calls": {"acme.io.fetch_sync": "use acme.io.fetch"},
         },
-        "pyproject.toml",
+        "pyproject.toml", codes=CODES,
     )
     assert messages == []
     assert settings.extend_clients == ("acme.llm.Client",)
     assert settings.extend_batchable_methods == ("acme.embed.Embedder.embed_one",)
     assert settings.blocking_suggestion("acme.io.fetch_sync") == "use acme.io.fetch"
-    settings, messages = from_lsp_options({"extendBlockingCalls": ["not", "a", "table"], "extendClients": "acme.Client"})
+    settings, messages = from_lsp_options({"extendBlockingCalls": ["not", "a", "table"], "extendClients": "acme.Client"}, codes=CODES)
     assert settings.extend_clients == ("acme.Client",)
     assert settings.extend_blocking_calls == () and "extendBlockingCalls" in messages[0]
 
@@ -259,12 +261,13 @@ def test_opt_in_rules_need_their_code_selected_by_name():
     opt_in = {rule.code for rule in REGISTRY if rule.opt_in}
     assert opt_in == {"PFL502", "PFL503", "PFL601"}
     default = Settings()
-    assert not any(default.enabled(code) for code in opt_in)
-    assert all(default.enabled(rule.code) for rule in REGISTRY if not rule.opt_in)
-    assert not Settings(select=("PFL5",)).enabled("PFL502") and Settings(select=("PFL5",)).enabled("PFL501")
-    assert Settings(select=("PFL", "PFL502")).enabled("PFL502")
-    assert Settings(select=("ALL",)).enabled("PFL601")
-    assert not Settings(select=("ALL",), ignore=("PFL5",)).enabled("PFL502")
+    assert not any(default.enabled(code, opt_in=True) for code in opt_in)
+    assert all(default.enabled(rule.code, rule.opt_in) for rule in REGISTRY if not rule.opt_in)
+    assert not Settings(select=("PFL5",)).enabled("PFL502", opt_in=True)
+    assert Settings(select=("PFL5",)).enabled("PFL501", opt_in=False)
+    assert Settings(select=("PFL", "PFL502")).enabled("PFL502", opt_in=True)
+    assert Settings(select=("ALL",)).enabled("PFL601", opt_in=True)
+    assert not Settings(select=("ALL",), ignore=("PFL5",)).enabled("PFL502", opt_in=True)
     source = "def top(xs):\n    return sorted(xs, key=len)[:3]\n"
     assert not Engine().analyze(source, Settings()).diagnostics
     assert [d.code for d in Engine().analyze(source, Settings(select=("PFL502",))).diagnostics] == ["PFL502"]
@@ -387,3 +390,24 @@ def test_every_rule_cites_sources_a_user_can_open():
             assert "benchmarks/bench_costs.py" in refs, rule.code
     assert (root / "docs" / "costs.md").is_file()
     assert (root / "benchmarks" / "bench_costs.py").is_file()
+
+
+def test_each_rule_declares_the_settings_options_it_reads():
+    # Settings know no rule: a rule names the option fields it reads in ``Rule.options``.
+    import re
+    import sys
+
+    from perf_lsp.rules import REGISTRY
+
+    fields = {name for name in Settings.__dataclass_fields__ if name.startswith("extend_") and name != "extend_exclude"}
+    declared: dict[str, str] = {}
+    for rule in REGISTRY:
+        source = open(sys.modules[rule.__module__].__file__, encoding="utf-8").read()
+        read = set(re.findall(r"settings\.(extend_\w+)", source))
+        if "blocking_suggestion" in source:
+            read.add("extend_blocking_calls")
+        assert set(rule.options) == read, rule.code
+        for option in rule.options:
+            assert option in fields and option not in declared, (rule.code, option)
+            declared[option] = rule.code
+    assert set(declared) == fields

@@ -18,6 +18,7 @@ import pytest
 
 from perf_lsp import cli, files
 from perf_lsp.engine import Engine
+from perf_lsp.rules import CODES
 from perf_lsp.settings import Settings, from_lsp_options, load_for
 
 REPO = Path(__file__).resolve().parent.parent
@@ -177,7 +178,7 @@ def test_settings_exclude_and_extend_exclude(tmp_path, capsys):
 
 def test_bad_exclude_values_are_reported(tmp_path):
     (tmp_path / "pyproject.toml").write_text('[tool.perf-lsp]\nextend-exclude = [1, 2]\n', encoding="utf-8")
-    settings, messages = load_for(tmp_path)
+    settings, messages = load_for(tmp_path, codes=CODES)
     assert settings.extend_exclude == ()
     assert any("'extend-exclude' must be a list of" in m for m in messages)
 
@@ -395,7 +396,7 @@ def test_unreadable_directory_for_real_as_a_non_root_user():
 def test_malformed_pyproject_gives_a_message_and_the_defaults(tmp_path, capsys, content, message):
     path = tmp_path / "pyproject.toml"
     path.write_bytes(content.encode("utf-8", "surrogateescape"))
-    settings, messages = load_for(tmp_path)
+    settings, messages = load_for(tmp_path, codes=CODES)
     assert settings.select == Settings().select
     assert len(messages) == 1 and str(path) in messages[0] and message in messages[0], messages
     write(tmp_path / "svc.py")
@@ -415,7 +416,7 @@ def test_unreadable_pyproject_gives_a_message_and_the_defaults(tmp_path, monkeyp
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(Path, "read_text", read_text)
-    settings, messages = load_for(tmp_path)
+    settings, messages = load_for(tmp_path, codes=CODES)
     assert settings.select == Settings().select
     assert messages and str(path) in messages[0] and "cannot read" in messages[0]
 
@@ -483,9 +484,9 @@ def test_fix_keeps_the_owner(tmp_path, capsys):
 
 
 def test_lsp_select_typo_keeps_the_rest_or_the_default():
-    settings, messages = from_lsp_options({"select": ["PFL4O1"]})
+    settings, messages = from_lsp_options({"select": ["PFL4O1"]}, codes=CODES)
     assert settings.select == Settings().select
     assert messages == ["client settings: 'select': unknown rule code or prefix 'PFL4O1' (no valid code left; using the default)"]
-    settings, messages = from_lsp_options({"select": ["PFL1", "PFL4O1"]})
+    settings, messages = from_lsp_options({"select": ["PFL1", "PFL4O1"]}, codes=CODES)
     assert settings.select == ("PFL1",)
     assert messages == ["client settings: 'select': unknown rule code or prefix 'PFL4O1' (ignored)"]

@@ -552,7 +552,7 @@ def test_a_word_in_a_docstring_does_not_keep_an_import_but_a_string_annotation_d
 def test_remove_args_keeps_layout_and_comments(source, keep, expected, moved):
     import libcst as cst
 
-    from perf_lsp.codemod import remove_args
+    from perf_lsp.fix.codemod import remove_args
 
     module = cst.parse_module(source + "\n")
     call = module.body[0].body[0].value

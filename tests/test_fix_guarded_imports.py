@@ -164,8 +164,8 @@ def _fix_context(module_source: str):
 
     import libcst as cst
 
-    from perf_lsp.names import build_module_context
-    from perf_lsp.rules.base import FixContext
+    from perf_lsp.analysis.module import build_module_context
+    from perf_lsp.fix.context import FixContext
 
     module_ctx = build_module_context([(stmt, 0) for stmt in ast.parse(module_source).body])
     return FixContext(module_ctx, cst.parse_module("x = 1\n"), set())
@@ -187,7 +187,7 @@ def _fix_context(module_source: str):
     ],
 )
 def test_module_ref_skips_guarded_names_and_declines_optional_packages(module_source, module, name, expected, added):
-    from perf_lsp.rules.base import FixDeclined
+    from perf_lsp.fix.context import FixDeclined
 
     fctx = _fix_context(module_source)
     try:

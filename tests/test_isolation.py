@@ -297,7 +297,7 @@ def test_jedi_imports_nothing_into_this_process():
     # nothing jedi looks at (installed or not) runs here. Modules not imported yet, compiled:
     import importlib.util
 
-    from perf_lsp.resolve import TypeResolver
+    from perf_lsp.analysis.resolve import TypeResolver
 
     names = []
     for name in ("cmath", "mmap", "resource", "termios", "syslog", "grp", "_lzma", "_bz2"):
@@ -314,7 +314,7 @@ def test_jedi_imports_nothing_into_this_process():
 
 
 def test_no_jedi_subprocess_means_no_answer(monkeypatch):
-    from perf_lsp import resolve
+    from perf_lsp.analysis import resolve
 
     monkeypatch.setattr(resolve, "_ENVIRONMENT", False)  # the subprocess could not start
     resolver = resolve.TypeResolver("import cmath\ncmath\n", None)

@@ -95,7 +95,7 @@ def test_replace_nodes_rebuilds_only_the_ancestors_of_what_it_replaces():
     # A fix in a 2,000-line function used to rebuild (visit and copy) the whole function per fix.
     import libcst as cst
 
-    from perf_lsp.codemod import replace_nodes
+    from perf_lsp.fix.codemod import replace_nodes
 
     module = cst.parse_module("def f(xs):\n    a = 1\n    for x in xs:\n        b = x  # keep\n    return a\n")
     body = module.body[0].body.body

@@ -9,7 +9,7 @@ import libcst as cst
 import pytest
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from perf_lsp.rules.base import children
+from perf_lsp.analysis.tree import children
 from perf_lsp.rules.positions import ChunkPositions
 from perf_lsp.source import split_document
 

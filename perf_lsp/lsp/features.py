@@ -17,16 +17,15 @@ from pathlib import Path
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
+from perf_lsp.analysis.resolve import TypeResolver
 from perf_lsp.engine import Analysis, Engine, FixAllResult
 from perf_lsp.lsp import convert
 from perf_lsp.lsp.convert import FIX_ALL_KIND, QUICK_FIX_KIND, Codec, kind_allowed
 from perf_lsp.model import Applicability, Diagnostic, Edit, Fix
-from perf_lsp.resolve import TypeResolver
 from perf_lsp.rules import by_code
 from perf_lsp.settings import Settings
 from perf_lsp.text import line_body, shift_range, split_lines
 from perf_lsp.textedit import apply_edits, diff_edits
-
 
 REFINE_BUDGET_S = 3.0
 """Seconds jedi may spend on one version of a document (its first query in a process: 1-2 s)."""

@@ -51,6 +51,9 @@ REGISTRY: tuple[type[Rule], ...] = (
     MutableDefaultArgument,
 )
 
+CODES: frozenset[str] = frozenset(rule.code for rule in REGISTRY)
+"""Every rule's code: what settings may select, ignore or give a severity."""
+
 
 def by_code(code: str) -> type[Rule] | None:
     """The rule with ``code`` (case-insensitive), or None."""

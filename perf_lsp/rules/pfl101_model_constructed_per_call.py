@@ -6,20 +6,21 @@ import re
 
 import libcst as cst
 
-from perf_lsp.codemod import replace_node
+from perf_lsp.analysis.expressions import is_literal
+from perf_lsp.analysis.semantic import assigned_target
+from perf_lsp.analysis.tree import dotted
+from perf_lsp.analysis.words import camel_to_snake, snake_to_upper
+from perf_lsp.fix.codemod import replace_node
+from perf_lsp.fix.context import FixContext
+from perf_lsp.fix.rewrites import cached_factory_fix
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import FixContext, Rule, dotted
-from perf_lsp.rules.patterns import (
-    assigned_target,
+from perf_lsp.rules.base import Rule
+from perf_lsp.rules.heuristics import (
     built_value_escapes,
-    cached_factory_fix,
     callee_differs_at_module_level,
-    camel_to_snake,
     has_uncacheable_arg,
     in_lazy_init,
-    is_literal,
     is_one_time_function,
-    snake_to_upper,
 )
 
 HEAVY_CONSTRUCTORS = frozenset(
@@ -143,6 +144,7 @@ class ModelConstructedPerCall(Rule):
     message = "Heavy model built on every call; build it once and reuse it"
     fix_title = "Build the model once in a cached module-level factory"
     fix_safety = Applicability.UNSAFE
+    options = ("extend_heavy_constructors",)
     alt_fix_title = "Load the model once at import time into a module-level constant"
     alt_fix_safety = Applicability.UNSAFE
 

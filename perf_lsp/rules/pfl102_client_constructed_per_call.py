@@ -6,22 +6,22 @@ import re
 
 import libcst as cst
 
+from perf_lsp.analysis.bindings import referenced_names
+from perf_lsp.analysis.expressions import is_literal
+from perf_lsp.analysis.semantic import assigned_target
+from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, dotted, walk
+from perf_lsp.analysis.words import camel_to_snake
+from perf_lsp.fix.rewrites import cached_factory_fix
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import Rule, dotted
-from perf_lsp.rules.patterns import (
-    assigned_target,
+from perf_lsp.rules.base import Rule
+from perf_lsp.rules.heuristics import (
     built_value_escapes,
-    cached_factory_fix,
     callee_differs_at_module_level,
-    camel_to_snake,
     client_only_reads_catalog,
     closed_or_context_managed,
     has_uncacheable_arg,
     in_lazy_init,
     is_cold_path,
-    is_literal,
-    referenced_names,
-    walk,
 )
 
 SDK_CLIENTS = frozenset(
@@ -201,6 +201,7 @@ class ClientConstructedPerCall(Rule):
     message = "SDK client built on every call; build it once and reuse it"
     fix_title = "Build the client once in a cached module-level factory"
     fix_safety = Applicability.UNSAFE
+    options = ("extend_clients",)
 
     @classmethod
     def applies_to(cls, text, module_ctx, settings) -> bool:
@@ -349,7 +350,7 @@ def _iterates_its_listing(name: str, func: cst.FunctionDef) -> bool:
     (``for r in client.rerank(...).results``, a stream) is not a listing.
 
     Walks ``func`` itself (the rule context knows parents only up to the node being visited)."""
-    scopes = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
+    scopes = FUNCTION_BOUNDARIES
     names = {name}
     changed = True
     while changed:

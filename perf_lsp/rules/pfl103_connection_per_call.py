@@ -6,19 +6,18 @@ import re
 
 import libcst as cst
 
+from perf_lsp.analysis.semantic import assigned_target
+from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, children, dotted, walk
+from perf_lsp.fix.rewrites import cached_factory_fix
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import COMPREHENSIONS, Rule, dotted
-from perf_lsp.rules.patterns import (
-    assigned_target,
+from perf_lsp.rules.base import Rule
+from perf_lsp.rules.heuristics import (
     built_value_escapes,
-    cached_factory_fix,
     callee_differs_at_module_level,
-    children,
     closed_or_context_managed,
     has_uncacheable_arg,
     in_lazy_init,
     is_cold_path,
-    walk,
 )
 
 # qualified name -> what it opens
@@ -290,7 +289,7 @@ class ConnectionPerCall(Rule):
     def _catalog_request(self, node: cst.Call, func: cst.FunctionDef) -> bool:
         """The one request reads a model catalog (``/models``, Ollama's ``/api/tags``, ``/api/show``):
         model listing is a cold, cached path."""
-        for inner in walk(func.body, stop=(cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+        for inner in walk(func.body, stop=FUNCTION_BOUNDARIES):
             text = None
             if isinstance(inner, cst.SimpleString):
                 text = inner.evaluated_value
@@ -337,13 +336,13 @@ def _retry_loop(loop: cst.CSTNode) -> bool:
     the loop variable feeds nothing but the retry bookkeeping."""
     if not (isinstance(loop, cst.For) and isinstance(loop.iter, cst.Call) and dotted(loop.iter.func) == "range"):
         return False
-    exits = any(isinstance(n, (cst.Return, cst.Break)) for n in walk(loop.body, stop=(cst.FunctionDef, cst.Lambda, cst.ClassDef)))
+    exits = any(isinstance(n, (cst.Return, cst.Break)) for n in walk(loop.body, stop=FUNCTION_BOUNDARIES))
     if not exits:
         return False
     target = loop.target.value if isinstance(loop.target, cst.Name) else None
     if target is None:
         return False
-    for n in walk(loop.body, stop=(cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+    for n in walk(loop.body, stop=FUNCTION_BOUNDARIES):
         if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and n.func.attr.value in _REQUEST_METHODS:
             if target in _identifiers(n):
                 return False  # the attempt number changes the request: not a plain retry
@@ -357,7 +356,7 @@ def _one_request_through(name: str, func: cst.FunctionDef) -> bool:
     stack: list[tuple[cst.CSTNode, tuple[cst.CSTNode, ...]]] = [(func.body, (func,))]
     while stack:
         node, chain = stack.pop()
-        if isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)) and node is not func:
+        if isinstance(node, FUNCTION_BOUNDARIES) and node is not func:
             if name in _identifiers(node):
                 return False  # used by nested code: may run any number of times
             continue

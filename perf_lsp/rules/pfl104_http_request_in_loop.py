@@ -6,11 +6,19 @@ import re
 
 import libcst as cst
 
-from perf_lsp.codemod import replace_node, replace_nodes
+from perf_lsp.analysis.bindings import (
+    bound_names,
+    comprehension_targets,
+    imported_as,
+    name_bindings,
+    referenced_names,
+    target_names,
+)
+from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, children, dotted, walk
+from perf_lsp.fix.codemod import replace_node, replace_nodes
+from perf_lsp.fix.context import FixContext
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, children, dotted
-from perf_lsp.rules.patterns import imported_as, name_bindings, referenced_names, target_names, walk
-from perf_lsp.rules.pfl201_encode_in_loop import _bound_names, _comprehension_targets
+from perf_lsp.rules.base import Rule, RuleContext
 
 # requests function -> how many positional arguments the Session method takes the same way
 # (``requests.get(url, params)`` passes ``params`` positionally; ``Session.get`` took only
@@ -27,7 +35,6 @@ _FUNCTIONS = {
 }
 _SESSIONS = frozenset({"requests.Session", "requests.sessions.Session", "requests.session"})
 _SLEEPS = frozenset({"time.sleep", "asyncio.sleep", "trio.sleep", "anyio.sleep", "gevent.sleep"})
-_SCOPES = FUNCTION_BOUNDARIES
 
 
 def _request_function(qualified: str | None) -> str | None:
@@ -187,13 +194,13 @@ class HttpRequestInLoop(Rule):
                 every += [p for p in (params.star_arg, params.star_kwarg) if isinstance(p, cst.Param)]
                 if any(p.name.value == head for p in every):
                     return True
-                if isinstance(anc, cst.FunctionDef) and head in self.ctx.memo(_bound_names, anc.body):
+                if isinstance(anc, cst.FunctionDef) and head in self.ctx.memo(bound_names, anc.body):
                     return True
         return False
 
     def _paced(self, loop: cst.CSTNode) -> bool:
         """The loop sleeps between iterations: rate limiting or polling, sequential on purpose."""
-        for inner in walk(loop, stop=_SCOPES):
+        for inner in walk(loop, stop=FUNCTION_BOUNDARIES):
             if isinstance(inner, cst.Call):
                 qn = self.ctx.qualified_name(inner.func)
                 if qn in _SLEEPS:
@@ -233,7 +240,7 @@ def _first_success(node: cst.Call, method: str, loop: cst.CSTNode) -> bool:
     if item not in names:
         # ``url = f"{base}/{path}"`` built from the item in the loop body
         built = False
-        for inner in walk(loop.body, stop=_SCOPES):
+        for inner in walk(loop.body, stop=FUNCTION_BOUNDARIES):
             if (
                 isinstance(inner, cst.Assign)
                 and item in referenced_names(inner.value)
@@ -242,7 +249,7 @@ def _first_success(node: cst.Call, method: str, loop: cst.CSTNode) -> bool:
                 built = True
         if not built:
             return False
-    return any(isinstance(inner, (cst.Break, cst.Return)) for inner in walk(loop.body, stop=_SCOPES))
+    return any(isinstance(inner, (cst.Break, cst.Return)) for inner in walk(loop.body, stop=FUNCTION_BOUNDARIES))
 
 
 def _varying_loop(node: cst.Call, loop: cst.CSTNode | None, ctx: RuleContext) -> cst.CSTNode | None:
@@ -252,11 +259,11 @@ def _varying_loop(node: cst.Call, loop: cst.CSTNode | None, ctx: RuleContext) ->
         used |= referenced_names(arg.value)
     while loop is not None:
         if isinstance(loop, cst.While):
-            bound = ctx.memo(_bound_names, loop.body)
+            bound = ctx.memo(bound_names, loop.body)
         elif isinstance(loop, cst.For):
-            bound = (target_names(loop.target) or referenced_names(loop.target)) | ctx.memo(_bound_names, loop.body)
+            bound = (target_names(loop.target) or referenced_names(loop.target)) | ctx.memo(bound_names, loop.body)
         else:
-            bound = _comprehension_targets(loop)
+            bound = comprehension_targets(loop)
         if used & bound:
             return loop
         loop = ctx.repeating_loop(loop)
@@ -304,7 +311,7 @@ def _session_fix(ctx: RuleContext, node: cst.Call, method: str, loop: cst.For | 
         if existing is not None:
             return _reuse_fix(node, method, existing)
     target = nest[-1]
-    if any(isinstance(inner, cst.Yield) for inner in walk(target, stop=_SCOPES)):
+    if any(isinstance(inner, cst.Yield) for inner in walk(target, stop=FUNCTION_BOUNDARIES)):
         return None  # a generator would hold the session open between items
     function = ctx.enclosing_function(target)
     plan = _session_class(ctx, node, target, function)

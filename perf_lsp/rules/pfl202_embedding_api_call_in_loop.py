@@ -1,283 +1,39 @@
-"""PFL202 embedding-api-call-in-loop, and its codemod.
-
-Also home of :class:`TypeResolver`, the receiver-type inference PFL203 and PFL204
-share: it follows constructors, method results, ``with ... as`` targets,
-parameter and attribute annotations and ``self.x`` assignments through one
-small catalog per rule.
-"""
+"""PFL202 embedding-api-call-in-loop, and its codemod."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import libcst as cst
 
-from perf_lsp.codemod import replace_nodes
-from perf_lsp.model import Applicability
-from perf_lsp.rules.base import COMPREHENSIONS, FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, dotted
-from perf_lsp.rules.patterns import annotation_qualified_names, referenced_names, target_names, walk
-from perf_lsp.rules.pfl201_encode_in_loop import (
-    _SCOPES,
-    _bound_names,
-    _builtins_shadowed,
-    _changed_by_loop,
-    _comprehension_targets,
-    _dotted_refs,
-    _effects,
-    _is_batch,
-    _is_self_attr,
-    _list_of,
-    _loop_targets,
-    _makes_list,
-    _normalised,
-    _overlaps,
-    _param_names,
-    _reiterable_name,
-    _self_name,
-    _short,
-    _unconditional,
-    batch_before_loop,
-    local_binding_index,
+from perf_lsp.analysis.bindings import (
+    bound_names,
+    builtins_shadowed,
+    comprehension_targets,
+    dotted_refs,
+    paths_overlap,
+    referenced_names,
+    target_names,
+)
+from perf_lsp.analysis.loops import (
+    changed_by_loop,
+    is_batch,
+    loop_detail,
+    loop_sleeps,
+    loop_targets,
+    reiterable_name,
+    statement_effects,
+    unconditional,
     varying_loop,
 )
-
-
-# -- receiver types ----------------------------------------------------------
-@dataclass(frozen=True)
-class TypeCatalog:
-    """What a rule knows about the types of its receivers, as short tags.
-
-    ``constructors``: qualified callable -> tag of what it returns (awaiting a
-    coroutine gives the same tag); ``prefixes``: (qualified-name prefix, suffix,
-    tag) for families (``langchain_community.embeddings.*Embeddings``);
-    ``annotations``: qualified class -> tag; ``methods``: (tag, method) -> tag of
-    the method's result (``("dbapi_conn", "cursor") -> "dbapi_cursor"``);
-    ``attributes``: (tag, attribute) -> tag; ``calls``: tag -> tag of calling an
-    instance (a ``sessionmaker`` makes sessions); ``enters``: tag -> tag that
-    ``with x as y`` binds (default: the same tag).
-    """
-
-    constructors: Mapping[str, str]
-    annotations: Mapping[str, str] = field(default_factory=dict)
-    prefixes: tuple[tuple[str, str, str], ...] = ()
-    methods: Mapping[tuple[str, str], str] = field(default_factory=dict)
-    attributes: Mapping[tuple[str, str], str] = field(default_factory=dict)
-    calls: Mapping[str, str] = field(default_factory=dict)
-    enters: Mapping[str, str] = field(default_factory=dict)
-
-    def constructed(self, qualified: str | None) -> str | None:
-        if not qualified:
-            return None
-        tag = self.constructors.get(qualified)
-        if tag is not None:
-            return tag
-        for prefix, suffix, tag in self.prefixes:
-            if qualified.startswith(prefix) and qualified.endswith(suffix):
-                return tag
-        return None
-
-    def annotated(self, qualified: str) -> str | None:
-        return self.annotations.get(qualified) or self.constructed(qualified)
-
-
-class TypeResolver:
-    """Infers the tags (see :class:`TypeCatalog`) an expression can have where it is evaluated.
-
-    Names resolve as Python does: the enclosing functions' parameters (by
-    annotation), assignments, ``with ... as`` targets, then module-level
-    bindings; ``self.x`` through what the class assigns or annotates. A name
-    bound several ways gets every tag any binding gives. Nothing is guessed: an
-    expression that cannot be followed has no tags.
-    """
-
-    def __init__(self, ctx: RuleContext, catalog: TypeCatalog) -> None:
-        self.ctx = ctx
-        self.catalog = catalog
-
-    def scopes_at(self, node: cst.CSTNode) -> list[cst.CSTNode]:
-        """The functions, lambdas, comprehensions and classes around ``node`` (visited already), innermost first."""
-        return [a for a in [node, *self.ctx.ancestors(node)] if isinstance(a, _SCOPES)]
-
-    def tags(self, expr: cst.BaseExpression, at: cst.CSTNode) -> set[str]:
-        """Tags of ``expr`` evaluated at ``at`` (a node the traversal has reached)."""
-        return self.infer(expr, [a for a in self.ctx.ancestors(at) if isinstance(a, _SCOPES)])
-
-    def infer(self, expr: cst.BaseExpression, scopes: list[cst.CSTNode], depth: int = 0) -> set[str]:
-        if depth > 5:
-            return set()
-        cat = self.catalog
-        if isinstance(expr, cst.Await):
-            return self.infer(expr.expression, scopes, depth + 1)
-        if isinstance(expr, cst.Call):
-            out: set[str] = set()
-            tag = cat.constructed(self.ctx.qualified_name(expr.func))
-            if tag:
-                out.add(tag)
-            if isinstance(expr.func, cst.Attribute):
-                method = expr.func.attr.value
-                for owner in self.infer(expr.func.value, scopes, depth + 1):
-                    result = cat.methods.get((owner, method))
-                    if result:
-                        out.add(result)
-            elif isinstance(expr.func, cst.Name) and not tag:
-                for owner in self.infer(expr.func, scopes, depth + 1):
-                    result = cat.calls.get(owner)
-                    if result:
-                        out.add(result)
-            return out
-        if isinstance(expr, cst.Name):
-            return self._name(expr.value, scopes, depth)
-        if isinstance(expr, cst.Attribute):
-            out = set()
-            if isinstance(expr.value, cst.Name):
-                out |= self._self_attribute(expr.value.value, expr.attr.value, scopes, depth)
-            if cat.attributes:
-                for owner in self.infer(expr.value, scopes, depth + 1):
-                    result = cat.attributes.get((owner, expr.attr.value))
-                    if result:
-                        out.add(result)
-            return out
-        return set()
-
-    def annotation_tags(self, annotation: cst.BaseExpression | None) -> set[str]:
-        if annotation is None:
-            return set()
-        return {t for qn in annotation_qualified_names(annotation, self.ctx) if (t := self.catalog.annotated(qn))}
-
-    def _name(self, name: str, scopes: list[cst.CSTNode], depth: int) -> set[str]:
-        for index, scope in enumerate(scopes):
-            if isinstance(scope, cst.Lambda) and name in _param_names(scope.params):
-                return set()
-            if isinstance(scope, COMPREHENSIONS) and name in _comprehension_targets(scope):
-                return set()
-            if isinstance(scope, cst.FunctionDef):
-                found = self.ctx.memo(local_binding_index, scope, True).get(name)
-                if found is not None:
-                    outer = scopes[index:]
-                    out: set[str] = set()
-                    for kind, value in found:
-                        out |= self._binding(kind, value, outer, depth)
-                    return out
-        qualified = self.ctx.module_ctx.binding(name)
-        if qualified:
-            tag = self.catalog.annotated(qualified)
-            return {tag} if tag else set()
-        return set()
-
-    def _binding(self, kind: str, value: cst.CSTNode | None, scopes: list[cst.CSTNode], depth: int) -> set[str]:
-        if kind == "annotation":
-            return self.annotation_tags(value)
-        if not isinstance(value, cst.BaseExpression):
-            return set()
-        tags = self.infer(value, scopes, depth + 1)
-        if kind == "enter":
-            return {self.catalog.enters.get(t, t) for t in tags}
-        return tags if kind == "value" else set()
-
-    def _self_attribute(self, owner: str, attr: str, scopes: list[cst.CSTNode], depth: int) -> set[str]:
-        """``self.attr`` where the class assigns or annotates ``attr``."""
-        for index, scope in enumerate(scopes):
-            if isinstance(scope, cst.FunctionDef) and index + 1 < len(scopes) and isinstance(scopes[index + 1], cst.ClassDef):
-                method, cls, outer = scope, scopes[index + 1], scopes[index + 2 :]
-                break
-        else:
-            return set()
-        if _self_name(method) != owner or self.ctx.enclosing_class(method) is not cls:
-            return set()
-        out: set[str] = set()
-        body = cls.body.body if isinstance(cls.body, cst.IndentedBlock) else []
-        for stmt in body:
-            if isinstance(stmt, cst.FunctionDef):
-                me = _self_name(stmt)
-                if me is None:
-                    continue
-                inner = [stmt, cls, *outer]
-                for node in walk(stmt.body, stop=_SCOPES):
-                    if isinstance(node, cst.AnnAssign) and _is_self_attr(node.target, me, attr):
-                        out |= self.annotation_tags(node.annotation.annotation)
-                        if node.value is not None:
-                            out |= self.infer(node.value, inner, depth + 1)
-                    elif isinstance(node, cst.Assign) and any(_is_self_attr(t.target, me, attr) for t in node.targets):
-                        out |= self.infer(node.value, inner, depth + 1)
-                continue
-            for node in walk(stmt, stop=_SCOPES):
-                if isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name) and node.target.value == attr:
-                    out |= self.annotation_tags(node.annotation.annotation)
-                    if node.value is not None:
-                        out |= self.infer(node.value, [cls, *outer], depth + 1)
-                elif isinstance(node, cst.Assign) and any(
-                    isinstance(t.target, cst.Name) and t.target.value == attr for t in node.targets
-                ):
-                    out |= self.infer(node.value, [cls, *outer], depth + 1)
-        return out
-
-
-def local_bindings(func: cst.FunctionDef, name: str) -> list[tuple[str, cst.CSTNode | None]] | None:
-    """How ``func`` binds ``name`` locally: ("value", expr), ("annotation", expr), ("enter", expr) for
-    ``with expr as name``, or ("other", None). None when ``name`` is not local to ``func``.
-
-    One walk of the function per call: to ask about several names, remember
-    ``ctx.memo(local_binding_index, func, True)`` instead.
-    """
-    return local_binding_index(func, True).get(name)
-
-
-# -- loops -------------------------------------------------------------------
-SLEEP_CALLS = frozenset({"time.sleep", "asyncio.sleep", "anyio.sleep", "trio.sleep", "gevent.sleep", "eventlet.sleep"})
-"""Calls that pause a loop on purpose (rate limiting): such a loop is sequential by design."""
-
-
-def loop_sleeps(ctx: RuleContext, loop: cst.CSTNode) -> bool:
-    """True when the loop's body (or a comprehension's element) calls ``time.sleep``/``asyncio.sleep``...
-
-    Found once per loop and chunk analysis (asked once per call in the loop).
-    """
-    return ctx.memo(_loop_sleeps, ctx, loop)
-
-
-def _loop_sleeps(ctx: RuleContext, loop: cst.CSTNode) -> bool:
-    if isinstance(loop, (cst.For, cst.While)):
-        nodes: list[cst.CSTNode] = [loop.body]
-    else:
-        nodes = [loop]
-    for top in nodes:
-        for node in walk(top, stop=_SCOPES):
-            if isinstance(node, cst.Call) and ctx.qualified_name(node.func) in SLEEP_CALLS:
-                return True
-    return False
-
-
-def in_handler(ctx: RuleContext, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
-    """True when ``node`` runs in an ``except`` block inside ``loop`` (an error path, not every item)."""
-    for anc in ctx.ancestors(node):
-        if anc is loop:
-            return False
-        if isinstance(anc, (cst.ExceptHandler, cst.ExceptStarHandler)):
-            return True
-    return False
-
-
-def conditional_in(ctx: RuleContext, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
-    """True when ``node`` runs only for some iterations of ``loop``: under ``if``, a conditional
-    expression, ``and``/``or``, or in an ``except`` block."""
-    child = node
-    for anc in ctx.ancestors(node):
-        if anc is loop:
-            return False
-        if isinstance(anc, (cst.If, cst.IfExp)) and child is not anc.test:
-            return True
-        if isinstance(anc, cst.BooleanOperation) and child is not anc.left:
-            return True
-        if isinstance(anc, (cst.ExceptHandler, cst.ExceptStarHandler)):
-            return True
-        child = anc
-    return False
-
-
-def loop_detail(loop: cst.CSTNode) -> str:
-    return "Inside a comprehension" if isinstance(loop, COMPREHENSIONS) else "Inside a loop"
-
+from perf_lsp.analysis.receivers import CatalogResolver, TypeCatalog
+from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, SCOPES, dotted, walk
+from perf_lsp.fix.batching import batch_before_loop, list_of, makes_list, normalised
+from perf_lsp.fix.codemod import replace_nodes
+from perf_lsp.fix.context import FixContext
+from perf_lsp.model import Applicability
+from perf_lsp.rules.base import Rule, RuleContext, short_code
 
 # -- PFL202 ------------------------------------------------------------------
 _OPENAI_CLIENTS = ("OpenAI", "AsyncOpenAI", "AzureOpenAI", "AsyncAzureOpenAI", "Client", "AsyncClient")
@@ -464,6 +220,7 @@ class EmbeddingApiCallInLoop(Rule):
     message = "Embedding API called once per item in a loop; send all items in one request"
     fix_title = "Send all items in one embedding request"
     fix_safety = Applicability.UNSAFE
+    options = ("extend_batchable_methods",)
     triggers = r"\bembed|\.create\s*\("
 
     @classmethod
@@ -502,7 +259,7 @@ class EmbeddingApiCallInLoop(Rule):
             fix = _plan(self.ctx, site, loop)
         self.report(
             node,
-            message=_MESSAGE.format(call=_short(self.ctx.code(func)) + "(...)"),
+            message=_MESSAGE.format(call=short_code(self.ctx.code(func)) + "(...)"),
             fix=fix,
             detail=f"{loop_detail(loop)}: one API round trip per item instead of one per request "
             "(100 items: 100 requests, each a network round trip and a share of the rate limit).",
@@ -510,7 +267,7 @@ class EmbeddingApiCallInLoop(Rule):
 
     def _shadowed(self) -> bool:
         if not hasattr(self, "_shadowed_cache"):
-            self._shadowed_cache = _builtins_shadowed(self.ctx, ("list", "zip"))
+            self._shadowed_cache = builtins_shadowed(self.ctx, ("list", "zip"))
         return self._shadowed_cache
 
     # -- detection -------------------------------------------------------
@@ -531,7 +288,7 @@ class EmbeddingApiCallInLoop(Rule):
                 return _Site(call, arg, item, "openai-legacy" if legacy else "openai")
             if attr in _LC_METHODS:
                 arg = _first(call, "text")
-                if arg is None or _is_batch(arg.value):
+                if arg is None or is_batch(arg.value):
                     return None
                 return _Site(call, arg, arg.value, "langchain")
             if attr == "embed":
@@ -542,13 +299,13 @@ class EmbeddingApiCallInLoop(Rule):
                         return _Site(call, arg, item, "cohere")
         if self.ctx.settings.extend_batchable_methods:
             arg = _first(call, None)
-            if arg is not None and not _is_batch(arg.value):
+            if arg is not None and not is_batch(arg.value):
                 return _Site(call, arg, arg.value, "custom")
         return None
 
     def _is_embedding_call(self, site: _Site) -> bool:
         func = site.call.func
-        resolver = TypeResolver(self.ctx, EMBEDDING_CATALOG)
+        resolver = CatalogResolver(self.ctx, EMBEDDING_CATALOG)
         if site.kind in {"openai", "openai-legacy"}:
             owner = func.value
             qn = self.ctx.qualified_name(func)
@@ -583,7 +340,7 @@ class EmbeddingApiCallInLoop(Rule):
         classes = {name.rsplit(".", 1)[0]: "custom" for name in wanted if name.endswith("." + method)}
         if not classes:
             return False
-        resolver = TypeResolver(self.ctx, TypeCatalog(constructors=classes))
+        resolver = CatalogResolver(self.ctx, TypeCatalog(constructors=classes))
         return "custom" in resolver.tags(func.value, site.call)
 
 
@@ -629,7 +386,7 @@ def _single(expr: cst.BaseExpression) -> cst.BaseExpression | None:
         if len(expr.elements) == 1 and isinstance(expr.elements[0], cst.Element):
             return expr.elements[0].value
         return None
-    if _is_batch(expr) or isinstance(expr, (cst.Subscript)) and _is_slice(expr):
+    if is_batch(expr) or isinstance(expr, (cst.Subscript)) and _is_slice(expr):
         return None
     return expr
 
@@ -727,8 +484,8 @@ def _plan_comprehension(ctx: RuleContext, site: _Site, value: cst.BaseExpression
         if for_in.asynchronous is not None:
             return None
         for_in = for_in.inner_for_in
-    bound, _ = _loop_targets(comp)
-    if not _parts_invariant(site, bound) or referenced_names(site.item) & (bound - _comprehension_targets(comp)):
+    bound, _ = loop_targets(comp)
+    if not _parts_invariant(site, bound) or referenced_names(site.item) & (bound - comprehension_targets(comp)):
         return None
     scope = ctx.enclosing_function(comp)
 
@@ -737,9 +494,9 @@ def _plan_comprehension(ctx: RuleContext, site: _Site, value: cst.BaseExpression
         item = site.item
         simple = only.inner_for_in is None and not only.ifs
         if simple and isinstance(item, cst.Name) and isinstance(only.target, cst.Name) and item.value == only.target.value:
-            batch: cst.BaseExpression = only.iter if _makes_list(only.iter) else _list_of(only.iter)
+            batch: cst.BaseExpression = only.iter if makes_list(only.iter) else list_of(only.iter)
         else:
-            batch = cst.ListComp(elt=item, for_in=_normalised(only))
+            batch = cst.ListComp(elt=item, for_in=normalised(only))
         new = _batched_value(fctx, ctx, site, batch, scope if scope is not None else comp)
         new = new.with_changes(lpar=comp.lpar, rpar=comp.rpar)
         return replace_nodes(fctx.chunk, {comp: new})
@@ -761,30 +518,30 @@ def _plan_for(ctx: RuleContext, site: _Site, value: cst.BaseExpression, loop: cs
     if not isinstance(line, cst.SimpleStatementLine):
         return None
     small = line.body[0]
-    if not isinstance(small, (cst.Assign, cst.AnnAssign, cst.Expr)) or not _unconditional(ctx, value, small):
+    if not isinstance(small, (cst.Assign, cst.AnnAssign, cst.Expr)) or not unconditional(ctx, value, small):
         return None
     if not any(a is small for a in ctx.ancestors(value)):
         return None
-    inner_awaits = [n for n in walk(small, stop=_SCOPES) if isinstance(n, (cst.Await, cst.Yield))]
+    inner_awaits = [n for n in walk(small, stop=SCOPES) if isinstance(n, (cst.Await, cst.Yield))]
     if any(n is not value and n is not ctx.parent(site.call) for n in inner_awaits):
         return None
-    bound = _bound_names(body)
+    bound = bound_names(body)
     if targets & bound or referenced_names(site.item) & bound or not _parts_invariant(site, targets | bound):
         return None
-    everywhere = _effects([body])
+    everywhere = statement_effects([body])
     if everywhere.yields:
         return None
-    elsewhere = _effects([body], skip=value)
-    here = _effects([small], skip=value, ctx=ctx)
-    for ref in _dotted_refs(site.item):
+    elsewhere = statement_effects([body], skip=value)
+    here = statement_effects([small], skip=value, ctx=ctx)
+    for ref in dotted_refs(site.item):
         if ref[0] in targets:
-            if any(_overlaps(ref, p) for p in here.receivers + here.passed):
+            if any(paths_overlap(ref, p) for p in here.receivers + here.passed):
                 return None
-        elif any(_overlaps(ref, p) for p in elsewhere.stores + elsewhere.receivers + elsewhere.passed):
+        elif any(paths_overlap(ref, p) for p in elsewhere.stores + elsewhere.receivers + elsewhere.passed):
             return None
-    if _changed_by_loop([site.call.func.value] + [a.value for a in site.call.args if a is not site.arg], loop.iter, everywhere):
+    if changed_by_loop([site.call.func.value] + [a.value for a in site.call.args if a is not site.arg], loop.iter, everywhere):
         return None
-    reiterable = _reiterable_name(ctx, loop.iter, loop)
+    reiterable = reiterable_name(ctx, loop.iter, loop)
     drop_name: str | None = None
     if isinstance(small, cst.Assign) and small.value is value and len(small.targets) == 1 and len(line.body) == 1:
         target = small.targets[0].target
@@ -802,16 +559,4 @@ def _plan_for(ctx: RuleContext, site: _Site, value: cst.BaseExpression, loop: cs
     return build
 
 
-__all__ = [
-    "EMBEDDING_CATALOG",
-    "SLEEP_CALLS",
-    "EmbeddingApiCallInLoop",
-    "TypeCatalog",
-    "TypeResolver",
-    "local_bindings",
-    "conditional_in",
-    "in_handler",
-    "loop_detail",
-    "loop_sleeps",
-    "varying_loop",
-]
+__all__ = ["EMBEDDING_CATALOG", "EmbeddingApiCallInLoop"]

@@ -6,19 +6,22 @@ import re
 
 import libcst as cst
 
-from perf_lsp.codemod import replace_nodes
-from perf_lsp.model import Applicability
-from perf_lsp.rules.base import FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, dotted
-from perf_lsp.rules.patterns import is_constant_string, referenced_names, target_names, walk
-from perf_lsp.rules.pfl201_encode_in_loop import _SCOPES, _short, local_binding_index
-from perf_lsp.rules.pfl202_embedding_api_call_in_loop import (
-    TypeCatalog,
-    TypeResolver,
-    in_handler,
-    loop_detail,
-    loop_sleeps,
-    varying_loop,
+from perf_lsp.analysis.bindings import (
+    bound_names,
+    dotted_refs,
+    local_binding_index,
+    paths_overlap,
+    referenced_names,
+    target_names,
 )
+from perf_lsp.analysis.expressions import is_constant_string
+from perf_lsp.analysis.loops import in_handler, loop_detail, loop_sleeps, loop_targets, statement_effects, varying_loop
+from perf_lsp.analysis.receivers import CatalogResolver, TypeCatalog
+from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, SCOPES, dotted, walk
+from perf_lsp.fix.codemod import replace_nodes
+from perf_lsp.fix.context import FixContext
+from perf_lsp.model import Applicability
+from perf_lsp.rules.base import Rule, RuleContext, short_code
 
 _DBAPI_CONNECT = (
     "sqlite3.connect",
@@ -267,7 +270,7 @@ class QueryInLoop(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self._resolver = TypeResolver(ctx, DB_CATALOG)
+        self._resolver = CatalogResolver(ctx, DB_CATALOG)
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -309,7 +312,7 @@ class QueryInLoop(Rule):
             fix = self._plan_executemany(node, loop, sql, kind)
         self.report(
             node,
-            message=f"`{_short(self.ctx.code(func))}` runs one database round trip per item; "
+            message=f"`{short_code(self.ctx.code(func))}` runs one database round trip per item; "
             "query or write all items at once (IN/ANY, bulk insert, executemany)",
             fix=fix,
             detail=f"{loop_detail(loop)}: one round trip per item, N queries instead of 1.",
@@ -405,7 +408,7 @@ class QueryInLoop(Rule):
 
     def _sqlite_connection(self, receiver: cst.BaseExpression, at: cst.CSTNode) -> bool:
         """Only ``sqlite3`` connections have ``executemany`` among the connection objects."""
-        resolver = TypeResolver(
+        resolver = CatalogResolver(
             self.ctx,
             TypeCatalog(constructors={"sqlite3.connect": "sqlite"}, annotations={"sqlite3.Connection": "sqlite"}),
         )
@@ -442,15 +445,14 @@ def _chain(call: cst.Call) -> tuple[cst.BaseExpression, list[cst.CSTNode]]:
 
 def _per_iteration_names(ctx: RuleContext, loop: cst.CSTNode, innermost: cst.CSTNode) -> set[str]:
     """Names that change from one iteration of ``loop`` (or a loop inside it, up to ``innermost``) to the next."""
-    from perf_lsp.rules.pfl201_encode_in_loop import _bound_names, _loop_targets
 
     names: set[str] = set()
     current: cst.CSTNode | None = innermost
     while current is not None:
-        targets, _ = ctx.memo(_loop_targets, current)
+        targets, _ = ctx.memo(loop_targets, current)
         names |= targets
         if isinstance(current, (cst.For, cst.While)):
-            names |= ctx.memo(_bound_names, current.body)
+            names |= ctx.memo(bound_names, current.body)
         if current is loop:
             break
         current = ctx.repeating_loop(current)
@@ -513,7 +515,7 @@ def _first_word(sql: str) -> str:
 def _plain_value(expr: cst.BaseExpression) -> bool:
     """Names, attributes, subscripts, literals and tuple/list/dict displays of them: no calls."""
     for node in [expr, *walk(expr)]:
-        if isinstance(node, (cst.Call, cst.Await, cst.Yield, cst.NamedExpr, cst.Lambda, *(_SCOPES))):
+        if isinstance(node, (cst.Call, cst.Await, cst.Yield, cst.NamedExpr, cst.Lambda, *(SCOPES))):
             return False
     return True
 
@@ -521,13 +523,12 @@ def _plain_value(expr: cst.BaseExpression) -> bool:
 def _grows_own_iterable(loop: cst.CSTNode) -> bool:
     """A ``for`` loop that appends to (or otherwise changes) the list it iterates: a traversal
     (breadth-first over a tree) where each query's result feeds later iterations."""
-    from perf_lsp.rules.pfl201_encode_in_loop import _dotted_refs, _effects, _overlaps
 
     if not isinstance(loop, cst.For):
         return False
-    effects = _effects([loop.body])
-    for ref in _dotted_refs(loop.iter):
-        if any(_overlaps(ref, p) for p in effects.stores) or any(p[: len(ref)] == ref for p in effects.receivers):
+    effects = statement_effects([loop.body])
+    for ref in dotted_refs(loop.iter):
+        if any(paths_overlap(ref, p) for p in effects.stores) or any(p[: len(ref)] == ref for p in effects.receivers):
             return True
     return False
 

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import libcst as cst
 
-from perf_lsp.rules.base import FUNCTION_BOUNDARIES, Rule, RuleContext
-from perf_lsp.rules.patterns import referenced_names, walk
-from perf_lsp.rules.pfl201_encode_in_loop import _SCOPES, _short, local_binding_index
-from perf_lsp.rules.pfl202_embedding_api_call_in_loop import (
-    TypeCatalog,
-    TypeResolver,
-    conditional_in,
-    loop_detail,
-    loop_sleeps,
-    varying_loop,
-)
+from perf_lsp.analysis.bindings import bound_names, local_binding_index, referenced_names
+from perf_lsp.analysis.loops import conditional_in, loop_detail, loop_sleeps, loop_targets, varying_loop
+from perf_lsp.analysis.receivers import CatalogResolver, TypeCatalog
+from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, SCOPES, walk
+from perf_lsp.rules.base import Rule, RuleContext, short_code
 
 _CLIENTS = (
     "redis.Redis",
@@ -147,7 +141,7 @@ class RedisWithoutPipeline(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self._resolver = TypeResolver(ctx, REDIS_CATALOG)
+        self._resolver = CatalogResolver(ctx, REDIS_CATALOG)
         self._reported_loops: set[int] = set()
 
     # -- one command per iteration -----------------------------------------
@@ -172,7 +166,7 @@ class RedisWithoutPipeline(Rule):
         self._reported_loops.add(id(loop))
         self.report(
             node,
-            message=f"`{_short(self.ctx.code(func))}` sends one Redis round trip per item; "
+            message=f"`{short_code(self.ctx.code(func))}` sends one Redis round trip per item; "
             "queue the commands on a pipeline (or use a multi-key command) and execute once",
             detail=f"{loop_detail(loop)}: one network round trip per item.",
         )
@@ -224,7 +218,7 @@ class RedisWithoutPipeline(Rule):
         scopes = scopes or []
         if not self._is_client(first_call.func.value, scopes) or self._uses_transactions(scopes):
             return
-        receiver = _short(self.ctx.code(first_call.func.value))
+        receiver = short_code(self.ctx.code(first_call.func.value))
         self.report(
             run[0][0],
             end_node=run[-1][0],
@@ -310,17 +304,15 @@ def _command(stmt: cst.CSTNode) -> tuple[cst.Call, set[str]] | None:
 
 
 def _per_iteration(ctx: RuleContext, loop: cst.CSTNode) -> set[str]:
-    from perf_lsp.rules.pfl201_encode_in_loop import _bound_names, _loop_targets
-
-    targets, _ = ctx.memo(_loop_targets, loop)
-    return targets | (ctx.memo(_bound_names, loop.body) if isinstance(loop, cst.For) else set())
+    targets, _ = ctx.memo(loop_targets, loop)
+    return targets | (ctx.memo(bound_names, loop.body) if isinstance(loop, cst.For) else set())
 
 
 def _exits_early(loop: cst.CSTNode) -> bool:
     """A ``for`` loop that can stop at an item (``break``/``return``): it may not need every reply."""
     if not isinstance(loop, cst.For):
         return False
-    for node in walk(loop.body, stop=_SCOPES):
+    for node in walk(loop.body, stop=SCOPES):
         if isinstance(node, (cst.Break, cst.Return)):
             return True
     return False

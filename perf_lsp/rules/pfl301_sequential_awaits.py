@@ -2,73 +2,33 @@
 
 from __future__ import annotations
 
-import ast
 import builtins
-import weakref
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import libcst as cst
 
-from perf_lsp.codemod import replace_nodes
-from perf_lsp.model import Applicability
-from perf_lsp.rules.base import FixContext, Rule, RuleContext, dotted
-from perf_lsp.rules.patterns import (
-    all_params,
-    camel_to_snake,
-    is_cold_path,
-    is_store_position,
-    parent_map,
+from perf_lsp.analysis.bindings import all_params, is_store_position
+from perf_lsp.analysis.concurrency import (
+    HTTP_CLIENTS,
+    ORDERED_FIRST_WORDS,
+    ORDERED_METHODS,
+    WHOLE_SEGMENTS,
+    names_shared_resource,
     runs_on_one_thread,
-    walk,
 )
-
-# A call whose receiver (or an argument passed as a whole) is one of these objects is
-# not a group member: the object runs one operation at a time, or its operations are
-# ordered. Matched against the last word of each dotted segment, snake_case or
-# camelCase (``self.db_session`` -> "session", ``self._wsConn`` -> "conn").
-SHARED_RESOURCES = frozenset(
-    {
-        # database sessions, connections, cursors, transactions
-        "session", "sess", "conn", "connection", "con", "cnx", "cursor", "cur",
-        "db", "database", "tx", "txn", "transaction", "uow",
-        # sockets and streams
-        "websocket", "ws", "socket", "sock", "channel", "chan", "stream", "writer",
-        "reader", "pipe", "pipeline", "queue", "file", "fh", "fp", "proc", "subprocess",
-        # synchronisation and rate limiting
-        "lock", "mutex", "semaphore", "sem", "condition", "cond", "limit", "limiter", "throttle",
-    }
-)
-"""Words that name an object which cannot run two operations at once."""
-
-# Receiver segments that must match as a whole: a request or response body is read
-# once, a chat/thread/memory keeps the conversation in order.
-WHOLE_SEGMENTS = frozenset({"request", "req", "response", "resp", "chat", "conversation", "thread", "memory"})
-
-# Methods whose order matters on any receiver: stream I/O, locking, database calls,
-# ordered writes.
-ORDERED_METHODS = frozenset(
-    {
-        "acquire", "release", "wait", "drain", "close", "aclose", "asend", "athrow",
-        "__anext__", "__aenter__", "__aexit__", "begin", "commit", "rollback", "flush",
-        "refresh", "execute", "executemany", "fetchone", "fetchall", "fetchmany",
-        "fetchrow", "fetchval", "scalar", "scalars", "scalar_one", "append", "push",
-        "rpush", "lpush", "lpop", "rpop", "pop", "xadd", "publish", "put", "enqueue",
-        "incr", "decr", "incrby", "decrby", "next", "communicate",
-    }
-)
-_ORDERED_FIRST_WORDS = frozenset(
-    {"send", "recv", "receive", "read", "readline", "readlines", "readexactly", "readuntil", "write", "writelines"}
-)
-"""``send_json``, ``receive_text``, ``read``, ``writelines``...: stream I/O, in order by nature."""
+from perf_lsp.analysis.tree import dotted, parent_map, walk
+from perf_lsp.analysis.words import words_of
+from perf_lsp.fix.codemod import replace_nodes
+from perf_lsp.fix.context import FixContext
+from perf_lsp.model import Applicability
+from perf_lsp.rules.base import Rule, RuleContext
+from perf_lsp.rules.heuristics import is_cold_path
 
 # ``asyncio`` helpers that are ordinary calls to await (everything else in asyncio —
 # sleep, gather, wait, shield, Event/Queue methods — ends a group).
 _ASYNCIO_CALLS = frozenset({"asyncio.to_thread", "asyncio.wait_for"})
 _SLEEPS = frozenset({"anyio.sleep", "trio.sleep"})
 
-# HTTP clients whose "session" is a connection pool that serves concurrent requests.
-HTTP_CLIENTS = frozenset({"aiohttp.ClientSession", "httpx.AsyncClient"})
 
 # Module-level guards recognised by the class that built them (``_gate = asyncio.Semaphore(4)``).
 _GUARD_CLASSES = frozenset(
@@ -464,20 +424,20 @@ class SequentialAwaits(Rule):
             return True
         if isinstance(call.func, cst.Attribute):
             method = call.func.attr.value
-            words = _words(method)
-            if method in ORDERED_METHODS or (words and words[0] in _ORDERED_FIRST_WORDS):
+            words = words_of(method)
+            if method in ORDERED_METHODS or (words and words[0] in ORDERED_FIRST_WORDS):
                 return True
             receiver = dotted(call.func.value)
             if receiver is not None:
                 if any(
-                    _shared_segment(seg) or seg in WHOLE_SEGMENTS for seg in receiver.split(".")
+                    names_shared_resource(seg) or seg in WHOLE_SEGMENTS for seg in receiver.split(".")
                 ) and receiver not in self._http:
                     return True
             elif _mentions_shared(call.func.value):
                 return True
         for arg in call.args:
             passed = dotted(arg.value)
-            if passed is not None and _shared_segment(passed.rsplit(".", 1)[-1]) and passed not in self._http:
+            if passed is not None and names_shared_resource(passed.rsplit(".", 1)[-1]) and passed not in self._http:
                 return True
         return False
 
@@ -627,7 +587,7 @@ def _plumbing(call: cst.Call, targets) -> bool:
     callee = call.func.attr.value if isinstance(call.func, cst.Attribute) else getattr(call.func, "value", "")
     names = [callee] if isinstance(callee, str) else []
     names += [target.rsplit(".", 1)[-1] for target in targets]
-    return any((_words(name) or [""])[-1] in PLUMBING_WORDS for name in names)
+    return any((words_of(name) or [""])[-1] in PLUMBING_WORDS for name in names)
 
 
 SEQUENTIAL_TYPES = frozenset(
@@ -668,7 +628,7 @@ shows a receiver is one of them, the group is not reported, whatever its name.""
 
 def _writes(call: cst.Call) -> bool:
     name = call.func.attr.value if isinstance(call.func, cst.Attribute) else getattr(call.func, "value", "")
-    words = _words(name) if isinstance(name, str) else []
+    words = words_of(name) if isinstance(name, str) else []
     if not words:
         return False
     first = words[0]
@@ -689,7 +649,7 @@ same object keep the group apart."""
 
 def _mutates(call: cst.Call) -> bool:
     name = call.func.attr.value if isinstance(call.func, cst.Attribute) else getattr(call.func, "value", "")
-    words = _words(name) if isinstance(name, str) else []
+    words = words_of(name) if isinstance(name, str) else []
     if not words:
         return False
     first = words[0]
@@ -718,24 +678,12 @@ def _resource_args(call: cst.Call) -> list[cst.Arg]:
     return out
 
 
-def _words(segment: str) -> list[str]:
-    return [w for w in camel_to_snake(segment).split("_") if w]
-
-
-def _shared_segment(segment: str) -> bool:
-    """``db_session``, ``self._lock``, ``wsConn``: the segment names a shared resource."""
-    words = _words(segment)
-    if not words or words[-1] not in SHARED_RESOURCES:
-        return False
-    return not (words[-1] in {"session", "sess"} and ({"http", "client", "aiohttp", "httpx"} & set(words)))
-
-
 def _mentions_shared(expr: cst.CSTNode) -> bool:
     """True when any dotted name or called method in ``expr`` names a shared resource."""
     scan = _Scan()
     expr.visit(scan)
     for name in scan.uses:
-        if any(_shared_segment(seg) for seg in name.split(".")):
+        if any(names_shared_resource(seg) for seg in name.split(".")):
             return True
     guards = {"acquire", "begin", "transaction", "lock"}
     return any(isinstance(c.func, cst.Attribute) and c.func.attr.value in guards for c in scan.calls)
@@ -1040,149 +988,3 @@ def _awaited_assignment(stmt: cst.BaseStatement) -> bool:
     return isinstance(small, (cst.Assign, cst.AnnAssign)) and isinstance(small.value, cst.Await)
 
 
-_MUTATING_METHODS = frozenset(
-    {
-        "append", "extend", "insert", "pop", "popitem", "remove", "clear", "update", "setdefault", "add",
-        "discard", "sort", "reverse", "__setitem__", "__delitem__",
-    }
-)
-"""Container methods that change the object in place (``CACHE.update(...)``)."""
-
-
-def module_mutated_globals(body: Iterable[ast.stmt]) -> tuple[str, ...]:
-    """Names that a function of the module rebinds or changes in place, sorted.
-
-    Meant for :class:`perf_lsp.names.ModuleContext` (a ``mutated_globals`` field, part
-    of its fingerprint): a ``global NAME`` in any function or method, and the first
-    name of ``NAME.attr = ...``, ``NAME[k] = ...``, ``del NAME[k]``, ``NAME.x += ...`` or
-    ``NAME.update(...)`` (a container method that changes it, called as a statement or
-    as an assignment's or ``return``'s value) where neither the function nor an
-    enclosing one binds ``NAME``. PFL301 uses it: an awaited call of the module's own
-    code may change such a name, so a later call that reads it is not gathered with
-    it. Judged with :mod:`ast`, statements only (expressions are not walked: it runs
-    on every rebuild of the module context, about 25 ms for 6,500 lines), one
-    top-level statement at a time (remembered per node).
-    """
-    found: set[str] = set()
-    for stmt in body:
-        names = _GLOBALS_CACHE.get(stmt)
-        if names is None:
-            names = _GLOBALS_CACHE[stmt] = frozenset(_statement_mutated_globals(stmt))
-        found |= names
-    return tuple(sorted(found))
-
-
-# Per statement node, for as long as the node lives: the editor keeps unchanged statements'
-# nodes between keystrokes; a whole-document parse makes new ones and the old entries go.
-_GLOBALS_CACHE: weakref.WeakKeyDictionary[ast.stmt, frozenset[str]] = weakref.WeakKeyDictionary()
-
-_AST_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
-_EMPTY: frozenset[str] = frozenset()
-_BLOCK_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
-
-
-def _statement_mutated_globals(stmt: ast.stmt) -> set[str]:
-    out: set[str] = set()
-    for func in _functions_in([stmt]):
-        _scope_mutations(func, _EMPTY, out)
-    return out
-
-
-def _functions_in(statements: list) -> list[ast.AST]:
-    """The functions defined in ``statements`` outside any function (methods of classes included)."""
-    found: list[ast.AST] = []
-    stack = list(statements)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, _AST_FUNCTIONS):
-            found.append(node)
-            continue
-        for field in _BLOCK_FIELDS:
-            stack.extend(getattr(node, field, ()) or ())
-    return found
-
-
-def _scope_mutations(func: ast.AST, enclosing: frozenset[str], out: set[str]) -> None:
-    """Add to ``out`` what ``func`` (and the functions nested in it) changes outside every enclosing function.
-
-    Statement by statement (expressions are not walked, which keeps this cheap: it runs
-    whenever the module context is rebuilt): ``global``, assignment, ``del`` and
-    augmented-assignment targets, and a container method called as a statement or as
-    an assignment's or ``return``'s value. A name bound by the function or by an
-    enclosing one is not a global (``results.append`` in a nested helper).
-    """
-    args = func.args  # type: ignore[attr-defined]
-    bound = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
-    bound |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
-    declared: set[str] = set()
-    roots: set[str] = set()
-    nested: list[ast.AST] = []
-    stack: list = list(func.body)  # type: ignore[attr-defined]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, _AST_FUNCTIONS):
-            nested.append(node)
-            bound.add(node.name)
-            continue
-        if isinstance(node, ast.ClassDef):
-            bound.add(node.name)
-            nested.extend(_functions_in(node.body))
-            continue
-        targets: list[ast.expr] = []
-        value: ast.expr | None = None
-        if isinstance(node, ast.Assign):
-            targets, value = node.targets, node.value
-        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
-            targets, value = [node.target], node.value
-        elif isinstance(node, ast.Delete):
-            targets = node.targets
-        elif isinstance(node, (ast.For, ast.AsyncFor)):
-            targets = [node.target]
-        elif isinstance(node, (ast.With, ast.AsyncWith)):
-            targets = [item.optional_vars for item in node.items if item.optional_vars is not None]
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            bound.add(node.name)
-        elif isinstance(node, (ast.Expr, ast.Return)):
-            value = node.value
-        elif isinstance(node, ast.Global):
-            declared.update(node.names)
-            out.update(node.names)
-        elif isinstance(node, ast.Nonlocal):
-            declared.update(node.names)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            bound |= {(alias.asname or alias.name).split(".", 1)[0] for alias in node.names}
-        for target in targets:
-            for leaf in _ast_leaves(target):
-                if isinstance(leaf, ast.Name):
-                    bound.add(leaf.id)
-                else:
-                    root = _ast_root(leaf)
-                    if root is not None:
-                        roots.add(root)
-        if isinstance(value, ast.Await):
-            value = value.value
-        if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in _MUTATING_METHODS:
-            root = _ast_root(value.func.value)
-            if root is not None:
-                roots.add(root)
-        for field in _BLOCK_FIELDS:
-            stack.extend(getattr(node, field, ()) or ())
-    bound -= declared
-    out.update(root for root in roots if root not in bound and (root in declared or root not in enclosing))
-    inner_enclosing = frozenset(enclosing | bound)
-    for inner in nested:
-        _scope_mutations(inner, inner_enclosing, out)
-
-
-def _ast_leaves(target: ast.expr) -> list[ast.expr]:
-    if isinstance(target, (ast.Tuple, ast.List)):
-        return [leaf for element in target.elts for leaf in _ast_leaves(element)]
-    if isinstance(target, ast.Starred):
-        return _ast_leaves(target.value)
-    return [target]
-
-
-def _ast_root(expr: ast.expr) -> str | None:
-    while isinstance(expr, (ast.Attribute, ast.Subscript)):
-        expr = expr.value
-    return expr.id if isinstance(expr, ast.Name) else None

@@ -4,30 +4,32 @@ from __future__ import annotations
 
 import libcst as cst
 
-from perf_lsp.codemod import replace_nodes
-from perf_lsp.model import Applicability
-from perf_lsp.rules.base import COMPREHENSIONS, FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, dotted
-from perf_lsp.rules.patterns import (
-    breaks_loop,
-    camel_to_snake,
+from perf_lsp.analysis.bindings import (
     dotted_refs,
-    is_cold_path,
-    is_test_function,
     paths_overlap,
     referenced_names,
-    runs_on_one_thread,
     store_path,
     target_leaves,
     target_names,
+)
+from perf_lsp.analysis.concurrency import (
+    HTTP_CLIENTS,
+    ORDERED_FIRST_WORDS,
+    ORDERED_METHODS,
+    WHOLE_SEGMENTS,
+    names_shared_resource,
+    runs_on_one_thread,
     uses_other_event_loop,
-    walk,
 )
-from perf_lsp.rules.pfl301_sequential_awaits import HTTP_CLIENTS, ORDERED_METHODS, SHARED_RESOURCES, WHOLE_SEGMENTS
-
-_ORDERED_FIRST_WORDS = frozenset(
-    {"send", "recv", "receive", "read", "readline", "readlines", "readexactly", "readuntil", "write", "writelines"}
-)
-"""Stream I/O (``send_json``, ``receive_text``, ``read``...): in order by nature."""
+from perf_lsp.analysis.loops import breaks_loop
+from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, SCOPES, dotted, walk
+from perf_lsp.analysis.words import words_of
+from perf_lsp.fix.batching import list_of
+from perf_lsp.fix.codemod import replace_nodes
+from perf_lsp.fix.context import FixContext
+from perf_lsp.model import Applicability
+from perf_lsp.rules.base import Rule, RuleContext
+from perf_lsp.rules.heuristics import is_cold_path, is_test_function
 
 # First words of awaited methods that change state: one after another, per item,
 # their order (or the absence of concurrent writes) is usually part of the meaning.
@@ -62,7 +64,6 @@ _MUTATING_METHODS = frozenset(
     }
 )
 
-_SCOPES = FUNCTION_BOUNDARIES + COMPREHENSIONS
 
 
 class AwaitInLoop(Rule):
@@ -257,14 +258,14 @@ class AwaitInLoop(Rule):
         bound = _bound_names(body)
         if reads & (bound - fresh):
             return False  # a value carried from one iteration to the next
-        refs = _dotted_refs(call)
+        refs = dotted_refs(call)
         conditions = self._controlling_conditions(await_node, loop)
         for path in _mutated_paths(body):
             if path[0] in fresh:
                 continue
-            if any(_overlaps(path, ref) for ref in refs):
+            if any(paths_overlap(path, ref) for ref in refs):
                 return False
-            if path[0] not in bound and any(_overlaps(path, ref) for ref in conditions):
+            if path[0] not in bound and any(paths_overlap(path, ref) for ref in conditions):
                 return False  # a memo or visited set kept across iterations decides which calls run
         return True
 
@@ -321,13 +322,13 @@ class AwaitInLoop(Rule):
             if anc is loop:
                 break
             if isinstance(anc, (cst.If, cst.IfExp)) and child is not anc.test:
-                refs |= _dotted_refs(anc.test)
+                refs |= dotted_refs(anc.test)
             if isinstance(anc, cst.IndentedBlock):
                 for stmt in anc.body:
                     if stmt is child:
                         break
                     if isinstance(stmt, cst.If) and any(isinstance(n, (cst.Continue, cst.Break)) for n in walk(stmt.body)):
-                        refs |= _dotted_refs(stmt.test)
+                        refs |= dotted_refs(stmt.test)
             child = anc
         return refs
 
@@ -396,7 +397,7 @@ class AwaitInLoop(Rule):
     def _paces(self, call: cst.Call) -> bool:
         """A sleep or a rate limiter: ``asyncio.sleep``, ``time.sleep``, ``self.limiter.wait()``, ``throttle()``."""
         name = dotted(call.func) or (call.func.attr.value if isinstance(call.func, cst.Attribute) else "")
-        words = {w for seg in name.split(".") for w in _words(seg)} | {seg.lower() for seg in name.split(".")}
+        words = {w for seg in name.split(".") for w in words_of(seg)} | {seg.lower() for seg in name.split(".")}
         return bool(words & _PACING_WORDS) or "rate_limit" in name.lower()
 
 
@@ -409,24 +410,24 @@ class AwaitInLoop(Rule):
             # ``to_thread(os.remove, path)``: judge the function it runs
             target = call.args[0].value
             name = target.attr.value if isinstance(target, cst.Attribute) else (dotted(target) or "")
-            words = _words(name.rsplit(".", 1)[-1])
+            words = words_of(name.rsplit(".", 1)[-1])
             if words and words[0] in _WRITE_FIRST_WORDS | {"unlink", "rmtree", "makedirs", "mkdir", "rmdir"}:
                 return False
         if isinstance(call.func, cst.Attribute):
             receiver = dotted(call.func.value) or ""
-            if any(word in _COMMAND_RUNNER_WORDS for seg in receiver.split(".") for word in _words(seg)):
+            if any(word in _COMMAND_RUNNER_WORDS for seg in receiver.split(".") for word in words_of(seg)):
                 return False
         if qn.split(".", 1)[0] in {"trio", "anyio"}:
             return False
         if runs_on_one_thread(call, self.ctx):
             return False  # Django's async ORM: one thread runs them all, one after another
         callee = call.func.attr.value if isinstance(call.func, cst.Attribute) else (dotted(call.func) or "")
-        words = _words(callee.rsplit(".", 1)[-1])
+        words = words_of(callee.rsplit(".", 1)[-1])
         if words and words[0] == "async" and len(words) > 1:
             words = words[1:]  # ``async_embed_with_retry``: the verb comes after
         if words:
             first = words[0][1:] if words[0].startswith("a") and words[0][1:] in _WRITE_FIRST_WORDS else words[0]
-            if first in _WRITE_FIRST_WORDS or first in _ORDERED_FIRST_WORDS or words[-1] in _SINK_LAST_WORDS:
+            if first in _WRITE_FIRST_WORDS or first in ORDERED_FIRST_WORDS or words[-1] in _SINK_LAST_WORDS:
                 return False
             if words[0] == "on":
                 return False  # ``on_token``, ``on_progress``: an event callback
@@ -438,22 +439,22 @@ class AwaitInLoop(Rule):
     def _shared(self, call: cst.Call) -> bool:
         if isinstance(call.func, cst.Attribute):
             method = call.func.attr.value
-            words = _words(method)
-            if method in ORDERED_METHODS or (words and words[0] in _ORDERED_FIRST_WORDS):
+            words = words_of(method)
+            if method in ORDERED_METHODS or (words and words[0] in ORDERED_FIRST_WORDS):
                 return True
             receiver = dotted(call.func.value)
             if receiver is not None:
                 if receiver in self._http_names:
                     pass
-                elif any(_shared_segment(seg) or seg in WHOLE_SEGMENTS for seg in receiver.split(".")):
+                elif any(names_shared_resource(seg) or seg in WHOLE_SEGMENTS for seg in receiver.split(".")):
                     return True
-            elif any(_shared_segment(seg) for name in _dotted_names(call.func.value) for seg in name.split(".")):
+            elif any(names_shared_resource(seg) for name in _dotted_names(call.func.value) for seg in name.split(".")):
                 return True
-        elif isinstance(call.func, cst.Name) and _shared_segment(call.func.value):
+        elif isinstance(call.func, cst.Name) and names_shared_resource(call.func.value):
             return True
         for arg in call.args:
             passed = dotted(arg.value)
-            if passed is not None and passed not in self._http_names and _shared_segment(passed.rsplit(".", 1)[-1]):
+            if passed is not None and passed not in self._http_names and names_shared_resource(passed.rsplit(".", 1)[-1]):
                 return True
         return False
 
@@ -477,7 +478,7 @@ class AwaitInLoop(Rule):
                     if isinstance(item.item, cst.Call) and self.ctx.qualified_name(item.item.func) in HTTP_CLIENTS:
                         continue
                     names = _dotted_names(item.item) | (_dotted_names(item.asname.name) if item.asname else set())
-                    if any(_shared_segment(seg) for name in names for seg in name.split(".")):
+                    if any(names_shared_resource(seg) for name in names for seg in name.split(".")):
                         return True
                     if isinstance(item.item, cst.Call) and isinstance(item.item.func, cst.Attribute):
                         if item.item.func.attr.value in {"acquire", "begin", "transaction", "lock"}:
@@ -559,7 +560,7 @@ class AwaitInLoop(Rule):
 
     def _append_fix(self, call: cst.Call, loop: cst.For, previous: cst.SimpleStatementLine):
         def build(fctx: FixContext) -> cst.Module | None:
-            value = _list_of(_gather(fctx, call, loop.target, loop.iter))
+            value = list_of(_gather(fctx, call, loop.target, loop.iter))
             small = previous.body[0]
             new_small = small.with_changes(value=value)
             new = previous.with_changes(body=[new_small])
@@ -577,7 +578,7 @@ class AwaitInLoop(Rule):
             return None
 
         def build(fctx: FixContext) -> cst.Module | None:
-            new = _list_of(_gather(fctx, call, clause.target, clause.iter)).with_changes(lpar=comp.lpar, rpar=comp.rpar)
+            new = list_of(_gather(fctx, call, clause.target, clause.iter)).with_changes(lpar=comp.lpar, rpar=comp.rpar)
             return replace_nodes(fctx.chunk, {comp: new})
 
         return build
@@ -622,10 +623,6 @@ def _gather(fctx: FixContext, call: cst.Call, target: cst.BaseAssignTargetExpres
         rpar=[cst.RightParen()],
     )
     return cst.Await(cst.Call(gather, [cst.Arg(generator, star="*")]))
-
-
-def _list_of(expr: cst.BaseExpression) -> cst.Call:
-    return cst.Call(cst.Name("list"), [cst.Arg(expr)])
 
 
 def _generator_iterable(expr: cst.BaseExpression) -> bool:
@@ -680,25 +677,10 @@ def _contains(node: cst.CSTNode, target: cst.CSTNode) -> bool:
     return any(n is target for n in walk(node))
 
 
-def _words(segment: str) -> list[str]:
-    return [w for w in camel_to_snake(segment).split("_") if w]
-
-
-def _shared_segment(segment: str) -> bool:
-    """``db_session``, ``self._lock``, ``wsConn``: the segment names a shared resource (as PFL301 decides)."""
-    words = _words(segment)
-    if not words or words[-1] not in SHARED_RESOURCES:
-        return False
-    return not (words[-1] in {"session", "sess"} and ({"http", "client", "aiohttp", "httpx"} & set(words)))
-
-
 def _dotted_names(node: cst.CSTNode) -> set[str]:
-    return {".".join(path) for path in _dotted_refs(node)}
+    return {".".join(path) for path in dotted_refs(node)}
 
 
-_dotted_refs = dotted_refs
-_store_path = store_path
-_overlaps = paths_overlap
 
 
 def _mutated_paths(body: cst.CSTNode) -> list[tuple[str, ...]]:
@@ -713,13 +695,13 @@ def _mutated_paths(body: cst.CSTNode) -> list[tuple[str, ...]]:
         elif isinstance(node, cst.Del):
             targets = [node.target]
         elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in _MUTATING_METHODS:
-            path = _store_path(node.func.value)
+            path = store_path(node.func.value)
             if path:
                 out.append(path)
         for target in targets:
             for element in target_leaves(target):
                 if isinstance(element, (cst.Attribute, cst.Subscript)) or isinstance(node, cst.AugAssign):
-                    path = _store_path(element)
+                    path = store_path(element)
                     if path:
                         out.append(path)
     return out
@@ -734,7 +716,7 @@ def _binding_counts(body: cst.CSTNode) -> dict[str, int]:
             if isinstance(element, cst.Name):
                 counts[element.value] = counts.get(element.value, 0) + 1
 
-    for node in walk(body, stop=_SCOPES):
+    for node in walk(body, stop=SCOPES):
         if isinstance(node, cst.Assign):
             for t in node.targets:
                 add(t.target)

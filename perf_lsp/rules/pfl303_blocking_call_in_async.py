@@ -2,80 +2,35 @@
 
 from __future__ import annotations
 
-import ast
-from collections.abc import Iterable, Mapping
-
 import libcst as cst
 
-from perf_lsp.codemod import replace_node
+from perf_lsp.analysis.bindings import binds_locally, first_param, local_values, stored_names, target_leaves
+from perf_lsp.analysis.blocking import (
+    BLOCKING_CALLS,
+    HTTP_VERBS,
+    INSTEAD_DB,
+    INSTEAD_HANDLE,
+    INSTEAD_HTTP,
+    INSTEAD_SLEEP,
+    INSTEAD_SOCKET,
+)
+from perf_lsp.analysis.concurrency import held_thread_lock, uses_other_event_loop
+from perf_lsp.analysis.loops import per_item_in_loop
+from perf_lsp.analysis.tree import SCOPES, dotted, walk
+from perf_lsp.fix.codemod import replace_node
+from perf_lsp.fix.context import FixContext
+from perf_lsp.fix.rewrites import statement_level, to_thread_fix
 from perf_lsp.model import Applicability
-from perf_lsp.names import dotted_name, resolve_dotted
-from perf_lsp.rules.base import COMPREHENSIONS, FUNCTION_BOUNDARIES, FixContext, Rule, RuleContext, dotted
-from perf_lsp.rules.patterns import (
-    binds_locally,
-    calls_method_of,
-    first_param,
-    held_thread_lock,
-    in_lazy_init,
-    is_cached_function,
-    is_cold_path,
-    is_test_function,
-    local_values,
-    per_item_in_loop,
-    stored_names,
-    target_leaves,
-    uses_other_event_loop,
-    walk,
-)
-
-_HTTP_VERBS = ("get", "post", "put", "patch", "delete", "head", "options", "request")
-
-_SLEEP = "await asyncio.sleep(...)"
-_HTTP = "an async client (httpx.AsyncClient, aiohttp) or await asyncio.to_thread(...)"
-_FILE = "aiofiles, or await asyncio.to_thread(...) around the whole read"
-_PROCESS = "asyncio.create_subprocess_exec(...), or await asyncio.to_thread(...)"
-_DB = "an async driver (asyncpg, aiosqlite, aiomysql, psycopg's AsyncConnection), or await asyncio.to_thread(...)"
-_SOCKET = "asyncio.open_connection(...), or await asyncio.to_thread(...) around the connection and its reads"
-_HANDLE = (
-    "an async client (httpx.AsyncClient, aiohttp), or await asyncio.to_thread(...) around the request "
-    "and the reads of its response"
-)
-
-BLOCKING_CALLS: dict[str, str] = {
-    "time.sleep": _SLEEP,
-    **{f"requests.{verb}": _HTTP for verb in _HTTP_VERBS},
-    **{f"requests.api.{verb}": _HTTP for verb in _HTTP_VERBS},
-    **{f"httpx.{verb}": _HTTP for verb in _HTTP_VERBS},
-    "urllib.request.urlopen": _HANDLE,
-    "urllib.request.urlretrieve": _HTTP,
-    "open": _FILE,
-    "io.open": _FILE,
-    "builtins.open": _FILE,
-    "subprocess.run": _PROCESS,
-    "subprocess.call": _PROCESS,
-    "subprocess.check_call": _PROCESS,
-    "subprocess.check_output": _PROCESS,
-    "subprocess.getoutput": _PROCESS,
-    "subprocess.getstatusoutput": _PROCESS,
-    "os.system": _PROCESS,
-    "psycopg2.connect": _DB,
-    "psycopg.connect": _DB,
-    "pymysql.connect": _DB,
-    "sqlite3.connect": _DB,
-    "mysql.connector.connect": _DB,
-    "socket.create_connection": _SOCKET,
-}
-"""Qualified names of calls that block the calling thread on I/O or a timer, and
-what to use instead in ``async def``; extended by ``extend-blocking-calls``."""
+from perf_lsp.rules.base import Rule, RuleContext, short_code
+from perf_lsp.rules.heuristics import calls_method_of, in_lazy_init, is_cached_function, is_cold_path, is_test_function
 
 # Objects whose methods block: (qualified names of the constructors) -> methods.
 _SESSIONS = frozenset({"requests.Session", "requests.session", "requests.sessions.Session", "httpx.Client"})
-_SESSION_METHODS = frozenset(_HTTP_VERBS)
-_DB_CONNECT = frozenset(qn for qn, s in BLOCKING_CALLS.items() if s is _DB)
+_SESSION_METHODS = frozenset(HTTP_VERBS)
+_DB_CONNECT = frozenset(qn for qn, s in BLOCKING_CALLS.items() if s is INSTEAD_DB)
 _CONNECTION_METHODS = frozenset({"execute", "executemany", "executescript", "commit", "rollback"})
 _CURSOR_METHODS = frozenset({"execute", "executemany", "fetchone", "fetchall", "fetchmany", "callproc"})
 
-_SCOPES = FUNCTION_BOUNDARIES + COMPREHENSIONS
 
 
 class BlockingCallInAsync(Rule):
@@ -201,6 +156,7 @@ class BlockingCallInAsync(Rule):
     message = "Blocking call in `async def` stops the event loop; use an async alternative"
     fix_title = "Run the call in a worker thread with asyncio.to_thread"
     fix_safety = Applicability.UNSAFE
+    options = ("extend_blocking_calls",)
     alt_fix_title = "Replace `time.sleep` with `await asyncio.sleep`"
     alt_fix_safety = Applicability.SAFE
     triggers = r"\basync\s+def\b"
@@ -228,7 +184,7 @@ class BlockingCallInAsync(Rule):
         else:
             message = f"Blocking call `{label}` in `async def` stops the event loop; use {suggestion}"
         if uses_other_event_loop(self.ctx):  # trio/anyio code cannot await asyncio helpers
-            if suggestion is _SLEEP:
+            if suggestion is INSTEAD_SLEEP:
                 message = f"Blocking call `{label}` in `async def` stops the event loop; use the async library's sleep"
             self.report(node, message=message, detail=_DETAIL)
             return
@@ -236,7 +192,7 @@ class BlockingCallInAsync(Rule):
         if lock is not None:  # an await here keeps the lock across a suspension: no fix (see Fix safety)
             what = f"`{label}` blocks the event loop (it calls `{via}`)" if via else f"Blocking call `{label}` stops the event loop"
             message = (
-                f"{what} while threading lock `{_short(lock)}` is held; an await here would keep the lock "
+                f"{what} while threading lock `{short_code(lock)}` is held; an await here would keep the lock "
                 "across a suspension and can deadlock: use an asyncio.Lock, then await"
             )
             self.report(node, message=message, detail=_DETAIL)
@@ -245,13 +201,13 @@ class BlockingCallInAsync(Rule):
             fix = to_thread_fix(node, self.ctx)
         elif _returns_blocking_handle(node, suggestion):
             fix = None  # to_thread around the call alone would leave the reads on the event loop
-            if suggestion is _HTTP:
-                message = f"Blocking call `{label}` in `async def` stops the event loop; use {_HANDLE}"
+            if suggestion is INSTEAD_HTTP:
+                message = f"Blocking call `{label}` in `async def` stops the event loop; use {INSTEAD_HANDLE}"
         elif self.ctx.qualified_name(node.func) == "time.sleep":
             sleep_fix = None if _splits_shared_update(node, func, self.ctx) else _sleep_fix(node, self.ctx)
             self.report(node, message=message, alt_fix=sleep_fix, detail=_DETAIL)
             return
-        elif label in _OPEN_LABELS or suggestion is _DB:
+        elif label in _OPEN_LABELS or suggestion is INSTEAD_DB:
             fix = None
         else:
             fix = to_thread_fix(node, self.ctx)
@@ -300,9 +256,9 @@ def _returns_blocking_handle(call: cst.Call, suggestion: str) -> bool:
     ``False`` (the body is read as it is iterated). Like ``open()``, such a call gets no
     ``to_thread`` fix: only the call would move to the worker thread.
     """
-    if suggestion is _HANDLE or suggestion is _SOCKET:
+    if suggestion is INSTEAD_HANDLE or suggestion is INSTEAD_SOCKET:
         return True
-    if suggestion is not _HTTP:
+    if suggestion is not INSTEAD_HTTP:
         return False
     for arg in call.args:
         if arg.star == "**":
@@ -344,7 +300,7 @@ def _file_io_here(call: cst.Call, func: cst.FunctionDef, ctx: RuleContext) -> bo
         name = parent.targets[0].target.value
     if name is None:
         return True  # used some other way: assume it is read here
-    for node in walk(scope, stop=_SCOPES):
+    for node in walk(scope, stop=SCOPES):
         if isinstance(node, cst.Call):
             if calls_method_of(node, name, _HANDLE_IO):
                 return True
@@ -385,11 +341,11 @@ def blocking_call(call: cst.Call, ctx: RuleContext, func: cst.FunctionDef) -> tu
     receiver = call.func.value
     kind = _receiver_kind(receiver, ctx, func)
     if kind == "session" and method in _SESSION_METHODS:
-        return f"{_short(ctx.code(receiver))}.{method}", _HTTP, ""
+        return f"{short_code(ctx.code(receiver))}.{method}", INSTEAD_HTTP, ""
     if kind == "connection" and method in _CONNECTION_METHODS:
-        return f"{_short(ctx.code(receiver))}.{method}", _DB, ""
+        return f"{short_code(ctx.code(receiver))}.{method}", INSTEAD_DB, ""
     if kind == "cursor" and method in _CURSOR_METHODS:
-        return f"{_short(ctx.code(receiver))}.{method}", _DB, ""
+        return f"{short_code(ctx.code(receiver))}.{method}", INSTEAD_DB, ""
     return None
 
 
@@ -449,7 +405,7 @@ def _nested_def(func: cst.FunctionDef, name: str, ctx: RuleContext) -> cst.Funct
 def _assigned_names(func: cst.FunctionDef) -> set[str]:
     """The names an ``=`` in ``func``'s body stores into (nested scopes excluded)."""
     names: set[str] = set()
-    for node in walk(func.body, stop=_SCOPES):
+    for node in walk(func.body, stop=SCOPES):
         if isinstance(node, cst.Assign):
             for t in node.targets:
                 names |= stored_names(t.target)
@@ -459,7 +415,7 @@ def _assigned_names(func: cst.FunctionDef) -> set[str]:
 def _first_blocking_in(helper: cst.FunctionDef, ctx: RuleContext) -> str | None:
     """The first blocking call made directly in ``helper``'s body, as a label; None for generators."""
     first: str | None = None
-    for node in walk(helper.body, stop=_SCOPES):
+    for node in walk(helper.body, stop=SCOPES):
         if isinstance(node, (cst.Yield,)):
             return None
         if first is None and isinstance(node, cst.Call) and not in_lazy_init(node, ctx):
@@ -467,78 +423,6 @@ def _first_blocking_in(helper: cst.FunctionDef, ctx: RuleContext) -> str | None:
             found = blocking_call(node, ctx, helper)
             if found is not None:
                 first = found[0]
-    return first
-
-
-def _short(code: str) -> str:
-    code = " ".join(code.split())
-    return code if len(code) <= 40 else code[:37] + "..."
-
-
-# -- module-level helpers (the hook for the module context) ----------------
-def module_blocking_helpers(body: Iterable[ast.stmt], imports: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    """(name, label of the blocking call) for each module-level sync ``def`` whose own body blocks.
-
-    Meant for :class:`perf_lsp.names.ModuleContext` (a ``blocking_helpers`` field,
-    part of its fingerprint) so that PFL303 can report ``helper()`` called from an
-    ``async def`` in another top-level statement. Judged with :mod:`ast` and the
-    module's imports: the calls of :data:`BLOCKING_CALLS` (``open`` when the
-    function does not rebind it). Generators and cached functions are left out.
-    """
-    out: dict[str, str] = {}
-    imports = dict(imports)
-    key = tuple(sorted(imports.items()))
-    if len(_HELPER_CACHE) > 8192:
-        _HELPER_CACHE.clear()
-    for stmt in body:
-        if not isinstance(stmt, ast.FunctionDef):
-            continue
-        # Rebuilt on every keystroke (the module context): unchanged statements keep their ast
-        # nodes, so their answer is remembered per node and per set of imports.
-        entry = _HELPER_CACHE.get(id(stmt))
-        if entry is not None and entry[0] is stmt and entry[1] == key:
-            label = entry[2]
-        else:
-            label = None
-            if not any(_ast_cached(d, imports) for d in stmt.decorator_list):
-                label = _ast_first_blocking(stmt, imports)
-            _HELPER_CACHE[id(stmt)] = (stmt, key, label)
-        if label is not None:
-            out[stmt.name] = label
-        else:
-            out.pop(stmt.name, None)
-    return tuple(sorted(out.items()))
-
-
-_HELPER_CACHE: dict[int, tuple[ast.FunctionDef, tuple, str | None]] = {}
-
-
-def _ast_cached(deco: ast.expr, imports: Mapping[str, str]) -> bool:
-    target = deco.func if isinstance(deco, ast.Call) else deco
-    name = dotted_name(target) or ""
-    qn = resolve_dotted(name, imports) or name
-    return qn.rsplit(".", 1)[-1] in {"cache", "lru_cache", "cached", "alru_cache"}
-
-
-def _ast_first_blocking(func: ast.FunctionDef, imports: Mapping[str, str]) -> str | None:
-    stack: list[ast.AST] = list(reversed(func.body))
-    first: str | None = None
-    local_open = any(a.arg == "open" for a in ast.walk(func.args) if isinstance(a, ast.arg))
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.Yield, ast.YieldFrom)):
-            return None
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
-            continue
-        if first is None and isinstance(node, ast.Call):
-            name = dotted_name(node.func)
-            if name:
-                qn = resolve_dotted(name, imports)
-                if qn is None and name == "open" and not local_open:
-                    first = "open()"
-                elif qn in BLOCKING_CALLS:
-                    first = qn
-        stack.extend(reversed(list(ast.iter_child_nodes(node))))
     return first
 
 
@@ -559,13 +443,13 @@ def _splits_shared_update(call: cst.Call, func: cst.FunctionDef, ctx: RuleContex
     call, no task could run there.
     """
     declared = {
-        item.name.value for node in walk(func.body, stop=_SCOPES) if isinstance(node, (cst.Global, cst.Nonlocal))
+        item.name.value for node in walk(func.body, stop=SCOPES) if isinstance(node, (cst.Global, cst.Nonlocal))
         for item in node.names
     }
     before: list[tuple[str, bool]] = []
     after: list[tuple[str, bool]] = []
     side = before
-    for node in walk(func.body, stop=_SCOPES):
+    for node in walk(func.body, stop=SCOPES):
         if node is call:
             side = after
             continue
@@ -610,21 +494,9 @@ def _shared_path(node: cst.CSTNode, declared: set[str]) -> str | None:
     return None
 
 
-# -- codemods ----------------------------------------------------------------
-def _statement_level(call: cst.Call, ctx: RuleContext) -> bool:
-    """True when ``await`` may replace ``call`` where it is: inside the ``async def`` itself,
-    not in a comprehension, lambda or nested function."""
-    for anc in ctx.ancestors(call):
-        if isinstance(anc, cst.FunctionDef):
-            return anc.asynchronous is not None
-        if isinstance(anc, (cst.Lambda, cst.ClassDef, *COMPREHENSIONS)):
-            return False
-    return False
-
-
 def _sleep_fix(call: cst.Call, ctx: RuleContext):
     parent = ctx.parent(call)
-    if not (isinstance(parent, cst.Expr) and parent.value is call and _statement_level(call, ctx)):
+    if not (isinstance(parent, cst.Expr) and parent.value is call and statement_level(call, ctx)):
         return None
     if len(call.args) != 1 or call.args[0].star or call.args[0].keyword is not None:
         return None
@@ -632,40 +504,5 @@ def _sleep_fix(call: cst.Call, ctx: RuleContext):
     def build(fctx: FixContext) -> cst.Module | None:
         sleep = fctx.parse_expression(fctx.name_ref("asyncio", "sleep"))
         return replace_node(fctx.chunk, call, cst.Await(call.with_changes(func=sleep)))
-
-    return build
-
-
-def to_thread_fix(call: cst.Call, ctx: RuleContext):
-    """``f(a, k=v)`` -> ``await asyncio.to_thread(f, a, k=v)``, parenthesised when an attribute,
-    subscript or call follows; None when the call is not directly in the ``async def``."""
-    if not _statement_level(call, ctx):
-        return None
-    parent = ctx.parent(call)
-    wrap = (
-        (isinstance(parent, cst.Attribute) and parent.value is call)
-        or (isinstance(parent, cst.Subscript) and parent.value is call)
-        or (isinstance(parent, cst.Call) and parent.func is call)
-    )
-
-    def build(fctx: FixContext) -> cst.Module | None:
-        to_thread = fctx.parse_expression(fctx.name_ref("asyncio", "to_thread"))
-        func = call.func
-        if isinstance(func, (cst.Await, cst.Lambda, cst.IfExp, cst.NamedExpr)) and not func.lpar:
-            func = func.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
-        before = call.whitespace_before_args
-        if not call.args:
-            args = [cst.Arg(func)]
-        elif isinstance(before, cst.ParenthesizedWhitespace):  # one argument per line: the callable gets its own
-            args = [cst.Arg(func, comma=cst.Comma(whitespace_after=before))]
-        else:
-            args = [cst.Arg(func, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))]
-        args.extend(call.args)
-        new: cst.BaseExpression = cst.Await(
-            cst.Call(to_thread, args, lpar=[], rpar=[], whitespace_before_args=before),
-            lpar=[cst.LeftParen()] if wrap else call.lpar,
-            rpar=[cst.RightParen()] if wrap else call.rpar,
-        )
-        return replace_node(fctx.chunk, call, new)
 
     return build

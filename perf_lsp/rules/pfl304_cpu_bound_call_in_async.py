@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import libcst as cst
 
+from perf_lsp.analysis.concurrency import held_thread_lock, uses_other_event_loop
+from perf_lsp.analysis.loops import per_item_in_loop
+from perf_lsp.analysis.receivers import InstanceResolver
+from perf_lsp.analysis.tree import COMPREHENSIONS, dotted
+from perf_lsp.fix.rewrites import to_thread_fix
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import COMPREHENSIONS, Rule, RuleContext, dotted
-from perf_lsp.rules.patterns import (
-    annotation_qualified_names,
-    held_thread_lock,
-    is_test_function,
-    per_item_in_loop,
-    uses_other_event_loop,
-)
-from perf_lsp.rules.pfl201_encode_in_loop import (
-    EncodeInLoop,
-)
-from perf_lsp.rules.pfl303_blocking_call_in_async import to_thread_fix
+from perf_lsp.rules.base import Rule, RuleContext, short_code
+from perf_lsp.rules.heuristics import is_test_function
 
 _SENTENCE = "sentence-transformers model"
 _CROSS = "cross-encoder"
@@ -103,32 +98,6 @@ def annotation_kind(qualified: str) -> str | None:
     if len(parts) == 2 and parts[0] == "transformers":
         return _transformers_class_kind(parts[1])
     return None
-
-
-class _KindResolver(EncodeInLoop):
-    """PFL201's receiver resolution (module models, ``self.x`` set in the class, locals,
-    annotated parameters), for one kind of model instead of embedding models only."""
-
-    def __init__(self, ctx: RuleContext, kind: str) -> None:
-        super().__init__(ctx)
-        self.kind = kind
-
-    def _is_model_class(self, expr: cst.BaseExpression) -> bool:
-        qn = self.ctx.qualified_name(expr)
-        if constructor_kind(qn) == self.kind:
-            return True
-        name = dotted(expr)  # a cached factory of the model (what PFL101's fix writes)
-        return name is not None and any(
-            factory == name and constructor_kind(built) == self.kind for built, factory in self.ctx.module_ctx.factories
-        )
-
-    def _is_model_annotation(self, annotation: cst.BaseExpression | None) -> bool:
-        if annotation is None:
-            return False
-        return any(annotation_kind(qn) == self.kind for qn in annotation_qualified_names(annotation, self.ctx))
-
-    def _module_binding_is_model(self, name: str) -> bool:
-        return constructor_kind(self.ctx.module_ctx.binding(name)) == self.kind
 
 
 class CpuBoundCallInAsync(Rule):
@@ -246,13 +215,19 @@ class CpuBoundCallInAsync(Rule):
 
     def __init__(self, ctx: RuleContext) -> None:
         super().__init__(ctx)
-        self._resolvers: dict[str, _KindResolver] = {}
+        self._resolvers: dict[str, InstanceResolver] = {}
         self._cache: dict[tuple, bool] = {}
 
-    def _resolver(self, kind: str) -> _KindResolver:
+    def _resolver(self, kind: str) -> InstanceResolver:
+        """The receiver resolution of PFL201 for one kind of model; a cached factory of it counts too."""
         resolver = self._resolvers.get(kind)
         if resolver is None:
-            resolver = self._resolvers[kind] = _KindResolver(self.ctx, kind)
+            resolver = self._resolvers[kind] = InstanceResolver(
+                self.ctx,
+                lambda qualified: constructor_kind(qualified) == kind,
+                lambda qualified: annotation_kind(qualified) == kind,
+                factories=True,
+            )
         return resolver
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -275,7 +250,7 @@ class CpuBoundCallInAsync(Rule):
         lock = None if other_loop else held_thread_lock(node, self.ctx, enclosing)
         if lock is not None:  # awaiting here keeps the lock across a suspension: no fix (see Fix safety)
             message = (
-                f"{runs} while threading lock `{_short(lock)}` is held; an await here would keep the lock "
+                f"{runs} while threading lock `{short_code(lock)}` is held; an await here would keep the lock "
                 "across a suspension and can deadlock: use an asyncio.Lock, then await asyncio.to_thread"
             )
         elif not other_loop:
@@ -291,23 +266,23 @@ class CpuBoundCallInAsync(Rule):
         if isinstance(func, cst.Attribute) and func.attr.value in _ALL_METHODS:
             for kind, methods in METHODS.items():
                 if func.attr.value in methods and self._resolves(kind, func.value, call):
-                    return kind, f"{_short(self.ctx.code(func.value))}.{func.attr.value}"
+                    return kind, f"{short_code(self.ctx.code(func.value))}.{func.attr.value}"
         if self.ctx.qualified_name(func) is not None:
             return None  # an imported function or a module's attribute, not a model object
         for kind, methods in METHODS.items():
             if "__call__" in methods and self._resolves(kind, func, call):
-                return kind, f"{_short(self.ctx.code(func))}(...)"
+                return kind, f"{short_code(self.ctx.code(func))}(...)"
         return None
 
     def _resolves(self, kind: str, expr: cst.BaseExpression, at: cst.CSTNode) -> bool:
         """``expr`` (a name or ``self.x``) is a model of ``kind``; cached per function and spelling."""
         name = dotted(expr)
         if name is None:
-            return self._resolver(kind)._is_embedding_model(expr, at)
+            return self._resolver(kind).is_instance(expr, at)
         key = (id(self.ctx.enclosing_function(at)), id(self._comprehension(at)), name, kind)
         found = self._cache.get(key)
         if found is None:
-            found = self._cache[key] = self._resolver(kind)._is_embedding_model(expr, at)
+            found = self._cache[key] = self._resolver(kind).is_instance(expr, at)
         return found
 
     def _comprehension(self, node: cst.CSTNode) -> cst.CSTNode | None:
@@ -327,8 +302,3 @@ _PER_ITEM_HINT = (
 
 def _article(kind: str) -> str:
     return "an" if kind[0] in "aeiou" else "a"
-
-
-def _short(code: str) -> str:
-    code = " ".join(code.split())
-    return code if len(code) <= 40 else code[:37] + "..."

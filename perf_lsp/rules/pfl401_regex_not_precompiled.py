@@ -8,18 +8,15 @@ import warnings
 
 import libcst as cst
 
-from perf_lsp.codemod import comments, remove_args, replace_node
+from perf_lsp.analysis.expressions import is_constant_string
+from perf_lsp.analysis.imports import dotted_name, resolve_dotted
+from perf_lsp.analysis.semantic import assigned_target
+from perf_lsp.analysis.words import snake_to_upper
+from perf_lsp.fix.codemod import comments, remove_args, replace_node
+from perf_lsp.fix.context import FixContext
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import FixContext, Rule, RuleContext
-from perf_lsp.names import dotted_name, resolve_dotted
-from perf_lsp.rules.patterns import (
-    ONE_TIME_METHODS,
-    assigned_target,
-    in_lazy_init,
-    is_cached_function,
-    is_constant_string,
-    snake_to_upper,
-)
+from perf_lsp.rules.base import Rule, RuleContext
+from perf_lsp.rules.heuristics import ONE_TIME_METHODS, in_lazy_init, is_cached_function
 
 # module-level function -> (index of the string argument after the pattern, index of flags)
 _FUNCTIONS = {

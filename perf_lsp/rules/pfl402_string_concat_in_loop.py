@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import libcst as cst
 
-from perf_lsp.codemod import replace_nodes
+from perf_lsp.analysis.bindings import is_store_position, occurrences_in
+from perf_lsp.analysis.expressions import is_bytes_expression, is_str_expression
+from perf_lsp.analysis.semantic import runs_before
+from perf_lsp.analysis.tree import in_nested_scope, inside, walk
+from perf_lsp.fix.codemod import replace_nodes
+from perf_lsp.fix.context import FixContext
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import FixContext, Rule
-from perf_lsp.rules.patterns import (
-    in_nested_scope,
-    inside,
-    is_bytes_expression,
-    is_store_position,
-    is_str_expression,
-    occurrences_in,
-    runs_before,
-    walk,
-)
+from perf_lsp.rules.base import Rule
 
 # calls that can read a function's local variables behind the rule's back
 _FRAME_READERS = frozenset({"locals", "vars", "eval", "exec"})

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from perf_lsp.codemod import replace_node
+from perf_lsp.analysis.expressions import is_builtin_call
+from perf_lsp.fix.codemod import replace_node
+from perf_lsp.fix.context import FixContext, runtime_alias
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import FixContext, Rule, runtime_alias
-from perf_lsp.rules.patterns import is_builtin_call
+from perf_lsp.rules.base import Rule
 
 # names that say the numbers are vectors: embeddings, similarity, norms
 _VECTOR_WORDS = re.compile(r"(?i)embed|vec|cosine|cos_sim|simil|norm")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import libcst as cst
 
-from perf_lsp.codemod import comments, remove_args, replace_node
+from perf_lsp.analysis.expressions import is_builtin_call
+from perf_lsp.fix.codemod import comments, remove_args, replace_node
+from perf_lsp.fix.context import FixContext
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import FixContext, Rule, RuleContext
-from perf_lsp.rules.patterns import is_builtin_call
+from perf_lsp.rules.base import Rule, RuleContext
 
 
 class SortForTopK(Rule):

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import libcst as cst
 
-from perf_lsp.codemod import replace_nodes
+from perf_lsp.analysis.bindings import occurrences_in
+from perf_lsp.analysis.expressions import is_builtin_call, is_literal
+from perf_lsp.analysis.semantic import runs_before
+from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, inside, walk
+from perf_lsp.fix.codemod import replace_nodes
+from perf_lsp.fix.context import FixContext
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import COMPREHENSIONS, FixContext, Rule
-from perf_lsp.rules.patterns import (
-    inside,
-    is_builtin_call,
-    is_literal,
-    occurrences_in,
-    runs_before,
-    runs_once,
-    walk,
-)
+from perf_lsp.rules.base import Rule
+from perf_lsp.rules.heuristics import runs_once
 
 # list methods that change the list in place (allowed before the loop, not inside it)
 _MUTATORS = frozenset({"append", "extend", "insert", "remove", "pop", "clear", "sort", "reverse", "__setitem__", "__delitem__"})
@@ -258,7 +255,7 @@ def _in_function_scope(node: cst.CSTNode, func: cst.CSTNode, parents) -> bool:
     """True when ``node`` sits in a def, lambda or class nested in ``func``."""
     current = parents.get(node)
     while current is not None and current is not func:
-        if isinstance(current, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+        if isinstance(current, FUNCTION_BOUNDARIES):
             return True
         current = parents.get(current)
     return False

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import libcst as cst
 
-from perf_lsp.codemod import replace_node
+from perf_lsp.analysis.tree import walk
+from perf_lsp.fix.codemod import replace_node
+from perf_lsp.fix.context import FixContext, imported_only_optionally
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import FixContext, Rule, imported_only_optionally
-from perf_lsp.rules.patterns import ONE_TIME_METHODS, is_cached_function, walk
+from perf_lsp.rules.base import Rule
+from perf_lsp.rules.heuristics import ONE_TIME_METHODS, is_cached_function
 
 _CALLS = frozenset({"json.loads", "json.dumps"})
 # Keywords of json.dumps that orjson can express (OPT_SORT_KEYS, OPT_INDENT_2, default=,

@@ -7,9 +7,10 @@ import builtins
 
 import libcst as cst
 
-from perf_lsp.rules.base import COMPREHENSIONS, Rule, dotted
-from perf_lsp.rules.patterns import all_params, children, is_cached_function, referenced_names, target_names, walk
-from perf_lsp.rules.pfl201_encode_in_loop import _binding_targets
+from perf_lsp.analysis.bindings import all_params, binding_targets, referenced_names, target_names
+from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, SCOPES, children, dotted, walk
+from perf_lsp.rules.base import Rule
+from perf_lsp.rules.heuristics import is_cached_function
 
 _ALGORITHMS = frozenset(
     {
@@ -27,7 +28,6 @@ _PURE_METHODS = frozenset(
 _PURE_FUNCTIONS = frozenset({"str", "repr", "bytes", "int", "float", "len", "json.dumps"})
 _BUILTINS = frozenset(dir(builtins))
 _RETRY_WORDS = ("attempt", "retry", "retries", "tries")
-_SCOPE_TYPES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
 _EXITS = (cst.Return, cst.Raise, cst.Continue, cst.Break)
 
 _LOOP_MESSAGE = "`{algo}` digest of the same value computed on every iteration; compute it once before the loop"
@@ -126,7 +126,7 @@ class RepeatedHashing(Rule):
         if shape is None:
             return
         value, algo = shape
-        scope = next((a for a in self.ctx.ancestors(node) if isinstance(a, _SCOPE_TYPES)), None)
+        scope = next((a for a in self.ctx.ancestors(node) if isinstance(a, FUNCTION_BOUNDARIES)), None)
         if not isinstance(scope, cst.FunctionDef) or is_cached_function(scope, self.ctx):
             return
         if not _pure(value, self.ctx):
@@ -237,7 +237,7 @@ class RepeatedHashing(Rule):
         names = referenced_names(value)
         params = {p.name.value for p in all_params(func.params)}
         # every binding of the value's names must come before the first digest
-        for node in walk(func.body, stop=_SCOPE_TYPES + COMPREHENSIONS):
+        for node in walk(func.body, stop=SCOPES):
             bound = _bound_names(node)
             if bound and bound & names and not self.ctx.range_of(_binding_site(node)).end <= first_start:
                 return False
@@ -252,7 +252,7 @@ class RepeatedHashing(Rule):
         if string_receiver:
             return True
         # anything else may be changed in place between the two: no mention of its names in between
-        for node in walk(func.body, stop=_SCOPE_TYPES):
+        for node in walk(func.body, stop=FUNCTION_BOUNDARIES):
             if isinstance(node, cst.Name) and node.value in names:
                 if any(node is n or _inside(node, n, self.ctx) for n in group):
                     continue
@@ -303,7 +303,7 @@ def _is_retry_loop(loop: cst.For, ctx) -> bool:
     target = target_names(loop.target) or set()
     if any(word in name.lower() for name in target for word in _RETRY_WORDS):
         return True
-    for node in walk(loop.body, stop=_SCOPE_TYPES):
+    for node in walk(loop.body, stop=FUNCTION_BOUNDARIES):
         if isinstance(node, cst.Call):
             name = ctx.qualified_name(node.func) or dotted(node.func) or ""
             if name.rsplit(".", 1)[-1] == "sleep":
@@ -324,7 +324,7 @@ def _bound_names(node: cst.CSTNode) -> set[str]:
     item store mentions (``a.x = ...`` changes what ``a`` hashes to)."""
     if isinstance(node, (cst.Global, cst.Nonlocal)):
         return {n.name.value for n in node.names}
-    return {name for target, _ in _binding_targets(node) for name in _names_in(target)}
+    return {name for target, _ in binding_targets(node) for name in _names_in(target)}
 
 
 def _binding_site(node: cst.CSTNode) -> cst.CSTNode:
@@ -347,7 +347,7 @@ def _names_in(target: cst.CSTNode) -> set[str]:
 
 def _assigned_anywhere(func: cst.FunctionDef) -> set[str]:
     out: set[str] = set()
-    for node in walk(func.body, stop=_SCOPE_TYPES + COMPREHENSIONS):
+    for node in walk(func.body, stop=SCOPES):
         out |= _bound_names(node)
     return out
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import libcst as cst
 
-from perf_lsp.codemod import replace_node
+from perf_lsp.analysis.bindings import param_names
+from perf_lsp.analysis.expressions import annotation_qualified_names
+from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, children, dotted
+from perf_lsp.fix.codemod import replace_node
+from perf_lsp.fix.context import FixContext, runtime_alias
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import FixContext, Rule, dotted, runtime_alias
-from perf_lsp.rules.patterns import annotation_qualified_names, children
+from perf_lsp.rules.base import Rule
 
 _BUILTIN_FACTORIES = {"list": "list", "dict": "dict", "set": "set", "bytearray": "bytearray"}
 _COLLECTION_FACTORIES = {
@@ -33,7 +36,6 @@ _READ_ONLY_ANNOTATIONS = frozenset(
     }
 )
 _CACHE_WORDS = ("cache", "memo")
-_SCOPES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
 
 
 class MutableDefaultArgument(Rule):
@@ -271,7 +273,7 @@ class _Usage:
                 stack.append(current.value)
             elif isinstance(current, cst.Arg):
                 stack.append(current.value)
-            elif isinstance(current, (cst.FunctionDef, cst.Lambda)) and self.name in _param_names(current.params):
+            elif isinstance(current, (cst.FunctionDef, cst.Lambda)) and self.name in param_names(current.params):
                 continue  # shadowed
             elif isinstance(current, cst.FunctionDef):
                 stack.append(current.body)
@@ -399,7 +401,7 @@ class _Usage:
                 inner = self._attribute_mutation(target)
                 return f"it is stored in `{self.ctx.code(target)}`, and {inner}" if inner else None
             if isinstance(target, cst.Name) and self.depth < 3:
-                scope = next((a for a in self.ctx.ancestors(assign) if isinstance(a, _SCOPES)), None)
+                scope = next((a for a in self.ctx.ancestors(assign) if isinstance(a, FUNCTION_BOUNDARIES)), None)
                 if isinstance(scope, (cst.FunctionDef, cst.Lambda)):
                     alias = _Usage(self.ctx, target.value, self.depth + 1, defined_by=target)
                     inner = alias.evidence(scope.body)
@@ -451,7 +453,7 @@ def _first_param(func: cst.FunctionDef) -> str | None:
 def _param_for(method: cst.FunctionDef, call: cst.Call, arg: cst.Arg) -> str | None:
     """The parameter of ``method`` (called as ``self.method(...)``) that receives ``arg``."""
     if arg.keyword is not None:
-        names = _param_names(method.params)
+        names = param_names(method.params)
         return arg.keyword.value if arg.keyword.value in names else None
     positional = [*method.params.posonly_params, *method.params.params][1:]
     index = 0
@@ -462,14 +464,6 @@ def _param_for(method: cst.FunctionDef, call: cst.Call, arg: cst.Arg) -> str | N
             return positional[index].name.value if index < len(positional) else None
         index += 1
     return None
-
-
-def _param_names(params: cst.Parameters) -> set[str]:
-    names = {p.name.value for p in [*params.posonly_params, *params.params, *params.kwonly_params]}
-    for star in (params.star_arg, params.star_kwarg):
-        if isinstance(star, cst.Param):
-            names.add(star.name.value)
-    return names
 
 
 def _is_docstring(stmt: cst.BaseStatement) -> bool:

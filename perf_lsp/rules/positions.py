@@ -131,7 +131,7 @@ class ChunkPositions:
         return None
 
     def _record_parents(self) -> None:
-        from perf_lsp.rules.base import children  # base imports this module
+        from perf_lsp.analysis.tree import children
 
         stack: list[cst.CSTNode] = [self.module]
         while stack:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from perf_lsp.bindings import DYNAMIC, IDENTIFIER, ChunkNames, DocumentNames, parse_names
+from perf_lsp.analysis.bindings import DYNAMIC, IDENTIFIER, ChunkNames, DocumentNames, parse_names
 
 Path = tuple[tuple[str, int], ...]
 """A scope inside a chunk: the (name, n-th definition of that name) of each enclosing def/class; () is module level."""

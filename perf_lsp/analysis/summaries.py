@@ -13,7 +13,8 @@ from __future__ import annotations
 import ast
 from functools import cached_property
 
-from perf_lsp.names import ModuleContext, dotted_name, import_bindings
+from perf_lsp.analysis.imports import dotted_name, import_bindings
+from perf_lsp.analysis.module import ModuleContext
 
 
 class ChunkSummary:

@@ -1,6 +1,6 @@
 """Type resolution with jedi, for the call sites import-based names cannot decide.
 
-Rules resolve names through imports first (:mod:`perf_lsp.names`). Where that is
+Rules resolve names through imports first (:mod:`perf_lsp.analysis.module`). Where that is
 not enough (``self.embedder.encode``, a value returned by a factory, a name
 imported from another module of the workspace) a rule attaches a
 :class:`TypeQuestion` to its finding, and the engine asks this module: "what
@@ -57,10 +57,6 @@ class TypeQuestion:
     accept: frozenset[str] = frozenset()
     reject: frozenset[str] = frozenset()
     keep_unresolved: bool = False
-
-    def moved(self, lines: int) -> "TypeQuestion":
-        """The same question ``lines`` further down."""
-        return TypeQuestion(self.line + lines, self.column, self.accept, self.reject, self.keep_unresolved)
 
     def decide(self, producers: frozenset[str] | None) -> bool:
         """Whether the finding stands, given the answer (None: jedi could not tell)."""

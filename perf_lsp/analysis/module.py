@@ -8,15 +8,24 @@ standard library's 6,425-line ``_pydecimal.py`` took ~33 ms on a 2-core machine;
 Scope/QualifiedName providers. Qualified names are spelled as imported
 (``re.compile``, ``asyncio.gather``); a name that is not imported resolves to
 ``None``. Where names cannot decide (``self.embedder.encode``, a factory's
-result), a rule attaches a :class:`perf_lsp.resolve.TypeQuestion` to its finding
-and the engine answers it with jedi (:class:`perf_lsp.resolve.TypeResolver`),
-when it is given a resolver.
+result), a rule attaches a :class:`perf_lsp.analysis.resolve.TypeQuestion` to its
+finding and the engine answers it with jedi
+(:class:`perf_lsp.analysis.resolve.TypeResolver`), when it is given a resolver.
+
+The module facts are rule-agnostic: the module's sync functions that block
+(:func:`perf_lsp.analysis.blocking.module_blocking_helpers`) and the module-level
+names its functions change (:func:`module_mutated_globals`).
 """
 
 from __future__ import annotations
 
 import ast
+import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from perf_lsp.analysis.blocking import module_blocking_helpers
+from perf_lsp.analysis.imports import dotted_name, import_bindings, resolve_dotted
 
 
 @dataclass(frozen=True)
@@ -109,66 +118,6 @@ class ModuleContext:
         return self.header_end if self.header_end < before_line else 0
 
 
-def import_bindings(node: ast.stmt) -> list[tuple[str, str]]:
-    """The (local name, qualified name) pairs an ``import`` statement binds.
-
-    ``import a.b`` binds ``a`` to ``a``; ``import a.b as c`` binds ``c`` to ``a.b``;
-    ``from .m import x`` binds ``x`` to ``.m.x``. Star imports bind nothing.
-    """
-    out: list[tuple[str, str]] = []
-    if isinstance(node, ast.Import):
-        for alias in node.names:
-            if alias.asname:
-                out.append((alias.asname, alias.name))
-            else:
-                head = alias.name.split(".", 1)[0]
-                out.append((head, head))
-    elif isinstance(node, ast.ImportFrom):
-        base = "." * node.level + (node.module or "")
-        for alias in node.names:
-            if alias.name == "*":
-                continue
-            qn = f"{base}.{alias.name}" if base and not base.endswith(".") else base + alias.name
-            out.append((alias.asname or alias.name, qn))
-    return out
-
-
-def imports_in(text: str) -> dict[str, str]:
-    """Names bound by ``import`` statements anywhere in ``text`` (which must parse; {} if not)."""
-    if "import" not in text:
-        return {}
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):  # RecursionError: too deeply nested
-        return {}
-    found: dict[str, str] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            found.update(import_bindings(node))
-    return found
-
-
-def dotted_name(node: ast.expr) -> str | None:
-    """``a.b.c`` for a chain of attributes on a name, else None."""
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return None
-
-
-def resolve_dotted(dotted: str, imports: dict[str, str]) -> str | None:
-    """Resolve ``rx.compile`` to ``re.compile`` through ``imports``; None if the head is not imported."""
-    head, _, rest = dotted.partition(".")
-    qn = imports.get(head)
-    if qn is None:
-        return None
-    return f"{qn}.{rest}" if rest else qn
-
-
 def _nested_imports(stmt: ast.stmt) -> list[ast.stmt]:
     """Import statements directly at top level or one level inside ``try``/``if``."""
     if isinstance(stmt, (ast.Import, ast.ImportFrom)):
@@ -259,9 +208,9 @@ def build_module_context(statements: list[tuple[ast.stmt, int]]) -> ModuleContex
         import_lines=tuple(import_lines),
         header_end=header_end,
         factories=tuple(sorted(factories.items())),
-        blocking_helpers=_blocking_helpers(body, imports),
+        blocking_helpers=module_blocking_helpers(body, imports),
         guarded_imports=tuple(sorted(guarded - unguarded)),
-        mutated_globals=_mutated_globals(body),
+        mutated_globals=module_mutated_globals(body),
     )
 
 
@@ -274,20 +223,6 @@ def _own_imports(func: ast.FunctionDef) -> dict[str, str]:
     return found
 
 
-def _blocking_helpers(body: list[ast.stmt], imports: dict[str, str]) -> tuple[tuple[str, str], ...]:
-    # The catalog of blocking calls belongs to PFL303; imported here, when the rules are loaded.
-    from perf_lsp.rules.pfl303_blocking_call_in_async import module_blocking_helpers
-
-    return module_blocking_helpers(body, imports)
-
-
-def _mutated_globals(body: list[ast.stmt]) -> tuple[str, ...]:
-    # What a function may change at module level is PFL301's question; imported here, like PFL303's hook.
-    from perf_lsp.rules.pfl301_sequential_awaits import module_mutated_globals
-
-    return module_mutated_globals(body)
-
-
 def _is_cached(func: ast.FunctionDef, imports: dict[str, str]) -> bool:
     for deco in func.decorator_list:
         target = deco.func if isinstance(deco, ast.Call) else deco
@@ -296,3 +231,156 @@ def _is_cached(func: ast.FunctionDef, imports: dict[str, str]) -> bool:
         if qn in ("functools.cache", "functools.lru_cache"):
             return True
     return False
+
+
+_MUTATING_METHODS = frozenset(
+    {
+        "append", "extend", "insert", "pop", "popitem", "remove", "clear", "update", "setdefault", "add",
+        "discard", "sort", "reverse", "__setitem__", "__delitem__",
+    }
+)
+"""Container methods that change the object in place (``CACHE.update(...)``)."""
+
+
+def module_mutated_globals(body: Iterable[ast.stmt]) -> tuple[str, ...]:
+    """Names that a function of the module rebinds or changes in place, sorted.
+
+    Meant for :class:`perf_lsp.analysis.module.ModuleContext` (a ``mutated_globals`` field, part
+    of its fingerprint): a ``global NAME`` in any function or method, and the first
+    name of ``NAME.attr = ...``, ``NAME[k] = ...``, ``del NAME[k]``, ``NAME.x += ...`` or
+    ``NAME.update(...)`` (a container method that changes it, called as a statement or
+    as an assignment's or ``return``'s value) where neither the function nor an
+    enclosing one binds ``NAME``. PFL301 uses it: an awaited call of the module's own
+    code may change such a name, so a later call that reads it is not gathered with
+    it. Judged with :mod:`ast`, statements only (expressions are not walked: it runs
+    on every rebuild of the module context, about 25 ms for 6,500 lines), one
+    top-level statement at a time (remembered per node).
+    """
+    found: set[str] = set()
+    for stmt in body:
+        names = _GLOBALS_CACHE.get(stmt)
+        if names is None:
+            names = _GLOBALS_CACHE[stmt] = frozenset(_statement_mutated_globals(stmt))
+        found |= names
+    return tuple(sorted(found))
+
+
+# Per statement node, for as long as the node lives: the editor keeps unchanged statements'
+# nodes between keystrokes; a whole-document parse makes new ones and the old entries go.
+_GLOBALS_CACHE: weakref.WeakKeyDictionary[ast.stmt, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
+_AST_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+_EMPTY: frozenset[str] = frozenset()
+
+
+_BLOCK_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def _statement_mutated_globals(stmt: ast.stmt) -> set[str]:
+    out: set[str] = set()
+    for func in _functions_in([stmt]):
+        _scope_mutations(func, _EMPTY, out)
+    return out
+
+
+def _functions_in(statements: list) -> list[ast.AST]:
+    """The functions defined in ``statements`` outside any function (methods of classes included)."""
+    found: list[ast.AST] = []
+    stack = list(statements)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, _AST_FUNCTIONS):
+            found.append(node)
+            continue
+        for block in _BLOCK_FIELDS:
+            stack.extend(getattr(node, block, ()) or ())
+    return found
+
+
+def _scope_mutations(func: ast.AST, enclosing: frozenset[str], out: set[str]) -> None:
+    """Add to ``out`` what ``func`` (and the functions nested in it) changes outside every enclosing function.
+
+    Statement by statement (expressions are not walked, which keeps this cheap: it runs
+    whenever the module context is rebuilt): ``global``, assignment, ``del`` and
+    augmented-assignment targets, and a container method called as a statement or as
+    an assignment's or ``return``'s value. A name bound by the function or by an
+    enclosing one is not a global (``results.append`` in a nested helper).
+    """
+    args = func.args  # type: ignore[attr-defined]
+    bound = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
+    bound |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+    declared: set[str] = set()
+    roots: set[str] = set()
+    nested: list[ast.AST] = []
+    stack: list = list(func.body)  # type: ignore[attr-defined]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, _AST_FUNCTIONS):
+            nested.append(node)
+            bound.add(node.name)
+            continue
+        if isinstance(node, ast.ClassDef):
+            bound.add(node.name)
+            nested.extend(_functions_in(node.body))
+            continue
+        targets: list[ast.expr] = []
+        value: ast.expr | None = None
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            targets, value = [node.target], node.value
+        elif isinstance(node, ast.Delete):
+            targets = node.targets
+        elif isinstance(node, (ast.For, ast.AsyncFor)):
+            targets = [node.target]
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            targets = [item.optional_vars for item in node.items if item.optional_vars is not None]
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+        elif isinstance(node, (ast.Expr, ast.Return)):
+            value = node.value
+        elif isinstance(node, ast.Global):
+            declared.update(node.names)
+            out.update(node.names)
+        elif isinstance(node, ast.Nonlocal):
+            declared.update(node.names)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound |= {(alias.asname or alias.name).split(".", 1)[0] for alias in node.names}
+        for target in targets:
+            for leaf in _ast_leaves(target):
+                if isinstance(leaf, ast.Name):
+                    bound.add(leaf.id)
+                else:
+                    root = _ast_root(leaf)
+                    if root is not None:
+                        roots.add(root)
+        if isinstance(value, ast.Await):
+            value = value.value
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in _MUTATING_METHODS:
+            root = _ast_root(value.func.value)
+            if root is not None:
+                roots.add(root)
+        for block in _BLOCK_FIELDS:
+            stack.extend(getattr(node, block, ()) or ())
+    bound -= declared
+    out.update(root for root in roots if root not in bound and (root in declared or root not in enclosing))
+    inner_enclosing = frozenset(enclosing | bound)
+    for inner in nested:
+        _scope_mutations(inner, inner_enclosing, out)
+
+
+def _ast_leaves(target: ast.expr) -> list[ast.expr]:
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [leaf for element in target.elts for leaf in _ast_leaves(element)]
+    if isinstance(target, ast.Starred):
+        return _ast_leaves(target.value)
+    return [target]
+
+
+def _ast_root(expr: ast.expr) -> str | None:
+    while isinstance(expr, (ast.Attribute, ast.Subscript)):
+        expr = expr.value
+    return expr.id if isinstance(expr, ast.Name) else None

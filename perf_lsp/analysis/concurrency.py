@@ -1,0 +1,212 @@
+"""Facts about concurrency: the event loop a module runs on, awaits that cannot overlap, threading locks held.
+
+Shared by the ``async`` rules (PFL301-PFL304): an ``asyncio`` fix does not run
+under trio/anyio/curio, Django's async ORM runs on one thread, and an ``await``
+must not be added where a threading lock is held.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from perf_lsp.analysis.bindings import binds_locally, first_param, local_values
+from perf_lsp.analysis.semantic import SemanticModel
+from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, dotted, walk
+from perf_lsp.analysis.words import camel_to_snake, words_of
+
+OTHER_EVENT_LOOPS = frozenset({"trio", "anyio", "curio"})
+"""Async libraries whose code cannot await ``asyncio`` helpers (``asyncio.gather``, ``to_thread``, ``sleep``)."""
+
+
+def uses_other_event_loop(ctx: SemanticModel) -> bool:
+    """True when the module or chunk imports trio, anyio or curio: an ``asyncio`` fix would not run there."""
+    qualified = [qn for _, qn in ctx.module_ctx.imports] + list(ctx.local_imports.values())
+    return any(qn.split(".", 1)[0] in OTHER_EVENT_LOOPS for qn in qualified)
+
+
+_DJANGO_ASYNC_VERBS = (
+    "get", "first", "last", "count", "exists", "create", "update", "delete", "filter", "is_", "has_", "save",
+    "all", "aggregate", "bulk_", "iterator", "contains", "in_bulk", "earliest", "latest", "set_", "refresh_from_db",
+)
+
+
+def runs_on_one_thread(call: cst.Call, ctx: SemanticModel) -> bool:
+    """An awaited call that asgiref runs on Django's single sync thread, so awaiting several at once
+    overlaps nothing: ``await sync_to_async(f)(...)`` (``thread_sensitive`` is True by default), and,
+    in a module that imports ``django`` or ``asgiref.sync``, Django's async ORM and the wrappers named
+    after it (``a`` + the sync name: ``afirst()``, ``aget_user(...)``, ``ais_subscribed(...)``)."""
+    func = call.func
+    if isinstance(func, cst.Call):
+        inner = ctx.qualified_name(func.func) or dotted(func.func) or ""
+        if inner.endswith("sync_to_async"):
+            return not any(
+                arg.keyword is not None and arg.keyword.value == "thread_sensitive" and dotted(arg.value) == "False"
+                for arg in func.args
+            )
+        return False
+    qualified = [qn for _, qn in ctx.module_ctx.imports] + list(ctx.local_imports.values())
+    if not any(qn.split(".", 1)[0] == "django" or qn.startswith("asgiref.sync") for qn in qualified):
+        return False
+    name = func.attr.value if isinstance(func, cst.Attribute) else (func.value if isinstance(func, cst.Name) else "")
+    return len(name) > 2 and name[0] == "a" and name[1:].startswith(_DJANGO_ASYNC_VERBS)
+
+
+# -- threading locks held across an await -------------------------------------
+_THREAD_LOCKS = frozenset(
+    f"{module}.{name}"
+    for module in ("threading", "multiprocessing")
+    for name in ("Lock", "RLock", "Condition", "Semaphore", "BoundedSemaphore")
+)
+
+
+_LOCK_WORDS = ("lock", "locks", "rlock", "mutex", "semaphore", "sem", "condition", "cond")
+
+
+def held_thread_lock(node: cst.CSTNode, ctx: SemanticModel, func: cst.FunctionDef) -> str | None:
+    """The code of a threading lock held where ``node`` runs in ``func``, or None.
+
+    An ``await`` there would keep the lock across a suspension (PFL303 and PFL304 offer
+    no fix that awaits there). Held means: ``node`` is in the body of a plain (not ``async``) ``with`` whose item
+    is a threading lock (see :func:`_is_thread_lock`), in the body of ``if
+    X.acquire(...):``, or after a statement that calls ``X.acquire()`` (not awaited)
+    in an enclosing block with no ``X.release()`` in between.
+    """
+    child = node
+    for anc in ctx.ancestors(node):
+        if anc is func or isinstance(anc, FUNCTION_BOUNDARIES):
+            return None
+        if isinstance(anc, cst.With) and anc.asynchronous is None and child is anc.body:
+            for item in anc.items:
+                if _is_thread_lock(item.item, ctx, func):
+                    return ctx.code(item.item)
+        if isinstance(anc, cst.If) and child is anc.body:
+            for call in _calls_in(anc.test):
+                receiver = _sync_method_receiver(call, "acquire", ctx)
+                if receiver is not None:
+                    return receiver
+        if isinstance(anc, cst.IndentedBlock):
+            held: dict[str, bool] = {}
+            for stmt in anc.body:
+                if stmt is child:
+                    break
+                for call in _calls_in(stmt):
+                    for method, state in (("acquire", True), ("release", False)):
+                        receiver = _sync_method_receiver(call, method, ctx)
+                        if receiver is not None:
+                            held[receiver] = state
+            locked = [receiver for receiver, state in held.items() if state]
+            if locked:
+                return locked[0]
+        child = anc
+    return None
+
+
+def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
+    """The calls under ``node`` in source order, nested functions and classes left out."""
+    out = [node] if isinstance(node, cst.Call) else []
+    out.extend(n for n in walk(node, stop=FUNCTION_BOUNDARIES) if isinstance(n, cst.Call))
+    return out
+
+
+def _sync_method_receiver(call: cst.Call, method: str, ctx: SemanticModel) -> str | None:
+    """The receiver's code when ``call`` is ``X.method(...)`` and is not awaited (an asyncio lock's is)."""
+    if not (isinstance(call.func, cst.Attribute) and call.func.attr.value == method):
+        return None
+    if isinstance(ctx.parent(call), cst.Await):
+        return None
+    return ctx.code(call.func.value)
+
+
+def _is_thread_lock(expr: cst.BaseExpression, ctx: SemanticModel, func: cst.FunctionDef) -> bool:
+    """True when ``expr``, used with a plain ``with`` in an ``async def``, is a threading lock.
+
+    Built by a ``threading``/``multiprocessing`` lock constructor (here, in a local,
+    in a module-level name, or in ``self.X = ...``/a class attribute of the enclosing
+    class), or named like one (``self._lock``, ``write_mutex``, ``locks[key]``): an
+    ``asyncio.Lock`` cannot be used with a plain ``with``, so such a name is a thread one.
+    """
+    if isinstance(expr, cst.Call):
+        return ctx.qualified_name(expr.func) in _THREAD_LOCKS
+    if isinstance(expr, cst.Subscript):
+        expr = expr.value
+    name = dotted(expr)
+    if name is None:
+        return False
+    last = camel_to_snake(name.rsplit(".", 1)[-1]).split("_")
+    if last and last[-1] in _LOCK_WORDS:
+        return True
+    if "." not in name:
+        values = local_values(func, name) if binds_locally(func, name) else None
+        if values:
+            return any(_is_thread_lock(v, ctx, func) for v in values if isinstance(v, cst.Call))
+        return ctx.module_ctx.binding(name) in _THREAD_LOCKS
+    owner, _, attr = name.partition(".")
+    cls = ctx.enclosing_class(func)
+    if cls is None or "." in attr or owner != first_param(func):
+        return False
+    for node in walk(cls.body, stop=(cst.ClassDef, cst.Lambda)):
+        if not isinstance(node, cst.Assign) or not isinstance(node.value, cst.Call):
+            continue
+        if ctx.qualified_name(node.value.func) not in _THREAD_LOCKS:
+            continue
+        for target in node.targets:
+            bound = dotted(target.target)
+            if bound is not None and (bound == attr or bound.split(".", 1)[-1] == attr and "." in bound):
+                return True
+    return False
+
+
+# A call whose receiver (or an argument passed as a whole) is one of these objects is
+# not a group member: the object runs one operation at a time, or its operations are
+# ordered. Matched against the last word of each dotted segment, snake_case or
+# camelCase (``self.db_session`` -> "session", ``self._wsConn`` -> "conn").
+SHARED_RESOURCES = frozenset(
+    {
+        # database sessions, connections, cursors, transactions
+        "session", "sess", "conn", "connection", "con", "cnx", "cursor", "cur",
+        "db", "database", "tx", "txn", "transaction", "uow",
+        # sockets and streams
+        "websocket", "ws", "socket", "sock", "channel", "chan", "stream", "writer",
+        "reader", "pipe", "pipeline", "queue", "file", "fh", "fp", "proc", "subprocess",
+        # synchronisation and rate limiting
+        "lock", "mutex", "semaphore", "sem", "condition", "cond", "limit", "limiter", "throttle",
+    }
+)
+"""Words that name an object which cannot run two operations at once."""
+
+
+# Receiver segments that must match as a whole: a request or response body is read
+# once, a chat/thread/memory keeps the conversation in order.
+WHOLE_SEGMENTS = frozenset({"request", "req", "response", "resp", "chat", "conversation", "thread", "memory"})
+
+
+# Methods whose order matters on any receiver: stream I/O, locking, database calls,
+# ordered writes.
+ORDERED_METHODS = frozenset(
+    {
+        "acquire", "release", "wait", "drain", "close", "aclose", "asend", "athrow",
+        "__anext__", "__aenter__", "__aexit__", "begin", "commit", "rollback", "flush",
+        "refresh", "execute", "executemany", "fetchone", "fetchall", "fetchmany",
+        "fetchrow", "fetchval", "scalar", "scalars", "scalar_one", "append", "push",
+        "rpush", "lpush", "lpop", "rpop", "pop", "xadd", "publish", "put", "enqueue",
+        "incr", "decr", "incrby", "decrby", "next", "communicate",
+    }
+)
+
+
+# HTTP clients whose "session" is a connection pool that serves concurrent requests.
+HTTP_CLIENTS = frozenset({"aiohttp.ClientSession", "httpx.AsyncClient"})
+
+
+ORDERED_FIRST_WORDS = frozenset(
+    {"send", "recv", "receive", "read", "readline", "readlines", "readexactly", "readuntil", "write", "writelines"}
+)
+"""``send_json``, ``receive_text``, ``read``, ``writelines``...: stream I/O, in order by nature."""
+
+
+def names_shared_resource(segment: str) -> bool:
+    """``db_session``, ``self._lock``, ``wsConn``: the segment names a shared resource."""
+    words = words_of(segment)
+    if not words or words[-1] not in SHARED_RESOURCES:
+        return False
+    return not (words[-1] in {"session", "sess"} and ({"http", "client", "aiohttp", "httpx"} & set(words)))
