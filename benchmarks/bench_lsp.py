@@ -7,7 +7,7 @@ Three scenarios, each on a fresh pair of servers (``python -m perf_lsp serve`` w
 ``perf_lsp`` of ``--checkout``, default this checkout, and the baseline, ``ruff server``):
 
 - ``a``: the middle method (by position among the class's methods) of the largest class
-  of the stdlib's ``_pydecimal.py`` (``Decimal``, ~3,800 lines: one top-level statement);
+  of the stdlib's ``_pydecimal.py`` (``Decimal``, ~3,300 lines: one top-level statement);
 - ``b``: the middle method of the largest class of letta 0.16.8's
   ``letta/services/agent_manager.py``: 3,600 lines, 97% of them one class
   (``AgentManager``, 72 methods of database and agent-state service code: the kind of
