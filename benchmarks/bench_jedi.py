@@ -1,11 +1,11 @@
 """Time jedi's part of a check: the CLI's resolver per file and the server's refine pass.
 
-    python benchmarks/bench_jedi.py [--repeat 3]
+    python benchmarks/bench_jedi.py [--repeat 3] [--part cli|refine]
 
 Builds a small workspace in a temporary folder (a service whose findings need
 types: a model imported from another module of the project, one returned by a
-factory, an ``AsyncSession``, numpy and requests objects), then prints, in one
-fresh process:
+factory, an ``AsyncSession``, numpy and requests objects), then prints, in a
+fresh process, one of (``--part``; each pays jedi's start):
 
 - ``cli``: ``Engine.analyze`` with a new :class:`~perf_lsp.analysis.resolve.TypeResolver`
   per file, as ``perf-lsp check`` runs, for every file in turn: the first file

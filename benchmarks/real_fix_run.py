@@ -33,7 +33,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,14 +44,9 @@ from perf_lsp.engine import Engine  # noqa: E402
 from perf_lsp.files import FileError, discover, read_source  # noqa: E402
 from perf_lsp.settings import Settings  # noqa: E402
 
-# (distribution, version, import package inside the wheel), as in docs/real-code-review.md
-PROJECTS = [
-    ("letta", "0.16.8", "letta"),
-    ("khoj", "1.42.10", "khoj"),
-    ("txtai", "9.14.0", "txtai"),
-    ("open-webui", "0.12.4", "open_webui"),
-    ("langchain-community", "0.4.2", "langchain_community"),
-]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from projects import DEFAULT_CACHE, PROJECTS, fetch  # noqa: E402  (benchmarks/projects.py)
+
 JEDI_BUDGET = 10.0
 
 
@@ -73,25 +67,6 @@ class Outcome:
     check_s: float = 0.0
     fix_s: float = 0.0
     slowest: tuple[float, str, float] = (0.0, "", 0.0)  # fix seconds, file, that file's check seconds
-
-
-def fetch(cache: Path, dist: str, version: str, package: str) -> Path:
-    """The unzipped package folder of ``dist==version``; downloads and unzips the wheel when missing."""
-    target = cache / "src" / f"{dist}-{version}"
-    if not (target / package).is_dir():
-        wheels = cache / "wheels"
-        wheels.mkdir(parents=True, exist_ok=True)
-        found = list(wheels.glob(f"{dist.replace('-', '_')}-{version}-*.whl"))
-        if not found:
-            subprocess.run(
-                [sys.executable, "-m", "pip", "download", "--no-deps", "-q", f"{dist}=={version}", "-d", str(wheels)],
-                check=True,
-            )
-            found = list(wheels.glob(f"{dist.replace('-', '_')}-{version}-*.whl"))
-        target.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(found[0]) as wheel:
-            wheel.extractall(target)
-    return target / package
 
 
 def _resolver(text: str, path: Path, jedi: bool):
@@ -209,7 +184,7 @@ def details(outcomes: list[Outcome]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "perf-lsp-real-code"))
+    parser.add_argument("--cache", default=str(DEFAULT_CACHE))
     parser.add_argument("--projects", help="comma-separated distributions (default: all five)")
     parser.add_argument("--no-jedi", action="store_true")
     parser.add_argument("--safe-only", action="store_true", help="only the safe-fix mode")
