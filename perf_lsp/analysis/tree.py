@@ -120,11 +120,20 @@ def inside(node: cst.CSTNode, ancestor: cst.CSTNode, parents: dict[cst.CSTNode, 
     return False
 
 
-def in_nested_scope(node: cst.CSTNode, func: cst.CSTNode, parents: dict[cst.CSTNode, cst.CSTNode]) -> bool:
-    """True when ``node`` sits in a function, lambda, class or comprehension nested in ``func``."""
+def in_nested_scope(
+    node: cst.CSTNode,
+    func: cst.CSTNode,
+    parents: dict[cst.CSTNode, cst.CSTNode],
+    kinds: tuple[type[cst.CSTNode], ...] = SCOPES,
+) -> bool:
+    """True when ``node`` sits in a function, lambda, class or comprehension nested in ``func``.
+
+    ``kinds``: the scopes that count (default :data:`SCOPES`; :data:`FUNCTION_BOUNDARIES`
+    leaves comprehensions out).
+    """
     current = parents.get(node)
     while current is not None and current is not func:
-        if isinstance(current, SCOPES):
+        if isinstance(current, kinds):
             return True
         current = parents.get(current)
     return False

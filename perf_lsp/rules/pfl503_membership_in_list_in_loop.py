@@ -7,7 +7,7 @@ import libcst as cst
 from perf_lsp.analysis.bindings import occurrences_in
 from perf_lsp.analysis.expressions import is_builtin_call, is_literal
 from perf_lsp.analysis.semantic import runs_before
-from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, inside, walk
+from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, in_nested_scope, inside, walk
 from perf_lsp.fix.codemod import replace_nodes
 from perf_lsp.fix.context import FixContext
 from perf_lsp.model import Applicability
@@ -147,7 +147,7 @@ class MembershipInListInLoop(Rule):
         for node, store in occurrences:
             if node is stores[0]:
                 continue
-            if _in_function_scope(node, func, parents):
+            if in_nested_scope(node, func, parents, FUNCTION_BOUNDARIES):
                 return  # a closure may read or change it at any time
             use = "mutate" if store else _use_kind(node, parents, self.ctx)
             if inside(node, loop, parents):
@@ -249,16 +249,6 @@ class MembershipInListInLoop(Rule):
             return replace_nodes(fctx.chunk, {anchor: cst.FlattenSentinel([prelude, new_anchor])})
 
         return build
-
-
-def _in_function_scope(node: cst.CSTNode, func: cst.CSTNode, parents) -> bool:
-    """True when ``node`` sits in a def, lambda or class nested in ``func``."""
-    current = parents.get(node)
-    while current is not None and current is not func:
-        if isinstance(current, FUNCTION_BOUNDARIES):
-            return True
-        current = parents.get(current)
-    return False
 
 
 def _beyond_first_iter(node: cst.CSTNode, for_in: cst.CompFor, ctx) -> bool:
