@@ -9,6 +9,7 @@ at the end every fix) equal those of a fresh analysis of the text.
 
 from __future__ import annotations
 
+import ast
 import random
 
 import pytest
@@ -63,46 +64,67 @@ def _class_lines(lines: list[str]) -> list[int]:
     return out or [i for i, line in enumerate(lines) if line.strip()]
 
 
+def _repair(lines: list[str]) -> list[str]:
+    """Replace the line a syntax error points at with ``pass`` (indented as the line before it), up to 3 times."""
+    for _ in range(3):
+        try:
+            ast.parse("".join(lines))
+            return lines
+        except SyntaxError as exc:
+            number = min(max((exc.lineno or 1) - 1, 0), len(lines) - 1)
+        before = next((lines[i] for i in range(number - 1, -1, -1) if lines[i].strip()), "")
+        indent = before[: len(before) - len(before.lstrip())]
+        if before.rstrip().endswith(":"):
+            indent += "    "
+        lines[number] = indent + "pass\n"
+    return lines
+
+
+DEFINITION = ("def ", "async def ", "class ", "@")
+
+
 def edit(text: str, op: tuple[int, int, int, int]) -> str:
     """``text`` after edit ``op`` = (kind, where, what, column), applied to a line inside the class.
 
-    Kinds: a statement after a line (its indentation, or one level deeper after a ``:``), a
-    character inserted (often breaking the syntax), characters deleted, a decorator before a
-    line, a whole member added, a line deleted, a line duplicated, the last break repaired
-    (a statement line restored by replacing the line with ``pass``).
+    Kinds: a statement after a line (its indentation, or one level deeper after a ``:``);
+    a character inserted (often breaking the syntax); characters deleted; a decorator, or a
+    whole member, before a definition; a line deleted or duplicated; a repair (the line a
+    syntax error points at becomes ``pass``).
     """
     kind, where, what, column = op
     lines = lines_of(text)
     if not lines:
         return text
     sites = _class_lines(lines)
+    kind %= 12
+    if kind in (5, 6):
+        sites = [i for i in sites if lines[i].lstrip().startswith(DEFINITION)] or sites
     i = sites[where % len(sites)]
     line = lines[i]
     body = line.rstrip("\r\n")
     ending = line[len(body):] or "\n"
     indent = body[: len(body) - len(body.lstrip())]
-    kind %= 8
-    if kind == 0:
+    if kind <= 2:
         deeper = "    " if body.rstrip().endswith(":") else ""
         new = indent + deeper + STATEMENTS[what % len(STATEMENTS)] + ending
         lines.insert(i + 1, new)
-    elif kind == 1:
+    elif kind == 3:
         at = column % (len(body) + 1)
         lines[i] = body[:at] + BREAKERS[what % len(BREAKERS)] + body[at:] + ending
-    elif kind == 2:
+    elif kind == 4:
         at = column % (len(body) + 1)
         lines[i] = body[:at] + body[at + 1 + what % 3 :] + ending
-    elif kind == 3:
+    elif kind == 5:
         lines.insert(i, indent + DECORATORS[what % len(DECORATORS)] + ending)
-    elif kind == 4:
+    elif kind == 6:
         member = MEMBERS[what % len(MEMBERS)]
         lines[i:i] = [indent + part + ending for part in member]
-    elif kind == 5:
+    elif kind == 7:
         del lines[i]
-    elif kind == 6:
+    elif kind == 8:
         lines.insert(i, line if line.endswith(("\n", "\r")) else line + ending)
     else:
-        lines[i] = indent + "pass" + ending
+        lines = _repair(lines)
     return "".join(lines)
 
 
@@ -125,7 +147,7 @@ def diagnostics_of(analysis) -> list[tuple]:
 
 
 OPS = st.lists(
-    st.tuples(st.integers(0, 7), st.integers(0, 500), st.integers(0, 50), st.integers(0, 200)), min_size=1, max_size=12
+    st.tuples(st.integers(0, 11), st.integers(0, 500), st.integers(0, 50), st.integers(0, 200)), min_size=1, max_size=12
 )
 
 
@@ -176,7 +198,7 @@ async def test_server_diagnostics_follow_random_edits_inside_a_class(server: Lan
     diagnostics = await open_document(server, uri, text)
     assert as_published(diagnostics, text) == expected_diagnostics(engine, text, SETTINGS)
     for version in range(2, 42):
-        op = (rnd.randrange(8), rnd.randrange(500), rnd.randrange(50), rnd.randrange(200))
+        op = (rnd.randrange(12), rnd.randrange(500), rnd.randrange(50), rnd.randrange(200))
         new = edit(text, op)
         old_lines, new_lines = lines_of(text), lines_of(new)
         first = 0

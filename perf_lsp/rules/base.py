@@ -75,17 +75,26 @@ class RuleContext:
 
     Built once per analysed chunk. ``qualified_name`` resolves through imports
     (the chunk's own, then the module's); it is the seam where jedi-based type
-    resolution will plug in.
+    resolution will plug in. ``local_imports``: the chunk's own imports when known
+    (a unit of a split class resolves through its whole class's); default: the
+    imports anywhere in ``text``.
     """
 
-    def __init__(self, module: cst.Module, module_ctx: ModuleContext, settings: Settings, text: str) -> None:
+    def __init__(
+        self,
+        module: cst.Module,
+        module_ctx: ModuleContext,
+        settings: Settings,
+        text: str,
+        local_imports: dict[str, str] | None = None,
+    ) -> None:
         self.module = module
         self.module_ctx = module_ctx
         self.settings = settings
         self.text = text
         self._parents: dict[cst.CSTNode, cst.CSTNode] = {}
         self._positions = None
-        self._local_imports: dict[str, str] | None = None
+        self._local_imports: dict[str, str] | None = local_imports
         self._memo: dict[tuple, object] = {}
 
     def run(self, rules: list["Rule"]) -> None:
