@@ -750,7 +750,9 @@ class Engine:
             result = self._lookup(key)
             if result is None:
                 imports = dict(key[2])
-                result = self._analyze(unit.text, unit.nodes, imports, unit.owns, context, settings, rules)
+                result = self._analyze(
+                    unit.text, unit.nodes, imports, unit.owns, context, settings, rules, unit.text + "\n" + unit.import_text
+                )
                 self._store(key, result, len(unit.text))
             done.append((unit, result))
             if result.error and result.error not in errors:
@@ -796,9 +798,14 @@ class Engine:
         context: ModuleContext,
         settings: Settings,
         rules: tuple[type[Rule], ...],
+        prefilter_text: str | None = None,
     ) -> ChunkResult:
-        """Prefilters, then libcst: the result of one chunk or unit (``imports``, ``owns``: see :func:`analyze_chunk`)."""
-        candidates = [rule for rule in rules if rule.applies_to(text, context, settings)]
+        """Prefilters, then libcst: the result of one chunk or unit (``imports``, ``owns``: see :func:`analyze_chunk`).
+
+        ``prefilter_text``: what the rules' text prefilters look at (default ``text``;
+        a unit's text and its class's import statements)."""
+        shown = text if prefilter_text is None else prefilter_text
+        candidates = [rule for rule in rules if rule.applies_to(shown, context, settings)]
         if candidates and nodes:
             summary = ChunkSummary(nodes, context, imports)
             candidates = [rule for rule in candidates if rule.wants(summary, settings)]

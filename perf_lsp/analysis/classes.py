@@ -78,6 +78,8 @@ class MemberFacts:
     shadows: bool
     imports: tuple[tuple[str, str], ...]
     class_loop: bool
+    import_text: str = ""
+    """Its import statements as code (:func:`ast.unparse`), one per line."""
 
 
 def member_facts(nodes: Sequence[ast.AST], header: bool = False) -> MemberFacts:
@@ -91,6 +93,7 @@ def member_facts(nodes: Sequence[ast.AST], header: bool = False) -> MemberFacts:
     stores: set[str] = set()
     calls: set[str] = set()
     imports: list[tuple[str, str]] = []
+    import_lines: list[str] = []
     shadows = mutable = False
     first = nodes[0] if nodes else None
     is_def = isinstance(first, (ast.FunctionDef, ast.AsyncFunctionDef)) and not header
@@ -121,6 +124,7 @@ def member_facts(nodes: Sequence[ast.AST], header: bool = False) -> MemberFacts:
                     stores.update(t.attr for t in targets if type(t) is ast.Attribute)
             elif kind is ast.Import or kind is ast.ImportFrom:
                 imports.extend(import_bindings(node))
+                import_lines.append(ast.unparse(node) + "\n")
                 if any((a.asname or a.name.split(".")[0]) in SHADOWED_BUILTINS for a in node.names):
                     shadows = True
             elif kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda):
@@ -167,6 +171,7 @@ def member_facts(nodes: Sequence[ast.AST], header: bool = False) -> MemberFacts:
         shadows=shadows,
         imports=tuple(imports),
         class_loop=class_loop,
+        import_text="".join(import_lines),
     )
 
 

@@ -26,7 +26,7 @@ import ast
 import copy
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from perf_lsp.analysis.classes import MemberFacts, class_imports, context, member_facts, splittable
@@ -132,13 +132,16 @@ class Unit:
     synthetic (a ``pass`` giving a header without body statements a body).
     ``nodes``: the :mod:`ast` nodes of the text (for the rules' prefilters);
     ``imports``: the class's imports (the whole statement's, as rules resolve
-    names through them), None when they must come from the whole statement.
+    names through them), None when they must come from the whole statement;
+    ``import_text``: the class's import statements as code, for the rules' text
+    prefilters (a rule may apply because a sibling imports a package).
     """
 
     text: str
     pieces: tuple[tuple[int, int, int, bool], ...]
     nodes: tuple[ast.AST, ...]
     imports: tuple[tuple[str, str], ...] | None
+    import_text: str = ""
 
     @property
     def owned(self) -> tuple[tuple[int, int], ...]:
@@ -177,8 +180,11 @@ def units(layout: ClassLayout, text: str) -> list[Unit] | None:
         return None
     lines = _LINE.findall(text)
     imports = class_imports([m.facts for m in layout.members])
+    import_text = "".join(m.facts.import_text for m in layout.members)
     found: list[Unit] = []
     _collect(layout, 0, (), lines, imports, found)
+    if import_text:
+        found = [replace(unit, import_text=import_text) for unit in found]
     layout._units = found
     return found
 
