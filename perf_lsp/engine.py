@@ -712,7 +712,7 @@ class Engine:
         cached = self._lookup(key)
         if cached is not None:
             return cached
-        parts = class_units(chunk.layout, chunk.text) if chunk.layout is not None else None
+        parts = class_units(chunk.layout, chunk.text, context.imports) if chunk.layout is not None else None
         if parts is None:
             result = self._analyze(chunk.text, chunk.nodes, None, None, context, settings, rules)
         else:

@@ -36,6 +36,12 @@ from perf_lsp.names import import_bindings
 SHADOWED_BUILTINS = frozenset({"list", "zip", "dict"})
 """Builtins whose rebinding anywhere in a statement turns off PFL201/PFL202 fixes there."""
 
+THREAD_LOCKS = frozenset(
+    f"{module}.{name}" for module in ("threading", "multiprocessing") for name in ("Lock", "RLock", "Condition", "Semaphore", "BoundedSemaphore")
+)
+"""What the thread-lock test of PFL301/PFL302 takes for a lock: ``name = <one of these>()`` anywhere in a class."""
+_LOCK_NAMES = frozenset(qn.rsplit(".", 1)[1] for qn in THREAD_LOCKS)
+
 CALL_DEPTH = 3
 """How many ``self.m(...)`` calls deep PFL701 follows a mutable default argument."""
 
@@ -49,13 +55,18 @@ class MemberFacts:
     """What one class-body statement (a member) offers its siblings and reads from them.
 
     Names only, from :mod:`ast`: ``name``: the ``def``/``class`` name (None for other
-    statements); ``reads``: attribute names read or written on a plain name
-    (``self.x``, ``other.y``: ``x``, ``y``); ``mentions``: every attribute name;
-    ``assigns``: attribute names assigned or deleted anywhere in it, names bound by
-    ``name = call(...)`` anywhere, and, for a statement that is not a definition,
-    the names it binds at class level; ``stores``: attribute names assigned from a
+    statements); ``reads``: ``self`` attributes whose type or value a rule may
+    look up in their assignments (receivers, see :func:`_self_facts`);
+    ``self_mentions``: every ``self`` attribute it uses; ``mentions``: every attribute name;
+    ``reads``, ``calls`` and ``stores`` count only attributes of the first
+    parameter (``self``) of a method at class level (the receivers the rules
+    follow into siblings); ``assigns``: attribute names assigned or deleted anywhere in it, names bound by
+    ``name = mod.Lock(...)`` (a call whose last name is a lock class of
+    :data:`THREAD_LOCKS`) anywhere, and, for a statement that is not a definition,
+    the names it binds at class level; ``named_calls``: (name, callee) of
+    ``name = callee(...)`` with a bare callee (a lock when an import makes it one); ``stores``: ``self`` attributes assigned from a
     name, ``or``/``if`` expression (where a mutable default may be kept);
-    ``calls``: ``m`` of ``name.m(...)`` calls; ``private``: private methods it
+    ``calls``: ``m`` of ``self.m(...)`` calls; ``private``: private methods it
     defines at class level (``_m``, not ``__m__``); ``is_async``: it defines an
     ``async def`` at class level; ``mutable_default``: a function in it has a
     default that may be mutable; ``shadows``: it binds one of
@@ -68,9 +79,11 @@ class MemberFacts:
     is_def: bool
     is_class: bool
     reads: frozenset[str]
+    self_mentions: frozenset[str]
     mentions: frozenset[str]
     assigns: frozenset[str]
     stores: frozenset[str]
+    named_calls: frozenset[tuple[str, str]]
     calls: frozenset[str]
     private: frozenset[str]
     is_async: bool
@@ -92,6 +105,8 @@ def member_facts(nodes: Sequence[ast.AST], header: bool = False) -> MemberFacts:
     assigns: set[str] = set()
     stores: set[str] = set()
     calls: set[str] = set()
+    self_mentions: set[str] = set()
+    named_calls: set[tuple[str, str]] = set()
     imports: list[tuple[str, str]] = []
     import_lines: list[str] = []
     shadows = mutable = False
@@ -104,24 +119,21 @@ def member_facts(nodes: Sequence[ast.AST], header: bool = False) -> MemberFacts:
             kind = type(node)
             if kind is ast.Attribute:
                 mentions.add(node.attr)
-                if type(node.value) is ast.Name:
-                    reads.add(node.attr)
                 if type(node.ctx) is not ast.Load:
                     assigns.add(node.attr)
-            elif kind is ast.Call:
-                func = node.func
-                if type(func) is ast.Attribute and type(func.value) is ast.Name:
-                    calls.add(func.attr)
             elif kind is ast.Name:
                 if type(node.ctx) is not ast.Load and node.id in SHADOWED_BUILTINS:
                     shadows = True
             elif kind is ast.Assign or kind is ast.AnnAssign:
                 value = node.value
                 targets = node.targets if kind is ast.Assign else [node.target]
-                if isinstance(value, (ast.Call, ast.Await)):
-                    assigns.update(t.id for t in targets if type(t) is ast.Name)
-                if isinstance(value, (ast.Name, ast.BoolOp, ast.IfExp)):
-                    stores.update(t.attr for t in targets if type(t) is ast.Attribute)
+                if type(value) is ast.Call:
+                    callee = value.func
+                    names = [t.id for t in targets if type(t) is ast.Name]
+                    if type(callee) is ast.Attribute and callee.attr in _LOCK_NAMES:
+                        assigns.update(names)
+                    elif type(callee) is ast.Name:
+                        named_calls.update((name, callee.id) for name in names)
             elif kind is ast.Import or kind is ast.ImportFrom:
                 imports.extend(import_bindings(node))
                 import_lines.append(ast.unparse(node) + "\n")
@@ -148,6 +160,7 @@ def member_facts(nodes: Sequence[ast.AST], header: bool = False) -> MemberFacts:
     class_loop = False
     if not header:
         for definition in _class_level_defs(nodes):
+            _self_facts(definition, reads, self_mentions, calls, stores)
             if isinstance(definition, ast.AsyncFunctionDef):
                 is_async = True
             if definition.name.startswith("_") and not definition.name.startswith("__"):
@@ -161,9 +174,11 @@ def member_facts(nodes: Sequence[ast.AST], header: bool = False) -> MemberFacts:
         is_def=is_def,
         is_class=is_class,
         reads=frozenset(reads),
+        self_mentions=frozenset(self_mentions),
         mentions=frozenset(mentions),
         assigns=frozenset(assigns),
         stores=frozenset(stores),
+        named_calls=frozenset(named_calls),
         calls=frozenset(calls),
         private=frozenset(private),
         is_async=is_async,
@@ -173,6 +188,70 @@ def member_facts(nodes: Sequence[ast.AST], header: bool = False) -> MemberFacts:
         class_loop=class_loop,
         import_text="".join(import_lines),
     )
+
+
+def _self_facts(
+    method: ast.FunctionDef | ast.AsyncFunctionDef, reads: set[str], mentions: set[str], calls: set[str], stores: set[str]
+) -> None:
+    """Add what ``method`` (a class-level ``def``) does with attributes of its first parameter (``self``), in its
+    body and in the functions nested in it.
+
+    ``reads``: the attributes a rule may type from their assignments in other
+    members: the root of a receiver chain (``self.x`` in ``self.x.m(...)``,
+    ``self.x.y.m(...)``, ``self.x[k].m()``), of a value bound to a name or an
+    attribute (``m = self.x``, ``m = await self.x.get()``, ``with self.x as m``), of a
+    ``with`` item (``with self._lock:``) or an augmented assignment's target
+    (``self.text += s``); ``mentions``: every ``self.x``.
+    """
+    args = method.args
+    first = (args.posonlyargs or args.args or [None])[0]
+    if first is None:
+        return
+    owner = first.arg
+
+    def root(expr: ast.AST | None) -> None:
+        while expr is not None:
+            kind = type(expr)
+            if kind is ast.Attribute:
+                value = expr.value
+                if type(value) is ast.Name and value.id == owner:
+                    reads.add(expr.attr)
+                    return
+                expr = value
+            elif kind is ast.Call:
+                expr = expr.func
+            elif kind is ast.Subscript:
+                expr = expr.value
+            elif kind is ast.Await:
+                expr = expr.value
+            else:
+                return
+
+    for node in ast.walk(method):
+        kind = type(node)
+        if kind is ast.Attribute:
+            value = node.value
+            if type(value) is ast.Name and value.id == owner:
+                mentions.add(node.attr)
+        elif kind is ast.Call:
+            func = node.func
+            if type(func) is ast.Attribute:
+                if type(func.value) is ast.Name and func.value.id == owner:
+                    calls.add(func.attr)
+                root(func.value)
+        elif kind is ast.Assign or kind is ast.AnnAssign:
+            root(node.value)
+            if isinstance(node.value, (ast.Name, ast.BoolOp, ast.IfExp)):
+                targets = node.targets if kind is ast.Assign else [node.target]
+                stores.update(
+                    t.attr for t in targets if type(t) is ast.Attribute and type(t.value) is ast.Name and t.value.id == owner
+                )
+        elif kind is ast.AugAssign:
+            root(node.target)
+        elif kind is ast.withitem:
+            root(node.context_expr)
+        elif kind is ast.NamedExpr:
+            root(node.value)
 
 
 def _class_level_defs(nodes: Iterable[ast.AST]) -> Iterable[ast.FunctionDef | ast.AsyncFunctionDef]:
@@ -225,16 +304,28 @@ def splittable(members: Sequence[MemberFacts]) -> bool:
     return not any(facts.class_loop for facts in members)
 
 
-def context(owned: Iterable[int], members: Sequence[MemberFacts], header: MemberFacts | None = None) -> set[int]:
-    """The indices of the members a unit made of members ``owned`` must be analysed with (``owned`` included).
+@dataclass(frozen=True)
+class ClassIndex:
+    """The members of one class by the names they offer, for :func:`context`; build it with :func:`class_index`."""
 
-    ``header``: the class header's facts (decorators, bases), read by every unit.
-    The closure of the reads the module docstring lists: a member is expanded (its
-    own reads followed) when included for the value it assigns or the method it
-    defines; included for other reasons (a caller of a private method, a mention of
-    a stored attribute, a rebinding of ``list``) it is only read, not followed.
+    members: tuple[MemberFacts, ...]
+    header: MemberFacts | None
+    assigners: dict[str, tuple[int, ...]]
+    definers: dict[str, tuple[int, ...]]
+    readers: dict[str, tuple[int, ...]]
+    mentioners: dict[str, tuple[int, ...]]
+    shadowing: tuple[int, ...]
+
+
+def class_index(
+    members: Sequence[MemberFacts], header: MemberFacts | None = None, lock_aliases: frozenset[str] = frozenset()
+) -> ClassIndex:
+    """Index ``members`` (a class's, in order) for :func:`context`.
+
+    ``header``: the class header's facts (decorators, bases), read by every unit;
+    ``lock_aliases``: names the module's or the class's imports bind to a lock
+    class of :data:`THREAD_LOCKS` (``from threading import Lock``).
     """
-    owned = list(owned)
     assigners: dict[str, list[int]] = {}
     definers: dict[str, list[int]] = {}
     readers: dict[str, list[int]] = {}
@@ -242,14 +333,44 @@ def context(owned: Iterable[int], members: Sequence[MemberFacts], header: Member
     for index, facts in enumerate(members):
         for name in facts.assigns:
             assigners.setdefault(name, []).append(index)
+        for name, callee in facts.named_calls:
+            if callee in lock_aliases:
+                assigners.setdefault(name, []).append(index)
         if facts.is_def and facts.name is not None:
             definers.setdefault(facts.name, []).append(index)
-        for name in facts.reads:
+        for name in facts.self_mentions:
             readers.setdefault(name, []).append(index)
         for name in facts.mentions:
             mentioners.setdefault(name, []).append(index)
+
+    def frozen(table: dict[str, list[int]]) -> dict[str, tuple[int, ...]]:
+        return {name: tuple(indices) for name, indices in table.items()}
+
+    return ClassIndex(
+        tuple(members),
+        header,
+        frozen(assigners),
+        frozen(definers),
+        frozen(readers),
+        frozen(mentioners),
+        tuple(i for i, facts in enumerate(members) if facts.shadows),
+    )
+
+
+def context(owned: Iterable[int], index: ClassIndex) -> set[int]:
+    """The indices of the members a unit made of members ``owned`` must be analysed with (``owned`` included).
+
+    The closure of the reads the module docstring lists: a member is expanded (its
+    own reads followed) when included for the value it assigns or the method it
+    defines; included for other reasons (a caller of a private method, a mention of
+    a stored attribute, a rebinding of ``list``) it is only read, not followed.
+    """
+    owned = list(owned)
+    members = index.members
+    header = index.header
+    assigners, definers, readers, mentioners = index.assigners, index.definers, index.readers, index.mentioners
     included: set[int] = set(owned)
-    included.update(i for i, facts in enumerate(members) if facts.shadows)
+    included.update(index.shadowing)
     expanded: set[int] = set()
     followed: dict[int, int] = {}  # member -> the least call depth its calls were followed at
     seen_reads: set[str] = set()
@@ -258,12 +379,12 @@ def context(owned: Iterable[int], members: Sequence[MemberFacts], header: Member
     if header is not None:
         queue.append((-1, None))
     while queue:
-        index, depth = queue.pop()
-        facts = header if index < 0 else members[index]
-        if index >= 0:
-            included.add(index)
-        if index not in expanded:
-            expanded.add(index)
+        number, depth = queue.pop()
+        facts = header if number < 0 else members[number]
+        if number >= 0:
+            included.add(number)
+        if number not in expanded:
+            expanded.add(number)
             for name in facts.reads - seen_reads:
                 seen_reads.add(name)
                 queue.extend((other, None) for other in assigners.get(name, ()))
@@ -276,8 +397,8 @@ def context(owned: Iterable[int], members: Sequence[MemberFacts], header: Member
         if facts.mutable_default or depth:  # a mutable value may be stored in an attribute here
             for name in facts.stores:
                 included.update(readers.get(name, ()))
-        if depth < CALL_DEPTH and followed.get(index, CALL_DEPTH + 1) > depth:
-            followed[index] = depth
+        if depth < CALL_DEPTH and followed.get(number, CALL_DEPTH + 1) > depth:
+            followed[number] = depth
             for name in facts.calls:
                 queue.extend((other, depth + 1) for other in definers.get(name, ()))
     return included

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
-from perf_lsp.analysis.classes import MemberFacts, class_imports, context, member_facts, splittable
+from perf_lsp.analysis.classes import THREAD_LOCKS, MemberFacts, class_imports, class_index, context, member_facts, splittable
 
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")  # lines as the tokenizer counts them
@@ -78,7 +78,7 @@ class ClassLayout:
     node: ast.ClassDef
     header_end: int
     members: tuple[Member, ...]
-    _units: "list[Unit] | None" = field(default=None, repr=False)
+    _units: "dict[frozenset[str], list[Unit]]" = field(default_factory=dict, repr=False)
 
     @cached_property
     def header_facts(self) -> MemberFacts:
@@ -168,24 +168,29 @@ class Unit:
         return line - piece[0] + piece[1]
 
 
-def units(layout: ClassLayout, text: str) -> list[Unit] | None:
+def units(layout: ClassLayout, text: str, module_imports: Sequence[tuple[str, str]] = ()) -> list[Unit] | None:
     """The units of the top-level class ``layout``, whose chunk's text is ``text``; None when it does not split.
 
-    Cached on the layout (it is rebuilt whenever its class changes).
+    ``module_imports``: (local name, qualified name) of the module's imports (which
+    names are lock classes). Cached on the layout (rebuilt whenever its class
+    changes), per set of lock aliases.
     """
-    if layout._units is not None:
-        return layout._units or None
     if not layout.splittable():
-        layout._units = []
         return None
+    facts = [m.facts for m in layout.members]
+    imports = class_imports(facts)
+    every = [*module_imports, *(pair for f in facts for pair in f.imports)]
+    aliases = frozenset(local for local, qualified in every if qualified in THREAD_LOCKS)
+    found = layout._units.get(aliases)
+    if found is not None:
+        return found
     lines = _LINE.findall(text)
-    imports = class_imports([m.facts for m in layout.members])
-    import_text = "".join(m.facts.import_text for m in layout.members)
-    found: list[Unit] = []
-    _collect(layout, 0, (), lines, imports, found)
+    import_text = "".join(f.import_text for f in facts)
+    found = []
+    _collect(layout, 0, (), lines, imports, aliases, found)
     if import_text:
         found = [replace(unit, import_text=import_text) for unit in found]
-    layout._units = found
+    layout._units[aliases] = found
     return found
 
 
@@ -195,6 +200,7 @@ def _collect(
     outer: tuple[tuple[tuple[int, int], tuple[ast.AST, ...]], ...],
     lines: Sequence[str],
     imports: tuple[tuple[str, str], ...] | None,
+    aliases: frozenset[str],
     found: list[Unit],
 ) -> None:
     """Add the units of ``layout`` (its line 1 is chunk line ``base + 1``) to ``found``.
@@ -206,16 +212,17 @@ def _collect(
     header = ((base + 1, layout.header_end), layout.header_nodes)
     around = (*outer, header)
     own_header = [i for i, m in enumerate(members) if not m.is_unit]
-    chosen = context(own_header, facts, layout.header_facts) if own_header else context([], facts, layout.header_facts)
+    index = class_index(facts, layout.header_facts, aliases)
+    chosen = context(own_header, index)
     found.append(_unit(layout, base, outer, header, chosen, set(own_header), True, lines, imports))
-    for index, member in enumerate(members):
+    for number, member in enumerate(members):
         if not member.is_unit:
             continue
         if member.layout is not None:
-            _collect(member.layout, base + member.start - 1, around, lines, imports, found)
+            _collect(member.layout, base + member.start - 1, around, lines, imports, aliases, found)
             continue
-        chosen = context([index], facts, layout.header_facts)
-        found.append(_unit(layout, base, outer, header, chosen, {index}, False, lines, imports))
+        chosen = context([number], index)
+        found.append(_unit(layout, base, outer, header, chosen, {number}, False, lines, imports))
 
 
 def _unit(
