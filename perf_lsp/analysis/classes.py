@@ -58,6 +58,7 @@ class MemberFacts:
     statements); ``reads``: ``self`` attributes whose type or value a rule may
     look up in their assignments (receivers, see :func:`_self_facts`);
     ``self_mentions``: every ``self`` attribute it uses; ``mentions``: every attribute name;
+    ``deep_mentions``: those inside functions or classes nested in a ``def``;
     ``reads``, ``calls`` and ``stores`` count only attributes of the first
     parameter (``self``) of a method at class level (the receivers the rules
     follow into siblings); ``assigns``: attribute names assigned or deleted anywhere in it, names bound by
@@ -81,6 +82,7 @@ class MemberFacts:
     reads: frozenset[str]
     self_mentions: frozenset[str]
     mentions: frozenset[str]
+    deep_mentions: frozenset[str]
     assigns: frozenset[str]
     stores: frozenset[str]
     named_calls: frozenset[tuple[str, str]]
@@ -175,6 +177,7 @@ def member_facts(nodes: Sequence[ast.AST], header: bool = False) -> MemberFacts:
         is_class=is_class,
         reads=frozenset(reads),
         self_mentions=frozenset(self_mentions),
+        deep_mentions=frozenset(_nested_mentions(nodes)) if is_def else frozenset(),
         mentions=frozenset(mentions),
         assigns=frozenset(assigns),
         stores=frozenset(stores),
@@ -252,6 +255,16 @@ def _self_facts(
             root(node.context_expr)
         elif kind is ast.NamedExpr:
             root(node.value)
+
+
+def _nested_mentions(nodes: Sequence[ast.AST]) -> set[str]:
+    """Attribute names mentioned inside the functions, lambdas and classes nested in the ``def`` s ``nodes``."""
+    found: set[str] = set()
+    for node in nodes:
+        for inner in ast.walk(node):
+            if inner is not node and isinstance(inner, (*_FUNCTIONS, ast.ClassDef)):
+                found.update(n.attr for n in ast.walk(inner) if isinstance(n, ast.Attribute))
+    return found
 
 
 def _class_level_defs(nodes: Iterable[ast.AST]) -> Iterable[ast.FunctionDef | ast.AsyncFunctionDef]:
@@ -357,8 +370,14 @@ def class_index(
     )
 
 
-def context(owned: Iterable[int], index: ClassIndex) -> set[int]:
-    """The indices of the members a unit made of members ``owned`` must be analysed with (``owned`` included).
+def context(owned: Iterable[int], index: ClassIndex) -> tuple[set[int], dict[int, set[str]]]:
+    """The members a unit made of members ``owned`` must be analysed with: (indices, ``owned`` included;
+    stubs: index -> private method names).
+
+    A *stub* stands for a method that calls a private method of the unit (``runs_once``
+    asks whether only set-up code calls it): its decorators and signature, and a body
+    that mentions those names, which is all that question reads; a method nested
+    functions of which mention them is included whole instead.
 
     The closure of the reads the module docstring lists: a member is expanded (its
     own reads followed) when included for the value it assigns or the method it
@@ -371,6 +390,7 @@ def context(owned: Iterable[int], index: ClassIndex) -> set[int]:
     assigners, definers, readers, mentioners = index.assigners, index.definers, index.readers, index.mentioners
     included: set[int] = set(owned)
     included.update(index.shadowing)
+    stubs: dict[int, set[str]] = {}
     expanded: set[int] = set()
     followed: dict[int, int] = {}  # member -> the least call depth its calls were followed at
     seen_reads: set[str] = set()
@@ -389,7 +409,14 @@ def context(owned: Iterable[int], index: ClassIndex) -> set[int]:
                 seen_reads.add(name)
                 queue.extend((other, None) for other in assigners.get(name, ()))
             for name in facts.private:
-                included.update(mentioners.get(name, ()))
+                for other in mentioners.get(name, ()):
+                    caller = members[other]
+                    if caller.is_class:
+                        continue  # its methods are not the class's: never callers
+                    if caller.is_def and name not in caller.deep_mentions:
+                        stubs.setdefault(other, set()).add(name)
+                    else:
+                        included.add(other)
         if depth is None:
             depth = 0 if (facts.is_async or facts.mutable_default) else None
         if depth is None:
@@ -401,7 +428,7 @@ def context(owned: Iterable[int], index: ClassIndex) -> set[int]:
             followed[number] = depth
             for name in facts.calls:
                 queue.extend((other, depth + 1) for other in definers.get(name, ()))
-    return included
+    return included, {i: names for i, names in stubs.items() if i not in included}
 
 
 def class_imports(members: Sequence[MemberFacts]) -> tuple[tuple[str, str], ...] | None:

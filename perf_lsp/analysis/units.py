@@ -58,11 +58,31 @@ class Member:
         """A definition (``def``, ``async def``, ``class``): a unit of its own, not part of the header."""
         return len(self.nodes) == 1 and isinstance(self.nodes[0], (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
 
+    @cached_property
+    def signature(self) -> tuple[int, str, str] | None:
+        """For a ``def`` whose body starts on a line of its own: (its last header line, in its class's lines;
+        its body's indentation; its first parameter), else None."""
+        node = self.nodes[0] if len(self.nodes) == 1 else None
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or not node.body:
+            return None
+        first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+        inner = node.body[0]
+        body = min([inner.lineno, *(d.lineno for d in getattr(inner, "decorator_list", ()))])
+        if body <= node.lineno:
+            return None
+        args = node.args
+        param = (args.posonlyargs or args.args or [None])[0]
+        indent = " " * inner.col_offset
+        return self.start + body - first - 1, indent, param.arg if param is not None else "self"
+
     def moved(self, delta: int) -> "Member":
         """The same member ``delta`` lines further down its class."""
         moved = Member(self.start + delta, self.end + delta, self.nodes, self.layout)
         if "facts" in self.__dict__:
             moved.__dict__["facts"] = self.__dict__["facts"]
+        if "signature" in self.__dict__ and self.__dict__["signature"] is not None:
+            end, indent, param = self.__dict__["signature"]
+            moved.__dict__["signature"] = (end + delta, indent, param)
         return moved
 
 
@@ -213,16 +233,16 @@ def _collect(
     around = (*outer, header)
     own_header = [i for i, m in enumerate(members) if not m.is_unit]
     index = class_index(facts, layout.header_facts, aliases)
-    chosen = context(own_header, index)
-    found.append(_unit(layout, base, outer, header, chosen, set(own_header), True, lines, imports))
+    chosen, stubs = context(own_header, index)
+    found.append(_unit(layout, base, outer, header, chosen, stubs, set(own_header), True, lines, imports))
     for number, member in enumerate(members):
         if not member.is_unit:
             continue
         if member.layout is not None:
             _collect(member.layout, base + member.start - 1, around, lines, imports, aliases, found)
             continue
-        chosen = context([number], index)
-        found.append(_unit(layout, base, outer, header, chosen, {number}, False, lines, imports))
+        chosen, stubs = context([number], index)
+        found.append(_unit(layout, base, outer, header, chosen, stubs, {number}, False, lines, imports))
 
 
 def _unit(
@@ -231,24 +251,40 @@ def _unit(
     outer: tuple,
     header: tuple[tuple[int, int], tuple[ast.AST, ...]],
     chosen: set[int],
+    stubs: dict[int, set[str]],
     owned: set[int],
     owns_header: bool,
     lines: Sequence[str],
     imports: tuple[tuple[str, str], ...] | None,
 ) -> Unit:
-    spans: list[tuple[int, int, bool]] = [(start, count, False) for (start, count), _ in outer]
+    # (chunk line, count, owned) of document lines, or (0, 0, synthetic text)
+    spans: list[tuple[int, int, bool | str]] = [(start, count, False) for (start, count), _ in outer]
     nodes: list[ast.AST] = [node for _, header_nodes in outer for node in header_nodes]
     spans.append((header[0][0], header[0][1], owns_header))
     nodes.extend(header[1])
-    for index in sorted(chosen):
+    chosen = chosen | {i for i in stubs if layout.members[i].signature is None}  # a one-line def: whole
+    for index in sorted(chosen | set(stubs)):
         member = layout.members[index]
-        spans.append((base + member.start, member.end - member.start + 1, index in owned))
-        nodes.extend(member.nodes)
+        if index in chosen:
+            spans.append((base + member.start, member.end - member.start + 1, index in owned))
+            nodes.extend(member.nodes)
+            continue
+        end, indent, param = member.signature  # type: ignore[misc]  # a stub: signature and a mention
+        spans.append((base + member.start, end - member.start + 1, False))
+        last = lines[base + end - 1]
+        newline = "\r\n" if last.endswith("\r\n") else "\r" if last.endswith("\r") else "\n"
+        spans.append((0, 0, "".join(f"{indent}{param}.{name}{newline}" for name in sorted(stubs[index]))))
     pieces: list[tuple[int, int, int, bool]] = []
     parts: list[str] = []
     line = 1
     for start, count, is_owned in spans:
-        pieces.append((line, start, count, is_owned))
+        if not start:  # synthetic
+            text = str(is_owned)
+            pieces.append((line, 0, text.count("\n") + text.count("\r") - text.count("\r\n"), False))
+            parts.append(text)
+            line += pieces[-1][2]
+            continue
+        pieces.append((line, start, count, bool(is_owned)))
         parts.extend(lines[start - 1 : start - 1 + count])
         line += count
     if len(spans) == len(outer) + 1:  # a header alone: give it a body
