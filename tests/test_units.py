@@ -222,3 +222,94 @@ async def test_server_diagnostics_follow_random_edits_inside_a_class(server: Lan
         text = new
         diagnostics = await published(server, uri, version, since)
         assert as_published(diagnostics, text) == expected_diagnostics(engine, text, SETTINGS), (version, op)
+
+
+# -- what a keystroke re-parses ------------------------------------------------------------------------
+def _parsed(monkeypatch) -> list[str]:
+    """The texts libcst parses from now on (the engine's per-unit analysis)."""
+    import perf_lsp.engine as engine_module
+
+    texts: list[str] = []
+    real = engine_module.analyze_chunk
+
+    def spy(text, *args, **kwargs):
+        texts.append(text)
+        return real(text, *args, **kwargs)
+
+    monkeypatch.setattr(engine_module, "analyze_chunk", spy)
+    return texts
+
+
+def _typed(text: str, anchor: str, typed: str) -> str:
+    at = text.index(anchor) + len(anchor)
+    return text[:at] + typed + text[at:]
+
+
+def test_a_keystroke_in_a_method_parses_that_method_only(monkeypatch):
+    """Typing in ``ask`` parses one unit: ``ask`` after its class's header line, no other member."""
+    engine = Engine()
+    analysis = engine.analyze(DOC, SETTINGS)
+    texts = _parsed(monkeypatch)
+    text = _typed(DOC, "        client = OpenAI(", "")
+    text = _typed(text, "    def ask(self, prompt):\n", "        n = len(prompt)\n")
+    analysis = engine.analyze(text, SETTINGS, previous=analysis)
+    assert len(texts) == 1
+    assert texts[0].startswith("class Service:\n    def ask(self, prompt):\n        n = len(prompt)\n")
+    assert "def embed" not in texts[0] and "def __init__" not in texts[0]
+    assert diagnostics_of(analysis) == diagnostics_of(Engine().analyze(text, SETTINGS))
+
+
+def test_editing_init_rechecks_the_members_that_read_what_it_assigns(monkeypatch):
+    """``self.model = ...`` in ``__init__`` types ``self.model.encode`` in ``embed``: editing ``__init__`` parses
+    ``embed`` again (with ``__init__`` in its text), not ``ask``, which reads nothing ``__init__`` sets."""
+    engine = Engine()
+    analysis = engine.analyze(DOC, SETTINGS)
+    texts = _parsed(monkeypatch)
+    text = DOC.replace('self.model = SentenceTransformer("all-MiniLM-L6-v2")', "self.model = make_model()", 1)
+    analysis = engine.analyze(text, SETTINGS, previous=analysis)
+    owners = [t for t in texts if "def embed" in t]
+    assert owners and all("self.model = make_model()" in t for t in owners)
+    assert not any("def ask" in t for t in texts)
+    fresh = Engine().analyze(text, SETTINGS)
+    assert diagnostics_of(analysis) == diagnostics_of(fresh)
+    assert ("PFL201", 31) not in {(d.code, d.range.start.line) for d in fresh.diagnostics}  # no longer a model
+
+
+def test_an_edit_inside_a_member_does_not_parse_the_whole_class(monkeypatch):
+    """The incremental split parses the edited member after its class's header line, not the class."""
+    import perf_lsp.source as source
+
+    engine = Engine()
+    analysis = engine.analyze(DOC, SETTINGS)
+    parsed: list[str] = []
+    real = source.ast.parse
+
+    def spy(text, *args, **kwargs):
+        parsed.append(text)
+        return real(text, *args, **kwargs)
+
+    monkeypatch.setattr(source.ast, "parse", spy)
+    text = _typed(DOC, "        self.items = []\n", "        self.extra = 1\n")
+    split = source.split_incremental(lines_of(DOC), source.SplitResult(analysis.chunks, analysis.context, None), lines_of(text))
+    monkeypatch.undo()
+    assert split is not None
+    assert parsed and all("def embed" not in t for t in parsed)
+    assert [(c.start, c.end, c.text) for c in split.chunks] == [
+        (c.start, c.end, c.text) for c in source.split_document(text).chunks
+    ]
+
+
+def test_a_nested_class_splits_too(monkeypatch):
+    """Typing in a method of the nested class parses that method after both class header lines (and the units
+    whose receivers it may assign, ``self.model`` here: ``embed``'s), not the others."""
+    engine = Engine()
+    analysis = engine.analyze(DOC, SETTINGS)
+    texts = _parsed(monkeypatch)
+    text = _typed(DOC, "        def run(self, texts):\n", "            n = 1\n")
+    analysis = engine.analyze(text, SETTINGS, previous=analysis)
+    assert any(
+        t.startswith("class Service:\n    class Inner:\n") and "        def run(self, texts):\n            n = 1\n" in t
+        for t in texts
+    )
+    assert not any("def ask" in t or "def build" in t for t in texts)
+    assert diagnostics_of(analysis) == diagnostics_of(Engine().analyze(text, SETTINGS))
