@@ -5,7 +5,10 @@
 parses the rest with libcst one statement at a time and runs the rules over each
 in a single batched traversal. Per-statement results are cached by the
 statement's text (plus the module's imports and the settings), so after an edit
-only the edited statement is parsed and checked again.
+only the edited statement is parsed and checked again. A class is analysed unit by
+unit (its header, each method, nested classes likewise; :mod:`perf_lsp.analysis.units`),
+each unit with the members it reads (:mod:`perf_lsp.analysis.classes`) and cached by
+that text, so a keystroke inside a method parses that method, not the class.
 
 Fixes are built on request (``Analysis.fix``): a rule's codemod rewrites its
 statement's CST, may add module-level definitions and imports, and the change is

@@ -1,7 +1,10 @@
 """Splitting a document into top-level statements ("chunks").
 
 Analysis works per top-level statement so that one edited function is re-parsed
-and re-checked alone: a chunk's results are cached by its text. Splitting uses
+and re-checked alone: a chunk's results are cached by its text. A class goes
+further: it is split into its header and its members (``Chunk.layout``, see
+:mod:`perf_lsp.analysis.units`), and an edit that stays inside one member is
+re-split by parsing that member alone (after its class's header lines). Splitting uses
 :func:`ast.parse` (C-speed: ~33 ms on 6,400 lines) for statement line spans; when
 the document does not parse (the user is mid-edit), a line-based fallback still
 finds the statements around the broken one, and the broken one is skipped.
