@@ -5,15 +5,15 @@ look past the member they report in, at its siblings, through the class's libcst
 tree:
 
 - the value a sibling assigns to ``self.x`` (or a class-level ``x = ...``/``x: T``),
-  to type a receiver ``self.x`` (PFL201, PFL202, PFL204, the thread-lock test of
-  PFL301/302), or to prove ``self.x`` a string (PFL402), following the values'
+  to type a receiver ``self.x`` (PFL201, PFL202, PFL204, the held-thread-lock
+  test of PFL303/PFL304), or to prove ``self.x`` a string (PFL402), following the values'
   own ``self.y`` receivers in turn;
 - the ``def m`` a ``self.m(...)`` call in an ``async def`` runs (PFL303 looks for a
   blocking call in it), and the method a mutable default argument is passed to
   (PFL701 follows it three calls deep, and into the attributes it is stored in:
   every method that mentions ``self.attr``);
 - the methods that call a private method ``_m`` (a method only set-up code calls
-  runs once: ``runs_once``);
+  runs once: ``runs_once``); they enter a unit as stubs (signature and a mention);
 - whether any member binds ``list``, ``zip`` or ``dict`` (PFL201/202 fixes);
 - the imports anywhere in the class (resolving names, as for the whole statement).
 
@@ -39,7 +39,7 @@ SHADOWED_BUILTINS = frozenset({"list", "zip", "dict"})
 THREAD_LOCKS = frozenset(
     f"{module}.{name}" for module in ("threading", "multiprocessing") for name in ("Lock", "RLock", "Condition", "Semaphore", "BoundedSemaphore")
 )
-"""What the thread-lock test of PFL301/PFL302 takes for a lock: ``name = <one of these>()`` anywhere in a class."""
+"""What the held-thread-lock test of PFL303/PFL304 takes for a lock: ``name = <one of these>()`` anywhere in a class."""
 _LOCK_NAMES = frozenset(qn.rsplit(".", 1)[1] for qn in THREAD_LOCKS)
 
 CALL_DEPTH = 3

@@ -149,7 +149,9 @@ class Unit:
 
     ``pieces``: (first line in ``text``, first line in the chunk, number of lines,
     owned) for each run of whole lines, in order; a piece with chunk line 0 is
-    synthetic (a ``pass`` giving a header without body statements a body).
+    synthetic: a ``pass`` giving a header without body statements a body, or the
+    body of a stub (a caller of a private method: ``self._m`` lines after its
+    signature, see :func:`perf_lsp.analysis.classes.context`).
     ``nodes``: the :mod:`ast` nodes of the text (for the rules' prefilters);
     ``imports``: the class's imports (the whole statement's, as rules resolve
     names through them), None when they must come from the whole statement;
