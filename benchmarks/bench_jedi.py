@@ -29,8 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from perf_lsp.engine import Engine  # noqa: E402
 from perf_lsp.analysis.resolve import TypeResolver  # noqa: E402
+from perf_lsp.engine import Engine  # noqa: E402
 from perf_lsp.settings import Settings  # noqa: E402
 
 MODELS = """\

@@ -5,11 +5,14 @@
 parses the rest with libcst one statement at a time and runs the rules over each
 in a single batched traversal. Per-statement results are cached by the
 statement's text (plus the module's imports and the settings), so after an edit
-only the edited statement is parsed and checked again. Where names alone cannot
-decide, a finding carries type questions (:class:`perf_lsp.analysis.resolve.TypeQuestion`);
-``analyze`` answers them with the jedi resolver it is given
-(:class:`perf_lsp.analysis.resolve.TypeResolver`), and without one keeps or leaves out each
-such finding as its questions say.
+only the edited statement is parsed and checked again. A class is analysed unit by
+unit (its header, each method, nested classes likewise; :mod:`perf_lsp.analysis.units`),
+each unit with the members it reads (:mod:`perf_lsp.analysis.classes`) and cached by
+that text, so a keystroke inside a method parses that method, not the class.
+Where names alone cannot decide, a finding carries type questions
+(:class:`perf_lsp.analysis.resolve.TypeQuestion`); ``analyze`` answers them with the
+jedi resolver it is given (:class:`perf_lsp.analysis.resolve.TypeResolver`), and
+without one keeps or leaves out each such finding as its questions say.
 
 Fixes are built on request (``Analysis.fix``): a rule's codemod rewrites its
 statement's CST, may add module-level definitions and imports, and the change is
@@ -34,32 +37,42 @@ import libcst as cst
 
 from perf_lsp import noqa
 from perf_lsp.analysis.bindings import DocumentNames, parse_names
-from perf_lsp.model import Applicability, Diagnostic, Edit, Fix, FixOffer, Position, Range
-from perf_lsp.analysis.module import ModuleContext
 from perf_lsp.analysis.imports import imports_in
-from perf_lsp.rules import REGISTRY
-from perf_lsp.rules.base import Finding, Rule, RuleContext
-from perf_lsp.fix.context import FixContext, FixRound
+from perf_lsp.analysis.module import ModuleContext
 from perf_lsp.analysis.resolve import TypeResolver
 from perf_lsp.analysis.summaries import ChunkSummary
+from perf_lsp.analysis.units import Unit
+from perf_lsp.analysis.units import units as class_units
+from perf_lsp.fix.context import FixContext, FixRound
+from perf_lsp.fix.unused_imports import remove_imports, unused_after
+from perf_lsp.model import Applicability, Diagnostic, Edit, Fix, FixOffer, Position, Range
+from perf_lsp.rules import REGISTRY
+from perf_lsp.rules.base import Finding, Rule, RuleContext
 from perf_lsp.settings import Settings
 from perf_lsp.source import TOO_DEEP, Chunk, SplitResult, depth_error, split_document, split_incremental, split_lines
 from perf_lsp.text import shift_range as _shift
 from perf_lsp.textedit import apply_edits, diff_edits, merge_insertions
-from perf_lsp.fix.unused_imports import remove_imports, unused_after
 
 _DEFINITION_START = re.compile(r"(@|def\b|async\s+def\b|class\b)")
 
 
 @dataclass
 class ChunkResult:
-    """The cached outcome of analysing one chunk: its CST (when parsed) and findings."""
+    """The cached outcome of analysing one chunk (or one unit of a split class): its CST (when parsed) and findings.
+
+    For a class analysed unit by unit (:mod:`perf_lsp.analysis.units`), ``module``
+    is None, ``findings`` are every unit's, chunk-relative, ``units`` holds each unit
+    with its own result (unit-relative findings, the unit's CST) and ``origin[i]``
+    is (unit, finding number in it) of ``findings[i]``.
+    """
 
     module: cst.Module | None
     findings: list[Finding]
     error: str | None = None
     unfixable: str | None = None
     """Why the findings of this chunk have no fixes (libcst does not reproduce its text), or None."""
+    units: tuple[tuple[Unit, "ChunkResult"], ...] | None = None
+    origin: tuple[tuple[int, int], ...] = ()
 
 
 _EMPTY = ChunkResult(None, [])
@@ -114,6 +127,8 @@ class Analysis:
     package_init: bool = False
     _names: DocumentNames | None = field(default=None, repr=False)
     _cache_keys: tuple[tuple, ...] = field(default=(), repr=False)  # the Engine cache entries it used
+    _cache_results: tuple[ChunkResult, ...] = field(default=(), repr=False)  # their results, in the same order
+    _whole: Callable[[int], ChunkResult] | None = field(default=None, repr=False)  # a split chunk analysed whole
 
     def _finding(self, diag: Diagnostic) -> tuple[Chunk, ChunkResult, Finding] | None:
         if not diag.key:
@@ -161,21 +176,83 @@ class Analysis:
         if found is None:
             return None
         chunk, result, finding = found
+        index = diag.key[0]
+        if result.units is not None:
+            return self._plan_unit(diag, which, batch, index, chunk, result, diag.key[1])
         if which >= len(finding.builders) or result.module is None:
             return None
-        index = diag.key[0]
-        names = self.names
-        fctx = FixContext(
-            self.context, result.module, set(names.taken), imports_in(chunk.text), names=names, index=index, round=batch
-        )
+        fctx = self._fix_context(index, chunk, result.module, batch)
         try:
             new_module = finding.builders[which](fctx)
         except Exception:  # a codemod bug must never take the editor down
             return None
         if new_module is None:
             return None
-        old = result.module
-        text = new_module.code
+        return self._finish_plan(diag, finding.offers[which], index, chunk, result.module, new_module.code, fctx)
+
+    def _fix_context(self, index: int, chunk: Chunk, module: cst.Module, batch: FixRound | None) -> FixContext:
+        names = self.names
+        return FixContext(
+            self.context, module, set(names.taken), imports_in(chunk.text), names=names, index=index, round=batch
+        )
+
+    def _plan_unit(
+        self, diag: Diagnostic, which: int, batch: FixRound | None, index: int, chunk: Chunk, result: ChunkResult, number: int
+    ) -> FixPlan | None:
+        """:meth:`plan` for a finding of a class analysed unit by unit: the fix rewrites the unit's CST; its
+        edits, mapped piece by piece onto the class's text, give the class's new text. When they cannot be
+        mapped (an insertion between two pieces that are apart in the document, an edit across a gap), the
+        class is analysed whole and the fix built there, as for any chunk."""
+        unit_index, unit_number = result.origin[number]
+        unit, unit_result = result.units[unit_index]
+        finding = unit_result.findings[unit_number]
+        if which >= len(finding.builders) or unit_result.module is None:
+            return None
+        fctx = self._fix_context(index, chunk, unit_result.module, batch)
+        try:
+            new_module = finding.builders[which](fctx)
+        except Exception:  # a codemod bug must never take the editor down
+            return None
+        if new_module is None:
+            return None
+        new_text = new_module.code
+        if new_text == unit.text and not fctx.definitions and not fctx.imports:
+            return None
+        text = _unit_to_chunk(unit, chunk.text, new_text)
+        if text is None:
+            return self._plan_whole(diag, which, batch, index, chunk, result.findings[number])
+        return self._finish_plan(diag, finding.offers[which], index, chunk, unit_result.module, text, fctx)
+
+    def _plan_whole(
+        self, diag: Diagnostic, which: int, batch: FixRound | None, index: int, chunk: Chunk, finding: Finding
+    ) -> FixPlan | None:
+        """Build the fix of ``finding`` (chunk-relative) with the chunk's class analysed whole."""
+        if self._whole is None:
+            return None
+        whole = self._whole(index)
+        same = next(
+            (
+                f
+                for f in whole.findings
+                if f.code == finding.code and f.range == finding.range and f.message == finding.message
+            ),
+            None,
+        )
+        if same is None or which >= len(same.builders) or whole.module is None:
+            return None
+        fctx = self._fix_context(index, chunk, whole.module, batch)
+        try:
+            new_module = same.builders[which](fctx)
+        except Exception:  # a codemod bug must never take the editor down
+            return None
+        if new_module is None:
+            return None
+        return self._finish_plan(diag, same.offers[which], index, chunk, whole.module, new_module.code, fctx)
+
+    def _finish_plan(
+        self, diag: Diagnostic, offer: FixOffer, index: int, chunk: Chunk, old: cst.Module, text: str, fctx: FixContext
+    ) -> FixPlan | None:
+        """The plan for a fix that makes ``text`` of chunk ``index`` (built in ``fctx`` on ``old``)."""
         if text == chunk.text and not fctx.definitions and not fctx.imports:
             return None
         # Insertions land between top-level statements, so the document parses
@@ -194,7 +271,7 @@ class Analysis:
         edits = diff_edits(chunk.text, text, 1)
         offset = chunk.start - 1
         local = all(_within(_shift(e.range, offset), diag.range) for e in edits)
-        return FixPlan(diag, finding.offers[which], index, text, edits, imports, definitions, fctx, local)
+        return FixPlan(diag, offer, index, text, edits, imports, definitions, fctx, local)
 
     def _definition_slot(self, index: int, code: str) -> int | None:
         """Where a module-level definition for chunk ``index`` goes: the index of the chunk to insert it before.
@@ -500,7 +577,7 @@ class Engine:
         goes back to the bounded part of the cache.
         """
         keys = tuple(dict.fromkeys(analysis._cache_keys))
-        results = dict(zip(analysis._cache_keys, analysis.results))
+        results = dict(zip(analysis._cache_keys, analysis._cache_results))
         with self._lock:
             for key in keys:
                 entry = self._retained.get(key)
@@ -603,7 +680,22 @@ class Engine:
                 )
         diagnostics.sort(key=lambda d: (d.range.start, d.code))
         analysis = Analysis(source, lines, split.context, split.chunks, results, diagnostics, split.syntax_error)
-        analysis._cache_keys = tuple((chunk.text, base) for chunk in split.chunks)
+        keys: list[tuple] = []
+        entries: list[ChunkResult] = []
+        for chunk, result in zip(split.chunks, results):
+            keys.append((chunk.text, base))
+            entries.append(result)
+            for unit, part in result.units or ():
+                keys.append(self._unit_key(unit, chunk, base))
+                entries.append(part)
+        analysis._cache_keys = tuple(keys)
+        analysis._cache_results = tuple(entries)
+        context = split.context
+
+        def whole(index: int) -> ChunkResult:
+            return self._whole_chunk(split.chunks[index], context, settings, rules, base)
+
+        analysis._whole = whole
         analysis.unresolved = unresolved
         analysis.asked = asked
         analysis.resolved = resolver is not None
@@ -615,9 +707,76 @@ class Engine:
 
         The cache key is the statement's text plus ``base`` (the module's name
         facts, the settings that matter and the enabled rules), so an unchanged
-        statement costs one dictionary lookup.
+        statement costs one dictionary lookup. A class that splits
+        (:mod:`perf_lsp.analysis.units`) is analysed unit by unit, each unit
+        cached by its own text: an edit inside one method parses that method
+        (and the units that read it) again, not the class.
         """
         key = (chunk.text, base)
+        cached = self._lookup(key)
+        if cached is not None:
+            return cached
+        parts = class_units(chunk.layout, chunk.text, context.imports) if chunk.layout is not None else None
+        if parts is None:
+            result = self._analyze(chunk.text, chunk.nodes, None, None, context, settings, rules)
+        else:
+            result = self._split_result(chunk, parts, context, settings, rules, base)
+        self._store(key, result, len(chunk.text))
+        return result
+
+    def _whole_chunk(
+        self, chunk: Chunk, context: ModuleContext, settings: Settings, rules: tuple[type[Rule], ...], base: tuple
+    ) -> ChunkResult:
+        """``chunk`` analysed as one statement even when it is a class that splits (fixes that do not map onto
+        its units are built on it). Cached beside the units' results."""
+        key = (chunk.text, "whole", base)
+        cached = self._lookup(key)
+        if cached is not None:
+            return cached
+        result = self._analyze(chunk.text, chunk.nodes, None, None, context, settings, rules)
+        self._store(key, result, len(chunk.text))
+        return result
+
+    def _unit_key(self, unit: Unit, chunk: Chunk, base: tuple) -> tuple:
+        imports = unit.imports if unit.imports is not None else tuple(sorted(imports_in(chunk.text).items()))
+        return (unit.text, unit.owned, imports, base)
+
+    def _split_result(
+        self, chunk: Chunk, parts: list[Unit], context: ModuleContext, settings: Settings, rules: tuple[type[Rule], ...], base: tuple
+    ) -> ChunkResult:
+        """The result of a split class: each unit's (cached by its own text), findings mapped onto the chunk."""
+        findings: list[tuple[Finding, int, int]] = []
+        errors: list[str] = []
+        unfixable = None
+        done: list[tuple[Unit, ChunkResult]] = []
+        for unit_index, unit in enumerate(parts):
+            key = self._unit_key(unit, chunk, base)
+            result = self._lookup(key)
+            if result is None:
+                imports = dict(key[2])
+                result = self._analyze(
+                    unit.text, unit.nodes, imports, unit.owns, context, settings, rules, unit.text + "\n" + unit.import_text
+                )
+                self._store(key, result, len(unit.text))
+            done.append((unit, result))
+            if result.error and result.error not in errors:
+                errors.append(result.error)
+            if result.findings and result.unfixable and unfixable is None:
+                unfixable = result.unfixable
+            for number, finding in enumerate(result.findings):
+                findings.append((_to_chunk(finding, unit), unit_index, number))
+        findings.sort(key=lambda item: (item[0].range.start, item[0].code))
+        error = _shorten("; ".join(errors)) or None
+        return ChunkResult(
+            None,
+            [f for f, _, _ in findings],
+            error=error,
+            unfixable=unfixable,
+            units=tuple(done),
+            origin=tuple((u, n) for _, u, n in findings),
+        )
+
+    def _lookup(self, key: tuple) -> ChunkResult | None:
         with self._lock:
             entry = self._retained.get(key)
             if entry is not None:
@@ -625,19 +784,38 @@ class Engine:
             cached = self._cache.get(key)
             if cached is not None:
                 self._cache.move_to_end(key)
-                return cached
-        candidates = [rule for rule in rules if rule.applies_to(chunk.text, context, settings)]
-        if candidates and chunk.nodes:
-            summary = ChunkSummary(chunk.nodes, context)
-            candidates = [rule for rule in candidates if rule.wants(summary, settings)]
-        result = analyze_chunk(chunk.text, context, settings, candidates) if candidates else _EMPTY
-        if result.module is not None and not result.findings:
-            result = ChunkResult(None, [], result.error)  # only fixes need the tree: do not keep it
+            return cached
+
+    def _store(self, key: tuple, result: ChunkResult, chars: int) -> None:
         with self._lock:
             if key not in self._retained and key not in self._cache:
                 self._cache[key] = result
-                self._chars += len(chunk.text)
+                self._chars += chars
                 self._trim()
+
+    @staticmethod
+    def _analyze(
+        text: str,
+        nodes: tuple,
+        imports: dict[str, str] | None,
+        owns: Callable[[int], bool] | None,
+        context: ModuleContext,
+        settings: Settings,
+        rules: tuple[type[Rule], ...],
+        prefilter_text: str | None = None,
+    ) -> ChunkResult:
+        """Prefilters, then libcst: the result of one chunk or unit (``imports``, ``owns``: see :func:`analyze_chunk`).
+
+        ``prefilter_text``: what the rules' text prefilters look at (default ``text``;
+        a unit's text and its class's import statements)."""
+        shown = text if prefilter_text is None else prefilter_text
+        candidates = [rule for rule in rules if rule.applies_to(shown, context, settings)]
+        if candidates and nodes:
+            summary = ChunkSummary(nodes, context, imports)
+            candidates = [rule for rule in candidates if rule.wants(summary, settings)]
+        result = analyze_chunk(text, context, settings, candidates, imports, owns) if candidates else _EMPTY
+        if result.module is not None and not result.findings:
+            result = ChunkResult(None, [], result.error)  # only fixes need the tree: do not keep it
         return result
 
     def fix_all(
@@ -771,8 +949,20 @@ def _apply_plans(
     return best, kept
 
 
-def analyze_chunk(text: str, context: ModuleContext, settings: Settings, rules: Iterable[type[Rule]]) -> ChunkResult:
+def analyze_chunk(
+    text: str,
+    context: ModuleContext,
+    settings: Settings,
+    rules: Iterable[type[Rule]],
+    imports: dict[str, str] | None = None,
+    owns: Callable[[int], bool] | None = None,
+) -> ChunkResult:
     """Parse one chunk with libcst and run ``rules`` over it in one batched traversal.
+
+    ``imports``: the names the rules resolve through besides the module's (default:
+    the imports anywhere in ``text``; a unit of a split class gets its class's).
+    ``owns(line)``: whether a finding starting on ``text`` line ``line`` is kept (a
+    unit keeps those on its own lines); default all.
 
     Findings on a line with a matching ``# noqa`` are dropped here. A chunk that
     libcst cannot parse gives no findings and an ``error``; so does a chunk too
@@ -790,7 +980,7 @@ def analyze_chunk(text: str, context: ModuleContext, settings: Settings, rules: 
         if _recursion(exc):
             return ChunkResult(None, [], error=TOO_DEEP)
         return ChunkResult(None, [], error=_describe(exc, first_line=True))
-    ctx = RuleContext(module, context, settings, text)
+    ctx = RuleContext(module, context, settings, text, imports)
     instances = [rule(ctx) for rule in rules]
     errors: list[str] = []
     try:
@@ -801,7 +991,7 @@ def analyze_chunk(text: str, context: ModuleContext, settings: Settings, rules: 
         # A rule's bug must cost only that rule's findings: run them one by one.
         instances = []
         for rule in rules:
-            alone = rule(RuleContext(module, context, settings, text))
+            alone = rule(RuleContext(module, context, settings, text, imports))
             try:
                 alone.ctx.run([alone])
             except Exception as exc:  # reported in ChunkResult.error, never raised
@@ -811,6 +1001,8 @@ def analyze_chunk(text: str, context: ModuleContext, settings: Settings, rules: 
                 continue
             instances.append(alone)
     findings = [f for rule in instances for f in rule.findings]
+    if owns is not None:
+        findings = [f for f in findings if owns(f.range.start.line)]
     suppress = noqa.noqa_map(text)
     if suppress:
         findings = [f for f in findings if not noqa.is_suppressed(suppress, f.range.start.line, f.code)]
@@ -908,3 +1100,68 @@ def _describe(exc: BaseException, first_line: bool = False) -> str:
 
 def _shorten(text: str, limit: int = MAX_ERROR) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def _to_chunk(finding: Finding, unit: Unit) -> Finding:
+    """``finding`` (``unit``-relative) with its range and type questions on the chunk's lines."""
+    rng = finding.range
+    start = Position(unit.chunk_line(rng.start.line), rng.start.column)
+    end = Position(unit.chunk_line(rng.end.line), rng.end.column)
+    questions = tuple(replace(q, line=unit.chunk_line(q.line)) for q in finding.questions)
+    return replace(finding, range=Range(start, end), questions=questions)
+
+
+def _unit_to_chunk(unit: Unit, chunk_text: str, new_text: str) -> str | None:
+    """The chunk's text after the change of ``unit``'s text to ``new_text``; None when an edit cannot be placed.
+
+    Each edit of ``unit.text`` is placed on the piece it falls in. An edit that
+    spans two pieces apart in the document, or inserts exactly between them, or
+    falls on a synthetic line, has no single place in the chunk.
+    """
+    pieces = unit.pieces
+    total = sum(count for _, _, count, _ in pieces)
+
+    def place(line: int, column: int, side: str) -> Position | None:
+        # side: "start" (a position that begins a range), "end" (one that ends it), "at" (an insertion)
+        if line > total:  # the end of the text
+            first, chunk_first, count, _ = pieces[-1]
+            return Position(chunk_first + count, 0) if chunk_first and line == total + 1 and column == 0 else None
+        for number, (first, chunk_first, count, _) in enumerate(pieces):
+            if first <= line < first + count:
+                if not chunk_first:
+                    return None
+                if line == first and column == 0 and number:
+                    _, before, before_count, _ = pieces[number - 1]
+                    if not before or before + before_count != chunk_first:  # apart in the document
+                        if side == "at":
+                            return None
+                        if side == "end":
+                            return Position(before + before_count, 0)
+                return Position(line - first + chunk_first, column)
+        return None
+
+    mapped: list[Edit] = []
+    for edit in diff_edits(unit.text, new_text, 1):
+        empty = edit.range.start == edit.range.end
+        start = place(edit.range.start.line, edit.range.start.column, "at" if empty else "start")
+        end = place(edit.range.end.line, edit.range.end.column, "at" if empty else "end")
+        if start is None or end is None:
+            return None
+        if not empty and not _same_piece(unit, edit.range.start.line, edit.range.end):
+            return None
+        mapped.append(Edit(Range(start, end), edit.content))
+    try:
+        return apply_edits(chunk_text, mapped)
+    except ValueError:
+        return None
+
+
+def _same_piece(unit: Unit, line: int, end: Position) -> bool:
+    """Whether a range from ``line`` to ``end`` (unit text) stays within pieces adjacent in the document."""
+    pieces = unit.pieces
+    last = end.line - 1 if end.column == 0 else end.line
+    inside = [p for p in pieces if p[0] + p[2] > line and p[0] <= last]
+    for before, after in zip(inside, inside[1:]):
+        if not before[1] or not after[1] or before[1] + before[2] != after[1]:
+            return False
+    return True

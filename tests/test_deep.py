@@ -26,8 +26,8 @@ from pygls.protocol import default_converter
 from pytest_lsp import LanguageClient, client_capabilities
 
 import perf_lsp
-from perf_lsp.engine import Engine, analyze_chunk, parses
 from perf_lsp.analysis.module import ModuleContext
+from perf_lsp.engine import Engine, analyze_chunk, parses
 from perf_lsp.settings import Settings
 from perf_lsp.source import split_document
 

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 import pytest
-
 from fixrun import Run, alt_fixed, diagnostics, fix_offered, fixed, run
+
 from perf_lsp.rules import REGISTRY
 
 

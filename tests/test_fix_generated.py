@@ -30,10 +30,9 @@ import warnings
 
 import libcst as cst
 import pytest
-from hypothesis import HealthCheck, given, settings
-
 from fixrun import ALL, ENGINE, LONG
 from genprograms import programs
+from hypothesis import HealthCheck, given, settings
 
 EXAMPLES = 60 if LONG else 10
 LONG_EXAMPLES = int(os.environ.get("PERF_LSP_LONG_EXAMPLES", "300"))

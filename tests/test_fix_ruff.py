@@ -22,11 +22,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
+import test_fix_behaviour
 from fixrun import ALL, ENGINE
 from fixtures import CASES
-
-import test_fix_behaviour
 
 ROOT = Path(__file__).parent.parent
 EXAMPLES = sorted((ROOT / "examples").rglob("*.py"))

@@ -56,8 +56,8 @@ def _chunk_texts() -> list[str]:
     import dataclasses
     import typing
 
-    import perf_lsp.rules.base as base
     import perf_lsp.lsp.server as server
+    import perf_lsp.rules.base as base
 
     sources = [TRICKY, TRICKY.replace("\n", "\r\n")]
     for module in (argparse, dataclasses, typing, base, server):

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from perf_lsp import cli
-from perf_lsp.engine import Engine
 from perf_lsp.analysis.resolve import TypeQuestion, TypeResolver, canonical
+from perf_lsp.engine import Engine
 from perf_lsp.settings import Settings
 
 MODELS = """\

@@ -31,12 +31,14 @@ class SemanticModel:
     is asked of jedi separately, through :class:`perf_lsp.analysis.resolve.TypeQuestion`.
     """
 
-    def __init__(self, module: cst.Module, module_ctx: ModuleContext, text: str) -> None:
+    def __init__(
+        self, module: cst.Module, module_ctx: ModuleContext, text: str, local_imports: dict[str, str] | None = None
+    ) -> None:
         self.module = module
         self.module_ctx = module_ctx
         self.text = text
         self._parents: dict[cst.CSTNode, cst.CSTNode] = {}
-        self._local_imports: dict[str, str] | None = None
+        self._local_imports: dict[str, str] | None = local_imports
         self._memo: dict[tuple, object] = {}
 
     def memo(self, compute: Callable[..., ResultT], *args: object) -> ResultT:

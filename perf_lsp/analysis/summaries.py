@@ -18,11 +18,19 @@ from perf_lsp.analysis.module import ModuleContext
 
 
 class ChunkSummary:
-    """Facts about one chunk from its :mod:`ast` statements; computed on first use."""
+    """Facts about one chunk (or one unit of a split class) from its :mod:`ast` nodes; computed on first use.
 
-    def __init__(self, nodes: tuple[ast.stmt, ...], module_ctx: ModuleContext) -> None:
+    ``nodes``: statements (a unit's may also hold its class headers' decorator,
+    base and keyword expressions); ``local_imports``: the names the chunk's own
+    imports bind, when known (a unit's: its class's); default: those in ``nodes``.
+    """
+
+    def __init__(
+        self, nodes: tuple[ast.AST, ...], module_ctx: ModuleContext, local_imports: dict[str, str] | None = None
+    ) -> None:
         self.nodes = nodes
         self.module_ctx = module_ctx
+        self._imports = local_imports
 
     @cached_property
     def _walk(self) -> tuple[dict[str, str], list[ast.Call], bool, bool, bool]:
@@ -48,7 +56,7 @@ class ChunkSummary:
     @property
     def local_imports(self) -> dict[str, str]:
         """Names the chunk's own ``import`` statements bind."""
-        return self._walk[0]
+        return self._walk[0] if self._imports is None else self._imports
 
     @property
     def calls(self) -> list[ast.Call]:

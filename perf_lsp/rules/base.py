@@ -54,10 +54,19 @@ class RuleContext(SemanticModel):
     ``qualified_name`` resolves through imports and never asks jedi: where names cannot
     decide, a rule attaches a type question to its finding (:meth:`Rule.type_question`)
     and the engine answers it after the chunk is checked, when it has a resolver.
+    ``local_imports``: the chunk's own imports when known (a unit of a split class
+    resolves through its whole class's); default: the imports anywhere in ``text``.
     """
 
-    def __init__(self, module: cst.Module, module_ctx: ModuleContext, settings: Settings, text: str) -> None:
-        super().__init__(module, module_ctx, text)
+    def __init__(
+        self,
+        module: cst.Module,
+        module_ctx: ModuleContext,
+        settings: Settings,
+        text: str,
+        local_imports: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(module, module_ctx, text, local_imports)
         self.settings = settings
         self._positions = None
 

@@ -4,7 +4,6 @@ import threading
 import time
 
 import numpy
-
 import probe
 
 
