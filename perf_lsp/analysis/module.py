@@ -282,8 +282,18 @@ _BLOCK_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
 def _statement_mutated_globals(stmt: ast.stmt) -> set[str]:
     out: set[str] = set()
     for func in _functions_in([stmt]):
-        _scope_mutations(func, _EMPTY, out)
+        names = _FUNCTION_GLOBALS.get(func)
+        if names is None:
+            found: set[str] = set()
+            _scope_mutations(func, _EMPTY, found)
+            names = _FUNCTION_GLOBALS[func] = frozenset(found)
+        out |= names
     return out
+
+
+# Per function node too: a keystroke in a method gives its class a new node (the split re-parses
+# the edited member alone and splices it into a copy of the class), whose other methods keep theirs.
+_FUNCTION_GLOBALS: weakref.WeakKeyDictionary[ast.AST, frozenset[str]] = weakref.WeakKeyDictionary()
 
 
 def _functions_in(statements: list) -> list[ast.AST]:
