@@ -179,16 +179,27 @@ class Analysis:
         index = diag.key[0]
         if result.units is not None:
             return self._plan_unit(diag, which, batch, index, chunk, result, diag.key[1])
-        if which >= len(finding.builders) or result.module is None:
+        built = self._build(finding, which, index, chunk, result.module, batch)
+        if built is None:
             return None
-        fctx = self._fix_context(index, chunk, result.module, batch)
+        fctx, new_module = built
+        return self._finish_plan(diag, finding.offers[which], index, chunk, result.module, new_module.code, fctx)
+
+    def _build(
+        self, finding: Finding, which: int, index: int, chunk: Chunk, module: cst.Module | None, batch: FixRound | None
+    ) -> tuple[FixContext, cst.Module] | None:
+        """Run fix ``which`` of ``finding`` on ``module`` (the tree it was found in): its fix context and the
+        rewritten module, or None when there is no such fix, no tree, or the codemod declines or fails."""
+        if which >= len(finding.builders) or module is None:
+            return None
+        fctx = self._fix_context(index, chunk, module, batch)
         try:
             new_module = finding.builders[which](fctx)
         except Exception:  # a codemod bug must never take the editor down
             return None
         if new_module is None:
             return None
-        return self._finish_plan(diag, finding.offers[which], index, chunk, result.module, new_module.code, fctx)
+        return fctx, new_module
 
     def _fix_context(self, index: int, chunk: Chunk, module: cst.Module, batch: FixRound | None) -> FixContext:
         names = self.names
@@ -206,15 +217,10 @@ class Analysis:
         unit_index, unit_number = result.origin[number]
         unit, unit_result = result.units[unit_index]
         finding = unit_result.findings[unit_number]
-        if which >= len(finding.builders) or unit_result.module is None:
+        built = self._build(finding, which, index, chunk, unit_result.module, batch)
+        if built is None:
             return None
-        fctx = self._fix_context(index, chunk, unit_result.module, batch)
-        try:
-            new_module = finding.builders[which](fctx)
-        except Exception:  # a codemod bug must never take the editor down
-            return None
-        if new_module is None:
-            return None
+        fctx, new_module = built
         new_text = new_module.code
         if new_text == unit.text and not fctx.definitions and not fctx.imports:
             return None
@@ -238,15 +244,10 @@ class Analysis:
             ),
             None,
         )
-        if same is None or which >= len(same.builders) or whole.module is None:
+        built = None if same is None else self._build(same, which, index, chunk, whole.module, batch)
+        if built is None:
             return None
-        fctx = self._fix_context(index, chunk, whole.module, batch)
-        try:
-            new_module = same.builders[which](fctx)
-        except Exception:  # a codemod bug must never take the editor down
-            return None
-        if new_module is None:
-            return None
+        fctx, new_module = built
         return self._finish_plan(diag, same.offers[which], index, chunk, whole.module, new_module.code, fctx)
 
     def _finish_plan(
