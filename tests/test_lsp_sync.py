@@ -69,8 +69,9 @@ def editor_apply(text: str, rng: types.Range, new_text: str) -> str:
     return text[:start] + new_text + text[end:]
 
 
-def expected_diagnostics(engine: Engine, text: str) -> list[dict]:
-    """A fresh analysis of ``text``: code and range per diagnostic, 1-based lines and code-point columns."""
+def expected_diagnostics(engine: Engine, text: str, settings: Settings | None = None) -> list[dict]:
+    """A fresh analysis of ``text`` (default settings unless given): code and range per diagnostic, 1-based
+    lines and code-point columns, as :func:`as_published` reads the server's."""
     return [
         {
             "code": d.code,
@@ -79,7 +80,7 @@ def expected_diagnostics(engine: Engine, text: str) -> list[dict]:
             "end_row": d.range.end.line,
             "end_column": d.range.end.column + 1,
         }
-        for d in engine.analyze(text, Settings()).diagnostics
+        for d in engine.analyze(text, settings or Settings()).diagnostics
     ]
 
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 from test_lsp import CONFIG, doc_uri, initialize, lines_of, mark, open_document, published
-from test_lsp_sync import as_published
+from test_lsp_sync import as_published, expected_diagnostics
 
 from perf_lsp.engine import Engine
 from perf_lsp.settings import Settings
@@ -128,20 +128,6 @@ def edit(text: str, op: tuple[int, int, int, int]) -> str:
     else:
         lines = _repair(lines)
     return "".join(lines)
-
-
-def expected_diagnostics(engine: Engine, text: str, settings: Settings) -> list[dict]:
-    """A fresh analysis of ``text`` as the server publishes it: code and range, 1-based lines and columns."""
-    return [
-        {
-            "code": d.code,
-            "row": d.range.start.line,
-            "column": d.range.start.column + 1,
-            "end_row": d.range.end.line,
-            "end_column": d.range.end.column + 1,
-        }
-        for d in engine.analyze(text, settings).diagnostics
-    ]
 
 
 def diagnostics_of(analysis) -> list[tuple]:
