@@ -252,7 +252,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if bad:
         console.error(bad)
         return EXIT_ERROR
-    engine = Engine(cache_size=512)
+    engine = Engine(cache_size=512, split_classes=False)
     reports: list[Report] = []
     hidden_unsafe = 0
     tally = _Tally()
@@ -313,7 +313,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
     if bad:
         console.error(bad)
         return EXIT_ERROR
-    engine = Engine(cache_size=512)
+    engine = Engine(cache_size=512, split_classes=False)
     applied = 0
     remaining: list[Report] = []
     changed_files = 0

@@ -14,6 +14,7 @@ import random
 
 import pytest
 import pytest_lsp
+from fixtures import CASES
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -323,3 +324,36 @@ def test_a_keystroke_in_a_method_walks_that_method_only_for_the_module_facts(mon
     monkeypatch.undo()
     assert walked == ["ask"]
     assert analysis.context.fingerprint == Engine().analyze(text, SETTINGS).context.fingerprint
+
+
+# -- a class analysed whole (the CLI) and unit by unit (the server) -----------------------------------------------
+_CLASS_CASES = [case for case in CASES if "\nclass " in "\n" + case.source]
+
+
+@pytest.mark.parametrize("case", _CLASS_CASES, ids=[case.id for case in _CLASS_CASES])
+def test_a_class_analysed_whole_or_unit_by_unit_gives_the_same_findings_and_fixes(case):
+    """``Engine(split_classes=False)`` (the CLI's one-shot check) and the default unit-by-unit analysis agree on
+    every fixture with a class: the same diagnostics, and every fix and fix-all the same edits."""
+    split, whole = Engine().analyze(case.source, SETTINGS), Engine(split_classes=False).analyze(case.source, SETTINGS)
+    assert diagnostics_of(split) == diagnostics_of(whole)
+    for mine, theirs in zip(split.diagnostics, whole.diagnostics):
+        for which in range(len(mine.fixes)):
+            assert split.fix(mine, which) == whole.fix(theirs, which), (mine.code, mine.range, which)
+    for unsafe in (False, True):
+        assert (
+            Engine().fix_all(case.source, SETTINGS, unsafe=unsafe).source
+            == Engine(split_classes=False).fix_all(case.source, SETTINGS, unsafe=unsafe).source
+        )
+
+
+def test_split_classes_false_analyses_each_class_whole(monkeypatch):
+    """The switch the comparison above relies on: without it a class is parsed unit by unit, with it once whole."""
+    texts = _parsed(monkeypatch)
+    split = Engine().analyze(DOC, SETTINGS)
+    assert any(result.units for result in split.results)
+    unit_texts = len(texts)
+    texts.clear()
+    whole = Engine(split_classes=False).analyze(DOC, SETTINGS)
+    assert not any(result.units for result in whole.results)
+    assert sum("class Service" in t for t in texts) == 1 < unit_texts
+    assert diagnostics_of(split) == diagnostics_of(whole)
