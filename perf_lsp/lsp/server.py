@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import logging
 import os
 import sys
@@ -70,6 +71,34 @@ MAX_DOCUMENT_CHARS = MAX_FILE_BYTES
 """Documents larger than this are not checked (said once with a message), as ``perf-lsp check`` skips such files."""
 
 
+class Collector:
+    """When the garbage collector looks at the analysed trees: once every ``every`` analyses, not per keystroke.
+
+    The engine keeps a libcst and an :mod:`ast` tree per unit of every open document
+    (about a million objects for the standard library's 6,500-line ``_pydecimal.py``);
+    CPython's full collections scan them all, 100-200 ms each, every few keystrokes
+    (the long tail of typing into a method: p95 140 ms against a 49 ms median,
+    ``benchmarks/bench_lsp.py``). :meth:`settle`, called after each published
+    analysis, moves every object alive into the permanent generation
+    (:func:`gc.freeze`), which the collector skips; objects still go the moment
+    nothing refers to them (reference counting is untouched), only reference cycles
+    wait, until every ``every``-th call collects everything once
+    (:func:`gc.unfreeze`, :func:`gc.collect`) and freezes again.
+    """
+
+    def __init__(self, every: int = 100) -> None:
+        self.every = every
+        self.count = 0
+
+    def settle(self) -> None:
+        """Freeze what is alive; every ``every``-th call, collect cyclic garbage first (100-200 ms)."""
+        self.count += 1
+        if self.count % self.every == 0:
+            gc.unfreeze()
+            gc.collect()
+        gc.freeze()
+
+
 class PerfLanguageServer(LanguageServer):
     """pygls' server plus perf-lsp's state: the engine's documents, settings, pending analyses."""
 
@@ -88,6 +117,7 @@ class PerfLanguageServer(LanguageServer):
         self._settings: dict[str, Settings] = {}
         self._pending: dict[str, asyncio.Task] = {}
         self._shown: set[str] = set()
+        self.collector = Collector()
 
     # -- the transport -------------------------------------------------------------
     def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> int:
@@ -251,6 +281,7 @@ class PerfLanguageServer(LanguageServer):
         self.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, version=snap.version, diagnostics=diagnostics)
         )
+        await self.run(self.collector.settle)  # in the analysis thread: no analysis is running meanwhile
         if too_big(snap):
             return
         # then jedi, off the keystroke path: a refined set when the findings that need types are decided
