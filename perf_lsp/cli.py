@@ -237,6 +237,9 @@ def _cache(args: argparse.Namespace) -> str | None:
     return str(cache_root(os.environ, settings.cache_dir, project))
 
 
+_clock = time.monotonic  # seconds; a name of its own so that tests can move it
+
+
 class _Progress:
     """A progress bar on stderr (files done / total, findings so far) for runs longer than about a
     second, only when stderr is a terminal and not in CI."""
@@ -245,7 +248,7 @@ class _Progress:
         self.total = total
         self.done = 0
         self.findings = 0
-        self._start = time.monotonic()
+        self._start = _clock()
         self._bar = None
         self._task = None
         self._lock = threading.Lock()
@@ -260,7 +263,7 @@ class _Progress:
 
     def _show(self) -> None:
         if self._bar is None:
-            if time.monotonic() - self._start < 1.0:
+            if _clock() - self._start < 1.0:
                 return
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

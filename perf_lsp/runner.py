@@ -151,7 +151,8 @@ def _outcome(analysis, want_fix: bool) -> dict:
     encoded = [
         _encode(diag, analysis.fix(diag) if want_fix and diag.fixes else None) for diag in analysis.diagnostics
     ]
-    return {"diagnostics": encoded, "messages": messages, "failed": 0, "partial": int(partial), "fixes": want_fix}
+    fixes = want_fix or not any(diag.fixes for diag in analysis.diagnostics)  # nothing to build: serves any run
+    return {"diagnostics": encoded, "messages": messages, "failed": 0, "partial": int(partial), "fixes": fixes}
 
 
 def _syntax_outcome(text: str, error: str) -> dict:
