@@ -178,6 +178,9 @@ def _inputs(args: argparse.Namespace, console: _Console, resolver: _SettingsReso
     return found
 
 
+_UNSET = object()
+
+
 class _Jobs:
     """Runs one file's work in this process or in a pool of worker processes; results in input order.
 
@@ -185,37 +188,39 @@ class _Jobs:
     ``python -m perf_lsp`` removed the current directory: the checked project is never
     imported) and its warning filters; elsewhere they are spawned with
     ``PYTHONSAFEPATH=1`` so that the interpreter starting the worker does not put the
-    current directory first either.
+    current directory first either (Python 3.11+; the variable is set while the pool lives).
+    ``PERF_LSP_START_METHOD`` (``fork``, ``spawn``, ``forkserver``) overrides the choice
+    (the tests run both).
     """
 
     def __init__(self, jobs: int) -> None:
         self.jobs = jobs
         self._pool = None
+        self._saved_env: object = _UNSET
 
     def pool(self):
         if self._pool is None:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
-            method = "fork" if sys.platform == "linux" else "spawn"
-            context = multiprocessing.get_context(method)
-            saved = os.environ.get("PYTHONSAFEPATH")
-            if method != "fork":
+            method = os.environ.get("PERF_LSP_START_METHOD") or ("fork" if sys.platform == "linux" else "spawn")
+            if method != "fork":  # workers (and multiprocessing's helpers) start as they are needed
+                self._saved_env = os.environ.get("PYTHONSAFEPATH")
                 os.environ["PYTHONSAFEPATH"] = "1"
-            try:
-                self._pool = ProcessPoolExecutor(self.jobs, mp_context=context, initializer=runner.worker_init)
-            finally:
-                if method != "fork":
-                    if saved is None:
-                        os.environ.pop("PYTHONSAFEPATH", None)
-                    else:
-                        os.environ["PYTHONSAFEPATH"] = saved
+            context = multiprocessing.get_context(method)
+            self._pool = ProcessPoolExecutor(self.jobs, mp_context=context, initializer=runner.worker_init)
         return self._pool
 
     def close(self, cancel: bool = False) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=cancel)
             self._pool = None
+        if self._saved_env is not _UNSET:
+            if self._saved_env is None:
+                os.environ.pop("PYTHONSAFEPATH", None)
+            else:
+                os.environ["PYTHONSAFEPATH"] = self._saved_env
+            self._saved_env = _UNSET
 
 
 def _default_jobs() -> int:

@@ -316,7 +316,8 @@ def test_the_cache_is_bounded(tmp_path):
 # -- workers ---------------------------------------------------------------------------------
 
 
-def test_workers_never_import_the_checked_project(tmp_path):
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_workers_never_import_the_checked_project(tmp_path, method):
     """The modules a worker imports while checking, shadowed in the current directory, are not
     imported from there (``python -m perf_lsp`` removes the current directory from sys.path
     and the workers keep it removed)."""
@@ -359,7 +360,7 @@ def test_workers_never_import_the_checked_project(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "perf_lsp", "check", "--jobs", "2", "--no-cache", "svc0.py", "svc1.py", "svc2.py", "svc3.py"],
         cwd=project,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(ROOT), "PERF_LSP_START_METHOD": method},
         capture_output=True,
         text=True,
         timeout=300,
