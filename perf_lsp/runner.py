@@ -18,20 +18,19 @@ With ``--no-jedi`` the answer is fixed (left out or kept unresolved), so it is s
 
 from __future__ import annotations
 
-import difflib
 import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from perf_lsp.analysis.resolve import TypeResolver
 from perf_lsp.cache import Cache, CorruptEntry
-from perf_lsp.engine import Engine, parses
-from perf_lsp.files import FileError, encode_source, read_source, write_source
 from perf_lsp.model import Applicability, Diagnostic, Edit, Fix, FixOffer, Position, Range
 from perf_lsp.settings import Settings
-from perf_lsp.source import needs_newer_python
-from perf_lsp.text import split_lines
+
+if TYPE_CHECKING:  # the engine, jedi and libcst are imported by the first file not in the cache
+    from perf_lsp.analysis.resolve import TypeResolver
+    from perf_lsp.engine import Engine
 
 
 @dataclass(frozen=True)
@@ -59,6 +58,8 @@ def engine() -> Engine:
     """This process's engine (one per process: its statement cache is bounded)."""
     global _ENGINE
     if _ENGINE is None:
+        from perf_lsp.engine import Engine
+
         _ENGINE = Engine(cache_size=512)
     return _ENGINE
 
@@ -89,6 +90,8 @@ def key_material(settings: Settings, options: Options) -> str:
 def _types(options: Options, text: str, path: Path) -> TypeResolver | None:
     if options.no_jedi:
         return None
+    from perf_lsp.analysis.resolve import TypeResolver
+
     return TypeResolver(text, path, budget=options.jedi_budget)
 
 
@@ -156,6 +159,8 @@ def _outcome(analysis, want_fix: bool) -> dict:
 
 
 def _syntax_outcome(text: str, error: str) -> dict:
+    from perf_lsp.source import needs_newer_python
+
     match = re.match(r"line (\d+)", error)
     version = needs_newer_python(text, int(match.group(1))) if match else None
     if version is not None:
@@ -197,6 +202,8 @@ def lookup(cache: Cache | None, data: bytes, settings: Settings, options: Option
 def check_file(path: str, settings: Settings, options: Options) -> dict:
     """Check one file; returns its outcome (see the module docstring), storing it in the cache
     when the policy allows. Never raises for a bad file: read and parse errors are messages."""
+    from perf_lsp.files import FileError, read_source
+
     try:
         source = read_source(Path(path))
     except FileError as exc:
@@ -219,6 +226,12 @@ def fix_file(path: str, display: str, settings: Settings, options: Options) -> d
     """Fix one file (write it back atomically, or diff it with ``options.diff``); returns an
     outcome with the diagnostics left, and ``applied`` (fixes), ``changed`` (0/1),
     ``unwritten`` (0/1) and ``diff`` (unified diff text, ``a/<display>`` and ``b/<display>``)."""
+    import difflib
+
+    from perf_lsp.engine import parses
+    from perf_lsp.files import FileError, encode_source, read_source, write_source
+    from perf_lsp.text import split_lines
+
     base = {"diagnostics": [], "messages": [], "failed": 0, "partial": 0, "applied": 0, "changed": 0, "unwritten": 0, "diff": ""}
     try:
         source = read_source(Path(path))
