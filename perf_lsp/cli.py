@@ -7,6 +7,16 @@ cannot be read, decoded or parsed, a fix that cannot be written (read-only, edit
 meanwhile, not representable in the file's encoding). Errors name the file on
 stderr and the run goes on with the other files.
 
+Files are checked in worker processes (``--jobs N``, default one per core; ``--jobs 1``
+checks in this process), and reported in the order the walk found them whatever
+the scheduling. A file unchanged since a previous run with the same settings and the
+same perf-lsp and Python is not checked again: its outcome comes from the cache
+(:mod:`perf_lsp.cache`; ``--no-cache``, ``--cache-dir``, ``$PERF_LSP_CACHE_DIR`` or the
+``cache-dir`` setting; by default ``.perf-lsp-cache`` in the directory of the
+``pyproject.toml`` with ``[tool.perf-lsp]`` that applies to the current directory,
+else the current directory). On a terminal, a run longer than a second shows a
+progress bar on stderr (not when stderr is piped, nor with ``CI`` set).
+
 Warnings do not change the exit code: a directory, symlink loop or broken link
 skipped by the walk, a file in syntax newer than the running Python (not checked),
 a statement checked only in part, a bad setting (its default is used), and no
@@ -26,6 +36,7 @@ import sys
 import threading
 import time
 import warnings
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -355,9 +366,9 @@ def _outcomes(args: argparse.Namespace, console: _Console, tally: _Tally, comman
                 progress.advance(len(outcome["diagnostics"]))
                 continue
             call = (
-                (runner.check_file, str(path), settings, options)
+                (runner.work, command, str(path), settings, options)
                 if command == "check"
-                else (runner.fix_file, str(path), display, settings, options)
+                else (runner.work, command, str(path), display, settings, options)
             )
             if jobs.jobs > 1 and len(found) > 1:
                 future = jobs.pool().submit(*call)
@@ -375,7 +386,11 @@ def _outcomes(args: argparse.Namespace, console: _Console, tally: _Tally, comman
             elif isinstance(item, dict):
                 outcome = item
             else:
-                outcome = item.result()
+                try:
+                    outcome = item.result()
+                except BrokenProcessPool as exc:  # a worker died (killed, out of memory): the file is not checked
+                    outcome = {"diagnostics": [], "messages": [["error", f": not checked: {exc}"]], "failed": 1,
+                               "partial": 0, "applied": 0, "changed": 0, "unwritten": 0, "diff": ""}
             if outcome.get("cache_problem"):
                 console.warn(outcome["cache_problem"])
             for kind, suffix in outcome["messages"]:

@@ -284,6 +284,12 @@ def applicable(outcome: dict, unsafe: bool) -> bool:
     return False
 
 
+def work(command: str, *args) -> dict:
+    """``check_file(*args)`` (``command`` ``"check"``) or ``fix_file(*args)`` (``"fix"``): what a
+    worker is sent (by name, so the function is looked up in the worker)."""
+    return (check_file if command == "check" else fix_file)(*args)
+
+
 def worker_init() -> None:
     """Set up a worker process: Ctrl-C is the parent's to handle (it cancels the pool)."""
     import signal

@@ -372,6 +372,24 @@ def test_workers_never_import_the_checked_project(tmp_path, method):
     assert proc.stdout.count("PFL401") == 4
 
 
+def test_a_worker_that_dies_is_an_error_not_a_crash(tmp_path, capsys, monkeypatch):
+    for i in range(3):
+        (tmp_path / f"svc{i}.py").write_text(BAD, encoding="utf-8")
+    original = runner.check_file
+
+    def dies_on_svc1(path, settings, options):
+        if path.endswith("svc1.py"):
+            os._exit(3)
+        return original(path, settings, options)
+
+    monkeypatch.setattr(runner, "check_file", dies_on_svc1)
+    monkeypatch.setenv("PERF_LSP_START_METHOD", "fork")
+    code, out, err = run(capsys, "check", "--jobs", "2", "--no-cache", str(tmp_path))
+    assert code == 2
+    assert "svc1.py: not checked:" in err
+    assert "Traceback" not in err
+
+
 def test_fix_in_workers_writes_the_same_files_as_in_process(tmp_path, capsys, monkeypatch):
     results = {}
     for jobs in ("1", "2"):
