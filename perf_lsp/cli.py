@@ -292,8 +292,8 @@ class _Progress:
                 TimeElapsedColumn(),
                 console=Console(file=sys.stderr),
                 transient=True,
-                redirect_stdout=False,
-                redirect_stderr=False,
+                redirect_stdout=_isatty(sys.stdout),  # reports printed above the bar on the same terminal
+                redirect_stderr=True,  # so are the messages
             )
             self._task = self._bar.add_task("check", total=self.total, findings=0)
             self._bar.start()
@@ -310,8 +310,12 @@ class _Progress:
 def _interactive() -> bool:
     if os.environ.get("CI") or os.environ.get("TERM") == "dumb":
         return False
+    return _isatty(sys.stderr)
+
+
+def _isatty(stream) -> bool:
     try:
-        return sys.stderr.isatty()
+        return stream.isatty()
     except (AttributeError, ValueError):
         return False
 

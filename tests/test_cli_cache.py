@@ -462,3 +462,33 @@ def test_progress_bar_on_a_terminal_after_a_second(monkeypatch):
     assert "3/4" in stream.getvalue() or "Checking" in stream.getvalue()
     monkeypatch.setenv("CI", "true")
     assert not cli._Progress(4).enabled
+
+
+# -- bounded memory --------------------------------------------------------------------------
+
+
+def test_no_tree_outlives_its_file(tmp_path):
+    """After a file is checked, none of its ast or libcst nodes is alive: what a run keeps does
+    not grow with the number of files (the outcome is a small dict)."""
+    import ast
+    import gc
+
+    import libcst as cst
+
+    paths = [p for p in sorted(FIXTURES.glob("pfl*/*.py")) if not p.name.endswith(".fixed.py")][:40]
+    paths += [p for p in sorted(FIXTURES.glob("pfl3*/*.py")) if not p.name.endswith(".fixed.py")][:20]
+    options = runner.Options(no_jedi=True, want_fix=True)
+    singletons = (ast.expr_context, ast.operator, ast.boolop, ast.unaryop, ast.cmpop)
+
+    def alive() -> list:
+        gc.collect()
+        return [o for o in gc.get_objects() if isinstance(o, (ast.AST, cst.CSTNode)) and not isinstance(o, singletons)]
+
+    runner.start_run()
+    for p in paths[:3]:  # what rules build once (module-level patterns) is built now
+        runner.work("check", str(p), Settings(select=("ALL",)), options)
+    before = len(alive())
+    outcomes = [runner.work("check", str(p), Settings(select=("ALL",)), options) for p in paths]
+    assert sum(len(o["diagnostics"]) for o in outcomes) > 20
+    after = alive()
+    assert len(after) - before < 20, (len(after) - before, sorted({type(o).__name__ for o in after})[:20])
