@@ -308,8 +308,21 @@ def work(command: str, *args) -> dict:
         forget_trees()
 
 
+_INHERITED: list = []
+
+
 def worker_init() -> None:
-    """Set up a worker process: Ctrl-C is the parent's to handle (it cancels the pool)."""
+    """Set up a worker process: Ctrl-C is the parent's to handle (it cancels the pool), and a
+    worker forked from a process whose jedi subprocess runs starts its own.
+
+    The inherited jedi environment talks to the parent's jedi subprocess through pipes that
+    every forked worker would share; it is kept referenced (never collected, so its clean-up
+    cannot stop the parent's subprocess) and replaced by a fresh one on first use.
+    """
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    resolve = sys.modules.get("perf_lsp.analysis.resolve")
+    if resolve is not None and getattr(resolve, "_ENVIRONMENT", None) is not None:
+        _INHERITED.append(resolve._ENVIRONMENT)
+        resolve._ENVIRONMENT = None

@@ -492,3 +492,18 @@ def test_no_tree_outlives_its_file(tmp_path):
     assert sum(len(o["diagnostics"]) for o in outcomes) > 20
     after = alive()
     assert len(after) - before < 20, (len(after) - before, sorted({type(o).__name__ for o in after})[:20])
+
+
+def test_jedi_answers_in_workers_forked_after_jedi_ran_here(tmp_path, capsys, monkeypatch):
+    """A worker forked from a process whose jedi subprocess is running starts its own: the
+    findings jedi confirms are the same as in this process."""
+    monkeypatch.setenv("PERF_LSP_START_METHOD", "fork")
+    source = FIXTURES / "pfl304" / "tokenizer_encode_per_item.py"
+    names = [f"m{i}.py" for i in range(12)]
+    for name in names:
+        shutil.copy(source, tmp_path / name)
+    monkeypatch.chdir(tmp_path)
+    here = run(capsys, "check", "--no-cache", "--jobs", "1", "--output-format", "json", *names)
+    assert here[0] == 1 and len({e["filename"] for e in json.loads(here[1])}) == len(names)
+    workers = run(capsys, "check", "--no-cache", "--jobs", "2", "--output-format", "json", *names)
+    assert workers == here
