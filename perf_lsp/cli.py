@@ -7,6 +7,16 @@ cannot be read, decoded or parsed, a fix that cannot be written (read-only, edit
 meanwhile, not representable in the file's encoding). Errors name the file on
 stderr and the run goes on with the other files.
 
+Files are checked in worker processes (``--jobs N``, default one per core; ``--jobs 1``
+checks in this process), and reported in the order the walk found them whatever
+the scheduling. A file unchanged since a previous run with the same settings and the
+same perf-lsp and Python is not checked again: its outcome comes from the cache
+(:mod:`perf_lsp.cache`; ``--no-cache``, ``--cache-dir``, ``$PERF_LSP_CACHE_DIR`` or the
+``cache-dir`` setting; by default ``.perf-lsp-cache`` in the directory of the
+``pyproject.toml`` with ``[tool.perf-lsp]`` that applies to the current directory,
+else the current directory). On a terminal, a run longer than a second shows a
+progress bar on stderr (not when stderr is piped, nor with ``CI`` set).
+
 Warnings do not change the exit code: a directory, symlink loop or broken link
 skipped by the walk, a file in syntax newer than the running Python (not checked),
 a statement checked only in part, a bad setting (its default is used), and no
@@ -20,24 +30,32 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import difflib
 import logging
-import re
+import os
 import sys
+import threading
+import time
 import warnings
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from perf_lsp import __version__
-from perf_lsp.analysis.resolve import TypeResolver
-from perf_lsp.engine import Engine, parses
-from perf_lsp.files import FileError, FileWalk, SourceFile, encode_source, read_source, write_source
+from perf_lsp import __version__, runner
+from perf_lsp.cache import cache_root
+from perf_lsp.files import FileWalk
 from perf_lsp.model import Applicability, Diagnostic
-from perf_lsp.output import Report, format_json, format_sarif, format_text, rule_doc, rule_table, rules_markdown
+from perf_lsp.output import (
+    Report,
+    format_json,
+    format_sarif,
+    format_statistics,
+    format_text,
+    rule_doc,
+    rule_table,
+    rules_markdown,
+)
 from perf_lsp.rules import CODES
 from perf_lsp.settings import Settings, is_code_or_prefix, load_for
-from perf_lsp.source import needs_newer_python
-from perf_lsp.text import split_lines
 
 EXIT_CLEAN, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
 
@@ -152,14 +170,6 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def _load(path: Path, console: _Console) -> SourceFile | None:
-    try:
-        return read_source(path)
-    except FileError as exc:
-        console.error(f"{_display(path)}: {exc}")
-        return None
-
-
 def _inputs(args: argparse.Namespace, console: _Console, resolver: _SettingsResolver, tally: _Tally) -> list[Path]:
     paths = [Path(p) for p in (args.paths or ["."])]
     for path in paths:
@@ -179,50 +189,229 @@ def _inputs(args: argparse.Namespace, console: _Console, resolver: _SettingsReso
     return found
 
 
-def _types(args: argparse.Namespace, text: str, path: Path) -> TypeResolver | None:
-    """A jedi resolver for one file's findings that need types (None with ``--no-jedi``)."""
-    if args.no_jedi:
+_UNSET = object()
+
+
+class _Jobs:
+    """Runs one file's work in this process or in a pool of worker processes; results in input order.
+
+    Workers are forked on Linux, so they share the parent's ``sys.path`` (from which
+    ``python -m perf_lsp`` removed the current directory: the checked project is never
+    imported) and its warning filters; elsewhere they are spawned with
+    ``PYTHONSAFEPATH=1`` so that the interpreter starting the worker does not put the
+    current directory first either (Python 3.11+; the variable is set while the pool lives).
+    ``PERF_LSP_START_METHOD`` (``fork``, ``spawn``, ``forkserver``) overrides the choice
+    (the tests run both).
+    """
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+        self._pool = None
+        self._saved_env: object = _UNSET
+
+    def pool(self):
+        if self._pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            method = os.environ.get("PERF_LSP_START_METHOD") or ("fork" if sys.platform == "linux" else "spawn")
+            if method != "fork":  # workers (and multiprocessing's helpers) start as they are needed
+                self._saved_env = os.environ.get("PYTHONSAFEPATH")
+                os.environ["PYTHONSAFEPATH"] = "1"
+            context = multiprocessing.get_context(method)
+            self._pool = ProcessPoolExecutor(self.jobs, mp_context=context, initializer=runner.worker_init)
+        return self._pool
+
+    def close(self, cancel: bool = False) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=cancel)
+            self._pool = None
+        if self._saved_env is not _UNSET:
+            if self._saved_env is None:
+                os.environ.pop("PYTHONSAFEPATH", None)
+            else:
+                os.environ["PYTHONSAFEPATH"] = self._saved_env
+            self._saved_env = _UNSET
+
+
+def _default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def _cache(args: argparse.Namespace) -> str | None:
+    """The cache directory of this run, or None (``--no-cache``)."""
+    if getattr(args, "no_cache", False):
         return None
-    return TypeResolver(text, path, budget=args.jedi_budget)
+    if getattr(args, "cache_dir", None):
+        return str(Path(args.cache_dir).resolve())
+    here = Path.cwd().resolve()
+    settings, _messages = load_for(here, codes=CODES)  # the project's, not a checked file's: no warnings
+    project = Path(settings.config_dir) if settings.config_dir else here
+    return str(cache_root(os.environ, settings.cache_dir, project))
 
 
-def _analysed(args: argparse.Namespace, console: _Console, engine: Engine, tally: _Tally):
-    """(path, file, settings, analysis) for every input file that can be read and parsed.
+_clock = time.monotonic  # seconds; a name of its own so that tests can move it
 
-    The others are reported on stderr and counted in ``tally``: an error (exit code 2)
-    for a file that cannot be read or parsed, a warning for one in syntax newer than
-    the running Python.
+
+class _Progress:
+    """A progress bar on stderr (files done / total, findings so far) for runs longer than about a
+    second, only when stderr is a terminal and not in CI."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+        self.findings = 0
+        self._start = _clock()
+        self._bar = None
+        self._task = None
+        self._lock = threading.Lock()
+        self.enabled = total > 1 and _interactive()
+
+    def advance(self, findings: int) -> None:
+        with self._lock:
+            self.done += 1
+            self.findings += findings
+            if self.enabled:
+                self._show()
+
+    def _show(self) -> None:
+        if self._bar is None:
+            if _clock() - self._start < 1.0:
+                return
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(
+                TextColumn("Checking"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("files, {task.fields[findings]} findings"),
+                TimeElapsedColumn(),
+                console=Console(file=sys.stderr),
+                transient=True,
+                redirect_stdout=_isatty(sys.stdout),  # reports printed above the bar on the same terminal
+                redirect_stderr=True,  # so are the messages
+            )
+            self._task = self._bar.add_task("check", total=self.total, findings=0)
+            self._bar.start()
+        self._bar.update(self._task, completed=self.done, findings=self.findings)
+
+    def close(self) -> None:
+        with self._lock:
+            self.enabled = False
+            if self._bar is not None:
+                self._bar.stop()
+                self._bar = None
+
+
+def _interactive() -> bool:
+    if os.environ.get("CI") or os.environ.get("TERM") == "dumb":
+        return False
+    return _isatty(sys.stderr)
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _outcomes(args: argparse.Namespace, console: _Console, tally: _Tally, command: str):
+    """(path, display name, settings, outcome) for every input file, in the order found.
+
+    Cache hits are looked up here; the other files go to :func:`runner.check_file` or
+    :func:`runner.fix_file`, in worker processes when there are several files and more
+    than one job. Messages are printed and the tally counted before a file is yielded.
     """
     resolver = _SettingsResolver(args, console)
-    for path in _inputs(args, console, resolver, tally):
-        source = _load(path, console)
-        if source is None:
-            tally.failed += 1
-            continue
-        settings = resolver.for_file(path)
-        analysis = engine.analyze(source.text, settings, resolver=_types(args, source.text, path))
-        if analysis.syntax_error:
-            tally.failed += 1
-            match = re.match(r"line (\d+)", analysis.syntax_error)
-            version = needs_newer_python(source.text, int(match.group(1))) if match else None
-            if version is not None:
-                running = ".".join(map(str, sys.version_info[:2]))
-                console.warn(
-                    f"{_display(path)}: needs Python {version[0]}.{version[1]} syntax "
-                    f"(perf-lsp runs on Python {running}); not checked"
+    found = _inputs(args, console, resolver, tally)
+    if not found:
+        return
+    cache_dir = _cache(args)
+    runner.start_run()
+    options = runner.Options(
+        no_jedi=args.no_jedi,
+        jedi_budget=args.jedi_budget,
+        want_fix=command == "check" and args.output_format in ("json", "sarif"),
+        diff=command == "fix" and bool(args.diff),
+        cache_root=cache_dir,
+    )
+    cache = runner.cache_for(cache_dir)
+    jobs = _Jobs(args.jobs or _default_jobs())
+    progress = _Progress(len(found))
+    pending: dict[int, object] = {}  # index -> outcome dict (a hit) or Future
+    items = []
+    try:
+        for index, path in enumerate(found):
+            settings = resolver.for_file(path)
+            display = _display(path)
+            items.append((path, display, settings))
+            outcome = None
+            if cache is not None:
+                try:
+                    data = path.read_bytes()
+                except OSError:
+                    data = None  # the worker reports it
+                if data is not None:
+                    outcome, warning = runner.lookup(cache, data, settings, options)
+                    if warning:
+                        console.warn(warning)
+                    if outcome is not None and command == "fix":
+                        if outcome["failed"] or runner.applicable(outcome, settings.unsafe_fixes):
+                            outcome = None  # something to fix (or to report as fix does): run it
+                        else:
+                            outcome = {**outcome, "applied": 0, "changed": 0, "unwritten": 0, "diff": ""}
+            if outcome is not None:
+                pending[index] = outcome
+                progress.advance(len(outcome["diagnostics"]))
+                continue
+            call = (
+                (runner.work, command, str(path), settings, options)
+                if command == "check"
+                else (runner.work, command, str(path), display, settings, options)
+            )
+            if jobs.jobs > 1 and len(found) > 1:
+                future = jobs.pool().submit(*call)
+                future.add_done_callback(
+                    lambda f: progress.advance(len(f.result()["diagnostics"])) if not f.cancelled() and f.exception() is None else None
                 )
+                pending[index] = future
             else:
-                console.error(f"{_display(path)}: cannot parse: {analysis.syntax_error}")
-            continue
-        partial = False
-        for chunk, result in zip(analysis.chunks, analysis.results):
-            if result.error:  # libcst rejected a statement ast accepted, or a rule failed on it
-                partial = True
-                console.warn(f"{_display(path)}:{chunk.start}: partly checked: {result.error}")
-            if result.unfixable and result.findings:
-                console.warn(f"{_display(path)}:{chunk.start}: no fix offered: {result.unfixable}")
-        tally.partial += partial
-        yield path, source, settings, analysis
+                pending[index] = call
+        for index, (path, display, settings) in enumerate(items):
+            item = pending.pop(index)
+            if isinstance(item, tuple):
+                outcome = item[0](*item[1:])
+                progress.advance(len(outcome["diagnostics"]))
+            elif isinstance(item, dict):
+                outcome = item
+            else:
+                try:
+                    outcome = item.result()
+                except BrokenProcessPool as exc:  # a worker died (killed, out of memory): the file is not checked
+                    outcome = {"diagnostics": [], "messages": [["error", f": not checked: {exc}"]], "failed": 1,
+                               "partial": 0, "applied": 0, "changed": 0, "unwritten": 0, "diff": ""}
+            if outcome.get("cache_problem"):
+                console.warn(outcome["cache_problem"])
+            for kind, suffix in outcome["messages"]:
+                (console.error if kind == "error" else console.warn)(f"{display}{suffix}")
+            tally.failed += int(outcome["failed"])
+            tally.partial += int(outcome["partial"])
+            yield path, display, settings, outcome
+    except BaseException:
+        progress.close()
+        jobs.close(cancel=True)
+        raise
+    progress.close()
+    jobs.close()
+    if cache is not None:
+        if cache.problem:
+            console.warn(cache.problem)
+        cache.prune()
 
 
 @contextlib.contextmanager
@@ -252,30 +441,38 @@ def cmd_check(args: argparse.Namespace) -> int:
     if bad:
         console.error(bad)
         return EXIT_ERROR
-    engine = Engine(cache_size=512, split_classes=False)
-    reports: list[Report] = []
-    hidden_unsafe = 0
-    tally = _Tally()
-    for path, _source, settings, analysis in _analysed(args, console, engine, tally):
-        for diag in analysis.diagnostics:
-            fix = analysis.fix(diag) if args.output_format in ("json", "sarif") and diag.fixes else None
-            reports.append(Report(_display(path), diag, fix))
-            if diag.fixes and diag.fixes[0].applicability is Applicability.UNSAFE and not settings.unsafe_fixes:
-                hidden_unsafe += 1
 
     def shown(diag: Diagnostic) -> bool:
         if not diag.fixes:
             return False
         return diag.fixes[0].applicability is Applicability.SAFE or bool(args.unsafe_fixes)
 
-    if args.output_format == "json":
+    reports: list[Report] = []
+    hidden_unsafe = 0
+    tally = _Tally()
+    streaming = args.output_format == "text" and not args.statistics
+    for _path, display, settings, outcome in _outcomes(args, console, tally, "check"):
+        file_reports = [Report(display, diag, fix) for diag, fix in runner.diagnostics(outcome)]
+        for report in file_reports:
+            diag = report.diagnostic
+            if diag.fixes and diag.fixes[0].applicability is Applicability.UNSAFE and not settings.unsafe_fixes:
+                hidden_unsafe += 1
+        if streaming and file_reports:
+            print(format_text(file_reports, shown))
+        reports.extend(file_reports)
+
+    if args.statistics:
+        text = format_statistics(reports, shown, args.output_format)
+        if text:
+            print(text)
+        if args.output_format != "json" and (reports or not args.quiet) and tally.files:
+            _summary(reports, shown, hidden_unsafe if not args.unsafe_fixes else 0, tally)
+    elif args.output_format == "json":
         print(format_json(reports))
     elif args.output_format == "sarif":
         severity = Settings().severity_of
         print(format_sarif(reports, severity))
     else:
-        if reports:
-            print(format_text(reports, shown))
         if (reports or not args.quiet) and tally.files:
             _summary(reports, shown, hidden_unsafe if not args.unsafe_fixes else 0, tally)
     if console.errors:
@@ -313,42 +510,17 @@ def cmd_fix(args: argparse.Namespace) -> int:
     if bad:
         console.error(bad)
         return EXIT_ERROR
-    engine = Engine(cache_size=512, split_classes=False)
     applied = 0
     remaining: list[Report] = []
     changed_files = 0
     tally = _Tally()
-    for path, source, settings, _analysis in _analysed(args, console, engine, tally):
-        result = engine.fix_all(
-            source.text, settings, unsafe=settings.unsafe_fixes, resolver_for=lambda text, path=path: _types(args, text, path)
-        )
-        remaining.extend(Report(_display(path), d, None) for d in result.remaining)
-        if result.source == source.text:
-            continue
-        name = _display(path)
-        if not parses(result.source, strict=True):  # never write a file that does not parse
-            console.error(f"{name}: fixes would not parse; file left unchanged")
-            tally.unwritten += 1
-            continue
-        try:
-            encode_source(source, result.source)
-            if not args.diff:
-                write_source(source, result.source)
-        except FileError as exc:
-            console.error(f"{name}: {exc}; left unchanged")
-            tally.unwritten += 1
-            continue
-        applied += result.applied
-        changed_files += 1
-        if args.diff:
-            sys.stdout.writelines(
-                difflib.unified_diff(
-                    split_lines(source.text),
-                    split_lines(result.source),
-                    fromfile=f"a/{name}",
-                    tofile=f"b/{name}",
-                )
-            )
+    for _path, display, _settings, outcome in _outcomes(args, console, tally, "fix"):
+        remaining.extend(Report(display, diag, None) for diag, _fix in runner.diagnostics(outcome))
+        tally.unwritten += int(outcome["unwritten"])
+        applied += int(outcome["applied"])
+        changed_files += int(outcome["changed"])
+        if outcome["diff"]:
+            sys.stdout.write(outcome["diff"])
     if remaining and not args.diff:
         print(format_text(remaining, lambda d: False))
     if tally.files:
@@ -389,6 +561,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_CLEAN
 
 
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(
@@ -407,6 +589,15 @@ def build_parser() -> argparse.ArgumentParser:
             "--jedi-budget", type=float, default=10.0, metavar="SECONDS",
             help="time jedi may spend per file on the findings that need types (default 10)",
         )
+        p.add_argument(
+            "-j", "--jobs", type=_positive, default=None, metavar="N",
+            help="worker processes (default: one per core; 1 checks in this process)",
+        )
+        p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+        p.add_argument(
+            "--cache-dir", metavar="DIR",
+            help="the cache directory (default: $PERF_LSP_CACHE_DIR, the cache-dir setting, or .perf-lsp-cache at the project root)",
+        )
 
     check = sub.add_parser("check", help="report problems")
     selection(check)
@@ -414,6 +605,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when problems are found")
     check.add_argument("--unsafe-fixes", action="store_true", help="count unsafe fixes as available ([*])")
     check.add_argument("-q", "--quiet", action="store_true", help="no summary when nothing is found")
+    check.add_argument("--statistics", action="store_true", help="count the problems per rule instead of listing them")
     check.set_defaults(func=cmd_check)
 
     fix = sub.add_parser("fix", help="apply fixes (safe ones unless --unsafe-fixes)")

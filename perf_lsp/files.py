@@ -42,7 +42,7 @@ MAX_FILE_BYTES = 5 * 1024 * 1024
 EXCLUDED_DIRS = frozenset(
     {
         ".bzr", ".direnv", ".eggs", ".git", ".git-rewrite", ".hg", ".mypy_cache", ".nox", ".pants.d",
-        ".pytype", ".ruff_cache", ".pytest_cache", ".svn", ".tox", ".venv", "__pypackages__", "__pycache__",
+        ".perf-lsp-cache", ".pytype", ".ruff_cache", ".pytest_cache", ".svn", ".tox", ".venv", "__pypackages__", "__pycache__",
         "_build", "buck-out", "node_modules", "site-packages", "venv",
     }
 )

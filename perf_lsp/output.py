@@ -90,6 +90,41 @@ def format_json(reports: Sequence[Report]) -> str:
     return json.dumps(out, indent=2, ensure_ascii=False)
 
 
+def format_statistics(reports: Sequence[Report], show_fix: callable, output_format: str = "text") -> str:
+    """Counts per rule, most frequent first (ties by code), as Ruff's ``--statistics``.
+
+    Text: ``count<TAB>code<TAB>[*] name`` lines (``[*]`` when ``show_fix`` is true for
+    some of the rule's diagnostics, ``[ ]`` for the others when any rule has a fix; no
+    marker otherwise); JSON (``output_format`` ``"json"``): a list of objects with
+    ``code``, ``name``, ``count``, ``fixable`` and ``fixable_count``.
+    """
+    counts: dict[str, list] = {}
+    for r in reports:
+        d = r.diagnostic
+        entry = counts.setdefault(d.code, [d.name, 0, 0])
+        entry[1] += 1
+        entry[2] += bool(show_fix(d))
+    rows = sorted(counts.items(), key=lambda item: (-item[1][1], item[0]))
+    if output_format == "json":
+        return json.dumps(
+            [
+                {"code": code, "name": name, "count": count, "fixable": fixable > 0, "fixable_count": fixable}
+                for code, (name, count, fixable) in rows
+            ],
+            indent=2,
+        )
+    if not rows:
+        return ""
+    any_fix = any(fixable for _, (_, _, fixable) in rows)
+    count_width = max(len(str(count)) for _, (_, count, _) in rows)
+    code_width = max(len(code) for code, _ in rows)
+    lines = []
+    for code, (name, count, fixable) in rows:
+        mark = ("[*] " if fixable else "[ ] ") if any_fix else ""
+        lines.append(f"{count:>{count_width}}\t{code:<{code_width}}\t{mark}{name}")
+    return "\n".join(lines)
+
+
 _SARIF_LEVEL = {"error": "error", "warning": "warning", "information": "note", "hint": "note"}
 
 

@@ -51,7 +51,9 @@ class Settings:
     never removes one it made unused (not a setting: set by :func:`load_for` for such
     a file and by the CLI). ``severity``: code ->
     ``error|warning|information|hint`` (server only). ``debounce_ms``: delay, in
-    milliseconds, between the last change and re-analysis (server only).
+    milliseconds, between the last change and re-analysis (server only). ``cache_dir``:
+    where the command line keeps its cache (``cache-dir``, made absolute against
+    ``config_dir``; None: ``.perf-lsp-cache`` at the project root; command line only).
     """
 
     select: tuple[str, ...] = ("PFL",)
@@ -68,6 +70,7 @@ class Settings:
     package_init: bool = False
     severity: tuple[tuple[str, str], ...] = ()
     debounce_ms: int = DEFAULT_DEBOUNCE_MS
+    cache_dir: str | None = None
     _severity: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -171,6 +174,7 @@ _PYPROJECT_KEYS = {
     "severity": "severity",
     "exclude": "exclude",
     "extend-exclude": "extend_exclude",
+    "cache-dir": "cache_dir",
 }
 _LSP_KEYS = {
     "select": "select",
@@ -224,6 +228,14 @@ def _apply(
                 messages.append(f"{where}: '{key}' must be a list of dotted qualified names (using the default)")
                 continue
             changes[name] = tuple(items)
+        elif name == "cache_dir":
+            if not isinstance(value, str) or not value:
+                messages.append(f"{where}: '{key}' must be a directory path (using the default)")
+                continue
+            path = Path(value).expanduser()
+            if base.config_dir and not path.is_absolute():
+                path = Path(base.config_dir) / path
+            changes[name] = str(path)
         elif name == "unsafe_fixes":
             if not isinstance(value, bool):
                 messages.append(f"{where}: '{key}' must be true or false (using the default)")

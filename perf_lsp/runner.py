@@ -1,0 +1,329 @@
+"""Checking and fixing files for the command line: one file at a time, in this process or in workers.
+
+:func:`check_file` and :func:`fix_file` take a path and its settings and return an
+*outcome*: a small JSON-serialisable dict (no tree, no file text) with the file's
+diagnostics, the messages to print (each a ``(kind, suffix)`` pair: ``kind`` is
+``"error"`` or ``"warn"``, the text follows the file's display name) and counts.
+Outcomes travel from worker processes to the parent and into the cache
+(:mod:`perf_lsp.cache`) as they are. :func:`diagnostics` and :func:`primary_fixes` turn
+one back into :class:`~perf_lsp.model.Diagnostic` objects.
+
+Cache policy: an outcome is stored when it does not depend on anything outside the
+file, its settings and perf-lsp itself. A file some of whose findings asked jedi a
+type question (``Analysis.asked``) with jedi on is not stored: jedi's answer depends
+on other files and installed packages, so such a file is analysed again on every run.
+With ``--no-jedi`` the answer is fixed (left out or kept unresolved), so it is stored
+(``--no-jedi`` is part of the key). Files that cannot be read are never stored.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from perf_lsp.cache import Cache, CorruptEntry
+from perf_lsp.model import Applicability, Diagnostic, Edit, Fix, FixOffer, Position, Range
+from perf_lsp.settings import Settings
+
+if TYPE_CHECKING:  # the engine, jedi and libcst are imported by the first file not in the cache
+    from perf_lsp.analysis.resolve import TypeResolver
+    from perf_lsp.engine import Engine
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a run asks of every file, besides its settings.
+
+    ``no_jedi``/``jedi_budget`` (seconds per file): as the command-line flags;
+    ``want_fix``: build each fixable diagnostic's primary fix (JSON and SARIF show its
+    edits); ``diff``: ``fix`` prints a diff and writes nothing; ``cache_root``: the cache
+    directory, or None for no cache.
+    """
+
+    no_jedi: bool = False
+    jedi_budget: float = 10.0
+    want_fix: bool = False
+    diff: bool = False
+    cache_root: str | None = None
+
+
+_CACHES: dict[str, Cache] = {}
+
+
+def engine() -> Engine:
+    """A fresh engine for one file: its statement cache (trees of the statements with findings,
+    for their fixes) lives as long as the file's check, so no tree outlives its file. Classes are
+    analysed whole (``split_classes=False``): units pay off only for the next keystroke of an editor."""
+    from perf_lsp.engine import Engine
+
+    return Engine(cache_size=512, split_classes=False)
+
+
+_NODE_MEMOS = (("perf_lsp.analysis.blocking", "_HELPER_CACHE"), ("perf_lsp.analysis.bindings", "_VALUES_CACHE"),
+               ("perf_lsp.analysis.bindings", "_BOUND_CACHE"))
+
+
+def forget_trees() -> None:
+    """Empty the analysis' memo tables keyed by node identity (see ``_NODE_MEMOS``).
+
+    They serve the language server, whose unchanged statements keep their nodes from one
+    keystroke to the next; in a batch run every file's nodes are new, so the tables only
+    keep up to thousands of finished files' trees alive (RSS grew ~70 MB per 100 sympy
+    files). Called after every file; a table that no longer exists is skipped.
+    """
+    for module_name, name in _NODE_MEMOS:
+        module = sys.modules.get(module_name)
+        table = getattr(module, name, None) if module is not None else None
+        if table is not None:
+            table.clear()
+
+
+def start_run() -> None:
+    """Forget this process's caches: a new command starts from nothing (as a worker process
+    does), so nothing a previous run in the same process saw is reused."""
+    _CACHES.clear()
+
+
+def cache_for(root: str | None) -> Cache | None:
+    """This process's :class:`Cache` for ``root`` (None: no cache)."""
+    if root is None:
+        return None
+    cache = _CACHES.get(root)
+    if cache is None:
+        cache = _CACHES[root] = Cache(Path(root))
+    return cache
+
+
+def key_material(settings: Settings, options: Options) -> str:
+    """What besides the file's bytes and perf-lsp itself changes a check's outcome."""
+    return repr((settings.analysis_key, settings.package_init, options.no_jedi))
+
+
+def _types(options: Options, text: str, path: Path) -> TypeResolver | None:
+    if options.no_jedi:
+        return None
+    from perf_lsp.analysis.resolve import TypeResolver
+
+    return TypeResolver(text, path, budget=options.jedi_budget)
+
+
+def _range(r: Range) -> list[int]:
+    return [r.start.line, r.start.column, r.end.line, r.end.column]
+
+
+def _unrange(v: list[int]) -> Range:
+    return Range(Position(v[0], v[1]), Position(v[2], v[3]))
+
+
+def _encode(diag: Diagnostic, fix: Fix | None) -> list:
+    encoded_fix = None
+    if fix is not None:
+        encoded_fix = [fix.title, fix.applicability.value, [[*_range(e.range), e.content] for e in fix.edits]]
+    return [
+        diag.code,
+        diag.name,
+        diag.message,
+        _range(diag.range),
+        [[offer.title, offer.applicability.value] for offer in diag.fixes],
+        diag.detail,
+        encoded_fix,
+    ]
+
+
+def diagnostics(outcome: dict) -> list[tuple[Diagnostic, Fix | None]]:
+    """The outcome's diagnostics, each with its primary fix when one was built (else None).
+
+    Raises ValueError/TypeError/KeyError/IndexError on an outcome of the wrong shape.
+    """
+    out = []
+    for code, name, message, rng, offers, detail, fix in outcome["diagnostics"]:
+        diag = Diagnostic(
+            code=str(code),
+            name=str(name),
+            message=str(message),
+            range=_unrange(rng),
+            fixes=tuple(FixOffer(str(t), Applicability(a)) for t, a in offers),
+            detail=str(detail),
+        )
+        built = None
+        if fix is not None:
+            title, applicability, edits = fix
+            built = Fix(str(title), Applicability(applicability), tuple(Edit(_unrange(e[:4]), str(e[4])) for e in edits))
+        out.append((diag, built))
+    return out
+
+
+def _outcome(analysis, want_fix: bool) -> dict:
+    """The outcome of a file that parsed (see the module docstring)."""
+    messages = []
+    partial = False
+    for chunk, result in zip(analysis.chunks, analysis.results):
+        if result.error:  # libcst rejected a statement ast accepted, or a rule failed on it
+            partial = True
+            messages.append(["warn", f":{chunk.start}: partly checked: {result.error}"])
+        if result.unfixable and result.findings:
+            messages.append(["warn", f":{chunk.start}: no fix offered: {result.unfixable}"])
+    encoded = [
+        _encode(diag, analysis.fix(diag) if want_fix and diag.fixes else None) for diag in analysis.diagnostics
+    ]
+    fixes = want_fix or not any(diag.fixes for diag in analysis.diagnostics)  # nothing to build: serves any run
+    return {"diagnostics": encoded, "messages": messages, "failed": 0, "partial": int(partial), "fixes": fixes}
+
+
+def _syntax_outcome(text: str, error: str) -> dict:
+    from perf_lsp.source import needs_newer_python
+
+    match = re.match(r"line (\d+)", error)
+    version = needs_newer_python(text, int(match.group(1))) if match else None
+    if version is not None:
+        running = ".".join(map(str, sys.version_info[:2]))
+        message = ["warn", f": needs Python {version[0]}.{version[1]} syntax (perf-lsp runs on Python {running}); not checked"]
+    else:
+        message = ["error", f": cannot parse: {error}"]
+    return {"diagnostics": [], "messages": [message], "failed": 1, "partial": 0, "fixes": True}
+
+
+def lookup(cache: Cache | None, data: bytes, settings: Settings, options: Options) -> tuple[dict | None, str | None]:
+    """(the cached outcome for a file whose bytes are ``data``, or None; a warning, or None).
+
+    A corrupt entry gives (None, a warning naming it); it is overwritten when the file is
+    checked again. An entry without built fixes does not serve a run that wants them.
+    """
+    if cache is None:
+        return None, None
+    key = Cache.key(data, key_material(settings, options))
+    try:
+        entry = cache.get(key)
+    except CorruptEntry as exc:
+        return None, f"cache entry {cache.describe(key)} is unusable ({exc}); ignored"
+    if entry is None or (options.want_fix and not entry.get("fixes")):
+        return None, None
+    try:
+        diagnostics(entry)  # the shape is checked before anything is printed
+        if not isinstance(entry["messages"], list) or not all(
+            isinstance(m, list) and len(m) == 2 and m[0] in ("warn", "error") and isinstance(m[1], str)
+            for m in entry["messages"]
+        ):
+            raise ValueError("messages")
+        int(entry["failed"]), int(entry["partial"])
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return None, f"cache entry {cache.describe(key)} is unusable (not an entry of this perf-lsp); ignored"
+    return entry, None
+
+
+def check_file(path: str, settings: Settings, options: Options) -> dict:
+    """Check one file; returns its outcome (see the module docstring), storing it in the cache
+    when the policy allows. Never raises for a bad file: read and parse errors are messages."""
+    from perf_lsp.files import FileError, read_source
+
+    try:
+        source = read_source(Path(path))
+    except FileError as exc:
+        return {"diagnostics": [], "messages": [["error", f": {exc}"]], "failed": 1, "partial": 0, "fixes": True}
+    resolver = _types(options, source.text, Path(path))
+    analysis = engine().analyze(source.text, settings, resolver=resolver)
+    if analysis.syntax_error:
+        outcome = _syntax_outcome(source.text, analysis.syntax_error)
+    else:
+        outcome = _outcome(analysis, options.want_fix)
+    cache = cache_for(options.cache_root)
+    if cache is not None and source.data is not None and not (analysis.asked and resolver is not None):
+        cache.put(Cache.key(source.data, key_material(settings, options)), outcome)
+        if cache.problem:
+            outcome["cache_problem"] = cache.problem
+    return outcome
+
+
+def fix_file(path: str, display: str, settings: Settings, options: Options) -> dict:
+    """Fix one file (write it back atomically, or diff it with ``options.diff``); returns an
+    outcome with the diagnostics left, and ``applied`` (fixes), ``changed`` (0/1),
+    ``unwritten`` (0/1) and ``diff`` (unified diff text, ``a/<display>`` and ``b/<display>``)."""
+    import difflib
+
+    from perf_lsp.engine import parses
+    from perf_lsp.files import FileError, encode_source, read_source, write_source
+    from perf_lsp.text import split_lines
+
+    base = {"diagnostics": [], "messages": [], "failed": 0, "partial": 0, "applied": 0, "changed": 0, "unwritten": 0, "diff": ""}
+    try:
+        source = read_source(Path(path))
+    except FileError as exc:
+        return {**base, "messages": [["error", f": {exc}"]], "failed": 1}
+    the_engine = engine()
+    analysis = the_engine.analyze(source.text, settings, resolver=_types(options, source.text, Path(path)))
+    if analysis.syntax_error:
+        return {**base, **_syntax_outcome(source.text, analysis.syntax_error)}
+    checked = _outcome(analysis, False)
+    del analysis
+    result = the_engine.fix_all(
+        source.text,
+        settings,
+        unsafe=settings.unsafe_fixes,
+        resolver_for=lambda text: _types(options, text, Path(path)),
+    )
+    out = {**base, "messages": checked["messages"], "partial": checked["partial"]}
+    out["diagnostics"] = [_encode(d, None) for d in result.remaining]
+    if result.source == source.text:
+        return out
+    if not parses(result.source, strict=True):  # never write a file that does not parse
+        out["messages"] = [*out["messages"], ["error", ": fixes would not parse; file left unchanged"]]
+        out["unwritten"] = 1
+        return out
+    try:
+        encode_source(source, result.source)
+        if not options.diff:
+            write_source(source, result.source)
+    except FileError as exc:
+        out["messages"] = [*out["messages"], ["error", f": {exc}; left unchanged"]]
+        out["unwritten"] = 1
+        return out
+    out["applied"] = result.applied
+    out["changed"] = 1
+    if options.diff:
+        out["diff"] = "".join(
+            difflib.unified_diff(
+                split_lines(source.text), split_lines(result.source), fromfile=f"a/{display}", tofile=f"b/{display}"
+            )
+        )
+    return out
+
+
+def applicable(outcome: dict, unsafe: bool) -> bool:
+    """Whether a check outcome has a diagnostic whose primary fix ``fix`` would apply."""
+    for _code, _name, _message, _rng, offers, _detail, _fix in outcome["diagnostics"]:
+        if offers and (offers[0][1] == Applicability.SAFE.value or unsafe):
+            return True
+    return False
+
+
+def work(command: str, *args) -> dict:
+    """``check_file(*args)`` (``command`` ``"check"``) or ``fix_file(*args)`` (``"fix"``), then
+    :func:`forget_trees`: what a worker is sent (by name, so the function is looked up in the
+    worker), and what the command line runs in its own process with ``--jobs 1``."""
+    try:
+        return (check_file if command == "check" else fix_file)(*args)
+    finally:
+        forget_trees()
+
+
+_INHERITED: list = []
+
+
+def worker_init() -> None:
+    """Set up a worker process: Ctrl-C is the parent's to handle (it cancels the pool), and a
+    worker forked from a process whose jedi subprocess runs starts its own.
+
+    The inherited jedi environment talks to the parent's jedi subprocess through pipes that
+    every forked worker would share; it is kept referenced (never collected, so its clean-up
+    cannot stop the parent's subprocess) and replaced by a fresh one on first use.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    resolve = sys.modules.get("perf_lsp.analysis.resolve")
+    if resolve is not None and getattr(resolve, "_ENVIRONMENT", None) is not None:
+        _INHERITED.append(resolve._ENVIRONMENT)
+        resolve._ENVIRONMENT = None
