@@ -62,23 +62,17 @@ def engine() -> Engine:
     return Engine(cache_size=512, split_classes=False)
 
 
-_NODE_MEMOS = (("perf_lsp.analysis.blocking", "_HELPER_CACHE"), ("perf_lsp.analysis.bindings", "_VALUES_CACHE"),
-               ("perf_lsp.analysis.bindings", "_BOUND_CACHE"))
-
-
 def forget_trees() -> None:
-    """Empty the analysis' memo tables keyed by node identity (see ``_NODE_MEMOS``).
+    """Empty the analysis' memo tables keyed by node identity (:func:`perf_lsp.analysis.tree.forget_node_memos`).
 
     They serve the language server, whose unchanged statements keep their nodes from one
     keystroke to the next; in a batch run every file's nodes are new, so the tables only
     keep up to thousands of finished files' trees alive (RSS grew ~70 MB per 100 sympy
-    files). Called after every file; a table that no longer exists is skipped.
+    files). Called after every file.
     """
-    for module_name, name in _NODE_MEMOS:
-        module = sys.modules.get(module_name)
-        table = getattr(module, name, None) if module is not None else None
-        if table is not None:
-            table.clear()
+    from perf_lsp.analysis.tree import forget_node_memos
+
+    forget_node_memos()
 
 
 def start_run() -> None:

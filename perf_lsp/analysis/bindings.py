@@ -25,7 +25,7 @@ import libcst as cst
 
 from perf_lsp.analysis.imports import import_bindings
 from perf_lsp.analysis.semantic import SemanticModel
-from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, SCOPES, children, dotted, parent_map, walk
+from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, SCOPES, children, dotted, node_memo, parent_map, walk
 
 BUILTINS = frozenset(dir(builtins))
 """Builtin names (``len``, ``print``, ``Exception``...): a new name never shadows one."""
@@ -604,7 +604,7 @@ def paths_overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     return a[:n] == b[:n]
 
 
-_VALUES_CACHE: dict[int, tuple[cst.FunctionDef, dict[str, list[cst.BaseExpression] | None]]] = {}
+_VALUES_CACHE: dict[int, tuple[cst.FunctionDef, dict[str, list[cst.BaseExpression] | None]]] = node_memo()
 
 
 def local_values(func: cst.FunctionDef, name: str) -> list[cst.BaseExpression] | None:
@@ -656,7 +656,7 @@ def _find_local_values(func: cst.FunctionDef) -> dict[str, list[cst.BaseExpressi
     return table
 
 
-_BOUND_CACHE: dict[int, tuple[cst.FunctionDef, frozenset[str]]] = {}
+_BOUND_CACHE: dict[int, tuple[cst.FunctionDef, frozenset[str]]] = node_memo()
 
 
 def binds_locally(func: cst.FunctionDef, name: str) -> bool:

@@ -12,6 +12,7 @@ import ast
 from collections.abc import Iterable, Mapping
 
 from perf_lsp.analysis.imports import dotted_name, resolve_dotted
+from perf_lsp.analysis.tree import node_memo
 
 HTTP_VERBS = ("get", "post", "put", "patch", "delete", "head", "options", "request")
 
@@ -103,7 +104,7 @@ def module_blocking_helpers(body: Iterable[ast.stmt], imports: Mapping[str, str]
     return tuple(sorted(out.items()))
 
 
-_HELPER_CACHE: dict[int, tuple[ast.FunctionDef, tuple, str | None]] = {}
+_HELPER_CACHE: dict[int, tuple[ast.FunctionDef, tuple, str | None]] = node_memo()
 
 
 def _ast_cached(deco: ast.expr, imports: Mapping[str, str]) -> bool:

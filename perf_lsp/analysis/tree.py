@@ -142,3 +142,26 @@ def in_nested_scope(
 def index_of(nodes: list, node: cst.CSTNode) -> int:
     """The position of ``node`` in ``nodes``, by identity."""
     return next(i for i, n in enumerate(nodes) if n is node)
+
+
+# -- memo tables keyed by node identity -----------------------------------------------------
+_NODE_MEMOS: list[dict] = []
+
+
+def node_memo() -> dict:
+    """A new module-level memo table keyed by ``id(node)`` (entries keep their node, to check identity).
+
+    Such tables serve the language server, whose unchanged statements keep their nodes
+    from one keystroke to the next (each table bounds itself). A batch run makes new
+    nodes for every file, so it empties them all after each file
+    (:func:`forget_node_memos`), or they would keep finished files' trees alive.
+    """
+    table: dict = {}
+    _NODE_MEMOS.append(table)
+    return table
+
+
+def forget_node_memos() -> None:
+    """Empty every table made by :func:`node_memo` (after a file is done, in a batch run)."""
+    for table in _NODE_MEMOS:
+        table.clear()
