@@ -71,6 +71,10 @@ MAX_DOCUMENT_CHARS = MAX_FILE_BYTES
 """Documents larger than this are not checked (said once with a message), as ``perf-lsp check`` skips such files."""
 
 
+REFINE_DELAY_S = 0.3
+"""How long the typing must pause before jedi refines the published diagnostics (seconds)."""
+
+
 class Collector:
     """When the garbage collector looks at the analysed trees: once every ``every`` analyses, not per keystroke.
 
@@ -284,7 +288,13 @@ class PerfLanguageServer(LanguageServer):
         await self.run(self.collector.settle)  # in the analysis thread: no analysis is running meanwhile
         if too_big(snap):
             return
-        # then jedi, off the keystroke path: a refined set when the findings that need types are decided
+        # then jedi, off the keystroke path: a refined set when the findings that need types are decided,
+        # once the typing pauses (a change meanwhile cancels this task: the next keystroke's analysis
+        # never queues behind jedi, 0.1-0.5 s per pass on a service module)
+        await asyncio.sleep(REFINE_DELAY_S)
+        doc = self.document(uri)
+        if doc is None or doc.version != snap.version:
+            return
         refined = await self.run_for(snap, features.refined_diagnostics, self.documents, snap)
         doc = self.document(uri)
         if refined is None or doc is None or doc.version != snap.version:
