@@ -274,19 +274,20 @@ def engine_figures(paths: list[Path], repeat: int) -> None:
         w, c = statistics.median(walls), statistics.median(cpus)
         print(f"{label:<34} wall {w:7.2f} s   cpu {c:7.2f} s   {lines / c:9,.0f} lines/cpu-s")
 
-    def parse_ast() -> None:
-        for t in texts:
-            try:
-                ast.parse(t)
-            except SyntaxError:
-                pass
+    def parse_all(parse, errors):
+        """A run that parses every file with ``parse``, ignoring ``errors``."""
 
-    def parse_cst() -> None:
-        for t in texts:
-            try:
-                cst.parse_module(t)
-            except Exception:
-                pass
+        def run_once() -> None:
+            for t in texts:
+                try:
+                    parse(t)
+                except errors:
+                    pass
+
+        return run_once
+
+    parse_ast = parse_all(ast.parse, SyntaxError)
+    parse_cst = parse_all(cst.parse_module, Exception)
 
     engine = Engine()
 

@@ -18,7 +18,7 @@ import builtins
 import re
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -340,20 +340,31 @@ def referenced_names(node: cst.CSTNode, skip: cst.CSTNode | None = None) -> set[
     lambda or comprehension inside ``node`` count too. The subtree ``skip`` is left out.
     """
     found: set[str] = set()
+
+    def take(current: cst.CSTNode) -> bool:
+        if isinstance(current, cst.Name):
+            found.add(current.value)
+            return True
+        return False
+
+    _walk_references(node, take, skip)
+    return found
+
+
+def _walk_references(
+    node: cst.CSTNode, take: Callable[[cst.CSTNode], bool], skip: cst.CSTNode | None = None
+) -> None:
+    """Walk ``node`` for what it refers to: ``take(current)`` True consumes a node (its children are not
+    visited); an attribute's name and a keyword argument's keyword are never visited; ``skip`` is left out."""
     stack: list[cst.CSTNode] = [node]
     while stack:
         current = stack.pop()
-        if current is skip:
+        if current is skip or take(current):
             continue
-        if isinstance(current, cst.Name):
-            found.add(current.value)
-        elif isinstance(current, cst.Attribute):
-            stack.append(current.value)
-        elif isinstance(current, cst.Arg):
+        if isinstance(current, (cst.Attribute, cst.Arg)):
             stack.append(current.value)
         else:
             stack.extend(children(current))
-    return found
 
 
 def all_params(params: cst.Parameters) -> list[cst.Param]:
@@ -573,20 +584,15 @@ def _occurrences_in(root: cst.CSTNode) -> tuple[dict[cst.CSTNode, cst.CSTNode], 
 def dotted_refs(node: cst.CSTNode) -> set[tuple[str, ...]]:
     """The maximal name/attribute chains ``node`` reads: ``d.text + x[i]`` -> {(d, text), (x,), (i,)}."""
     found: set[tuple[str, ...]] = set()
-    stack: list[cst.CSTNode] = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, (cst.Name, cst.Attribute)):
-            name = dotted(current)
-            if name is not None:
-                found.add(tuple(name.split(".")))
-                continue
-        if isinstance(current, cst.Attribute):
-            stack.append(current.value)
-        elif isinstance(current, cst.Arg):
-            stack.append(current.value)
-        else:
-            stack.extend(children(current))
+
+    def take(current: cst.CSTNode) -> bool:
+        name = dotted(current) if isinstance(current, (cst.Name, cst.Attribute)) else None
+        if name is None:
+            return False
+        found.add(tuple(name.split(".")))
+        return True
+
+    _walk_references(node, take)
     return found
 
 

@@ -72,19 +72,18 @@ class SemanticModel:
 
     def enclosing_function(self, node: cst.CSTNode) -> cst.FunctionDef | None:
         """The nearest ``def`` around ``node`` (lambdas and classes stop the search)."""
-        for anc in self.ancestors(node):
-            if isinstance(anc, cst.FunctionDef):
-                return anc
-            if isinstance(anc, (cst.Lambda, cst.ClassDef)):
-                return None
-        return None
+        return self._nearest(node, cst.FunctionDef, (cst.Lambda, cst.ClassDef))
 
     def enclosing_class(self, func: cst.FunctionDef) -> cst.ClassDef | None:
         """The class whose body defines ``func`` directly, or None."""
-        for anc in self.ancestors(func):
-            if isinstance(anc, cst.ClassDef):
+        return self._nearest(func, cst.ClassDef, (cst.FunctionDef, cst.Lambda))
+
+    def _nearest(self, node: cst.CSTNode, kind: type, stops: tuple[type, ...]):
+        """The nearest ancestor of ``node`` of type ``kind``, unless one of type ``stops`` comes first."""
+        for anc in self.ancestors(node):
+            if isinstance(anc, kind):
                 return anc
-            if isinstance(anc, (cst.FunctionDef, cst.Lambda)):
+            if isinstance(anc, stops):
                 return None
         return None
 
