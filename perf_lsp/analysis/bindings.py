@@ -541,17 +541,22 @@ def name_occurrences(
     variables and are left out; uses inside nested functions, lambdas, classes and
     comprehensions are included (conservative: they may be the same variable).
     """
-    out: list[tuple[cst.Name, bool]] = []
+    return [(node, is_store_position(node, parents)) for node in _variables(root, parents) if node.value == name]
+
+
+def _variables(root: cst.CSTNode, parents: dict[cst.CSTNode, cst.CSTNode]) -> Iterator[cst.Name]:
+    """The names under ``root`` that are variables, in source order.
+
+    Not ``obj.attr``'s attribute name, not ``f(kw=...)``'s keyword."""
     for node in walk(root):
-        if not isinstance(node, cst.Name) or node.value != name:
+        if not isinstance(node, cst.Name):
             continue
         parent = parents.get(node)
         if isinstance(parent, cst.Attribute) and parent.attr is node:
             continue
         if isinstance(parent, cst.Arg) and parent.keyword is node:
             continue
-        out.append((node, is_store_position(node, parents)))
-    return out
+        yield node
 
 
 def occurrences_in(
@@ -569,14 +574,7 @@ def occurrences_in(
 def _occurrences_in(root: cst.CSTNode) -> tuple[dict[cst.CSTNode, cst.CSTNode], dict[str, list[tuple[cst.Name, bool]]]]:
     parents = parent_map(root)
     by_name: dict[str, list[tuple[cst.Name, bool]]] = {}
-    for node in walk(root):
-        if not isinstance(node, cst.Name):
-            continue
-        parent = parents.get(node)
-        if isinstance(parent, cst.Attribute) and parent.attr is node:
-            continue
-        if isinstance(parent, cst.Arg) and parent.keyword is node:
-            continue
+    for node in _variables(root, parents):
         by_name.setdefault(node.value, []).append((node, is_store_position(node, parents)))
     return parents, by_name
 

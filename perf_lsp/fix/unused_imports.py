@@ -153,76 +153,66 @@ def unused_after(
     not parse.
     """
     try:
-        return _unused_after(names, old_nodes, new_texts, added, module_level)
+        new_names: dict[int, ChunkNames] = {}
+        new_trees: dict[int, list[ast.stmt]] = {}
+        for index, text in new_texts.items():
+            try:
+                tree = ast.parse(text)
+            except (SyntaxError, ValueError, MemoryError, RecursionError):
+                return None
+            new_trees[index] = tree.body
+            found = parse_names(text)
+            if found is None:
+                return None
+            new_names[index] = found
+        added_loads: Counter = Counter()
+        added_dynamic = False
+        for code in added:
+            found = parse_names(code)
+            if found is None:
+                return None
+            added_loads.update(found.loads)
+            added_dynamic |= found.dynamic
+        targets: dict[int, dict[Path, set[str]]] = {}
+        decreased: set[str] = set()
+        for index, new in new_names.items():
+            old = names.chunks[index]
+            decreased.update(name for name, count in old.loads.items() if new.loads[name] < count)
+        if not decreased:
+            return targets
+        # module level: read nowhere after the change
+        dynamic = names.dynamic or added_dynamic or any(n.dynamic for n in new_names.values())
+        if module_level and names.complete and not dynamic:
+            for name in decreased:
+                if names.loads[name] == 0 or name in names.exported:
+                    continue
+                after = names.loads[name] + added_loads[name]
+                for index, new in new_names.items():
+                    after += new.loads[name] - names.chunks[index].loads[name]
+                if after:
+                    continue
+                for index, chunk_names in enumerate(names.chunks):
+                    current = new_names.get(index, chunk_names)
+                    if name in current.module_bound and name in current.imports:
+                        targets.setdefault(index, {}).setdefault((), set()).add(name)
+        # function level: read nowhere in the function after the change, read there before
+        for index, tree in new_trees.items():
+            if not (decreased & new_names[index].local_bound):
+                continue
+            before = function_scopes(old_nodes[index])
+            for path, scope in function_scopes(tree).items():
+                old = before.get(path)
+                if old is None or scope.dynamic or old.dynamic:
+                    continue
+                for name in scope.imports & old.imports & decreased:
+                    if scope.reads[name] or not old.reads[name] or name in scope.declared:
+                        continue
+                    if scope.local_annotations[name] and not names.bound_at_module_level(name):
+                        continue  # ``x: Model = ...`` still names it, and nothing else would for a type checker
+                    targets.setdefault(index, {}).setdefault(path, set()).add(name)
+        return targets
     except RecursionError:  # too deeply nested to follow: no import is removed
         return {}
-
-
-def _unused_after(
-    names: DocumentNames,
-    old_nodes: Mapping[int, Sequence[ast.stmt]],
-    new_texts: Mapping[int, str],
-    added: Iterable[str],
-    module_level: bool = True,
-) -> dict[int, dict[Path, set[str]]] | None:
-    new_names: dict[int, ChunkNames] = {}
-    new_trees: dict[int, list[ast.stmt]] = {}
-    for index, text in new_texts.items():
-        try:
-            tree = ast.parse(text)
-        except (SyntaxError, ValueError, MemoryError, RecursionError):
-            return None
-        new_trees[index] = tree.body
-        found = parse_names(text)
-        if found is None:
-            return None
-        new_names[index] = found
-    added_loads: Counter = Counter()
-    added_dynamic = False
-    for code in added:
-        found = parse_names(code)
-        if found is None:
-            return None
-        added_loads.update(found.loads)
-        added_dynamic |= found.dynamic
-    targets: dict[int, dict[Path, set[str]]] = {}
-    decreased: set[str] = set()
-    for index, new in new_names.items():
-        old = names.chunks[index]
-        decreased.update(name for name, count in old.loads.items() if new.loads[name] < count)
-    if not decreased:
-        return targets
-    # module level: read nowhere after the change
-    dynamic = names.dynamic or added_dynamic or any(n.dynamic for n in new_names.values())
-    if module_level and names.complete and not dynamic:
-        for name in decreased:
-            if names.loads[name] == 0 or name in names.exported:
-                continue
-            after = names.loads[name] + added_loads[name]
-            for index, new in new_names.items():
-                after += new.loads[name] - names.chunks[index].loads[name]
-            if after:
-                continue
-            for index, chunk_names in enumerate(names.chunks):
-                current = new_names.get(index, chunk_names)
-                if name in current.module_bound and name in current.imports:
-                    targets.setdefault(index, {}).setdefault((), set()).add(name)
-    # function level: read nowhere in the function after the change, read there before
-    for index, tree in new_trees.items():
-        if not (decreased & new_names[index].local_bound):
-            continue
-        before = function_scopes(old_nodes[index])
-        for path, scope in function_scopes(tree).items():
-            old = before.get(path)
-            if old is None or scope.dynamic or old.dynamic:
-                continue
-            for name in scope.imports & old.imports & decreased:
-                if scope.reads[name] or not old.reads[name] or name in scope.declared:
-                    continue
-                if scope.local_annotations[name] and not names.bound_at_module_level(name):
-                    continue  # ``x: Model = ...`` still names it, and nothing else would for a type checker
-                targets.setdefault(index, {}).setdefault(path, set()).add(name)
-    return targets
 
 
 class _Remover(cst.CSTTransformer):
