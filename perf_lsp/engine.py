@@ -38,6 +38,7 @@ from perf_lsp import noqa
 from perf_lsp.analysis.bindings import DocumentNames
 from perf_lsp.analysis.imports import imports_in
 from perf_lsp.analysis.module import ModuleContext
+from perf_lsp.analysis.reparse import Reparser
 from perf_lsp.analysis.resolve import TypeResolver
 from perf_lsp.analysis.summaries import ChunkSummary
 from perf_lsp.analysis.units import Unit
@@ -48,7 +49,16 @@ from perf_lsp.model import Applicability, Diagnostic, Edit, Fix, FixOffer, Posit
 from perf_lsp.rules import REGISTRY
 from perf_lsp.rules.base import Finding, Rule, RuleContext
 from perf_lsp.settings import Settings
-from perf_lsp.source import TOO_DEEP, Chunk, SplitResult, depth_error, split_document, split_incremental, split_lines
+from perf_lsp.source import (
+    TOO_DEEP,
+    Chunk,
+    SplitResult,
+    depth_error,
+    parse_checked,
+    split_document,
+    split_incremental,
+    split_lines,
+)
 from perf_lsp.text import shift_range as _shift
 from perf_lsp.textedit import apply_edits, diff_edits
 
@@ -379,6 +389,7 @@ class Engine:
         self._retained: dict[tuple, list] = {}  # key -> [result, how many owners retain it]
         self._owners: dict[Hashable, tuple[tuple, ...]] = {}
         self._lock = threading.Lock()
+        self._reparser = Reparser() if split_classes else None  # an editor's keystrokes: reuse the unit's tree
 
     # -- the cache ------------------------------------------------------------------
     def retain(self, owner: Hashable, analysis: Analysis) -> None:
@@ -606,8 +617,8 @@ class Engine:
                 self._chars += chars
                 self._trim()
 
-    @staticmethod
     def _analyze(
+        self,
         text: str,
         nodes: tuple,
         imports: dict[str, str] | None,
@@ -626,7 +637,7 @@ class Engine:
         if candidates and nodes:
             summary = ChunkSummary(nodes, context, imports)
             candidates = [rule for rule in candidates if rule.wants(summary, settings)]
-        result = analyze_chunk(text, context, settings, candidates, imports, owns) if candidates else _EMPTY
+        result = analyze_chunk(text, context, settings, candidates, imports, owns, self._reparser) if candidates else _EMPTY
         if result.module is not None and not result.findings:
             result = ChunkResult(None, [], result.error)  # only fixes need the tree: do not keep it
         return result
@@ -769,8 +780,13 @@ def analyze_chunk(
     rules: Iterable[type[Rule]],
     imports: dict[str, str] | None = None,
     owns: Callable[[int], bool] | None = None,
+    reparser: Reparser | None = None,
 ) -> ChunkResult:
     """Parse one chunk with libcst and run ``rules`` over it in one batched traversal.
+
+    ``reparser``: parses with libcst reusing a recent tree when the text differs from
+    it inside one statement line (:mod:`perf_lsp.analysis.reparse`; the server's
+    engine keeps one), else every chunk is parsed whole.
 
     ``imports``: the names the rules resolve through besides the module's (default:
     the imports anywhere in ``text``; a unit of a split class gets its class's).
@@ -784,16 +800,16 @@ def analyze_chunk(
     own findings (named in ``error``); the recursion limit reached anywhere costs
     the chunk's. ``error`` is at most :data:`MAX_ERROR` characters.
     """
-    too_deep = depth_error(text)
+    tree, too_deep = parse_checked(text)
     if too_deep is not None:
         return ChunkResult(None, [], error=too_deep)
     try:
-        module = cst.parse_module(text)
+        module = cst.parse_module(text) if reparser is None else reparser.parse(text, tree)
     except Exception as exc:  # ParserSyntaxError, and whatever else libcst raises on odd input
         if _recursion(exc):
             return ChunkResult(None, [], error=TOO_DEEP)
         return ChunkResult(None, [], error=_describe(exc, first_line=True))
-    ctx = RuleContext(module, context, settings, text, imports)
+    ctx = RuleContext(module, context, settings, text, imports, tree=tree)
     instances = [rule(ctx) for rule in rules]
     errors: list[str] = []
     try:
@@ -804,7 +820,7 @@ def analyze_chunk(
         # A rule's bug must cost only that rule's findings: run them one by one.
         instances = []
         for rule in rules:
-            alone = rule(RuleContext(module, context, settings, text, imports))
+            alone = rule(RuleContext(module, context, settings, text, imports, tree=tree))
             try:
                 alone.ctx.run([alone])
             except Exception as exc:  # reported in ChunkResult.error, never raised
@@ -821,7 +837,7 @@ def analyze_chunk(
         findings = [f for f in findings if not noqa.is_suppressed(suppress, f.range.start.line, f.code)]
     findings.sort(key=lambda f: (f.range.start, f.code))
     unfixable = None
-    if any(f.offers for f in findings):
+    if any(f.offers for f in findings) and _may_not_reproduce(text):
         module, unfixable = _reproducing(module, text)
         if unfixable is not None:
             findings = [_without_fixes(f) for f in findings]
@@ -832,6 +848,19 @@ UNFIXABLE = (
     "libcst does not give this statement's text back exactly (bare CR or mixed line endings, "
     "a form feed before it), so a fix could move code"
 )
+
+
+def _may_not_reproduce(text: str) -> bool:
+    """Whether libcst could give ``text`` back differently: it holds a carriage return, a form feed or a
+    line ending in a backslash.
+
+    libcst's code generation gives back exactly the text it parsed except around
+    those (a bare ``\\r`` or mixed line endings, a form feed before a statement,
+    ``tests/test_line_endings.py``; a backslash continuation line before a
+    statement is dropped); the round trip is checked (a code generation, about a
+    third of a parse) only for text holding one of them.
+    """
+    return "\r" in text or "\x0c" in text or "\\\n" in text
 
 
 def _reproducing(module: cst.Module, text: str) -> tuple[cst.Module, str | None]:

@@ -156,7 +156,12 @@ def _node_weight(node: ast.AST, lines: Sequence[str]) -> int:
 
 
 def depth_error(text: str) -> str | None:
-    """:data:`TOO_DEEP` when the statement(s) ``text`` must not go to libcst, else None.
+    """:data:`TOO_DEEP` when the statement(s) ``text`` must not go to libcst, else None (see :func:`parse_checked`)."""
+    return parse_checked(text)[1]
+
+
+def parse_checked(text: str) -> tuple[ast.Module | None, str | None]:
+    """``text``'s :func:`ast.parse` (None when it does not parse) and :data:`TOO_DEEP` when it must not go to libcst.
 
     Parses ``text`` with :mod:`ast` (C-speed). Too deep: ast itself gives up
     (``RecursionError``, ``MemoryError``, "too many nested parentheses"), or
@@ -168,14 +173,14 @@ def depth_error(text: str) -> str | None:
     try:
         tree = ast.parse(text)
     except (RecursionError, MemoryError):
-        return TOO_DEEP
+        return None, TOO_DEEP
     except SyntaxError as exc:
         if any(message in str(exc.msg) for message in _DEPTH_MESSAGES):
-            return TOO_DEEP
-        return TOO_DEEP if _text_too_deep(text) else None
+            return None, TOO_DEEP
+        return None, TOO_DEEP if _text_too_deep(text) else None
     except ValueError:  # null bytes: libcst says why
-        return None
-    return TOO_DEEP if too_deep(tree.body, split_lines(text)) else None
+        return None, None
+    return tree, TOO_DEEP if too_deep(tree.body, split_lines(text)) else None
 
 
 _BRACKET = re.compile(r"[(\[{]|[)\]}]")

@@ -14,6 +14,8 @@ the engine shifts them into the document.
 
 from __future__ import annotations
 
+import ast
+
 import inspect
 import re
 from dataclasses import dataclass
@@ -65,10 +67,12 @@ class RuleContext(SemanticModel):
         settings: Settings,
         text: str,
         local_imports: dict[str, str] | None = None,
+        tree: ast.Module | None = None,
     ) -> None:
         super().__init__(module, module_ctx, text, local_imports)
         self.settings = settings
         self._positions = None
+        self._tree = tree  # the text's ast.parse, when the caller has it (saves the positions a parse)
 
     def run(self, rules: list["Rule"]) -> None:
         """Run ``rules`` over the chunk in one traversal, recording every node's parent on the way.
@@ -107,7 +111,7 @@ class RuleContext(SemanticModel):
     def range_of(self, node: cst.CSTNode, end_node: cst.CSTNode | None = None) -> Range:
         """Chunk-relative range from ``node``'s start to ``end_node``'s (or its own) end."""
         if self._positions is None:
-            self._positions = ChunkPositions(self.module, self.text, self._parents)
+            self._positions = ChunkPositions(self.module, self.text, self._parents, self._tree)
         start = self._positions[node].start
         end = self._positions[end_node or node].end
         return Range(Position(start.line, start.column), Position(end.line, end.column))

@@ -54,14 +54,20 @@ class ChunkPositions:
     generation of the chunk. Raises KeyError for a node that is not in the chunk.
     """
 
-    def __init__(self, module: cst.Module, text: str, parents: dict[cst.CSTNode, cst.CSTNode]) -> None:
+    def __init__(
+        self,
+        module: cst.Module,
+        text: str,
+        parents: dict[cst.CSTNode, cst.CSTNode],
+        tree: ast.Module | None = None,
+    ) -> None:
         self.module = module
         self.text = text
         self.parents = parents
         self._computed: dict[cst.CSTNode, CodeRange] = {}
         self._starts: dict[cst.CSTNode, int] | None = None
-        self._tree: ast.Module | None = None
-        self._parsed = False
+        self._tree: ast.Module | None = tree  # ``text``'s ast.parse when the caller has it
+        self._parsed = tree is not None
         self._blocks: dict[cst.CSTNode, dict[cst.CSTNode, tuple[int, ast.stmt]]] = {}
         self._located: dict[cst.CSTNode, tuple[int, ast.stmt, tuple[str, ...]]] = {}
         self._done: set[cst.CSTNode] = set()
