@@ -38,7 +38,7 @@ from perf_lsp import noqa
 from perf_lsp.analysis.bindings import DocumentNames
 from perf_lsp.analysis.imports import imports_in
 from perf_lsp.analysis.module import ModuleContext
-from perf_lsp.analysis.reparse import Reparser
+from perf_lsp.analysis.reparse import Reparser, unowned_members
 from perf_lsp.analysis.resolve import TypeResolver
 from perf_lsp.analysis.summaries import ChunkSummary
 from perf_lsp.analysis.units import Unit
@@ -812,8 +812,9 @@ def analyze_chunk(
     ctx = RuleContext(module, context, settings, text, imports, tree=tree)
     instances = [rule(ctx) for rule in rules]
     errors: list[str] = []
+    skip = unowned_members(module, tree, owns) if owns is not None and tree is not None else frozenset()
     try:
-        ctx.run(instances)
+        ctx.run(instances, skip)
     except Exception as exc:
         if _recursion(exc):
             return ChunkResult(module, [], error=TOO_DEEP)
@@ -822,7 +823,7 @@ def analyze_chunk(
         for rule in rules:
             alone = rule(RuleContext(module, context, settings, text, imports, tree=tree))
             try:
-                alone.ctx.run([alone])
+                alone.ctx.run([alone], skip)
             except Exception as exc:  # reported in ChunkResult.error, never raised
                 if _recursion(exc):
                     return ChunkResult(module, [], error=TOO_DEEP)

@@ -187,7 +187,7 @@ def _locate(
     statements: Sequence[cst.CSTNode] = module.body
     nodes: list[ast.stmt] = tree.body
     while True:
-        pairs = _pair(statements, nodes)
+        pairs = pair_statements(statements, nodes)
         if pairs is None:
             return None
         hit = next(((stmt, group) for stmt, group in pairs if _span(group)[0] <= first and last <= _span(group)[1]), None)
@@ -224,8 +224,10 @@ def _span(group: list[ast.stmt]) -> tuple[int, int]:
     return start, max(s.end_lineno or s.lineno for s in group)
 
 
-def _pair(statements: Sequence[cst.CSTNode], nodes: list[ast.stmt]) -> list[tuple[cst.CSTNode, list[ast.stmt]]] | None:
-    """Each cst statement of a block with its ast statements (a statement line holds one per small statement)."""
+def pair_statements(statements: Sequence[cst.CSTNode], nodes: list[ast.stmt]) -> list[tuple[cst.CSTNode, list[ast.stmt]]] | None:
+    """Each cst statement of a block with its ast statements (a statement line holds one per small statement).
+
+    None when the two lists do not line up (counts or kinds differ)."""
     pairs: list[tuple[cst.CSTNode, list[ast.stmt]]] = []
     at = 0
     for stmt in statements:
@@ -309,3 +311,35 @@ def _rebuild(path: list[cst.CSTNode], replacement: cst.CSTNode) -> cst.Module:
             raise ValueError(f"{type(old).__name__} is not a child of {type(parent).__name__}")
         new = parent.with_changes(**changes)
     return new  # type: ignore[return-value]
+
+
+def unowned_members(module: cst.Module, tree: ast.Module, owns) -> set[cst.CSTNode]:
+    """The class-body statements of ``module`` (a unit's tree, :mod:`perf_lsp.analysis.units`) on none of
+    whose lines ``owns(line)`` is true (1-based lines of the unit's text); ``tree`` is the text's ast.
+
+    Nested classes that hold owned lines are entered; everything else outside the
+    class bodies is left in. Empty when the trees do not line up.
+    """
+    found: set[cst.CSTNode] = set()
+    blocks: list[tuple[Sequence[cst.CSTNode], list[ast.stmt]]] = [(module.body, tree.body)]
+    while blocks:
+        statements, nodes = blocks.pop()
+        pairs = pair_statements(statements, nodes)
+        if pairs is None:
+            return set()
+        for stmt, group in pairs:
+            if not isinstance(stmt, cst.ClassDef) or not isinstance(stmt.body, cst.IndentedBlock):
+                continue
+            for member, member_group in pair_statements(stmt.body.body, group[0].body) or ():
+                first, last = _span(member_group)
+                lines = range(first - len(_leading(member)), last + 1)
+                if not any(owns(line) for line in lines):
+                    found.add(member)
+                elif isinstance(member, cst.ClassDef) and not all(owns(line) for line in lines):
+                    blocks.append(([member], member_group))
+    return found
+
+
+def _leading(stmt: cst.CSTNode) -> Sequence[cst.EmptyLine]:
+    decorators = getattr(stmt, "decorators", ())
+    return decorators[0].leading_lines if decorators else getattr(stmt, "leading_lines", ())

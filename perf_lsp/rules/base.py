@@ -74,14 +74,17 @@ class RuleContext(SemanticModel):
         self._positions = None
         self._tree = tree  # the text's ast.parse, when the caller has it (saves the positions a parse)
 
-    def run(self, rules: list["Rule"]) -> None:
+    def run(self, rules: list["Rule"], skip: "set[cst.CSTNode] | frozenset[cst.CSTNode]" = frozenset()) -> None:
         """Run ``rules`` over the chunk in one traversal, recording every node's parent on the way.
 
         The walk reads each node's dataclass fields directly and skips punctuation
         and whitespace (see :func:`children`; about twice as fast as libcst's
         visitor machinery on a 2,400-line module), and calls the rules'
         ``visit_<Node>`` before and ``leave_<Node>`` after the node's children.
-        Positions are computed only if a rule reports.
+        Positions are computed only if a rule reports. ``skip``: statements whose
+        subtrees the rules do not visit (a unit's sibling members, whose findings
+        belong to their own units); their parents are recorded all the same, for the
+        rules' queries into them.
         """
         visits: dict[type, list] = {}
         leaves: dict[type, list] = {}
@@ -100,6 +103,9 @@ class RuleContext(SemanticModel):
                 for method in leaves.get(type(node), ()):
                     method(node)
                 continue
+            if node in skip:
+                _record_parents(node, parents)
+                continue
             for method in visits.get(type(node), ()):
                 method(node)
             stack.append((node, True))
@@ -115,6 +121,15 @@ class RuleContext(SemanticModel):
         start = self._positions[node].start
         end = self._positions[end_node or node].end
         return Range(Position(start.line, start.column), Position(end.line, end.column))
+
+
+def _record_parents(root: cst.CSTNode, parents: dict[cst.CSTNode, cst.CSTNode]) -> None:
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for child in children(node):
+            parents[child] = node
+            stack.append(child)
 
 
 class Rule(cst.BatchableCSTVisitor):
