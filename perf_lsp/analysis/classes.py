@@ -28,6 +28,7 @@ does not. Cheap: one :func:`ast.walk` per member, done when the member is parsed
 from __future__ import annotations
 
 import ast
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -45,6 +46,7 @@ _LOCK_NAMES = frozenset(qn.rsplit(".", 1)[1] for qn in THREAD_LOCKS)
 CALL_DEPTH = 3
 """How many ``self.m(...)`` calls deep PFL701 follows a mutable default argument."""
 
+_NESTING = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _LOOPS = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 _IMMUTABLE_DEFAULTS = (ast.Constant, ast.Name, ast.Attribute, ast.UnaryOp, ast.Tuple, ast.BinOp)
@@ -116,9 +118,16 @@ def member_facts(nodes: Sequence[ast.AST], header: bool = False) -> MemberFacts:
     is_def = isinstance(first, (ast.FunctionDef, ast.AsyncFunctionDef)) and not header
     is_class = isinstance(first, ast.ClassDef) and not header
     name = first.name if (is_def or is_class) else None
+    fused = is_def and len(nodes) == 1  # a method: one walk also gives its self facts and nested mentions
+    nested_found: set[str] = set()
+    self_node = _SelfFacts(first, reads, self_mentions, calls, stores) if fused else None
     for top in nodes:
-        for node in ast.walk(top):
+        for node, nested in _walk_nested(top) if fused else ((n, False) for n in ast.walk(top)):
             kind = type(node)
+            if self_node is not None:
+                self_node.see(node, kind)
+                if nested and kind is ast.Attribute:
+                    nested_found.add(node.attr)
             if kind is ast.Attribute:
                 mentions.add(node.attr)
                 if type(node.ctx) is not ast.Load:
@@ -162,7 +171,8 @@ def member_facts(nodes: Sequence[ast.AST], header: bool = False) -> MemberFacts:
     class_loop = False
     if not header:
         for definition in _class_level_defs(nodes):
-            _self_facts(definition, reads, self_mentions, calls, stores)
+            if not fused:
+                _self_facts(definition, reads, self_mentions, calls, stores)
             if isinstance(definition, ast.AsyncFunctionDef):
                 is_async = True
             if definition.name.startswith("_") and not definition.name.startswith("__"):
@@ -177,7 +187,7 @@ def member_facts(nodes: Sequence[ast.AST], header: bool = False) -> MemberFacts:
         is_class=is_class,
         reads=frozenset(reads),
         self_mentions=frozenset(self_mentions),
-        deep_mentions=frozenset(_nested_mentions(nodes)) if is_def else frozenset(),
+        deep_mentions=frozenset(nested_found if fused else _nested_mentions(nodes)) if is_def else frozenset(),
         mentions=frozenset(mentions),
         assigns=frozenset(assigns),
         stores=frozenset(stores),
@@ -191,6 +201,74 @@ def member_facts(nodes: Sequence[ast.AST], header: bool = False) -> MemberFacts:
         class_loop=class_loop,
         import_text="".join(import_lines),
     )
+
+
+def _walk_nested(top: ast.AST) -> Iterable[tuple[ast.AST, bool]]:
+    """:func:`ast.walk` of ``top`` (same order), each node with whether it is inside (or is) a function,
+    lambda or class nested in ``top``."""
+    todo = deque([(top, False)])
+    while todo:
+        node, nested = todo.popleft()
+        for child in ast.iter_child_nodes(node):
+            todo.append((child, nested or isinstance(child, _NESTING)))
+        yield node, nested
+
+
+class _SelfFacts:
+    """:func:`_self_facts` one node at a time (``see``), for a walk that collects other facts too."""
+
+    def __init__(self, method, reads: set[str], mentions: set[str], calls: set[str], stores: set[str]) -> None:
+        args = method.args
+        first = (args.posonlyargs or args.args or [None])[0]
+        self.owner = first.arg if first is not None else None
+        self.reads, self.mentions, self.calls, self.stores = reads, mentions, calls, stores
+
+    def root(self, expr: ast.AST | None) -> None:
+        owner = self.owner
+        while expr is not None:
+            kind = type(expr)
+            if kind is ast.Attribute:
+                value = expr.value
+                if type(value) is ast.Name and value.id == owner:
+                    self.reads.add(expr.attr)
+                    return
+                expr = value
+            elif kind is ast.Call:
+                expr = expr.func
+            elif kind is ast.Subscript:
+                expr = expr.value
+            elif kind is ast.Await:
+                expr = expr.value
+            else:
+                return
+
+    def see(self, node: ast.AST, kind: type) -> None:
+        owner = self.owner
+        if owner is None:
+            return
+        if kind is ast.Attribute:
+            value = node.value
+            if type(value) is ast.Name and value.id == owner:
+                self.mentions.add(node.attr)
+        elif kind is ast.Call:
+            func = node.func
+            if type(func) is ast.Attribute:
+                if type(func.value) is ast.Name and func.value.id == owner:
+                    self.calls.add(func.attr)
+                self.root(func.value)
+        elif kind is ast.Assign or kind is ast.AnnAssign:
+            self.root(node.value)
+            if isinstance(node.value, (ast.Name, ast.BoolOp, ast.IfExp)):
+                targets = node.targets if kind is ast.Assign else [node.target]
+                self.stores.update(
+                    t.attr for t in targets if type(t) is ast.Attribute and type(t.value) is ast.Name and t.value.id == owner
+                )
+        elif kind is ast.AugAssign:
+            self.root(node.target)
+        elif kind is ast.withitem:
+            self.root(node.context_expr)
+        elif kind is ast.NamedExpr:
+            self.root(node.value)
 
 
 def _self_facts(

@@ -83,7 +83,9 @@ class Member:
         return self.start + body - first - 1, indent, param.arg if param is not None else "self"
 
     def moved(self, delta: int) -> "Member":
-        """The same member ``delta`` lines further down its class."""
+        """The same member ``delta`` lines further down its class (itself when ``delta`` is 0)."""
+        if not delta:
+            return self
         moved = Member(self.start + delta, self.end + delta, self.nodes, self.layout)
         if "facts" in self.__dict__:
             moved.__dict__["facts"] = self.__dict__["facts"]
@@ -106,6 +108,10 @@ class ClassLayout:
     header_end: int
     members: tuple[Member, ...]
     _units: "dict[frozenset[str], list[Unit]]" = field(default_factory=dict, repr=False)
+    _made: "dict[tuple, Unit]" = field(default_factory=dict, repr=False)
+    """Units made for this class and the versions it was re-split from, by what they are made of
+    (the :class:`Member` objects, which change whenever their lines do): a keystroke inside one
+    method rebuilds the units that include it, not the class's every unit."""
 
     @cached_property
     def header_facts(self) -> MemberFacts:
@@ -213,14 +219,33 @@ def units(layout: ClassLayout, text: str, module_imports: Sequence[tuple[str, st
     found = layout._units.get(aliases)
     if found is not None:
         return found
-    lines = _LINE.findall(text)
+    lines = _Lines(text)
     import_text = "".join(f.import_text for f in facts)
     found = []
-    _collect(layout, 0, (), lines, imports, aliases, found)
-    if import_text:
-        found = [replace(unit, import_text=import_text) for unit in found]
+    if len(layout._made) > 4 * len(layout.members) + 64:
+        layout._made.clear()
+    _collect(layout, 0, (), lines, (imports, import_text), aliases, found, layout._made)
     layout._units[aliases] = found
     return found
+
+
+class _Lines(Sequence[str]):
+    """``text``'s lines (as the tokenizer counts them), split on first use: most keystrokes build no unit."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._lines: list[str] | None = None
+
+    def _split(self) -> list[str]:
+        if self._lines is None:
+            self._lines = _LINE.findall(self.text)
+        return self._lines
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self._split()[index]
+
+    def __len__(self) -> int:
+        return len(self._split())
 
 
 def _collect(
@@ -228,30 +253,52 @@ def _collect(
     base: int,
     outer: tuple[tuple[tuple[int, int], tuple[ast.AST, ...]], ...],
     lines: Sequence[str],
-    imports: tuple[tuple[str, str], ...] | None,
+    class_imports: tuple[tuple[tuple[str, str], ...] | None, str],
     aliases: frozenset[str],
     found: list[Unit],
+    made: dict[tuple, Unit],
 ) -> None:
     """Add the units of ``layout`` (its line 1 is chunk line ``base + 1``) to ``found``.
 
-    ``outer``: ((chunk line, count), header nodes) of the classes around it.
+    ``outer``: ((chunk line, count), header nodes) of the classes around it;
+    ``class_imports``: (:attr:`Unit.imports`, :attr:`Unit.import_text`); ``made``:
+    units already built, by what they are made of (:attr:`ClassLayout._made`).
     """
+    imports, import_text = class_imports
     members = layout.members
     facts = [m.facts for m in members]
     header = ((base + 1, layout.header_end), layout.header_nodes)
     around = (*outer, header)
     own_header = [i for i, m in enumerate(members) if not m.is_unit]
     index = class_index(facts, layout.header_facts, aliases)
+    def unit(chosen: set[int], stubs: dict[int, set[str]], owned: set[int], owns_header: bool) -> Unit:
+        key = (
+            base,
+            outer,
+            header,
+            owns_header,
+            class_imports,
+            tuple((members[i], i in owned) for i in sorted(chosen)),
+            tuple((members[i], frozenset(names)) for i, names in sorted(stubs.items())),
+        )
+        built = made.get(key)
+        if built is None:
+            built = _unit(layout, base, outer, header, chosen, stubs, owned, owns_header, lines, imports)
+            if import_text:
+                built = replace(built, import_text=import_text)
+            made[key] = built
+        return built
+
     chosen, stubs = context(own_header, index)
-    found.append(_unit(layout, base, outer, header, chosen, stubs, set(own_header), True, lines, imports))
+    found.append(unit(chosen, stubs, set(own_header), True))
     for number, member in enumerate(members):
         if not member.is_unit:
             continue
         if member.layout is not None:
-            _collect(member.layout, base + member.start - 1, around, lines, imports, aliases, found)
+            _collect(member.layout, base + member.start - 1, around, lines, class_imports, aliases, found, made)
             continue
         chosen, stubs = context([number], index)
-        found.append(_unit(layout, base, outer, header, chosen, stubs, {number}, False, lines, imports))
+        found.append(unit(chosen, stubs, {number}, False))
 
 
 def _unit(
@@ -331,4 +378,4 @@ def replace_member(layout: ClassLayout, path: Sequence[int], new: Sequence[Membe
     body = layout.node.body
     at = next(i for i, stmt in enumerate(body) if stmt is old_nodes[0])
     node.body = [*body[:at], *new_nodes, *body[at + len(old_nodes) :]]
-    return ClassLayout(node, layout.header_end, members)
+    return ClassLayout(node, layout.header_end, members, _made=layout._made)

@@ -133,6 +133,8 @@ class StringConcatInLoop(Rule):
         if func is None:
             return
         name = node.target.value
+        if name not in ctx.memo(_string_names, func, ctx):
+            return  # no ``name = <str or bytes>`` in the function: not the string this rule is about
         parents, by_name = occurrences_in(ctx, func)  # once per function, not per site
         occurrences = by_name.get(name, [])
         appends: list[cst.AugAssign] = []
@@ -328,6 +330,24 @@ class StringConcatInLoop(Rule):
             return replace_nodes(fctx.chunk, replacements_outer)
 
         return build
+
+
+def _string_names(func: cst.FunctionDef, ctx) -> frozenset[str]:
+    """Names ``func`` (nested scopes included) binds with ``name = value`` or ``name: T = value`` to a
+    str or bytes expression: the only names whose ``+=`` this rule can report (a cheap first test,
+    before the function's occurrences are mapped)."""
+    names: set[str] = set()
+    for node in walk(func):
+        if isinstance(node, cst.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0].target, node.value
+        elif isinstance(node, cst.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if isinstance(target, cst.Name) and target.value not in names:
+            if is_str_expression(value, ctx) or is_bytes_expression(value, ctx):
+                names.add(target.value)
+    return frozenset(names)
 
 
 def _assigned_value(store: cst.Name, parents) -> cst.BaseExpression | None:
