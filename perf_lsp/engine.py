@@ -60,6 +60,7 @@ from perf_lsp.source import (
     split_lines,
 )
 from perf_lsp.text import shift_range as _shift
+from perf_lsp.text import split_lines_after_edit
 from perf_lsp.textedit import apply_edits, diff_edits
 
 
@@ -462,10 +463,14 @@ class Engine:
         pass). Without it, a finding that needs jedi's confirmation is left out
         and counted in ``Analysis.unresolved``.
         """
-        lines = split_lines(source)
         split = None
         if previous is not None:
-            split = split_incremental(previous.lines, SplitResult(previous.chunks, previous.context, previous.syntax_error), lines)
+            lines, *same = split_lines_after_edit(previous.source, previous.lines, source)
+            split = split_incremental(
+                previous.lines, SplitResult(previous.chunks, previous.context, previous.syntax_error), lines, tuple(same)
+            )
+        else:
+            lines = split_lines(source)
         if split is None:
             split = split_document(source, lines)
         rules = self.enabled_rules(settings)

@@ -285,7 +285,9 @@ def _split_statements(lines: list[str], deep: bool) -> SplitResult:
     return SplitResult(chunks, _context(chunks), error)
 
 
-def split_incremental(old_lines: list[str], old: SplitResult, new_lines: list[str]) -> SplitResult | None:
+def split_incremental(
+    old_lines: list[str], old: SplitResult, new_lines: list[str], same: tuple[int, int] = (0, 0)
+) -> SplitResult | None:
     """Re-split after an edit by parsing only the statements the edit touched.
 
     Lines before and after the changed ones are compared with the previous
@@ -293,18 +295,20 @@ def split_incremental(old_lines: list[str], old: SplitResult, new_lines: list[st
     indented new line may extend) are parsed again on their own, the others are
     kept and moved. Returns None when that cannot be done safely (the previous
     document did not parse, or the changed region does not parse on its own):
-    the caller then splits the whole document.
+    the caller then splits the whole document. ``same``: how many lines at the start
+    and at the end the caller already knows to be equal (not overlapping;
+    :func:`perf_lsp.text.split_lines_after_edit`), so they are not compared again.
     """
     if old.syntax_error is not None:
         return None
     n_old, n_new = len(old_lines), len(new_lines)
-    first = 0
+    first = same[0]
     limit = min(n_old, n_new)
     while first < limit and old_lines[first] == new_lines[first]:
         first += 1
     if first == n_old == n_new:
         return old
-    tail = 0
+    tail = min(same[1], limit - first)
     while tail < limit - first and old_lines[n_old - 1 - tail] == new_lines[n_new - 1 - tail]:
         tail += 1
     # changed lines: old [first, n_old - tail), new [first, n_new - tail) (0-based)

@@ -6,7 +6,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from perf_lsp.model import Position, Range
-from perf_lsp.text import clamp, line_body, line_starts, offset_of, position_at, shift_range, split_lines
+from perf_lsp.text import (
+    clamp,
+    line_body,
+    line_starts,
+    offset_of,
+    position_at,
+    shift_range,
+    split_lines,
+    split_lines_after_edit,
+)
 
 # the pieces that make line counting go wrong: every line ending, separators str.splitlines
 # also breaks at, a character outside the BMP (two UTF-16 units, one code point)
@@ -83,3 +92,32 @@ def test_shift_range_moves_lines_only():
     assert shift_range(rng, 10) == Range(Position(12, 3), Position(14, 0))
     assert shift_range(shift_range(rng, 10), -10) == rng
     assert shift_range(rng, 0) is rng
+
+
+_EDIT_TEXTS = ["", "a", "\n", "a\nb\nc", "a\n\nb\n", "def f():\n    x = 1\n\n    return x\n", "x = 1\r\ny = 2\r\n"]
+
+
+@given(
+    st.sampled_from(_EDIT_TEXTS),
+    st.integers(0, 40),
+    st.integers(0, 6),
+    st.text("ab\n \r", max_size=5),
+)
+def test_split_lines_after_edit_is_split_lines(old, at, removed, inserted):
+    """Reusing the unchanged lines gives exactly split_lines of the new text, and the counts are right."""
+    at = min(at, len(old))
+    new = old[:at] + inserted + old[at + removed :]
+    old_lines = split_lines(old)
+    lines, first, tail = split_lines_after_edit(old, old_lines, new)
+    assert lines == split_lines(new)
+    assert first + tail <= min(len(old_lines), len(lines))
+    assert lines[:first] == old_lines[:first]
+    assert tail == 0 or lines[-tail:] == old_lines[-tail:]
+
+
+def test_split_lines_after_edit_reuses_lines_of_a_long_text():
+    old = "".join(f"line {i}\n" for i in range(1000))
+    new = old.replace("line 500\n", "line 500 edited\n")
+    lines, first, tail = split_lines_after_edit(old, split_lines(old), new)
+    assert (first, tail) == (500, 499)
+    assert lines[500] == "line 500 edited\n"
