@@ -12,6 +12,7 @@ with the build backend at hand instead of one fetched for an isolated build.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -138,3 +139,30 @@ def test_fix_hook_rewrites_the_file_and_fails_then_passes(tmp_path, hooks_repo, 
     result = pre_commit(proj, pre_commit_home)
     assert result.returncode == 0, hooks_of(result)
     assert (proj / "app" / "svc.py").read_text(encoding="utf-8") == fixed
+
+
+def readme_yaml_blocks() -> list:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", text, flags=re.S)]
+
+
+def test_readme_pre_commit_snippets_match_the_hooks():
+    hooks = {h["id"]: h for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))}
+    configs = [b for b in readme_yaml_blocks() if isinstance(b, dict) and "repos" in b]
+    remote = [r for c in configs for r in c["repos"] if r["repo"] != "local"]
+    local = [r for c in configs for r in c["repos"] if r["repo"] == "local"]
+    assert remote and local
+    assert {h["id"] for r in remote for h in r["hooks"]} <= set(hooks)
+    for hook in (h for r in local for h in r["hooks"]):
+        assert hook["entry"] == hooks[hook["id"]]["entry"]
+        assert hook["types_or"] == hooks[hook["id"]]["types_or"]
+
+
+def test_readme_workflow_runs_the_ci_formats():
+    (workflow,) = [b for b in readme_yaml_blocks() if isinstance(b, dict) and "jobs" in b]
+    steps = [step for job in workflow["jobs"].values() for step in job["steps"]]
+    runs = [step.get("run", "") for step in steps]
+    assert any("perf-lsp check --output-format github" in run for run in runs)
+    sarif = next(run for run in runs if "--output-format sarif" in run)
+    upload = next(step for step in steps if step.get("uses", "").startswith("github/codeql-action/upload-sarif@"))
+    assert sarif.endswith("> " + upload["with"]["sarif_file"])
