@@ -285,6 +285,11 @@ def _xml_text(text: str) -> str:
     return _NOT_XML.sub("\ufffd", text)
 
 
+def _junit_suite(root: ET.Element, name: str, tests: int, failures: int) -> ET.Element:
+    attributes = {"name": name, "tests": str(tests), "disabled": "0", "errors": "0", "failures": str(failures)}
+    return ET.SubElement(root, "testsuite", attributes, package="perf-lsp")
+
+
 def format_junit(reports: Sequence[Report], level_of: Callable[[Report], str]) -> str:
     """JUnit XML as Ruff writes it: one ``<testsuite>`` per file (in report order), one failing
     ``<testcase>`` per report, and for no report one suite ``perf-lsp`` holding a passing
@@ -298,24 +303,25 @@ def format_junit(reports: Sequence[Report], level_of: Callable[[Report], str]) -
     messages are escaped; characters XML cannot hold (control characters, lone
     surrogates) become U+FFFD. Returns the document with its XML declaration.
     """
-    root = ET.Element("testsuites", name="perf-lsp", tests=str(max(len(reports), 1)), failures=str(len(reports)), errors="0")
-    if not reports:
-        suite = ET.SubElement(root, "testsuite", name="perf-lsp", tests="1", disabled="0", errors="0", failures="0", package="perf-lsp")
-        ET.SubElement(suite, "testcase", name="No errors found", classname="perf-lsp")
+    root = ET.Element("testsuites", name="perf-lsp", tests=str(max(len(reports), 1)), failures=str(len(reports)))
+    root.set("errors", "0")
     by_file: dict[str, list[Report]] = {}
     for r in reports:
         by_file.setdefault(r.filename, []).append(r)
+    if not by_file:
+        suite = _junit_suite(root, "perf-lsp", tests=1, failures=0)
+        ET.SubElement(suite, "testcase", name="No errors found", classname="perf-lsp")
     for filename, group in by_file.items():
         name = _xml_text(filename)
-        suite = ET.SubElement(
-            root, "testsuite", name=name, tests=str(len(group)), disabled="0", errors="0", failures=str(len(group)), package="perf-lsp"
-        )
+        suite = _junit_suite(root, name, tests=len(group), failures=len(group))
         path = PurePosixPath(name.replace("\\", "/"))
         classname = str(path.with_suffix("")) if path.suffix else str(path)
         for r in group:
             d = r.diagnostic
             row, col = d.range.start.line, column(d.range.start)
-            case = ET.SubElement(suite, "testcase", name=f"perf-lsp.{d.code}", classname=classname, line=str(row), column=str(col))
+            case = ET.SubElement(suite, "testcase", name=f"perf-lsp.{d.code}", classname=classname)
+            case.set("line", str(row))
+            case.set("column", str(col))
             message = _xml_text(d.message)
             failure = ET.SubElement(case, "failure", message=message, type=level_of(r))
             failure.text = f"line {row}, col {col}, {message}"

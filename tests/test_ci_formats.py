@@ -34,7 +34,9 @@ def sarif_errors(log: dict) -> list[str]:
     return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(log)]
 
 
-def diag(message: str, code: str = "PFL401", name: str = "regex-not-precompiled", line: int = 4, col: int = 12) -> Diagnostic:
+def diag(
+    message: str, code: str = "PFL401", name: str = "regex-not-precompiled", line: int = 4, col: int = 12
+) -> Diagnostic:
     return Diagnostic(code, name, message, Range(Position(line, col), Position(line, col + 19)))
 
 
@@ -66,7 +68,9 @@ def test_sarif_of_every_fixture_is_valid(tmp_path, capsys, monkeypatch):
         target = target.with_name(target.name + ".py")
         shutil.copy(case.path, target)
     monkeypatch.chdir(tmp_path)
-    code, out, err = run(capsys, "check", "--select", "ALL", "--unsafe-fixes", "--no-jedi", "--output-format", "sarif", ".")
+    code, out, err = run(
+        capsys, "check", "--select", "ALL", "--unsafe-fixes", "--no-jedi", "--output-format", "sarif", "."
+    )
     assert code == 1, err
     log = json.loads(out)
     results = log["runs"][0]["results"]
@@ -191,7 +195,9 @@ def test_github_prints_nothing_for_a_clean_run(tmp_path, capsys, monkeypatch):
 
 def test_junit_one_suite_per_file_one_case_per_finding(tmp_path, capsys, monkeypatch):
     (tmp_path / "pkg").mkdir()
-    (tmp_path / "pkg" / "svc.py").write_text(REGEX_IN_LOOP + REGEX_IN_LOOP.replace("def f", "def g").replace("import re\n", ""), encoding="utf-8")
+    (tmp_path / "pkg" / "svc.py").write_text(
+        REGEX_IN_LOOP + REGEX_IN_LOOP.replace("def f", "def g").replace("import re\n", ""), encoding="utf-8"
+    )
     (tmp_path / "one.py").write_text(REGEX_IN_LOOP, encoding="utf-8")
     (tmp_path / "ok.py").write_text("x = 1\n", encoding="utf-8")
     (tmp_path / "pyproject.toml").write_text('[tool.perf-lsp]\nseverity = { PFL401 = "error" }\n', encoding="utf-8")
@@ -201,7 +207,10 @@ def test_junit_one_suite_per_file_one_case_per_finding(tmp_path, capsys, monkeyp
     root = ET.fromstring(out.encode("utf-8"))
     assert root.tag == "testsuites" and (root.get("tests"), root.get("failures")) == ("3", "3")
     suites = root.findall("testsuite")
-    assert [(s.get("name"), s.get("tests"), s.get("failures")) for s in suites] == [("pkg/svc.py", "2", "2"), ("one.py", "1", "1")]
+    assert [(s.get("name"), s.get("tests"), s.get("failures")) for s in suites] == [
+        ("pkg/svc.py", "2", "2"),
+        ("one.py", "1", "1"),
+    ]
     cases = suites[0].findall("testcase")
     assert [(c.get("name"), c.get("classname"), c.get("line"), c.get("column")) for c in cases] == [
         ("perf-lsp.PFL401", "pkg/svc", "4", "13"),

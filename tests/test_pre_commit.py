@@ -39,8 +39,20 @@ def fixed_by_cli(tmp_path: Path, source: str) -> str:
 
 def git(cwd: Path, *args: str) -> str:
     return subprocess.run(
-        ["git", "-c", "user.name=perf-lsp tests", "-c", "user.email=tests@perf-lsp.invalid", "-c", "commit.gpgsign=false", *args],
-        cwd=cwd, check=True, capture_output=True, text=True,
+        [
+            "git",
+            "-c",
+            "user.name=perf-lsp tests",
+            "-c",
+            "user.email=tests@perf-lsp.invalid",
+            "-c",
+            "commit.gpgsign=false",
+            *args,
+        ],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
 
 
@@ -90,7 +102,12 @@ def pre_commit(proj: Path, home: Path) -> subprocess.CompletedProcess:
     )
     return subprocess.run(
         [sys.executable, "-m", "pre_commit", "run", "--all-files", "--show-diff-on-failure"],
-        cwd=proj, env=env, capture_output=True, text=True, timeout=600,
+        cwd=proj,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
 
 
@@ -110,7 +127,9 @@ def test_the_hooks_file_declares_both_hooks():
 
 
 def test_check_hook_fails_on_a_finding_and_passes_a_clean_repo(tmp_path, hooks_repo, pre_commit_home):
-    proj = project(tmp_path, hooks_repo, ["perf-lsp"], {"svc.py": FINDING, "pkg/ok.py": "x = 1\n", "notes.txt": "re.compile\n"})
+    proj = project(
+        tmp_path, hooks_repo, ["perf-lsp"], {"svc.py": FINDING, "pkg/ok.py": "x = 1\n", "notes.txt": "re.compile\n"}
+    )
     result = pre_commit(proj, pre_commit_home)
     assert result.returncode == 1, hooks_of(result)
     assert "perf-lsp....." in result.stdout and "Failed" in result.stdout, hooks_of(result)
@@ -143,7 +162,7 @@ def test_fix_hook_rewrites_the_file_and_fails_then_passes(tmp_path, hooks_repo, 
 
 def readme_yaml_blocks() -> list:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    return [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", text, flags=re.S)]
+    return [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", text, flags=re.DOTALL)]
 
 
 def test_readme_pre_commit_snippets_match_the_hooks():
