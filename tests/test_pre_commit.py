@@ -96,6 +96,8 @@ def pre_commit(proj: Path, home: Path) -> subprocess.CompletedProcess:
     env.update(
         PRE_COMMIT_HOME=str(home),
         VIRTUALENV_SYSTEM_SITE_PACKAGES="1",  # the hook's virtualenv sees the installed dependencies
+        VIRTUALENV_SETUPTOOLS="bundle",  # and has the build backend (virtualenv's own copy; not seeded on 3.12+)
+        VIRTUALENV_NO_PERIODIC_UPDATE="1",  # virtualenv fetches no newer seed packages
         PIP_NO_INDEX="1",  # ... so pip downloads nothing
         PIP_NO_BUILD_ISOLATION="0",  # pip's spelling of --no-build-isolation in the environment (sic)
         PRE_COMMIT_COLOR="never",
