@@ -124,8 +124,8 @@ def test_the_hooks_file_declares_both_hooks():
         assert hook["language"] == "python"
         assert hook["types_or"] == ["python", "jupyter"]  # either kind of file; `types` would ask for both
         assert hook["require_serial"] is False and hook["pass_filenames"] is True
-    assert hooks["perf-lsp"]["entry"] == "perf-lsp check"
-    assert hooks["perf-lsp-fix"]["entry"] == "perf-lsp fix"
+    assert hooks["perf-lsp"]["entry"] == "perf-lsp check --jobs 1"  # pre-commit runs one process per core
+    assert hooks["perf-lsp-fix"]["entry"] == "perf-lsp fix --jobs 1"
 
 
 def test_check_hook_fails_on_a_finding_and_passes_a_clean_repo(tmp_path, hooks_repo, pre_commit_home):
