@@ -46,7 +46,9 @@ from perf_lsp.files import FileWalk
 from perf_lsp.model import Applicability, Diagnostic
 from perf_lsp.output import (
     Report,
+    format_github,
     format_json,
+    format_junit,
     format_sarif,
     format_statistics,
     format_text,
@@ -451,7 +453,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     hidden_unsafe = 0
     tally = _Tally()
     streaming = args.output_format == "text" and not args.statistics
+    settings_of: dict[str, Settings] = {}  # display name -> the file's settings (severity levels)
     for _path, display, settings, outcome in _outcomes(args, console, tally, "check"):
+        settings_of[display] = settings
         file_reports = [Report(display, diag, fix) for diag, fix in runner.diagnostics(outcome)]
         for report in file_reports:
             diag = report.diagnostic
@@ -470,8 +474,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     elif args.output_format == "json":
         print(format_json(reports))
     elif args.output_format == "sarif":
-        severity = Settings().severity_of
-        print(format_sarif(reports, severity))
+        print(format_sarif(reports, _level_of(settings_of)))
+    elif args.output_format == "github":
+        text = format_github(reports, _level_of(settings_of))
+        if text:
+            print(text)
+    elif args.output_format == "junit":
+        print(format_junit(reports, _level_of(settings_of)))
     else:
         if (reports or not args.quiet) and tally.files:
             _summary(reports, shown, hidden_unsafe if not args.unsafe_fixes else 0, tally)
@@ -480,6 +489,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     if reports and not args.exit_zero:
         return EXIT_FOUND
     return EXIT_CLEAN
+
+
+def _level_of(settings_of: dict[str, Settings]):
+    """``report -> "error|warning|information|hint"``: the ``severity`` setting of the report's file."""
+    default = Settings()
+    return lambda report: settings_of.get(report.filename, default).severity_of(report.diagnostic.code)
 
 
 def _summary(reports: list[Report], shown, hidden_unsafe: int, tally: _Tally) -> None:
@@ -601,7 +616,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="report problems")
     selection(check)
-    check.add_argument("--output-format", choices=("text", "json", "sarif"), default="text")
+    check.add_argument(
+        "--output-format", choices=("text", "json", "sarif", "github", "junit"), default="text",
+        help="text (default); json (Ruff's shape); sarif (2.1.0); github (workflow commands: annotations in "
+        "GitHub Actions); junit (JUnit XML)",
+    )
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when problems are found")
     check.add_argument("--unsafe-fixes", action="store_true", help="count unsafe fixes as available ([*])")
     check.add_argument("-q", "--quiet", action="store_true", help="no summary when nothing is found")

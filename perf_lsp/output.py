@@ -1,4 +1,5 @@
-"""Report formats of ``perf-lsp check``: text, JSON (Ruff's shape) and SARIF 2.1.0.
+"""Report formats of ``perf-lsp check``: text, JSON (Ruff's shape), SARIF 2.1.0, GitHub
+workflow commands and JUnit XML.
 
 This is where core columns (0-based code points) become the 1-based columns
 linters print, in one function (:func:`column`); rows are already 1-based.
@@ -7,8 +8,13 @@ linters print, in one function (:func:`column`); rows are already 1-based.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import os
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote, urlsplit
 
 from perf_lsp import __version__
 from perf_lsp.model import Applicability, Diagnostic, Fix, Position, Range
@@ -125,11 +131,43 @@ def format_statistics(reports: Sequence[Report], show_fix: callable, output_form
     return "\n".join(lines)
 
 
+SRCROOT = "%SRCROOT%"  # the SARIF base id relative file URIs are resolved against: the current directory
+
+
+def _is_absolute_url(url: str) -> bool:
+    return urlsplit(url).scheme in ("http", "https")
+
+
+def _artifact(filename: str) -> dict:
+    """A SARIF ``artifactLocation`` for a report's file name (relative to the current directory, or absolute)."""
+    path = Path(filename)
+    if path.is_absolute():
+        return {"uri": path.as_uri()}
+    return {"uri": quote(os.fsencode(filename.replace("\\", "/")), safe="/"), "uriBaseId": SRCROOT}
+
+
+def _base_ids() -> dict:
+    """SARIF ``originalUriBaseIds``: ``%SRCROOT%`` is the current directory (none if it is gone)."""
+    try:
+        return {SRCROOT: {"uri": Path.cwd().resolve().as_uri() + "/"}}
+    except OSError:
+        return {}
+
+
 _SARIF_LEVEL = {"error": "error", "warning": "warning", "information": "note", "hint": "note"}
 
 
-def format_sarif(reports: Sequence[Report], severity_of: callable) -> str:
-    """A SARIF 2.1.0 log with one run; columns are 1-based code points (``columnKind``)."""
+def format_sarif(reports: Sequence[Report], level_of: Callable[[Report], str]) -> str:
+    """A SARIF 2.1.0 log with one run, valid against the OASIS schema; columns are 1-based code
+    points (``columnKind``).
+
+    A result's ``level`` comes from ``level_of(report)`` (``error|warning|information|hint``;
+    information and hint are ``note``). A file is named by a relative URI reference
+    (percent-encoded, against ``%SRCROOT%``, which ``originalUriBaseIds`` gives as the current
+    directory) when its report name is relative, else by a ``file:`` URI. A rule's
+    ``helpUri`` is given only when its documentation has an absolute URL (the full docs are
+    in ``help`` either way).
+    """
     rules = []
     for rule in REGISTRY:
         rules.append(
@@ -139,10 +177,11 @@ def format_sarif(reports: Sequence[Report], severity_of: callable) -> str:
                 "shortDescription": {"text": rule.message},
                 "fullDescription": {"text": rule.section("What it does")},
                 "help": {"text": rule.docs(), "markdown": rule.docs()},
-                "helpUri": rule_url(rule.code),
                 "properties": {"fixSafety": rule.fix_safety.value if rule.fix_safety else None},
             }
         )
+        if _is_absolute_url(rule_url(rule.code)):
+            rules[-1]["helpUri"] = rule_url(rule.code)
     index = {rule.code: i for i, rule in enumerate(REGISTRY)}
     results = []
     for r in reports:
@@ -150,12 +189,12 @@ def format_sarif(reports: Sequence[Report], severity_of: callable) -> str:
         result = {
             "ruleId": d.code,
             "ruleIndex": index.get(d.code, -1),
-            "level": _SARIF_LEVEL.get(severity_of(d.code), "warning"),
+            "level": _SARIF_LEVEL.get(level_of(r), "warning"),
             "message": {"text": d.message},
             "locations": [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": r.filename.replace("\\", "/")},
+                        "artifactLocation": _artifact(r.filename),
                         "region": _region(d.range),
                     }
                 }
@@ -167,7 +206,7 @@ def format_sarif(reports: Sequence[Report], severity_of: callable) -> str:
                     "description": {"text": r.fix.title},
                     "artifactChanges": [
                         {
-                            "artifactLocation": {"uri": r.filename.replace("\\", "/")},
+                            "artifactLocation": _artifact(r.filename),
                             "replacements": [
                                 {
                                     "deletedRegion": _region(e.range),
@@ -187,11 +226,107 @@ def format_sarif(reports: Sequence[Report], severity_of: callable) -> str:
             {
                 "tool": {"driver": {"name": "perf-lsp", "version": __version__, "rules": rules}},
                 "columnKind": "unicodeCodePoints",
+                "originalUriBaseIds": _base_ids(),
                 "results": results,
             }
         ],
     }
     return json.dumps(log, indent=2, ensure_ascii=False)
+
+
+_GITHUB_LEVEL = {"error": "error", "warning": "warning", "information": "notice", "hint": "notice"}
+
+
+def _github_data(text: str) -> str:
+    """A workflow command's message escaped as GitHub's toolkit does (``%``, CR, LF)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _github_property(text: str) -> str:
+    """A workflow command's property value escaped as GitHub's toolkit does (also ``:`` and ``,``)."""
+    return _github_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def format_github(reports: Sequence[Report], level_of: Callable[[Report], str]) -> str:
+    """GitHub Actions workflow commands, one line per report, which the runner turns into annotations.
+
+    ``::warning file=PATH,line=R,col=C,endLine=R2,endColumn=C2,title=CODE name::message``:
+    rows and columns 1-based (columns in code points), the path as reported with ``/``
+    separators (relative to the current directory when the file is under it, which in
+    a workflow is the checkout). The command is ``error``, ``warning`` or ``notice``
+    after ``level_of(report)`` (``error|warning|information|hint``; information and
+    hint are notices; anything else is a warning). Property values and the message are
+    escaped as GitHub documents (``%`` ``%25``, CR ``%0D``, LF ``%0A``; in properties
+    also ``:`` ``%3A`` and ``,`` ``%2C``). No reports: "".
+    """
+    lines = []
+    for r in reports:
+        d = r.diagnostic
+        command = _GITHUB_LEVEL.get(level_of(r), "warning")
+        properties = (
+            ("file", r.filename.replace("\\", "/")),
+            ("line", str(d.range.start.line)),
+            ("col", str(column(d.range.start))),
+            ("endLine", str(d.range.end.line)),
+            ("endColumn", str(column(d.range.end))),
+            ("title", f"{d.code} {d.name}"),
+        )
+        props = ",".join(f"{key}={_github_property(value)}" for key, value in properties)
+        lines.append(f"::{command} {props}::{_github_data(d.message)}")
+    return "\n".join(lines)
+
+
+# what XML 1.0 cannot carry: C0 controls other than tab, LF and CR, lone surrogates, U+FFFE/U+FFFF
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    """``text`` with every character XML 1.0 cannot hold replaced by U+FFFD."""
+    return _NOT_XML.sub("\ufffd", text)
+
+
+def _junit_suite(root: ET.Element, name: str, tests: int, failures: int) -> ET.Element:
+    attributes = {"name": name, "tests": str(tests), "disabled": "0", "errors": "0", "failures": str(failures)}
+    return ET.SubElement(root, "testsuite", attributes, package="perf-lsp")
+
+
+def format_junit(reports: Sequence[Report], level_of: Callable[[Report], str]) -> str:
+    """JUnit XML as Ruff writes it: one ``<testsuite>`` per file (in report order), one failing
+    ``<testcase>`` per report, and for no report one suite ``perf-lsp`` holding a passing
+    case "No errors found".
+
+    A test case is named ``perf-lsp.CODE``, its ``classname`` is the file's path without
+    suffix (``src/app/svc`` for ``src/app/svc.py``), and it carries ``line`` and ``column``
+    (1-based, code points) and a ``<failure>`` whose ``message`` is the diagnostic's, whose
+    ``type`` is ``level_of(report)`` (``error|warning|information|hint``) and whose text
+    is ``line R, col C, message``. Built with :mod:`xml.etree.ElementTree`, so names and
+    messages are escaped; characters XML cannot hold (control characters, lone
+    surrogates) become U+FFFD. Returns the document with its XML declaration.
+    """
+    root = ET.Element("testsuites", name="perf-lsp", tests=str(max(len(reports), 1)), failures=str(len(reports)))
+    root.set("errors", "0")
+    by_file: dict[str, list[Report]] = {}
+    for r in reports:
+        by_file.setdefault(r.filename, []).append(r)
+    if not by_file:
+        suite = _junit_suite(root, "perf-lsp", tests=1, failures=0)
+        ET.SubElement(suite, "testcase", name="No errors found", classname="perf-lsp")
+    for filename, group in by_file.items():
+        name = _xml_text(filename)
+        suite = _junit_suite(root, name, tests=len(group), failures=len(group))
+        path = PurePosixPath(name.replace("\\", "/"))
+        classname = str(path.with_suffix("")) if path.suffix else str(path)
+        for r in group:
+            d = r.diagnostic
+            row, col = d.range.start.line, column(d.range.start)
+            case = ET.SubElement(suite, "testcase", name=f"perf-lsp.{d.code}", classname=classname)
+            case.set("line", str(row))
+            case.set("column", str(col))
+            message = _xml_text(d.message)
+            failure = ET.SubElement(case, "failure", message=message, type=level_of(r))
+            failure.text = f"line {row}, col {col}, {message}"
+    ET.indent(root, space="    ")
+    return ET.tostring(root, encoding="unicode", xml_declaration=True)
 
 
 def rule_table() -> str:

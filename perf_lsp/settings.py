@@ -50,7 +50,8 @@ class Settings:
     package's ``__init__.py``, whose module-level imports may be re-exports, so a fix
     never removes one it made unused (not a setting: set by :func:`load_for` for such
     a file and by the CLI). ``severity``: code ->
-    ``error|warning|information|hint`` (server only). ``debounce_ms``: delay, in
+    ``error|warning|information|hint`` (the server's diagnostics; on the command line the
+    levels of the ``sarif``, ``github`` and ``junit`` output). ``debounce_ms``: delay, in
     milliseconds, between the last change and re-analysis (server only). ``cache_dir``:
     where the command line keeps its cache (``cache-dir``, made absolute against
     ``config_dir``; None: ``.perf-lsp-cache`` at the project root; command line only).
