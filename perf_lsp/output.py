@@ -19,11 +19,25 @@ DOCS_URL = "docs/rules.md#{code}"
 
 @dataclass(frozen=True)
 class Report:
-    """One diagnostic in one file, with its primary fix when one was built."""
+    """One diagnostic in one file, with its primary fix when one was built.
+
+    In a notebook, ``cell`` is the 1-based number of the cell the diagnostic is in (among all the
+    notebook's cells), its range and its fix's edits are in cell coordinates, and ``edit_cells``
+    gives each edit's cell; in a Python file ``cell`` is None and ``edit_cells`` empty.
+    """
 
     filename: str
     diagnostic: Diagnostic
     fix: Fix | None
+    cell: int | None = None
+    edit_cells: tuple[int, ...] = ()
+
+
+def where(report: Report) -> str:
+    """``path:row:col``, or ``path:cell N:row:col`` in a notebook: where a text report points (1-based)."""
+    start = report.diagnostic.range.start
+    cell = f"cell {report.cell}:" if report.cell is not None else ""
+    return f"{report.filename}:{cell}{start.line}:{column(start)}"
 
 
 def column(pos: Position) -> int:
@@ -56,7 +70,7 @@ def format_text(reports: Sequence[Report], show_fix: callable) -> str:
     for r in reports:
         d = r.diagnostic
         mark = " [*]" if show_fix(d) else ""
-        lines.append(f"{r.filename}:{d.range.start.line}:{column(d.range.start)}: {d.code}{mark} {d.message}")
+        lines.append(f"{where(r)}: {d.code}{mark} {d.message}")
     return "\n".join(lines)
 
 
@@ -75,6 +89,8 @@ def format_json(reports: Sequence[Report]) -> str:
                     for e in r.fix.edits
                 ],
             }
+            for edit, cell in zip(fix["edits"], r.edit_cells):
+                edit["cell"] = cell
         out.append(
             {
                 "code": d.code,
@@ -87,6 +103,8 @@ def format_json(reports: Sequence[Report]) -> str:
                 "url": rule_url(d.code),
             }
         )
+        if r.cell is not None:
+            out[-1]["cell"] = r.cell
     return json.dumps(out, indent=2, ensure_ascii=False)
 
 
@@ -157,7 +175,8 @@ def format_sarif(reports: Sequence[Report], severity_of: callable) -> str:
                     "physicalLocation": {
                         "artifactLocation": {"uri": r.filename.replace("\\", "/")},
                         "region": _region(d.range),
-                    }
+                    },
+                    **({"properties": {"cell": r.cell}} if r.cell is not None else {}),
                 }
             ],
         }
@@ -172,8 +191,9 @@ def format_sarif(reports: Sequence[Report], severity_of: callable) -> str:
                                 {
                                     "deletedRegion": _region(e.range),
                                     "insertedContent": {"text": e.content},
+                                    **({"properties": {"cell": cell}} if cell is not None else {}),
                                 }
-                                for e in r.fix.edits
+                                for e, cell in zip(r.fix.edits, r.edit_cells or [None] * len(r.fix.edits))
                             ],
                         }
                     ],
