@@ -356,8 +356,13 @@ class NotebookModule:
         return out, new_top
 
     def _original(self, k: int, line_index: int) -> str:
+        """Module line ``line_index`` (0-based) as the cell has it (unmasked), with the module's line ending."""
         cell = self.cells[k]
-        return cell.lines[line_index - cell.first_line + 1]
+        row = line_index - cell.first_line + 1
+        line = cell.lines[row]
+        if row == len(cell.lines) - 1 and cell.added_newline:
+            line += "\n"
+        return line
 
 
 def _tidy(text: str, original: str, added_newline: bool) -> str:
