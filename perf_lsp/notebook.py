@@ -41,7 +41,7 @@ import difflib
 import json
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from json.decoder import scanstring
 
@@ -427,20 +427,26 @@ def _mask(lines: list[str]) -> tuple[list[str], set[int]]:
     return out, masked
 
 
-def build_module(notebook: Notebook) -> NotebookModule:
-    """The notebook's code cells as one module (see the module docstring)."""
+def build_module(cells: Notebook | Iterable[tuple[int, str]]) -> NotebookModule:
+    """A notebook's code cells as one module (see the module docstring).
+
+    ``cells``: a notebook read from JSON, or the (index among all cells, source) of its code cells
+    in order, as an editor sends them.
+    """
+    if isinstance(cells, Notebook):
+        cells = [(c.index, c.source) for c in cells.code_cells]
     parts: list[str] = []
-    cells: list[ModuleCell] = []
+    included: list[ModuleCell] = []
     skipped: list[tuple[int, str]] = []
     line = 1
-    for cell in notebook.code_cells:
-        lines = split_lines(cell.source)
+    for index, source in cells:
+        lines = split_lines(source)
         if not lines:
             continue
         first = lines[0].rstrip("\r\n")
         match = _CELL_MAGIC.match(first)
         if match and match.group(1) not in PYTHON_CELL_MAGICS:
-            skipped.append((cell.index, f"%%{match.group(1)} cell (not Python)"))
+            skipped.append((index, f"%%{match.group(1)} cell (not Python)"))
             continue
         masked_lines, masked = _mask(lines)
         if match:  # a Python cell magic: only its line is masked
@@ -454,15 +460,15 @@ def build_module(notebook: Notebook) -> NotebookModule:
             ast.parse(text)
         except (SyntaxError, ValueError) as exc:
             where = f" (line {exc.lineno})" if getattr(exc, "lineno", None) else ""
-            skipped.append((cell.index, f"not valid Python{where}: {getattr(exc, 'msg', exc)}"))
+            skipped.append((index, f"not valid Python{where}: {getattr(exc, 'msg', exc)}"))
             continue
         except (RecursionError, MemoryError):
-            skipped.append((cell.index, "nested too deeply to parse"))
+            skipped.append((index, "nested too deeply to parse"))
             continue
         parts.append(text)
-        cells.append(ModuleCell(cell.index, line, tuple(lines), added, frozenset(masked)))
+        included.append(ModuleCell(index, line, tuple(lines), added, frozenset(masked)))
         line += len(lines)
-    return NotebookModule("".join(parts), tuple(cells), tuple(skipped))
+    return NotebookModule("".join(parts), tuple(included), tuple(skipped))
 
 
 # -- writing back ------------------------------------------------------------------------------
