@@ -8,6 +8,10 @@ Outcomes travel from worker processes to the parent and into the cache
 (:mod:`perf_lsp.cache`) as they are. :func:`diagnostics` and :func:`primary_fixes` turn
 one back into :class:`~perf_lsp.model.Diagnostic` objects.
 
+A notebook (``.ipynb``, :mod:`perf_lsp.notebook`) is checked as the module of its code
+cells; its outcome's diagnostics carry their cell (:func:`cells`) and positions in that
+cell, and ``fix`` writes the changed cells back into its JSON.
+
 Cache policy: an outcome is stored when it does not depend on anything outside the
 file, its settings and perf-lsp itself. A file some of whose findings asked jedi a
 type question (``Analysis.asked``) with jedi on is not stored: jedi's answer depends

@@ -344,3 +344,20 @@ def test_engine_analyses_the_module_as_a_file():
     module = build_module(read_notebook(MEMORY_AGENT.read_text(encoding="utf-8")))
     codes = [d.code for d in Engine().analyze(module.text, Settings()).diagnostics]
     assert codes == ["PFL101", "PFL701", "PFL602", "PFL201", "PFL401"]
+
+
+def test_a_cell_that_is_not_python_is_named_and_the_rest_checked(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "nb.ipynb").write_text(
+        notebook_json(
+            ("code", "import re"),
+            ("code", "def broken(:\n    pass"),
+            ("code", "def f(rows):\n    return [re.match('a+', r) for r in rows]"),
+        ),
+        encoding="utf-8",
+    )
+    code, out, err = run(capsys, "check", "nb.ipynb")
+    assert code == 1
+    assert out.startswith("nb.ipynb:cell 3:2:13: PFL401")
+    assert "nb.ipynb:cell 2: not checked: not valid Python (line 1)" in err
+    assert "checked only in part" in err

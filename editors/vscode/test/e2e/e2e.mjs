@@ -439,7 +439,7 @@ async function main() {
       const rows = await problems(page);
       return codes.every((code) => rows.some((t) => t.includes(code))) ? rows : null;
     }, T.diag);
-    await shot(page, "notebook-diagnostics", "notebook.png");
+    await shot(page, "notebook-diagnostics");
     // Problems -> the PFL401 row: the cursor goes to the finding in its cell
     await page.locator(".markers-panel .monaco-list-row", { hasText: "PFL401" }).first().click();
     await page.keyboard.press("Enter");
@@ -448,7 +448,7 @@ async function main() {
     await page.keyboard.press("Control+.");
     const item = page.locator(".action-widget .monaco-list-row", { hasText: "Precompile" }).first();
     await item.waitFor({ state: "visible", timeout: T.ui });
-    await shot(page, "notebook-quick-fix-menu");
+    await shot(page, "notebook-quick-fix-menu", "notebook-quick-fix.png");
     await item.click();
     await waitFor("the pattern hoisted in the same cell", async () => {
       const text = norm(await cell.locator(".view-lines").textContent());
@@ -459,7 +459,7 @@ async function main() {
     for (const code of ["PFL101", "PFL701", "PFL602", "PFL201"]) {
       if (!others.some((t) => t.includes(code))) throw new Error(`${code} disappeared after the PFL401 fix`);
     }
-    await shot(page, "notebook-after-quick-fix", "notebook-quick-fix.png");
+    await shot(page, "notebook-after-quick-fix");
     await page.keyboard.press("Control+S");
     await waitFor("the fixed cell on disk", () => {
       const saved = JSON.parse(fs.readFileSync(path.join(ws, "memory_agent.ipynb"), "utf8"));
