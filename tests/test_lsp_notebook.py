@@ -288,3 +288,19 @@ async def test_cells_added_and_removed(fresh: LanguageClient):
     again = await cell_diagnostics(fresh, [cell_uri(1), cell_uri(7)], since)
     assert len(again[cell_uri(1)]) == 0
     assert summary({cell_uri(7): again[cell_uri(7)]}) == [(7, "PFL701", 0, 18)]
+
+
+async def test_notebooks_setting_off_publishes_nothing_for_cells(fresh: LanguageClient):
+    await initialize(fresh, {"notebooks": False})
+    cells = [("code", "import re"), ("code", "def f(rows):\n    return [re.match('a+', r) for r in rows]")]
+    found = await open_notebook(fresh, cells)
+    assert all(len(d) == 0 for d in found.values())
+    # a plain Python document is still checked
+    since = mark(fresh)
+    uri = (ROOT / "plain.py").as_uri()
+    fresh.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text="\n\n".join(c[1] for c in cells))
+        )
+    )
+    assert [d.code for d in await published(fresh, uri, 1, since)] == ["PFL401"]

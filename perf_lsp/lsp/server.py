@@ -357,8 +357,10 @@ class PerfLanguageServer(LanguageServer):
     async def publish_notebook(self, uri: str) -> None:
         """Analyse a notebook's Python cells and publish each cell's diagnostics, then jedi's refined set."""
         snap = self.notebook_snapshot(uri)
-        if snap is None:
-            self._publish_cells(uri, None, {})
+        if snap is None:  # notebooks off (or too large): say so with empty lists, clearing what was out
+            notebook = self.workspace.get_notebook_document(notebook_uri=uri)
+            cells = notebook.cells if notebook is not None else []
+            self._publish_cells(uri, None, {c.document: [] for c in cells if c.kind == types.NotebookCellKind.Code})
             return
 
         def job(fn):
