@@ -334,6 +334,8 @@ def fix_file(path: str, display: str, settings: Settings, options: Options) -> d
             out["messages"] = [*out["messages"], ["error", f": {exc}"]]
             out["unwritten"] = 1
             return out
+        if new_text == source.text:  # the cells came out as they were
+            return out
     try:
         encode_source(source, new_text)
         if not options.diff:

@@ -304,3 +304,23 @@ async def test_notebooks_setting_off_publishes_nothing_for_cells(fresh: Language
         )
     )
     assert [d.code for d in await published(fresh, uri, 1, since)] == ["PFL401"]
+
+
+async def test_fix_all_on_a_lightbulb_request_is_resolved_later(fresh: LanguageClient):
+    await initialize(fresh)
+    cells = [("code", "import re"), ("code", "def f(rows):\n    return [re.match('a+', r) for r in rows]")]
+    found = await open_notebook(fresh, cells)
+    diag = found[cell_uri(1)][0]
+    actions = await fresh.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=cell_uri(1)),
+            range=diag.range,
+            context=types.CodeActionContext(diagnostics=[diag]),  # no `only`: what a cursor move sends
+        )
+    )
+    fix_all = next(a for a in actions if a.kind == "source.fixAll.perf-lsp")
+    assert fix_all.edit is None and fix_all.data["uri"] == NB_URI
+    resolved = await fresh.code_action_resolve_async(fix_all)
+    fixed = apply_cell_edits({cell_uri(i): s for i, (_, s) in enumerate(cells)}, resolved.edit, {cell_uri(0): 1, cell_uri(1): 1})
+    assert fixed[cell_uri(0)] == "import re"
+    assert fixed[cell_uri(1)] == "_F_RE = re.compile('a+')\n\n\ndef f(rows):\n    return [_F_RE.match(r) for r in rows]"

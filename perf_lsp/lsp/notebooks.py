@@ -150,9 +150,18 @@ def _edit_of(snap: NotebookSnapshot, edits: list[Edit]) -> types.WorkspaceEdit |
 
 
 def code_actions(
-    docs: features.Documents, snap: NotebookSnapshot, uri: str, rng: types.Range, only
+    docs: features.Documents,
+    snap: NotebookSnapshot,
+    uri: str,
+    rng: types.Range,
+    only,
+    defer_fix_all: bool = False,
 ) -> list[types.CodeAction]:
-    """Quick fixes (and "ignore") for the diagnostics in ``rng`` of cell ``uri``, then fix-all of the notebook."""
+    """Quick fixes (and "ignore") for the diagnostics in ``rng`` of cell ``uri``, then fix-all of the notebook.
+
+    With ``defer_fix_all`` the fix-all action comes without its edit (``data`` names the notebook),
+    for ``codeAction/resolve`` (:func:`resolve_fix_all`), as for a file.
+    """
     cell = snap.cell(uri)
     if cell is None or snap.module.to_module(cell.index, Position(1, 0)) is None:
         return []
@@ -193,13 +202,26 @@ def code_actions(
                     )
                 )
     if kind_allowed(FIX_ALL_KIND, only):
-        found = fix_all_edit(docs, snap)
-        if found is not None:
-            edit, applied = found
-            which = "safe and unsafe" if snap.settings.unsafe_fixes else "safe"
-            title = f"perf-lsp: fix all ({applied} {which} {'fix' if applied == 1 else 'fixes'})"
-            actions.append(types.CodeAction(title=title, kind=FIX_ALL_KIND, edit=edit))
+        if defer_fix_all:
+            action = features.deferred_fix_all_action(doc, analysis)
+            if action is not None:
+                actions.append(action)
+        else:
+            found = fix_all_edit(docs, snap)
+            if found is not None:
+                edit, applied = found
+                which = "safe and unsafe" if snap.settings.unsafe_fixes else "safe"
+                title = f"perf-lsp: fix all ({applied} {which} {'fix' if applied == 1 else 'fixes'})"
+                actions.append(types.CodeAction(title=title, kind=FIX_ALL_KIND, edit=edit))
     return actions
+
+
+def resolve_fix_all(docs: features.Documents, snap: NotebookSnapshot, action: types.CodeAction) -> types.CodeAction:
+    """Fill in a deferred fix-all action's edit, for the notebook as it is now."""
+    found = fix_all_edit(docs, snap)
+    if found is not None:
+        action.edit = found[0]
+    return action
 
 
 def fix_all_edit(docs: features.Documents, snap: NotebookSnapshot) -> tuple[types.WorkspaceEdit, int] | None:

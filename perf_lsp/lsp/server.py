@@ -627,8 +627,10 @@ async def code_action(ls: PerfLanguageServer, params: types.CodeActionParams) ->
         nb = ls.notebook_snapshot(notebook)
         if nb is None:
             return None
+        only = params.context.only
+        defer = only is None and ls.can_resolve_edits()
         return await ls.run(
-            notebooks.code_actions, ls.documents, nb, params.text_document.uri, params.range, params.context.only
+            notebooks.code_actions, ls.documents, nb, params.text_document.uri, params.range, only, defer
         )
     snap = ls.checkable(params.text_document.uri)
     if snap is None:
@@ -644,6 +646,10 @@ async def code_action_resolve(ls: PerfLanguageServer, action: types.CodeAction) 
     uri = action.data.get("uri") if isinstance(action.data, dict) else None
     if action.kind != FIX_ALL_KIND or not isinstance(uri, str):
         return action
+    notebook = ls.notebook_of(uri)
+    if notebook is not None:
+        nb = ls.notebook_snapshot(notebook)
+        return action if nb is None else await ls.run(notebooks.resolve_fix_all, ls.documents, nb, action)
     snap = ls.checkable(uri)
     if snap is None:
         return action
