@@ -143,6 +143,9 @@ async def test_audit_notebook_diagnostics_per_cell_hover_and_close(fresh: Langua
         types.HoverParams(text_document=types.TextDocumentIdentifier(uri=cell_uri(4)), position=diag.range.start)
     )
     assert hover is not None and "**PFL101**" in hover.contents.value
+    # the fix's preview is per cell, with the cell's own rows
+    assert "--- cell 5\n+++ cell 5\n@@ -1 +1,6 @@\n+@functools.cache\n" in hover.contents.value
+    assert "--- cell 3\n+++ cell 3\n" in hover.contents.value
     assert hover.range == diag.range
     nothing = await fresh.text_document_hover_async(
         types.HoverParams(text_document=types.TextDocumentIdentifier(uri=cell_uri(4)), position=types.Position(line=0, character=0))

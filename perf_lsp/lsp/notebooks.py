@@ -13,6 +13,7 @@ convert to LSP's through :mod:`perf_lsp.lsp.convert`, with the cell's own lines.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -20,10 +21,10 @@ from lsprotocol import types
 
 from perf_lsp.lsp import convert, features
 from perf_lsp.lsp.convert import FIX_ALL_KIND, QUICK_FIX_KIND, Codec, kind_allowed
-from perf_lsp.model import Applicability, Diagnostic, Edit, Position, Range
+from perf_lsp.model import Applicability, Diagnostic, Edit, Fix, Position, Range
 from perf_lsp.notebook import NotebookError, NotebookModule, build_module
 from perf_lsp.settings import Settings
-from perf_lsp.text import split_lines
+from perf_lsp.text import line_body, split_lines
 from perf_lsp.textedit import apply_edits, diff_edits
 
 
@@ -116,13 +117,32 @@ def hover(docs: features.Documents, snap: NotebookSnapshot, uri: str, position: 
     if not found:
         return None
     value = "\n\n---\n\n".join(
-        features.hover_markdown(analysis, d, lambda d, w: docs.fix(doc.uri, analysis, d, w)) for d in found
+        features.hover_markdown(
+            analysis, d, lambda d, w: docs.fix(doc.uri, analysis, d, w), lambda fix: cell_preview(snap, fix)
+        )
+        for d in found
     )
     _, rng = snap.module.locate_range(found[0].range)
     return types.Hover(
         contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=value),
         range=convert.to_lsp_range(rng, cell.lines, snap.codec),
     )
+
+
+def cell_preview(snap: NotebookSnapshot, fix: Fix) -> str | None:
+    """``fix`` as a unified diff per cell it changes (``cell N`` headers, rows in the cell); None when it
+    cannot go back into the cells."""
+    try:
+        sources, _ = snap.module.cell_sources(apply_edits(snap.module.text, list(fix.edits)), new_cell=False)
+    except (NotebookError, ValueError):
+        return None
+    out: list[str] = []
+    for index, text in sorted(sources.items()):
+        old = [line_body(line) for line in split_lines(snap.by_index(index).source)]
+        new = [line_body(line) for line in split_lines(text)]
+        name = f"cell {index + 1}"
+        out.extend(difflib.unified_diff(old, new, fromfile=name, tofile=name, lineterm="", n=1))
+    return "\n".join(out) if out else None
 
 
 def cell_edit(snap: NotebookSnapshot, new_module: str) -> types.WorkspaceEdit | None:
