@@ -30,7 +30,14 @@ from typing import TYPE_CHECKING
 
 from perf_lsp.cache import Cache, CorruptEntry
 from perf_lsp.model import Applicability, Diagnostic, Edit, Fix, FixOffer, Position, Range
-from perf_lsp.notebook import NOTEBOOK_SUFFIX, NotebookError, NotebookModule, build_module, read_notebook, render_notebook
+from perf_lsp.notebook import (
+    NOTEBOOK_SUFFIX,
+    NotebookError,
+    NotebookModule,
+    build_module,
+    read_notebook,
+    render_notebook,
+)
 from perf_lsp.settings import Settings
 
 if TYPE_CHECKING:  # the engine, jedi and libcst are imported by the first file not in the cache

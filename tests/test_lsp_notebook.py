@@ -8,14 +8,12 @@ Positions are checked with test_lsp's own conversion, independent of ``perf_lsp.
 from __future__ import annotations
 
 import asyncio
-import json
-import sys
 from pathlib import Path
 
 import pytest
 import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
 from test_lsp import CONFIG, apply_lsp_edits, mark, published
 
 from perf_lsp.notebook import read_notebook

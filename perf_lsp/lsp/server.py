@@ -360,7 +360,8 @@ class PerfLanguageServer(LanguageServer):
         if snap is None:  # notebooks off (or too large): say so with empty lists, clearing what was out
             notebook = self.workspace.get_notebook_document(notebook_uri=uri)
             cells = notebook.cells if notebook is not None else []
-            self._publish_cells(uri, None, {c.document: [] for c in cells if c.kind == types.NotebookCellKind.Code})
+            code = [c.document for c in cells if c.kind == types.NotebookCellKind.Code]
+            self._publish_cells(uri, None, {cell: [] for cell in code})
             return
 
         def job(fn):
