@@ -500,8 +500,9 @@ def _encode_source(notebook: Notebook, old_span: tuple[int, int], as_list: bool,
     if old.strip("[] \t\r\n") == "":  # an empty list: one item a line, one unit deeper than the key
         key_indent = _indent_of(notebook.text, old_span[0])
         unit = _indent_unit(notebook.text)
-        lead = "\n" + key_indent + unit if unit is not None else ""
-        trail = "\n" + key_indent if unit is not None else ""
+        newline = _newline(notebook.text)
+        lead = newline + key_indent + unit if unit is not None else ""
+        trail = newline + key_indent if unit is not None else ""
     sep = ","
     between = re.search(r'",(\s*)"', old)
     sep += between.group(1) if between else lead
@@ -510,8 +511,14 @@ def _encode_source(notebook: Notebook, old_span: tuple[int, int], as_list: bool,
 
 def _indent_unit(text: str) -> str | None:
     """The file's indentation unit (the whitespace before its first key), or None for one-line JSON."""
-    match = re.match(r"\{\n([ \t]+)\"", text)
+    match = re.match(r"\{\r?\n([ \t]+)\"", text)
     return match.group(1) if match else None
+
+
+def _newline(text: str) -> str:
+    """The file's line ending (``"\\r\\n"`` when its first line ends so, else ``"\\n"``)."""
+    first = text.find("\n")
+    return "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
 
 
 def render_notebook(notebook: Notebook, sources: dict[int, str], new_cell: str | None = None) -> str:
@@ -551,7 +558,7 @@ def _new_cell_piece(notebook: Notebook, source: str) -> tuple[int, int, str]:
     cell.update({"metadata": {}, "outputs": [], "source": _line_list(source) if as_list else source})
     dumped = json.dumps(cell, indent=unit, ensure_ascii=notebook.ensure_ascii)
     if unit is not None:
-        dumped = dumped.replace("\n", "\n" + cell_indent)
+        dumped = dumped.replace("\n", _newline(text) + cell_indent)
     if notebook.cells:
         return start, first, lead + dumped + "," + lead
     return start, first, lead + dumped

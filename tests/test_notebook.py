@@ -361,3 +361,52 @@ def test_a_cell_that_is_not_python_is_named_and_the_rest_checked(tmp_path, capsy
     assert out.startswith("nb.ipynb:cell 3:2:13: PFL401")
     assert "nb.ipynb:cell 2: not checked: not valid Python (line 1)" in err
     assert "checked only in part" in err
+
+
+def test_crlf_notebooks_keep_their_line_endings():
+    text = notebook_json(("code", ""), ("code", "x = 1")).replace("\n", "\r\n")
+    notebook = read_notebook(text)
+    assert render_notebook(notebook, {}) == text
+    new = render_notebook(notebook, {0: "import os\nimport re", 1: "x = 2"}, "import sys")
+    assert "\n" not in new.replace("\r\n", "")
+    lf = render_notebook(read_notebook(text.replace("\r\n", "\n")), {0: "import os\nimport re", 1: "x = 2"}, "import sys")
+    assert json.loads(new)["cells"][1:] == json.loads(lf)["cells"][1:]
+    assert new.replace("\r\n", "\n").split('"id"')[0] == lf.split('"id"')[0]
+
+
+def test_fix_around_an_ipython_line_keeps_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    target = tmp_path / "nb.ipynb"
+    target.write_text(
+        notebook_json(("code", "import re\nfor row in rows:\n    %time re.match('a+', row)\n    re.match('b+', row)")),
+        encoding="utf-8",
+    )
+    code, _, err = run(capsys, "fix", "nb.ipynb")
+    assert code == 0, err
+    assert json.loads(target.read_text(encoding="utf-8"))["cells"][0]["source"] == [
+        "import re\n",
+        "\n",
+        "_PATTERN = re.compile('b+')\n",
+        "for row in rows:\n",
+        "    %time re.match('a+', row)\n",
+        "    _PATTERN.match(row)",
+    ]
+
+
+def test_fix_that_would_change_an_ipython_line_leaves_the_notebook(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    target = tmp_path / "nb.ipynb"
+    target.write_text(notebook_json(("code", "import re\n!ls\nfor row in rows:\n    re.match('b+', row)")), encoding="utf-8")
+    before = target.read_bytes()
+    fix_all = Engine.fix_all
+
+    def rewriting_the_masked_line(self, source, *args, **kwargs):
+        result = fix_all(self, source, *args, **kwargs)
+        result.source = result.source.replace("pass\n", "print()\n", 1)  # a fix that rewrote `!ls`'s stand-in
+        return result
+
+    monkeypatch.setattr(Engine, "fix_all", rewriting_the_masked_line)
+    code, _, err = run(capsys, "fix", "--jobs", "1", "nb.ipynb")
+    assert code == 2
+    assert "nb.ipynb: a fix would change IPython syntax in cell 1; not written" in err
+    assert target.read_bytes() == before
