@@ -75,7 +75,8 @@ def format_text(reports: Sequence[Report], show_fix: callable) -> str:
 
 
 def format_json(reports: Sequence[Report]) -> str:
-    """Ruff's JSON output: a list of objects with 1-based rows and columns."""
+    """Ruff's JSON output: a list of objects with 1-based rows and columns; ``cell`` is the notebook
+    cell's 1-based number (rows are then within the cell), null in a Python file, as in Ruff."""
     out = []
     for r in reports:
         d = r.diagnostic
@@ -93,6 +94,7 @@ def format_json(reports: Sequence[Report]) -> str:
                 edit["cell"] = cell
         out.append(
             {
+                "cell": r.cell,
                 "code": d.code,
                 "message": d.message,
                 "filename": r.filename,
@@ -103,8 +105,6 @@ def format_json(reports: Sequence[Report]) -> str:
                 "url": rule_url(d.code),
             }
         )
-        if r.cell is not None:
-            out[-1]["cell"] = r.cell
     return json.dumps(out, indent=2, ensure_ascii=False)
 
 

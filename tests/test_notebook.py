@@ -410,3 +410,12 @@ def test_fix_that_would_change_an_ipython_line_leaves_the_notebook(tmp_path, cap
     assert code == 2
     assert "nb.ipynb: a fix would change IPython syntax in cell 1; not written" in err
     assert target.read_bytes() == before
+
+
+def test_json_cell_is_null_in_a_python_file_as_in_ruff(tmp_path, capsys):
+    target = tmp_path / "svc.py"
+    target.write_text("import re\nfor x in y:\n    re.match('a', x)\n", encoding="utf-8")
+    _, out, _ = run(capsys, "check", "--output-format", "json", str(target))
+    entry = json.loads(out)[0]
+    assert entry["cell"] is None and entry["location"] == {"row": 3, "column": 5}
+    assert all("cell" not in edit for edit in entry["fix"]["edits"])
