@@ -27,7 +27,7 @@ from perf_lsp.analysis.loops import (
     unconditional,
     varying_loop,
 )
-from perf_lsp.analysis.receivers import CatalogResolver, TypeCatalog
+from perf_lsp.analysis.receivers import CatalogResolver, TypeCatalog, resolver
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, SCOPES, dotted, walk
 from perf_lsp.fix.batching import batch_before_loop, list_of, makes_list, normalised
 from perf_lsp.fix.codemod import replace_nodes
@@ -305,7 +305,7 @@ class EmbeddingApiCallInLoop(Rule):
 
     def _is_embedding_call(self, site: _Site) -> bool:
         func = site.call.func
-        resolver = CatalogResolver(self.ctx, EMBEDDING_CATALOG)
+        receivers = resolver(self.ctx, EMBEDDING_CATALOG)
         if site.kind in {"openai", "openai-legacy"}:
             owner = func.value
             qn = self.ctx.qualified_name(func)
@@ -313,18 +313,18 @@ class EmbeddingApiCallInLoop(Rule):
                 return True
             if site.kind == "openai-legacy":
                 return False
-            if "openai" in resolver.tags(owner.value, site.call):
+            if "openai" in receivers.tags(owner.value, site.call):
                 site.fixable = True
                 return True
             return False
         if site.kind == "langchain":
-            tags = resolver.tags(func.value, site.call)
+            tags = receivers.tags(func.value, site.call)
             if tags & {"lc_embeddings", "lc_symmetric"}:
                 site.fixable = tags == {"lc_symmetric"}
                 return True
             return False
         if site.kind == "cohere":
-            return "cohere" in resolver.tags(func.value, site.call)
+            return "cohere" in receivers.tags(func.value, site.call)
         return self._is_custom(site)
 
     def _is_custom(self, site: _Site) -> bool:
@@ -340,8 +340,7 @@ class EmbeddingApiCallInLoop(Rule):
         classes = {name.rsplit(".", 1)[0]: "custom" for name in wanted if name.endswith("." + method)}
         if not classes:
             return False
-        resolver = CatalogResolver(self.ctx, TypeCatalog(constructors=classes))
-        return "custom" in resolver.tags(func.value, site.call)
+        return "custom" in CatalogResolver(self.ctx, TypeCatalog(constructors=classes)).tags(func.value, site.call)
 
 
 _UNSUPPORTED_ERRORS = frozenset({"NotImplementedError", "NotImplemented", "AttributeError"})

@@ -6,7 +6,7 @@ import libcst as cst
 
 from perf_lsp.analysis.bindings import bound_names, local_binding_index, referenced_names
 from perf_lsp.analysis.loops import conditional_in, loop_detail, loop_sleeps, loop_targets, varying_loop
-from perf_lsp.analysis.receivers import CatalogResolver, TypeCatalog
+from perf_lsp.analysis.receivers import TypeCatalog, resolver
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, SCOPES, walk
 from perf_lsp.rules.base import Rule, RuleContext, short_code
 
@@ -141,7 +141,7 @@ class RedisWithoutPipeline(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self._resolver = CatalogResolver(ctx, REDIS_CATALOG)
+        self._resolver = resolver(ctx, REDIS_CATALOG)
         self._reported_loops: set[int] = set()
 
     # -- one command per iteration -----------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from perf_lsp.analysis.bindings import binds_locally, first_param, local_values, stored_names, target_leaves
+from perf_lsp.analysis.bindings import binds_locally, first_param, stored_names, target_leaves
 from perf_lsp.analysis.blocking import (
     BLOCKING_CALLS,
     HTTP_VERBS,
@@ -16,6 +16,7 @@ from perf_lsp.analysis.blocking import (
 )
 from perf_lsp.analysis.concurrency import held_thread_lock, uses_other_event_loop
 from perf_lsp.analysis.loops import per_item_in_loop
+from perf_lsp.analysis.receivers import TypeCatalog, resolver
 from perf_lsp.analysis.tree import SCOPES, dotted, walk
 from perf_lsp.fix.codemod import replace_node
 from perf_lsp.fix.context import FixContext
@@ -30,6 +31,11 @@ _SESSION_METHODS = frozenset(HTTP_VERBS)
 _DB_CONNECT = frozenset(qn for qn, s in BLOCKING_CALLS.items() if s is INSTEAD_DB)
 _CONNECTION_METHODS = frozenset({"execute", "executemany", "executescript", "commit", "rollback"})
 _CURSOR_METHODS = frozenset({"execute", "executemany", "fetchone", "fetchall", "fetchmany", "callproc"})
+_RECEIVERS = TypeCatalog(
+    constructors={**{qn: "session" for qn in _SESSIONS}, **{qn: "connection" for qn in _DB_CONNECT}},
+    methods={("connection", "cursor"): "cursor"},
+)
+"""Sync HTTP sessions, database connections and their cursors: the receivers whose methods block."""
 
 
 
@@ -219,7 +225,7 @@ class BlockingCallInAsync(Rule):
     # -- detection -------------------------------------------------------
     def _blocking(self, call: cst.Call, func: cst.FunctionDef) -> tuple[str, str, str] | None:
         """(label, suggestion, "") when ``call`` itself blocks, else None."""
-        return blocking_call(call, self.ctx, func)
+        return blocking_call(call, self.ctx, func, resolver(self.ctx, _RECEIVERS).scopes_at(func))
 
     def _blocking_helper(self, call: cst.Call, func: cst.FunctionDef) -> tuple[str, str, str] | None:
         """(label, "", what blocks inside) when ``call`` calls a sync helper that blocks."""
@@ -231,10 +237,12 @@ class BlockingCallInAsync(Rule):
                 return None
             helper = _method(cls, target.attr.value)
             label = f"{owner}.{target.attr.value}()"
+            around = cls
         elif isinstance(target, cst.Name):
             name = target.value
             helper = _nested_def(func, name, self.ctx)
             label = f"{name}()"
+            around = func
             if helper is None:
                 if binds_locally(func, name) or self.ctx.local_imports.get(name) or self.ctx.module_ctx.imported(name):
                     return None
@@ -244,7 +252,7 @@ class BlockingCallInAsync(Rule):
             return None
         if helper is None or helper.asynchronous is not None or is_cached_function(helper, self.ctx):
             return None
-        via = _first_blocking_in(helper, self.ctx)
+        via = _first_blocking_in(helper, self.ctx, [helper, *resolver(self.ctx, _RECEIVERS).scopes_at(around)])
         return (label, "", via) if via else None
 
 
@@ -320,8 +328,14 @@ _PER_ITEM_HINT = (
 )
 
 
-def blocking_call(call: cst.Call, ctx: RuleContext, func: cst.FunctionDef) -> tuple[str, str, str] | None:
-    """(label, suggestion, "") when ``call`` (inside ``func``) is a blocking call, else None."""
+def blocking_call(
+    call: cst.Call, ctx: RuleContext, func: cst.FunctionDef, scopes: list[cst.CSTNode]
+) -> tuple[str, str, str] | None:
+    """(label, suggestion, "") when ``call`` (inside ``func``) is a blocking call, else None.
+
+    ``scopes``: the functions, lambdas, comprehensions and classes around ``call``,
+    innermost first (``func`` first), where its receiver's bindings are looked up.
+    """
     qn = ctx.qualified_name(call.func)
     if qn is None and isinstance(call.func, cst.Name) and call.func.value == "open":
         if not binds_locally(func, "open") and ctx.module_ctx.binding("open") is None:
@@ -339,43 +353,13 @@ def blocking_call(call: cst.Call, ctx: RuleContext, func: cst.FunctionDef) -> tu
     if method not in _SESSION_METHODS and method not in _CONNECTION_METHODS and method not in _CURSOR_METHODS:
         return None  # before the receiver: finding its kind walks the function
     receiver = call.func.value
-    kind = _receiver_kind(receiver, ctx, func)
+    kind = resolver(ctx, _RECEIVERS).kind(receiver, scopes)
     if kind == "session" and method in _SESSION_METHODS:
         return f"{short_code(ctx.code(receiver))}.{method}", INSTEAD_HTTP, ""
     if kind == "connection" and method in _CONNECTION_METHODS:
         return f"{short_code(ctx.code(receiver))}.{method}", INSTEAD_DB, ""
     if kind == "cursor" and method in _CURSOR_METHODS:
         return f"{short_code(ctx.code(receiver))}.{method}", INSTEAD_DB, ""
-    return None
-
-
-def _receiver_kind(expr: cst.BaseExpression, ctx: RuleContext, func: cst.FunctionDef | None, depth: int = 0) -> str | None:
-    """"session", "connection" or "cursor" when ``expr`` is built by a sync client/driver, else None."""
-    if depth > 3:
-        return None
-    if isinstance(expr, cst.Call):
-        qn = ctx.qualified_name(expr.func)
-        if qn in _SESSIONS:
-            return "session"
-        if qn in _DB_CONNECT:
-            return "connection"
-        if isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "cursor" and not expr.args:
-            if _receiver_kind(expr.func.value, ctx, func, depth + 1) == "connection":
-                return "cursor"
-        return None
-    if isinstance(expr, cst.Name):
-        name = expr.value
-        if func is not None and binds_locally(func, name):
-            values = local_values(func, name)
-            if values is None or not values:
-                return None
-            kinds = {_receiver_kind(v, ctx, func, depth + 1) for v in values}
-            return kinds.pop() if len(kinds) == 1 else None
-        qn = ctx.module_ctx.binding(name)
-        if qn in _SESSIONS:
-            return "session"
-        if qn in _DB_CONNECT:
-            return "connection"
     return None
 
 
@@ -412,15 +396,17 @@ def _assigned_names(func: cst.FunctionDef) -> set[str]:
     return names
 
 
-def _first_blocking_in(helper: cst.FunctionDef, ctx: RuleContext) -> str | None:
-    """The first blocking call made directly in ``helper``'s body, as a label; None for generators."""
+def _first_blocking_in(helper: cst.FunctionDef, ctx: RuleContext, scopes: list[cst.CSTNode]) -> str | None:
+    """The first blocking call made directly in ``helper``'s body, as a label; None for generators.
+
+    ``scopes``: ``helper`` and the scopes around it, innermost first."""
     first: str | None = None
     for node in walk(helper.body, stop=SCOPES):
         if isinstance(node, (cst.Yield,)):
             return None
         if first is None and isinstance(node, cst.Call) and not in_lazy_init(node, ctx):
             # under ``if self._x is None:`` the blocking call runs once and its result is kept
-            found = blocking_call(node, ctx, helper)
+            found = blocking_call(node, ctx, helper, scopes)
             if found is not None:
                 first = found[0]
     return first
