@@ -25,7 +25,7 @@ import libcst as cst
 
 from perf_lsp.analysis.imports import import_bindings
 from perf_lsp.analysis.semantic import SemanticModel
-from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, SCOPES, children, dotted, node_memo, parent_map, walk
+from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, SCOPES, children, dotted, node_memo, walk
 
 BUILTINS = frozenset(dir(builtins))
 """Builtin names (``len``, ``print``, ``Exception``...): a new name never shadows one."""
@@ -562,17 +562,21 @@ def _variables(root: cst.CSTNode, parents: dict[cst.CSTNode, cst.CSTNode]) -> It
 def occurrences_in(
     ctx: SemanticModel, root: cst.CSTNode
 ) -> tuple[dict[cst.CSTNode, cst.CSTNode], dict[str, list[tuple[cst.Name, bool]]]]:
-    """``parent_map(root)`` and, for every variable name, ``name_occurrences(root, name, parents)``.
+    """The chunk's parent table and, for every variable name, ``name_occurrences(root, name, parents)``.
 
     Built in one walk of ``root`` and remembered for the chunk's analysis
     (:meth:`SemanticModel.memo`), so that a rule asking about one name per site in a
-    long function stays linear in the function's size. Shared: do not mutate.
+    long function stays linear in the function's size. The parents are the chunk's
+    one table (:meth:`SemanticModel.record_parents`), valid for ``root``'s subtree.
+    Shared: do not mutate.
     """
-    return ctx.memo(_occurrences_in, root)
+    return ctx.memo(_occurrences_in, root, ctx)
 
 
-def _occurrences_in(root: cst.CSTNode) -> tuple[dict[cst.CSTNode, cst.CSTNode], dict[str, list[tuple[cst.Name, bool]]]]:
-    parents = parent_map(root)
+def _occurrences_in(
+    root: cst.CSTNode, ctx: SemanticModel
+) -> tuple[dict[cst.CSTNode, cst.CSTNode], dict[str, list[tuple[cst.Name, bool]]]]:
+    parents = ctx.record_parents(root)
     by_name: dict[str, list[tuple[cst.Name, bool]]] = {}
     for node in _variables(root, parents):
         by_name.setdefault(node.value, []).append((node, is_store_position(node, parents)))

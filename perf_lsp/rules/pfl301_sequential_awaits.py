@@ -16,7 +16,7 @@ from perf_lsp.analysis.concurrency import (
     names_shared_resource,
     runs_on_one_thread,
 )
-from perf_lsp.analysis.tree import dotted, parent_map, walk
+from perf_lsp.analysis.tree import dotted, walk
 from perf_lsp.analysis.words import words_of
 from perf_lsp.fix.codemod import replace_nodes
 from perf_lsp.fix.context import FixContext
@@ -387,7 +387,7 @@ class SequentialAwaits(Rule):
         if found is None:
             names = {param.name.value for param in all_params(func.params)}
             declared: set[str] = set()
-            parents = parent_map(func.body)
+            parents = self.ctx.record_parents(func.body)
             for node in walk(func.body):
                 if isinstance(node, cst.Global):
                     declared |= {item.name.value for item in node.names}
