@@ -583,6 +583,20 @@ def _occurrences_in(
     return parents, by_name
 
 
+def changed_names(node: cst.CSTNode) -> set[str]:
+    """Names whose value a statement-level ``node`` may change: the names it binds
+    (:func:`binding_targets`), every name a target that stores into an attribute or item
+    mentions (``a.x = ...`` changes what ``a`` holds; conservative: ``x`` counts too), the
+    names it declares ``global``/``nonlocal``."""
+    if isinstance(node, (cst.Global, cst.Nonlocal)):
+        return {n.name.value for n in node.names}
+    out: set[str] = set()
+    for target, _ in binding_targets(node):
+        names = target_names(target)
+        out |= names if names is not None else {n.value for n in [target, *walk(target)] if isinstance(n, cst.Name)}
+    return out
+
+
 def dotted_refs(node: cst.CSTNode) -> set[tuple[str, ...]]:
     """The maximal name/attribute chains ``node`` reads: ``d.text + x[i]`` -> {(d, text), (x,), (i,)}."""
     found: set[tuple[str, ...]] = set()
@@ -838,12 +852,20 @@ def bindings_in(node: cst.CSTNode, name: str) -> Iterable[tuple[str, cst.CSTNode
             yield "other", None
 
 
-def bound_names(node: cst.CSTNode) -> set[str]:
-    """Names bound anywhere in a block, in the block's own scope (nested functions' bodies excluded)."""
-    names: set[str] = set()
+def binding_counts(node: cst.CSTNode) -> dict[str, int]:
+    """How many statements (or clauses) under ``node`` bind each name in ``node``'s own scope
+    (:func:`binding_targets`; nested functions, classes and comprehensions left out)."""
+    counts: dict[str, int] = {}
     for inner in walk(node, stop=SCOPES):
         for target, _ in binding_targets(inner):
-            names |= stored_names(target)
+            for name in stored_names(target):
+                counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def bound_names(node: cst.CSTNode) -> set[str]:
+    """Names bound anywhere in a block, in the block's own scope (nested functions' bodies excluded)."""
+    names = set(binding_counts(node))
     for inner in walk(node, stop=FUNCTION_BOUNDARIES):  # walrus in a comprehension binds outside it
         if isinstance(inner, cst.NamedExpr):
             names |= stored_names(inner.target)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import libcst as cst
 
 from perf_lsp.analysis.bindings import (
+    binding_counts,
+    bound_names,
     dotted_refs,
     paths_overlap,
     referenced_names,
@@ -22,7 +24,7 @@ from perf_lsp.analysis.concurrency import (
     uses_other_event_loop,
 )
 from perf_lsp.analysis.loops import breaks_loop
-from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, SCOPES, dotted, walk
+from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, dotted, walk
 from perf_lsp.analysis.words import words_of
 from perf_lsp.fix.batching import list_of
 from perf_lsp.fix.codemod import replace_nodes
@@ -255,7 +257,7 @@ class AwaitInLoop(Rule):
         reads = referenced_names(call)
         if not reads & fresh:
             return False  # the same call every time: a retry or polling loop
-        bound = _bound_names(body)
+        bound = bound_names(body)
         if reads & (bound - fresh):
             return False  # a value carried from one iteration to the next
         refs = dotted_refs(call)
@@ -309,7 +311,7 @@ class AwaitInLoop(Rule):
                         for target in targets:
                             for name in target_names(target) or ():
                                 assigned_before[name] = assigned_before.get(name, 0) + 1
-        counts = _binding_counts(loop.body)
+        counts = binding_counts(loop.body)
         fresh |= {name for name, n in assigned_before.items() if counts.get(name, 0) == n}
         return fresh
 
@@ -705,36 +707,3 @@ def _mutated_paths(body: cst.CSTNode) -> list[tuple[str, ...]]:
                     if path:
                         out.append(path)
     return out
-
-
-def _binding_counts(body: cst.CSTNode) -> dict[str, int]:
-    """How many times ``body`` binds each bare name (assignments, loops, ``with ... as``, walrus, imports...)."""
-    counts: dict[str, int] = {}
-
-    def add(target: cst.CSTNode) -> None:
-        for element in target_leaves(target):
-            if isinstance(element, cst.Name):
-                counts[element.value] = counts.get(element.value, 0) + 1
-
-    for node in walk(body, stop=SCOPES):
-        if isinstance(node, cst.Assign):
-            for t in node.targets:
-                add(t.target)
-        elif isinstance(node, (cst.AnnAssign, cst.AugAssign, cst.For, cst.NamedExpr)):
-            if not (isinstance(node, cst.AnnAssign) and node.value is None):
-                add(node.target)
-        elif isinstance(node, cst.WithItem) and node.asname is not None:
-            add(node.asname.name)
-        elif isinstance(node, cst.ExceptHandler) and node.name is not None:
-            add(node.name.name)
-        elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-            add(node.name)
-    return counts
-
-
-def _bound_names(body: cst.CSTNode) -> set[str]:
-    names = set(_binding_counts(body))
-    for node in walk(body, stop=FUNCTION_BOUNDARIES):  # a walrus in a comprehension binds outside it
-        if isinstance(node, cst.NamedExpr) and isinstance(node.target, cst.Name):
-            names.add(node.target.value)
-    return names
