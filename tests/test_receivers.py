@@ -180,3 +180,20 @@ def test_family_catalog_follows_a_cached_factory():
     call, receiver = receiver_of(ctx, "encode")
     assert resolver(ctx, family).is_instance(receiver, call)
     assert not resolver(ctx, plain).is_instance(receiver, call)
+
+
+def test_blocking_helper_under_lazy_init_is_skipped_wherever_the_class_defines_it():
+    # the helper's guard is seen whether the helper comes before or after its caller
+    helper = '''
+        def _config(self):
+            if self._cfg is None:
+                self._cfg = requests.get("https://example.com/config", timeout=5).json()
+            return self._cfg
+    '''
+    caller = '''
+        async def fetch(self):
+            return self._config()
+    '''
+    for first, second in ((caller, helper), (helper, caller)):
+        source = "import requests\n\nclass Api:\n" + textwrap.indent(textwrap.dedent(first) + textwrap.dedent(second), "    ")
+        assert not reported(source, "PFL303"), source

@@ -577,7 +577,12 @@ def client_only_reads_catalog(name: str, func: cst.FunctionDef) -> bool:
 def runs_once(func: cst.FunctionDef, ctx: RuleContext) -> bool:
     """``func`` runs once per process: a one-time or set-up function (:func:`is_one_time_function`,
     :func:`is_setup_function_name`), or a private method (``_name``) that its class calls only from such
-    methods (``init_async`` -> ``self._sync_models()``)."""
+    methods (``init_async`` -> ``self._sync_models()``). Decided once per function and chunk analysis
+    (the callers' search walks the class), whichever rule asks."""
+    return ctx.memo(_runs_once, func, ctx)
+
+
+def _runs_once(func: cst.FunctionDef, ctx: RuleContext) -> bool:
     if is_one_time_function(func, ctx) or is_setup_function_name(func.name.value):
         return True
     name = func.name.value

@@ -24,6 +24,7 @@ from perf_lsp.analysis.concurrency import (
     uses_other_event_loop,
 )
 from perf_lsp.analysis.loops import breaks_loop
+from perf_lsp.analysis.summaries import function_summary
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, dotted, walk
 from perf_lsp.analysis.words import words_of
 from perf_lsp.fix.batching import list_of
@@ -193,7 +194,6 @@ class AwaitInLoop(Rule):
     def __init__(self, ctx: RuleContext) -> None:
         super().__init__(ctx)
         self._seen: set[int] = set()
-        self._http_by_func: dict[int, frozenset[str]] = {}
         self._http_names: frozenset[str] = frozenset()
 
     def visit_Await(self, node: cst.Await) -> None:
@@ -207,9 +207,7 @@ class AwaitInLoop(Rule):
         if func is None or func.asynchronous is None or is_test_function(func) or is_cold_path(node, self.ctx):
             return
         self._seen.add(id(loop))
-        if id(func) not in self._http_by_func:  # once per function (an empty set is an answer too)
-            self._http_by_func[id(func)] = self._http_clients(func)
-        self._http_names = self._http_by_func[id(func)]
+        self._http_names = function_summary(self.ctx, func).http_clients
         if isinstance(loop, cst.For):
             if loop.asynchronous is not None or not self._independent_for(node, call, loop):
                 return
@@ -486,28 +484,6 @@ class AwaitInLoop(Rule):
                         if item.item.func.attr.value in {"acquire", "begin", "transaction", "lock"}:
                             return True
         return False
-
-    def _http_clients(self, func: cst.FunctionDef) -> frozenset[str]:
-        """Names bound to an HTTP client in ``func`` (``async with aiohttp.ClientSession() as session``,
-        ``session: aiohttp.ClientSession``): a connection pool that serves concurrent requests."""
-        names: set[str] = set()
-        params = func.params
-        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
-            if param.annotation is not None and self.ctx.qualified_name(param.annotation.annotation) in HTTP_CLIENTS:
-                names.add(param.name.value)
-        for inner in walk(func.body, stop=FUNCTION_BOUNDARIES):
-            if isinstance(inner, cst.WithItem) and inner.asname is not None and self._is_client(inner.item):
-                name = dotted(inner.asname.name)
-                if name:
-                    names.add(name)
-            elif isinstance(inner, cst.Assign) and len(inner.targets) == 1 and self._is_client(inner.value):
-                name = dotted(inner.targets[0].target)
-                if name:
-                    names.add(name)
-        return frozenset(names)
-
-    def _is_client(self, expr: cst.BaseExpression) -> bool:
-        return isinstance(expr, cst.Call) and self.ctx.qualified_name(expr.func) in HTTP_CLIENTS
 
     # -- codemods ----------------------------------------------------------
     def _for_fix(self, await_node: cst.Await, call: cst.Call, loop: cst.For, func: cst.FunctionDef):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from perf_lsp.analysis.bindings import binds_locally, first_param, stored_names, target_leaves
+from perf_lsp.analysis.bindings import binds_locally, first_param, target_leaves
 from perf_lsp.analysis.blocking import (
     BLOCKING_CALLS,
     HTTP_VERBS,
@@ -17,6 +17,7 @@ from perf_lsp.analysis.blocking import (
 from perf_lsp.analysis.concurrency import held_thread_lock, uses_other_event_loop
 from perf_lsp.analysis.loops import per_item_in_loop
 from perf_lsp.analysis.receivers import TypeCatalog, resolver
+from perf_lsp.analysis.summaries import function_summary
 from perf_lsp.analysis.tree import SCOPES, dotted, walk
 from perf_lsp.fix.codemod import replace_node
 from perf_lsp.fix.context import FixContext
@@ -252,7 +253,7 @@ class BlockingCallInAsync(Rule):
             return None
         if helper is None or helper.asynchronous is not None or is_cached_function(helper, self.ctx):
             return None
-        via = _first_blocking_in(helper, self.ctx, [helper, *resolver(self.ctx, _RECEIVERS).scopes_at(around)])
+        via = self.ctx.memo(_first_blocking_in, helper, self.ctx, (helper, *resolver(self.ctx, _RECEIVERS).scopes_at(around)))
         return (label, "", via) if via else None
 
 
@@ -381,35 +382,27 @@ def _method(cls: cst.ClassDef, name: str) -> cst.FunctionDef | None:
 def _nested_def(func: cst.FunctionDef, name: str, ctx: RuleContext) -> cst.FunctionDef | None:
     """A ``def name`` directly in ``func``'s body (not in a branch), when ``name`` is bound nowhere else."""
     found = [s for s in func.body.body if isinstance(s, cst.FunctionDef) and s.name.value == name]
-    if len(found) != 1 or name in ctx.memo(_assigned_names, func):
+    if len(found) != 1 or name in function_summary(ctx, func).assigned:
         return None
     return found[0] if not found[0].decorators else None
 
 
-def _assigned_names(func: cst.FunctionDef) -> set[str]:
-    """The names an ``=`` in ``func``'s body stores into (nested scopes excluded)."""
-    names: set[str] = set()
-    for node in walk(func.body, stop=SCOPES):
-        if isinstance(node, cst.Assign):
-            for t in node.targets:
-                names |= stored_names(t.target)
-    return names
-
-
-def _first_blocking_in(helper: cst.FunctionDef, ctx: RuleContext, scopes: list[cst.CSTNode]) -> str | None:
+def _first_blocking_in(helper: cst.FunctionDef, ctx: RuleContext, scopes: tuple[cst.CSTNode, ...]) -> str | None:
     """The first blocking call made directly in ``helper``'s body, as a label; None for generators.
 
-    ``scopes``: ``helper`` and the scopes around it, innermost first."""
-    first: str | None = None
+    ``scopes``: ``helper`` and the scopes around it, innermost first. The helper may come
+    after the call being checked: its parents are recorded first. Meant for ``ctx.memo``
+    (asked once per helper, however many calls reach it)."""
+    if function_summary(ctx, helper).yields:
+        return None
+    ctx.record_parents(helper)
     for node in walk(helper.body, stop=SCOPES):
-        if isinstance(node, (cst.Yield,)):
-            return None
-        if first is None and isinstance(node, cst.Call) and not in_lazy_init(node, ctx):
+        if isinstance(node, cst.Call) and not in_lazy_init(node, ctx):
             # under ``if self._x is None:`` the blocking call runs once and its result is kept
-            found = blocking_call(node, ctx, helper, scopes)
+            found = blocking_call(node, ctx, helper, list(scopes))
             if found is not None:
-                first = found[0]
-    return first
+                return found[0]
+    return None
 
 
 # -- interleaving at an await ------------------------------------------------
@@ -428,10 +421,7 @@ def _splits_shared_update(call: cst.Call, func: cst.FunctionDef, ctx: RuleContex
     may be theirs (``self.count += 1; sleep; return self.count``); with the blocking
     call, no task could run there.
     """
-    declared = {
-        item.name.value for node in walk(func.body, stop=SCOPES) if isinstance(node, (cst.Global, cst.Nonlocal))
-        for item in node.names
-    }
+    declared = function_summary(ctx, func).declared
     before: list[tuple[str, bool]] = []
     after: list[tuple[str, bool]] = []
     side = before
