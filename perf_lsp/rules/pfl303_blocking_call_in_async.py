@@ -23,8 +23,14 @@ from perf_lsp.fix.codemod import replace_node
 from perf_lsp.fix.context import FixContext
 from perf_lsp.fix.rewrites import statement_level, to_thread_fix
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import Rule, RuleContext, short_code
+from perf_lsp.rules.base import Rule, RuleContext, RuleOption, short_code
 from perf_lsp.rules.heuristics import calls_method_of, in_lazy_init, is_cached_function, is_cold_path, is_test_function
+
+EXTEND_BLOCKING_CALLS = RuleOption(
+    "extend_blocking_calls",
+    "qualified-name-map",
+    "More calls that block the event loop: qualified name -> what to use instead (shown in the message).",
+)
 
 # Objects whose methods block: (qualified names of the constructors) -> methods.
 _SESSIONS = frozenset({"requests.Session", "requests.session", "requests.sessions.Session", "httpx.Client"})
@@ -163,7 +169,7 @@ class BlockingCallInAsync(Rule):
     message = "Blocking call in `async def` stops the event loop; use an async alternative"
     fix_title = "Run the call in a worker thread with asyncio.to_thread"
     fix_safety = Applicability.UNSAFE
-    options = ("extend_blocking_calls",)
+    options = (EXTEND_BLOCKING_CALLS,)
     alt_fix_title = "Replace `time.sleep` with `await asyncio.sleep`"
     alt_fix_safety = Applicability.SAFE
     triggers = r"\basync\s+def\b"
@@ -343,7 +349,7 @@ def blocking_call(
             qn = "open"
     if qn is not None:
         label = f"{qn}()" if qn in _OPENS else qn
-        suggestion = ctx.settings.blocking_suggestion(qn)
+        suggestion = dict(ctx.settings.option(EXTEND_BLOCKING_CALLS)).get(qn)
         if suggestion is not None:
             return label, suggestion, ""
         if qn in BLOCKING_CALLS:
