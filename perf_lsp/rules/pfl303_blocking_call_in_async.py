@@ -232,7 +232,7 @@ class BlockingCallInAsync(Rule):
     # -- detection -------------------------------------------------------
     def _blocking(self, call: cst.Call, func: cst.FunctionDef) -> tuple[str, str, str] | None:
         """(label, suggestion, "") when ``call`` itself blocks, else None."""
-        return blocking_call(call, self.ctx, func, resolver(self.ctx, _RECEIVERS).scopes_at(func))
+        return blocking_call(call, self.ctx, func)
 
     def _blocking_helper(self, call: cst.Call, func: cst.FunctionDef) -> tuple[str, str, str] | None:
         """(label, "", what blocks inside) when ``call`` calls a sync helper that blocks."""
@@ -336,12 +336,13 @@ _PER_ITEM_HINT = (
 
 
 def blocking_call(
-    call: cst.Call, ctx: RuleContext, func: cst.FunctionDef, scopes: list[cst.CSTNode]
+    call: cst.Call, ctx: RuleContext, func: cst.FunctionDef, scopes: list[cst.CSTNode] | None = None
 ) -> tuple[str, str, str] | None:
     """(label, suggestion, "") when ``call`` (inside ``func``) is a blocking call, else None.
 
     ``scopes``: the functions, lambdas, comprehensions and classes around ``call``,
-    innermost first (``func`` first), where its receiver's bindings are looked up.
+    innermost first (``func`` first), where its receiver's bindings are looked up
+    (default: ``func`` and the scopes the traversal recorded around it).
     """
     qn = ctx.qualified_name(call.func)
     if qn is None and isinstance(call.func, cst.Name) and call.func.value == "open":
@@ -360,7 +361,8 @@ def blocking_call(
     if method not in _SESSION_METHODS and method not in _CONNECTION_METHODS and method not in _CURSOR_METHODS:
         return None  # before the receiver: finding its kind walks the function
     receiver = call.func.value
-    kind = resolver(ctx, _RECEIVERS).kind(receiver, scopes)
+    receivers = resolver(ctx, _RECEIVERS)
+    kind = receivers.kind(receiver, scopes if scopes is not None else receivers.scopes_at(func))
     if kind == "session" and method in _SESSION_METHODS:
         return f"{short_code(ctx.code(receiver))}.{method}", INSTEAD_HTTP, ""
     if kind == "connection" and method in _CONNECTION_METHODS:
