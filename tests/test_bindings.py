@@ -81,3 +81,27 @@ def test_function_summary_facts_of_the_functions_own_code():
     assert summary.declared == {"SEEN"} and summary.assigned == {"a", "b"}
     assert summary.http_clients == {"client", "session"}
     assert function_summary(ctx, gen).yields and not function_summary(ctx, gen).awaits
+
+
+def test_function_summary_escapes_follow_locals_to_returns_and_stores():
+    import ast
+
+    from perf_lsp.analysis.module import build_module_context
+    from perf_lsp.analysis.semantic import SemanticModel
+    from perf_lsp.analysis.summaries import function_summary
+
+    text = textwrap.dedent(
+        """
+        def build(self, key):
+            client = make(key)
+            wrapped = Wrapper(client)
+            self.cache[key] = wrapped
+            used = make(key)
+            used.ping()
+            kept = make(key)
+            return kept
+        """
+    ).lstrip("\n")
+    ctx = SemanticModel(cst.parse_module(text), build_module_context([(s, 1) for s in ast.parse(text).body]), text)
+    summary = function_summary(ctx, ctx.module.body[0])
+    assert [summary.escapes(n) for n in ("client", "wrapped", "used", "kept")] == [True, True, False, True]

@@ -11,8 +11,11 @@ and ``libcst.parse_module`` side by side), so a rule whose
 
 :func:`function_summary`: what one function's own code does (it awaits, loops, is
 a generator, declares globals, the names its ``=`` stores into, the names it binds
-to an HTTP client), each fact computed on first use and kept for the function's
-node, so two rules asking about one function walk it once.
+to an HTTP client, which of its locals' objects leave it), each fact computed on
+first use and kept for the function's node, so two rules asking about one function
+walk it once; :func:`built_value_escapes`: whether an object a function builds
+outlives the call (returned, yielded or stored: the function is a factory or a
+pool's owner, not a per-call cost).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from perf_lsp.analysis.bindings import all_params, stored_names
 from perf_lsp.analysis.concurrency import HTTP_CLIENTS
 from perf_lsp.analysis.imports import dotted_name, import_bindings
 from perf_lsp.analysis.module import ModuleContext
-from perf_lsp.analysis.semantic import SemanticModel
+from perf_lsp.analysis.semantic import SemanticModel, assigned_target
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, SCOPES, dotted, node_memo, walk
 
 
@@ -171,6 +174,18 @@ class FunctionSummary:
         """The names an ``=`` in the function's own code stores into (``a, b = ...`` -> a, b)."""
         return self._own.assigned
 
+    def escapes(self, name: str) -> bool:
+        """Whether the object in local ``name`` leaves the function: declared ``global``/``nonlocal``,
+        or returned, yielded or stored in an attribute or item, directly or through other locals
+        assigned from it (see :func:`built_value_escapes`)."""
+        return self._escapes.escapes(name)
+
+    @cached_property
+    def _escapes(self) -> "_LocalEscapeFinder":
+        finder = _LocalEscapeFinder()
+        self.func.body.visit(finder)
+        return finder
+
     @cached_property
     def http_clients(self) -> frozenset[str]:
         """Names the function binds to an HTTP client: ``async with aiohttp.ClientSession() as session``,
@@ -197,6 +212,134 @@ class FunctionSummary:
 def function_summary(ctx: SemanticModel, func: cst.FunctionDef) -> FunctionSummary:
     """The :class:`FunctionSummary` of ``func``, one per function and chunk analysis."""
     return ctx.memo(FunctionSummary, func, ctx)
+
+
+# -- what leaves a function: the objects it returns, yields or stores ---------------------------
+def built_value_escapes(node: cst.Call, func: cst.FunctionDef, ctx: SemanticModel) -> bool:
+    """True when the object ``node`` builds outlives the call of ``func`` (whether a function that builds it is a factory).
+
+    It does when it is returned or yielded (as is, or inside what is returned:
+    ``return cls(model=...)``), stored in an attribute or item (``self.x = ...``),
+    or assigned to a local that is itself returned, yielded, stored, declared
+    ``global``/``nonlocal`` or used to build something that is. ``await`` around
+    the call is looked through (``pool = await asyncpg.create_pool()``), and so is
+    an attribute that is not called (``self.client = OpenAI(**p).embeddings``
+    stores the client with its sub-resource). Using the object
+    (``return client.get(url)``, ``OpenAI().models.list()``) is not leaving.
+    """
+    holder: cst.CSTNode = node
+    parent = ctx.parent(node)
+    if isinstance(parent, cst.Await):
+        holder = parent
+    child: cst.CSTNode = holder
+    for anc in ctx.ancestors(holder):
+        if isinstance(anc, cst.Attribute) and child is anc.value:
+            # ``Client(...).method()`` uses the object; ``Client(...).embeddings`` (a sub-resource that
+            # keeps a reference to it) carries it on to wherever the attribute goes
+            outer: cst.CSTNode = anc
+            while isinstance(ctx.parent(outer), cst.Attribute) and ctx.parent(outer).value is outer:
+                outer = ctx.parent(outer)
+            grand = ctx.parent(outer)
+            if isinstance(grand, cst.Call) and grand.func is outer:
+                break
+            holder = outer
+            child = anc
+            continue
+        if isinstance(anc, cst.Call) and child is anc.func:
+            break
+        if isinstance(anc, (cst.Return, cst.Yield)):
+            return True
+        if isinstance(anc, (cst.BaseSmallStatement, cst.BaseCompoundStatement, cst.Lambda)):
+            break
+        child = anc
+    target = assigned_target(holder, ctx)
+    if isinstance(target, (cst.Attribute, cst.Subscript)):
+        return True
+    if isinstance(target, cst.Name):
+        return function_summary(ctx, func).escapes(target.value)
+    return False
+
+
+class _LocalEscapeFinder(cst.CSTVisitor):
+    """What a function does with the objects of its locals: the values it returns, yields or stores in
+    an attribute or item (outlets), its assignments to names, and its ``global``/``nonlocal`` names.
+    Each value is kept as the names it passes on (:func:`passed_names`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._declared: set[str] = set()
+        self._assignments: list[tuple[str, frozenset[str]]] = []
+        self._outlets: list[frozenset[str]] = []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False  # a nested def has its own scope
+
+    def visit_Return(self, node: cst.Return) -> None:
+        if node.value is not None:
+            self._outlets.append(passed_names(node.value))
+
+    def visit_Yield(self, node: cst.Yield) -> None:
+        if isinstance(node.value, cst.BaseExpression):
+            self._outlets.append(passed_names(node.value))
+
+    def visit_Global(self, node: cst.Global) -> None:
+        self._declared.update(item.name.value for item in node.names)
+
+    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
+        self._declared.update(item.name.value for item in node.names)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            if isinstance(target.target, (cst.Attribute, cst.Subscript)):
+                self._outlets.append(passed_names(node.value))
+            elif isinstance(target.target, cst.Name):
+                self._assignments.append((target.target.value, passed_names(node.value)))
+
+    def escapes(self, name: str) -> bool:
+        """Whether local ``name``'s object leaves the function: declared global/nonlocal, or passed
+        (directly or through other locals assigned from it) to an outlet."""
+        if name in self._declared:
+            return True
+        names = {name}
+        changed = True
+        while changed:
+            changed = False
+            for target, passed in self._assignments:
+                if target not in names and not passed.isdisjoint(names):
+                    names.add(target)
+                    changed = True
+        return any(not passed.isdisjoint(names) for passed in self._outlets)
+
+
+class _PassFinder(cst.CSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: set[str] = set()
+
+    def visit_Call(self, node: cst.Call) -> bool:
+        if not isinstance(node.func, cst.Name):  # calling the object is a use, not a pass
+            node.func.visit(self)
+        for arg in node.args:
+            arg.visit(self)
+        return False
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        return False  # ``client.config`` is a use of the object, not the object
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.found.add(node.value)
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+
+def passed_names(expr: cst.BaseExpression) -> frozenset[str]:
+    """The names ``expr`` hands on as a value, not only as a callee or receiver: ``f(a, b.c)`` -> ``{"a"}``
+    (``f`` is called, ``b.c`` uses ``b``). Keyword names count too (``g(x=a)`` -> ``{"x", "a"}``),
+    which is conservative: a local named like a keyword is taken as passed."""
+    finder = _PassFinder()
+    expr.visit(finder)
+    return frozenset(finder.found)
 
 
 def _builds_http_client(expr: cst.BaseExpression, ctx: SemanticModel) -> bool:

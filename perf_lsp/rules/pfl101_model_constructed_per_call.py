@@ -8,6 +8,7 @@ import libcst as cst
 
 from perf_lsp.analysis.expressions import is_literal
 from perf_lsp.analysis.semantic import assigned_target
+from perf_lsp.analysis.summaries import built_value_escapes
 from perf_lsp.analysis.tree import dotted
 from perf_lsp.analysis.words import camel_to_snake, snake_to_upper
 from perf_lsp.fix.codemod import replace_node
@@ -16,7 +17,6 @@ from perf_lsp.fix.rewrites import cached_factory_fix
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import Rule, RuleOption
 from perf_lsp.rules.heuristics import (
-    built_value_escapes,
     callee_differs_at_module_level,
     has_uncacheable_arg,
     in_lazy_init,

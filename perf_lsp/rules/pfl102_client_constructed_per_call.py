@@ -9,13 +9,13 @@ import libcst as cst
 from perf_lsp.analysis.bindings import referenced_names
 from perf_lsp.analysis.expressions import is_literal
 from perf_lsp.analysis.semantic import assigned_target
+from perf_lsp.analysis.summaries import built_value_escapes
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, dotted, walk
 from perf_lsp.analysis.words import camel_to_snake
 from perf_lsp.fix.rewrites import cached_factory_fix
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import Rule, RuleOption
 from perf_lsp.rules.heuristics import (
-    built_value_escapes,
     callee_differs_at_module_level,
     client_only_reads_catalog,
     closed_or_context_managed,
