@@ -626,58 +626,6 @@ def paths_overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     return a[:n] == b[:n]
 
 
-_VALUES_CACHE: dict[int, tuple[cst.FunctionDef, dict[str, list[cst.BaseExpression] | None]]] = node_memo()
-
-
-def local_values(func: cst.FunctionDef, name: str) -> list[cst.BaseExpression] | None:
-    """The values ``func`` assigns to local ``name`` (``x = v``, ``with v as x``); None when it binds it otherwise.
-
-    Found for every name in one walk of the function, remembered per function node
-    (receivers repeat within a function; one walk per name was quadratic in its size).
-    """
-    entry = _VALUES_CACHE.get(id(func))
-    if entry is None or entry[0] is not func:
-        if len(_VALUES_CACHE) > 4096:
-            _VALUES_CACHE.clear()
-        entry = _VALUES_CACHE[id(func)] = (func, _find_local_values(func))
-    return entry[1].get(name, [])
-
-
-def _find_local_values(func: cst.FunctionDef) -> dict[str, list[cst.BaseExpression] | None]:
-    """Name -> the values ``func`` assigns to it, in source order; None for a name bound otherwise too
-    (a parameter, a loop or tuple target, ``+=``, a walrus, ``global``/``nonlocal``)."""
-    table: dict[str, list[cst.BaseExpression] | None] = {}
-
-    def add(name: str, value: cst.BaseExpression) -> None:
-        values = table.setdefault(name, [])
-        if values is not None:
-            values.append(value)
-
-    def other(names: Iterable[str]) -> None:
-        for name in names:
-            table[name] = None
-
-    for node in walk(func.body, stop=SCOPES):
-        if isinstance(node, cst.Assign):
-            for t in node.targets:
-                if isinstance(t.target, cst.Name):
-                    add(t.target.value, node.value)
-                else:
-                    other(stored_names(t.target))
-        elif isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name):
-            if node.value is not None:
-                add(node.target.value, node.value)
-        elif isinstance(node, cst.WithItem) and node.asname is not None:
-            if isinstance(node.asname.name, cst.Name):
-                add(node.asname.name.value, node.item)
-        elif isinstance(node, (cst.For, cst.CompFor, cst.AugAssign, cst.NamedExpr)):
-            other(stored_names(node.target))
-        elif isinstance(node, (cst.Global, cst.Nonlocal)):
-            other(n.name.value for n in node.names)
-    other(param.name.value for param in all_params(func.params))
-    return table
-
-
 _BOUND_CACHE: dict[int, tuple[cst.FunctionDef, frozenset[str]]] = node_memo()
 
 
@@ -766,15 +714,6 @@ def local_binding_index(func: cst.FunctionDef, enter: bool = False) -> dict[str,
 # -- scopes and names ------------------------------------------------------
 def param_names(params: cst.Parameters) -> set[str]:
     return {p.name.value for p in all_params(params)}
-
-
-def is_self_attr(target: cst.CSTNode, owner: str, attr: str) -> bool:
-    return (
-        isinstance(target, cst.Attribute)
-        and isinstance(target.value, cst.Name)
-        and target.value.value == owner
-        and target.attr.value == attr
-    )
 
 
 def comprehension_targets(comp: cst.CSTNode) -> set[str]:
@@ -896,13 +835,3 @@ def builtins_shadowed(ctx: SemanticModel, names: Iterable[str]) -> bool:
         if isinstance(node, ast.ExceptHandler) and node.name in wanted:
             return True
     return False
-
-
-def local_bindings(func: cst.FunctionDef, name: str) -> list[tuple[str, cst.CSTNode | None]] | None:
-    """How ``func`` binds ``name`` locally: ("value", expr), ("annotation", expr), ("enter", expr) for
-    ``with expr as name``, or ("other", None). None when ``name`` is not local to ``func``.
-
-    One walk of the function per call: to ask about several names, remember
-    ``ctx.memo(local_binding_index, func, True)`` instead.
-    """
-    return local_binding_index(func, True).get(name)
