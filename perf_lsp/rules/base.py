@@ -107,7 +107,7 @@ class RuleContext(SemanticModel):
     def range_of(self, node: cst.CSTNode, end_node: cst.CSTNode | None = None) -> Range:
         """Chunk-relative range from ``node``'s start to ``end_node``'s (or its own) end."""
         if self._positions is None:
-            self._positions = ChunkPositions(self.module, self.text, self._parents, self.record_parents)
+            self._positions = ChunkPositions(self.module, self.text, self._parents)
         start = self._positions[node].start
         end = self._positions[end_node or node].end
         return Range(Position(start.line, start.column), Position(end.line, end.column))

@@ -24,7 +24,7 @@ Positions are libcst's: lines 1-based and chunk-relative, columns in code points
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from types import SimpleNamespace
 
 import libcst as cst
@@ -48,24 +48,16 @@ if hasattr(ast, "TryStar"):  # Python 3.11+
 class ChunkPositions:
     """Start and end of CST nodes in one parsed chunk, same values as libcst's PositionProvider.
 
-    ``parents`` maps a node to its parent (filled by the rules' traversal); ``record``
-    records the parents of a whole subtree in it (default: a walk of the chunk here). Looking a
+    ``parents`` maps a node to its parent (filled by the rules' traversal). Looking a
     node up generates code for the innermost block statement that contains it (see the
     module docstring), once per statement; nodes outside any block statement cost one
     generation of the chunk. Raises KeyError for a node that is not in the chunk.
     """
 
-    def __init__(
-        self,
-        module: cst.Module,
-        text: str,
-        parents: dict[cst.CSTNode, cst.CSTNode],
-        record: Callable[[cst.CSTNode], object] | None = None,
-    ) -> None:
+    def __init__(self, module: cst.Module, text: str, parents: dict[cst.CSTNode, cst.CSTNode]) -> None:
         self.module = module
         self.text = text
         self.parents = parents
-        self._record = record
         self._computed: dict[cst.CSTNode, CodeRange] = {}
         self._starts: dict[cst.CSTNode, int] | None = None
         self._tree: ast.Module | None = None
@@ -134,10 +126,7 @@ class ChunkPositions:
                 return None
             # Asked before the traversal reached the node (a rule looking ahead from a
             # visit_ method): record the parents of the whole chunk once, then retry.
-            if self._record is not None:
-                self._record(self.module)
-            else:
-                self._record_parents()
+            self._record_parents()
         return None
 
     def _record_parents(self) -> None:
