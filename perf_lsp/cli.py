@@ -56,7 +56,7 @@ from perf_lsp.output import (
     rule_table,
     rules_markdown,
 )
-from perf_lsp.rules import CODES
+from perf_lsp.rules import CODES, OPTIONS
 from perf_lsp.settings import Settings, is_code_or_prefix, load_for
 
 EXIT_CLEAN, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
@@ -148,7 +148,7 @@ class _SettingsResolver:
         """The settings of files in ``directory`` (a resolved path)."""
         settings = self._cache.get(directory)
         if settings is None:
-            settings, messages = load_for(directory, codes=CODES)
+            settings, messages = load_for(directory, codes=CODES, options=OPTIONS)
             for message in messages:
                 self.console.warn(message)
             if self.select is not None:
@@ -250,7 +250,7 @@ def _cache(args: argparse.Namespace) -> str | None:
     if getattr(args, "cache_dir", None):
         return str(Path(args.cache_dir).resolve())
     here = Path.cwd().resolve()
-    settings, _messages = load_for(here, codes=CODES)  # the project's, not a checked file's: no warnings
+    settings, _messages = load_for(here, codes=CODES, options=OPTIONS)  # the project's, not a checked file's: no warnings
     project = Path(settings.config_dir) if settings.config_dir else here
     return str(cache_root(os.environ, settings.cache_dir, project))
 

@@ -34,12 +34,12 @@ class Settings:
     is enabled when the longest matching ``select`` prefix is longer than the
     longest matching ``ignore`` prefix (Ruff's rule). Opt-in rules (:meth:`enabled`'s
     ``opt_in``) also need their full code, or ``"ALL"``, in ``select``. ``unsafe_fixes``: whether
-    fix-all and ``perf-lsp fix`` apply unsafe fixes. ``extend_heavy_constructors``:
-    extra qualified names of heavy model constructors; ``extend_clients``: extra
-    SDK client constructors; ``extend_batchable_methods``: extra qualified names of
-    per-item calls that have a batched form; ``extend_blocking_calls``: (qualified
-    name, suggestion) pairs of calls that block the event loop. Each rule lists the
-    options it reads in ``Rule.options``; settings know no rule. ``exclude``: ``.gitignore``-style patterns of
+    fix-all and ``perf-lsp fix`` apply unsafe fixes. ``rule_options``: the values of
+    the options rules declare (:class:`RuleOption`), as sorted (name, value) pairs;
+    read one with :meth:`option` (its default when unset). Settings know no rule:
+    each rule declares its options in ``Rule.options``, and the readers
+    (:func:`from_pyproject_table`, :func:`from_lsp_options`, :func:`load_for`) are
+    given every rule's. ``exclude``: ``.gitignore``-style patterns of
     what a directory walk skips, replacing the default exclusions
     (:data:`perf_lsp.files.EXCLUDED_DIRS`) when not None; ``extend_exclude``: more
     patterns on top; both relative to ``config_dir``, the directory of the
@@ -62,10 +62,7 @@ class Settings:
     select: tuple[str, ...] = ("PFL",)
     ignore: tuple[str, ...] = ()
     unsafe_fixes: bool = False
-    extend_heavy_constructors: tuple[str, ...] = ()
-    extend_clients: tuple[str, ...] = ()
-    extend_batchable_methods: tuple[str, ...] = ()
-    extend_blocking_calls: tuple[tuple[str, str], ...] = ()
+    rule_options: tuple[tuple[str, Any], ...] = ()
     exclude: tuple[str, ...] | None = None
     extend_exclude: tuple[str, ...] = ()
     config_dir: str | None = None
@@ -93,6 +90,19 @@ class Settings:
             return False
         return chosen >= 0 and chosen > best(self.ignore)
 
+    def option(self, option: "RuleOption") -> Any:
+        """The value of a rule's ``option``: as configured, else its default."""
+        for name, value in self.rule_options:
+            if name == option.name:
+                return value
+        return option.default
+
+    def with_options(self, **values: Any) -> "Settings":
+        """These settings with rule options set by name (``with_options(extend_clients=("acme.Client",))``)."""
+        merged = dict(self.rule_options)
+        merged.update(values)
+        return replace(self, rule_options=tuple(sorted(merged.items())))
+
     def severity_of(self, code: str) -> str:
         """The configured severity for ``code``; ``"warning"`` unless set."""
         return self._severity.get(code, "warning")
@@ -103,10 +113,7 @@ class Settings:
         return (
             self.select,
             self.ignore,
-            self.extend_heavy_constructors,
-            self.extend_clients,
-            self.extend_batchable_methods,
-            self.extend_blocking_calls,
+            self.rule_options,
             self.project_packages,
         )
 
@@ -123,12 +130,63 @@ class Settings:
         base = Path(self.config_dir) if self.config_dir else None
         return bool(patterns) and matches(patterns, path, is_dir, base)
 
-    def blocking_suggestion(self, qualified: str) -> str | None:
-        """The configured suggestion for a blocking call (``extend-blocking-calls``), or None."""
-        for name, suggestion in self.extend_blocking_calls:
-            if name == qualified:
-                return suggestion
-        return None
+
+
+@dataclass(frozen=True)
+class RuleOption:
+    """An option a rule declares in its own file (``Rule.options``) and reads with :meth:`Settings.option`.
+
+    ``name``: snake_case (``extend_clients``); ``pyproject.toml`` spells it in kebab-case
+    (``extend-clients``), a client's settings in camelCase (``extendClients``). ``kind``:
+    how a value is read and checked, one of :data:`OPTION_KINDS`: ``"qualified-names"``
+    (a list of dotted qualified names, read as a tuple) or ``"qualified-name-map"`` (a
+    table of dotted qualified names to strings, read as sorted (name, string) pairs).
+    ``doc``: one line for the user. The default is empty (``()``) for both kinds.
+    """
+
+    name: str
+    kind: str
+    doc: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in OPTION_KINDS:
+            raise ValueError(f"option {self.name!r}: unknown kind {self.kind!r} (one of {', '.join(OPTION_KINDS)})")
+
+    @property
+    def default(self) -> tuple:
+        return ()
+
+    @property
+    def pyproject_key(self) -> str:
+        return self.name.replace("_", "-")
+
+    @property
+    def lsp_key(self) -> str:
+        head, *rest = self.name.split("_")
+        return head + "".join(part.capitalize() for part in rest)
+
+    def read(self, value: Any) -> tuple | None:
+        """The option's value from a configuration value, or None when it is not valid."""
+        if self.kind == "qualified-names":
+            items = _str_list(value)
+            if items is None or not all(item and "." in item for item in items):
+                return None
+            return tuple(items)
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and "." in k and isinstance(v, str) for k, v in value.items()
+        ):
+            return None
+        return tuple(sorted(value.items()))
+
+    def expected(self) -> str:
+        """What a valid value must do, for the message about a bad one ("be a list of ...")."""
+        if self.kind == "qualified-names":
+            return "be a list of dotted qualified names"
+        return "map dotted qualified names to a suggestion string"
+
+
+OPTION_KINDS = ("qualified-names", "qualified-name-map")
+"""The kinds of value a :class:`RuleOption` can take."""
 
 
 @functools.cache
@@ -174,10 +232,6 @@ _PYPROJECT_KEYS = {
     "select": "select",
     "ignore": "ignore",
     "unsafe-fixes": "unsafe_fixes",
-    "extend-heavy-constructors": "extend_heavy_constructors",
-    "extend-clients": "extend_clients",
-    "extend-batchable-methods": "extend_batchable_methods",
-    "extend-blocking-calls": "extend_blocking_calls",
     "severity": "severity",
     "exclude": "exclude",
     "extend-exclude": "extend_exclude",
@@ -188,10 +242,6 @@ _LSP_KEYS = {
     "select": "select",
     "ignore": "ignore",
     "unsafeFixes": "unsafe_fixes",
-    "extendHeavyConstructors": "extend_heavy_constructors",
-    "extendClients": "extend_clients",
-    "extendBatchableMethods": "extend_batchable_methods",
-    "extendBlockingCalls": "extend_blocking_calls",
     "severity": "severity",
     "debounceMs": "debounce_ms",
     "notebooks": "notebooks",
@@ -199,14 +249,28 @@ _LSP_KEYS = {
 
 
 def _apply(
-    base: Settings, options: dict, keys: dict[str, str], where: str, codes: Collection[str]
+    base: Settings,
+    options: dict,
+    keys: dict[str, str],
+    where: str,
+    codes: Collection[str],
+    rule_options: dict[str, RuleOption],
 ) -> tuple[Settings, list[str]]:
     messages: list[str] = []
     changes: dict[str, Any] = {}
+    values = dict(base.rule_options)
     for key, value in options.items():
         name = keys.get(key)
         if name is None:
-            messages.append(f"{where}: unknown key '{key}' (ignored)")
+            option = rule_options.get(key)
+            if option is None:
+                messages.append(f"{where}: unknown key '{key}' (ignored)")
+                continue
+            read = option.read(value)
+            if read is None:
+                messages.append(f"{where}: '{key}' must {option.expected()} (using the default)")
+                continue
+            values[option.name] = read
             continue
         if name in ("select", "ignore"):
             items = _str_list(value)
@@ -220,21 +284,6 @@ def _apply(
             items = _str_list(value)
             if items is None:
                 messages.append(f"{where}: '{key}' must be a list of .gitignore-style patterns (using the default)")
-                continue
-            changes[name] = tuple(items)
-        elif name == "extend_blocking_calls":
-            if not isinstance(value, dict) or not all(
-                isinstance(k, str) and "." in k and isinstance(v, str) for k, v in value.items()
-            ):
-                messages.append(
-                    f"{where}: '{key}' must map dotted qualified names to a suggestion string (using the default)"
-                )
-                continue
-            changes[name] = tuple(sorted(value.items()))
-        elif name in ("extend_heavy_constructors", "extend_clients", "extend_batchable_methods"):
-            items = _str_list(value)
-            if items is None or not all(item and "." in item for item in items):
-                messages.append(f"{where}: '{key}' must be a list of dotted qualified names (using the default)")
                 continue
             changes[name] = tuple(items)
         elif name == "cache_dir":
@@ -271,26 +320,43 @@ def _apply(
                 else:
                     pairs.append((code, level))
             changes[name] = tuple(sorted(pairs))
+    if values != dict(base.rule_options):
+        changes["rule_options"] = tuple(sorted(values.items()))
     return replace(base, **changes), messages
 
 
 def from_pyproject_table(
-    table: dict, path: str, base: Settings | None = None, *, codes: Collection[str]
+    table: dict,
+    path: str,
+    base: Settings | None = None,
+    *,
+    codes: Collection[str],
+    options: Collection[RuleOption] = (),
 ) -> tuple[Settings, list[str]]:
     """Settings from a ``[tool.perf-lsp]`` table read from ``path``; returns (settings, messages).
 
     ``codes`` are the rule codes that ``select``, ``ignore`` and ``severity`` may name
-    (the rule registry's, ``perf_lsp.rules.CODES``).
+    (the rule registry's, ``perf_lsp.rules.CODES``); ``options`` the options rules
+    declare (``perf_lsp.rules.OPTIONS``), read under their kebab-case keys.
     """
-    return _apply(base or Settings(), table, _PYPROJECT_KEYS, f"{path}: [tool.perf-lsp]", codes)
+    keys = {option.pyproject_key: option for option in options}
+    return _apply(base or Settings(), table, _PYPROJECT_KEYS, f"{path}: [tool.perf-lsp]", codes, keys)
 
 
-def from_lsp_options(options: Any, base: Settings | None = None, *, codes: Collection[str]) -> tuple[Settings, list[str]]:
+def from_lsp_options(
+    options: Any,
+    base: Settings | None = None,
+    *,
+    codes: Collection[str],
+    rule_options: Collection[RuleOption] = (),
+) -> tuple[Settings, list[str]]:
     """Settings from the client's ``initializationOptions`` or ``didChangeConfiguration`` settings.
 
     Accepts the options flat or nested under ``"perf-lsp"``/``"perf_lsp"``; returns
-    (settings, messages); ``codes`` as for :func:`from_pyproject_table`. Non-dict input yields the base settings and a message; an empty
-    list counts as an empty object (Neovim encodes an empty Lua table as ``[]``).
+    (settings, messages); ``codes`` as for :func:`from_pyproject_table`, ``rule_options``
+    as its ``options``, read under their camelCase keys. Non-dict input yields the base
+    settings and a message; an empty list counts as an empty object (Neovim encodes an
+    empty Lua table as ``[]``).
     """
     base = base or Settings()
     if options is None or options == []:  # Neovim encodes an empty Lua table as []
@@ -301,7 +367,8 @@ def from_lsp_options(options: Any, base: Settings | None = None, *, codes: Colle
         if isinstance(options.get(nest), dict) or options.get(nest) == []:
             options = options[nest] or {}
             break
-    return _apply(base, options, _LSP_KEYS, "client settings", codes)
+    keys = {option.lsp_key: option for option in rule_options}
+    return _apply(base, options, _LSP_KEYS, "client settings", codes, keys)
 
 
 def read_pyproject(path: Path) -> dict | None:
@@ -351,10 +418,12 @@ def find_pyproject(start: Path) -> Path | None:
     return None
 
 
-def load_for(start: Path, base: Settings | None = None, *, codes: Collection[str]) -> tuple[Settings, list[str]]:
+def load_for(
+    start: Path, base: Settings | None = None, *, codes: Collection[str], options: Collection[RuleOption] = ()
+) -> tuple[Settings, list[str]]:
     """Settings for files at or below ``start``: the nearest ``[tool.perf-lsp]`` over ``base``,
     with the project's declared packages (and ``package_init`` when ``start`` is an ``__init__.py``);
-    ``codes`` as for :func:`from_pyproject_table`.
+    ``codes`` and ``options`` as for :func:`from_pyproject_table`.
 
     Returns (settings, messages); an unusable file gives the base settings and a message.
     """
@@ -370,4 +439,6 @@ def load_for(start: Path, base: Settings | None = None, *, codes: Collection[str
         table = read_pyproject(path)
     except ConfigError as exc:
         return base, [f"{exc} (using the defaults)"]
-    return from_pyproject_table(table or {}, str(path), replace(base, config_dir=str(path.parent)), codes=codes)
+    return from_pyproject_table(
+        table or {}, str(path), replace(base, config_dir=str(path.parent)), codes=codes, options=options
+    )

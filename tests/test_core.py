@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from perf_lsp import noqa
 from perf_lsp.engine import Engine
 from perf_lsp.model import Edit, Position, Range
-from perf_lsp.rules import CODES
+from perf_lsp.rules import CODES, OPTIONS
 from perf_lsp.settings import Settings, from_lsp_options, from_pyproject_table
 from perf_lsp.source import split_document, split_lines
 from perf_lsp.textedit import apply_edits, diff_edits, merge_insertions
@@ -114,7 +114,9 @@ def test_lsp_options_accept_empty_tables_encoded_as_lists():
 
 
 def test_pyproject_table_messages_name_file_and_key():
-    settings, messages = from_pyproject_table({"unsafe-fixes": 3, "extend-heavy-constructors": ["nodots"]}, "x/pyproject.toml", codes=CODES)
+    settings, messages = from_pyproject_table(
+        {"unsafe-fixes": 3, "extend-heavy-constructors": ["nodots"]}, "x/pyproject.toml", codes=CODES, options=OPTIONS
+    )
     assert settings == Settings()
     assert messages[0].startswith("x/pyproject.toml: [tool.perf-lsp]: 'unsafe-fixes'")
     assert "extend-heavy-constructors" in messages[1]
@@ -124,7 +126,7 @@ def test_extend_heavy_constructors_setting():
     source = "from acme.ml import Ranker\n\ndef rank(q):\n    r = Ranker('big')\n    return r(q)\n"
     engine = Engine()
     assert engine.analyze(source, Settings()).diagnostics == []
-    diags = engine.analyze(source, Settings(extend_heavy_constructors=("acme.ml.Ranker",))).diagnostics
+    diags = engine.analyze(source, Settings().with_options(extend_heavy_constructors=("acme.ml.Ranker",))).diagnostics
     assert [d.code for d in diags] == ["PFL101"]
 
 
@@ -221,15 +223,21 @@ def test_catalog_extension_settings():
             "extend-batchable-methods": ["acme.embed.Embedder.embed_one"],
             "extend-blocking-calls": {"acme.io.fetch_sync": "use acme.io.fetch"},
         },
-        "pyproject.toml", codes=CODES,
+        "pyproject.toml", codes=CODES, options=OPTIONS,
     )
+    options = {option.name: option for option in OPTIONS}
     assert messages == []
-    assert settings.extend_clients == ("acme.llm.Client",)
-    assert settings.extend_batchable_methods == ("acme.embed.Embedder.embed_one",)
-    assert settings.blocking_suggestion("acme.io.fetch_sync") == "use acme.io.fetch"
-    settings, messages = from_lsp_options({"extendBlockingCalls": ["not", "a", "table"], "extendClients": "acme.Client"}, codes=CODES)
-    assert settings.extend_clients == ("acme.Client",)
-    assert settings.extend_blocking_calls == () and "extendBlockingCalls" in messages[0]
+    assert settings.option(options["extend_clients"]) == ("acme.llm.Client",)
+    assert settings.option(options["extend_batchable_methods"]) == ("acme.embed.Embedder.embed_one",)
+    assert settings.option(options["extend_blocking_calls"]) == (("acme.io.fetch_sync", "use acme.io.fetch"),)
+    settings, messages = from_lsp_options(
+        {"extendBlockingCalls": ["not", "a", "table"], "extendClients": "acme.Client"}, codes=CODES, rule_options=OPTIONS
+    )
+    assert settings.option(options["extend_clients"]) == ("acme.Client",)
+    assert settings.option(options["extend_blocking_calls"]) == () and "extendBlockingCalls" in messages[0]
+    # the readers know only the options they are given
+    _, messages = from_pyproject_table({"extend-clients": ["acme.llm.Client"]}, "pyproject.toml", codes=CODES)
+    assert messages == ["pyproject.toml: [tool.perf-lsp]: unknown key 'extend-clients' (ignored)"]
 
 
 def test_a_rule_that_raises_costs_only_its_own_findings():
@@ -393,21 +401,24 @@ def test_every_rule_cites_sources_a_user_can_open():
 
 
 def test_each_rule_declares_the_settings_options_it_reads():
-    # Settings know no rule: a rule names the option fields it reads in ``Rule.options``.
+    # Settings know no rule: a rule declares its options (RuleOption) in its own file and reads
+    # them with settings.option(...); the readers get every rule's (perf_lsp.rules.OPTIONS).
     import re
     import sys
 
     from perf_lsp.rules import REGISTRY
+    from perf_lsp.settings import OPTION_KINDS
 
-    fields = {name for name in Settings.__dataclass_fields__ if name.startswith("extend_") and name != "extend_exclude"}
-    declared: dict[str, str] = {}
+    assert not [name for name in Settings.__dataclass_fields__ if name.startswith("extend_") and name != "extend_exclude"]
+    names: dict[str, str] = {}
     for rule in REGISTRY:
-        source = open(sys.modules[rule.__module__].__file__, encoding="utf-8").read()
-        read = set(re.findall(r"settings\.(extend_\w+)", source))
-        if "blocking_suggestion" in source:
-            read.add("extend_blocking_calls")
-        assert set(rule.options) == read, rule.code
+        module = sys.modules[rule.__module__]
+        source = open(module.__file__, encoding="utf-8").read()
+        read = set(re.findall(r"settings\.option\((\w+)\)", source))
+        assert {option.name for option in rule.options} == {getattr(module, const).name for const in read}, rule.code
         for option in rule.options:
-            assert option in fields and option not in declared, (rule.code, option)
-            declared[option] = rule.code
-    assert set(declared) == fields
+            assert option.kind in OPTION_KINDS and option.doc, (rule.code, option)
+            assert option.name not in names, (rule.code, option.name, names.get(option.name))
+            names[option.name] = rule.code
+    assert {option.name for option in OPTIONS} == set(names)
+    assert "extend_clients" in names and names["extend_blocking_calls"] == "PFL303"

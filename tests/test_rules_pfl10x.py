@@ -37,7 +37,7 @@ def ask(prompt):
 
 def test_extend_clients_teaches_pfl102_a_wrapper():
     assert codes(TEAM_CLIENT) == []
-    settings = Settings(extend_clients=("acme.llm.GatewayClient",))
+    settings = Settings().with_options(extend_clients=("acme.llm.GatewayClient",))
     assert codes(TEAM_CLIENT, settings) == [("PFL102", 5)]
     fixed = ENGINE.fix_all(TEAM_CLIENT, settings, unsafe=True).source
     assert "@functools.cache\ndef _get_gateway_client(*args, **kwargs):\n    return GatewayClient(*args, **kwargs)" in fixed

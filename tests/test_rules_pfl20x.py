@@ -30,7 +30,7 @@ def test_extend_batchable_methods_functions_and_methods():
         "    return a, b, c\n"
     )
     assert _codes(source, Settings()) == []
-    settings = Settings(extend_batchable_methods=("app.embed.embed_one", "app.embed.Embedder.embed"))
+    settings = Settings().with_options(extend_batchable_methods=("app.embed.embed_one", "app.embed.Embedder.embed"))
     diags = ENGINE.analyze(source, settings).diagnostics
     assert [(d.code, d.range.start.line) for d in diags] == [("PFL202", 4), ("PFL202", 6)]
     assert all(not d.fixes for d in diags)

@@ -14,7 +14,7 @@ from fixtures import CASES
 from perf_lsp.analysis.blocking import module_blocking_helpers
 from perf_lsp.analysis.module import build_module_context, module_mutated_globals
 from perf_lsp.engine import Engine, analyze_chunk
-from perf_lsp.rules import CODES
+from perf_lsp.rules import CODES, OPTIONS
 from perf_lsp.rules.pfl301_sequential_awaits import SequentialAwaits
 from perf_lsp.rules.pfl303_blocking_call_in_async import BlockingCallInAsync
 from perf_lsp.settings import Settings, from_pyproject_table
@@ -31,7 +31,7 @@ def test_extend_blocking_calls_reports_with_the_suggestion():
     source = "from acme.storage import fetch_blob\n\nasync def handler(key):\n    return fetch_blob(key)\n"
     assert codes(source) == []
     settings, messages = from_pyproject_table(
-        {"extend-blocking-calls": {"acme.storage.fetch_blob": "acme.storage.afetch_blob"}}, "pyproject.toml", codes=CODES
+        {"extend-blocking-calls": {"acme.storage.fetch_blob": "acme.storage.afetch_blob"}}, "pyproject.toml", codes=CODES, options=OPTIONS
     )
     assert messages == []
     found = codes(source, settings)

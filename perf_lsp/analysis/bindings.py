@@ -25,7 +25,7 @@ import libcst as cst
 
 from perf_lsp.analysis.imports import import_bindings
 from perf_lsp.analysis.semantic import SemanticModel
-from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, SCOPES, children, dotted, node_memo, parent_map, walk
+from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, SCOPES, children, dotted, node_memo, walk
 
 BUILTINS = frozenset(dir(builtins))
 """Builtin names (``len``, ``print``, ``Exception``...): a new name never shadows one."""
@@ -562,21 +562,39 @@ def _variables(root: cst.CSTNode, parents: dict[cst.CSTNode, cst.CSTNode]) -> It
 def occurrences_in(
     ctx: SemanticModel, root: cst.CSTNode
 ) -> tuple[dict[cst.CSTNode, cst.CSTNode], dict[str, list[tuple[cst.Name, bool]]]]:
-    """``parent_map(root)`` and, for every variable name, ``name_occurrences(root, name, parents)``.
+    """The chunk's parent table and, for every variable name, ``name_occurrences(root, name, parents)``.
 
     Built in one walk of ``root`` and remembered for the chunk's analysis
     (:meth:`SemanticModel.memo`), so that a rule asking about one name per site in a
-    long function stays linear in the function's size. Shared: do not mutate.
+    long function stays linear in the function's size. The parents are the chunk's
+    one table (:meth:`SemanticModel.record_parents`), valid for ``root``'s subtree.
+    Shared: do not mutate.
     """
-    return ctx.memo(_occurrences_in, root)
+    return ctx.memo(_occurrences_in, root, ctx)
 
 
-def _occurrences_in(root: cst.CSTNode) -> tuple[dict[cst.CSTNode, cst.CSTNode], dict[str, list[tuple[cst.Name, bool]]]]:
-    parents = parent_map(root)
+def _occurrences_in(
+    root: cst.CSTNode, ctx: SemanticModel
+) -> tuple[dict[cst.CSTNode, cst.CSTNode], dict[str, list[tuple[cst.Name, bool]]]]:
+    parents = ctx.record_parents(root)
     by_name: dict[str, list[tuple[cst.Name, bool]]] = {}
     for node in _variables(root, parents):
         by_name.setdefault(node.value, []).append((node, is_store_position(node, parents)))
     return parents, by_name
+
+
+def changed_names(node: cst.CSTNode) -> set[str]:
+    """Names whose value a statement-level ``node`` may change: the names it binds
+    (:func:`binding_targets`), every name a target that stores into an attribute or item
+    mentions (``a.x = ...`` changes what ``a`` holds; conservative: ``x`` counts too), the
+    names it declares ``global``/``nonlocal``."""
+    if isinstance(node, (cst.Global, cst.Nonlocal)):
+        return {n.name.value for n in node.names}
+    out: set[str] = set()
+    for target, _ in binding_targets(node):
+        names = target_names(target)
+        out |= names if names is not None else {n.value for n in [target, *walk(target)] if isinstance(n, cst.Name)}
+    return out
 
 
 def dotted_refs(node: cst.CSTNode) -> set[tuple[str, ...]]:
@@ -606,58 +624,6 @@ def paths_overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     """One path is a prefix of the other: a write to one may change the other."""
     n = min(len(a), len(b))
     return a[:n] == b[:n]
-
-
-_VALUES_CACHE: dict[int, tuple[cst.FunctionDef, dict[str, list[cst.BaseExpression] | None]]] = node_memo()
-
-
-def local_values(func: cst.FunctionDef, name: str) -> list[cst.BaseExpression] | None:
-    """The values ``func`` assigns to local ``name`` (``x = v``, ``with v as x``); None when it binds it otherwise.
-
-    Found for every name in one walk of the function, remembered per function node
-    (receivers repeat within a function; one walk per name was quadratic in its size).
-    """
-    entry = _VALUES_CACHE.get(id(func))
-    if entry is None or entry[0] is not func:
-        if len(_VALUES_CACHE) > 4096:
-            _VALUES_CACHE.clear()
-        entry = _VALUES_CACHE[id(func)] = (func, _find_local_values(func))
-    return entry[1].get(name, [])
-
-
-def _find_local_values(func: cst.FunctionDef) -> dict[str, list[cst.BaseExpression] | None]:
-    """Name -> the values ``func`` assigns to it, in source order; None for a name bound otherwise too
-    (a parameter, a loop or tuple target, ``+=``, a walrus, ``global``/``nonlocal``)."""
-    table: dict[str, list[cst.BaseExpression] | None] = {}
-
-    def add(name: str, value: cst.BaseExpression) -> None:
-        values = table.setdefault(name, [])
-        if values is not None:
-            values.append(value)
-
-    def other(names: Iterable[str]) -> None:
-        for name in names:
-            table[name] = None
-
-    for node in walk(func.body, stop=SCOPES):
-        if isinstance(node, cst.Assign):
-            for t in node.targets:
-                if isinstance(t.target, cst.Name):
-                    add(t.target.value, node.value)
-                else:
-                    other(stored_names(t.target))
-        elif isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name):
-            if node.value is not None:
-                add(node.target.value, node.value)
-        elif isinstance(node, cst.WithItem) and node.asname is not None:
-            if isinstance(node.asname.name, cst.Name):
-                add(node.asname.name.value, node.item)
-        elif isinstance(node, (cst.For, cst.CompFor, cst.AugAssign, cst.NamedExpr)):
-            other(stored_names(node.target))
-        elif isinstance(node, (cst.Global, cst.Nonlocal)):
-            other(n.name.value for n in node.names)
-    other(param.name.value for param in all_params(func.params))
-    return table
 
 
 _BOUND_CACHE: dict[int, tuple[cst.FunctionDef, frozenset[str]]] = node_memo()
@@ -750,15 +716,6 @@ def param_names(params: cst.Parameters) -> set[str]:
     return {p.name.value for p in all_params(params)}
 
 
-def is_self_attr(target: cst.CSTNode, owner: str, attr: str) -> bool:
-    return (
-        isinstance(target, cst.Attribute)
-        and isinstance(target.value, cst.Name)
-        and target.value.value == owner
-        and target.attr.value == attr
-    )
-
-
 def comprehension_targets(comp: cst.CSTNode) -> set[str]:
     names: set[str] = set()
     for_in = comp.for_in
@@ -834,12 +791,20 @@ def bindings_in(node: cst.CSTNode, name: str) -> Iterable[tuple[str, cst.CSTNode
             yield "other", None
 
 
-def bound_names(node: cst.CSTNode) -> set[str]:
-    """Names bound anywhere in a block, in the block's own scope (nested functions' bodies excluded)."""
-    names: set[str] = set()
+def binding_counts(node: cst.CSTNode) -> dict[str, int]:
+    """How many statements (or clauses) under ``node`` bind each name in ``node``'s own scope
+    (:func:`binding_targets`; nested functions, classes and comprehensions left out)."""
+    counts: dict[str, int] = {}
     for inner in walk(node, stop=SCOPES):
         for target, _ in binding_targets(inner):
-            names |= stored_names(target)
+            for name in stored_names(target):
+                counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def bound_names(node: cst.CSTNode) -> set[str]:
+    """Names bound anywhere in a block, in the block's own scope (nested functions' bodies excluded)."""
+    names = set(binding_counts(node))
     for inner in walk(node, stop=FUNCTION_BOUNDARIES):  # walrus in a comprehension binds outside it
         if isinstance(inner, cst.NamedExpr):
             names |= stored_names(inner.target)
@@ -870,13 +835,3 @@ def builtins_shadowed(ctx: SemanticModel, names: Iterable[str]) -> bool:
         if isinstance(node, ast.ExceptHandler) and node.name in wanted:
             return True
     return False
-
-
-def local_bindings(func: cst.FunctionDef, name: str) -> list[tuple[str, cst.CSTNode | None]] | None:
-    """How ``func`` binds ``name`` locally: ("value", expr), ("annotation", expr), ("enter", expr) for
-    ``with expr as name``, or ("other", None). None when ``name`` is not local to ``func``.
-
-    One walk of the function per call: to ask about several names, remember
-    ``ctx.memo(local_binding_index, func, True)`` instead.
-    """
-    return local_binding_index(func, True).get(name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from perf_lsp.analysis.bindings import binds_locally, first_param, local_values
+from perf_lsp.analysis.receivers import TypeCatalog, resolver
 from perf_lsp.analysis.semantic import SemanticModel
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, dotted, walk
 from perf_lsp.analysis.words import camel_to_snake, words_of
@@ -57,6 +57,7 @@ _THREAD_LOCKS = frozenset(
     for module in ("threading", "multiprocessing")
     for name in ("Lock", "RLock", "Condition", "Semaphore", "BoundedSemaphore")
 )
+_LOCK_CATALOG = TypeCatalog(constructors={qn: "lock" for qn in _THREAD_LOCKS})
 
 
 _LOCK_WORDS = ("lock", "locks", "rlock", "mutex", "semaphore", "sem", "condition", "cond")
@@ -120,9 +121,9 @@ def _sync_method_receiver(call: cst.Call, method: str, ctx: SemanticModel) -> st
 def _is_thread_lock(expr: cst.BaseExpression, ctx: SemanticModel, func: cst.FunctionDef) -> bool:
     """True when ``expr``, used with a plain ``with`` in an ``async def``, is a threading lock.
 
-    Built by a ``threading``/``multiprocessing`` lock constructor (here, in a local,
-    in a module-level name, or in ``self.X = ...``/a class attribute of the enclosing
-    class), or named like one (``self._lock``, ``write_mutex``, ``locks[key]``): an
+    Built by a ``threading``/``multiprocessing`` lock constructor (here, or as the
+    receiver inference finds it: a local, a module-level name, ``self.X = ...`` or a
+    class attribute of the enclosing class), or named like one (``self._lock``, ``write_mutex``, ``locks[key]``): an
     ``asyncio.Lock`` cannot be used with a plain ``with``, so such a name is a thread one.
     """
     if isinstance(expr, cst.Call):
@@ -135,25 +136,8 @@ def _is_thread_lock(expr: cst.BaseExpression, ctx: SemanticModel, func: cst.Func
     last = camel_to_snake(name.rsplit(".", 1)[-1]).split("_")
     if last and last[-1] in _LOCK_WORDS:
         return True
-    if "." not in name:
-        values = local_values(func, name) if binds_locally(func, name) else None
-        if values:
-            return any(_is_thread_lock(v, ctx, func) for v in values if isinstance(v, cst.Call))
-        return ctx.module_ctx.binding(name) in _THREAD_LOCKS
-    owner, _, attr = name.partition(".")
-    cls = ctx.enclosing_class(func)
-    if cls is None or "." in attr or owner != first_param(func):
-        return False
-    for node in walk(cls.body, stop=(cst.ClassDef, cst.Lambda)):
-        if not isinstance(node, cst.Assign) or not isinstance(node.value, cst.Call):
-            continue
-        if ctx.qualified_name(node.value.func) not in _THREAD_LOCKS:
-            continue
-        for target in node.targets:
-            bound = dotted(target.target)
-            if bound is not None and (bound == attr or bound.split(".", 1)[-1] == attr and "." in bound):
-                return True
-    return False
+    receivers = resolver(ctx, _LOCK_CATALOG)
+    return bool(receivers.infer(expr, receivers.scopes_at(func)))
 
 
 # A call whose receiver (or an argument passed as a whole) is one of these objects is

@@ -5,13 +5,13 @@ assignments and ``with ... as`` targets, then module-level bindings; ``self.x``
 through what the class assigns or annotates (in ``__init__``, any method, or the
 class body). Nothing is guessed: an expression that cannot be followed has no type.
 
-Two resolvers share those rules:
-
-- :class:`CatalogResolver` gives the tags of a :class:`TypeCatalog` (constructors,
-  annotations, method results, attributes, calls, ``with`` targets), for rules whose
-  receivers come in families (API clients, database connections and cursors);
-- :class:`InstanceResolver` answers yes/no for one family of classes given by two
-  predicates (a model built by one of these constructors, or annotated as one).
+One inference, :class:`CatalogResolver`, gives the tags of a :class:`TypeCatalog`
+(constructors, cached factories, annotations, method results, attributes, calls,
+``with`` targets): families of receivers (API clients, database connections and
+cursors) as tables, or one family of classes given by two predicates
+(:class:`FamilyCatalog`: a model built by one of these constructors, or annotated
+as one). Every rule asks it, through :func:`resolver` (one per chunk and catalog),
+"may it be" (:meth:`CatalogResolver.tags`) or "must it be" (:meth:`CatalogResolver.kind`).
 
 What the code alone cannot tell (an attribute set elsewhere, an object imported
 from another module) is asked of jedi through one seam: a rule attaches a
@@ -30,7 +30,6 @@ import libcst as cst
 from perf_lsp.analysis.bindings import (
     comprehension_targets,
     first_param,
-    is_self_attr,
     local_binding_index,
     param_names,
 )
@@ -39,7 +38,7 @@ from perf_lsp.analysis.semantic import SemanticModel
 from perf_lsp.analysis.tree import COMPREHENSIONS, SCOPES, dotted, walk
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TypeCatalog:
     """What a rule knows about the types of its receivers, as short tags.
 
@@ -50,7 +49,10 @@ class TypeCatalog:
     the method's result (``("dbapi_conn", "cursor") -> "dbapi_cursor"``);
     ``attributes``: (tag, attribute) -> tag; ``calls``: tag -> tag of calling an
     instance (a ``sessionmaker`` makes sessions); ``enters``: tag -> tag that
-    ``with x as y`` binds (default: the same tag).
+    ``with x as y`` binds (default: the same tag); ``factories``: a call of a
+    module-level cached factory of a catalogued constructor
+    (``ModuleContext.factories``: what PFL101's fix writes) gives the constructor's
+    tag. Compared and hashed by identity (one catalog, one resolver per chunk).
     """
 
     constructors: Mapping[str, str]
@@ -60,8 +62,10 @@ class TypeCatalog:
     attributes: Mapping[tuple[str, str], str] = field(default_factory=dict)
     calls: Mapping[str, str] = field(default_factory=dict)
     enters: Mapping[str, str] = field(default_factory=dict)
+    factories: bool = False
 
     def constructed(self, qualified: str | None) -> str | None:
+        """The tag a call of ``qualified`` gives, or None."""
         if not qualified:
             return None
         tag = self.constructors.get(qualified)
@@ -73,7 +77,55 @@ class TypeCatalog:
         return None
 
     def annotated(self, qualified: str) -> str | None:
+        """The tag an annotation naming ``qualified`` gives."""
         return self.annotations.get(qualified) or self.constructed(qualified)
+
+    def built(self, qualified: str | None) -> str | None:
+        """The tag of a module-level name built by a call of ``qualified``."""
+        return self.annotated(qualified) if qualified else None
+
+
+class FamilyCatalog(TypeCatalog):
+    """A :class:`TypeCatalog` of one family of classes given by two predicates, with the one tag ``tag``.
+
+    ``constructed_by(qualified)``: a call of that qualified name builds one;
+    ``annotated_by(qualified)``: an annotation naming that class means one. With
+    ``factories``, a call of a module-level cached factory of such a constructor
+    (``ModuleContext.factories``: what PFL101's fix writes) builds one too.
+    """
+
+    def __init__(
+        self,
+        constructed_by: Callable[[str | None], bool],
+        annotated_by: Callable[[str], bool],
+        *,
+        factories: bool = False,
+        tag: str = "instance",
+    ) -> None:
+        super().__init__(constructors={}, factories=factories)
+        object.__setattr__(self, "_constructed_by", constructed_by)
+        object.__setattr__(self, "_annotated_by", annotated_by)
+        object.__setattr__(self, "tag", tag)
+
+    def constructed(self, qualified: str | None) -> str | None:
+        return self.tag if self._constructed_by(qualified) else None
+
+    def annotated(self, qualified: str) -> str | None:
+        return self.tag if self._annotated_by(qualified) else None
+
+    def built(self, qualified: str | None) -> str | None:
+        return self.constructed(qualified)
+
+
+UNKNOWN = None
+"""In :meth:`CatalogResolver.infer`'s internal results: a way the expression can be bound whose type is not known."""
+
+_MAX_DEPTH = 5
+
+
+def resolver(ctx: SemanticModel, catalog: TypeCatalog) -> "CatalogResolver":
+    """The one :class:`CatalogResolver` of ``catalog`` for this chunk (shared by every rule that asks)."""
+    return ctx.memo(CatalogResolver, ctx, catalog)
 
 
 class CatalogResolver:
@@ -81,14 +133,22 @@ class CatalogResolver:
 
     Names resolve as Python does: the enclosing functions' parameters (by
     annotation), assignments, ``with ... as`` targets, then module-level
-    bindings; ``self.x`` through what the class assigns or annotates. A name
-    bound several ways gets every tag any binding gives. Nothing is guessed: an
-    expression that cannot be followed has no tags.
+    bindings; ``self.x`` through what the class assigns or annotates (in any
+    method or the class body); calls through the catalog's constructors, cached
+    factories (when the catalog asks), method results and callable instances.
+    Nothing is guessed: an expression that cannot be followed has no tags.
+
+    Two answers: :meth:`tags` (every tag some binding gives: "may be") and
+    :meth:`kind` (the one tag when every way the expression can be bound gives
+    it: "must be"); :meth:`is_instance` is ``bool(tags)``. Obtain one per chunk
+    and catalog with :func:`resolver`; what a class assigns to its attributes is
+    remembered per class node.
     """
 
     def __init__(self, ctx: SemanticModel, catalog: TypeCatalog) -> None:
         self.ctx = ctx
         self.catalog = catalog
+        self._attributes: dict[tuple[int, str, int], set[str | None]] = {}
 
     def scopes_at(self, node: cst.CSTNode) -> list[cst.CSTNode]:
         """The functions, lambdas, comprehensions and classes around ``node`` (visited already), innermost first."""
@@ -98,240 +158,177 @@ class CatalogResolver:
         """Tags of ``expr`` evaluated at ``at`` (a node the traversal has reached)."""
         return self.infer(expr, [a for a in self.ctx.ancestors(at) if isinstance(a, SCOPES)])
 
+    def is_instance(self, expr: cst.BaseExpression, at: cst.CSTNode) -> bool:
+        """True when ``expr``, evaluated at ``at`` (a node the traversal has reached), may have a tag."""
+        return bool(self.tags(expr, at))
+
+    def kind(self, expr: cst.BaseExpression, scopes: list[cst.CSTNode]) -> str | None:
+        """The one tag ``expr`` has however it is bound, else None.
+
+        ``scopes``: the functions, lambdas, comprehensions and classes around
+        ``expr``, innermost first (explicit, so a helper the traversal has not reached
+        yet can be asked about: ``[helper, its class, *scopes_at(its class)]``).
+        """
+        found = self._infer(expr, scopes, 0)
+        if len(found) == 1 and UNKNOWN not in found:
+            return next(iter(found))
+        return None
+
     def infer(self, expr: cst.BaseExpression, scopes: list[cst.CSTNode], depth: int = 0) -> set[str]:
-        if depth > 5:
-            return set()
-        cat = self.catalog
-        if isinstance(expr, cst.Await):
-            return self.infer(expr.expression, scopes, depth + 1)
-        if isinstance(expr, cst.Call):
-            out: set[str] = set()
-            tag = cat.constructed(self.ctx.qualified_name(expr.func))
-            if tag:
-                out.add(tag)
-            if isinstance(expr.func, cst.Attribute):
-                method = expr.func.attr.value
-                for owner in self.infer(expr.func.value, scopes, depth + 1):
-                    result = cat.methods.get((owner, method))
-                    if result:
-                        out.add(result)
-            elif isinstance(expr.func, cst.Name) and not tag:
-                for owner in self.infer(expr.func, scopes, depth + 1):
-                    result = cat.calls.get(owner)
-                    if result:
-                        out.add(result)
-            return out
-        if isinstance(expr, cst.Name):
-            return self._name(expr.value, scopes, depth)
-        if isinstance(expr, cst.Attribute):
-            out = set()
-            if isinstance(expr.value, cst.Name):
-                out |= self._self_attribute(expr.value.value, expr.attr.value, scopes, depth)
-            if cat.attributes:
-                for owner in self.infer(expr.value, scopes, depth + 1):
-                    result = cat.attributes.get((owner, expr.attr.value))
-                    if result:
-                        out.add(result)
-            return out
-        return set()
+        """Every tag ``expr`` may have, ``scopes`` as for :meth:`kind`."""
+        found = self._infer(expr, scopes, depth)
+        found.discard(UNKNOWN)
+        return found  # type: ignore[return-value]
 
     def annotation_tags(self, annotation: cst.BaseExpression | None) -> set[str]:
+        """The tags a type annotation names (``Optional[OpenAI]``, ``"OpenAI | None"``)."""
         if annotation is None:
             return set()
         return {t for qn in annotation_qualified_names(annotation, self.ctx) if (t := self.catalog.annotated(qn))}
 
-    def _name(self, name: str, scopes: list[cst.CSTNode], depth: int) -> set[str]:
+    # -- inference; results hold UNKNOWN for a way whose type is not known --------------
+    def _infer(self, expr: cst.BaseExpression, scopes: list[cst.CSTNode], depth: int) -> set[str | None]:
+        if depth > _MAX_DEPTH:
+            return {UNKNOWN}
+        cat = self.catalog
+        if isinstance(expr, cst.Await):
+            return self._infer(expr.expression, scopes, depth + 1)
+        if isinstance(expr, cst.Call):
+            tag = cat.constructed(self.ctx.qualified_name(expr.func)) or self._factory(expr.func)
+            results: set[str | None] = set()
+            if isinstance(expr.func, cst.Attribute):
+                method = expr.func.attr.value
+                for owner in self._infer(expr.func.value, scopes, depth + 1):
+                    results.add(cat.methods.get((owner, method)) if owner is not UNKNOWN else UNKNOWN)
+            elif isinstance(expr.func, cst.Name) and not tag:
+                for owner in self._infer(expr.func, scopes, depth + 1):
+                    results.add(cat.calls.get(owner) if owner is not UNKNOWN else UNKNOWN)
+            if tag:
+                results.discard(UNKNOWN)
+                results.add(tag)
+            return results or {UNKNOWN}
+        if isinstance(expr, cst.Name):
+            return self._name(expr.value, scopes, depth)
+        if isinstance(expr, cst.Attribute):
+            out: set[str | None] = set()
+            if isinstance(expr.value, cst.Name):
+                out |= self._self_attribute(expr.value.value, expr.attr.value, scopes, depth)
+            if cat.attributes:
+                for owner in self._infer(expr.value, scopes, depth + 1):
+                    if owner is not UNKNOWN:
+                        result = cat.attributes.get((owner, expr.attr.value))
+                        if result:
+                            out.add(result)
+            return out or {UNKNOWN}
+        return {UNKNOWN}
+
+    def _factory(self, func: cst.BaseExpression) -> str | None:
+        """The tag a call of a module-level cached factory of a catalogued constructor gives."""
+        if not self.catalog.factories:
+            return None
+        name = dotted(func)
+        if name is None:
+            return None
+        for built, factory in self.ctx.module_ctx.factories:
+            if factory == name:
+                tag = self.catalog.constructed(built)
+                if tag:
+                    return tag
+        return None
+
+    def _annotation(self, annotation: cst.BaseExpression | None) -> set[str | None]:
+        return self.annotation_tags(annotation) or {UNKNOWN}  # type: ignore[return-value]
+
+    def _name(self, name: str, scopes: list[cst.CSTNode], depth: int) -> set[str | None]:
         for index, scope in enumerate(scopes):
             if isinstance(scope, cst.Lambda) and name in param_names(scope.params):
-                return set()
+                return {UNKNOWN}
             if isinstance(scope, COMPREHENSIONS) and name in comprehension_targets(scope):
-                return set()
+                return {UNKNOWN}
             if isinstance(scope, cst.FunctionDef):
                 found = self.ctx.memo(local_binding_index, scope, True).get(name)
-                if found is not None:
+                if found is not None:  # global/nonlocal: an outer scope's binding
                     outer = scopes[index:]
-                    out: set[str] = set()
+                    out: set[str | None] = set()
                     for kind, value in found:
                         out |= self._binding(kind, value, outer, depth)
                     return out
-        qualified = self.ctx.module_ctx.binding(name)
-        if qualified:
-            tag = self.catalog.annotated(qualified)
-            return {tag} if tag else set()
-        return set()
+        tag = self.catalog.built(self.ctx.module_ctx.binding(name))
+        return {tag} if tag else {UNKNOWN}
 
-    def _binding(self, kind: str, value: cst.CSTNode | None, scopes: list[cst.CSTNode], depth: int) -> set[str]:
+    def _binding(self, kind: str, value: cst.CSTNode | None, scopes: list[cst.CSTNode], depth: int) -> set[str | None]:
         if kind == "annotation":
-            return self.annotation_tags(value)
-        if not isinstance(value, cst.BaseExpression):
-            return set()
-        tags = self.infer(value, scopes, depth + 1)
+            return self._annotation(value)
+        if not isinstance(value, cst.BaseExpression) or kind not in ("value", "enter"):
+            return {UNKNOWN}
+        tags = self._infer(value, scopes, depth + 1)
         if kind == "enter":
-            return {self.catalog.enters.get(t, t) for t in tags}
-        return tags if kind == "value" else set()
+            return {self.catalog.enters.get(t, t) if t is not UNKNOWN else UNKNOWN for t in tags}
+        return tags
 
-    def _self_attribute(self, owner: str, attr: str, scopes: list[cst.CSTNode], depth: int) -> set[str]:
-        """``self.attr`` where the class assigns or annotates ``attr``."""
+    def _self_attribute(self, owner: str, attr: str, scopes: list[cst.CSTNode], depth: int) -> set[str | None]:
+        """``self.attr`` where the class assigns or annotates ``attr`` (in a method or its body)."""
         for index, scope in enumerate(scopes):
             if isinstance(scope, cst.FunctionDef) and index + 1 < len(scopes) and isinstance(scopes[index + 1], cst.ClassDef):
                 method, cls, outer = scope, scopes[index + 1], scopes[index + 2 :]
                 break
         else:
-            return set()
+            return {UNKNOWN}
         if first_param(method) != owner or self.ctx.enclosing_class(method) is not cls:
-            return set()
-        out: set[str] = set()
-        body = cls.body.body if isinstance(cls.body, cst.IndentedBlock) else []
-        for stmt in body:
-            if isinstance(stmt, cst.FunctionDef):
-                me = first_param(stmt)
-                if me is None:
-                    continue
-                inner = [stmt, cls, *outer]
-                for node in walk(stmt.body, stop=SCOPES):
-                    if isinstance(node, cst.AnnAssign) and is_self_attr(node.target, me, attr):
-                        out |= self.annotation_tags(node.annotation.annotation)
-                        if node.value is not None:
-                            out |= self.infer(node.value, inner, depth + 1)
-                    elif isinstance(node, cst.Assign) and any(is_self_attr(t.target, me, attr) for t in node.targets):
-                        out |= self.infer(node.value, inner, depth + 1)
-                continue
-            for node in walk(stmt, stop=SCOPES):
-                if isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name) and node.target.value == attr:
-                    out |= self.annotation_tags(node.annotation.annotation)
-                    if node.value is not None:
-                        out |= self.infer(node.value, [cls, *outer], depth + 1)
-                elif isinstance(node, cst.Assign) and any(
-                    isinstance(t.target, cst.Name) and t.target.value == attr for t in node.targets
-                ):
-                    out |= self.infer(node.value, [cls, *outer], depth + 1)
-        return out
+            return {UNKNOWN}
+        key = (id(cls), attr, depth)
+        found = self._attributes.get(key)
+        if found is None:
+            found = self._attributes[key] = self._class_attribute(cls, attr, outer, depth)
+        return found
+
+    def _class_attribute(self, cls: cst.ClassDef, attr: str, outer: list[cst.CSTNode], depth: int) -> set[str | None]:
+        out: set[str | None] = set()
+        for kind, value, where in self.ctx.memo(attribute_bindings, cls).get(attr, ()):
+            inner = [where, cls, *outer] if where is not None else [cls, *outer]
+            out |= self._binding(kind, value, inner, depth)
+        return out or {UNKNOWN}
 
 
-class InstanceResolver:
-    """Whether an expression is an instance of one family of classes where it is evaluated.
+def attribute_bindings(cls: cst.ClassDef) -> dict[str, list[tuple[str, cst.CSTNode | None, cst.FunctionDef | None]]]:
+    """How ``cls`` binds its instances' attributes, found in one walk of the class.
 
-    The family is given by ``constructed(qualified)`` (a call of that qualified name
-    builds one) and ``annotated(qualified)`` (an annotation naming that class means
-    one); with ``factories``, a call of a module-level cached factory of such a
-    constructor (``ModuleContext.factories``: what PFL101's fix writes) builds one
-    too. Follows calls, local and module-level assignments, annotated parameters
-    and ``self.x`` set in the class, three assignments deep.
+    Attribute name -> (kind, node, method) in source order: ``("annotation",
+    annotation, m)`` and ``("value", expr, m)`` for ``self.attr: T = expr`` and
+    ``self.attr = expr`` in method ``m`` (whose first parameter is ``self``; nested
+    functions and classes left out); the same with ``m`` None for ``attr: T = expr``
+    and ``attr = expr`` in the class body. Meant for ``ctx.memo``; shared: do not mutate.
     """
-
-    def __init__(
-        self,
-        ctx: SemanticModel,
-        constructed: Callable[[str | None], bool],
-        annotated: Callable[[str], bool],
-        *,
-        factories: bool = False,
-    ) -> None:
-        self.ctx = ctx
-        self.constructed = constructed
-        self.annotated = annotated
-        self.factories = factories
-
-    def is_instance(self, expr: cst.BaseExpression, at: cst.CSTNode) -> bool:
-        """True when ``expr``, evaluated at ``at`` (a node the traversal has reached), is one of the family."""
-        scopes = [a for a in self.ctx.ancestors(at) if isinstance(a, SCOPES)]
-        return self._resolves(expr, scopes, 0)
-
-    def _resolves(self, expr: cst.BaseExpression, scopes: list[cst.CSTNode], depth: int) -> bool:
-        """``expr`` is one of the family; ``scopes`` are the functions, lambdas,
-        comprehensions and classes around it, innermost first (passed explicitly: the
-        traversal has not recorded the parents of nodes after the current one)."""
-        if depth > 3:
-            return False
-        if isinstance(expr, cst.Call):
-            return self._is_model_class(expr.func)
-        if isinstance(expr, cst.Name):
-            return self._name_is_model(expr.value, scopes, depth)
-        if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
-            return self._attribute_is_model(expr.value.value, expr.attr.value, scopes, depth)
-        return False
-
-    def _is_model_class(self, expr: cst.BaseExpression) -> bool:
-        if self.constructed(self.ctx.qualified_name(expr)):
-            return True
-        if not self.factories:
-            return False
-        name = dotted(expr)  # a cached factory of the class
-        return name is not None and any(
-            factory == name and self.constructed(built) for built, factory in self.ctx.module_ctx.factories
-        )
-
-    def _is_model_annotation(self, annotation: cst.BaseExpression | None) -> bool:
-        if annotation is None:
-            return False
-        return any(self.annotated(qn) for qn in annotation_qualified_names(annotation, self.ctx))
-
-    def _name_is_model(self, name: str, scopes: list[cst.CSTNode], depth: int) -> bool:
-        """Resolve ``name`` as Python would: enclosing functions (not class bodies), then the module."""
-        for index, scope in enumerate(scopes):
-            if isinstance(scope, cst.Lambda) and name in param_names(scope.params):
-                return False
-            if isinstance(scope, COMPREHENSIONS) and name in comprehension_targets(scope):
-                return False
-            if isinstance(scope, cst.FunctionDef):
-                found = self.ctx.memo(local_binding_index, scope).get(name)
-                if found is not None:
-                    outer = scopes[index:]
-                    return any(self._binding_is_model(kind, value, outer, depth) for kind, value in found)
-        return self._module_binding_is_model(name)
-
-    def _module_binding_is_model(self, name: str) -> bool:
-        """Whether module-level ``name`` was built by one of the constructors."""
-        return self.constructed(self.ctx.module_ctx.binding(name))
-
-    def _binding_is_model(self, kind: str, value: cst.CSTNode | None, scopes: list[cst.CSTNode], depth: int) -> bool:
-        if kind == "annotation":
-            return self._is_model_annotation(value)
-        if kind == "value" and isinstance(value, cst.BaseExpression):
-            return self._resolves(value, scopes, depth + 1)
-        return False
-
-    def _attribute_is_model(self, owner: str, attr: str, scopes: list[cst.CSTNode], depth: int) -> bool:
-        """``self.attr`` where the class assigns or annotates ``attr`` as an embedding model."""
-        for index, scope in enumerate(scopes):
-            if (
-                isinstance(scope, cst.FunctionDef)
-                and index + 1 < len(scopes)
-                and isinstance(scopes[index + 1], cst.ClassDef)
-            ):
-                method, cls, outer = scope, scopes[index + 1], scopes[index + 2 :]
-                break
-        else:
-            return False
-        if first_param(method) != owner or self.ctx.enclosing_class(method) is not cls:
-            return False
-        for stmt in cls.body.body:
-            if isinstance(stmt, cst.FunctionDef):
-                if self._method_sets_model(stmt, attr, [stmt, cls, *outer], depth):
-                    return True
+    table: dict[str, list[tuple[str, cst.CSTNode | None, cst.FunctionDef | None]]] = {}
+    body = cls.body.body if isinstance(cls.body, cst.IndentedBlock) else []
+    for stmt in body:
+        if isinstance(stmt, cst.FunctionDef):
+            me = first_param(stmt)
+            if me is None:
                 continue
-            for node in walk(stmt, stop=SCOPES):
-                if isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name) and node.target.value == attr:
-                    if self._is_model_annotation(node.annotation.annotation):
-                        return True
-                if isinstance(node, cst.Assign) and isinstance(node.value, cst.Call):
-                    if any(isinstance(t.target, cst.Name) and t.target.value == attr for t in node.targets):
-                        if self._is_model_class(node.value.func):
-                            return True
-        return False
+            for node in walk(stmt.body, stop=SCOPES):
+                if isinstance(node, cst.AnnAssign) and _self_attr(node.target, me):
+                    entry = table.setdefault(node.target.attr.value, [])
+                    entry.append(("annotation", node.annotation.annotation, stmt))
+                    if node.value is not None:
+                        entry.append(("value", node.value, stmt))
+                elif isinstance(node, cst.Assign):
+                    for t in node.targets:
+                        if _self_attr(t.target, me):
+                            table.setdefault(t.target.attr.value, []).append(("value", node.value, stmt))
+            continue
+        for node in walk(stmt, stop=SCOPES):
+            if isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name):
+                entry = table.setdefault(node.target.value, [])
+                entry.append(("annotation", node.annotation.annotation, None))
+                if node.value is not None:
+                    entry.append(("value", node.value, None))
+            elif isinstance(node, cst.Assign):
+                for t in node.targets:
+                    if isinstance(t.target, cst.Name):
+                        table.setdefault(t.target.value, []).append(("value", node.value, None))
+    return table
 
-    def _method_sets_model(self, method: cst.FunctionDef, attr: str, scopes: list[cst.CSTNode], depth: int) -> bool:
-        """``method`` assigns ``self.attr = <model>`` or annotates ``self.attr: <model class>``."""
-        owner = first_param(method)
-        if owner is None:
-            return False
-        for node in walk(method.body, stop=SCOPES):
-            if isinstance(node, cst.AnnAssign) and is_self_attr(node.target, owner, attr):
-                if self._is_model_annotation(node.annotation.annotation):
-                    return True
-                if node.value is not None and self._resolves(node.value, scopes, depth + 1):
-                    return True
-            if isinstance(node, cst.Assign) and any(is_self_attr(t.target, owner, attr) for t in node.targets):
-                if self._resolves(node.value, scopes, depth + 1):
-                    return True
-        return False
+
+def _self_attr(target: cst.CSTNode, owner: str) -> bool:
+    return isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == owner

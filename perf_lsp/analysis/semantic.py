@@ -15,7 +15,7 @@ import libcst as cst
 
 from perf_lsp.analysis.imports import imports_in
 from perf_lsp.analysis.module import ModuleContext
-from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, dotted
+from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, children, dotted
 
 ResultT = TypeVar("ResultT")
 
@@ -24,9 +24,11 @@ class SemanticModel:
     """Facts about one chunk that every rule shares: parents, enclosing scopes and loops, qualified names.
 
     ``module`` is the chunk's libcst tree, ``text`` its source, ``module_ctx`` the
-    module's facts. The parents are recorded by the one traversal of the chunk
-    (:meth:`perf_lsp.rules.base.SemanticModel.run` records each node's parent as it
-    goes); navigation is valid after it. ``qualified_name`` resolves through
+    module's facts. The parents are recorded in one table: by the one traversal of
+    the chunk (:meth:`perf_lsp.rules.base.RuleContext.run` records each node's parent
+    as it goes), and, for code a rule looks at ahead of the traversal (a whole
+    function's body), by :meth:`record_parents`; navigation is valid for the nodes
+    recorded. ``qualified_name`` resolves through
     imports only (the chunk's own, then the module's): what a value is at run time
     is asked of jedi separately, through :class:`perf_lsp.analysis.resolve.TypeQuestion`.
     """
@@ -40,6 +42,7 @@ class SemanticModel:
         self._parents: dict[cst.CSTNode, cst.CSTNode] = {}
         self._local_imports: dict[str, str] | None = local_imports
         self._memo: dict[tuple, object] = {}
+        self._recorded: set[cst.CSTNode] = set()
 
     def memo(self, compute: Callable[..., ResultT], *args: object) -> ResultT:
         """``compute(*args)``, computed once per chunk analysis and shared by every rule and call site.
@@ -59,6 +62,26 @@ class SemanticModel:
         return value
 
     # -- tree navigation -------------------------------------------------
+    def record_parents(self, root: cst.CSTNode) -> dict[cst.CSTNode, cst.CSTNode]:
+        """Record the parent of every node under ``root`` (once per root) in the chunk's one parent table; return it.
+
+        For a rule that looks past the node being visited (the rest of a function's
+        body): the traversal records parents only up to where it is. The table is
+        shared and grows; lookups are valid for ``root``'s subtree and every node the
+        traversal has reached. Do not mutate it.
+        """
+        parents = self._parents
+        if root in self._recorded:
+            return parents
+        self._recorded.add(root)
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            for child in children(node):
+                parents[child] = node
+                stack.append(child)
+        return parents
+
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
         """The node's parent, or None for the module."""
         return self._parents.get(node)

@@ -1,4 +1,6 @@
-"""A cheap :mod:`ast` look at a chunk, so rules can skip chunks before libcst parses them.
+"""Summaries: a cheap :mod:`ast` look at a chunk, and the facts about one function that several rules ask.
+
+:class:`ChunkSummary`: a cheap :mod:`ast` look at a chunk, so rules can skip chunks before libcst parses them.
 
 One :func:`ast.walk` over the chunk's statements (already parsed when the document
 was split) collects the calls and their qualified names, the chunk's own imports,
@@ -6,6 +8,14 @@ and whether an ``async def`` has two awaited assignments in a row. A libcst pars
 plus one traversal costs ~10x more (``benchmarks/bench_check.py`` prints ``ast.parse``
 and ``libcst.parse_module`` side by side), so a rule whose
 :meth:`~perf_lsp.rules.base.Rule.wants` says no saves that for the chunk.
+
+:func:`function_summary`: what one function's own code does (it awaits, loops, is
+a generator, declares globals, the names its ``=`` stores into, the names it binds
+to an HTTP client, which of its locals' objects leave it), each fact computed on
+first use and kept for the function's node, so two rules asking about one function
+walk it once; :func:`built_value_escapes`: whether an object a function builds
+outlives the call (returned, yielded or stored: the function is a factory or a
+pool's owner, not a per-call cost).
 """
 
 from __future__ import annotations
@@ -13,8 +23,14 @@ from __future__ import annotations
 import ast
 from functools import cached_property
 
+import libcst as cst
+
+from perf_lsp.analysis.bindings import all_params, stored_names
+from perf_lsp.analysis.concurrency import HTTP_CLIENTS
 from perf_lsp.analysis.imports import dotted_name, import_bindings
 from perf_lsp.analysis.module import ModuleContext
+from perf_lsp.analysis.semantic import SemanticModel, assigned_target
+from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, SCOPES, dotted, node_memo, walk
 
 
 class ChunkSummary:
@@ -115,3 +131,262 @@ def _has_awaited_pair(func: ast.AsyncFunctionDef) -> bool:
             if _awaited_assignment(first) and _awaited_assignment(second):
                 return True
     return False
+
+
+# -- one function ------------------------------------------------------------------------------
+class FunctionSummary:
+    """What one ``def``'s own code does; nested functions, lambdas and classes left out.
+
+    Facts of the node alone (:attr:`awaits`, :attr:`loops`, :attr:`yields`,
+    :attr:`declared`, :attr:`assigned`) are kept for the node for as long as it lives
+    (an unchanged function keeps its node from one keystroke to the next); facts that
+    resolve names through imports (:attr:`http_clients`) for the chunk's analysis.
+    Obtain one with :func:`function_summary`. Shared: do not mutate what it returns.
+    """
+
+    def __init__(self, func: cst.FunctionDef, ctx: SemanticModel) -> None:
+        self.func = func
+        self.ctx = ctx
+        self._own = _own_facts(func)
+
+    @property
+    def awaits(self) -> bool:
+        """An ``await``, ``async for`` or ``async with`` in the function's own code (comprehensions included)."""
+        return self._own.awaits
+
+    @property
+    def loops(self) -> bool:
+        """A ``for``/``while`` loop or a comprehension in the function's own code."""
+        return self._own.loops
+
+    @property
+    def yields(self) -> bool:
+        """The function is a generator: ``yield``/``yield from`` in its own code."""
+        return self._own.yields
+
+    @property
+    def declared(self) -> frozenset[str]:
+        """The names the function declares ``global`` or ``nonlocal``."""
+        return self._own.declared
+
+    @property
+    def assigned(self) -> frozenset[str]:
+        """The names an ``=`` in the function's own code stores into (``a, b = ...`` -> a, b)."""
+        return self._own.assigned
+
+    def escapes(self, name: str) -> bool:
+        """Whether the object in local ``name`` leaves the function: declared ``global``/``nonlocal``,
+        or returned, yielded or stored in an attribute or item, directly or through other locals
+        assigned from it (see :func:`built_value_escapes`)."""
+        return self._escapes.escapes(name)
+
+    @cached_property
+    def _escapes(self) -> "_LocalEscapeFinder":
+        finder = _LocalEscapeFinder()
+        self.func.body.visit(finder)
+        return finder
+
+    @cached_property
+    def http_clients(self) -> frozenset[str]:
+        """Names the function binds to an HTTP client: ``async with aiohttp.ClientSession() as session``,
+        ``client = httpx.AsyncClient()``, a parameter annotated ``session: aiohttp.ClientSession``
+        (:data:`~perf_lsp.analysis.concurrency.HTTP_CLIENTS`). Such a ``session`` is a connection
+        pool that serves concurrent requests, not a database session."""
+        ctx = self.ctx
+        names: set[str] = set()
+        for param in all_params(self.func.params):
+            if param.annotation is not None and ctx.qualified_name(param.annotation.annotation) in HTTP_CLIENTS:
+                names.add(param.name.value)
+        for inner in walk(self.func.body, stop=FUNCTION_BOUNDARIES):
+            if isinstance(inner, cst.WithItem) and inner.asname is not None and _builds_http_client(inner.item, ctx):
+                name = dotted(inner.asname.name)
+                if name:
+                    names.add(name)
+            elif isinstance(inner, cst.Assign) and len(inner.targets) == 1 and _builds_http_client(inner.value, ctx):
+                name = dotted(inner.targets[0].target)
+                if name:
+                    names.add(name)
+        return frozenset(names)
+
+
+def function_summary(ctx: SemanticModel, func: cst.FunctionDef) -> FunctionSummary:
+    """The :class:`FunctionSummary` of ``func``, one per function and chunk analysis."""
+    return ctx.memo(FunctionSummary, func, ctx)
+
+
+# -- what leaves a function: the objects it returns, yields or stores ---------------------------
+def built_value_escapes(node: cst.Call, func: cst.FunctionDef, ctx: SemanticModel) -> bool:
+    """True when the object ``node`` builds outlives the call of ``func`` (whether a function that builds it is a factory).
+
+    It does when it is returned or yielded (as is, or inside what is returned:
+    ``return cls(model=...)``), stored in an attribute or item (``self.x = ...``),
+    or assigned to a local that is itself returned, yielded, stored, declared
+    ``global``/``nonlocal`` or used to build something that is. ``await`` around
+    the call is looked through (``pool = await asyncpg.create_pool()``), and so is
+    an attribute that is not called (``self.client = OpenAI(**p).embeddings``
+    stores the client with its sub-resource). Using the object
+    (``return client.get(url)``, ``OpenAI().models.list()``) is not leaving.
+    """
+    holder: cst.CSTNode = node
+    parent = ctx.parent(node)
+    if isinstance(parent, cst.Await):
+        holder = parent
+    child: cst.CSTNode = holder
+    for anc in ctx.ancestors(holder):
+        if isinstance(anc, cst.Attribute) and child is anc.value:
+            # ``Client(...).method()`` uses the object; ``Client(...).embeddings`` (a sub-resource that
+            # keeps a reference to it) carries it on to wherever the attribute goes
+            outer: cst.CSTNode = anc
+            while isinstance(ctx.parent(outer), cst.Attribute) and ctx.parent(outer).value is outer:
+                outer = ctx.parent(outer)
+            grand = ctx.parent(outer)
+            if isinstance(grand, cst.Call) and grand.func is outer:
+                break
+            holder = outer
+            child = anc
+            continue
+        if isinstance(anc, cst.Call) and child is anc.func:
+            break
+        if isinstance(anc, (cst.Return, cst.Yield)):
+            return True
+        if isinstance(anc, (cst.BaseSmallStatement, cst.BaseCompoundStatement, cst.Lambda)):
+            break
+        child = anc
+    target = assigned_target(holder, ctx)
+    if isinstance(target, (cst.Attribute, cst.Subscript)):
+        return True
+    if isinstance(target, cst.Name):
+        return function_summary(ctx, func).escapes(target.value)
+    return False
+
+
+class _LocalEscapeFinder(cst.CSTVisitor):
+    """What a function does with the objects of its locals: the values it returns, yields or stores in
+    an attribute or item (outlets), its assignments to names, and its ``global``/``nonlocal`` names.
+    Each value is kept as the names it passes on (:func:`passed_names`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._declared: set[str] = set()
+        self._assignments: list[tuple[str, frozenset[str]]] = []
+        self._outlets: list[frozenset[str]] = []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False  # a nested def has its own scope
+
+    def visit_Return(self, node: cst.Return) -> None:
+        if node.value is not None:
+            self._outlets.append(passed_names(node.value))
+
+    def visit_Yield(self, node: cst.Yield) -> None:
+        if isinstance(node.value, cst.BaseExpression):
+            self._outlets.append(passed_names(node.value))
+
+    def visit_Global(self, node: cst.Global) -> None:
+        self._declared.update(item.name.value for item in node.names)
+
+    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
+        self._declared.update(item.name.value for item in node.names)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            if isinstance(target.target, (cst.Attribute, cst.Subscript)):
+                self._outlets.append(passed_names(node.value))
+            elif isinstance(target.target, cst.Name):
+                self._assignments.append((target.target.value, passed_names(node.value)))
+
+    def escapes(self, name: str) -> bool:
+        """Whether local ``name``'s object leaves the function: declared global/nonlocal, or passed
+        (directly or through other locals assigned from it) to an outlet."""
+        if name in self._declared:
+            return True
+        names = {name}
+        changed = True
+        while changed:
+            changed = False
+            for target, passed in self._assignments:
+                if target not in names and not passed.isdisjoint(names):
+                    names.add(target)
+                    changed = True
+        return any(not passed.isdisjoint(names) for passed in self._outlets)
+
+
+class _PassFinder(cst.CSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: set[str] = set()
+
+    def visit_Call(self, node: cst.Call) -> bool:
+        if not isinstance(node.func, cst.Name):  # calling the object is a use, not a pass
+            node.func.visit(self)
+        for arg in node.args:
+            arg.visit(self)
+        return False
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        return False  # ``client.config`` is a use of the object, not the object
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.found.add(node.value)
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+
+def passed_names(expr: cst.BaseExpression) -> frozenset[str]:
+    """The names ``expr`` hands on as a value, not only as a callee or receiver: ``f(a, b.c)`` -> ``{"a"}``
+    (``f`` is called, ``b.c`` uses ``b``). Keyword names count too (``g(x=a)`` -> ``{"x", "a"}``),
+    which is conservative: a local named like a keyword is taken as passed."""
+    finder = _PassFinder()
+    expr.visit(finder)
+    return frozenset(finder.found)
+
+
+def _builds_http_client(expr: cst.BaseExpression, ctx: SemanticModel) -> bool:
+    return isinstance(expr, cst.Call) and ctx.qualified_name(expr.func) in HTTP_CLIENTS
+
+
+class _OwnFacts:
+    __slots__ = ("awaits", "loops", "yields", "declared", "assigned")
+
+    def __init__(self, func: cst.FunctionDef) -> None:
+        awaits = loops = yields = False
+        declared: set[str] = set()
+        assigned: set[str] = set()
+        for node in walk(func.body, stop=FUNCTION_BOUNDARIES):
+            kind = type(node)
+            if kind is cst.Await:
+                awaits = True
+            elif kind in _LOOPS:
+                loops = True
+                if kind is cst.For and node.asynchronous is not None:
+                    awaits = True
+            elif kind is cst.With and node.asynchronous is not None:
+                awaits = True
+        for node in walk(func.body, stop=SCOPES):
+            kind = type(node)
+            if kind is cst.Yield:
+                yields = True
+            elif kind is cst.Global or kind is cst.Nonlocal:
+                declared.update(item.name.value for item in node.names)
+            elif kind is cst.Assign:
+                for target in node.targets:
+                    assigned |= stored_names(target.target)
+        self.awaits, self.loops, self.yields = awaits, loops, yields
+        self.declared, self.assigned = frozenset(declared), frozenset(assigned)
+
+
+_LOOPS = frozenset({cst.For, cst.While, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp})
+
+
+# Per function node, for as long as the node lives (see :func:`~perf_lsp.analysis.tree.node_memo`).
+_OWN_FACTS: dict[int, tuple[cst.FunctionDef, _OwnFacts]] = node_memo()
+
+
+def _own_facts(func: cst.FunctionDef) -> _OwnFacts:
+    entry = _OWN_FACTS.get(id(func))
+    if entry is None or entry[0] is not func:
+        if len(_OWN_FACTS) > 4096:
+            _OWN_FACTS.clear()
+        entry = _OWN_FACTS[id(func)] = (func, _OwnFacts(func))
+    return entry[1]

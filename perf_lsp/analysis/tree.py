@@ -98,18 +98,6 @@ def walk(node: cst.CSTNode, stop: tuple[type[cst.CSTNode], ...] = ()) -> Iterato
             stack.extend(reversed(children(current)))
 
 
-def parent_map(root: cst.CSTNode) -> dict[cst.CSTNode, cst.CSTNode]:
-    """The parent of every node under ``root`` (as :func:`children` sees the tree)."""
-    parents: dict[cst.CSTNode, cst.CSTNode] = {}
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        for child in children(node):
-            parents[child] = node
-            stack.append(child)
-    return parents
-
-
 def inside(node: cst.CSTNode, ancestor: cst.CSTNode, parents: dict[cst.CSTNode, cst.CSTNode]) -> bool:
     """True when ``node`` is ``ancestor`` or lies under it (by ``parents``)."""
     current: cst.CSTNode | None = node

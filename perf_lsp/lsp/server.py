@@ -51,7 +51,7 @@ from perf_lsp.engine import describe_exception
 from perf_lsp.files import MAX_FILE_BYTES
 from perf_lsp.lsp import features, notebooks, transport
 from perf_lsp.lsp.convert import FIX_ALL_KIND, SOURCE, from_lsp_range
-from perf_lsp.rules import CODES
+from perf_lsp.rules import CODES, OPTIONS
 from perf_lsp.settings import Settings, from_lsp_options, load_for
 from perf_lsp.text import split_lines
 from perf_lsp.textedit import replace_range
@@ -279,8 +279,8 @@ class PerfLanguageServer(LanguageServer):
         base, messages = Settings(), []
         path = to_fs_path(uri) if uri.startswith("file:") else None
         if path:
-            base, messages = load_for(Path(path), codes=CODES)
-        settings, client_messages = from_lsp_options(self.client_options, base, codes=CODES)
+            base, messages = load_for(Path(path), codes=CODES, options=OPTIONS)
+        settings, client_messages = from_lsp_options(self.client_options, base, codes=CODES, rule_options=OPTIONS)
         self.warn(messages + client_messages)
         self._settings[uri] = settings
         return settings
@@ -290,7 +290,7 @@ class PerfLanguageServer(LanguageServer):
         self.client_options = options
         self._settings.clear()
         self._shown.clear()
-        self.warn(from_lsp_options(options, codes=CODES)[1])
+        self.warn(from_lsp_options(options, codes=CODES, rule_options=OPTIONS)[1])
 
     # -- diagnostics -------------------------------------------------------------------
     def schedule(self, uri: str, delay_ms: int | None = None) -> None:

@@ -6,7 +6,7 @@ with one :class:`~perf_lsp.rules.base.Rule` subclass, then one line here.
 
 from __future__ import annotations
 
-from perf_lsp.rules.base import Rule
+from perf_lsp.rules.base import Rule, RuleOption
 from perf_lsp.rules.pfl101_model_constructed_per_call import ModelConstructedPerCall
 from perf_lsp.rules.pfl102_client_constructed_per_call import ClientConstructedPerCall
 from perf_lsp.rules.pfl103_connection_per_call import ConnectionPerCall
@@ -53,6 +53,9 @@ REGISTRY: tuple[type[Rule], ...] = (
 
 CODES: frozenset[str] = frozenset(rule.code for rule in REGISTRY)
 """Every rule's code: what settings may select, ignore or give a severity."""
+
+OPTIONS: tuple[RuleOption, ...] = tuple(option for rule in REGISTRY for option in rule.options)
+"""Every option the rules declare: what settings read for them."""
 
 
 def by_code(code: str) -> type[Rule] | None:

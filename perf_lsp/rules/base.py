@@ -31,7 +31,7 @@ from perf_lsp.analysis.tree import children
 from perf_lsp.fix.context import FixBuilder
 from perf_lsp.model import Applicability, FixOffer, Position, Range
 from perf_lsp.rules.positions import ChunkPositions
-from perf_lsp.settings import Settings
+from perf_lsp.settings import RuleOption, Settings
 
 
 @dataclass
@@ -150,9 +150,9 @@ class Rule(cst.BatchableCSTVisitor):
     """Off unless ``select`` names the code (or ``ALL``): for rules whose findings depend on
     sizes the analysis cannot see, which the hand review found mostly small in real code."""
     triggers: ClassVar[str] = ""
-    options: ClassVar[tuple[str, ...]] = ()
-    """The :class:`~perf_lsp.settings.Settings` fields of rule options this rule reads
-    (``extend_clients``...): its own option keys."""
+    options: ClassVar[tuple[RuleOption, ...]] = ()
+    """The options this rule declares and reads (``settings.option(EXTEND_CLIENTS)``): its own
+    keys, names, kinds and docs; settings read them for it (:class:`~perf_lsp.settings.RuleOption`)."""
     _trigger_re: ClassVar[re.Pattern[str] | None] = None
 
     def __init__(self, ctx: RuleContext) -> None:

@@ -13,7 +13,7 @@ import libcst as cst
 
 from perf_lsp.analysis.bindings import all_params, imported_as, name_bindings
 from perf_lsp.analysis.expressions import decorator_name, is_builtin_call, is_str_expression
-from perf_lsp.analysis.semantic import assigned_target, enclosing_functions
+from perf_lsp.analysis.semantic import enclosing_functions
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, dotted, walk
 from perf_lsp.rules.base import RuleContext
 
@@ -105,154 +105,6 @@ def is_one_time_function(func: cst.FunctionDef, ctx: RuleContext, extra_names: f
         if deco_name.rsplit(".", 1)[-1] in ONE_TIME_DECORATOR_SUFFIXES:
             return True
     return False
-
-
-def built_value_escapes(node: cst.Call, func: cst.FunctionDef, ctx: RuleContext) -> bool:
-    """True when the object ``node`` builds outlives the call of ``func`` (PFL101's factory test).
-
-    It does when it is returned or yielded (as is, or inside what is returned:
-    ``return cls(model=...)``), stored in an attribute or item (``self.x = ...``),
-    or assigned to a local that is itself returned, yielded, stored, declared
-    ``global``/``nonlocal`` or used to build something that is. ``await`` around
-    the call is looked through (``pool = await asyncpg.create_pool()``), and so is
-    an attribute that is not called (``self.client = OpenAI(**p).embeddings``
-    stores the client with its sub-resource). Using the object
-    (``return client.get(url)``, ``OpenAI().models.list()``) is not leaving.
-    """
-    holder: cst.CSTNode = node
-    parent = ctx.parent(node)
-    if isinstance(parent, cst.Await):
-        holder = parent
-    child: cst.CSTNode = holder
-    for anc in ctx.ancestors(holder):
-        if isinstance(anc, cst.Attribute) and child is anc.value:
-            # ``Client(...).method()`` uses the object; ``Client(...).embeddings`` (a sub-resource that
-            # keeps a reference to it) carries it on to wherever the attribute goes
-            outer: cst.CSTNode = anc
-            while isinstance(ctx.parent(outer), cst.Attribute) and ctx.parent(outer).value is outer:
-                outer = ctx.parent(outer)
-            grand = ctx.parent(outer)
-            if isinstance(grand, cst.Call) and grand.func is outer:
-                break
-            holder = outer
-            child = anc
-            continue
-        if isinstance(anc, cst.Call) and child is anc.func:
-            break
-        if isinstance(anc, (cst.Return, cst.Yield)):
-            return True
-        if isinstance(anc, (cst.BaseSmallStatement, cst.BaseCompoundStatement, cst.Lambda)):
-            break
-        child = anc
-    target = assigned_target(holder, ctx)
-    if isinstance(target, (cst.Attribute, cst.Subscript)):
-        return True
-    if isinstance(target, cst.Name):
-        return local_escapes(target.value, func, ctx)
-    return False
-
-
-def local_escapes(name: str, func: cst.FunctionDef, ctx: RuleContext | None = None) -> bool:
-    """True when the object in local ``name`` of ``func`` leaves it (see :func:`built_value_escapes`).
-
-    Given ``ctx``, what ``func`` does with its locals is collected once per function
-    and chunk analysis (:meth:`RuleContext.memo`), not once per name asked about.
-    """
-    finder = ctx.memo(_escape_finder, func) if ctx is not None else _escape_finder(func)
-    return finder.escapes(name)
-
-
-def _escape_finder(func: cst.FunctionDef) -> _LocalEscapeFinder:
-    finder = _LocalEscapeFinder()
-    func.body.visit(finder)
-    return finder
-
-
-class _LocalEscapeFinder(cst.CSTVisitor):
-    """What a function does with the objects of its locals: the values it returns, yields or stores in
-    an attribute or item (outlets), its assignments to names, and its ``global``/``nonlocal`` names.
-    Each value is kept as the names it passes on (:func:`passed_names`)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._declared: set[str] = set()
-        self._assignments: list[tuple[str, frozenset[str]]] = []
-        self._outlets: list[frozenset[str]] = []
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False  # a nested def has its own scope
-
-    def visit_Return(self, node: cst.Return) -> None:
-        if node.value is not None:
-            self._outlets.append(passed_names(node.value))
-
-    def visit_Yield(self, node: cst.Yield) -> None:
-        if isinstance(node.value, cst.BaseExpression):
-            self._outlets.append(passed_names(node.value))
-
-    def visit_Global(self, node: cst.Global) -> None:
-        self._declared.update(item.name.value for item in node.names)
-
-    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
-        self._declared.update(item.name.value for item in node.names)
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        for target in node.targets:
-            if isinstance(target.target, (cst.Attribute, cst.Subscript)):
-                self._outlets.append(passed_names(node.value))
-            elif isinstance(target.target, cst.Name):
-                self._assignments.append((target.target.value, passed_names(node.value)))
-
-    def escapes(self, name: str) -> bool:
-        """Whether local ``name``'s object leaves the function: declared global/nonlocal, or passed
-        (directly or through other locals assigned from it) to an outlet."""
-        if name in self._declared:
-            return True
-        names = {name}
-        changed = True
-        while changed:
-            changed = False
-            for target, passed in self._assignments:
-                if target not in names and not passed.isdisjoint(names):
-                    names.add(target)
-                    changed = True
-        return any(not passed.isdisjoint(names) for passed in self._outlets)
-
-
-class _PassFinder(cst.CSTVisitor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.found: set[str] = set()
-
-    def visit_Call(self, node: cst.Call) -> bool:
-        if not isinstance(node.func, cst.Name):  # calling the object is a use, not a pass
-            node.func.visit(self)
-        for arg in node.args:
-            arg.visit(self)
-        return False
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        return False  # ``client.config`` is a use of the object, not the object
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.found.add(node.value)
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-
-def passed_names(expr: cst.BaseExpression) -> frozenset[str]:
-    """The names ``expr`` hands on as a value, not only as a callee or receiver: ``f(a, b.c)`` -> ``{"a"}``
-    (``f`` is called, ``b.c`` uses ``b``). Keyword names count too (``g(x=a)`` -> ``{"x", "a"}``),
-    which is conservative: a local named like a keyword is taken as passed."""
-    finder = _PassFinder()
-    expr.visit(finder)
-    return frozenset(finder.found)
-
-
-def passes_name(expr: cst.BaseExpression, names: set[str]) -> bool:
-    """Whether ``expr`` hands one of ``names`` on as a value (not only as a callee or receiver)."""
-    return not passed_names(expr).isdisjoint(names)
 
 
 def calls_method_of(call: cst.Call, name: str, methods: frozenset[str] | set[str]) -> bool:
@@ -577,7 +429,12 @@ def client_only_reads_catalog(name: str, func: cst.FunctionDef) -> bool:
 def runs_once(func: cst.FunctionDef, ctx: RuleContext) -> bool:
     """``func`` runs once per process: a one-time or set-up function (:func:`is_one_time_function`,
     :func:`is_setup_function_name`), or a private method (``_name``) that its class calls only from such
-    methods (``init_async`` -> ``self._sync_models()``)."""
+    methods (``init_async`` -> ``self._sync_models()``). Decided once per function and chunk analysis
+    (the callers' search walks the class), whichever rule asks."""
+    return ctx.memo(_runs_once, func, ctx)
+
+
+def _runs_once(func: cst.FunctionDef, ctx: RuleContext) -> bool:
     if is_one_time_function(func, ctx) or is_setup_function_name(func.name.value):
         return True
     name = func.name.value

@@ -8,19 +8,25 @@ import libcst as cst
 
 from perf_lsp.analysis.expressions import is_literal
 from perf_lsp.analysis.semantic import assigned_target
+from perf_lsp.analysis.summaries import built_value_escapes
 from perf_lsp.analysis.tree import dotted
 from perf_lsp.analysis.words import camel_to_snake, snake_to_upper
 from perf_lsp.fix.codemod import replace_node
 from perf_lsp.fix.context import FixContext
 from perf_lsp.fix.rewrites import cached_factory_fix
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import Rule
+from perf_lsp.rules.base import Rule, RuleOption
 from perf_lsp.rules.heuristics import (
-    built_value_escapes,
     callee_differs_at_module_level,
     has_uncacheable_arg,
     in_lazy_init,
     is_one_time_function,
+)
+
+EXTEND_HEAVY_CONSTRUCTORS = RuleOption(
+    "extend_heavy_constructors",
+    "qualified-names",
+    "More heavy model constructors or loaders (your own), as qualified names: reported like the built-in ones.",
 )
 
 HEAVY_CONSTRUCTORS = frozenset(
@@ -144,7 +150,7 @@ class ModelConstructedPerCall(Rule):
     message = "Heavy model built on every call; build it once and reuse it"
     fix_title = "Build the model once in a cached module-level factory"
     fix_safety = Applicability.UNSAFE
-    options = ("extend_heavy_constructors",)
+    options = (EXTEND_HEAVY_CONSTRUCTORS,)
     alt_fix_title = "Load the model once at import time into a module-level constant"
     alt_fix_safety = Applicability.UNSAFE
 
@@ -152,7 +158,7 @@ class ModelConstructedPerCall(Rule):
     def applies_to(cls, text, module_ctx, settings) -> bool:
         if any(package in text for package in _PACKAGES):
             return True  # a local import or a spelled-out module path
-        roots = set(_PACKAGES) | {name.split(".", 1)[0] for name in settings.extend_heavy_constructors}
+        roots = set(_PACKAGES) | {name.split(".", 1)[0] for name in settings.option(EXTEND_HEAVY_CONSTRUCTORS)}
         for local, qualified in module_ctx.imports:
             if qualified.split(".", 1)[0] in roots and _word(local, text):
                 return True
@@ -160,12 +166,12 @@ class ModelConstructedPerCall(Rule):
 
     @classmethod
     def wants(cls, summary, settings) -> bool:
-        extra = settings.extend_heavy_constructors
+        extra = settings.option(EXTEND_HEAVY_CONSTRUCTORS)
         return any(is_heavy_constructor(qn, extra) for _, qn in summary.call_names)
 
     def visit_Call(self, node: cst.Call) -> None:
         qn = self.ctx.qualified_name(node.func)
-        if not is_heavy_constructor(qn, self.ctx.settings.extend_heavy_constructors):
+        if not is_heavy_constructor(qn, self.ctx.settings.option(EXTEND_HEAVY_CONSTRUCTORS)):
             return
         func = self.ctx.enclosing_function(node)
         if func is None or self._one_time(func) or in_lazy_init(node, self.ctx) or self._escapes(node, func):

@@ -9,19 +9,25 @@ import libcst as cst
 from perf_lsp.analysis.bindings import referenced_names
 from perf_lsp.analysis.expressions import is_literal
 from perf_lsp.analysis.semantic import assigned_target
+from perf_lsp.analysis.summaries import built_value_escapes
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, dotted, walk
 from perf_lsp.analysis.words import camel_to_snake
 from perf_lsp.fix.rewrites import cached_factory_fix
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import Rule
+from perf_lsp.rules.base import Rule, RuleOption
 from perf_lsp.rules.heuristics import (
-    built_value_escapes,
     callee_differs_at_module_level,
     client_only_reads_catalog,
     closed_or_context_managed,
     has_uncacheable_arg,
     in_lazy_init,
     is_cold_path,
+)
+
+EXTEND_CLIENTS = RuleOption(
+    "extend_clients",
+    "qualified-names",
+    "More SDK client constructors (your own wrappers), as qualified names: reported like the built-in ones.",
 )
 
 SDK_CLIENTS = frozenset(
@@ -201,11 +207,11 @@ class ClientConstructedPerCall(Rule):
     message = "SDK client built on every call; build it once and reuse it"
     fix_title = "Build the client once in a cached module-level factory"
     fix_safety = Applicability.UNSAFE
-    options = ("extend_clients",)
+    options = (EXTEND_CLIENTS,)
 
     @classmethod
     def applies_to(cls, text, module_ctx, settings) -> bool:
-        roots = _ROOTS | {name.split(".", 1)[0] for name in settings.extend_clients}
+        roots = _ROOTS | {name.split(".", 1)[0] for name in settings.option(EXTEND_CLIENTS)}
         if any(root in text for root in roots):
             return True  # an import or a spelled-out module path
         for local, qualified in module_ctx.imports:
@@ -215,13 +221,13 @@ class ClientConstructedPerCall(Rule):
 
     @classmethod
     def wants(cls, summary, settings) -> bool:
-        extra = settings.extend_clients
+        extra = settings.option(EXTEND_CLIENTS)
         return any(is_sdk_client(qn, extra) or qn in _BOTO3_SESSIONS for _, qn in summary.call_names)
 
     def visit_Call(self, node: cst.Call) -> None:
         qn = self.ctx.qualified_name(node.func)
         chained_session = False
-        if not is_sdk_client(qn, self.ctx.settings.extend_clients):
+        if not is_sdk_client(qn, self.ctx.settings.option(EXTEND_CLIENTS)):
             if not self._boto3_session_client(node):
                 return
             chained_session, qn = True, "boto3.Session().client"

@@ -7,12 +7,12 @@ import re
 import libcst as cst
 
 from perf_lsp.analysis.semantic import assigned_target
+from perf_lsp.analysis.summaries import built_value_escapes
 from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, children, dotted, walk
 from perf_lsp.fix.rewrites import cached_factory_fix
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import Rule
 from perf_lsp.rules.heuristics import (
-    built_value_escapes,
     callee_differs_at_module_level,
     closed_or_context_managed,
     has_uncacheable_arg,

@@ -26,7 +26,7 @@ from perf_lsp.analysis.loops import (
     unconditional,
     varying_loop,
 )
-from perf_lsp.analysis.receivers import InstanceResolver
+from perf_lsp.analysis.receivers import FamilyCatalog, resolver
 from perf_lsp.analysis.tree import SCOPES, dotted, index_of, walk
 from perf_lsp.fix.batching import batch_before_loop, item_batch, list_of, makes_list, normalised, pair_target, zip_of
 from perf_lsp.fix.codemod import replace_nodes
@@ -51,6 +51,8 @@ equal to ``encode(text)`` for each: that is what the fix relies on.
 def _builds_embedding_model(qualified: str | None) -> bool:
     return qualified in EMBEDDING_MODELS
 
+
+_MODELS = FamilyCatalog(_builds_embedding_model, _builds_embedding_model)
 
 
 _MESSAGE = "`{receiver}.encode` called once per item in a loop; encode the whole batch in one call"
@@ -158,10 +160,6 @@ class EncodeInLoop(Rule):
             for call in summary.calls
         )
 
-    def __init__(self, ctx: RuleContext) -> None:
-        super().__init__(ctx)
-        self._models = InstanceResolver(ctx, _builds_embedding_model, _builds_embedding_model)
-
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         if not (isinstance(func, cst.Attribute) and func.attr.value == "encode"):
@@ -176,7 +174,7 @@ class EncodeInLoop(Rule):
         if loop is None:
             return
         question = None
-        if not self._models.is_instance(func.value, node):
+        if not resolver(self.ctx, _MODELS).is_instance(func.value, node):
             if dotted(func.value) is None:
                 return
             # names alone cannot tell (``self.embedder``, a factory's result, a model

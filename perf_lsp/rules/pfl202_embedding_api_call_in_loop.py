@@ -27,13 +27,19 @@ from perf_lsp.analysis.loops import (
     unconditional,
     varying_loop,
 )
-from perf_lsp.analysis.receivers import CatalogResolver, TypeCatalog
+from perf_lsp.analysis.receivers import CatalogResolver, TypeCatalog, resolver
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, SCOPES, dotted, walk
 from perf_lsp.fix.batching import batch_before_loop, list_of, makes_list, normalised
 from perf_lsp.fix.codemod import replace_nodes
 from perf_lsp.fix.context import FixContext
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import Rule, RuleContext, short_code
+from perf_lsp.rules.base import Rule, RuleContext, RuleOption, short_code
+
+EXTEND_BATCHABLE_METHODS = RuleOption(
+    "extend_batchable_methods",
+    "qualified-names",
+    "More per-item calls that have a batched form, as qualified functions or methods (``acme.Embedder.embed_one``).",
+)
 
 # -- PFL202 ------------------------------------------------------------------
 _OPENAI_CLIENTS = ("OpenAI", "AsyncOpenAI", "AzureOpenAI", "AsyncAzureOpenAI", "Client", "AsyncClient")
@@ -220,12 +226,12 @@ class EmbeddingApiCallInLoop(Rule):
     message = "Embedding API called once per item in a loop; send all items in one request"
     fix_title = "Send all items in one embedding request"
     fix_safety = Applicability.UNSAFE
-    options = ("extend_batchable_methods",)
+    options = (EXTEND_BATCHABLE_METHODS,)
     triggers = r"\bembed|\.create\s*\("
 
     @classmethod
     def applies_to(cls, text, module_ctx, settings) -> bool:
-        if settings.extend_batchable_methods:
+        if settings.option(EXTEND_BATCHABLE_METHODS):
             return True
         if not super().applies_to(text, module_ctx, settings):
             return False
@@ -297,7 +303,7 @@ class EmbeddingApiCallInLoop(Rule):
                     item = _single(arg.value)
                     if item is not None:
                         return _Site(call, arg, item, "cohere")
-        if self.ctx.settings.extend_batchable_methods:
+        if self.ctx.settings.option(EXTEND_BATCHABLE_METHODS):
             arg = _first(call, None)
             if arg is not None and not is_batch(arg.value):
                 return _Site(call, arg, arg.value, "custom")
@@ -305,7 +311,7 @@ class EmbeddingApiCallInLoop(Rule):
 
     def _is_embedding_call(self, site: _Site) -> bool:
         func = site.call.func
-        resolver = CatalogResolver(self.ctx, EMBEDDING_CATALOG)
+        receivers = resolver(self.ctx, EMBEDDING_CATALOG)
         if site.kind in {"openai", "openai-legacy"}:
             owner = func.value
             qn = self.ctx.qualified_name(func)
@@ -313,23 +319,23 @@ class EmbeddingApiCallInLoop(Rule):
                 return True
             if site.kind == "openai-legacy":
                 return False
-            if "openai" in resolver.tags(owner.value, site.call):
+            if "openai" in receivers.tags(owner.value, site.call):
                 site.fixable = True
                 return True
             return False
         if site.kind == "langchain":
-            tags = resolver.tags(func.value, site.call)
+            tags = receivers.tags(func.value, site.call)
             if tags & {"lc_embeddings", "lc_symmetric"}:
                 site.fixable = tags == {"lc_symmetric"}
                 return True
             return False
         if site.kind == "cohere":
-            return "cohere" in resolver.tags(func.value, site.call)
+            return "cohere" in receivers.tags(func.value, site.call)
         return self._is_custom(site)
 
     def _is_custom(self, site: _Site) -> bool:
         """A function or method listed in ``extend-batchable-methods``."""
-        wanted = set(self.ctx.settings.extend_batchable_methods)
+        wanted = set(self.ctx.settings.option(EXTEND_BATCHABLE_METHODS))
         func = site.call.func
         qn = self.ctx.qualified_name(func)
         if qn in wanted:
@@ -340,8 +346,7 @@ class EmbeddingApiCallInLoop(Rule):
         classes = {name.rsplit(".", 1)[0]: "custom" for name in wanted if name.endswith("." + method)}
         if not classes:
             return False
-        resolver = CatalogResolver(self.ctx, TypeCatalog(constructors=classes))
-        return "custom" in resolver.tags(func.value, site.call)
+        return "custom" in CatalogResolver(self.ctx, TypeCatalog(constructors=classes)).tags(func.value, site.call)
 
 
 _UNSUPPORTED_ERRORS = frozenset({"NotImplementedError", "NotImplemented", "AttributeError"})

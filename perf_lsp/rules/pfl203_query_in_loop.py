@@ -16,7 +16,7 @@ from perf_lsp.analysis.bindings import (
 )
 from perf_lsp.analysis.expressions import is_constant_string
 from perf_lsp.analysis.loops import in_handler, loop_detail, loop_sleeps, loop_targets, statement_effects, varying_loop
-from perf_lsp.analysis.receivers import CatalogResolver, TypeCatalog
+from perf_lsp.analysis.receivers import TypeCatalog, resolver
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, SCOPES, dotted, walk
 from perf_lsp.fix.codemod import replace_nodes
 from perf_lsp.fix.context import FixContext
@@ -65,6 +65,7 @@ _SA_SESSIONS = (
 )
 _SA_QUERY_STEPS = ("filter", "filter_by", "where", "join", "outerjoin", "order_by", "options", "limit", "group_by", "distinct")
 
+_SQLITE_CATALOG = TypeCatalog(constructors={"sqlite3.connect": "sqlite"}, annotations={"sqlite3.Connection": "sqlite"})
 DB_CATALOG = TypeCatalog(
     constructors={
         **{qn: "dbapi_conn" for qn in _DBAPI_CONNECT},
@@ -270,7 +271,7 @@ class QueryInLoop(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self._resolver = CatalogResolver(ctx, DB_CATALOG)
+        self._resolver = resolver(ctx, DB_CATALOG)
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -408,11 +409,7 @@ class QueryInLoop(Rule):
 
     def _sqlite_connection(self, receiver: cst.BaseExpression, at: cst.CSTNode) -> bool:
         """Only ``sqlite3`` connections have ``executemany`` among the connection objects."""
-        resolver = CatalogResolver(
-            self.ctx,
-            TypeCatalog(constructors={"sqlite3.connect": "sqlite"}, annotations={"sqlite3.Connection": "sqlite"}),
-        )
-        return resolver.tags(receiver, at) == {"sqlite"}
+        return resolver(self.ctx, _SQLITE_CATALOG).tags(receiver, at) == {"sqlite"}
 
     def _reads_counters(self, holder: cst.CSTNode, receiver: cst.BaseExpression) -> bool:
         code = self.ctx.code(receiver)

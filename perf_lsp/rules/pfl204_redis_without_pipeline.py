@@ -6,7 +6,7 @@ import libcst as cst
 
 from perf_lsp.analysis.bindings import bound_names, local_binding_index, referenced_names
 from perf_lsp.analysis.loops import conditional_in, loop_detail, loop_sleeps, loop_targets, varying_loop
-from perf_lsp.analysis.receivers import CatalogResolver, TypeCatalog
+from perf_lsp.analysis.receivers import TypeCatalog, attribute_bindings, resolver
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, SCOPES, walk
 from perf_lsp.rules.base import Rule, RuleContext, short_code
 
@@ -141,7 +141,7 @@ class RedisWithoutPipeline(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self._resolver = CatalogResolver(ctx, REDIS_CATALOG)
+        self._resolver = resolver(ctx, REDIS_CATALOG)
         self._reported_loops: set[int] = set()
 
     # -- one command per iteration -----------------------------------------
@@ -248,13 +248,10 @@ class RedisWithoutPipeline(Rule):
         cls = next((s for s in scopes if isinstance(s, cst.ClassDef)), None)
         if cls is None:
             return False
-        for node in walk(cls.body, stop=(cst.Lambda,)):
-            if isinstance(node, cst.Assign) and isinstance(node.value, (cst.Call, cst.Await)):
-                for target in node.targets:
-                    t = target.target
-                    if isinstance(t, cst.Attribute) and t.attr.value == attr and isinstance(t.value, cst.Name):
-                        return True
-        return False
+        return any(
+            method is not None and kind == "value" and isinstance(value, (cst.Call, cst.Await))
+            for kind, value, method in self.ctx.memo(attribute_bindings, cls).get(attr, ())
+        )
 
     def _bound_locally(self, name: str, scopes: list[cst.CSTNode]) -> bool:
         """A local binding the resolver could not type (a parameter without annotation counts as unknown)."""

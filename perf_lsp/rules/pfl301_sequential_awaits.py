@@ -16,7 +16,8 @@ from perf_lsp.analysis.concurrency import (
     names_shared_resource,
     runs_on_one_thread,
 )
-from perf_lsp.analysis.tree import dotted, parent_map, walk
+from perf_lsp.analysis.summaries import function_summary
+from perf_lsp.analysis.tree import dotted, walk
 from perf_lsp.analysis.words import words_of
 from perf_lsp.fix.codemod import replace_nodes
 from perf_lsp.fix.context import FixContext
@@ -211,7 +212,6 @@ class SequentialAwaits(Rule):
 
     def __init__(self, ctx: RuleContext) -> None:
         super().__init__(ctx)
-        self._http_by_func: dict[int, frozenset[str]] = {}
         self._locals_by_func: dict[int, frozenset[str]] = {}
         self._containers_by_func: dict[int, frozenset[str]] = {}
         self._func: cst.FunctionDef | None = None
@@ -219,7 +219,7 @@ class SequentialAwaits(Rule):
     @property
     def _http(self) -> frozenset[str]:
         """HTTP-client names of the function being checked, computed on first need."""
-        return self._http_clients(self._func) if self._func is not None else frozenset()
+        return function_summary(self.ctx, self._func).http_clients if self._func is not None else frozenset()
 
     def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
         if sum(1 for stmt in node.body if _awaited_assignment(stmt)) < 2:
@@ -259,25 +259,6 @@ class SequentialAwaits(Rule):
                     if built and built.rsplit(".", 1)[-1] in _GUARD_CLASSES:
                         return True
         return False
-
-    def _http_clients(self, func: cst.FunctionDef) -> frozenset[str]:
-        """Names the function binds to an HTTP client (``async with aiohttp.ClientSession() as session``,
-        ``session: aiohttp.ClientSession``).
-
-        Such a ``session`` is a connection pool that serves concurrent requests, not a
-        database session.
-        """
-        found = self._http_by_func.get(id(func))
-        if found is None:
-            finder = _HttpClients(self.ctx)
-            func.body.visit(finder)
-            params = func.params
-            for param in (*params.posonly_params, *params.params, *params.kwonly_params):
-                annotation = param.annotation.annotation if param.annotation is not None else None
-                if annotation is not None and self.ctx.qualified_name(annotation) in HTTP_CLIENTS:
-                    finder.names.add(param.name.value)
-            found = self._http_by_func[id(func)] = frozenset(finder.names)
-        return found
 
     def _member(self, stmt: cst.BaseStatement) -> _Member | None:
         if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
@@ -387,7 +368,7 @@ class SequentialAwaits(Rule):
         if found is None:
             names = {param.name.value for param in all_params(func.params)}
             declared: set[str] = set()
-            parents = parent_map(func.body)
+            parents = self.ctx.record_parents(func.body)
             for node in walk(func.body):
                 if isinstance(node, cst.Global):
                     declared |= {item.name.value for item in node.names}
@@ -908,36 +889,6 @@ class _Scan(cst.CSTVisitor):
 
     def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
         self.unsafe = True
-
-
-class _HttpClients(cst.CSTVisitor):
-    """Names bound to an HTTP client by ``async with ... as NAME`` or ``NAME = ...`` (not in nested defs)."""
-
-    def __init__(self, ctx: RuleContext) -> None:
-        super().__init__()
-        self.ctx = ctx
-        self.names: set[str] = set()
-
-    def _is_client(self, expr: cst.BaseExpression | None) -> bool:
-        return isinstance(expr, cst.Call) and self.ctx.qualified_name(expr.func) in HTTP_CLIENTS
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
-
-    def visit_WithItem(self, node: cst.WithItem) -> None:
-        if node.asname is not None and self._is_client(node.item):
-            name = dotted(node.asname.name)
-            if name:
-                self.names.add(name)
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        if len(node.targets) == 1 and self._is_client(node.value):
-            name = dotted(node.targets[0].target)
-            if name:
-                self.names.add(name)
 
 
 class _Comments(cst.CSTVisitor):

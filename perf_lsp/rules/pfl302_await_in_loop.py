@@ -5,6 +5,8 @@ from __future__ import annotations
 import libcst as cst
 
 from perf_lsp.analysis.bindings import (
+    binding_counts,
+    bound_names,
     dotted_refs,
     paths_overlap,
     referenced_names,
@@ -22,7 +24,8 @@ from perf_lsp.analysis.concurrency import (
     uses_other_event_loop,
 )
 from perf_lsp.analysis.loops import breaks_loop
-from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, SCOPES, dotted, walk
+from perf_lsp.analysis.summaries import function_summary
+from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, dotted, walk
 from perf_lsp.analysis.words import words_of
 from perf_lsp.fix.batching import list_of
 from perf_lsp.fix.codemod import replace_nodes
@@ -191,7 +194,6 @@ class AwaitInLoop(Rule):
     def __init__(self, ctx: RuleContext) -> None:
         super().__init__(ctx)
         self._seen: set[int] = set()
-        self._http_by_func: dict[int, frozenset[str]] = {}
         self._http_names: frozenset[str] = frozenset()
 
     def visit_Await(self, node: cst.Await) -> None:
@@ -205,9 +207,7 @@ class AwaitInLoop(Rule):
         if func is None or func.asynchronous is None or is_test_function(func) or is_cold_path(node, self.ctx):
             return
         self._seen.add(id(loop))
-        if id(func) not in self._http_by_func:  # once per function (an empty set is an answer too)
-            self._http_by_func[id(func)] = self._http_clients(func)
-        self._http_names = self._http_by_func[id(func)]
+        self._http_names = function_summary(self.ctx, func).http_clients
         if isinstance(loop, cst.For):
             if loop.asynchronous is not None or not self._independent_for(node, call, loop):
                 return
@@ -255,7 +255,7 @@ class AwaitInLoop(Rule):
         reads = referenced_names(call)
         if not reads & fresh:
             return False  # the same call every time: a retry or polling loop
-        bound = _bound_names(body)
+        bound = bound_names(body)
         if reads & (bound - fresh):
             return False  # a value carried from one iteration to the next
         refs = dotted_refs(call)
@@ -309,7 +309,7 @@ class AwaitInLoop(Rule):
                         for target in targets:
                             for name in target_names(target) or ():
                                 assigned_before[name] = assigned_before.get(name, 0) + 1
-        counts = _binding_counts(loop.body)
+        counts = binding_counts(loop.body)
         fresh |= {name for name, n in assigned_before.items() if counts.get(name, 0) == n}
         return fresh
 
@@ -484,28 +484,6 @@ class AwaitInLoop(Rule):
                         if item.item.func.attr.value in {"acquire", "begin", "transaction", "lock"}:
                             return True
         return False
-
-    def _http_clients(self, func: cst.FunctionDef) -> frozenset[str]:
-        """Names bound to an HTTP client in ``func`` (``async with aiohttp.ClientSession() as session``,
-        ``session: aiohttp.ClientSession``): a connection pool that serves concurrent requests."""
-        names: set[str] = set()
-        params = func.params
-        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
-            if param.annotation is not None and self.ctx.qualified_name(param.annotation.annotation) in HTTP_CLIENTS:
-                names.add(param.name.value)
-        for inner in walk(func.body, stop=FUNCTION_BOUNDARIES):
-            if isinstance(inner, cst.WithItem) and inner.asname is not None and self._is_client(inner.item):
-                name = dotted(inner.asname.name)
-                if name:
-                    names.add(name)
-            elif isinstance(inner, cst.Assign) and len(inner.targets) == 1 and self._is_client(inner.value):
-                name = dotted(inner.targets[0].target)
-                if name:
-                    names.add(name)
-        return frozenset(names)
-
-    def _is_client(self, expr: cst.BaseExpression) -> bool:
-        return isinstance(expr, cst.Call) and self.ctx.qualified_name(expr.func) in HTTP_CLIENTS
 
     # -- codemods ----------------------------------------------------------
     def _for_fix(self, await_node: cst.Await, call: cst.Call, loop: cst.For, func: cst.FunctionDef):
@@ -705,36 +683,3 @@ def _mutated_paths(body: cst.CSTNode) -> list[tuple[str, ...]]:
                     if path:
                         out.append(path)
     return out
-
-
-def _binding_counts(body: cst.CSTNode) -> dict[str, int]:
-    """How many times ``body`` binds each bare name (assignments, loops, ``with ... as``, walrus, imports...)."""
-    counts: dict[str, int] = {}
-
-    def add(target: cst.CSTNode) -> None:
-        for element in target_leaves(target):
-            if isinstance(element, cst.Name):
-                counts[element.value] = counts.get(element.value, 0) + 1
-
-    for node in walk(body, stop=SCOPES):
-        if isinstance(node, cst.Assign):
-            for t in node.targets:
-                add(t.target)
-        elif isinstance(node, (cst.AnnAssign, cst.AugAssign, cst.For, cst.NamedExpr)):
-            if not (isinstance(node, cst.AnnAssign) and node.value is None):
-                add(node.target)
-        elif isinstance(node, cst.WithItem) and node.asname is not None:
-            add(node.asname.name)
-        elif isinstance(node, cst.ExceptHandler) and node.name is not None:
-            add(node.name.name)
-        elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-            add(node.name)
-    return counts
-
-
-def _bound_names(body: cst.CSTNode) -> set[str]:
-    names = set(_binding_counts(body))
-    for node in walk(body, stop=FUNCTION_BOUNDARIES):  # a walrus in a comprehension binds outside it
-        if isinstance(node, cst.NamedExpr) and isinstance(node.target, cst.Name):
-            names.add(node.target.value)
-    return names

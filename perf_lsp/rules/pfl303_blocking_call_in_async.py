@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from perf_lsp.analysis.bindings import binds_locally, first_param, local_values, stored_names, target_leaves
+from perf_lsp.analysis.bindings import binds_locally, first_param, target_leaves
 from perf_lsp.analysis.blocking import (
     BLOCKING_CALLS,
     HTTP_VERBS,
@@ -16,13 +16,21 @@ from perf_lsp.analysis.blocking import (
 )
 from perf_lsp.analysis.concurrency import held_thread_lock, uses_other_event_loop
 from perf_lsp.analysis.loops import per_item_in_loop
+from perf_lsp.analysis.receivers import TypeCatalog, resolver
+from perf_lsp.analysis.summaries import function_summary
 from perf_lsp.analysis.tree import SCOPES, dotted, walk
 from perf_lsp.fix.codemod import replace_node
 from perf_lsp.fix.context import FixContext
 from perf_lsp.fix.rewrites import statement_level, to_thread_fix
 from perf_lsp.model import Applicability
-from perf_lsp.rules.base import Rule, RuleContext, short_code
+from perf_lsp.rules.base import Rule, RuleContext, RuleOption, short_code
 from perf_lsp.rules.heuristics import calls_method_of, in_lazy_init, is_cached_function, is_cold_path, is_test_function
+
+EXTEND_BLOCKING_CALLS = RuleOption(
+    "extend_blocking_calls",
+    "qualified-name-map",
+    "More calls that block the event loop: qualified name -> what to use instead (shown in the message).",
+)
 
 # Objects whose methods block: (qualified names of the constructors) -> methods.
 _SESSIONS = frozenset({"requests.Session", "requests.session", "requests.sessions.Session", "httpx.Client"})
@@ -30,6 +38,11 @@ _SESSION_METHODS = frozenset(HTTP_VERBS)
 _DB_CONNECT = frozenset(qn for qn, s in BLOCKING_CALLS.items() if s is INSTEAD_DB)
 _CONNECTION_METHODS = frozenset({"execute", "executemany", "executescript", "commit", "rollback"})
 _CURSOR_METHODS = frozenset({"execute", "executemany", "fetchone", "fetchall", "fetchmany", "callproc"})
+_RECEIVERS = TypeCatalog(
+    constructors={**{qn: "session" for qn in _SESSIONS}, **{qn: "connection" for qn in _DB_CONNECT}},
+    methods={("connection", "cursor"): "cursor"},
+)
+"""Sync HTTP sessions, database connections and their cursors: the receivers whose methods block."""
 
 
 
@@ -156,7 +169,7 @@ class BlockingCallInAsync(Rule):
     message = "Blocking call in `async def` stops the event loop; use an async alternative"
     fix_title = "Run the call in a worker thread with asyncio.to_thread"
     fix_safety = Applicability.UNSAFE
-    options = ("extend_blocking_calls",)
+    options = (EXTEND_BLOCKING_CALLS,)
     alt_fix_title = "Replace `time.sleep` with `await asyncio.sleep`"
     alt_fix_safety = Applicability.SAFE
     triggers = r"\basync\s+def\b"
@@ -231,10 +244,12 @@ class BlockingCallInAsync(Rule):
                 return None
             helper = _method(cls, target.attr.value)
             label = f"{owner}.{target.attr.value}()"
+            around = cls
         elif isinstance(target, cst.Name):
             name = target.value
             helper = _nested_def(func, name, self.ctx)
             label = f"{name}()"
+            around = func
             if helper is None:
                 if binds_locally(func, name) or self.ctx.local_imports.get(name) or self.ctx.module_ctx.imported(name):
                     return None
@@ -244,7 +259,7 @@ class BlockingCallInAsync(Rule):
             return None
         if helper is None or helper.asynchronous is not None or is_cached_function(helper, self.ctx):
             return None
-        via = _first_blocking_in(helper, self.ctx)
+        via = self.ctx.memo(_first_blocking_in, helper, self.ctx, (helper, *resolver(self.ctx, _RECEIVERS).scopes_at(around)))
         return (label, "", via) if via else None
 
 
@@ -320,15 +335,22 @@ _PER_ITEM_HINT = (
 )
 
 
-def blocking_call(call: cst.Call, ctx: RuleContext, func: cst.FunctionDef) -> tuple[str, str, str] | None:
-    """(label, suggestion, "") when ``call`` (inside ``func``) is a blocking call, else None."""
+def blocking_call(
+    call: cst.Call, ctx: RuleContext, func: cst.FunctionDef, scopes: list[cst.CSTNode] | None = None
+) -> tuple[str, str, str] | None:
+    """(label, suggestion, "") when ``call`` (inside ``func``) is a blocking call, else None.
+
+    ``scopes``: the functions, lambdas, comprehensions and classes around ``call``,
+    innermost first (``func`` first), where its receiver's bindings are looked up
+    (default: ``func`` and the scopes the traversal recorded around it).
+    """
     qn = ctx.qualified_name(call.func)
     if qn is None and isinstance(call.func, cst.Name) and call.func.value == "open":
         if not binds_locally(func, "open") and ctx.module_ctx.binding("open") is None:
             qn = "open"
     if qn is not None:
         label = f"{qn}()" if qn in _OPENS else qn
-        suggestion = ctx.settings.blocking_suggestion(qn)
+        suggestion = dict(ctx.settings.option(EXTEND_BLOCKING_CALLS)).get(qn)
         if suggestion is not None:
             return label, suggestion, ""
         if qn in BLOCKING_CALLS:
@@ -339,43 +361,14 @@ def blocking_call(call: cst.Call, ctx: RuleContext, func: cst.FunctionDef) -> tu
     if method not in _SESSION_METHODS and method not in _CONNECTION_METHODS and method not in _CURSOR_METHODS:
         return None  # before the receiver: finding its kind walks the function
     receiver = call.func.value
-    kind = _receiver_kind(receiver, ctx, func)
+    receivers = resolver(ctx, _RECEIVERS)
+    kind = receivers.kind(receiver, scopes if scopes is not None else receivers.scopes_at(func))
     if kind == "session" and method in _SESSION_METHODS:
         return f"{short_code(ctx.code(receiver))}.{method}", INSTEAD_HTTP, ""
     if kind == "connection" and method in _CONNECTION_METHODS:
         return f"{short_code(ctx.code(receiver))}.{method}", INSTEAD_DB, ""
     if kind == "cursor" and method in _CURSOR_METHODS:
         return f"{short_code(ctx.code(receiver))}.{method}", INSTEAD_DB, ""
-    return None
-
-
-def _receiver_kind(expr: cst.BaseExpression, ctx: RuleContext, func: cst.FunctionDef | None, depth: int = 0) -> str | None:
-    """"session", "connection" or "cursor" when ``expr`` is built by a sync client/driver, else None."""
-    if depth > 3:
-        return None
-    if isinstance(expr, cst.Call):
-        qn = ctx.qualified_name(expr.func)
-        if qn in _SESSIONS:
-            return "session"
-        if qn in _DB_CONNECT:
-            return "connection"
-        if isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "cursor" and not expr.args:
-            if _receiver_kind(expr.func.value, ctx, func, depth + 1) == "connection":
-                return "cursor"
-        return None
-    if isinstance(expr, cst.Name):
-        name = expr.value
-        if func is not None and binds_locally(func, name):
-            values = local_values(func, name)
-            if values is None or not values:
-                return None
-            kinds = {_receiver_kind(v, ctx, func, depth + 1) for v in values}
-            return kinds.pop() if len(kinds) == 1 else None
-        qn = ctx.module_ctx.binding(name)
-        if qn in _SESSIONS:
-            return "session"
-        if qn in _DB_CONNECT:
-            return "connection"
     return None
 
 
@@ -397,33 +390,27 @@ def _method(cls: cst.ClassDef, name: str) -> cst.FunctionDef | None:
 def _nested_def(func: cst.FunctionDef, name: str, ctx: RuleContext) -> cst.FunctionDef | None:
     """A ``def name`` directly in ``func``'s body (not in a branch), when ``name`` is bound nowhere else."""
     found = [s for s in func.body.body if isinstance(s, cst.FunctionDef) and s.name.value == name]
-    if len(found) != 1 or name in ctx.memo(_assigned_names, func):
+    if len(found) != 1 or name in function_summary(ctx, func).assigned:
         return None
     return found[0] if not found[0].decorators else None
 
 
-def _assigned_names(func: cst.FunctionDef) -> set[str]:
-    """The names an ``=`` in ``func``'s body stores into (nested scopes excluded)."""
-    names: set[str] = set()
-    for node in walk(func.body, stop=SCOPES):
-        if isinstance(node, cst.Assign):
-            for t in node.targets:
-                names |= stored_names(t.target)
-    return names
+def _first_blocking_in(helper: cst.FunctionDef, ctx: RuleContext, scopes: tuple[cst.CSTNode, ...]) -> str | None:
+    """The first blocking call made directly in ``helper``'s body, as a label; None for generators.
 
-
-def _first_blocking_in(helper: cst.FunctionDef, ctx: RuleContext) -> str | None:
-    """The first blocking call made directly in ``helper``'s body, as a label; None for generators."""
-    first: str | None = None
+    ``scopes``: ``helper`` and the scopes around it, innermost first. The helper may come
+    after the call being checked: its parents are recorded first. Meant for ``ctx.memo``
+    (asked once per helper, however many calls reach it)."""
+    if function_summary(ctx, helper).yields:
+        return None
+    ctx.record_parents(helper)
     for node in walk(helper.body, stop=SCOPES):
-        if isinstance(node, (cst.Yield,)):
-            return None
-        if first is None and isinstance(node, cst.Call) and not in_lazy_init(node, ctx):
+        if isinstance(node, cst.Call) and not in_lazy_init(node, ctx):
             # under ``if self._x is None:`` the blocking call runs once and its result is kept
-            found = blocking_call(node, ctx, helper)
+            found = blocking_call(node, ctx, helper, list(scopes))
             if found is not None:
-                first = found[0]
-    return first
+                return found[0]
+    return None
 
 
 # -- interleaving at an await ------------------------------------------------
@@ -442,10 +429,7 @@ def _splits_shared_update(call: cst.Call, func: cst.FunctionDef, ctx: RuleContex
     may be theirs (``self.count += 1; sleep; return self.count``); with the blocking
     call, no task could run there.
     """
-    declared = {
-        item.name.value for node in walk(func.body, stop=SCOPES) if isinstance(node, (cst.Global, cst.Nonlocal))
-        for item in node.names
-    }
+    declared = function_summary(ctx, func).declared
     before: list[tuple[str, bool]] = []
     after: list[tuple[str, bool]] = []
     side = before

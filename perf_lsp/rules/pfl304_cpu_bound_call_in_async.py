@@ -6,7 +6,7 @@ import libcst as cst
 
 from perf_lsp.analysis.concurrency import held_thread_lock, uses_other_event_loop
 from perf_lsp.analysis.loops import per_item_in_loop
-from perf_lsp.analysis.receivers import InstanceResolver
+from perf_lsp.analysis.receivers import CatalogResolver, FamilyCatalog, resolver
 from perf_lsp.analysis.tree import COMPREHENSIONS, dotted
 from perf_lsp.fix.rewrites import to_thread_fix
 from perf_lsp.model import Applicability
@@ -99,6 +99,17 @@ def annotation_kind(qualified: str) -> str | None:
         return _transformers_class_kind(parts[1])
     return None
 
+
+
+def _family(kind: str) -> FamilyCatalog:
+    return FamilyCatalog(
+        lambda qualified: constructor_kind(qualified) == kind,
+        lambda qualified: annotation_kind(qualified) == kind,
+        factories=True,
+    )
+
+
+_CATALOGS = {kind: _family(kind) for kind in METHODS}
 
 class CpuBoundCallInAsync(Rule):
     """
@@ -215,20 +226,11 @@ class CpuBoundCallInAsync(Rule):
 
     def __init__(self, ctx: RuleContext) -> None:
         super().__init__(ctx)
-        self._resolvers: dict[str, InstanceResolver] = {}
         self._cache: dict[tuple, bool] = {}
 
-    def _resolver(self, kind: str) -> InstanceResolver:
-        """The receiver resolution of PFL201 for one kind of model; a cached factory of it counts too."""
-        resolver = self._resolvers.get(kind)
-        if resolver is None:
-            resolver = self._resolvers[kind] = InstanceResolver(
-                self.ctx,
-                lambda qualified: constructor_kind(qualified) == kind,
-                lambda qualified: annotation_kind(qualified) == kind,
-                factories=True,
-            )
-        return resolver
+    def _resolver(self, kind: str) -> CatalogResolver:
+        """The receiver inference for one kind of model; a cached factory of it counts too."""
+        return resolver(self.ctx, _CATALOGS[kind])
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func

@@ -7,7 +7,7 @@ import builtins
 
 import libcst as cst
 
-from perf_lsp.analysis.bindings import all_params, binding_targets, referenced_names, target_names
+from perf_lsp.analysis.bindings import all_params, changed_names, referenced_names, target_names
 from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, SCOPES, children, dotted, walk
 from perf_lsp.rules.base import Rule
 from perf_lsp.rules.heuristics import is_cached_function
@@ -238,7 +238,7 @@ class RepeatedHashing(Rule):
         params = {p.name.value for p in all_params(func.params)}
         # every binding of the value's names must come before the first digest
         for node in walk(func.body, stop=SCOPES):
-            bound = _bound_names(node)
+            bound = changed_names(node)
             if bound and bound & names and not self.ctx.range_of(_binding_site(node)).end <= first_start:
                 return False
         if names - params - _assigned_anywhere(func) and not self._global_ok(names - params - _assigned_anywhere(func)):
@@ -319,14 +319,6 @@ def _shape_key(code: str) -> str | None:
         return None
 
 
-def _bound_names(node: cst.CSTNode) -> set[str]:
-    """Names a statement-level node binds directly, and every name a target with an attribute or
-    item store mentions (``a.x = ...`` changes what ``a`` hashes to)."""
-    if isinstance(node, (cst.Global, cst.Nonlocal)):
-        return {n.name.value for n in node.names}
-    return {name for target, _ in binding_targets(node) for name in _names_in(target)}
-
-
 def _binding_site(node: cst.CSTNode) -> cst.CSTNode:
     """The part of a binding node that does the binding (a loop's target, not its body)."""
     if isinstance(node, cst.For):
@@ -338,17 +330,10 @@ def _binding_site(node: cst.CSTNode) -> cst.CSTNode:
     return node
 
 
-def _names_in(target: cst.CSTNode) -> set[str]:
-    names = target_names(target)
-    if names is not None:
-        return names
-    return {n.value for n in [target, *walk(target)] if isinstance(n, cst.Name)}
-
-
 def _assigned_anywhere(func: cst.FunctionDef) -> set[str]:
     out: set[str] = set()
     for node in walk(func.body, stop=SCOPES):
-        out |= _bound_names(node)
+        out |= changed_names(node)
     return out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from perf_lsp.analysis.bindings import param_names
+from perf_lsp.analysis.bindings import first_param, param_names
 from perf_lsp.analysis.expressions import annotation_qualified_names
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, children, dotted
 from perf_lsp.fix.codemod import replace_node
@@ -341,7 +341,7 @@ class _Usage:
         if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)) or self.depth >= 3:
             return None
         method = self._enclosing_method(call)
-        if method is None or _first_param(method) != func.value.value:
+        if method is None or first_param(method) != func.value.value:
             return None
         cls = self.ctx.enclosing_class(method)
         target = next(
@@ -369,14 +369,14 @@ class _Usage:
         if not isinstance(target.value, cst.Name):
             return None
         method = self._enclosing_method(target)
-        if method is None or _first_param(method) != target.value.value:
+        if method is None or first_param(method) != target.value.value:
             return None
         cls = self.ctx.enclosing_class(method)
         attr = target.attr.value
         for stmt in cls.body.body if cls is not None else ():
             if not isinstance(stmt, cst.FunctionDef):
                 continue
-            owner = _first_param(stmt)
+            owner = first_param(stmt)
             for node in _walk_all(stmt.body):
                 if not (isinstance(node, cst.Attribute) and node.attr.value == attr and isinstance(node.value, cst.Name) and node.value.value == owner):
                     continue
@@ -443,11 +443,6 @@ def _walk_all(node: cst.CSTNode):
         current = stack.pop()
         yield current
         stack.extend(children(current))
-
-
-def _first_param(func: cst.FunctionDef) -> str | None:
-    params = [*func.params.posonly_params, *func.params.params]
-    return params[0].name.value if params else None
 
 
 def _param_for(method: cst.FunctionDef, call: cst.Call, arg: cst.Arg) -> str | None:
