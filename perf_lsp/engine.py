@@ -70,6 +70,9 @@ class ChunkResult:
     """Why the findings of this chunk have no fixes (libcst does not reproduce its text), or None."""
     units: tuple[tuple[Unit, "ChunkResult"], ...] | None = None
     origin: tuple[tuple[int, int], ...] = ()
+    facts: tuple[tuple[str, object], ...] = ()
+    """The lazy module facts the analysis read (``(name, value)``, :meth:`ModuleContext.facts`): a cached
+    result serves a module whose facts still have these values."""
 
 
 _EMPTY = ChunkResult(None, [])
@@ -518,13 +521,14 @@ class Engine:
 
         The cache key is the statement's text plus ``base`` (the module's name
         facts, the settings that matter and the enabled rules), so an unchanged
-        statement costs one dictionary lookup. A class that splits
+        statement costs one dictionary lookup (and, for a result that read lazy
+        module facts, comparing them with ``context``'s). A class that splits
         (:mod:`perf_lsp.analysis.units`) is analysed unit by unit, each unit
         cached by its own text: an edit inside one method parses that method
         (and the units that read it) again, not the class.
         """
         key = (chunk.text, base)
-        cached = self._lookup(key)
+        cached = self._lookup(key, context)
         if cached is not None:
             return cached
         parts = None
@@ -543,7 +547,7 @@ class Engine:
         """``chunk`` analysed as one statement even when it is a class that splits (fixes that do not map onto
         its units are built on it). Cached beside the units' results."""
         key = (chunk.text, "whole", base)
-        cached = self._lookup(key)
+        cached = self._lookup(key, context)
         if cached is not None:
             return cached
         result = self._analyze(chunk.text, chunk.nodes, None, None, context, settings, rules)
@@ -564,7 +568,7 @@ class Engine:
         done: list[tuple[Unit, ChunkResult]] = []
         for unit_index, unit in enumerate(parts):
             key = self._unit_key(unit, chunk, base)
-            result = self._lookup(key)
+            result = self._lookup(key, context)
             if result is None:
                 imports = dict(key[2])
                 result = self._analyze(
@@ -587,21 +591,32 @@ class Engine:
             unfixable=unfixable,
             units=tuple(done),
             origin=tuple((u, n) for _, u, n in findings),
+            facts=tuple(sorted({fact for _, part in done for fact in part.facts})),
         )
 
-    def _lookup(self, key: tuple) -> ChunkResult | None:
+    def _lookup(self, key: tuple, context: ModuleContext) -> ChunkResult | None:
+        """The cached result for ``key``, unless it read lazy module facts that ``context`` has changed."""
         with self._lock:
             entry = self._retained.get(key)
             if entry is not None:
-                return entry[0]
-            cached = self._cache.get(key)
-            if cached is not None:
-                self._cache.move_to_end(key)
-            return cached
+                cached = entry[0]
+            else:
+                cached = self._cache.get(key)
+                if cached is not None:
+                    self._cache.move_to_end(key)
+        if cached is not None and cached.facts and context.facts(name for name, _ in cached.facts) != cached.facts:
+            return None
+        return cached
 
     def _store(self, key: tuple, result: ChunkResult, chars: int) -> None:
+        """Cache ``result``; it replaces a result the key had (one :meth:`_lookup` found stale)."""
         with self._lock:
-            if key not in self._retained and key not in self._cache:
+            entry = self._retained.get(key)
+            if entry is not None:
+                entry[0] = result
+            elif key in self._cache:
+                self._cache[key] = result
+            else:
                 self._cache[key] = result
                 self._chars += chars
                 self._trim()
@@ -620,15 +635,24 @@ class Engine:
         """Prefilters, then libcst: the result of one chunk or unit (``imports``, ``owns``: see :func:`analyze_chunk`).
 
         ``prefilter_text``: what the rules' text prefilters look at (default ``text``;
-        a unit's text and its class's import statements)."""
+        a unit's text and its class's import statements). The lazy module facts
+        (``Rule.module_facts``) are computed only for the rules left after both
+        prefilters, and recorded in the result (``ChunkResult.facts``)."""
         shown = text if prefilter_text is None else prefilter_text
         candidates = [rule for rule in rules if rule.applies_to(shown, context, settings)]
         if candidates and nodes:
             summary = ChunkSummary(nodes, context, imports)
             candidates = [rule for rule in candidates if rule.wants(summary, settings)]
-        result = analyze_chunk(text, context, settings, candidates, imports, owns) if candidates else _EMPTY
+            if candidates and imports is None:
+                imports = summary.text_imports  # what analyze_chunk would read from the text again
+        if not candidates:
+            return _EMPTY
+        result = analyze_chunk(text, context, settings, candidates, imports, owns)
         if result.module is not None and not result.findings:
             result = ChunkResult(None, [], result.error)  # only fixes need the tree: do not keep it
+        names = sorted({name for rule in candidates for name in rule.module_facts})
+        if names:  # what the rules read of them, so a cached result is not used once they change
+            result.facts = context.facts(names)
         return result
 
     def fix_all(

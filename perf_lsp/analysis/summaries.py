@@ -11,6 +11,7 @@ and ``libcst.parse_module`` side by side), so a rule whose
 from __future__ import annotations
 
 import ast
+from collections import deque
 from functools import cached_property
 
 from perf_lsp.analysis.imports import dotted_name, import_bindings
@@ -33,25 +34,70 @@ class ChunkSummary:
         self._imports = local_imports
 
     @cached_property
-    def _walk(self) -> tuple[dict[str, str], list[ast.Call], bool, bool, bool]:
+    def by_type(self) -> dict[type, list[ast.AST]]:
+        """Every node of the chunk by its type (``ast.Call`` -> the calls...), each list in the order of a
+        breadth-first walk of all the statements together; the ``Load``/``Store``/``Del`` context markers are left out. One walk, shared by every rule's
+        :meth:`~perf_lsp.rules.base.Rule.wants`: ``summary.by_type.get(ast.AugAssign, ())``."""
+        return self._index[0]
+
+    @cached_property
+    def _index(self) -> tuple[dict[type, list[ast.AST]], list[ast.stmt]]:
+        """(nodes by type, the ``import`` statements in walk order), in one breadth-first walk of all the
+        statements together (:func:`ast.walk` of a module made of them)."""
+        found: dict[type, list[ast.AST]] = {}
+        imports: list[ast.stmt] = []
+        todo = deque(self.nodes)
+        pop, append, skip, ast_type, import_types = todo.popleft, todo.append, _CONTEXTS, ast.AST, _IMPORTS
+        while todo:
+            node = pop()
+            kind = type(node)
+            bucket = found.get(kind)
+            if bucket is None:
+                bucket = found[kind] = []
+            bucket.append(node)
+            if kind in import_types:
+                imports.append(node)
+            for name in node._fields:
+                value = getattr(node, name, None)
+                if isinstance(value, ast_type):
+                    if type(value) not in skip:
+                        append(value)
+                elif type(value) is list:
+                    for item in value:
+                        if isinstance(item, ast_type):
+                            append(item)
+        return found, imports
+
+    def of_type(self, *kinds: type) -> list[ast.AST]:
+        """The chunk's nodes of exactly these types (no subclasses), type by type."""
+        found = self.by_type
+        return [node for kind in kinds for node in found.get(kind, ())]
+
+    @cached_property
+    def text_imports(self) -> dict[str, str]:
+        """Names the chunk's ``import`` statements bind, as :func:`perf_lsp.analysis.imports.imports_in` reads
+        them from the chunk's text (one breadth-first walk of all its statements: a later binding wins)."""
         imports: dict[str, str] = {}
-        calls: list[ast.Call] = []
-        loops = False
-        async_def = False
-        awaited_pairs = False
-        for top in self.nodes:
-            for node in ast.walk(top):
-                if isinstance(node, ast.Call):
-                    calls.append(node)
-                elif isinstance(node, (ast.Import, ast.ImportFrom)):
-                    imports.update(import_bindings(node))
-                elif isinstance(node, (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
-                    loops = True
-                if isinstance(node, ast.AsyncFunctionDef):
-                    async_def = True
-                    if not awaited_pairs:
-                        awaited_pairs = _has_awaited_pair(node)
-        return imports, calls, loops, awaited_pairs, async_def
+        for node in self._index[1]:
+            imports.update(import_bindings(node))
+        return imports
+
+    @cached_property
+    def _walk(self) -> tuple[dict[str, str], list[ast.Call], bool, bool, bool]:
+        found = self.by_type
+        pairs = [pair for node in self._index[1] for pair in import_bindings(node)]
+        if len({local for local, _ in pairs}) == len(pairs):
+            imports = dict(pairs)  # no name bound twice: the order of the walk does not matter
+        else:
+            imports = {}
+            for top in self.nodes:  # statement by statement
+                for node in ast.walk(top):
+                    if isinstance(node, (ast.Import, ast.ImportFrom)):
+                        imports.update(import_bindings(node))
+        calls = found.get(ast.Call, [])
+        loops = any(kind in found for kind in _LOOPS)
+        asyncs = found.get(ast.AsyncFunctionDef, ())
+        return imports, calls, loops, any(_has_awaited_pair(node) for node in asyncs), bool(asyncs)
 
     @property
     def local_imports(self) -> dict[str, str]:
@@ -93,6 +139,11 @@ class ChunkSummary:
                     qualified = f"{base}.{rest}" if rest else base
             out.append((name, qualified))
         return out
+
+
+_CONTEXTS = frozenset({ast.Load, ast.Store, ast.Del})
+_IMPORTS = frozenset({ast.Import, ast.ImportFrom})
+_LOOPS = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
 def _awaited_assignment(stmt: ast.stmt) -> bool:

@@ -118,6 +118,10 @@ class Rule(cst.BatchableCSTVisitor):
 
     ``triggers`` is a regular expression searched in a chunk's text before it is
     parsed: a chunk with no match cannot be reported by the rule and is skipped.
+    Start it with literal text and put a word boundary after that as a look-behind
+    (``await(?<=\\bawait)\\b``, not ``\\bawait\\b``): :mod:`re` then skips to each
+    occurrence of the literal instead of trying every position (30x faster on a
+    long statement without a match).
     """
 
     code: ClassVar[str]
@@ -134,6 +138,11 @@ class Rule(cst.BatchableCSTVisitor):
     options: ClassVar[tuple[str, ...]] = ()
     """The :class:`~perf_lsp.settings.Settings` fields of rule options this rule reads
     (``extend_clients``...): its own option keys."""
+    module_facts: ClassVar[tuple[str, ...]] = ()
+    """The lazy :class:`~perf_lsp.analysis.module.ModuleContext` facts this rule reads
+    (``blocking_helpers``, ``mutated_globals``; :data:`~perf_lsp.analysis.module.LAZY_FACTS`):
+    they are computed, and made part of a statement's cache key, only for statements
+    that pass this rule's :meth:`applies_to`."""
     _trigger_re: ClassVar[re.Pattern[str] | None] = None
 
     def __init__(self, ctx: RuleContext) -> None:

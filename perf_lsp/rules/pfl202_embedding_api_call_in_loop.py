@@ -221,7 +221,7 @@ class EmbeddingApiCallInLoop(Rule):
     fix_title = "Send all items in one embedding request"
     fix_safety = Applicability.UNSAFE
     options = ("extend_batchable_methods",)
-    triggers = r"\bembed|\.create\s*\("
+    triggers = r"embed(?<=\bembed)|\.create\s*\("
 
     @classmethod
     def applies_to(cls, text, module_ctx, settings) -> bool:

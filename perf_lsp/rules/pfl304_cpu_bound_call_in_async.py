@@ -199,7 +199,7 @@ class CpuBoundCallInAsync(Rule):
     message = "Model inference in `async def` blocks the event loop; run it in a worker thread"
     fix_title = "Run the inference in a worker thread with asyncio.to_thread"
     fix_safety = Applicability.UNSAFE
-    triggers = r"\basync\s+def\b"
+    triggers = r"async(?<=\basync)\s+def\b"
 
     @classmethod
     def applies_to(cls, text, module_ctx, settings) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+
 import libcst as cst
 
 from perf_lsp.analysis.bindings import is_store_position, occurrences_in
@@ -116,7 +118,17 @@ class StringConcatInLoop(Rule):
 
     @classmethod
     def wants(cls, summary, settings) -> bool:
-        return summary.has_loops
+        """A loop and a ``+=``: on ``self.<attr>``, or on a name in a chunk with bytes or a nested ``def`` or
+        ``lambda`` (a ``str`` local is reported only when a closure reads it)."""
+        if not summary.has_loops:
+            return False
+        adds = [node.target for node in summary.of_type(ast.AugAssign) if type(node.op) is ast.Add]
+        if any(isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self" for t in adds):
+            return True
+        names = {t.id for t in adds if type(t) is ast.Name}
+        if not names:
+            return False
+        return _mentions_bytes(summary) or _closure_mentions(summary, names)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         if not isinstance(node.operator, cst.AddAssign):
@@ -344,6 +356,43 @@ def _assigned_value(store: cst.Name, parents) -> cst.BaseExpression | None:
 
 def _empty_string(value: cst.BaseExpression) -> bool:
     return isinstance(value, cst.SimpleString) and value.evaluated_value in ("", b"")
+
+
+def _mentions_bytes(summary) -> bool:
+    """Whether the chunk has a bytes literal or calls ``bytes``: what ``is_bytes_expression`` needs (:mod:`ast`)."""
+    if any(isinstance(node.value, bytes) for node in summary.of_type(ast.Constant)):
+        return True
+    return any(isinstance(call.func, ast.Name) and call.func.id == "bytes" for call in summary.calls)
+
+
+def _closure_mentions(summary, names: set[str]) -> bool:
+    """Whether a ``def`` or ``lambda`` that starts inside a ``def`` of the chunk (its signature or body) has
+    one of ``names`` in it (as any identifier or string: a superset of the occurrences the rule follows)."""
+    spans = sorted(
+        (node.lineno, node.col_offset, node.end_lineno or node.lineno, node.end_col_offset or 0, index)
+        for index, node in enumerate(summary.of_type(ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+    )
+    functions = summary.of_type(ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+    open_until = (0, 0)  # the furthest end of a ``def`` started so far
+    for line, column, end_line, end_column, index in spans:
+        node = functions[index]
+        if (line, column) < open_until and _mentions(node, names):
+            return True
+        if type(node) is not ast.Lambda:
+            open_until = max(open_until, (end_line, end_column))
+    return False
+
+
+def _mentions(tree: ast.AST, names: set[str]) -> bool:
+    for node in ast.walk(tree):
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if type(value) is str:
+                if value in names or ("." in value and names.intersection(value.split("."))):
+                    return True  # ``import a.b`` binds ``a``
+            elif type(value) is list and value and type(value[0]) is str and names.intersection(value):
+                return True
+    return False
 
 
 def _in_nested_function(node: cst.CSTNode, func: cst.CSTNode, parents) -> bool:
