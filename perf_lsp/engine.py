@@ -641,7 +641,7 @@ class Engine:
         shown = text if prefilter_text is None else prefilter_text
         candidates = [rule for rule in rules if rule.applies_to(shown, context, settings)]
         if candidates and nodes:
-            summary = ChunkSummary(nodes, context, imports)
+            summary = ChunkSummary(nodes, context, imports, shown)
             candidates = [rule for rule in candidates if rule.wants(summary, settings)]
             if candidates and imports is None:
                 imports = summary.text_imports  # what analyze_chunk would read from the text again

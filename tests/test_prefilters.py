@@ -67,7 +67,7 @@ def test_prefilters_pass_every_statement_a_rule_reports_on(name, source):
     reported = 0
     for text, shown, nodes, imports, owns, context in _pieces(source):
         result = analyze_chunk(text, context, SETTINGS, REGISTRY, imports, owns)
-        summary = ChunkSummary(nodes, context, imports)
+        summary = ChunkSummary(nodes, context, imports, shown)
         for code in sorted({f.code for f in result.findings}):
             rule = BY_CODE[code]
             if POLICY.get(name) != code:
@@ -98,7 +98,7 @@ def test_lazy_module_facts_are_read_only_by_the_rules_that_declare_them(name, so
         for rule in REGISTRY:
             facts_read.clear()
             rule.applies_to(shown, context, SETTINGS)
-            rule.wants(ChunkSummary(nodes, context, imports), SETTINGS)
+            rule.wants(ChunkSummary(nodes, context, imports, shown), SETTINGS)
             assert facts_read == [], f"{rule.code}: a prefilter reads {facts_read}"
             analyze_chunk(text, context, SETTINGS, [rule], imports, owns)
             assert set(facts_read) <= set(rule.module_facts), f"{rule.code} reads {set(facts_read)} undeclared"
@@ -155,6 +155,12 @@ def test_chunk_summary_index_is_ast_walk_by_type(name, source):
         assert summary.by_type.keys() == expected.keys()
         for kind, found in expected.items():
             assert summary.by_type[kind] == found
+        statements = {kind: found for kind, found in expected.items() if issubclass(kind, ast.stmt)}
+        assert summary.statements.keys() == statements.keys()
+        for kind, found in statements.items():
+            assert sorted(map(id, summary.statements[kind])) == sorted(map(id, found))
+        loops = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+        assert summary.has_loops == any(kind in expected for kind in loops)
         if all(isinstance(node, ast.stmt) for node in nodes):
             text = ast.unparse(ast.Module(body=list(nodes), type_ignores=[]))
             assert summary.text_imports == imports_in(text)

@@ -280,7 +280,7 @@ class QueryInLoop(Rule):
             return True
         if any(qn.split(".", 1)[0] in _CATALOG_ROOTS for qn in summary.local_imports.values()):
             return True
-        for call in summary.calls:
+        for call in summary.calls if summary.may_contain("execute") else ():
             func = call.func
             if type(func) is ast.Attribute and func.attr == "execute":
                 handle = func.value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 
 import libcst as cst
 
@@ -122,7 +123,7 @@ class StringConcatInLoop(Rule):
         ``lambda`` (a ``str`` local is reported only when a closure reads it)."""
         if not summary.has_loops:
             return False
-        adds = [node.target for node in summary.of_type(ast.AugAssign) if type(node.op) is ast.Add]
+        adds = [node.target for node in summary.statements_of(ast.AugAssign) if type(node.op) is ast.Add]
         if any(isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self" for t in adds):
             return True
         names = {t.id for t in adds if type(t) is ast.Name}
@@ -358,8 +359,13 @@ def _empty_string(value: cst.BaseExpression) -> bool:
     return isinstance(value, cst.SimpleString) and value.evaluated_value in ("", b"")
 
 
+_BYTES_WORDS = re.compile(r"[bB][rR]?['\"]|[rR][bB]['\"]|bytes")
+
+
 def _mentions_bytes(summary) -> bool:
     """Whether the chunk has a bytes literal or calls ``bytes``: what ``is_bytes_expression`` needs (:mod:`ast`)."""
+    if summary.text is not None and not _BYTES_WORDS.search(summary.text):
+        return False
     if any(isinstance(node.value, bytes) for node in summary.of_type(ast.Constant)):
         return True
     return any(isinstance(call.func, ast.Name) and call.func.id == "bytes" for call in summary.calls)
@@ -368,11 +374,13 @@ def _mentions_bytes(summary) -> bool:
 def _closure_mentions(summary, names: set[str]) -> bool:
     """Whether a ``def`` or ``lambda`` that starts inside a ``def`` of the chunk (its signature or body) has
     one of ``names`` in it (as any identifier or string: a superset of the occurrences the rule follows)."""
+    functions = summary.statements_of(ast.FunctionDef, ast.AsyncFunctionDef)
+    if summary.may_contain("lambda"):
+        functions = [*functions, *summary.of_type(ast.Lambda)]
     spans = sorted(
         (node.lineno, node.col_offset, node.end_lineno or node.lineno, node.end_col_offset or 0, index)
-        for index, node in enumerate(summary.of_type(ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+        for index, node in enumerate(functions)
     )
-    functions = summary.of_type(ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
     open_until = (0, 0)  # the furthest end of a ``def`` started so far
     for line, column, end_line, end_column, index in spans:
         node = functions[index]

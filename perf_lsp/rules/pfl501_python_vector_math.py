@@ -119,16 +119,16 @@ class PythonVectorMath(Rule):
     def wants(cls, summary, settings) -> bool:
         """A function and ``sum(<product> for ...)`` or a ``for`` loop whose body only adds products, with
         words that say vectors (in a function's name or the code of the shape), or two shapes (a cosine)."""
-        functions = summary.of_type(ast.FunctionDef, ast.AsyncFunctionDef)
+        functions = summary.statements_of(ast.FunctionDef, ast.AsyncFunctionDef)
         if not summary.has_loops or not functions:
             return False
         shapes: list[ast.AST] = []
-        for call in summary.calls:
+        for call in summary.calls if summary.may_contain("sum") else ():
             if isinstance(call.func, ast.Name) and call.func.id == "sum" and len(call.args) == 1 and not call.keywords:
                 arg = call.args[0]
                 if isinstance(arg, (ast.GeneratorExp, ast.ListComp)) and len(arg.generators) == 1 and _ast_product(arg.elt):
                     shapes.append(call)
-        for loop in summary.of_type(ast.For):
+        for loop in summary.statements_of(ast.For):
             body = loop.body
             if not loop.orelse and 0 < len(body) <= 3 and all(
                 type(stmt) is ast.AugAssign and type(stmt.op) is ast.Add and _ast_product(stmt.value) for stmt in body

@@ -111,7 +111,7 @@ class MembershipInListInLoop(Rule):
     @classmethod
     def wants(cls, summary, settings) -> bool:
         """A loop, a function, and ``x in NAME`` where ``NAME = <list display, comprehension or list(...)>``."""
-        if not summary.has_loops or not summary.of_type(ast.FunctionDef, ast.AsyncFunctionDef):
+        if not summary.has_loops or not summary.statements_of(ast.FunctionDef, ast.AsyncFunctionDef):
             return False
         tested = {
             comparator.id
@@ -121,7 +121,7 @@ class MembershipInListInLoop(Rule):
         }
         if not tested:
             return False
-        for assign in summary.of_type(ast.Assign, ast.AnnAssign):
+        for assign in summary.statements_of(ast.Assign, ast.AnnAssign):
             targets = assign.targets if type(assign) is ast.Assign else [assign.target]
             if len(targets) == 1 and type(targets[0]) is ast.Name and targets[0].id in tested and _may_build_list(assign.value):
                 return True

@@ -147,7 +147,10 @@ class MutableDefaultArgument(Rule):
     @classmethod
     def wants(cls, summary, settings) -> bool:
         """A ``def``/``lambda`` with a default that may be mutable, on a parameter the rule does not exempt."""
-        for func in summary.of_type(ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda):
+        functions = summary.statements_of(ast.FunctionDef, ast.AsyncFunctionDef)
+        if summary.may_contain("lambda"):
+            functions = [*functions, *summary.of_type(ast.Lambda)]
+        for func in functions:
             args = func.args
             positional = [*args.posonlyargs, *args.args]
             pairs = [*zip(positional[len(positional) - len(args.defaults) :], args.defaults), *zip(args.kwonlyargs, args.kw_defaults)]
