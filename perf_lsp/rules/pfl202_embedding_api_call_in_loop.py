@@ -231,7 +231,8 @@ class EmbeddingApiCallInLoop(Rule):
             return False
         if any(pkg in text for pkg in ("openai", "langchain", "cohere", "Embeddings")):
             return True
-        return any(qn.split(".", 1)[0] in {"openai", "cohere"} or qn.startswith("langchain") for _, qn in module_ctx.imports)
+        roots = module_ctx.import_roots
+        return bool(roots & {"openai", "cohere"}) or any(root.startswith("langchain") for root in roots)
 
     @classmethod
     def wants(cls, summary, settings) -> bool:

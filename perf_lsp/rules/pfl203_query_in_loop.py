@@ -266,7 +266,7 @@ class QueryInLoop(Rule):
 
     @classmethod
     def applies_to(cls, text, module_ctx, settings) -> bool:
-        if any(qn.split(".", 1)[0] == "alembic" for _, qn in module_ctx.imports):
+        if "alembic" in module_ctx.import_roots:
             return False  # a migration script runs once
         return super().applies_to(text, module_ctx, settings)
 

@@ -207,7 +207,7 @@ class CpuBoundCallInAsync(Rule):
             return False
         if any(package in text for package in _PACKAGES):
             return True
-        return any(qn.split(".", 1)[0] in _PACKAGES for _, qn in module_ctx.imports)
+        return any(root in _PACKAGES for root in module_ctx.import_roots)
 
     @classmethod
     def wants(cls, summary, settings) -> bool:

@@ -147,7 +147,7 @@ class StdlibJsonWithOrjson(Rule):
         return (
             _declared(settings)
             or "orjson" in text
-            or any(qn == "orjson" or qn.startswith("orjson.") for _, qn in module_ctx.imports)
+            or "orjson" in module_ctx.import_roots
         )
 
     @classmethod
