@@ -15,6 +15,7 @@ from perf_lsp.model import Applicability
 from perf_lsp.rules.base import Rule
 
 # names that say the numbers are vectors: embeddings, similarity, norms
+_SUM_CALL = re.compile(r"sum(?<=\bsum)\s*\(")
 _VECTOR_WORDS = re.compile(r"(?i)embed|vec|cosine|cos_sim|simil|norm")
 
 
@@ -120,10 +121,10 @@ class PythonVectorMath(Rule):
         """A function and ``sum(<product> for ...)`` or a ``for`` loop whose body only adds products, with
         words that say vectors (in a function's name or the code of the shape), or two shapes (a cosine)."""
         functions = summary.statements_of(ast.FunctionDef, ast.AsyncFunctionDef)
-        if not summary.has_loops or not functions:
+        if not functions:
             return False
         shapes: list[ast.AST] = []
-        for call in summary.calls if summary.may_contain("sum") else ():
+        for call in summary.calls if summary.text is None or _SUM_CALL.search(summary.text) else ():
             if isinstance(call.func, ast.Name) and call.func.id == "sum" and len(call.args) == 1 and not call.keywords:
                 arg = call.args[0]
                 if isinstance(arg, (ast.GeneratorExp, ast.ListComp)) and len(arg.generators) == 1 and _ast_product(arg.elt):

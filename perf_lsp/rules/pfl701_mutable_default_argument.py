@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 
 import libcst as cst
 
@@ -41,6 +42,8 @@ _READ_ONLY_ANNOTATIONS = frozenset(
 _CACHE_WORDS = ("cache", "memo")
 
 
+_LAMBDA_DEFAULT = re.compile(r"lambda[^:]*=")
+"""A ``lambda`` with a default: an ``=`` before the colon that ends its parameters."""
 _AST_DISPLAYS = (ast.List, ast.Dict, ast.Set, ast.ListComp, ast.DictComp, ast.SetComp)
 
 
@@ -148,7 +151,7 @@ class MutableDefaultArgument(Rule):
     def wants(cls, summary, settings) -> bool:
         """A ``def``/``lambda`` with a default that may be mutable, on a parameter the rule does not exempt."""
         functions = summary.statements_of(ast.FunctionDef, ast.AsyncFunctionDef)
-        if summary.may_contain("lambda"):
+        if summary.text is None or _LAMBDA_DEFAULT.search(summary.text):
             functions = [*functions, *summary.of_type(ast.Lambda)]
         for func in functions:
             args = func.args
