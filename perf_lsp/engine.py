@@ -38,7 +38,7 @@ from perf_lsp import noqa
 from perf_lsp.analysis.bindings import DocumentNames
 from perf_lsp.analysis.imports import imports_in
 from perf_lsp.analysis.module import ModuleContext
-from perf_lsp.analysis.resolve import TypeResolver
+from perf_lsp.analysis.resolve import TypeQuestion, TypeResolver
 from perf_lsp.analysis.summaries import ChunkSummary
 from perf_lsp.analysis.units import Unit
 from perf_lsp.analysis.units import units as class_units
@@ -89,6 +89,11 @@ class Analysis:
     for jedi; ``resolved`` says whether jedi answered (a resolver was given);
     ``package_init`` (from ``Settings.package_init``): the document is a package's
     ``__init__.py``, so fixes keep its module-level imports (possible re-exports).
+    ``candidates`` (only when a resolver was given): every finding before jedi's
+    answers, in the order ``diagnostics`` were made before sorting, each as its
+    diagnostic (the same object as in ``diagnostics`` when kept) and its type questions
+    on document lines (empty for a finding that asks nothing), so the answers can be
+    asked again without analysing the document again.
     """
 
     source: str
@@ -102,6 +107,7 @@ class Analysis:
     asked: int = 0
     resolved: bool = False
     package_init: bool = False
+    candidates: list[tuple[Diagnostic, tuple[TypeQuestion, ...]]] = field(default_factory=list, repr=False)
     _names: DocumentNames | None = field(default=None, repr=False)
     _cache_keys: tuple[tuple, ...] = field(default=(), repr=False)  # the Engine cache entries it used
     _cache_results: tuple[ChunkResult, ...] = field(default=(), repr=False)  # their results, in the same order
@@ -466,11 +472,23 @@ class Engine:
         base = (split.context.fingerprint, settings.analysis_key, tuple(rule.code for rule in rules))
         unresolved = 0
         asked = 0
+        candidates: list[tuple[Diagnostic, tuple[TypeQuestion, ...]]] = []
         for index, chunk in enumerate(split.chunks):
             result = self._chunk(chunk, split.context, settings, rules, base)
             results.append(result)
             offset = chunk.start - 1
             for number, f in enumerate(result.findings):
+                diag = Diagnostic(
+                    code=f.code,
+                    name=f.name,
+                    message=f.message,
+                    range=_shift(f.range, offset),
+                    fixes=f.offers,
+                    detail=f.detail,
+                    key=(index, number),
+                )
+                if resolver is not None:
+                    candidates.append((diag, tuple(replace(q, line=q.line + offset) for q in f.questions)))
                 if f.questions:
                     asked += 1
                     if resolver is None:
@@ -481,17 +499,7 @@ class Engine:
                         q.decide(resolver.producers(q.line + offset, q.column)) for q in f.questions
                     ):
                         continue
-                diagnostics.append(
-                    Diagnostic(
-                        code=f.code,
-                        name=f.name,
-                        message=f.message,
-                        range=_shift(f.range, offset),
-                        fixes=f.offers,
-                        detail=f.detail,
-                        key=(index, number),
-                    )
-                )
+                diagnostics.append(diag)
         diagnostics.sort(key=lambda d: (d.range.start, d.code))
         analysis = Analysis(source, lines, split.context, split.chunks, results, diagnostics, split.syntax_error)
         keys: list[tuple] = []
@@ -512,6 +520,7 @@ class Engine:
         analysis._whole = whole
         analysis.unresolved = unresolved
         analysis.asked = asked
+        analysis.candidates = candidates
         analysis.resolved = resolver is not None
         analysis.package_init = settings.package_init
         return analysis
