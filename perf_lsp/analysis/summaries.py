@@ -116,8 +116,8 @@ class ChunkSummary:
 
     def _imports_in_order(self, walk) -> dict[str, str]:
         pairs = self._imports_found
-        if len({local for local, _ in pairs}) == len(pairs):
-            return dict(pairs)  # no name bound twice: the order of the imports does not matter
+        if len(set(pairs)) == len(dict(pairs)):
+            return dict(pairs)  # no name bound to two different things: the order does not matter
         imports: dict[str, str] = {}
         for node in walk():
             if isinstance(node, (ast.Import, ast.ImportFrom)):

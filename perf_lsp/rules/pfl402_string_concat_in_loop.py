@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import re
 
 import libcst as cst
 
@@ -124,12 +123,29 @@ class StringConcatInLoop(Rule):
         if not summary.has_loops:
             return False
         adds = [node.target for node in summary.statements_of(ast.AugAssign) if type(node.op) is ast.Add]
-        if any(isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self" for t in adds):
-            return True
-        names = {t.id for t in adds if type(t) is ast.Name}
-        if not names:
+        if not adds:
             return False
-        return _mentions_bytes(summary) or _closure_mentions(summary, names)
+        inits: dict[str, set[str]] = {}  # name or "self.<attr>" -> "str"/"bytes" of the values assigned to it
+        for assign in summary.statements_of(ast.Assign, ast.AnnAssign):
+            targets = assign.targets if type(assign) is ast.Assign else [assign.target]
+            kind = _string_kind(assign.value)
+            if kind is None:
+                continue
+            for target in targets:
+                if type(target) is ast.Name:
+                    inits.setdefault(target.id, set()).add(kind)
+                elif type(target) is ast.Attribute and type(target.value) is ast.Name and target.value.id == "self":
+                    inits.setdefault("self." + target.attr, set()).add(kind)
+        names: set[str] = set()
+        for target in adds:
+            if type(target) is ast.Name and target.id in inits:
+                if "bytes" in inits[target.id]:
+                    return True  # bytes are copied on every append
+                names.add(target.id)
+            elif type(target) is ast.Attribute and type(target.value) is ast.Name and target.value.id == "self":
+                if "str" in inits.get("self." + target.attr, ()):
+                    return True
+        return bool(names) and _closure_mentions(summary, names)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         if not isinstance(node.operator, cst.AddAssign):
@@ -359,16 +375,20 @@ def _empty_string(value: cst.BaseExpression) -> bool:
     return isinstance(value, cst.SimpleString) and value.evaluated_value in ("", b"")
 
 
-_BYTES_WORDS = re.compile(r"[bB][rR]?['\"]|[rR][bB]['\"]|bytes")
-
-
-def _mentions_bytes(summary) -> bool:
-    """Whether the chunk has a bytes literal or calls ``bytes``: what ``is_bytes_expression`` needs (:mod:`ast`)."""
-    if summary.text is not None and not _BYTES_WORDS.search(summary.text):
-        return False
-    if any(isinstance(node.value, bytes) for node in summary.of_type(ast.Constant)):
-        return True
-    return any(isinstance(call.func, ast.Name) and call.func.id == "bytes" for call in summary.calls)
+def _string_kind(value: ast.expr | None) -> str | None:
+    """``"str"``/``"bytes"`` when ``value`` may be what ``is_str_expression``/``is_bytes_expression`` accept (its
+    :mod:`ast` form: a literal, an f-string, ``str(...)``/``bytes(...)``, ``"...".join/format(...)``), else None."""
+    if type(value) is ast.Constant:
+        return "str" if isinstance(value.value, str) else "bytes" if isinstance(value.value, bytes) else None
+    if type(value) is ast.JoinedStr:
+        return "str"
+    if type(value) is ast.Call:
+        func = value.func
+        if type(func) is ast.Name and func.id in ("str", "bytes"):
+            return func.id
+        if type(func) is ast.Attribute and func.attr in ("join", "format") and type(func.value) is ast.Constant:
+            return _string_kind(func.value)
+    return None
 
 
 def _closure_mentions(summary, names: set[str]) -> bool:
