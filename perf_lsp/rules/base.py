@@ -141,8 +141,9 @@ class Rule(cst.BatchableCSTVisitor):
     module_facts: ClassVar[tuple[str, ...]] = ()
     """The lazy :class:`~perf_lsp.analysis.module.ModuleContext` facts this rule reads
     (``blocking_helpers``, ``mutated_globals``; :data:`~perf_lsp.analysis.module.LAZY_FACTS`):
-    they are computed, and made part of a statement's cache key, only for statements
-    that pass this rule's :meth:`applies_to`."""
+    they are computed only for statements this rule's :meth:`applies_to` and :meth:`wants`
+    admit (which must not read them themselves), and recorded with the statement's cached
+    result, which is not reused once they change."""
     _trigger_re: ClassVar[re.Pattern[str] | None] = None
 
     def __init__(self, ctx: RuleContext) -> None:
