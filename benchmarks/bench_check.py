@@ -1,6 +1,7 @@
 """Time ``perf-lsp check`` on a large tree, beside ``ruff check`` on the same tree; prints figures, asserts nothing.
 
     python benchmarks/bench_check.py [PATH ...] [--projects] [--repeat 1] [--markdown] [--engine]
+        [--baseline CHECKOUT] [--cold-only]
 
 Without PATH, the sdist of sympy (``SYMPY``, a pinned version) is downloaded with pip
 (``pip download --no-binary :all:``) into ``$TMPDIR/perf-lsp-real-code/sdist`` and
@@ -26,7 +27,9 @@ wall time to ruff's. The JSON reports of every perf-lsp run are compared: a
 difference is printed. ``--markdown`` prints the table as Markdown for
 ``benchmarks/README.md``. ``--engine`` adds the former figures of this script: the
 engine in this process, cold and warm per-statement cache, beside ``ast.parse`` and
-``libcst.parse_module`` of every file.
+``libcst.parse_module`` of every file. ``--baseline CHECKOUT`` runs another checkout's
+cold run right after each of this one's (``baseline cold``: the same load, so the ratio
+holds on a busy machine) and compares their JSON; ``--cold-only`` skips the cache runs.
 """
 
 from __future__ import annotations
@@ -157,11 +160,16 @@ def measure(command: list[str], cwd: Path, env: dict) -> dict:
     return {"wall": wall, "code": int(code), "output": output, "tree_rss": peak, "proc_rss": int(maxrss) * 1024}
 
 
-def cli_figures(paths: list[Path], repeat: int) -> tuple[list[dict], int, int]:
-    """The rows of the table (see the module docstring), files and lines."""
+def cli_figures(
+    paths: list[Path], repeat: int, baseline: Path | None = None, cold_only: bool = False
+) -> tuple[list[dict], int, int]:
+    """The rows of the table (see the module docstring), files and lines. ``baseline``: another checkout whose
+    cold run goes beside this one's, alternating run by run (``baseline cold``); ``cold_only``: only the cold
+    runs (and ruff)."""
     files, lines = count_lines(paths)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("PERF_LSP_CACHE_DIR", None)
+    base_env = {**env, "PYTHONPATH": str(baseline)} if baseline is not None else None
     cwd = Path(tempfile.mkdtemp(prefix="bench-check-"))
     cache = cwd / "cache"
     base = [sys.executable, "-m", "perf_lsp", "check", "--output-format", "json", "--exit-zero",
@@ -173,17 +181,28 @@ def cli_figures(paths: list[Path], repeat: int) -> tuple[list[dict], int, int]:
         ("warm", [], None),
         ("warm, jobs 1", ["--jobs", "1"], None),
     ]
+    if cold_only:
+        runs = runs[:2]
     rows = []
     outputs = {}
+    baseline_rows = []
     for label, flags, before in runs:
-        results = []
+        results, others = [], []
         for _ in range(repeat):
             if before == "clear":
                 shutil.rmtree(cache, ignore_errors=True)
             results.append(measure([*base, *flags], cwd, env))
             print(f"  {label}: {results[-1]['wall']:.2f} s", file=sys.stderr, flush=True)
+            if base_env is not None and label == "cold":
+                others.append(measure([*base, *flags], cwd, base_env))
+                print(f"  baseline {label}: {others[-1]['wall']:.2f} s", file=sys.stderr, flush=True)
         outputs[label] = results[-1]["output"]
         rows.append(_row(label, results, lines))
+        if others:
+            baseline_rows.append(_row(f"baseline {label}", others, lines))
+            if others[-1]["output"] != results[-1]["output"]:
+                print(f"DIFFERENT JSON output: baseline {label!r} vs {label!r}", file=sys.stderr)
+    rows.extend(baseline_rows)
     ruff = shutil.which("ruff")
     if ruff:
         command = [ruff, "check", "--isolated", "--no-cache", "--select", "ASYNC,B006,PERF,FURB", "--exit-zero",
@@ -233,10 +252,12 @@ def print_table(rows: list[dict], markdown: bool) -> None:
 
 def print_targets(rows: list[dict], what: str) -> None:
     by = {r["label"]: r for r in rows}
-    cold, warm = by["cold"], by["warm"]
-    rss = max(r["tree_rss_mb"] for r in rows if not r["label"].startswith("ruff"))
+    cold, warm = by["cold"], by.get("warm")
+    rss = max(r["tree_rss_mb"] for r in rows if not r["label"].startswith(("ruff", "baseline")))
     checks = [(f"{what} cold < {TARGETS['cold']:.0f} s", cold["wall"], cold["wall"] < TARGETS["cold"])]
-    if what == "sympy":
+    if "baseline cold" in by:
+        print(f"cold: {by['baseline cold']['wall'] / cold['wall']:.1f}x faster than the baseline checkout (same run)")
+    if what == "sympy" and warm is not None:
         checks += [
             (f"warm < {TARGETS['warm']:.0f} s", warm["wall"], warm["wall"] < TARGETS["warm"]),
             (f"peak RSS < {TARGETS['rss_mb']:.0f} MB", rss, rss < TARGETS["rss_mb"]),
@@ -312,6 +333,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--engine", action="store_true", help="also the engine in this process (the former figures)")
+    parser.add_argument("--baseline", type=Path, help="another checkout: its cold run beside this one's")
+    parser.add_argument("--cold-only", action="store_true", help="only the cold runs (and ruff)")
     args = parser.parse_args()
     import projects
 
@@ -323,7 +346,7 @@ def main() -> None:
     else:
         paths, what = [fetch_sympy(projects.DEFAULT_CACHE)], "sympy"
     print(f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}", file=sys.stderr)
-    rows, files, lines = cli_figures(paths, args.repeat)
+    rows, files, lines = cli_figures(paths, args.repeat, args.baseline, args.cold_only)
     print(f"{what}: {files:,} files, {lines:,} lines")
     print_table(rows, args.markdown)
     print_targets(rows, what)

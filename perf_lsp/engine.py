@@ -38,8 +38,8 @@ from perf_lsp import noqa
 from perf_lsp.analysis.bindings import DocumentNames
 from perf_lsp.analysis.imports import imports_in
 from perf_lsp.analysis.module import ModuleContext
-from perf_lsp.analysis.reparse import Reparser, unowned_members
-from perf_lsp.analysis.resolve import TypeResolver
+from perf_lsp.analysis.reparse import Reparser, parse_module, unowned_members
+from perf_lsp.analysis.resolve import TypeQuestion, TypeResolver
 from perf_lsp.analysis.summaries import ChunkSummary
 from perf_lsp.analysis.units import Unit
 from perf_lsp.analysis.units import units as class_units
@@ -81,6 +81,9 @@ class ChunkResult:
     """Why the findings of this chunk have no fixes (libcst does not reproduce its text), or None."""
     units: tuple[tuple[Unit, "ChunkResult"], ...] | None = None
     origin: tuple[tuple[int, int], ...] = ()
+    facts: tuple[tuple[str, object], ...] = ()
+    """The lazy module facts the analysis read (``(name, value)``, :meth:`ModuleContext.facts`): a cached
+    result serves a module whose facts still have these values."""
 
 
 _EMPTY = ChunkResult(None, [])
@@ -97,6 +100,11 @@ class Analysis:
     for jedi; ``resolved`` says whether jedi answered (a resolver was given);
     ``package_init`` (from ``Settings.package_init``): the document is a package's
     ``__init__.py``, so fixes keep its module-level imports (possible re-exports).
+    ``candidates`` (only when a resolver was given): every finding before jedi's
+    answers, in the order ``diagnostics`` were made before sorting, each as its
+    diagnostic (the same object as in ``diagnostics`` when kept) and its type questions
+    on document lines (empty for a finding that asks nothing), so the answers can be
+    asked again without analysing the document again.
     """
 
     source: str
@@ -110,6 +118,7 @@ class Analysis:
     asked: int = 0
     resolved: bool = False
     package_init: bool = False
+    candidates: list[tuple[Diagnostic, tuple[TypeQuestion, ...]]] = field(default_factory=list, repr=False)
     _names: DocumentNames | None = field(default=None, repr=False)
     _cache_keys: tuple[tuple, ...] = field(default=(), repr=False)  # the Engine cache entries it used
     _cache_results: tuple[ChunkResult, ...] = field(default=(), repr=False)  # their results, in the same order
@@ -479,11 +488,23 @@ class Engine:
         base = (split.context.fingerprint, settings.analysis_key, tuple(rule.code for rule in rules))
         unresolved = 0
         asked = 0
+        candidates: list[tuple[Diagnostic, tuple[TypeQuestion, ...]]] = []
         for index, chunk in enumerate(split.chunks):
             result = self._chunk(chunk, split.context, settings, rules, base)
             results.append(result)
             offset = chunk.start - 1
             for number, f in enumerate(result.findings):
+                diag = Diagnostic(
+                    code=f.code,
+                    name=f.name,
+                    message=f.message,
+                    range=_shift(f.range, offset),
+                    fixes=f.offers,
+                    detail=f.detail,
+                    key=(index, number),
+                )
+                if resolver is not None:
+                    candidates.append((diag, tuple(replace(q, line=q.line + offset) for q in f.questions)))
                 if f.questions:
                     asked += 1
                     if resolver is None:
@@ -494,17 +515,7 @@ class Engine:
                         q.decide(resolver.producers(q.line + offset, q.column)) for q in f.questions
                     ):
                         continue
-                diagnostics.append(
-                    Diagnostic(
-                        code=f.code,
-                        name=f.name,
-                        message=f.message,
-                        range=_shift(f.range, offset),
-                        fixes=f.offers,
-                        detail=f.detail,
-                        key=(index, number),
-                    )
-                )
+                diagnostics.append(diag)
         diagnostics.sort(key=lambda d: (d.range.start, d.code))
         analysis = Analysis(source, lines, split.context, split.chunks, results, diagnostics, split.syntax_error)
         keys: list[tuple] = []
@@ -525,6 +536,7 @@ class Engine:
         analysis._whole = whole
         analysis.unresolved = unresolved
         analysis.asked = asked
+        analysis.candidates = candidates
         analysis.resolved = resolver is not None
         analysis.package_init = settings.package_init
         return analysis
@@ -534,13 +546,14 @@ class Engine:
 
         The cache key is the statement's text plus ``base`` (the module's name
         facts, the settings that matter and the enabled rules), so an unchanged
-        statement costs one dictionary lookup. A class that splits
+        statement costs one dictionary lookup (and, for a result that read lazy
+        module facts, comparing them with ``context``'s). A class that splits
         (:mod:`perf_lsp.analysis.units`) is analysed unit by unit, each unit
         cached by its own text: an edit inside one method parses that method
         (and the units that read it) again, not the class.
         """
         key = (chunk.text, base)
-        cached = self._lookup(key)
+        cached = self._lookup(key, context)
         if cached is not None:
             return cached
         parts = None
@@ -559,7 +572,7 @@ class Engine:
         """``chunk`` analysed as one statement even when it is a class that splits (fixes that do not map onto
         its units are built on it). Cached beside the units' results."""
         key = (chunk.text, "whole", base)
-        cached = self._lookup(key)
+        cached = self._lookup(key, context)
         if cached is not None:
             return cached
         result = self._analyze(chunk.text, chunk.nodes, None, None, context, settings, rules)
@@ -580,7 +593,7 @@ class Engine:
         done: list[tuple[Unit, ChunkResult]] = []
         for unit_index, unit in enumerate(parts):
             key = self._unit_key(unit, chunk, base)
-            result = self._lookup(key)
+            result = self._lookup(key, context)
             if result is None:
                 imports = dict(key[2])
                 result = self._analyze(
@@ -603,21 +616,32 @@ class Engine:
             unfixable=unfixable,
             units=tuple(done),
             origin=tuple((u, n) for _, u, n in findings),
+            facts=tuple(sorted({fact for _, part in done for fact in part.facts})),
         )
 
-    def _lookup(self, key: tuple) -> ChunkResult | None:
+    def _lookup(self, key: tuple, context: ModuleContext) -> ChunkResult | None:
+        """The cached result for ``key``, unless it read lazy module facts that ``context`` has changed."""
         with self._lock:
             entry = self._retained.get(key)
             if entry is not None:
-                return entry[0]
-            cached = self._cache.get(key)
-            if cached is not None:
-                self._cache.move_to_end(key)
-            return cached
+                cached = entry[0]
+            else:
+                cached = self._cache.get(key)
+                if cached is not None:
+                    self._cache.move_to_end(key)
+        if cached is not None and cached.facts and context.facts(name for name, _ in cached.facts) != cached.facts:
+            return None
+        return cached
 
     def _store(self, key: tuple, result: ChunkResult, chars: int) -> None:
+        """Cache ``result``; it replaces a result the key had (one :meth:`_lookup` found stale)."""
         with self._lock:
-            if key not in self._retained and key not in self._cache:
+            entry = self._retained.get(key)
+            if entry is not None:
+                entry[0] = result
+            elif key in self._cache:
+                self._cache[key] = result
+            else:
                 self._cache[key] = result
                 self._chars += chars
                 self._trim()
@@ -636,15 +660,24 @@ class Engine:
         """Prefilters, then libcst: the result of one chunk or unit (``imports``, ``owns``: see :func:`analyze_chunk`).
 
         ``prefilter_text``: what the rules' text prefilters look at (default ``text``;
-        a unit's text and its class's import statements)."""
+        a unit's text and its class's import statements). The lazy module facts
+        (``Rule.module_facts``) are computed only for the rules left after both
+        prefilters, and recorded in the result (``ChunkResult.facts``)."""
         shown = text if prefilter_text is None else prefilter_text
         candidates = [rule for rule in rules if rule.applies_to(shown, context, settings)]
         if candidates and nodes:
-            summary = ChunkSummary(nodes, context, imports)
+            summary = ChunkSummary(nodes, context, imports, shown)
             candidates = [rule for rule in candidates if rule.wants(summary, settings)]
-        result = analyze_chunk(text, context, settings, candidates, imports, owns, self._reparser) if candidates else _EMPTY
+            if candidates and imports is None:
+                imports = summary.text_imports  # what analyze_chunk would read from the text again
+        if not candidates:
+            return _EMPTY
+        result = analyze_chunk(text, context, settings, candidates, imports, owns, self._reparser)
         if result.module is not None and not result.findings:
             result = ChunkResult(None, [], result.error)  # only fixes need the tree: do not keep it
+        names = sorted({name for rule in candidates for name in rule.module_facts})
+        if names:  # what the rules read of them, so a cached result is not used once they change
+            result.facts = context.facts(names)
         return result
 
     def fix_all(

@@ -14,10 +14,13 @@ cell, and ``fix`` writes the changed cells back into its JSON.
 
 Cache policy: an outcome is stored when it does not depend on anything outside the
 file, its settings and perf-lsp itself. A file some of whose findings asked jedi a
-type question (``Analysis.asked``) with jedi on is not stored: jedi's answer depends
-on other files and installed packages, so such a file is analysed again on every run.
-With ``--no-jedi`` the answer is fixed (left out or kept unresolved), so it is stored
-(``--no-jedi`` is part of the key). Files that cannot be read are never stored.
+type question (``Analysis.asked``) with jedi on is stored as its findings before
+jedi's answers with their questions (``candidates``): jedi's answer depends on other
+files and installed packages, so a later run asks jedi again (in the worker, without
+analysing the file again) and keeps the findings its answers keep: never stale. Such
+an entry is a miss for :func:`lookup`. With ``--no-jedi`` the answer is fixed (left
+out or kept unresolved), so the outcome itself is stored (``--no-jedi`` is part of the
+key). Files that cannot be read are never stored.
 """
 
 from __future__ import annotations
@@ -245,8 +248,8 @@ def lookup(cache: Cache | None, data: bytes, settings: Settings, options: Option
         entry = cache.get(key)
     except CorruptEntry as exc:
         return None, f"cache entry {cache.describe(key)} is unusable ({exc}); ignored"
-    if entry is None or (options.want_fix and not entry.get("fixes")):
-        return None, None
+    if entry is None or (options.want_fix and not entry.get("fixes")) or "candidates" in entry:
+        return None, None  # (findings whose questions jedi answers again: the worker does)
     try:
         diagnostics(entry)  # the shape is checked before anything is printed
         if not isinstance(entry["messages"], list) or not all(
@@ -279,16 +282,81 @@ def check_file(path: str, settings: Settings, options: Options) -> dict:
         return {"diagnostics": [], "messages": [["error", f": {exc}"]], "failed": 1, "partial": 0, "fixes": True}
     text = source.text if module is None else module.text
     resolver = _types(options, text, Path(path))
+    cache = cache_for(options.cache_root)
+    key = None
+    if cache is not None and source.data is not None:
+        key = Cache.key(source.data, key_material(settings, options))
+        if resolver is not None and module is None:
+            answered = _ask_again(cache, key, resolver, options.want_fix)
+            if answered is not None:
+                return answered
     analysis = engine().analyze(text, settings, resolver=resolver)
     if analysis.syntax_error:
         outcome = _syntax_outcome(text, analysis.syntax_error)
     else:
         outcome = _outcome(analysis, options.want_fix, module)
-    cache = cache_for(options.cache_root)
-    if cache is not None and source.data is not None and not (analysis.asked and resolver is not None):
-        cache.put(Cache.key(source.data, key_material(settings, options)), outcome)
-        if cache.problem:
-            outcome["cache_problem"] = cache.problem
+    if key is not None:
+        entry = outcome
+        if analysis.asked and resolver is not None:
+            # a notebook's findings map to cells through its module: asked again only by a new analysis
+            entry = _questions_entry(analysis, outcome, options.want_fix) if module is None else None
+        if entry is not None:
+            cache.put(key, entry)
+            if cache.problem:
+                outcome["cache_problem"] = cache.problem
+    return outcome
+
+
+def _questions_entry(analysis, outcome: dict, want_fix: bool) -> dict | None:
+    """The cache entry of a file whose findings asked jedi: ``outcome`` with every finding before jedi's
+    answers (``candidates``: [encoded diagnostic, its questions]) instead of ``diagnostics``. None when a
+    finding jedi left out has a fix that a run wanting fixes would have to build."""
+    built = {id(diag): encoded for diag, encoded in zip(analysis.diagnostics, outcome["diagnostics"])}
+    candidates = []
+    for diag, questions in analysis.candidates:
+        encoded = built.get(id(diag))
+        if encoded is None:
+            if want_fix and diag.fixes:
+                return None
+            encoded = _encode(diag, None)
+        asked = [[q.line, q.column, sorted(q.accept), sorted(q.reject), q.keep_unresolved] for q in questions]
+        candidates.append([encoded, asked])
+    fixes = want_fix or not any(diag.fixes for diag, _ in analysis.candidates)
+    return {**outcome, "diagnostics": [], "candidates": candidates, "fixes": fixes}
+
+
+def _ask_again(cache: Cache, key: str, resolver: TypeResolver, want_fix: bool) -> dict | None:
+    """The outcome from a cache entry of findings with their type questions (:func:`_questions_entry`),
+    with jedi asked again, as the engine asks (finding by finding, in the same order); None when there
+    is no such entry (or it does not serve this run, or is unusable)."""
+    from perf_lsp.analysis.resolve import TypeQuestion
+
+    try:
+        entry = cache.get(key)
+    except CorruptEntry:
+        return None
+    if not isinstance(entry, dict) or "candidates" not in entry or (want_fix and not entry.get("fixes")):
+        return None
+    try:
+        kept = []
+        for encoded, asked in entry["candidates"]:
+            questions = [
+                TypeQuestion(int(line), int(column), frozenset(accept), frozenset(reject), bool(keep))
+                for line, column, accept, reject, keep in asked
+            ]
+            if all(q.decide(resolver.producers(q.line, q.column)) for q in questions):
+                kept.append(encoded)
+        kept.sort(key=lambda e: (e[3][0], e[3][1], e[0]))  # as the engine sorts: position, then code
+        outcome = {
+            "diagnostics": kept,
+            "messages": list(entry["messages"]),
+            "failed": int(entry["failed"]),
+            "partial": int(entry["partial"]),
+            "fixes": bool(entry["fixes"]),
+        }
+        diagnostics(outcome)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return None
     return outcome
 
 

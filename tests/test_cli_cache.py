@@ -14,6 +14,7 @@ import pytest
 
 from perf_lsp import cache as cache_module
 from perf_lsp import cli, runner
+from perf_lsp.analysis.resolve import TypeQuestion, TypeResolver
 from perf_lsp.cache import Cache
 from perf_lsp.engine import Engine
 from perf_lsp.settings import Settings
@@ -117,6 +118,44 @@ def test_a_warm_run_analyses_only_the_files_that_asked_jedi(tree, capsys, monkey
     )
     assert asked  # the tree has findings whose types jedi confirms: they are never served stale
     assert warm == asked
+
+
+def test_a_warm_run_asks_jedi_again_without_analysing_any_file(tree, capsys, monkeypatch):
+    cold = run(capsys, "check", "--jobs", "1")
+    analysed = []
+    original = Engine.analyze
+    monkeypatch.setattr(Engine, "analyze", lambda self, *a, **k: analysed.append(1) or original(self, *a, **k))
+    answered = []
+    ask_again = runner._ask_again
+    monkeypatch.setattr(runner, "_ask_again", lambda *a: answered.append(1) or ask_again(*a))
+    warm = run(capsys, "check", "--jobs", "1")
+    assert warm == cold
+    assert analysed == []  # the files that asked jedi kept their findings and questions in the cache
+    assert answered  # ... and jedi was asked again for them
+
+
+def test_a_cached_file_that_asked_jedi_follows_jedis_new_answers(tree, capsys, monkeypatch):
+    cold = run(capsys, "check", "--jobs", "1")
+    answered = []
+    ask_again = runner._ask_again
+    monkeypatch.setattr(runner, "_ask_again", lambda *a: answered.append(a) or ask_again(*a))
+    asked = []
+    producers = TypeResolver.producers
+    monkeypatch.setattr(TypeResolver, "producers", lambda self, line, column: asked.append(line) or producers(self, line, column))
+    monkeypatch.setattr(TypeQuestion, "decide", lambda self, answer: False)  # jedi now rules out every finding that asks
+    warm = run(capsys, "check", "--jobs", "1")
+    fresh = run(capsys, "check", "--jobs", "1", "--no-cache")
+    assert warm == fresh
+    assert warm != cold  # the answers changed the findings: a stale entry would have shown the old ones
+    assert answered and asked
+
+
+def test_a_file_that_asked_jedi_is_stored_with_its_questions(tree, capsys):
+    run(capsys, "check", "--jobs", "1")
+    entries = [json.loads(p.read_text(encoding="utf-8")) for p in (Path(os.environ["PERF_LSP_CACHE_DIR"]) / "entries").rglob("*") if p.is_file()]
+    asked = [e for e in entries if "candidates" in e]
+    assert asked and all(e["diagnostics"] == [] for e in asked)
+    assert any(questions for e in asked for _, questions in e["candidates"])
 
 
 def test_no_jedi_runs_are_served_entirely_from_the_cache(tree, capsys, monkeypatch):

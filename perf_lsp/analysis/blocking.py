@@ -73,8 +73,8 @@ what to use instead in ``async def``; extended by ``extend-blocking-calls``."""
 def module_blocking_helpers(body: Iterable[ast.stmt], imports: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     """(name, label of the blocking call) for each module-level sync ``def`` whose own body blocks.
 
-    Meant for :class:`perf_lsp.analysis.module.ModuleContext` (a ``blocking_helpers`` field,
-    part of its fingerprint) so that PFL303 can report ``helper()`` called from an
+    Meant for :class:`perf_lsp.analysis.module.ModuleContext` (its lazy ``blocking_helpers``
+    fact) so that PFL303 can report ``helper()`` called from an
     ``async def`` in another top-level statement. Judged with :mod:`ast` and the
     module's imports: the calls of :data:`BLOCKING_CALLS` (``open`` when the
     function does not rebind it). Generators and cached functions are left out.

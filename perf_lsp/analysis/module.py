@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import ast
 import weakref
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import InitVar, dataclass, field
+from functools import cached_property
 
 from perf_lsp.analysis.blocking import module_blocking_helpers
 from perf_lsp.analysis.imports import dotted_name, import_bindings, resolve_dotted
@@ -54,6 +55,13 @@ class ModuleContext:
     (``global NAME``) or changes in place (``NAME.x = ...``, ``NAME[k] = ...``,
     ``NAME.update(...)``), so PFL301 keeps apart an await that may change one and a
     later one that reads it.
+
+    ``blocking_helpers`` and ``mutated_globals`` (:data:`LAZY_FACTS`) scan every
+    function of the module, so a context built from ``body`` (the module's top-level
+    :mod:`ast` statements) computes them on first use: only when a rule that reads
+    them (``Rule.module_facts``) has a candidate. Given explicitly, they are used as
+    given. They are not in :attr:`fingerprint`; :meth:`facts` gives them for a cache
+    key that depends on them.
     """
 
     imports: tuple[tuple[str, str], ...] = ()
@@ -61,22 +69,52 @@ class ModuleContext:
     import_lines: tuple[int, ...] = ()
     header_end: int = 0
     factories: tuple[tuple[str, str], ...] = ()
-    blocking_helpers: tuple[tuple[str, str], ...] = ()
+    given_blocking_helpers: InitVar[tuple[tuple[str, str], ...] | None] = None
     guarded_imports: tuple[str, ...] = ()
-    mutated_globals: tuple[str, ...] = ()
+    given_mutated_globals: InitVar[tuple[str, ...] | None] = None
+    body: tuple[ast.stmt, ...] = field(default=(), compare=False, repr=False)
     _imports: dict = field(default_factory=dict, compare=False, repr=False)
     _bindings: dict = field(default_factory=dict, compare=False, repr=False)
+    _lazy: dict = field(default_factory=dict, compare=False, repr=False)
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, given_blocking_helpers, given_mutated_globals) -> None:
         object.__setattr__(self, "_imports", dict(self.imports))
         object.__setattr__(self, "_bindings", dict(self.bindings))
+        lazy = {"blocking_helpers": given_blocking_helpers, "mutated_globals": given_mutated_globals}
+        if not self.body:
+            lazy = {name: () if value is None else value for name, value in lazy.items()}
+        object.__setattr__(self, "_lazy", {name: value for name, value in lazy.items() if value is not None})
 
     @property
     def fingerprint(self) -> tuple:
-        """What chunk analysis depends on (line numbers excluded), for cache keys."""
-        return (
-            self.imports, self.bindings, self.factories, self.blocking_helpers, self.guarded_imports, self.mutated_globals
-        )
+        """What chunk analysis depends on (line numbers excluded), for cache keys; without the lazy
+        facts (:data:`LAZY_FACTS`): a key that depends on them adds :meth:`facts`."""
+        return (self.imports, self.bindings, self.factories, self.guarded_imports)
+
+    def facts(self, names: Iterable[str]) -> tuple:
+        """``(name, value)`` of these lazy facts (:data:`LAZY_FACTS`), in the order given; computes them if needed."""
+        return tuple((name, self._fact(name)) for name in names)
+
+    def _fact(self, name: str) -> tuple:
+        value = self._lazy.get(name)
+        if value is None:
+            value = self._lazy[name] = _LAZY_FACTS[name](self)
+        return value
+
+    @property
+    def blocking_helpers(self) -> tuple[tuple[str, str], ...]:
+        """Module-level sync functions that block, each with the blocking call inside it (computed on first use)."""
+        return self._fact("blocking_helpers")
+
+    @property
+    def mutated_globals(self) -> tuple[str, ...]:
+        """The names a function of the module rebinds or changes in place (computed on first use)."""
+        return self._fact("mutated_globals")
+
+    @cached_property
+    def import_roots(self) -> frozenset[str]:
+        """The top-level packages the module's imports name (``{"os", "sqlalchemy"}``)."""
+        return frozenset(qualified.split(".", 1)[0] for _, qualified in self.imports)
 
     def imported(self, name: str) -> str | None:
         """The qualified name a module-level import binds to ``name``, or None."""
@@ -208,10 +246,18 @@ def build_module_context(statements: list[tuple[ast.stmt, int]]) -> ModuleContex
         import_lines=tuple(import_lines),
         header_end=header_end,
         factories=tuple(sorted(factories.items())),
-        blocking_helpers=module_blocking_helpers(body, imports),
         guarded_imports=tuple(sorted(guarded - unguarded)),
-        mutated_globals=module_mutated_globals(body),
+        body=tuple(body),
     )
+
+
+_LAZY_FACTS: dict[str, Callable[[ModuleContext], tuple]] = {
+    "blocking_helpers": lambda ctx: module_blocking_helpers(ctx.body, ctx._imports),
+    "mutated_globals": lambda ctx: module_mutated_globals(ctx.body),
+}
+
+LAZY_FACTS: tuple[str, ...] = tuple(_LAZY_FACTS)
+"""The :class:`ModuleContext` facts computed on first use: a rule that reads one names it in ``Rule.module_facts``."""
 
 
 def _own_imports(func: ast.FunctionDef) -> dict[str, str]:
@@ -245,15 +291,15 @@ _MUTATING_METHODS = frozenset(
 def module_mutated_globals(body: Iterable[ast.stmt]) -> tuple[str, ...]:
     """Names that a function of the module rebinds or changes in place, sorted.
 
-    Meant for :class:`perf_lsp.analysis.module.ModuleContext` (a ``mutated_globals`` field, part
-    of its fingerprint): a ``global NAME`` in any function or method, and the first
+    Meant for :class:`perf_lsp.analysis.module.ModuleContext` (its lazy ``mutated_globals``
+    fact): a ``global NAME`` in any function or method, and the first
     name of ``NAME.attr = ...``, ``NAME[k] = ...``, ``del NAME[k]``, ``NAME.x += ...`` or
     ``NAME.update(...)`` (a container method that changes it, called as a statement or
     as an assignment's or ``return``'s value) where neither the function nor an
     enclosing one binds ``NAME``. PFL301 uses it: an awaited call of the module's own
     code may change such a name, so a later call that reads it is not gathered with
     it. Judged with :mod:`ast`, statements only (expressions are not walked: it runs
-    on every rebuild of the module context, about 25 ms for 6,500 lines), one
+    whenever a rule asks a rebuilt module context for it, about 25 ms for 6,500 lines), one
     top-level statement at a time (remembered per node).
     """
     found: set[str] = set()

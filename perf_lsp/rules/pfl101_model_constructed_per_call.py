@@ -159,6 +159,8 @@ class ModelConstructedPerCall(Rule):
         if any(package in text for package in _PACKAGES):
             return True  # a local import or a spelled-out module path
         roots = set(_PACKAGES) | {name.split(".", 1)[0] for name in settings.option(EXTEND_HEAVY_CONSTRUCTORS)}
+        if not module_ctx.import_roots & roots:
+            return False
         for local, qualified in module_ctx.imports:
             if qualified.split(".", 1)[0] in roots and _word(local, text):
                 return True

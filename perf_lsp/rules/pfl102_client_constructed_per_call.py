@@ -214,6 +214,8 @@ class ClientConstructedPerCall(Rule):
         roots = _ROOTS | {name.split(".", 1)[0] for name in settings.option(EXTEND_CLIENTS)}
         if any(root in text for root in roots):
             return True  # an import or a spelled-out module path
+        if not module_ctx.import_roots & roots:
+            return False
         for local, qualified in module_ctx.imports:
             if qualified.split(".", 1)[0] in roots and re.search(rf"\b{re.escape(local)}\b", text):
                 return True

@@ -221,6 +221,8 @@ class ConnectionPerCall(Rule):
     def applies_to(cls, text, module_ctx, settings) -> bool:
         if any(root in text for root in _ROOTS):
             return True
+        if not module_ctx.import_roots & _ROOTS:
+            return False
         for local, qualified in module_ctx.imports:
             if qualified.split(".", 1)[0] in _ROOTS and re.search(rf"\b{re.escape(local)}\b", text):
                 return True

@@ -149,6 +149,8 @@ class HttpRequestInLoop(Rule):
     def applies_to(cls, text, module_ctx, settings) -> bool:
         if "requests" in text:
             return True
+        if "requests" not in module_ctx.import_roots:
+            return False
         for local, qualified in module_ctx.imports:
             if qualified.split(".", 1)[0] == "requests" and re.search(rf"\b{re.escape(local)}\b", text):
                 return True

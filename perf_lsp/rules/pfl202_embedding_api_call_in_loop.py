@@ -227,7 +227,7 @@ class EmbeddingApiCallInLoop(Rule):
     fix_title = "Send all items in one embedding request"
     fix_safety = Applicability.UNSAFE
     options = (EXTEND_BATCHABLE_METHODS,)
-    triggers = r"\bembed|\.create\s*\("
+    triggers = r"embed(?<=\bembed)|\.create\s*\("
 
     @classmethod
     def applies_to(cls, text, module_ctx, settings) -> bool:
@@ -237,7 +237,8 @@ class EmbeddingApiCallInLoop(Rule):
             return False
         if any(pkg in text for pkg in ("openai", "langchain", "cohere", "Embeddings")):
             return True
-        return any(qn.split(".", 1)[0] in {"openai", "cohere"} or qn.startswith("langchain") for _, qn in module_ctx.imports)
+        roots = module_ctx.import_roots
+        return bool(roots & {"openai", "cohere"}) or any(root.startswith("langchain") for root in roots)
 
     @classmethod
     def wants(cls, summary, settings) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 
 import libcst as cst
@@ -149,6 +150,11 @@ ROUND_TRIPS: dict[str, frozenset[str]] = {
 """Per receiver type, the methods that make one database round trip."""
 
 _ALL_METHODS = frozenset().union(*ROUND_TRIPS.values())
+_CATALOG_ROOTS = frozenset(
+    qn.split(".", 1)[0]
+    for qn in (*DB_CATALOG.constructors, *DB_CATALOG.annotations, *(prefix for prefix, _, _ in DB_CATALOG.prefixes))
+)
+"""The packages whose imports can give a receiver one of the catalog's types."""
 _HANDLE_NAMES = frozenset({"cursor", "cur", "session", "db", "conn", "connection", "db_session", "dbsession"})
 _SQL_WORDS = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE", "WITH", "UPSERT", "MERGE"})
 _NAMED_SQL_WORDS = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"})
@@ -261,13 +267,33 @@ class QueryInLoop(Rule):
 
     @classmethod
     def applies_to(cls, text, module_ctx, settings) -> bool:
-        if any(qn.split(".", 1)[0] == "alembic" for _, qn in module_ctx.imports):
+        if "alembic" in module_ctx.import_roots:
             return False  # a migration script runs once
         return super().applies_to(text, module_ctx, settings)
 
     @classmethod
     def wants(cls, summary, settings) -> bool:
-        return summary.has_loops
+        """A loop, and either an import of a database package (the receivers' types come only from the
+        catalog, through imports) or ``<handle name>.execute(...)`` (a receiver known by its name)."""
+        if not summary.has_loops:
+            return False
+        if summary.module_ctx.import_roots & _CATALOG_ROOTS:
+            return True
+        if any(qn.split(".", 1)[0] in _CATALOG_ROOTS for qn in summary.local_imports.values()):
+            return True
+        for call in summary.calls if summary.may_contain("execute") else ():
+            func = call.func
+            if type(func) is ast.Attribute and func.attr == "execute":
+                handle = func.value
+                if type(handle) is ast.Attribute and type(handle.value) is ast.Name and handle.value.id == "self":
+                    word = handle.attr
+                elif type(handle) is ast.Name:
+                    word = handle.id
+                else:
+                    continue
+                if word.strip("_").lower() in _HANDLE_NAMES:
+                    return True
+        return False
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)

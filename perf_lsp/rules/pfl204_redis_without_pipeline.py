@@ -133,7 +133,7 @@ class RedisWithoutPipeline(Rule):
     def applies_to(cls, text, module_ctx, settings) -> bool:
         if super().applies_to(text, module_ctx, settings):
             return True
-        return any(qn.split(".", 1)[0] in {"redis", "aioredis"} for _, qn in module_ctx.imports)
+        return bool(module_ctx.import_roots & {"redis", "aioredis"})
 
     @classmethod
     def wants(cls, summary, settings) -> bool:

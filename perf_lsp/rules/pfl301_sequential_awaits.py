@@ -204,7 +204,8 @@ class SequentialAwaits(Rule):
     message = "Independent awaits run one after another; run them concurrently with asyncio.gather"
     fix_title = "Run the independent awaits concurrently with asyncio.gather"
     fix_safety = Applicability.UNSAFE
-    triggers = r"\bawait\b"
+    triggers = r"await(?<=\bawait)\b"
+    module_facts = ("mutated_globals",)
 
     @classmethod
     def wants(cls, summary, settings) -> bool:

@@ -185,7 +185,7 @@ class AwaitInLoop(Rule):
     message = "`await` in a loop runs independent calls one after another; run them concurrently with asyncio.gather"
     fix_title = "Run the calls concurrently with asyncio.gather"
     fix_safety = Applicability.UNSAFE
-    triggers = r"\bawait\b"
+    triggers = r"await(?<=\bawait)\b"
 
     @classmethod
     def wants(cls, summary, settings) -> bool:

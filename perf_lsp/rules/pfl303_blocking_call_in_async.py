@@ -172,7 +172,8 @@ class BlockingCallInAsync(Rule):
     options = (EXTEND_BLOCKING_CALLS,)
     alt_fix_title = "Replace `time.sleep` with `await asyncio.sleep`"
     alt_fix_safety = Applicability.SAFE
-    triggers = r"\basync\s+def\b"
+    triggers = r"async(?<=\basync)\s+def\b"
+    module_facts = ("blocking_helpers",)
 
     @classmethod
     def wants(cls, summary, settings) -> bool:

@@ -210,7 +210,7 @@ class CpuBoundCallInAsync(Rule):
     message = "Model inference in `async def` blocks the event loop; run it in a worker thread"
     fix_title = "Run the inference in a worker thread with asyncio.to_thread"
     fix_safety = Applicability.UNSAFE
-    triggers = r"\basync\s+def\b"
+    triggers = r"async(?<=\basync)\s+def\b"
 
     @classmethod
     def applies_to(cls, text, module_ctx, settings) -> bool:
@@ -218,7 +218,7 @@ class CpuBoundCallInAsync(Rule):
             return False
         if any(package in text for package in _PACKAGES):
             return True
-        return any(qn.split(".", 1)[0] in _PACKAGES for _, qn in module_ctx.imports)
+        return any(root in _PACKAGES for root in module_ctx.import_roots)
 
     @classmethod
     def wants(cls, summary, settings) -> bool:

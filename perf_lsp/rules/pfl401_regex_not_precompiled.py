@@ -123,6 +123,8 @@ class RegexNotPrecompiled(Rule):
     def applies_to(cls, text, module_ctx, settings) -> bool:
         if "import re" in text or "from re " in text:
             return True
+        if "re" not in module_ctx.import_roots:
+            return False
         for local, qn in module_ctx.imports:
             if qn == "re" and re.search(rf"\b{re.escape(local)}\s*\.\s*(?:compile|{_FUNCTION_ALTERNATION})\b", text):
                 return True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+
 import libcst as cst
 
 from perf_lsp.analysis.bindings import is_store_position, occurrences_in
@@ -116,7 +118,34 @@ class StringConcatInLoop(Rule):
 
     @classmethod
     def wants(cls, summary, settings) -> bool:
-        return summary.has_loops
+        """A loop and a ``+=``: on ``self.<attr>``, or on a name in a chunk with bytes or a nested ``def`` or
+        ``lambda`` (a ``str`` local is reported only when a closure reads it)."""
+        if not summary.has_loops:
+            return False
+        adds = [node.target for node in summary.statements_of(ast.AugAssign) if type(node.op) is ast.Add]
+        if not adds:
+            return False
+        inits: dict[str, set[str]] = {}  # name or "self.<attr>" -> "str"/"bytes" of the values assigned to it
+        for assign in summary.statements_of(ast.Assign, ast.AnnAssign):
+            targets = assign.targets if type(assign) is ast.Assign else [assign.target]
+            kind = _string_kind(assign.value)
+            if kind is None:
+                continue
+            for target in targets:
+                if type(target) is ast.Name:
+                    inits.setdefault(target.id, set()).add(kind)
+                elif type(target) is ast.Attribute and type(target.value) is ast.Name and target.value.id == "self":
+                    inits.setdefault("self." + target.attr, set()).add(kind)
+        names: set[str] = set()
+        for target in adds:
+            if type(target) is ast.Name and target.id in inits:
+                if "bytes" in inits[target.id]:
+                    return True  # bytes are copied on every append
+                names.add(target.id)
+            elif type(target) is ast.Attribute and type(target.value) is ast.Name and target.value.id == "self":
+                if "str" in inits.get("self." + target.attr, ()):
+                    return True
+        return bool(names) and _closure_mentions(summary, names)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         if not isinstance(node.operator, cst.AddAssign):
@@ -364,6 +393,54 @@ def _assigned_value(store: cst.Name, parents) -> cst.BaseExpression | None:
 
 def _empty_string(value: cst.BaseExpression) -> bool:
     return isinstance(value, cst.SimpleString) and value.evaluated_value in ("", b"")
+
+
+def _string_kind(value: ast.expr | None) -> str | None:
+    """``"str"``/``"bytes"`` when ``value`` may be what ``is_str_expression``/``is_bytes_expression`` accept (its
+    :mod:`ast` form: a literal, an f-string, ``str(...)``/``bytes(...)``, ``"...".join/format(...)``), else None."""
+    if type(value) is ast.Constant:
+        return "str" if isinstance(value.value, str) else "bytes" if isinstance(value.value, bytes) else None
+    if type(value) is ast.JoinedStr:
+        return "str"
+    if type(value) is ast.Call:
+        func = value.func
+        if type(func) is ast.Name and func.id in ("str", "bytes"):
+            return func.id
+        if type(func) is ast.Attribute and func.attr in ("join", "format") and type(func.value) is ast.Constant:
+            return _string_kind(func.value)
+    return None
+
+
+def _closure_mentions(summary, names: set[str]) -> bool:
+    """Whether a ``def`` or ``lambda`` that starts inside a ``def`` of the chunk (its signature or body) has
+    one of ``names`` in it (as any identifier or string: a superset of the occurrences the rule follows)."""
+    functions = summary.statements_of(ast.FunctionDef, ast.AsyncFunctionDef)
+    if summary.may_contain("lambda"):
+        functions = [*functions, *summary.of_type(ast.Lambda)]
+    spans = sorted(
+        (node.lineno, node.col_offset, node.end_lineno or node.lineno, node.end_col_offset or 0, index)
+        for index, node in enumerate(functions)
+    )
+    open_until = (0, 0)  # the furthest end of a ``def`` started so far
+    for line, column, end_line, end_column, index in spans:
+        node = functions[index]
+        if (line, column) < open_until and _mentions(node, names):
+            return True
+        if type(node) is not ast.Lambda:
+            open_until = max(open_until, (end_line, end_column))
+    return False
+
+
+def _mentions(tree: ast.AST, names: set[str]) -> bool:
+    for node in ast.walk(tree):
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if type(value) is str:
+                if value in names or ("." in value and names.intersection(value.split("."))):
+                    return True  # ``import a.b`` binds ``a``
+            elif type(value) is list and value and type(value[0]) is str and names.intersection(value):
+                return True
+    return False
 
 
 def _in_nested_function(node: cst.CSTNode, func: cst.CSTNode, parents) -> bool:

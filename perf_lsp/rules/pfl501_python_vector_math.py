@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ from perf_lsp.model import Applicability
 from perf_lsp.rules.base import Rule
 
 # names that say the numbers are vectors: embeddings, similarity, norms
+_SUM_CALL = re.compile(r"sum(?<=\bsum)\s*\(")
 _VECTOR_WORDS = re.compile(r"(?i)embed|vec|cosine|cos_sim|simil|norm")
 
 
@@ -108,7 +110,7 @@ class PythonVectorMath(Rule):
     message = "Vector math in pure Python; use NumPy (`numpy.dot`, `numpy.linalg.norm`)"
     fix_title = "Use numpy.dot / numpy.linalg.norm"
     fix_safety = Applicability.UNSAFE
-    triggers = r"\bsum\s*\(|\+="
+    triggers = r"sum(?<=\bsum)\s*\(|\+="
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
@@ -116,7 +118,34 @@ class PythonVectorMath(Rule):
 
     @classmethod
     def wants(cls, summary, settings) -> bool:
-        return summary.has_loops
+        """A function and ``sum(<product> for ...)`` or a ``for`` loop whose body only adds products, with
+        words that say vectors (in a function's name or the code of the shape), or two shapes (a cosine)."""
+        functions = summary.statements_of(ast.FunctionDef, ast.AsyncFunctionDef)
+        if not functions:
+            return False
+        shapes: list[ast.AST] = []
+        for call in summary.calls if summary.text is None or _SUM_CALL.search(summary.text) else ():
+            if isinstance(call.func, ast.Name) and call.func.id == "sum" and len(call.args) == 1 and not call.keywords:
+                arg = call.args[0]
+                if isinstance(arg, (ast.GeneratorExp, ast.ListComp)) and len(arg.generators) == 1 and _ast_product(arg.elt):
+                    shapes.append(call)
+        for loop in summary.statements_of(ast.For):
+            body = loop.body
+            if not loop.orelse and 0 < len(body) <= 3 and all(
+                type(stmt) is ast.AugAssign and type(stmt.op) is ast.Add and _ast_product(stmt.value) for stmt in body
+            ):
+                shapes.append(loop)
+        if len(shapes) != 1:
+            return bool(shapes)
+        shape = shapes[0]
+        if shape.end_lineno != shape.lineno:  # the code of an operand may hold a comment: keep it
+            return True
+        if any(_VECTOR_WORDS.search(func.name) for func in functions):
+            return True
+        try:
+            return bool(_VECTOR_WORDS.search(ast.unparse(shape)))
+        except (RecursionError, ValueError):
+            return True
 
     # -- collection --------------------------------------------------------
     def visit_Call(self, node: cst.Call) -> None:
@@ -208,6 +237,11 @@ class PythonVectorMath(Rule):
             return replace_node(fctx.chunk, node, new)
 
         return build
+
+
+def _ast_product(expr: ast.expr) -> bool:
+    """Whether ``expr`` may be what :func:`_product` accepts (its :mod:`ast` form): ``p * q`` or ``p ** 2``."""
+    return type(expr) is ast.BinOp and (type(expr.op) is ast.Mult or type(expr.op) is ast.Pow)
 
 
 def _product(expr: cst.BaseExpression) -> tuple[cst.BaseExpression, cst.BaseExpression] | None:

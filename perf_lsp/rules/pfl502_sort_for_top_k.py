@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+
 import libcst as cst
 
 from perf_lsp.analysis.expressions import is_builtin_call
@@ -88,11 +90,18 @@ class SortForTopK(Rule):
     fix_safety = Applicability.UNSAFE
     alt_fix_title = "Use heapq.nlargest/nsmallest (assumes k is a non-negative int)"
     alt_fix_safety = Applicability.UNSAFE
-    triggers = r"\bsorted\s*\("
+    triggers = r"sorted(?<=\bsorted)\s*\("
 
     @classmethod
     def wants(cls, summary, settings) -> bool:
-        return any(name == "sorted" for name, _ in summary.call_names)
+        """``sorted(...)[:k]`` (or ``[0:k]``) somewhere: the :mod:`ast` form of what the rule reports."""
+        for node in summary.of_type(ast.Subscript):
+            call, bound = node.value, node.slice
+            if not (type(call) is ast.Call and type(call.func) is ast.Name and call.func.id == "sorted"):
+                continue
+            if type(bound) is ast.Slice and bound.upper is not None and bound.step is None:
+                return True
+        return False
 
     def visit_Subscript(self, node: cst.Subscript) -> None:
         call = node.value

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+
 import libcst as cst
 
 from perf_lsp.analysis.bindings import occurrences_in
@@ -100,7 +102,7 @@ class MembershipInListInLoop(Rule):
     message = "`in` on a list inside a loop scans the list every iteration; test against a set built once"
     fix_title = "Build a set before the loop and test membership against it"
     fix_safety = Applicability.UNSAFE
-    triggers = r"\bin\b"
+    triggers = r"in(?<=\bin)\b"
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
@@ -108,7 +110,22 @@ class MembershipInListInLoop(Rule):
 
     @classmethod
     def wants(cls, summary, settings) -> bool:
-        return summary.has_loops
+        """A loop, a function, and ``x in NAME`` where ``NAME = <list display, comprehension or list(...)>``."""
+        if not summary.has_loops or not summary.statements_of(ast.FunctionDef, ast.AsyncFunctionDef):
+            return False
+        tested = {
+            comparator.id
+            for compare in summary.of_type(ast.Compare)
+            for op, comparator in zip(compare.ops, compare.comparators)
+            if type(op) in (ast.In, ast.NotIn) and type(comparator) is ast.Name
+        }
+        if not tested:
+            return False
+        for assign in summary.statements_of(ast.Assign, ast.AnnAssign):
+            targets = assign.targets if type(assign) is ast.Assign else [assign.target]
+            if len(targets) == 1 and type(targets[0]) is ast.Name and targets[0].id in tested and _may_build_list(assign.value):
+                return True
+        return False
 
     def visit_Comparison(self, node: cst.Comparison) -> None:
         for target in node.comparisons:
@@ -249,6 +266,13 @@ class MembershipInListInLoop(Rule):
             return replace_nodes(fctx.chunk, {anchor: cst.FlattenSentinel([prelude, new_anchor])})
 
         return build
+
+
+def _may_build_list(value: ast.expr | None) -> bool:
+    """Whether ``value`` may be what :meth:`MembershipInListInLoop._builds_list` accepts (its :mod:`ast` form)."""
+    if isinstance(value, (ast.List, ast.ListComp)):
+        return True
+    return isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "list"
 
 
 def _beyond_first_iter(node: cst.CSTNode, for_in: cst.CompFor, ctx) -> bool:

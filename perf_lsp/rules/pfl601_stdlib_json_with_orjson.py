@@ -138,7 +138,7 @@ class StdlibJsonWithOrjson(Rule):
     message = "Standard library `json` used where the project has orjson, which is 3-10x faster"
     fix_title = "Use orjson instead of the standard library json"
     fix_safety = Applicability.UNSAFE
-    triggers = r"\b(?:loads|dumps)\b"
+    triggers = r"(?:loads(?<=\bloads)|dumps(?<=\bdumps))\b"
 
     @classmethod
     def applies_to(cls, text, module_ctx, settings) -> bool:
@@ -147,7 +147,7 @@ class StdlibJsonWithOrjson(Rule):
         return (
             _declared(settings)
             or "orjson" in text
-            or any(qn == "orjson" or qn.startswith("orjson.") for _, qn in module_ctx.imports)
+            or "orjson" in module_ctx.import_roots
         )
 
     @classmethod

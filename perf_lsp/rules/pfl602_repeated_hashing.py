@@ -114,7 +114,7 @@ class RepeatedHashing(Rule):
     def applies_to(cls, text, module_ctx, settings) -> bool:
         if not super().applies_to(text, module_ctx, settings):
             return False
-        return "hashlib" in text or any(qn == "hashlib" or qn.startswith("hashlib.") for _, qn in module_ctx.imports)
+        return "hashlib" in text or "hashlib" in module_ctx.import_roots
 
     @classmethod
     def wants(cls, summary, settings) -> bool:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import ast
+import re
+
 import libcst as cst
 
 from perf_lsp.analysis.bindings import first_param, param_names
 from perf_lsp.analysis.expressions import annotation_qualified_names
+from perf_lsp.analysis.imports import dotted_name
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, children, dotted
 from perf_lsp.fix.codemod import replace_node
 from perf_lsp.fix.context import FixContext, runtime_alias
@@ -36,6 +40,23 @@ _READ_ONLY_ANNOTATIONS = frozenset(
     }
 )
 _CACHE_WORDS = ("cache", "memo")
+
+
+_LAMBDA_DEFAULT = re.compile(r"lambda[^:]*=")
+"""A ``lambda`` with a default: an ``=`` before the colon that ends its parameters."""
+_AST_DISPLAYS = (ast.List, ast.Dict, ast.Set, ast.ListComp, ast.DictComp, ast.SetComp)
+
+
+def _may_build_collection(func: ast.expr, summary) -> bool:
+    """Whether a call of ``func`` may be one of the factories the rule reports (its :mod:`ast` form, for ``wants``)."""
+    if isinstance(func, ast.Name) and func.id in _BUILTIN_FACTORIES:
+        return True
+    name = dotted_name(func)
+    if not name:
+        return False
+    head, _, rest = name.partition(".")
+    base = summary.local_imports.get(head) or summary.module_ctx.imported(head)
+    return bool(base) and (f"{base}.{rest}" if rest else base) in _COLLECTION_FACTORIES
 
 
 class MutableDefaultArgument(Rule):
@@ -125,6 +146,23 @@ class MutableDefaultArgument(Rule):
     @classmethod
     def applies_to(cls, text, module_ctx, settings) -> bool:
         return ("def " in text or "lambda" in text) and super().applies_to(text, module_ctx, settings)
+
+    @classmethod
+    def wants(cls, summary, settings) -> bool:
+        """A ``def``/``lambda`` with a default that may be mutable, on a parameter the rule does not exempt."""
+        functions = summary.statements_of(ast.FunctionDef, ast.AsyncFunctionDef)
+        if summary.text is None or _LAMBDA_DEFAULT.search(summary.text):
+            functions = [*functions, *summary.of_type(ast.Lambda)]
+        for func in functions:
+            args = func.args
+            positional = [*args.posonlyargs, *args.args]
+            pairs = [*zip(positional[len(positional) - len(args.defaults) :], args.defaults), *zip(args.kwonlyargs, args.kw_defaults)]
+            for arg, default in pairs:
+                if default is None or arg.arg.startswith("_") or any(word in arg.arg.lower() for word in _CACHE_WORDS):
+                    continue
+                if isinstance(default, _AST_DISPLAYS) or (isinstance(default, ast.Call) and _may_build_collection(default.func, summary)):
+                    return True
+        return False
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)

@@ -1,0 +1,166 @@
+"""The cheap candidacy checks before libcst: they may let through statements without a finding, never drop one.
+
+A rule's text prefilter (``Rule.applies_to``) and :mod:`ast` prefilter (``Rule.wants``)
+decide which statements are parsed with libcst at all. Here every fixture case and
+every rule's documented example is checked with each rule run on every statement
+unfiltered: wherever a rule reports, both of its prefilters said yes (for a whole
+statement, and for each unit of a class split as the editor splits it). And the lazy
+module facts (``ModuleContext.blocking_helpers``, ``mutated_globals``) are read only
+by the rules that declare them in ``Rule.module_facts``, and only once past the
+prefilters, so that the engine computes them only for those rules' candidates.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+import pytest
+from fixtures import CASES
+
+from perf_lsp.analysis import module as module_facts
+from perf_lsp.analysis.imports import imports_in
+from perf_lsp.analysis.module import LAZY_FACTS, ModuleContext, build_module_context
+from perf_lsp.analysis.summaries import ChunkSummary
+from perf_lsp.analysis.units import units as class_units
+from perf_lsp.engine import Engine, analyze_chunk
+from perf_lsp.rules import REGISTRY
+from perf_lsp.settings import Settings
+from perf_lsp.source import split_document
+
+SETTINGS = Settings(select=("ALL",))
+BY_CODE = {rule.code: rule for rule in REGISTRY}
+
+
+def _doc_examples() -> list[tuple[str, str]]:
+    out = []
+    for rule in REGISTRY:
+        match = re.search(r"```python\n(.*?)```", rule.section("Example"), re.S)
+        if match:
+            out.append((f"{rule.code}-example", match.group(1)))
+    return out
+
+
+SOURCES = [(case.id, case.source) for case in CASES] + _doc_examples()
+
+POLICY = {"pfl203/ok_alembic_migration": "PFL203", "pfl601/ok_alembic_migration": "PFL203"}
+"""Cases a text prefilter drops on purpose: a migration script runs once (PFL203's ``applies_to``)."""
+
+
+def _pieces(source: str):
+    """(text, prefilter text, ast nodes, imports or None, owns or None, context) for each statement, and for each
+    unit of each class as the editor splits it."""
+    split = split_document(source)
+    for chunk in split.chunks:
+        if not chunk.nodes:
+            continue
+        yield chunk.text, chunk.text, chunk.nodes, None, None, split.context
+        if chunk.layout is None:
+            continue
+        for unit in class_units(chunk.layout, chunk.text, split.context.imports) or ():
+            imports = dict(unit.imports) if unit.imports is not None else imports_in(chunk.text)
+            yield unit.text, unit.text + "\n" + unit.import_text, unit.nodes, imports, unit.owns, split.context
+
+
+@pytest.mark.parametrize(("name", "source"), SOURCES, ids=[name for name, _ in SOURCES])
+def test_prefilters_pass_every_statement_a_rule_reports_on(name, source):
+    reported = 0
+    for text, shown, nodes, imports, owns, context in _pieces(source):
+        result = analyze_chunk(text, context, SETTINGS, REGISTRY, imports, owns)
+        summary = ChunkSummary(nodes, context, imports, shown)
+        for code in sorted({f.code for f in result.findings}):
+            rule = BY_CODE[code]
+            if POLICY.get(name) != code:
+                assert rule.applies_to(shown, context, SETTINGS), f"{code}: applies_to drops a statement it reports on"
+            assert rule.wants(summary, SETTINGS), f"{code}: wants drops a statement it reports on"
+            reported += 1
+    if name.endswith("-example"):
+        assert reported, "a documented example is reported (test_rule_docs), so it is checked here"
+
+
+@pytest.fixture
+def facts_read(monkeypatch):
+    """The lazy module facts read since the last ``clear()``."""
+    read: list[str] = []
+    original = ModuleContext._fact
+
+    def recording(self, name):
+        read.append(name)
+        return original(self, name)
+
+    monkeypatch.setattr(ModuleContext, "_fact", recording)
+    return read
+
+
+@pytest.mark.parametrize(("name", "source"), SOURCES, ids=[name for name, _ in SOURCES])
+def test_lazy_module_facts_are_read_only_by_the_rules_that_declare_them(name, source, facts_read):
+    for text, shown, nodes, imports, owns, context in _pieces(source):
+        for rule in REGISTRY:
+            facts_read.clear()
+            rule.applies_to(shown, context, SETTINGS)
+            rule.wants(ChunkSummary(nodes, context, imports, shown), SETTINGS)
+            assert facts_read == [], f"{rule.code}: a prefilter reads {facts_read}"
+            analyze_chunk(text, context, SETTINGS, [rule], imports, owns)
+            assert set(facts_read) <= set(rule.module_facts), f"{rule.code} reads {set(facts_read)} undeclared"
+    assert all(name in LAZY_FACTS for rule in REGISTRY for name in rule.module_facts)
+
+
+def test_module_context_computes_its_lazy_facts_on_first_use(monkeypatch):
+    calls = []
+    original = module_facts.module_blocking_helpers
+    monkeypatch.setattr(module_facts, "module_blocking_helpers", lambda *a: calls.append(1) or original(*a))
+    source = "import time\n\ndef nap():\n    time.sleep(1)\n"
+    context = build_module_context([(stmt, 0) for stmt in ast.parse(source).body])
+    assert calls == []
+    assert context.blocking_helpers == (("nap", "time.sleep"),)
+    assert context.blocking_helpers == (("nap", "time.sleep"),)
+    assert calls == [1]
+    assert context.facts(["blocking_helpers", "mutated_globals"]) == (
+        ("blocking_helpers", (("nap", "time.sleep"),)),
+        ("mutated_globals", ()),
+    )
+
+
+def test_no_lazy_fact_is_computed_for_a_module_without_candidates(facts_read):
+    source = "import time\n\ndef nap():\n    time.sleep(1)\n\nCACHE = {}\n\ndef put(k, v):\n    CACHE[k] = v\n"
+    Engine().analyze(source, SETTINGS)
+    assert facts_read == []
+
+
+HELPER_BLOCKS = "import time\n\n\ndef helper():\n    time.sleep(1)\n\n\nasync def handler():\n    helper()\n"
+HELPER_DOES_NOT = HELPER_BLOCKS.replace("time.sleep(1)", "return 1")
+
+
+@pytest.mark.parametrize("split_classes", [True, False])
+def test_a_cached_statement_is_checked_again_when_a_lazy_fact_it_read_changes(split_classes):
+    # ``handler`` is unchanged between the two versions: only the module's blocking helpers
+    # differ, and they are not part of the statement's cache key.
+    engine = Engine(split_classes=split_classes)
+    first = engine.analyze(HELPER_BLOCKS, SETTINGS)
+    assert [d.code for d in first.diagnostics] == ["PFL303"]
+    second = engine.analyze(HELPER_DOES_NOT, SETTINGS, previous=first)
+    assert [d.code for d in second.diagnostics] == []
+    third = engine.analyze(HELPER_BLOCKS, SETTINGS, previous=second)
+    assert [d.code for d in third.diagnostics] == ["PFL303"]
+
+
+@pytest.mark.parametrize(("name", "source"), SOURCES[:200:7], ids=[name for name, _ in SOURCES[:200:7]])
+def test_chunk_summary_index_is_ast_walk_by_type(name, source):
+    for _, _, nodes, _, _, context in _pieces(source):
+        summary = ChunkSummary(nodes, context)
+        expected: dict[type, list[ast.AST]] = {}
+        for node in ast.walk(ast.Module(body=list(nodes), type_ignores=[])):
+            if not isinstance(node, (ast.expr_context, ast.Module)):
+                expected.setdefault(type(node), []).append(node)
+        assert summary.by_type.keys() == expected.keys()
+        for kind, found in expected.items():
+            assert summary.by_type[kind] == found
+        statements = {kind: found for kind, found in expected.items() if issubclass(kind, ast.stmt)}
+        assert summary.statements.keys() == statements.keys()
+        for kind, found in statements.items():
+            assert sorted(map(id, summary.statements[kind])) == sorted(map(id, found))
+        loops = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+        assert summary.has_loops == any(kind in expected for kind in loops)
+        if all(isinstance(node, ast.stmt) for node in nodes):
+            text = ast.unparse(ast.Module(body=list(nodes), type_ignores=[]))
+            assert summary.text_imports == imports_in(text)
