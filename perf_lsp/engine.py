@@ -38,7 +38,7 @@ from perf_lsp import noqa
 from perf_lsp.analysis.bindings import DocumentNames
 from perf_lsp.analysis.imports import imports_in
 from perf_lsp.analysis.module import ModuleContext
-from perf_lsp.analysis.reparse import Reparser, unowned_members
+from perf_lsp.analysis.reparse import Reparser, parse_module, unowned_members
 from perf_lsp.analysis.resolve import TypeResolver
 from perf_lsp.analysis.summaries import ChunkSummary
 from perf_lsp.analysis.units import Unit
@@ -809,7 +809,7 @@ def analyze_chunk(
     if too_deep is not None:
         return ChunkResult(None, [], error=too_deep)
     try:
-        module = cst.parse_module(text) if reparser is None else reparser.parse(text, tree)
+        module = parse_module(text) if reparser is None else reparser.parse(text, tree)
     except Exception as exc:  # ParserSyntaxError, and whatever else libcst raises on odd input
         if _recursion(exc):
             return ChunkResult(None, [], error=TOO_DEEP)
