@@ -26,7 +26,7 @@ import ast
 import dataclasses
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import libcst as cst
 from libcst._nodes.base import CSTNode
@@ -60,6 +60,9 @@ def parse_module(text: str) -> cst.Module:
             CSTNode.__post_init__ = _validate_node
 
 
+TooDeep = Callable[[Sequence[ast.stmt], Sequence[str], int], bool]
+"""``too_deep(statements, lines, blocks)``: see :meth:`Reparser.reuse`."""
+
 MAX_CHANGED_LINES = 40
 """An edit over more lines than this parses the whole text."""
 
@@ -79,32 +82,49 @@ class Reparser:
 
     def parse(self, text: str, tree: ast.Module | None = None) -> cst.Module:
         """The libcst module of ``text``; ``tree``: its :func:`ast.parse` (needed to reuse a tree)."""
-        with self._lock:
-            return self._parse(text, tree)
+        module = self.reuse(text, tree)
+        return module if module is not None else self.parse_whole(text)
 
-    def _parse(self, text: str, tree: ast.Module | None) -> cst.Module:
-        module = self._recent.get(text)
-        if module is not None:
-            self._recent.move_to_end(text)
-            self.reused += 1
-            return module
-        module = None
-        if tree is not None and "\r" not in text and "\x0c" not in text:
-            module = self._splice(text, tree)
-        if module is None:
-            module = parse_module(text)
-        else:
-            self.reused += 1
-        self._recent[text] = module
-        while len(self._recent) > self.keep:
-            self._recent.popitem(last=False)
+    def parse_whole(self, text: str) -> cst.Module:
+        """``text`` parsed whole (:func:`parse_module`), kept for the next edits."""
+        module = parse_module(text)
+        self._keep(text, module)
         return module
+
+    def reuse(self, text: str, tree: ast.Module | None, too_deep: TooDeep | None = None) -> cst.Module | None:
+        """The module of ``text`` made from a recent tree (the same text, or an edit inside one statement
+        line), or None when it must be parsed whole (:meth:`parse`).
+
+        ``too_deep(statements, lines, blocks)``: whether the edited statement (its ast
+        statements, the text's lines, how many indented blocks it sits in) is too deep
+        for libcst; then None. The recent trees' texts were checked when they were
+        parsed, so a caller that passes it needs to check only what it gets None for.
+        """
+        with self._lock:
+            module = self._recent.get(text)
+            if module is not None:
+                self._recent.move_to_end(text)
+                self.reused += 1
+                return module
+            if tree is None or "\r" in text or "\x0c" in text:
+                return None
+            module = self._splice(text, tree, too_deep)
+            if module is not None:
+                self.reused += 1
+                self._keep(text, module)
+            return module
+
+    def _keep(self, text: str, module: cst.Module) -> None:
+        with self._lock:
+            self._recent[text] = module
+            while len(self._recent) > self.keep:
+                self._recent.popitem(last=False)
 
     def clear(self) -> None:
         """Forget every kept tree."""
         self._recent.clear()
 
-    def _splice(self, text: str, tree: ast.Module) -> cst.Module | None:
+    def _splice(self, text: str, tree: ast.Module, too_deep: TooDeep | None) -> cst.Module | None:
         new_lines = split_lines(text)
         best: tuple[int, int, int, str] | None = None  # (changed lines, prefix, suffix, old text)
         for old_text in reversed(self._recent):
@@ -129,6 +149,8 @@ class Reparser:
         start = group[0].lineno
         end = max(s.end_lineno or s.lineno for s in group)
         if not (start <= first and last <= end) or end > len(new_lines):
+            return None
+        if too_deep is not None and too_deep(group, new_lines, sum(isinstance(p, cst.IndentedBlock) for p in path)):
             return None
         head = new_lines[start - 1]
         indent = head[: len(head) - len(head.lstrip(" \t"))]
