@@ -456,7 +456,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     settings_of: dict[str, Settings] = {}  # display name -> the file's settings (severity levels)
     for _path, display, settings, outcome in _outcomes(args, console, tally, "check"):
         settings_of[display] = settings
-        file_reports = [Report(display, diag, fix) for diag, fix in runner.diagnostics(outcome)]
+        file_reports = [
+            Report(display, diag, fix, cell, edit_cells)
+            for (diag, fix), (cell, edit_cells) in zip(runner.diagnostics(outcome), runner.cells(outcome))
+        ]
         for report in file_reports:
             diag = report.diagnostic
             if diag.fixes and diag.fixes[0].applicability is Applicability.UNSAFE and not settings.unsafe_fixes:
@@ -530,7 +533,10 @@ def cmd_fix(args: argparse.Namespace) -> int:
     changed_files = 0
     tally = _Tally()
     for _path, display, _settings, outcome in _outcomes(args, console, tally, "fix"):
-        remaining.extend(Report(display, diag, None) for diag, _fix in runner.diagnostics(outcome))
+        remaining.extend(
+            Report(display, diag, None, cell)
+            for (diag, _fix), (cell, _) in zip(runner.diagnostics(outcome), runner.cells(outcome))
+        )
         tally.unwritten += int(outcome["unwritten"])
         applied += int(outcome["applied"])
         changed_files += int(outcome["changed"])

@@ -51,6 +51,10 @@ project's ``exclude`` setting replaces them, ``extend-exclude`` adds to them."""
 
 PYTHON_SUFFIXES = (".py", ".pyi")
 
+CHECKED_SUFFIXES = (*PYTHON_SUFFIXES, ".ipynb")
+"""What a directory walk finds: Python files and Jupyter notebooks (the ``notebooks`` setting
+excludes the latter, through :meth:`perf_lsp.settings.Settings.excludes`)."""
+
 _COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 
 
@@ -340,7 +344,7 @@ def matches(patterns: tuple[str, ...], path: Path, is_dir: bool, base: Path | No
 
 
 class FileWalk:
-    """Finds the Python files under the paths a user named; see the module docstring.
+    """Finds the Python files and notebooks (:data:`CHECKED_SUFFIXES`) under the paths a user named; see the module docstring.
 
     ``warn(message)`` receives one line per path skipped against the user's intent (an
     unreadable directory, a symlink loop, a broken link, an unreadable ignore file);
@@ -461,7 +465,7 @@ class FileWalk:
                     continue
                 yield from self._walk(path, entry_real, rules, False)
                 continue
-            if not entry.name.endswith(PYTHON_SUFFIXES):
+            if not entry.name.endswith(CHECKED_SUFFIXES):
                 continue
             try:
                 is_file = entry.is_file()  # follows a symlink

@@ -25,11 +25,25 @@ DOCS_URL = "docs/rules.md#{code}"
 
 @dataclass(frozen=True)
 class Report:
-    """One diagnostic in one file, with its primary fix when one was built."""
+    """One diagnostic in one file, with its primary fix when one was built.
+
+    In a notebook, ``cell`` is the 1-based number of the cell the diagnostic is in (among all the
+    notebook's cells), its range and its fix's edits are in cell coordinates, and ``edit_cells``
+    gives each edit's cell; in a Python file ``cell`` is None and ``edit_cells`` empty.
+    """
 
     filename: str
     diagnostic: Diagnostic
     fix: Fix | None
+    cell: int | None = None
+    edit_cells: tuple[int, ...] = ()
+
+
+def where(report: Report) -> str:
+    """``path:row:col``, or ``path:cell N:row:col`` in a notebook: where a text report points (1-based)."""
+    start = report.diagnostic.range.start
+    cell = f"cell {report.cell}:" if report.cell is not None else ""
+    return f"{report.filename}:{cell}{start.line}:{column(start)}"
 
 
 def column(pos: Position) -> int:
@@ -62,12 +76,13 @@ def format_text(reports: Sequence[Report], show_fix: callable) -> str:
     for r in reports:
         d = r.diagnostic
         mark = " [*]" if show_fix(d) else ""
-        lines.append(f"{r.filename}:{d.range.start.line}:{column(d.range.start)}: {d.code}{mark} {d.message}")
+        lines.append(f"{where(r)}: {d.code}{mark} {d.message}")
     return "\n".join(lines)
 
 
 def format_json(reports: Sequence[Report]) -> str:
-    """Ruff's JSON output: a list of objects with 1-based rows and columns."""
+    """Ruff's JSON output: a list of objects with 1-based rows and columns; ``cell`` is the notebook
+    cell's 1-based number (rows are then within the cell), null in a Python file, as in Ruff."""
     out = []
     for r in reports:
         d = r.diagnostic
@@ -81,8 +96,11 @@ def format_json(reports: Sequence[Report]) -> str:
                     for e in r.fix.edits
                 ],
             }
+            for edit, cell in zip(fix["edits"], r.edit_cells):
+                edit["cell"] = cell
         out.append(
             {
+                "cell": r.cell,
                 "code": d.code,
                 "message": d.message,
                 "filename": r.filename,
@@ -196,7 +214,8 @@ def format_sarif(reports: Sequence[Report], level_of: Callable[[Report], str]) -
                     "physicalLocation": {
                         "artifactLocation": _artifact(r.filename),
                         "region": _region(d.range),
-                    }
+                    },
+                    **({"properties": {"cell": r.cell}} if r.cell is not None else {}),
                 }
             ],
         }
@@ -211,8 +230,9 @@ def format_sarif(reports: Sequence[Report], level_of: Callable[[Report], str]) -
                                 {
                                     "deletedRegion": _region(e.range),
                                     "insertedContent": {"text": e.content},
+                                    **({"properties": {"cell": cell}} if cell is not None else {}),
                                 }
-                                for e in r.fix.edits
+                                for e, cell in zip(r.fix.edits, r.edit_cells or [None] * len(r.fix.edits))
                             ],
                         }
                     ],
@@ -247,6 +267,11 @@ def _github_property(text: str) -> str:
     return _github_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+def _cell_prefix(report: Report) -> str:
+    """``"cell N: "`` for a report in a notebook (its rows count in that cell), else ``""``."""
+    return f"cell {report.cell}: " if report.cell is not None else ""
+
+
 def format_github(reports: Sequence[Report], level_of: Callable[[Report], str]) -> str:
     """GitHub Actions workflow commands, one line per report, which the runner turns into annotations.
 
@@ -257,7 +282,8 @@ def format_github(reports: Sequence[Report], level_of: Callable[[Report], str]) 
     after ``level_of(report)`` (``error|warning|information|hint``; information and
     hint are notices; anything else is a warning). Property values and the message are
     escaped as GitHub documents (``%`` ``%25``, CR ``%0D``, LF ``%0A``; in properties
-    also ``:`` ``%3A`` and ``,`` ``%2C``). No reports: "".
+    also ``:`` ``%3A`` and ``,`` ``%2C``). In a notebook the rows count in the report's
+    cell, and the message starts with ``cell N:``. No reports: "".
     """
     lines = []
     for r in reports:
@@ -272,7 +298,7 @@ def format_github(reports: Sequence[Report], level_of: Callable[[Report], str]) 
             ("title", f"{d.code} {d.name}"),
         )
         props = ",".join(f"{key}={_github_property(value)}" for key, value in properties)
-        lines.append(f"::{command} {props}::{_github_data(d.message)}")
+        lines.append(f"::{command} {props}::{_github_data(_cell_prefix(r) + d.message)}")
     return "\n".join(lines)
 
 
@@ -299,7 +325,7 @@ def format_junit(reports: Sequence[Report], level_of: Callable[[Report], str]) -
     suffix (``src/app/svc`` for ``src/app/svc.py``), and it carries ``line`` and ``column``
     (1-based, code points) and a ``<failure>`` whose ``message`` is the diagnostic's, whose
     ``type`` is ``level_of(report)`` (``error|warning|information|hint``) and whose text
-    is ``line R, col C, message``. Built with :mod:`xml.etree.ElementTree`, so names and
+    is ``line R, col C, message`` (``cell N: line R, ...`` in a notebook). Built with :mod:`xml.etree.ElementTree`, so names and
     messages are escaped; characters XML cannot hold (control characters, lone
     surrogates) become U+FFFD. Returns the document with its XML declaration.
     """
@@ -324,7 +350,7 @@ def format_junit(reports: Sequence[Report], level_of: Callable[[Report], str]) -
             case.set("column", str(col))
             message = _xml_text(d.message)
             failure = ET.SubElement(case, "failure", message=message, type=level_of(r))
-            failure.text = f"line {row}, col {col}, {message}"
+            failure.text = f"{_cell_prefix(r)}line {row}, col {col}, {message}"
     ET.indent(root, space="    ")
     return ET.tostring(root, encoding="unicode", xml_declaration=True)
 

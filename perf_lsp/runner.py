@@ -8,6 +8,10 @@ Outcomes travel from worker processes to the parent and into the cache
 (:mod:`perf_lsp.cache`) as they are. :func:`diagnostics` and :func:`primary_fixes` turn
 one back into :class:`~perf_lsp.model.Diagnostic` objects.
 
+A notebook (``.ipynb``, :mod:`perf_lsp.notebook`) is checked as the module of its code
+cells; its outcome's diagnostics carry their cell (:func:`cells`) and positions in that
+cell, and ``fix`` writes the changed cells back into its JSON.
+
 Cache policy: an outcome is stored when it does not depend on anything outside the
 file, its settings and perf-lsp itself. A file some of whose findings asked jedi a
 type question (``Analysis.asked``) with jedi on is not stored: jedi's answer depends
@@ -20,12 +24,20 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from perf_lsp.cache import Cache, CorruptEntry
 from perf_lsp.model import Applicability, Diagnostic, Edit, Fix, FixOffer, Position, Range
+from perf_lsp.notebook import (
+    NOTEBOOK_SUFFIX,
+    NotebookError,
+    NotebookModule,
+    build_module,
+    read_notebook,
+    render_notebook,
+)
 from perf_lsp.settings import Settings
 
 if TYPE_CHECKING:  # the engine, jedi and libcst are imported by the first file not in the cache
@@ -112,10 +124,23 @@ def _unrange(v: list[int]) -> Range:
     return Range(Position(v[0], v[1]), Position(v[2], v[3]))
 
 
-def _encode(diag: Diagnostic, fix: Fix | None) -> list:
+def _encode(diag: Diagnostic, fix: Fix | None, module: NotebookModule | None = None) -> list:
+    """A diagnostic as stored in an outcome; in a notebook (``module``), its range and its fix's
+    edits in cell coordinates, each edit followed by its cell's 1-based number."""
+    cell = None
+    if module is not None:
+        index, rng = module.locate_range(diag.range)
+        diag, cell = replace(diag, range=rng), index + 1
     encoded_fix = None
     if fix is not None:
-        encoded_fix = [fix.title, fix.applicability.value, [[*_range(e.range), e.content] for e in fix.edits]]
+        edits = []
+        for e in fix.edits:
+            if module is None:
+                edits.append([*_range(e.range), e.content])
+            else:
+                index, rng = module.locate_range(e.range)
+                edits.append([*_range(rng), e.content, index + 1])
+        encoded_fix = [fix.title, fix.applicability.value, edits]
     return [
         diag.code,
         diag.name,
@@ -124,6 +149,7 @@ def _encode(diag: Diagnostic, fix: Fix | None) -> list:
         [[offer.title, offer.applicability.value] for offer in diag.fixes],
         diag.detail,
         encoded_fix,
+        cell,
     ]
 
 
@@ -133,7 +159,7 @@ def diagnostics(outcome: dict) -> list[tuple[Diagnostic, Fix | None]]:
     Raises ValueError/TypeError/KeyError/IndexError on an outcome of the wrong shape.
     """
     out = []
-    for code, name, message, rng, offers, detail, fix in outcome["diagnostics"]:
+    for code, name, message, rng, offers, detail, fix, *_cell in outcome["diagnostics"]:
         diag = Diagnostic(
             code=str(code),
             name=str(name),
@@ -150,18 +176,44 @@ def diagnostics(outcome: dict) -> list[tuple[Diagnostic, Fix | None]]:
     return out
 
 
-def _outcome(analysis, want_fix: bool) -> dict:
-    """The outcome of a file that parsed (see the module docstring)."""
+def cells(outcome: dict) -> list[tuple[int | None, tuple[int, ...]]]:
+    """For each of the outcome's diagnostics (in :func:`diagnostics`' order): its notebook cell
+    (1-based) and its fix's edits' cells, or ``(None, ())`` in a Python file."""
+    out = []
+    for entry in outcome["diagnostics"]:
+        cell = entry[7] if len(entry) > 7 else None
+        fix = entry[6]
+        edit_cells = tuple(e[5] for e in fix[2]) if cell is not None and fix is not None else ()
+        out.append((cell, edit_cells))
+    return out
+
+
+def _where(line: int, module: NotebookModule | None) -> str:
+    """``:line`` in a file, ``:cell N:row`` in a notebook (``line`` a module line)."""
+    if module is None:
+        return f":{line}"
+    index, pos = module.locate(Position(line, 0))
+    return f":cell {index + 1}:{pos.line}"
+
+
+def _outcome(analysis, want_fix: bool, module: NotebookModule | None = None) -> dict:
+    """The outcome of a file that parsed (see the module docstring); ``module``: the notebook's, if it is one."""
     messages = []
     partial = False
     for chunk, result in zip(analysis.chunks, analysis.results):
         if result.error:  # libcst rejected a statement ast accepted, or a rule failed on it
             partial = True
-            messages.append(["warn", f":{chunk.start}: partly checked: {result.error}"])
+            messages.append(["warn", f"{_where(chunk.start, module)}: partly checked: {result.error}"])
         if result.unfixable and result.findings:
-            messages.append(["warn", f":{chunk.start}: no fix offered: {result.unfixable}"])
+            messages.append(["warn", f"{_where(chunk.start, module)}: no fix offered: {result.unfixable}"])
+    if module is not None:
+        for index, reason in module.skipped:
+            if not reason.startswith("%%"):  # a cell in another language is not a failure
+                partial = True
+                messages.append(["warn", f":cell {index + 1}: not checked: {reason}"])
     encoded = [
-        _encode(diag, analysis.fix(diag) if want_fix and diag.fixes else None) for diag in analysis.diagnostics
+        _encode(diag, analysis.fix(diag) if want_fix and diag.fixes else None, module)
+        for diag in analysis.diagnostics
     ]
     fixes = want_fix or not any(diag.fixes for diag in analysis.diagnostics)  # nothing to build: serves any run
     return {"diagnostics": encoded, "messages": messages, "failed": 0, "partial": int(partial), "fixes": fixes}
@@ -208,6 +260,13 @@ def lookup(cache: Cache | None, data: bytes, settings: Settings, options: Option
     return entry, None
 
 
+def _notebook(path: str, text: str) -> NotebookModule | None:
+    """The module of a notebook's code cells, or None for a Python file; raises NotebookError."""
+    if not path.endswith(NOTEBOOK_SUFFIX):
+        return None
+    return build_module(read_notebook(text))
+
+
 def check_file(path: str, settings: Settings, options: Options) -> dict:
     """Check one file; returns its outcome (see the module docstring), storing it in the cache
     when the policy allows. Never raises for a bad file: read and parse errors are messages."""
@@ -215,14 +274,16 @@ def check_file(path: str, settings: Settings, options: Options) -> dict:
 
     try:
         source = read_source(Path(path))
-    except FileError as exc:
+        module = _notebook(path, source.text)
+    except (FileError, NotebookError) as exc:
         return {"diagnostics": [], "messages": [["error", f": {exc}"]], "failed": 1, "partial": 0, "fixes": True}
-    resolver = _types(options, source.text, Path(path))
-    analysis = engine().analyze(source.text, settings, resolver=resolver)
+    text = source.text if module is None else module.text
+    resolver = _types(options, text, Path(path))
+    analysis = engine().analyze(text, settings, resolver=resolver)
     if analysis.syntax_error:
-        outcome = _syntax_outcome(source.text, analysis.syntax_error)
+        outcome = _syntax_outcome(text, analysis.syntax_error)
     else:
-        outcome = _outcome(analysis, options.want_fix)
+        outcome = _outcome(analysis, options.want_fix, module)
     cache = cache_for(options.cache_root)
     if cache is not None and source.data is not None and not (analysis.asked and resolver is not None):
         cache.put(Cache.key(source.data, key_material(settings, options)), outcome)
@@ -244,39 +305,57 @@ def fix_file(path: str, display: str, settings: Settings, options: Options) -> d
     base = {"diagnostics": [], "messages": [], "failed": 0, "partial": 0, "applied": 0, "changed": 0, "unwritten": 0, "diff": ""}
     try:
         source = read_source(Path(path))
-    except FileError as exc:
+        module = _notebook(path, source.text)
+    except (FileError, NotebookError) as exc:
         return {**base, "messages": [["error", f": {exc}"]], "failed": 1}
+    text = source.text if module is None else module.text
     the_engine = engine()
-    analysis = the_engine.analyze(source.text, settings, resolver=_types(options, source.text, Path(path)))
+    analysis = the_engine.analyze(text, settings, resolver=_types(options, text, Path(path)))
     if analysis.syntax_error:
-        return {**base, **_syntax_outcome(source.text, analysis.syntax_error)}
-    checked = _outcome(analysis, False)
+        return {**base, **_syntax_outcome(text, analysis.syntax_error)}
+    checked = _outcome(analysis, False, module)
     del analysis
     result = the_engine.fix_all(
-        source.text,
+        text,
         settings,
         unsafe=settings.unsafe_fixes,
         resolver_for=lambda text: _types(options, text, Path(path)),
     )
     out = {**base, "messages": checked["messages"], "partial": checked["partial"]}
     out["diagnostics"] = [_encode(d, None) for d in result.remaining]
-    if result.source == source.text:
+    if result.source == text:
+        if module is not None:
+            out["diagnostics"] = [_encode(d, None, module) for d in result.remaining]
         return out
     if not parses(result.source, strict=True):  # never write a file that does not parse
         out["messages"] = [*out["messages"], ["error", ": fixes would not parse; file left unchanged"]]
         out["unwritten"] = 1
         return out
+    new_text = result.source
+    if module is not None:
+        try:
+            new_text, out["diagnostics"], cell_diff = _fixed_notebook(
+                source.text, module, result.source, display, the_engine, settings, options, path, bool(result.remaining)
+            )
+        except NotebookError as exc:
+            out["messages"] = [*out["messages"], ["error", f": {exc}"]]
+            out["unwritten"] = 1
+            return out
+        if new_text == source.text:  # the cells came out as they were
+            return out
     try:
-        encode_source(source, result.source)
+        encode_source(source, new_text)
         if not options.diff:
-            write_source(source, result.source)
+            write_source(source, new_text)
     except FileError as exc:
         out["messages"] = [*out["messages"], ["error", f": {exc}; left unchanged"]]
         out["unwritten"] = 1
         return out
     out["applied"] = result.applied
     out["changed"] = 1
-    if options.diff:
+    if options.diff and module is not None:
+        out["diff"] = cell_diff
+    elif options.diff:
         out["diff"] = "".join(
             difflib.unified_diff(
                 split_lines(source.text), split_lines(result.source), fromfile=f"a/{display}", tofile=f"b/{display}"
@@ -285,9 +364,46 @@ def fix_file(path: str, display: str, settings: Settings, options: Options) -> d
     return out
 
 
+def _fixed_notebook(
+    original: str,
+    module: NotebookModule,
+    fixed: str,
+    display: str,
+    the_engine: Engine,
+    settings: Settings,
+    options: Options,
+    path: str,
+    remaining: bool,
+) -> tuple[str, list, str]:
+    """(the notebook's new JSON text, the diagnostics left in cell coordinates, a diff per changed
+    cell) after its module became ``fixed``; raises NotebookError when a fix cannot go back into
+    the cells."""
+    import difflib
+
+    notebook = read_notebook(original)
+    sources, top = module.cell_sources(fixed)
+    new_text = render_notebook(notebook, sources, top)
+    diff = []
+    changed = [(index, notebook.cells[index].source, text) for index, text in sorted(sources.items())]
+    if top is not None:
+        changed.insert(0, (None, "", top))
+    for index, old, new in changed:
+        name = f"{display}:cell {index + 1}" if index is not None else f"{display}:new cell"
+        for line in difflib.unified_diff(
+            old.splitlines(keepends=True), new.splitlines(keepends=True), fromfile=f"a/{name}", tofile=f"b/{name}"
+        ):
+            diff.append(line if line.endswith("\n") else line + "\n\\ No newline at end of cell\n")
+    left = []
+    if remaining:  # where they are in the new notebook (a new cell moves the others down)
+        new_module = build_module(read_notebook(new_text))
+        analysis = the_engine.analyze(new_module.text, settings, resolver=_types(options, new_module.text, Path(path)))
+        left = [_encode(d, None, new_module) for d in analysis.diagnostics]
+    return new_text, left, "".join(diff)
+
+
 def applicable(outcome: dict, unsafe: bool) -> bool:
     """Whether a check outcome has a diagnostic whose primary fix ``fix`` would apply."""
-    for _code, _name, _message, _rng, offers, _detail, _fix in outcome["diagnostics"]:
+    for _code, _name, _message, _rng, offers, _detail, _fix, *_cell in outcome["diagnostics"]:
         if offers and (offers[0][1] == Applicability.SAFE.value or unsafe):
             return True
     return False

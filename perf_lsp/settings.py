@@ -55,6 +55,8 @@ class Settings:
     milliseconds, between the last change and re-analysis (server only). ``cache_dir``:
     where the command line keeps its cache (``cache-dir``, made absolute against
     ``config_dir``; None: ``.perf-lsp-cache`` at the project root; command line only).
+    ``notebooks``: whether a directory walk checks Jupyter notebooks (``*.ipynb``); a notebook
+    named on the command line is checked either way.
     """
 
     select: tuple[str, ...] = ("PFL",)
@@ -72,6 +74,7 @@ class Settings:
     severity: tuple[tuple[str, str], ...] = ()
     debounce_ms: int = DEFAULT_DEBOUNCE_MS
     cache_dir: str | None = None
+    notebooks: bool = True
     _severity: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -108,9 +111,12 @@ class Settings:
         )
 
     def excludes(self, path: Path, is_dir: bool) -> bool:
-        """Whether a directory walk skips ``path`` (absolute) under ``exclude``/``extend-exclude``."""
+        """Whether a directory walk skips ``path`` (absolute) under ``exclude``/``extend-exclude``,
+        or because it is a notebook and ``notebooks`` is off."""
         from perf_lsp.files import matches
 
+        if not is_dir and not self.notebooks and path.name.endswith(".ipynb"):
+            return True
         patterns = self.exclude if self.exclude is not None else _default_exclude()
         if self.extend_exclude:
             patterns = (*patterns, *self.extend_exclude)
@@ -176,6 +182,7 @@ _PYPROJECT_KEYS = {
     "exclude": "exclude",
     "extend-exclude": "extend_exclude",
     "cache-dir": "cache_dir",
+    "notebooks": "notebooks",
 }
 _LSP_KEYS = {
     "select": "select",
@@ -187,6 +194,7 @@ _LSP_KEYS = {
     "extendBlockingCalls": "extend_blocking_calls",
     "severity": "severity",
     "debounceMs": "debounce_ms",
+    "notebooks": "notebooks",
 }
 
 
@@ -237,7 +245,7 @@ def _apply(
             if base.config_dir and not path.is_absolute():
                 path = Path(base.config_dir) / path
             changes[name] = str(path)
-        elif name == "unsafe_fixes":
+        elif name in ("unsafe_fixes", "notebooks"):
             if not isinstance(value, bool):
                 messages.append(f"{where}: '{key}' must be true or false (using the default)")
                 continue

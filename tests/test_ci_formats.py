@@ -256,3 +256,15 @@ def test_ci_formats_keep_the_exit_codes(tmp_path, capsys, monkeypatch, fmt):
     assert run(capsys, "check", "--output-format", fmt, "svc.py")[0] == 1
     assert run(capsys, "check", "--output-format", fmt, "--exit-zero", "svc.py")[0] == 0
     assert run(capsys, "check", "--output-format", fmt, "missing.py")[0] == 2
+
+
+def test_github_and_junit_name_a_notebook_reports_cell():
+    """A notebook report's rows count in its cell: both formats say which cell."""
+    report = Report("nb/agent.ipynb", diag("model built per call", line=4), None, cell=5)
+    github = format_github([report], lambda r: "warning")
+    assert github.endswith("::cell 5: model built per call")
+    assert "line=4," in github
+    failure = ET.fromstring(format_junit([report], lambda r: "warning")).find(".//failure")
+    assert failure.text.startswith("cell 5: line 4, col ")
+    plain = format_github([Report("a.py", diag("x", line=4), None)], lambda r: "warning")
+    assert plain.endswith("::x")

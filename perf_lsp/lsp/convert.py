@@ -166,12 +166,21 @@ def workspace_edit(
     uri: str, version: int | None, edits: Iterable[Edit], lines: Sequence[str], codec: Codec
 ) -> types.WorkspaceEdit:
     """Edits of one document, tied to its version (the client refuses them if it moved on)."""
+    return documents_edit([(uri, version, edits, lines)], codec)
+
+
+def documents_edit(
+    changes: Iterable[tuple[str, int | None, Iterable[Edit], Sequence[str]]], codec: Codec
+) -> types.WorkspaceEdit:
+    """Edits of several documents (the cells of a notebook): (uri, version, edits, lines) each, every
+    one tied to its document's version."""
     return types.WorkspaceEdit(
         document_changes=[
             types.TextDocumentEdit(
                 text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version),
                 edits=[to_text_edit(e, lines, codec) for e in edits],
             )
+            for uri, version, edits, lines in changes
         ]
     )
 

@@ -192,13 +192,18 @@ _SAFETY = {
 
 
 def hover_markdown(
-    analysis: Analysis, diag: Diagnostic, build: Callable[[Diagnostic, int], Fix | None] | None = None
+    analysis: Analysis,
+    diag: Diagnostic,
+    build: Callable[[Diagnostic, int], Fix | None] | None = None,
+    preview: Callable[[Fix], str | None] | None = None,
 ) -> str:
     """The rule's name and code, the message and detail, why it is slow (with its sources), and each fix as a diff.
 
-    ``build(diag, which)`` builds a fix (default: ``analysis.fix``).
+    ``build(diag, which)`` builds a fix (default: ``analysis.fix``); ``preview(fix)`` renders it as
+    a diff, None when it cannot apply (default: :func:`fix_preview` of the analysed text).
     """
     build = build or analysis.fix
+    preview = preview or (lambda fix: fix_preview(analysis.source, fix))
     rule = by_code(diag.code)
     parts = [f"**{diag.code}** `{diag.name}`", diag.message]
     if diag.detail:
@@ -214,10 +219,11 @@ def hover_markdown(
         label = labels[which] if which < len(labels) else f"Fix {which + 1}"
         text = f"**{label}** ({_SAFETY[offer.applicability]}): {offer.title}"
         fix = build(diag, which)
-        if fix is None:
+        shown = preview(fix) if fix is not None else None
+        if shown is None:
             text += "\n\n(This fix cannot be applied here.)"
         else:
-            text += "\n\n" + fenced(fix_preview(analysis.source, fix), "diff")
+            text += "\n\n" + fenced(shown, "diff")
         parts.append(text)
     if diag.fixes and rule and rule.section("Fix safety"):
         parts.append(f"**Fix safety**\n\n{rule.section('Fix safety')}")

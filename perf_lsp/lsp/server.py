@@ -49,7 +49,7 @@ from pygls.workspace import TextDocument, Workspace
 from perf_lsp import __version__
 from perf_lsp.engine import describe_exception
 from perf_lsp.files import MAX_FILE_BYTES
-from perf_lsp.lsp import features, transport
+from perf_lsp.lsp import features, notebooks, transport
 from perf_lsp.lsp.convert import FIX_ALL_KIND, SOURCE, from_lsp_range
 from perf_lsp.rules import CODES
 from perf_lsp.settings import Settings, from_lsp_options, load_for
@@ -103,6 +103,17 @@ class Collector:
         gc.freeze()
 
 
+NOTEBOOK_SYNC = types.NotebookDocumentSyncOptions(
+    notebook_selector=[
+        types.NotebookDocumentFilterWithCells(
+            notebook="jupyter-notebook", cells=[types.NotebookCellLanguage(language="python")]
+        )
+    ],
+    save=True,
+)
+"""Notebook document sync, advertised to clients that support it: the Python cells of Jupyter notebooks."""
+
+
 class PerfLanguageServer(LanguageServer):
     """pygls' server plus perf-lsp's state: the engine's documents, settings, pending analyses."""
 
@@ -113,6 +124,7 @@ class PerfLanguageServer(LanguageServer):
             SOURCE,
             __version__,
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            notebook_document_sync=NOTEBOOK_SYNC,
             protocol_cls=transport.Protocol,
         )
         self.documents = features.Documents()
@@ -121,6 +133,7 @@ class PerfLanguageServer(LanguageServer):
         self._settings: dict[str, Settings] = {}
         self._pending: dict[str, asyncio.Task] = {}
         self._shown: set[str] = set()
+        self._cells_published: dict[str, set[str]] = {}  # notebook URI -> cell URIs with diagnostics out
         self.collector = Collector()
 
     # -- the transport -------------------------------------------------------------
@@ -181,6 +194,41 @@ class PerfLanguageServer(LanguageServer):
         if doc is None:
             return None
         return features.Snapshot(uri, doc.version, doc.source, doc.position_codec, self.settings_for(uri))
+
+    def notebook_of(self, uri: str) -> str | None:
+        """The URI of the open notebook ``uri`` is, or holds as a cell; None for a plain document."""
+        notebook = self.workspace.get_notebook_document(notebook_uri=uri) or self.workspace.get_notebook_document(
+            cell_uri=uri
+        )
+        return notebook.uri if notebook is not None else None
+
+    def notebook_snapshot(self, uri: str) -> notebooks.NotebookSnapshot | None:
+        """The open notebook ``uri`` as it is now (its Python code cells), with its settings; None when it
+        is not open, is over ``MAX_DOCUMENT_CHARS`` or its settings turn notebooks off."""
+        notebook = self.workspace.get_notebook_document(notebook_uri=uri)
+        if notebook is None:
+            return None
+        settings = self.settings_for(notebook.uri)
+        if not settings.notebooks:
+            return None
+        cells = []
+        codec = None
+        for index, cell in enumerate(notebook.cells):
+            doc = self.document(cell.document)
+            if doc is None or cell.kind != types.NotebookCellKind.Code or doc.language_id not in (None, "python"):
+                continue
+            codec = doc.position_codec
+            cells.append(notebooks.CellDocument(cell.document, index, doc.version, doc.source))
+        if sum(len(c.source) for c in cells) > MAX_DOCUMENT_CHARS:
+            return None
+        return notebooks.NotebookSnapshot(
+            notebook.uri,
+            notebook.version,
+            tuple(cells),
+            tuple(cell.document for cell in notebook.cells),
+            codec or self.workspace.position_codec,
+            settings,
+        )
 
     def checkable(self, uri: str) -> features.Snapshot | None:
         """:meth:`snapshot`, or None when the document is over ``MAX_DOCUMENT_CHARS`` (never analysed)."""
@@ -270,6 +318,9 @@ class PerfLanguageServer(LanguageServer):
 
     async def publish(self, uri: str) -> None:
         """Analyse the document and publish its diagnostics, unless it changed or closed meanwhile."""
+        if self.workspace.get_notebook_document(notebook_uri=uri) is not None:
+            await self.publish_notebook(uri)
+            return
         snap = self.snapshot(uri)
         if snap is None:
             return
@@ -302,6 +353,63 @@ class PerfLanguageServer(LanguageServer):
         self.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, version=snap.version, diagnostics=refined)
         )
+
+    async def publish_notebook(self, uri: str) -> None:
+        """Analyse a notebook's Python cells and publish each cell's diagnostics, then jedi's refined set."""
+        snap = self.notebook_snapshot(uri)
+        if snap is None:  # notebooks off (or too large): say so with empty lists, clearing what was out
+            notebook = self.workspace.get_notebook_document(notebook_uri=uri)
+            cells = notebook.cells if notebook is not None else []
+            code = [c.document for c in cells if c.kind == types.NotebookCellKind.Code]
+            self._publish_cells(uri, None, {cell: [] for cell in code})
+            return
+
+        def job(fn):
+            try:
+                return fn(self.documents, snap)
+            finally:
+                if self.workspace.get_notebook_document(notebook_uri=uri) is None:
+                    self.documents.forget(snap.uri)
+
+        def current() -> bool:
+            notebook = self.workspace.get_notebook_document(notebook_uri=uri)
+            return notebook is not None and notebook.version == snap.version
+
+        published = await self.run(job, notebooks.diagnostics)
+        if not current():
+            return
+        self._publish_cells(uri, snap, published)
+        await self.run(self.collector.settle)
+        await asyncio.sleep(REFINE_DELAY_S)
+        if not current():
+            return
+        refined = await self.run(job, notebooks.refined_diagnostics)
+        if refined is not None and current():
+            self._publish_cells(uri, snap, refined)
+
+    def _publish_cells(
+        self, uri: str, snap: notebooks.NotebookSnapshot | None, by_cell: dict[str, list[types.Diagnostic]]
+    ) -> None:
+        """Publish ``by_cell`` and clear the cells of ``uri`` that had diagnostics and now have none."""
+        versions = {cell.uri: cell.version for cell in snap.cells} if snap is not None else {}
+        before = self._cells_published.get(uri, set())
+        for cell_uri in before - set(by_cell):
+            self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=cell_uri, diagnostics=[]))
+        for cell_uri, diagnostics in by_cell.items():
+            self.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(uri=cell_uri, version=versions.get(cell_uri), diagnostics=diagnostics)
+            )
+        self._cells_published[uri] = {cell_uri for cell_uri, found in by_cell.items() if found}
+
+    def clear_notebook(self, uri: str) -> None:
+        """A notebook closed: cancel its run, forget it, clear its cells' diagnostics."""
+        pending = self._pending.pop(uri, None)
+        if pending is not None:
+            pending.cancel()
+        self._settings.pop(uri, None)
+        self.documents.forget(uri)
+        for cell_uri in self._cells_published.pop(uri, set()):
+            self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=cell_uri, diagnostics=[]))
 
     def clear(self, uri: str) -> None:
         pending = self._pending.pop(uri, None)
@@ -425,8 +533,13 @@ async def did_change_configuration(ls: PerfLanguageServer, params: types.DidChan
         )
         options = result[0] if result else None
     ls.configure(options)
+    cells = set()
+    for notebook in list(ls.workspace.notebook_documents.values()):
+        cells.update(cell.document for cell in notebook.cells)
+        ls.schedule(notebook.uri, 0)
     for doc in list(ls.workspace.text_documents.values()):
-        ls.schedule(doc.uri, 0)  # the URI as the client sent it (pygls' keys are percent-decoded)
+        if doc.uri not in cells:
+            ls.schedule(doc.uri, 0)  # the URI as the client sent it (pygls' keys are percent-decoded)
 
 
 @SERVER.feature(types.SHUTDOWN)
@@ -463,10 +576,41 @@ def did_close(ls: PerfLanguageServer, params: types.DidCloseTextDocumentParams) 
     ls.clear(params.text_document.uri)
 
 
+@SERVER.feature(types.NOTEBOOK_DOCUMENT_DID_OPEN)
+@guarded()
+def notebook_did_open(ls: PerfLanguageServer, params: types.DidOpenNotebookDocumentParams) -> None:
+    ls.schedule(params.notebook_document.uri, 0)
+
+
+@SERVER.feature(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
+@guarded()
+def notebook_did_change(ls: PerfLanguageServer, params: types.DidChangeNotebookDocumentParams) -> None:
+    ls.schedule(params.notebook_document.uri)
+
+
+@SERVER.feature(types.NOTEBOOK_DOCUMENT_DID_SAVE)
+@guarded()
+def notebook_did_save(ls: PerfLanguageServer, params: types.DidSaveNotebookDocumentParams) -> None:
+    ls._settings.pop(params.notebook_document.uri, None)  # pyproject.toml may have changed
+    ls.schedule(params.notebook_document.uri, 0)
+
+
+@SERVER.feature(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
+@guarded()
+def notebook_did_close(ls: PerfLanguageServer, params: types.DidCloseNotebookDocumentParams) -> None:
+    ls.clear_notebook(params.notebook_document.uri)
+
+
 # -- requests ---------------------------------------------------------------------------------
 @SERVER.feature(types.TEXT_DOCUMENT_HOVER)
 @guarded()
 async def hover(ls: PerfLanguageServer, params: types.HoverParams) -> types.Hover | None:
+    notebook = ls.notebook_of(params.text_document.uri)
+    if notebook is not None:
+        nb = ls.notebook_snapshot(notebook)
+        if nb is None:
+            return None
+        return await ls.run(notebooks.hover, ls.documents, nb, params.text_document.uri, params.position)
     snap = ls.checkable(params.text_document.uri)
     if snap is None:
         return None
@@ -479,6 +623,16 @@ async def hover(ls: PerfLanguageServer, params: types.HoverParams) -> types.Hove
 )
 @guarded()
 async def code_action(ls: PerfLanguageServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
+    notebook = ls.notebook_of(params.text_document.uri)
+    if notebook is not None:
+        nb = ls.notebook_snapshot(notebook)
+        if nb is None:
+            return None
+        only = params.context.only
+        defer = only is None and ls.can_resolve_edits()
+        return await ls.run(
+            notebooks.code_actions, ls.documents, nb, params.text_document.uri, params.range, only, defer
+        )
     snap = ls.checkable(params.text_document.uri)
     if snap is None:
         return None
@@ -493,6 +647,10 @@ async def code_action_resolve(ls: PerfLanguageServer, action: types.CodeAction) 
     uri = action.data.get("uri") if isinstance(action.data, dict) else None
     if action.kind != FIX_ALL_KIND or not isinstance(uri, str):
         return action
+    notebook = ls.notebook_of(uri)
+    if notebook is not None:
+        nb = ls.notebook_snapshot(notebook)
+        return action if nb is None else await ls.run(notebooks.resolve_fix_all, ls.documents, nb, action)
     snap = ls.checkable(uri)
     if snap is None:
         return action
@@ -510,6 +668,16 @@ async def apply_fix_all(ls: PerfLanguageServer, *args: Any) -> bool | None:
     if not isinstance(uri, str):
         ls.warn([f"{APPLY_FIX_ALL} expects a document URI"])
         return None
+    notebook = ls.notebook_of(uri)
+    if notebook is not None:  # a notebook's URI, or one of its cells'
+        nb = ls.notebook_snapshot(notebook)
+        found = await ls.run(notebooks.fix_all_edit, ls.documents, nb) if nb is not None else None
+        if found is None:
+            return False
+        result = await ls.workspace_apply_edit_async(
+            types.ApplyWorkspaceEditParams(edit=found[0], label="perf-lsp: fix all")
+        )
+        return result.applied
     snap = ls.checkable(uri)
     if snap is None:
         ls.warn([f"{APPLY_FIX_ALL}: {uri} is not open, or too large to check"])

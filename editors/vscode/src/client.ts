@@ -15,6 +15,7 @@ import {
   ServerOptions,
 } from "vscode-languageclient/node";
 import type { ClientFactory, ServerClient } from "./controller";
+import { DOCUMENT_SELECTOR } from "./selector";
 import { SECTION } from "./settings";
 import type { OutputChannel } from "./vscodeApi";
 
@@ -26,10 +27,7 @@ export function languageClientFactory(output: OutputChannel): ClientFactory {
       options: { cwd: server.cwd },
     };
     const clientOptions: LanguageClientOptions = {
-      documentSelector: [
-        { scheme: "file", language: "python" },
-        { scheme: "untitled", language: "python" },
-      ],
+      documentSelector: DOCUMENT_SELECTOR,
       initializationOptions,
       outputChannel: output,
       revealOutputChannelOn: RevealOutputChannelOn.Never,

@@ -267,6 +267,8 @@ async function main() {
     fs.cpSync(path.join(repoRoot, "examples", "ragservice"), ws, { recursive: true });
     // one more file, for codeActionsOnSave
     fs.writeFileSync(path.join(ws, "tokens.py"), 'import re\n\n\ndef words(lines: list[str]) -> list[list[str]]:\n    return [re.findall(r"\\w+", line) for line in lines]\n');
+    // a notebook (the rebuilt audit notebook of the Python tests), for the notebook step
+    fs.copyFileSync(path.join(repoRoot, "tests", "notebooks", "memory_agent.ipynb"), path.join(ws, "memory_agent.ipynb"));
     ingestBefore = fs.readFileSync(path.join(ws, "ingest.py"), "utf8");
     ingestExpected = expectedFix("ingest.py", ingestBefore);
     if (ingestExpected === ingestBefore) throw new Error("perf-lsp fix changed nothing in ingest.py: the scenario needs fixable findings");
@@ -418,6 +420,52 @@ async function main() {
     const output = page.locator(".part.panel .output-view, .part.panel [id='workbench.panel.output']").first();
     await output.waitFor({ state: "visible", timeout: T.ui });
     await waitFor("the restart in the output", async () => norm(await page.locator(".part.panel").textContent()).includes("Restarting the server: requested"), T.ui);
+  });
+
+  await check("a notebook: diagnostics in its cells, and a quick fix that edits the right cell", async () => {
+    // VS Code's built-in ipynb extension opens it as a jupyter-notebook; no kernel is needed
+    await page.keyboard.press("Control+P");
+    const input = page.locator(".quick-input-widget input.input");
+    await input.waitFor({ state: "visible", timeout: T.ui });
+    await input.fill("memory_agent.ipynb");
+    await page.locator(".quick-input-list .monaco-list-row", { hasText: "memory_agent.ipynb" }).first().waitFor({ state: "visible", timeout: T.ui });
+    await page.keyboard.press("Enter");
+    await page.locator('.tabs-container .tab.active[aria-label^="memory_agent.ipynb"]').waitFor({ state: "visible", timeout: T.ui });
+    await page.locator(".notebook-editor .cell-editor-container .monaco-editor").first().waitFor({ state: "visible", timeout: T.start });
+    await page.keyboard.press("Control+Shift+M");
+    await page.locator(".markers-panel").waitFor({ state: "visible", timeout: T.ui });
+    const codes = ["PFL101", "PFL701", "PFL602", "PFL201", "PFL401"];
+    await waitFor(`${codes.join(", ")} in Problems`, async () => {
+      const rows = await problems(page);
+      return codes.every((code) => rows.some((t) => t.includes(code))) ? rows : null;
+    }, T.diag);
+    await shot(page, "notebook-diagnostics");
+    // Problems -> the PFL401 row: the cursor goes to the finding in its cell
+    await page.locator(".markers-panel .monaco-list-row", { hasText: "PFL401" }).first().click();
+    await page.keyboard.press("Enter");
+    const cell = page.locator(".notebook-editor .cell-editor-container .monaco-editor", { hasText: "def iterative_refine" }).first();
+    await waitFor("the squiggle in the refine cell", async () => (await cell.locator(".squiggly-warning").count()) > 0, T.diag);
+    await page.keyboard.press("Control+.");
+    const item = page.locator(".action-widget .monaco-list-row", { hasText: "Precompile" }).first();
+    await item.waitFor({ state: "visible", timeout: T.ui });
+    await shot(page, "notebook-quick-fix-menu", "notebook-quick-fix.png");
+    await item.click();
+    await waitFor("the pattern hoisted in the same cell", async () => {
+      const text = norm(await cell.locator(".view-lines").textContent());
+      return text.includes("_ITERATIVE_REFINE_RE = re.compile(") && text.includes("_ITERATIVE_REFINE_RE.findall(feedback)") ? text : null;
+    }, T.ui);
+    await waitFor("PFL401 gone from Problems", async () => !(await problems(page)).some((t) => t.includes("PFL401")), T.diag);
+    const others = await problems(page);
+    for (const code of ["PFL101", "PFL701", "PFL602", "PFL201"]) {
+      if (!others.some((t) => t.includes(code))) throw new Error(`${code} disappeared after the PFL401 fix`);
+    }
+    await shot(page, "notebook-after-quick-fix");
+    await page.keyboard.press("Control+S");
+    await waitFor("the fixed cell on disk", () => {
+      const saved = JSON.parse(fs.readFileSync(path.join(ws, "memory_agent.ipynb"), "utf8"));
+      const sources = saved.cells.map((c) => (Array.isArray(c.source) ? c.source.join("") : c.source));
+      return sources[9].includes("_ITERATIVE_REFINE_RE.findall(feedback)") && sources[4].includes("SentenceTransformer(model_name)");
+    }, T.ui);
   });
 
   await check("a Python without perf_lsp: the server does not start and a notification says how to install it", async () => {
