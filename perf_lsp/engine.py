@@ -58,7 +58,9 @@ from perf_lsp.source import (
     split_document,
     split_incremental,
     split_lines,
+    statements_too_deep,
 )
+from perf_lsp.source import too_deep as too_deep_statements
 from perf_lsp.text import shift_range as _shift
 from perf_lsp.text import split_lines_after_edit
 from perf_lsp.textedit import apply_edits, diff_edits
@@ -838,11 +840,17 @@ def analyze_chunk(
     own findings (named in ``error``); the recursion limit reached anywhere costs
     the chunk's. ``error`` is at most :data:`MAX_ERROR` characters.
     """
-    tree, too_deep = parse_checked(text)
+    tree, too_deep = parse_checked(text, depth=reparser is None)
     if too_deep is not None:
         return ChunkResult(None, [], error=too_deep)
     try:
-        module = cst.parse_module(text) if reparser is None else reparser.parse(text, tree)
+        module = None
+        if reparser is not None:  # an edit inside one statement: only that statement's depth is measured
+            module = reparser.reuse(text, tree, statements_too_deep)
+            if module is None and tree is not None and too_deep_statements(tree.body, split_lines(text)):
+                return ChunkResult(None, [], error=TOO_DEEP)
+        if module is None:
+            module = parse_module(text) if reparser is None else reparser.parse_whole(text)
     except Exception as exc:  # ParserSyntaxError, and whatever else libcst raises on odd input
         if _recursion(exc):
             return ChunkResult(None, [], error=TOO_DEEP)

@@ -160,7 +160,7 @@ def depth_error(text: str) -> str | None:
     return parse_checked(text)[1]
 
 
-def parse_checked(text: str) -> tuple[ast.Module | None, str | None]:
+def parse_checked(text: str, depth: bool = True) -> tuple[ast.Module | None, str | None]:
     """``text``'s :func:`ast.parse` (None when it does not parse) and :data:`TOO_DEEP` when it must not go to libcst.
 
     Parses ``text`` with :mod:`ast` (C-speed). Too deep: ast itself gives up
@@ -168,7 +168,8 @@ def parse_checked(text: str) -> tuple[ast.Module | None, str | None]:
     :func:`too_deep`. Text ast rejects for another reason (a syntax error, syntax
     newer than this interpreter) is too deep when its brackets nest more than
     half of :data:`MAX_NESTING` or a line has more than that many ``and``/``or``/
-    operators: libcst gets the rest, as before.
+    operators: libcst gets the rest, as before. ``depth=False``: the tree that
+    parses is not measured (the caller does it when it must, :func:`statements_too_deep`).
     """
     try:
         tree = ast.parse(text)
@@ -180,7 +181,18 @@ def parse_checked(text: str) -> tuple[ast.Module | None, str | None]:
         return None, TOO_DEEP if _text_too_deep(text) else None
     except ValueError:  # null bytes: libcst says why
         return None, None
+    if not depth:
+        return tree, None
     return tree, TOO_DEEP if too_deep(tree.body, split_lines(text)) else None
+
+
+def statements_too_deep(nodes: Sequence[ast.AST], lines: Sequence[str], blocks: int) -> bool:
+    """:func:`too_deep` for statements that sit ``blocks`` indented blocks deep in their text.
+
+    Each block around them costs libcst's tree three levels (the compound statement,
+    its IndentedBlock, the statement line), counted against :data:`MAX_NESTING`.
+    """
+    return too_deep(nodes, lines, MAX_NESTING - 3 * blocks)
 
 
 _BRACKET = re.compile(r"[(\[{]|[)\]}]")

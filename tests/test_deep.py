@@ -340,3 +340,15 @@ def test_server_log_and_show_messages_are_short(monkeypatch):
     assert len(sent) == 2
     assert all(len(message) < MAX_MESSAGE for message in sent), [len(m) for m in sent]
     assert "a test failed: KeyError" in sent[0]
+
+
+@pytest.mark.parametrize("name", ["calls-190", "index-150", "generators-90", "sum-1000", "concatenation-1000"])
+def test_a_deep_expression_typed_into_a_statement_is_caught(name):
+    """The edit path that re-parses one statement (perf_lsp.analysis.reparse) measures its depth too."""
+    engine = Engine()
+    before = document(expression("x"))
+    previous = engine.analyze(before, Settings())
+    assert errors(previous) == []
+    analysis = engine.analyze(document(DEEP[name]()), Settings(), previous=previous)
+    assert [(d.code, d.range.start.line) for d in analysis.diagnostics] == [NORMAL_FINDING]
+    assert errors(analysis) == [(8, TOO_DEEP)]

@@ -151,3 +151,15 @@ def test_edits_that_change_structure(old, new):
     module = reparser.parse(new, ast.parse(new))
     assert module.code == new
     assert module.deep_equals(cst.parse_module(new))
+
+
+def test_parse_module_without_validation_is_libcst_parse():
+    """The same trees as libcst's validating parse, and validation is back on after it (and after a failure)."""
+    from perf_lsp.analysis.reparse import parse_module
+
+    for text in TEXTS:
+        assert parse_module(text).deep_equals(cst.parse_module(text))
+    with pytest.raises(cst.ParserSyntaxError):
+        parse_module("def (:\n")
+    with pytest.raises(cst.CSTValidationError):
+        cst.Name("not a name")  # built outside the parse: validated as always

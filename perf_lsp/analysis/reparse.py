@@ -26,12 +26,42 @@ import ast
 import dataclasses
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import libcst as cst
+from libcst._nodes.base import CSTNode
 from libcst._nodes.internal import CodegenState
 
 from perf_lsp.text import split_lines
+
+_VALIDATING = threading.Lock()
+_validate_node = CSTNode.__post_init__
+
+
+def _trust(self: CSTNode) -> None:  # the parser's nodes are valid by construction
+    return None
+
+
+def parse_module(text: str) -> cst.Module:
+    """:func:`libcst.parse_module` without validating each node the parser builds again.
+
+    libcst validates every node in its constructor (``CSTNode.__post_init__``), the
+    parser's nodes too, though its grammar only builds valid ones; that is about a
+    fifth of a parse (``_pydecimal.py``: 552 -> 443 ms of CPU here), and libcst's own
+    comment there says it would rather not validate a tree it parsed. Validation is
+    off only inside this call, under a lock; nodes built anywhere else are validated
+    as always. Raises what :func:`libcst.parse_module` raises.
+    """
+    with _VALIDATING:
+        CSTNode.__post_init__ = _trust
+        try:
+            return cst.parse_module(text)
+        finally:
+            CSTNode.__post_init__ = _validate_node
+
+
+TooDeep = Callable[[Sequence[ast.stmt], Sequence[str], int], bool]
+"""``too_deep(statements, lines, blocks)``: see :meth:`Reparser.reuse`."""
 
 MAX_CHANGED_LINES = 40
 """An edit over more lines than this parses the whole text."""
@@ -52,32 +82,49 @@ class Reparser:
 
     def parse(self, text: str, tree: ast.Module | None = None) -> cst.Module:
         """The libcst module of ``text``; ``tree``: its :func:`ast.parse` (needed to reuse a tree)."""
-        with self._lock:
-            return self._parse(text, tree)
+        module = self.reuse(text, tree)
+        return module if module is not None else self.parse_whole(text)
 
-    def _parse(self, text: str, tree: ast.Module | None) -> cst.Module:
-        module = self._recent.get(text)
-        if module is not None:
-            self._recent.move_to_end(text)
-            self.reused += 1
-            return module
-        module = None
-        if tree is not None and "\r" not in text and "\x0c" not in text:
-            module = self._splice(text, tree)
-        if module is None:
-            module = cst.parse_module(text)
-        else:
-            self.reused += 1
-        self._recent[text] = module
-        while len(self._recent) > self.keep:
-            self._recent.popitem(last=False)
+    def parse_whole(self, text: str) -> cst.Module:
+        """``text`` parsed whole (:func:`parse_module`), kept for the next edits."""
+        module = parse_module(text)
+        self._keep(text, module)
         return module
+
+    def reuse(self, text: str, tree: ast.Module | None, too_deep: TooDeep | None = None) -> cst.Module | None:
+        """The module of ``text`` made from a recent tree (the same text, or an edit inside one statement
+        line), or None when it must be parsed whole (:meth:`parse`).
+
+        ``too_deep(statements, lines, blocks)``: whether the edited statement (its ast
+        statements, the text's lines, how many indented blocks it sits in) is too deep
+        for libcst; then None. The recent trees' texts were checked when they were
+        parsed, so a caller that passes it needs to check only what it gets None for.
+        """
+        with self._lock:
+            module = self._recent.get(text)
+            if module is not None:
+                self._recent.move_to_end(text)
+                self.reused += 1
+                return module
+            if tree is None or "\r" in text or "\x0c" in text:
+                return None
+            module = self._splice(text, tree, too_deep)
+            if module is not None:
+                self.reused += 1
+                self._keep(text, module)
+            return module
+
+    def _keep(self, text: str, module: cst.Module) -> None:
+        with self._lock:
+            self._recent[text] = module
+            while len(self._recent) > self.keep:
+                self._recent.popitem(last=False)
 
     def clear(self) -> None:
         """Forget every kept tree."""
         self._recent.clear()
 
-    def _splice(self, text: str, tree: ast.Module) -> cst.Module | None:
+    def _splice(self, text: str, tree: ast.Module, too_deep: TooDeep | None) -> cst.Module | None:
         new_lines = split_lines(text)
         best: tuple[int, int, int, str] | None = None  # (changed lines, prefix, suffix, old text)
         for old_text in reversed(self._recent):
@@ -103,6 +150,8 @@ class Reparser:
         end = max(s.end_lineno or s.lineno for s in group)
         if not (start <= first and last <= end) or end > len(new_lines):
             return None
+        if too_deep is not None and too_deep(group, new_lines, sum(isinstance(p, cst.IndentedBlock) for p in path)):
+            return None
         head = new_lines[start - 1]
         indent = head[: len(head) - len(head.lstrip(" \t"))]
         if group[0].col_offset != len(indent.encode("utf-8")):
@@ -120,7 +169,7 @@ class Reparser:
         if not statement.endswith("\n"):
             return None
         try:
-            parsed = cst.parse_module(statement)
+            parsed = parse_module(statement)
         except Exception:  # noqa: BLE001 - whatever libcst raises, the full parse decides
             return None
         if (
