@@ -76,7 +76,7 @@ class Reparser:
     def __init__(self, keep: int = 8) -> None:
         self.keep = keep
         self._recent: OrderedDict[str, cst.Module] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # reuse() keeps what it spliced under the same lock
         self.reused = 0
         """How many parses were answered from a recent tree (both spliced and identical)."""
 
