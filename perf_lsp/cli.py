@@ -41,6 +41,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from perf_lsp import __version__, runner
+from perf_lsp.analysis.hotness import ProjectIndex
 from perf_lsp.cache import cache_root
 from perf_lsp.files import FileWalk
 from perf_lsp.model import Applicability, Diagnostic
@@ -343,6 +344,7 @@ def _outcomes(args: argparse.Namespace, console: _Console, tally: _Tally, comman
         cache_root=cache_dir,
     )
     cache = runner.cache_for(cache_dir)
+    project = ProjectIndex.build(p for p in found if p.suffix == ".py")  # how often each function runs
     jobs = _Jobs(args.jobs or _default_jobs())
     progress = _Progress(len(found))
     pending: dict[int, object] = {}  # index -> outcome dict (a hit) or Future
@@ -351,6 +353,7 @@ def _outcomes(args: argparse.Namespace, console: _Console, tally: _Tally, comman
         for index, path in enumerate(found):
             settings = resolver.for_file(path)
             display = _display(path)
+            hotness = project.for_file(path)
             items.append((path, display, settings))
             outcome = None
             if cache is not None:
@@ -359,7 +362,7 @@ def _outcomes(args: argparse.Namespace, console: _Console, tally: _Tally, comman
                 except OSError:
                     data = None  # the worker reports it
                 if data is not None:
-                    outcome, warning = runner.lookup(cache, data, settings, options)
+                    outcome, warning = runner.lookup(cache, data, settings, options, hotness)
                     if warning:
                         console.warn(warning)
                     if outcome is not None and command == "fix":
@@ -372,9 +375,9 @@ def _outcomes(args: argparse.Namespace, console: _Console, tally: _Tally, comman
                 progress.advance(len(outcome["diagnostics"]))
                 continue
             call = (
-                (runner.work, command, str(path), settings, options)
+                (runner.work, command, str(path), settings, options, hotness)
                 if command == "check"
-                else (runner.work, command, str(path), display, settings, options)
+                else (runner.work, command, str(path), display, settings, options, hotness)
             )
             if jobs.jobs > 1 and len(found) > 1:
                 future = jobs.pool().submit(*call)

@@ -41,6 +41,7 @@ from perf_lsp.notebook import (
 from perf_lsp.settings import Settings
 
 if TYPE_CHECKING:  # the engine, jedi and libcst are imported by the first file not in the cache
+    from perf_lsp.analysis.hotness import FileHotness
     from perf_lsp.analysis.resolve import TypeResolver
     from perf_lsp.engine import Engine
 
@@ -103,9 +104,11 @@ def cache_for(root: str | None) -> Cache | None:
     return cache
 
 
-def key_material(settings: Settings, options: Options) -> str:
-    """What besides the file's bytes and perf-lsp itself changes a check's outcome."""
-    return repr((settings.analysis_key, settings.package_init, options.no_jedi))
+def key_material(settings: Settings, options: Options, hotness: FileHotness | None = None) -> str:
+    """What besides the file's bytes and perf-lsp itself changes a check's outcome (``hotness``: the
+    project index's answers for the file, which depend on other files)."""
+    extra = () if hotness is None else (hotness, settings.include_cold)
+    return repr((settings.analysis_key, settings.package_init, options.no_jedi, *extra))
 
 
 def _types(options: Options, text: str, path: Path) -> TypeResolver | None:
@@ -232,7 +235,9 @@ def _syntax_outcome(text: str, error: str) -> dict:
     return {"diagnostics": [], "messages": [message], "failed": 1, "partial": 0, "fixes": True}
 
 
-def lookup(cache: Cache | None, data: bytes, settings: Settings, options: Options) -> tuple[dict | None, str | None]:
+def lookup(
+    cache: Cache | None, data: bytes, settings: Settings, options: Options, hotness: FileHotness | None = None
+) -> tuple[dict | None, str | None]:
     """(the cached outcome for a file whose bytes are ``data``, or None; a warning, or None).
 
     A corrupt entry gives (None, a warning naming it); it is overwritten when the file is
@@ -240,7 +245,7 @@ def lookup(cache: Cache | None, data: bytes, settings: Settings, options: Option
     """
     if cache is None:
         return None, None
-    key = Cache.key(data, key_material(settings, options))
+    key = Cache.key(data, key_material(settings, options, hotness))
     try:
         entry = cache.get(key)
     except CorruptEntry as exc:
@@ -267,9 +272,10 @@ def _notebook(path: str, text: str) -> NotebookModule | None:
     return build_module(read_notebook(text))
 
 
-def check_file(path: str, settings: Settings, options: Options) -> dict:
+def check_file(path: str, settings: Settings, options: Options, hotness: FileHotness | None = None) -> dict:
     """Check one file; returns its outcome (see the module docstring), storing it in the cache
-    when the policy allows. Never raises for a bad file: read and parse errors are messages."""
+    when the policy allows. Never raises for a bad file: read and parse errors are messages.
+    ``hotness``: the project index's answers for the file (cold findings are left out)."""
     from perf_lsp.files import FileError, read_source
 
     try:
@@ -279,23 +285,24 @@ def check_file(path: str, settings: Settings, options: Options) -> dict:
         return {"diagnostics": [], "messages": [["error", f": {exc}"]], "failed": 1, "partial": 0, "fixes": True}
     text = source.text if module is None else module.text
     resolver = _types(options, text, Path(path))
-    analysis = engine().analyze(text, settings, resolver=resolver)
+    analysis = engine().analyze(text, settings, resolver=resolver, hotness=hotness)
     if analysis.syntax_error:
         outcome = _syntax_outcome(text, analysis.syntax_error)
     else:
         outcome = _outcome(analysis, options.want_fix, module)
     cache = cache_for(options.cache_root)
     if cache is not None and source.data is not None and not (analysis.asked and resolver is not None):
-        cache.put(Cache.key(source.data, key_material(settings, options)), outcome)
+        cache.put(Cache.key(source.data, key_material(settings, options, hotness)), outcome)
         if cache.problem:
             outcome["cache_problem"] = cache.problem
     return outcome
 
 
-def fix_file(path: str, display: str, settings: Settings, options: Options) -> dict:
+def fix_file(path: str, display: str, settings: Settings, options: Options, hotness: FileHotness | None = None) -> dict:
     """Fix one file (write it back atomically, or diff it with ``options.diff``); returns an
     outcome with the diagnostics left, and ``applied`` (fixes), ``changed`` (0/1),
-    ``unwritten`` (0/1) and ``diff`` (unified diff text, ``a/<display>`` and ``b/<display>``)."""
+    ``unwritten`` (0/1) and ``diff`` (unified diff text, ``a/<display>`` and ``b/<display>``);
+    ``hotness`` as for :func:`check_file` (cold findings are not fixed)."""
     import difflib
 
     from perf_lsp.engine import parses
@@ -310,7 +317,7 @@ def fix_file(path: str, display: str, settings: Settings, options: Options) -> d
         return {**base, "messages": [["error", f": {exc}"]], "failed": 1}
     text = source.text if module is None else module.text
     the_engine = engine()
-    analysis = the_engine.analyze(text, settings, resolver=_types(options, text, Path(path)))
+    analysis = the_engine.analyze(text, settings, resolver=_types(options, text, Path(path)), hotness=hotness)
     if analysis.syntax_error:
         return {**base, **_syntax_outcome(text, analysis.syntax_error)}
     checked = _outcome(analysis, False, module)
@@ -320,6 +327,7 @@ def fix_file(path: str, display: str, settings: Settings, options: Options) -> d
         settings,
         unsafe=settings.unsafe_fixes,
         resolver_for=lambda text: _types(options, text, Path(path)),
+        hotness=hotness,
     )
     out = {**base, "messages": checked["messages"], "partial": checked["partial"]}
     out["diagnostics"] = [_encode(d, None) for d in result.remaining]
