@@ -356,6 +356,7 @@ class _Reader:
         m = self.m
         where = f"{m.shown}:{node.lineno}"
         for deco in node.decorator_list:
+            where = f"{m.shown}:{deco.lineno}"  # the decorator names the route: point at it
             call = deco if isinstance(deco, ast.Call) else None
             dotted = _dotted(deco) or ""
             attr = dotted.rsplit(".", 1)[-1]
@@ -380,6 +381,7 @@ class _Reader:
                 attr in ("command", "group", "callback") and m.libraries & set(CLI_LIBRARIES)
             ):
                 return Hotness.COLD, f"a CLI command ({fn.local}, {where})"
+        where = f"{m.shown}:{node.lineno}"
         if fn.class_name is not None:
             bases = m.classes.get(fn.class_name, [])
             if node.name in HTTP_METHODS | {"websocket_connect", "receive", "on_receive", "dispatch"} and any(
@@ -555,7 +557,7 @@ class ProjectIndex:
         return index
 
     def _key(self, path: str | os.PathLike) -> str:
-        return str(Path(path).resolve()) if self.root is not None else str(path)
+        return str(Path(path).resolve())
 
     def add(self, path: str | os.PathLike, text: str) -> None:
         """Index (or re-index) the file ``path`` with contents ``text``."""
@@ -600,6 +602,8 @@ class ProjectIndex:
         def find(target: str) -> str | None:
             if target in functions:
                 return target
+            if f"{target}.__init__" in functions:  # an imported class called: its __init__ runs
+                return f"{target}.__init__"
             parts = target.split(".")
             for k in (3, 2):  # a module path the index names differently (src layouts, roots): match the tail
                 if len(parts) >= k:
