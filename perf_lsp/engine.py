@@ -292,6 +292,10 @@ class Analysis:
         return [d for d in self.diagnostics if d.range.overlaps(rng)]
 
 
+ANY_FREQUENCY = frozenset({"PFL701"})
+"""Codes reported at cold sites too: a shared mutable default is a bug however rarely its function runs."""
+
+
 def taken_names(source: str) -> set[str]:
     """Every name in ``source`` that a new module-level name could clash with.
 
@@ -510,7 +514,9 @@ class Engine:
                     )
                 )
         if hotness is not None:
-            diagnostics = filter_diagnostics(diagnostics, split.chunks, hotness, settings.include_cold)
+            diagnostics = filter_diagnostics(
+                diagnostics, split.chunks, hotness, settings.include_cold, exempt=ANY_FREQUENCY
+            )
         diagnostics.sort(key=lambda d: (d.range.start, d.code))
         analysis = Analysis(source, lines, split.context, split.chunks, results, diagnostics, split.syntax_error)
         keys: list[tuple] = []

@@ -458,3 +458,31 @@ def test_the_workspace_index_builds_in_the_background_and_updates(tmp_path):
     assert index.for_path(target).functions == (("f", Hotness.COLD, "only called from the __main__ block (app/run.py:2)"),)
     assert any(str(target.resolve()) in paths for paths in changes)
     index.stop()
+
+
+def test_a_callback_defined_in_init_and_registered_is_hot_not_cold(tmp_path):
+    root = project(
+        tmp_path,
+        {
+            "app/relay.py": "class Relay:\n    def __init__(self, sio):\n        async def handler(sid, data=None):\n"
+            "            return await self.handle(sid, data)\n        sio.on('relay:packet', handler)\n"
+            "    async def handle(self, sid, data):\n        pass  # here\n"
+        },
+    )
+    hot, reason = at(index_of(root), root, "app/relay.py", "here")
+    assert hot is Hotness.HOT and "'relay:packet'" in reason
+
+
+def test_a_function_passed_on_by_cold_code_is_not_cold(tmp_path):
+    root = project(
+        tmp_path,
+        {"app/w.py": "import threading\ndef work():\n    pass  # here\nclass S:\n    def __init__(self):\n"
+         "        threading.Thread(target=work).start()\n"},
+    )
+    assert at(index_of(root), root, "app/w.py", "here")[0] is Hotness.UNKNOWN
+
+
+def test_a_mutable_default_is_reported_at_a_cold_site_too():
+    source = "class A:\n    def __init__(self, items=[]):\n        self.items = items\n        self.items.append(1)\n"
+    facts = FileHotness(None, (("A.__init__", Hotness.COLD, "set-up code"),))
+    assert [d.code for d in Engine().analyze(source, Settings(), hotness=facts).diagnostics] == ["PFL701"]

@@ -120,6 +120,7 @@ class Function:
     is_async: bool
     class_name: str | None
     calls: list[str] = field(default_factory=list)  # resolved qualified names of callees
+    refs: list[str] = field(default_factory=list)  # functions it passes on or defines: they may run later, elsewhere
     unresolved_attrs: list[str] = field(default_factory=list)  # method names called on unknown objects
     entry: tuple[Hotness, str] | None = None  # a marker on the function itself
 
@@ -349,7 +350,7 @@ class _Reader:
         self._calls_in([*node.decorator_list], None, cls)
         for inner in _direct_defs(node.body):
             self._def(inner, local + ".", cls)
-            fn.calls.append(f"{m.name}.{local}.{inner.name}")  # an inner def runs when its outer does, if at all
+            fn.refs.append(f"{m.name}.{local}.{inner.name}")  # an inner def may run with its outer, or escape
         self._calls_in(node.body, fn, cls)
 
     def _marker(self, node: ast.FunctionDef | ast.AsyncFunctionDef, fn: Function) -> tuple[Hotness, str] | None:
@@ -452,14 +453,20 @@ class _Reader:
                 targets = [node.func, *node.args, *(kw.value for kw in node.keywords)]
                 callee, attr = self._resolve(node.func, cls, fn)
                 self._add(owner, callee, attr)
-                for arg in targets[1:]:  # a function passed by name is called there (callbacks, Depends, submit)
+                for arg in targets[1:]:  # a function passed by name may run there or later (callbacks, Depends, submit)
                     if isinstance(arg, (ast.Name, ast.Attribute)):
                         ref, ref_attr = self._resolve(arg, cls, fn)
-                        self._add(owner, ref, ref_attr if isinstance(arg, ast.Attribute) else None)
+                        self._add(owner, ref, ref_attr if isinstance(arg, ast.Attribute) else None, ref=True)
                 self._registration(node, cls, fn)
             stack.extend(ast.iter_child_nodes(node))
 
-    def _add(self, owner: Function | str | None, callee: str | None, attr: str | None) -> None:
+    def _add(self, owner: Function | str | None, callee: str | None, attr: str | None, ref: bool = False) -> None:
+        if ref and callee:  # passed on: the caller may hand it to anything; it is never cold through this caller
+            if isinstance(owner, Function):
+                owner.refs.append(callee)
+            else:
+                self.m.module_calls.append(callee)
+            callee = None
         if isinstance(owner, Function):
             if callee:
                 owner.calls.append(callee)
@@ -494,6 +501,10 @@ class _Reader:
         elif attr in BOT_HANDLER_CLASSES or attr in ("add_handler", "register_message_handler", "register_callback_query_handler"):
             handler = next((a for a in reversed(call.args) if isinstance(a, (ast.Name, ast.Attribute))), None)
             reason = f"called per message from a bot handler ({where})"
+        elif attr in ("on", "on_event", "add_event_handler", "register_handler") and len(call.args) >= 2:
+            handler = call.args[1]
+            name = _first_string(call)
+            reason = f"called per event from {name!r} ({where})" if name else f"called per event ({where})"
         elif attr in ("enqueue", "enqueue_call", "enqueue_at", "enqueue_in", "delay", "apply_async", "send") and call.args:
             if attr in ("enqueue", "enqueue_call", "enqueue_at", "enqueue_in"):
                 handler = call.args[0] if attr == "enqueue" or attr == "enqueue_call" else (call.args[1] if len(call.args) > 1 else None)
@@ -621,9 +632,11 @@ class ProjectIndex:
                 method_names.setdefault(q.rsplit(".", 1)[-1], []).append(q)
         for q, fn in functions.items():
             targets = {t for t in (find(c) for c in fn.calls) if t is not None and t != q}
-            callees[q] = targets
             for t in targets:
                 callers[t].add(q)
+            passed = {t for t in (find(c) for c in fn.refs) if t is not None and t != q}
+            unknown_callers.update(passed)
+            callees[q] = targets | passed
             for attr in fn.unresolved_attrs:
                 unknown_callers.update(method_names.get(attr, ()))
         main_callers: dict[str, str] = {}
@@ -743,10 +756,14 @@ def _only_from(reason: str, caller: Function) -> str:
 
 
 def filter_diagnostics(
-    diagnostics: Sequence[Diagnostic], chunks: Sequence, facts: FileHotness, include_cold: bool = False
+    diagnostics: Sequence[Diagnostic],
+    chunks: Sequence,
+    facts: FileHotness,
+    include_cold: bool = False,
+    exempt: frozenset[str] = frozenset(),
 ) -> list[Diagnostic]:
-    """``diagnostics`` without those at cold sites (unless ``include_cold``), with the reason appended to
-    the ``detail`` of those at hot sites. ``chunks``: the document's :class:`~perf_lsp.source.Chunk` s
+    """``diagnostics`` without those at cold sites (unless ``include_cold``, or their code is in ``exempt``),
+    with the reason appended to the ``detail`` of those at hot sites. ``chunks``: the document's :class:`~perf_lsp.source.Chunk` s
     (sorted, with their :mod:`ast` nodes) the diagnostics' lines fall in."""
     kept: list[Diagnostic] = []
     starts = [c.start for c in chunks]
@@ -759,7 +776,7 @@ def filter_diagnostics(
             hot, reason = facts.at(chunks[i].nodes, line, chunks[i].shift)
         else:
             hot, reason = facts.file or (Hotness.UNKNOWN, "")
-        if hot is Hotness.COLD and not include_cold:
+        if hot is Hotness.COLD and not include_cold and diag.code not in exempt:
             continue
         if hot is Hotness.HOT and reason:
             sentence = reason[0].upper() + reason[1:] + "."
