@@ -486,3 +486,28 @@ def test_a_mutable_default_is_reported_at_a_cold_site_too():
     source = "class A:\n    def __init__(self, items=[]):\n        self.items = items\n        self.items.append(1)\n"
     facts = FileHotness(None, (("A.__init__", Hotness.COLD, "set-up code"),))
     assert [d.code for d in Engine().analyze(source, Settings(), hotness=facts).diagnostics] == ["PFL701"]
+
+
+def test_an_init_of_a_class_built_in_a_function_of_unknown_hotness_is_unknown(tmp_path):
+    root = project(
+        tmp_path,
+        {
+            "app/svc.py": "class Entry:\n    def __init__(self, x):\n        pass  # entry\n"
+            "class Registry:\n    def __init__(self):\n        pass  # registry\n"
+            "class App:\n    def __init__(self):\n        self.r = Registry()\n"
+            "def parse(items):\n    return [Entry(i) for i in items]\n"
+        },
+    )
+    index = index_of(root)
+    assert at(index, root, "app/svc.py", "# entry")[0] is Hotness.UNKNOWN  # built per item, for all we know
+    hot, reason = at(index, root, "app/svc.py", "# registry")
+    assert hot is Hotness.COLD and "Registry.__init__" in reason  # built only by another set-up method
+
+
+def test_a_route_with_an_empty_path_on_a_router_is_hot(tmp_path):
+    root = project(
+        tmp_path,
+        {"app/chat.py": "from fastapi import APIRouter\napi_chat = APIRouter()\n@api_chat.post('')\nasync def chat():\n    pass  # here\n"},
+    )
+    hot, reason = at(index_of(root), root, "app/chat.py", "here")
+    assert hot is Hotness.HOT and "POST " in reason

@@ -368,9 +368,10 @@ class _Reader:
                     return Hotness.HOT, f"a queue task handler ({fn.local}, {where})"
             if attr in ROUTE_DECORATORS and "." in dotted and call is not None:
                 path = _first_string(call)
-                if (path is not None and path.startswith("/")) or (path is None and m.libraries & set(WEB_LIBRARIES) and attr != "view"):
+                web = bool(m.libraries & set(WEB_LIBRARIES))
+                if (path is not None and (path.startswith("/") or web)) or (path is None and web and attr != "view"):
                     if not (attr == "get" and path is None):
-                        label = f"{_methods_of(call, attr)} {path}" if path else f"{fn.local}"
+                        label = f"{_methods_of(call, attr)} {path or fn.local}" if path is not None else fn.local
                         return Hotness.HOT, f"a request handler: {label} ({where})"
             if attr in BOT_DECORATORS and "." in dotted:
                 path = _first_string(call) if call is not None else None
@@ -679,25 +680,31 @@ class ProjectIndex:
                 answers[t] = (Hotness.HOT, _per_request(origin))
                 queue.append((t, depth + 1, origin))
         # cold: markers on the function, then what only cold code calls
+        setup: set[str] = set()  # set-up methods whose class is built somewhere the index sees: judged by those places
         for q, fn in functions.items():
             if q in answers:
                 continue
             if q in cold_file:
                 answers[q] = cold_file[q]
             elif fn.entry is not None and fn.entry[0] is Hotness.COLD:
-                answers[q] = fn.entry
+                if fn.entry[1].startswith("set-up code") and (callers[q] or q in main_callers or q in unknown_callers):
+                    setup.add(q)
+                else:
+                    answers[q] = fn.entry
         changed = True
         while changed:
             changed = False
             for q, fn in functions.items():
-                if q in answers or q in unknown_callers or fn.entry is not None:
+                if q in answers or q in unknown_callers or (fn.entry is not None and q not in setup):
                     continue
                 known = callers[q]
                 main = main_callers.get(q)
                 if not known and main is None:
                     continue
                 if all(answers.get(c, (Hotness.UNKNOWN,))[0] is Hotness.COLD for c in known):
-                    if main is not None:
+                    if q in setup and fn.entry is not None:
+                        reason = fn.entry[1]
+                    elif main is not None:
                         reason = f"only called from the __main__ block ({main})"
                     else:
                         first = sorted(known)[0]
