@@ -104,6 +104,24 @@ def cache_for(root: str | None) -> Cache | None:
     return cache
 
 
+def index_store(cache: Cache | None):
+    """A :class:`~perf_lsp.analysis.hotness.FileStore` keeping each file's project-index facts in ``cache``
+    (None: a store that keeps nothing)."""
+    from perf_lsp.analysis.hotness import FileStore
+
+    class Store(FileStore):
+        def load(self, data: bytes, material: str) -> dict | None:
+            try:
+                return cache.get(Cache.key(data, material))
+            except CorruptEntry:
+                return None
+
+        def save(self, data: bytes, material: str, facts: dict) -> None:
+            cache.put(Cache.key(data, material), facts)
+
+    return Store() if cache is not None else FileStore()
+
+
 def key_material(settings: Settings, options: Options, hotness: FileHotness | None = None) -> str:
     """What besides the file's bytes and perf-lsp itself changes a check's outcome (``hotness``: the
     project index's answers for the file, which depend on other files)."""

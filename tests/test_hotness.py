@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from perf_lsp.analysis.hotness import FileHotness, Hotness, ProjectIndex, file_kind, module_name
+from perf_lsp.analysis.hotness import FileHotness, FileStore, Hotness, ProjectIndex, file_kind, module_name
 from perf_lsp.cli import main
 from perf_lsp.engine import Engine
 from perf_lsp.lsp.hotindex import WorkspaceIndex
@@ -511,3 +511,27 @@ def test_a_route_with_an_empty_path_on_a_router_is_hot(tmp_path):
     )
     hot, reason = at(index_of(root), root, "app/chat.py", "here")
     assert hot is Hotness.HOT and "POST " in reason
+
+
+def test_facts_kept_between_runs_give_the_same_answers(tmp_path):
+    root = project(tmp_path, {"app/api.py": API, "app/helpers.py": HELPERS, "tool/cli.py": CLI, "tests/t.py": "x = 1\n"})
+    kept: dict = {}
+
+    class Store(FileStore):
+        def load(self, data, material):
+            return json.loads(kept[(data, material)]) if (data, material) in kept else None
+
+        def save(self, data, material, facts):
+            kept[(data, material)] = json.dumps(facts)
+
+    files = sorted(root.rglob("*.py"))
+    first = ProjectIndex.build(files, root=root, store=Store())
+    assert len(kept) == len(files)
+
+    class Warm(Store):
+        def save(self, data, material, facts):
+            raise AssertionError("a file was read again")
+
+    second = ProjectIndex.build(files, root=root, store=Warm())
+    assert all(first.for_file(f) == second.for_file(f) for f in files)
+    assert any(first.for_file(f).functions for f in files)

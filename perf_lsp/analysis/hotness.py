@@ -284,6 +284,40 @@ class _Module:
     registrations: list[tuple[str, Hotness, str]] = field(default_factory=list)  # qualname, hotness, reason
 
 
+def _module_to_json(m: _Module) -> dict:
+    data = {k: v for k, v in vars(m).items() if k != "functions"}
+    data["libraries"] = sorted(m.libraries)
+    data["kind"] = [m.kind[0].value, m.kind[1]] if m.kind else None
+    data["registrations"] = [[t, h.value, r] for t, h, r in m.registrations]
+    data["functions"] = [
+        {**vars(fn), "entry": [fn.entry[0].value, fn.entry[1]] if fn.entry else None} for fn in m.functions.values()
+    ]
+    return data
+
+
+def _module_from_json(data: dict) -> _Module:
+    functions = {}
+    for raw in data["functions"]:
+        entry = raw.pop("entry")
+        fn = Function(**raw, entry=(Hotness(entry[0]), entry[1]) if entry else None)
+        functions[fn.local] = fn
+    kind = data["kind"]
+    return _Module(
+        name=data["name"],
+        path=data["path"],
+        shown=data["shown"],
+        imports=dict(data["imports"]),
+        libraries=set(data["libraries"]),
+        functions=functions,
+        classes={k: list(v) for k, v in data["classes"].items()},
+        main_line=data["main_line"],
+        kind=(Hotness(kind[0]), kind[1]) if kind else None,
+        main_calls=list(data["main_calls"]),
+        module_calls=list(data["module_calls"]),
+        registrations=[(t, Hotness(h), r) for t, h, r in data["registrations"]],
+    )
+
+
 class _Reader:
     """Collects one module's functions, their call sites and entry points."""
 
@@ -296,7 +330,7 @@ class _Reader:
         package = m.name.rsplit(".", 1)[0] if "." in m.name and not m.path.endswith("__init__.py") else m.name
         if not m.path.endswith("__init__.py") and "." not in m.name:
             package = ""
-        for node in ast.walk(self.tree):
+        for node in _statements(self.tree.body):
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.asname:
@@ -520,6 +554,18 @@ class _Reader:
             m.registrations.append((target, Hotness.HOT, reason))
 
 
+def _statements(body: list[ast.stmt]):
+    """Every statement in ``body``, nested ones included (expressions are not visited: cheaper than ast.walk)."""
+    stack = list(reversed(body))
+    while stack:
+        node = stack.pop()
+        yield node
+        for name in ("handlers", "cases", "finalbody", "orelse", "body"):
+            inner = getattr(node, name, None)
+            if isinstance(inner, list):
+                stack.extend(reversed(inner))
+
+
 def _direct_defs(body: list[ast.stmt]) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
     """The defs of ``body`` and of its compound statements, not of defs or classes inside it."""
     found = []
@@ -531,6 +577,18 @@ def _direct_defs(body: list[ast.stmt]) -> list[ast.FunctionDef | ast.AsyncFuncti
         elif not isinstance(node, ast.ClassDef):
             stack.extend(reversed([c for c in ast.iter_child_nodes(node) if isinstance(c, ast.stmt) or isinstance(c, ast.excepthandler)]))
     return found
+
+
+class FileStore:
+    """Where :meth:`ProjectIndex.build` keeps each file's facts between runs: ``load(data, material)`` returns
+    the JSON-serialisable dict saved for a file whose bytes are ``data`` under ``material`` (a string), or
+    None; ``save(data, material, facts)`` keeps one. This base class keeps nothing."""
+
+    def load(self, data: bytes, material: str) -> dict | None:
+        return None
+
+    def save(self, data: bytes, material: str, facts: dict) -> None:
+        return None
 
 
 class ProjectIndex:
@@ -551,8 +609,16 @@ class ProjectIndex:
         return len(self._modules)
 
     @classmethod
-    def build(cls, paths: Iterable[str | os.PathLike], root: str | os.PathLike | None = None) -> ProjectIndex:
-        """An index of ``paths`` (Python files; one that cannot be read or parsed is indexed as empty)."""
+    def build(
+        cls,
+        paths: Iterable[str | os.PathLike],
+        root: str | os.PathLike | None = None,
+        store: FileStore | None = None,
+    ) -> ProjectIndex:
+        """An index of ``paths`` (Python files; one that cannot be read or parsed is indexed as empty).
+
+        ``store``: where each file's facts are kept between runs, keyed by the file's bytes and the
+        root (see :class:`FileStore`); None: every file is read again."""
         paths = [Path(p) for p in paths]
         if root is None and paths:
             try:
@@ -562,10 +628,21 @@ class ProjectIndex:
         index = cls(root)
         for path in paths:
             try:
-                text = path.read_text(encoding="utf-8", errors="replace")
+                data = path.read_bytes()
             except OSError:
-                text = ""
-            index.add(path, text)
+                data = b""
+            material = repr(("hotness", str(index.root), index._key(path)))
+            if store is not None:
+                facts = store.load(data, material)
+                if facts is not None:
+                    try:
+                        index._modules[index._key(path)] = _module_from_json(facts)
+                        continue
+                    except (KeyError, TypeError, ValueError, AttributeError):
+                        pass  # not facts of this version: read the file again
+            index.add(path, data.decode("utf-8", errors="replace"))
+            if store is not None:
+                store.save(data, material, _module_to_json(index._modules[index._key(path)]))
         return index
 
     def _key(self, path: str | os.PathLike) -> str:
