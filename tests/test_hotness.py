@@ -535,3 +535,12 @@ def test_facts_kept_between_runs_give_the_same_answers(tmp_path):
     second = ProjectIndex.build(files, root=root, store=Warm())
     assert all(first.for_file(f) == second.for_file(f) for f in files)
     assert any(first.for_file(f).functions for f in files)
+
+
+def test_a_super_init_call_does_not_make_every_init_unknown(tmp_path):
+    root = project(
+        tmp_path,
+        {"app/m.py": "class Base:\n    def __init__(self):\n        pass  # base\n"
+         "class Child(Base):\n    def __init__(self):\n        super().__init__()\n"},
+    )
+    assert at(index_of(root), root, "app/m.py", "# base")[0] is Hotness.COLD

@@ -460,7 +460,8 @@ class _Reader:
             if isinstance(value, ast.Name) and value.id in ("self", "cls") and cls is not None:
                 return f"{m.name}.{cls}.{func.attr}", None
             if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "super":
-                return None, func.attr
+                # a parent's method: runs when this one does; a parent's set-up is not called from elsewhere
+                return None, None if func.attr in SETUP_METHODS else func.attr
             dotted = _dotted(func)
             if dotted is not None and isinstance(value, (ast.Name, ast.Attribute)):
                 head = dotted.split(".")[0]
