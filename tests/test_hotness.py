@@ -544,3 +544,17 @@ def test_a_super_init_call_does_not_make_every_init_unknown(tmp_path):
          "class Child(Base):\n    def __init__(self):\n        super().__init__()\n"},
     )
     assert at(index_of(root), root, "app/m.py", "# base")[0] is Hotness.COLD
+
+
+def test_a_loop_in_a_cold_function_is_not_cold_but_a_loop_in_a_test_file_is(tmp_path):
+    body = (
+        "import argparse\nimport httpx\ndef main():\n    c = httpx.Client().get('u')  # once\n"
+        "    for u in open('x'):\n        httpx.Client().get(u)  # per line\n"
+        "    return [httpx.Client().get(u) for u in open('y')]  # per item\n"
+    )
+    root = project(tmp_path, {"app/job.py": body, "tests/job.py": body})
+    index = index_of(root)
+    assert at(index, root, "app/job.py", "# once")[0] is Hotness.COLD
+    assert at(index, root, "app/job.py", "# per line")[0] is Hotness.UNKNOWN
+    assert at(index, root, "app/job.py", "# per item")[0] is Hotness.UNKNOWN
+    assert at(index, root, "tests/job.py", "# per line")[0] is Hotness.COLD

@@ -162,27 +162,51 @@ class FileHotness:
                 continue
             if self.main_block is not None and _is_main_guard(node):
                 return Hotness.COLD, self.main_block
-            return self.of_local(_enclosing(node, target))
+            local, in_loop = _locate(node, target)
+            hot, reason = self.of_local(local)
+            if hot is Hotness.COLD and in_loop:
+                # a loop in rarely-run code still multiplies its body by its input's size (a batch job's
+                # loop over a corpus): only the per-call cost of the function is cold
+                return Hotness.UNKNOWN, ""
+            return hot, reason
         return Hotness.UNKNOWN, ""
 
 
-def _enclosing(node: ast.AST, line: int, prefix: str = "") -> str | None:
-    """The local name of the innermost def/class around ``line`` in ``node`` (None: none)."""
-    name = None
-    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        name = f"{prefix}{node.name}"
-        prefix = name + "."
-    for child in ast.iter_child_nodes(node):
-        start = getattr(child, "lineno", None)
-        if start is None or not isinstance(child, ast.stmt):
-            continue
-        if start <= line <= (child.end_lineno or start):
-            inner = _enclosing(child, line, prefix)
-            if inner is not None:
-                return inner
-    if isinstance(node, ast.ClassDef):
-        return None  # class-body code runs once, at import; it is not a function
-    return name
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def _locate(node: ast.AST, line: int) -> tuple[str | None, bool]:
+    """(the local name of the innermost def around ``line`` in ``node``, or None for module or class-body
+    code; whether ``line`` is in a loop or comprehension inside that def)."""
+    scope: str | None = None
+    prefix = ""
+    in_loop = False
+    current = node
+    while True:
+        if isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            scope = f"{prefix}{current.name}"
+            prefix = scope + "."
+            in_loop = False
+        elif isinstance(current, ast.ClassDef):
+            prefix = f"{prefix}{current.name}."
+            scope = None  # class-body code runs once, at import; it is not a function
+            in_loop = False
+        elif isinstance(current, (ast.For, ast.AsyncFor, ast.While)) and current.body and line >= current.body[0].lineno:
+            in_loop = True
+        following = None
+        for child in ast.iter_child_nodes(current):
+            if isinstance(child, (ast.stmt, ast.excepthandler)) and child.lineno <= line <= (child.end_lineno or child.lineno):
+                following = child
+                break
+        if following is None:
+            break
+        current = following
+    if scope is not None and not in_loop and not isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        for sub in ast.walk(current):
+            if isinstance(sub, _COMPREHENSIONS) and sub.lineno <= line <= (sub.end_lineno or sub.lineno):
+                in_loop = True
+                break
+    return scope, in_loop
 
 
 def _is_main_guard(node: ast.AST) -> bool:
