@@ -41,7 +41,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from perf_lsp import __version__, runner
-from perf_lsp.analysis.hotness import ProjectIndex
+from perf_lsp.analysis.hotness import FileHotness, ProjectIndex
 from perf_lsp.cache import cache_root
 from perf_lsp.files import FileWalk
 from perf_lsp.model import Applicability, Diagnostic
@@ -355,6 +355,8 @@ def _outcomes(args: argparse.Namespace, console: _Console, tally: _Tally, comman
             settings = resolver.for_file(path)
             display = _display(path)
             hotness = project.for_file(path)
+            if hotness == FileHotness():
+                hotness = None  # nothing known: no filter, and the cache key of a run without an index
             items.append((path, display, settings))
             outcome = None
             if cache is not None:
@@ -376,10 +378,10 @@ def _outcomes(args: argparse.Namespace, console: _Console, tally: _Tally, comman
                 progress.advance(len(outcome["diagnostics"]))
                 continue
             call = (
-                (runner.work, command, str(path), settings, options, hotness)
+                (runner.work, command, str(path), settings, options)
                 if command == "check"
-                else (runner.work, command, str(path), display, settings, options, hotness)
-            )
+                else (runner.work, command, str(path), display, settings, options)
+            ) + ((hotness,) if hotness is not None else ())
             if jobs.jobs > 1 and len(found) > 1:
                 future = jobs.pool().submit(*call)
                 future.add_done_callback(

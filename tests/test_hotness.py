@@ -321,7 +321,8 @@ def test_module_names():
     assert module_name("/p/src/pkg/mod.py", "/p") == "pkg.mod"
     assert module_name("/p/pkg/__init__.py", "/p") == "pkg"
     assert file_kind("/p/tests/x.py", "/p") is not None
-    assert file_kind("/p/x.py", "/p/tests") is None  # only what lies under the root counts
+    assert file_kind("/p/tests/x.py", "/p/tests") is None  # only what lies under the root counts
+    assert file_kind("/p/tests/x.py") is None  # no root: only the name counts
 
 
 def test_a_file_that_does_not_parse_is_indexed_as_empty(tmp_path):

@@ -227,9 +227,9 @@ def file_kind(path: str | PurePath, root: str | PurePath | None = None) -> tuple
     a script or a migration (by name or by a directory between ``root`` and the file); None otherwise."""
     path = PurePath(path)
     try:
-        rel = path.relative_to(root) if root is not None else path
+        rel = path.relative_to(root) if root is not None else PurePath(path.name)
     except ValueError:
-        rel = path
+        rel = PurePath(path.name)
     shown = rel.as_posix()
     name = rel.name
     if name == "conftest.py" or (name.startswith("test_") and name.endswith(".py")) or name.endswith("_test.py"):
