@@ -559,3 +559,40 @@ def test_a_loop_in_a_cold_function_is_not_cold_but_a_loop_in_a_test_file_is(tmp_
     assert at(index, root, "app/job.py", "# per line")[0] is Hotness.UNKNOWN
     assert at(index, root, "app/job.py", "# per item")[0] is Hotness.UNKNOWN
     assert at(index, root, "tests/job.py", "# per line")[0] is Hotness.COLD
+
+
+def test_the_else_of_the_main_guard_is_import_time_code_not_the_main_block(tmp_path):
+    root = project(
+        tmp_path,
+        {"app/main.py": "def run():\n    pass  # here\nif __name__ == '__main__':\n    run()\nelse:\n    run()\n"},
+    )
+    assert at(index_of(root), root, "app/main.py", "# here")[0] is Hotness.UNKNOWN
+
+
+def test_a_class_a_package_re_exports_is_resolved_through_its_init(tmp_path):
+    root = project(
+        tmp_path,
+        {
+            "lib/__init__.py": "",
+            "lib/search/__init__.py": "from .terms import Terms\n",
+            "lib/search/terms.py": "class Terms:\n    def __init__(self, e):\n        pass  # here\n",
+            "lib/other.py": "class Terms:\n    def __init__(self):\n        pass\n",  # the name alone is ambiguous
+            "lib/api.py": "from flask import Flask\nfrom .search import Terms\napp = Flask(__name__)\n"
+            "@app.route('/t')\ndef t():\n    return Terms(1)\n",
+        },
+    )
+    assert at(index_of(root), root, "lib/search/terms.py", "here")[0] is Hotness.HOT
+
+
+def test_module_names_start_at_the_top_package_when_every_file_is_inside_it(tmp_path):
+    root = project(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/a.py": "from pkg.b import B\ndef make():\n    return B()\n",
+            "pkg/b.py": "class B:\n    def __init__(self):\n        pass  # here\n",
+        },
+    )
+    index = ProjectIndex.build(sorted((root / "pkg").rglob("*.py")))  # no root given: the common directory is pkg/
+    assert index.functions()["pkg.b.B.__init__"].line == 2
+    assert index.hotness(root / "pkg/b.py", 3)[0] is Hotness.UNKNOWN  # built in make(): not only set-up

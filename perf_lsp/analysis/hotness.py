@@ -386,6 +386,7 @@ class _Reader:
             elif owner is None and cls is None and _is_main_guard(stmt):
                 self.m.main_line = stmt.lineno
                 self._calls_in(stmt.body, "main", None)
+                self._calls_in(stmt.orelse, None, None)  # `else:` of the guard: module-level code on import
                 self._body([s for s in stmt.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))], prefix, cls, owner)
             else:
                 self._calls_in([stmt], owner, cls)
@@ -650,6 +651,8 @@ class ProjectIndex:
                 root = Path(os.path.commonpath([str(p.resolve().parent) for p in paths]))
             except ValueError:
                 root = None
+        while root is not None and (Path(root) / "__init__.py").is_file() and Path(root).parent != Path(root):
+            root = Path(root).parent  # module names start at the top package
         index = cls(root)
         for path in paths:
             try:
@@ -713,17 +716,28 @@ class ProjectIndex:
             for k in range(1, min(len(parts), 3) + 1):
                 by_tail.setdefault(".".join(parts[-k:]), []).append(q)
 
-        def find(target: str) -> str | None:
-            if target in functions:
-                return target
-            if f"{target}.__init__" in functions:  # an imported class called: its __init__ runs
-                return f"{target}.__init__"
+        by_name = {m.name: m for m in self._modules.values()}
+
+        def find(target: str, depth: int = 0) -> str | None:
+            candidates = (target, f"{target}.__init__")  # a class called: its __init__ runs
+            for candidate in candidates:
+                if candidate in functions:
+                    return candidate
             parts = target.split(".")
-            for k in (3, 2):  # a module path the index names differently (src layouts, roots): match the tail
-                if len(parts) >= k:
-                    hits = by_tail.get(".".join(parts[-k:]), [])
-                    if len(hits) == 1:
-                        return hits[0]
+            for i in range(len(parts) - 1, 0, -1):  # a name a package re-exports (`from .terms import Terms`)
+                module = by_name.get(".".join(parts[:i]))
+                if module is not None:
+                    imported = module.imports.get(parts[i])
+                    if imported is not None and depth < 4 and imported != ".".join(parts[: i + 1]):
+                        return find(".".join([imported, *parts[i + 1 :]]), depth + 1)
+                    break
+            for candidate in candidates:  # a module path the index names differently (src layouts, roots): the tail
+                pieces = candidate.split(".")
+                for k in (3, 2):
+                    if len(pieces) >= k:
+                        hits = by_tail.get(".".join(pieces[-k:]), [])
+                        if len(hits) == 1:
+                            return hits[0]
             return None
 
         callees: dict[str, set[str]] = {}
