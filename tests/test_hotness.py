@@ -14,8 +14,8 @@ from perf_lsp.analysis.hotness import FileHotness, FileStore, Hotness, ProjectIn
 from perf_lsp.cli import main
 from perf_lsp.engine import Engine
 from perf_lsp.lsp.hotindex import WorkspaceIndex
-from perf_lsp.settings import Settings, from_lsp_options, from_pyproject_table
 from perf_lsp.rules import CODES
+from perf_lsp.settings import Settings, from_lsp_options, from_pyproject_table
 
 
 def project(tmp_path: Path, files: dict[str, str]) -> Path:

@@ -499,7 +499,6 @@ class _Reader:
         return None, None
 
     def _calls_in(self, nodes: Iterable[ast.AST], owner: Function | str | None, cls: str | None) -> None:
-        m = self.m
         fn = owner if isinstance(owner, Function) else None
         stack = list(nodes)
         while stack:

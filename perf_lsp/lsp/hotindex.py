@@ -91,7 +91,7 @@ class WorkspaceIndex:
                     if path not in files:
                         files.append(path)
                 self._publish(index, files)
-        except Exception:  # noqa: BLE001 - no index is no filter; the server goes on
+        except Exception:  # no index is no filter; the server goes on
             log.exception("perf-lsp: the project index failed")
 
     def _publish(self, index: ProjectIndex, files: list) -> None:
