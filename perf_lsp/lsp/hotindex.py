@@ -100,4 +100,7 @@ class WorkspaceIndex:
         self._answers = new
         changed = [path for path, facts in new.items() if old.get(path) != facts]
         if changed:
-            self._on_change(changed)
+            try:
+                self._on_change(changed)
+            except Exception:  # the index stays up to date even if a re-check could not be asked for
+                log.exception("perf-lsp: after a project index update")

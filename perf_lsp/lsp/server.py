@@ -291,14 +291,16 @@ class PerfLanguageServer(LanguageServer):
             self.index.update(to_fs_path(uri), doc.source)
 
     def _hotness_changed(self, paths: list[str]) -> None:
-        """Called in the index thread: check the open documents whose answers changed again."""
+        """Called in the index thread: hand the paths to the event loop (documents are its to read)."""
         loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        changed = set(paths)
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._recheck, set(paths))
+
+    def _recheck(self, paths: set[str]) -> None:
+        """Check the open documents among ``paths`` (resolved file paths) again."""
         for doc in list(self.workspace.text_documents.values()):
-            if doc.uri.startswith("file:") and str(Path(to_fs_path(doc.uri)).resolve()) in changed:
-                loop.call_soon_threadsafe(self.schedule, doc.uri, 0)
+            if doc.uri.startswith("file:") and str(Path(to_fs_path(doc.uri)).resolve()) in paths:
+                self.schedule(doc.uri, 0)
 
     # -- settings --------------------------------------------------------------------
     def settings_for(self, uri: str) -> Settings:
