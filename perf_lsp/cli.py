@@ -345,7 +345,8 @@ def _outcomes(args: argparse.Namespace, console: _Console, tally: _Tally, comman
     )
     cache = runner.cache_for(cache_dir)
     # how often each function runs: facts of every file checked, before any is checked
-    project = ProjectIndex.build((p for p in found if p.suffix == ".py"), store=runner.index_store(cache))
+    closed = all(Path(p).is_dir() for p in args.paths or ["."])  # files named alone: their callers are not seen
+    project = ProjectIndex.build((p for p in found if p.suffix == ".py"), store=runner.index_store(cache), closed=closed)
     jobs = _Jobs(args.jobs or _default_jobs())
     progress = _Progress(len(found))
     pending: dict[int, object] = {}  # index -> outcome dict (a hit) or Future

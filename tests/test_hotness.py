@@ -596,3 +596,17 @@ def test_module_names_start_at_the_top_package_when_every_file_is_inside_it(tmp_
     index = ProjectIndex.build(sorted((root / "pkg").rglob("*.py")))  # no root given: the common directory is pkg/
     assert index.functions()["pkg.b.B.__init__"].line == 2
     assert index.hotness(root / "pkg/b.py", 3)[0] is Hotness.UNKNOWN  # built in make(): not only set-up
+
+
+def test_a_file_named_alone_is_not_judged_by_its_callers(tmp_path, capsys):
+    root = project(
+        tmp_path / "proj",
+        {"app/svc.py": "import httpx\ndef process(u):\n    return httpx.Client().get(u)\n"
+         "if __name__ == '__main__':\n    process('u')\n    httpx.Client().get('v')\n"},
+    )
+    target = root / "app/svc.py"
+    whole = [d["location"]["row"] for d in check_json(root, capsys)]
+    assert whole == []  # the project: process() is only called from the __main__ block
+    main(["check", "--no-cache", "--no-jedi", "--select", "ALL", "--output-format", "json", str(target)])
+    alone = [d["location"]["row"] for d in json.loads(capsys.readouterr().out)]
+    assert alone == [3]  # the file alone: other files may call process(); the main block itself stays cold

@@ -621,7 +621,8 @@ class ProjectIndex:
 
     ``root``: the directory paths are shown and module names computed relative to (None: the
     files' common directory). Add files with :meth:`add` (path and text; a file that does not
-    parse is indexed as empty), then ask :meth:`hotness` or :meth:`for_file`; answers are
+    parse is indexed as empty), then ask :meth:`hotness` or :meth:`for_file` (``closed``: see
+    :meth:`build`); answers are
     recomputed lazily after a change. Not thread-safe: one thread builds and asks.
     """
 
@@ -629,6 +630,7 @@ class ProjectIndex:
         self.root = Path(root) if root is not None else None
         self._modules: dict[str, _Module] = {}
         self._answers: dict[str, tuple[Hotness, str]] | None = None
+        self.closed = True
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -639,11 +641,14 @@ class ProjectIndex:
         paths: Iterable[str | os.PathLike],
         root: str | os.PathLike | None = None,
         store: FileStore | None = None,
+        closed: bool = True,
     ) -> ProjectIndex:
         """An index of ``paths`` (Python files; one that cannot be read or parsed is indexed as empty).
 
         ``store``: where each file's facts are kept between runs, keyed by the file's bytes and the
-        root (see :class:`FileStore`); None: every file is read again."""
+        root (see :class:`FileStore`); None: every file is read again. ``closed``: whether ``paths``
+        hold every caller there is (a whole project); when False (a few files named on the command
+        line), no function is judged cold by its callers, as callers elsewhere are not seen."""
         paths = [Path(p) for p in paths]
         if root is None and paths:
             try:
@@ -653,6 +658,7 @@ class ProjectIndex:
         while root is not None and (Path(root) / "__init__.py").is_file() and Path(root).parent != Path(root):
             root = Path(root).parent  # module names start at the top package
         index = cls(root)
+        index.closed = closed
         for path in paths:
             try:
                 data = path.read_bytes()
@@ -806,7 +812,7 @@ class ProjectIndex:
                     setup.add(q)
                 else:
                     answers[q] = fn.entry
-        changed = True
+        changed = self.closed
         while changed:
             changed = False
             for q, fn in functions.items():
