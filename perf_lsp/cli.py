@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import logging
 import os
 import sys
@@ -346,8 +347,10 @@ def _outcomes(args: argparse.Namespace, console: _Console, tally: _Tally, comman
     cache = runner.cache_for(cache_dir)
     # how often each function runs: facts of every file checked, before any is checked
     closed = all(Path(p).is_dir() for p in args.paths or ["."])  # files named alone: their callers are not seen
-    project = ProjectIndex.build((p for p in found if p.suffix == ".py"), store=runner.index_store(cache), closed=closed)
+    sources = [p for p in found if p.suffix == ".py"]
     jobs = _Jobs(args.jobs or _default_jobs())
+    mapper = functools.partial(jobs.pool().map, chunksize=16) if jobs.jobs > 1 and len(sources) > 32 else None
+    project = ProjectIndex.build(sources, store=runner.index_store(cache), closed=closed, mapper=mapper)
     progress = _Progress(len(found))
     pending: dict[int, object] = {}  # index -> outcome dict (a hit) or Future
     items = []

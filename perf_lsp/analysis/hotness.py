@@ -38,7 +38,7 @@ import ast
 import enum
 import os
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 
@@ -322,6 +322,7 @@ def _module_to_json(m: _Module) -> dict:
 def _module_from_json(data: dict) -> _Module:
     functions = {}
     for raw in data["functions"]:
+        raw = dict(raw)  # the caller's facts stay as they are (they may be saved next)
         entry = raw.pop("entry")
         fn = Function(**raw, entry=(Hotness(entry[0]), entry[1]) if entry else None)
         functions[fn.local] = fn
@@ -604,6 +605,31 @@ def _direct_defs(body: list[ast.stmt]) -> list[ast.FunctionDef | ast.AsyncFuncti
     return found
 
 
+def _read_module(key: str, text: str, root: Path | None) -> _Module:
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        tree = ast.Module(body=[], type_ignores=[])
+    name = module_name(key, root)
+    try:
+        shown = Path(key).relative_to(root).as_posix() if root is not None else Path(key).name
+    except ValueError:
+        shown = Path(key).name
+    module = _Module(name, key, shown, {}, set(), {}, {}, None, file_kind(key, root))
+    try:
+        _Reader(module, tree).read()
+    except RecursionError:
+        module.functions.clear()
+    return module
+
+
+def read_facts(job: tuple[str, bytes, str | None]) -> dict:
+    """The JSON-serialisable facts of one file: ``job`` is (resolved path, its bytes, the index root or
+    None). A module-level function, so a process pool can run it."""
+    key, data, root = job
+    return _module_to_json(_read_module(key, data.decode("utf-8", errors="replace"), Path(root) if root else None))
+
+
 class FileStore:
     """Where :meth:`ProjectIndex.build` keeps each file's facts between runs: ``load(data, material)`` returns
     the JSON-serialisable dict saved for a file whose bytes are ``data`` under ``material`` (a string), or
@@ -642,13 +668,16 @@ class ProjectIndex:
         root: str | os.PathLike | None = None,
         store: FileStore | None = None,
         closed: bool = True,
+        mapper: Callable[..., Iterable[dict]] | None = None,
     ) -> ProjectIndex:
         """An index of ``paths`` (Python files; one that cannot be read or parsed is indexed as empty).
 
         ``store``: where each file's facts are kept between runs, keyed by the file's bytes and the
         root (see :class:`FileStore`); None: every file is read again. ``closed``: whether ``paths``
         hold every caller there is (a whole project); when False (a few files named on the command
-        line), no function is judged cold by its callers, as callers elsewhere are not seen."""
+        line), no function is judged cold by its callers, as callers elsewhere are not seen.
+        ``mapper``: a ``map`` to read the files with (``ProcessPoolExecutor.map``: in parallel); it
+        gets :func:`read_facts` and its arguments."""
         paths = [Path(p) for p in paths]
         if root is None and paths:
             try:
@@ -659,6 +688,7 @@ class ProjectIndex:
             root = Path(root).parent  # module names start at the top package
         index = cls(root)
         index.closed = closed
+        missing: list[tuple[Path, bytes, str]] = []
         for path in paths:
             try:
                 data = path.read_bytes()
@@ -673,9 +703,13 @@ class ProjectIndex:
                         continue
                     except (KeyError, TypeError, ValueError, AttributeError):
                         pass  # not facts of this version: read the file again
-            index.add(path, data.decode("utf-8", errors="replace"))
+            missing.append((path, data, material))
+        jobs = [(index._key(path), data, str(index.root) if index.root is not None else None) for path, data, _ in missing]
+        found = list(mapper(read_facts, jobs)) if mapper is not None and len(jobs) > 1 else [read_facts(j) for j in jobs]
+        for (path, data, material), facts in zip(missing, found):
+            index._modules[index._key(path)] = _module_from_json(facts)
             if store is not None:
-                store.save(data, material, _module_to_json(index._modules[index._key(path)]))
+                store.save(data, material, facts)
         return index
 
     def _key(self, path: str | os.PathLike) -> str:
@@ -684,22 +718,7 @@ class ProjectIndex:
     def add(self, path: str | os.PathLike, text: str) -> None:
         """Index (or re-index) the file ``path`` with contents ``text``."""
         key = self._key(path)
-        rel_base = self.root
-        try:
-            tree = ast.parse(text)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            tree = ast.Module(body=[], type_ignores=[])
-        name = module_name(key, rel_base)
-        try:
-            shown = Path(key).relative_to(rel_base).as_posix() if rel_base is not None else Path(key).name
-        except ValueError:
-            shown = Path(key).name
-        module = _Module(name, key, shown, {}, set(), {}, {}, None, file_kind(key, rel_base))
-        try:
-            _Reader(module, tree).read()
-        except RecursionError:
-            module.functions.clear()
-        self._modules[key] = module
+        self._modules[key] = _read_module(key, text, self.root)
         self._answers = None
 
     def remove(self, path: str | os.PathLike) -> None:
