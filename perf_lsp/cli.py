@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import logging
 import os
 import sys
@@ -41,6 +42,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from perf_lsp import __version__, runner
+from perf_lsp.analysis.hotness import FileHotness, ProjectIndex
 from perf_lsp.cache import cache_root
 from perf_lsp.files import FileWalk
 from perf_lsp.model import Applicability, Diagnostic
@@ -343,7 +345,12 @@ def _outcomes(args: argparse.Namespace, console: _Console, tally: _Tally, comman
         cache_root=cache_dir,
     )
     cache = runner.cache_for(cache_dir)
+    # how often each function runs: facts of every file checked, before any is checked
+    closed = all(Path(p).is_dir() for p in args.paths or ["."])  # files named alone: their callers are not seen
+    sources = [p for p in found if p.suffix == ".py"]
     jobs = _Jobs(args.jobs or _default_jobs())
+    mapper = functools.partial(jobs.pool().map, chunksize=16) if jobs.jobs > 1 and len(sources) > 32 else None
+    project = ProjectIndex.build(sources, store=runner.index_store(cache), closed=closed, mapper=mapper)
     progress = _Progress(len(found))
     pending: dict[int, object] = {}  # index -> outcome dict (a hit) or Future
     items = []
@@ -351,6 +358,9 @@ def _outcomes(args: argparse.Namespace, console: _Console, tally: _Tally, comman
         for index, path in enumerate(found):
             settings = resolver.for_file(path)
             display = _display(path)
+            hotness = project.for_file(path)
+            if hotness == FileHotness():
+                hotness = None  # nothing known: no filter, and the cache key of a run without an index
             items.append((path, display, settings))
             outcome = None
             if cache is not None:
@@ -359,7 +369,7 @@ def _outcomes(args: argparse.Namespace, console: _Console, tally: _Tally, comman
                 except OSError:
                     data = None  # the worker reports it
                 if data is not None:
-                    outcome, warning = runner.lookup(cache, data, settings, options)
+                    outcome, warning = runner.lookup(cache, data, settings, options, hotness)
                     if warning:
                         console.warn(warning)
                     if outcome is not None and command == "fix":
@@ -375,7 +385,7 @@ def _outcomes(args: argparse.Namespace, console: _Console, tally: _Tally, comman
                 (runner.work, command, str(path), settings, options)
                 if command == "check"
                 else (runner.work, command, str(path), display, settings, options)
-            )
+            ) + ((hotness,) if hotness is not None else ())
             if jobs.jobs > 1 and len(found) > 1:
                 future = jobs.pool().submit(*call)
                 future.add_done_callback(

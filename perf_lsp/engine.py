@@ -36,6 +36,7 @@ import libcst as cst
 
 from perf_lsp import noqa
 from perf_lsp.analysis.bindings import DocumentNames
+from perf_lsp.analysis.hotness import FileHotness, filter_diagnostics
 from perf_lsp.analysis.imports import imports_in
 from perf_lsp.analysis.module import ModuleContext
 from perf_lsp.analysis.reparse import Reparser, parse_module, unowned_members
@@ -302,6 +303,10 @@ class Analysis:
         return [d for d in self.diagnostics if d.range.overlaps(rng)]
 
 
+ANY_FREQUENCY = frozenset({"PFL701"})
+"""Codes reported at cold sites too: a shared mutable default is a bug however rarely its function runs."""
+
+
 def taken_names(source: str) -> set[str]:
     """Every name in ``source`` that a new module-level name could clash with.
 
@@ -463,6 +468,7 @@ class Engine:
         settings: Settings,
         previous: Analysis | None = None,
         resolver: TypeResolver | None = None,
+        hotness: FileHotness | None = None,
     ) -> Analysis:
         """Check one document. Never raises on bad source: syntax errors go in ``syntax_error``.
 
@@ -472,7 +478,9 @@ class Engine:
         ``resolver``: answers the findings' type questions with jedi (the CLI
         passes one; the server runs a fast pass without it, then a refining
         pass). Without it, a finding that needs jedi's confirmation is left out
-        and counted in ``Analysis.unresolved``.
+        and counted in ``Analysis.unresolved``. ``hotness``: the project index's answers for this
+        file (:mod:`perf_lsp.analysis.hotness`); findings at cold sites are left out unless
+        ``settings.include_cold``, and a hot site's reason is added to its ``detail``. None: no filter.
         """
         split = None
         if previous is not None:
@@ -518,6 +526,14 @@ class Engine:
                     ):
                         continue
                 diagnostics.append(diag)
+        if hotness is not None:  # the same filter on what jedi decided and on what it is asked again later
+            pool = {id(d): d for d in [*diagnostics, *(d for d, _ in candidates)]}
+            mapped = {
+                key: next(iter(filter_diagnostics([d], split.chunks, hotness, settings.include_cold, exempt=ANY_FREQUENCY)), None)
+                for key, d in pool.items()
+            }
+            diagnostics = [mapped[id(d)] for d in diagnostics if mapped[id(d)] is not None]
+            candidates = [(mapped[id(d)], q) for d, q in candidates if mapped[id(d)] is not None]
         diagnostics.sort(key=lambda d: (d.range.start, d.code))
         analysis = Analysis(source, lines, split.context, split.chunks, results, diagnostics, split.syntax_error)
         keys: list[tuple] = []
@@ -691,6 +707,7 @@ class Engine:
         codes: Iterable[str] | None = None,
         max_rounds: int = 25,
         resolver_for: Callable[[str], TypeResolver] | None = None,
+        hotness: FileHotness | None = None,
     ) -> FixAllResult:
         """Apply every applicable fix, re-checking between rounds, at most ``max_rounds`` rounds.
 
@@ -705,7 +722,8 @@ class Engine:
         when the round's batch does not, the fixes go in one by one, each kept when
         the result still parses; a fix that breaks the document alone is never
         retried. ``resolver_for(source)`` gives a jedi resolver for each round's
-        text, so findings that need jedi are fixed too.
+        text, so findings that need jedi are fixed too. ``hotness``: as for :meth:`analyze` (cold
+        findings are neither fixed nor left).
         """
         allow_unsafe = settings.unsafe_fixes if unsafe is None else unsafe
         wanted = set(codes) if codes is not None else None
@@ -714,7 +732,7 @@ class Engine:
         rounds = 0
 
         def check(text: str) -> Analysis:
-            return self.analyze(text, settings, resolver=resolver_for(text) if resolver_for else None)
+            return self.analyze(text, settings, resolver=resolver_for(text) if resolver_for else None, hotness=hotness)
 
         analysis = check(source)
         for rounds in range(1, max_rounds + 1):

@@ -44,6 +44,7 @@ from perf_lsp.notebook import (
 from perf_lsp.settings import Settings
 
 if TYPE_CHECKING:  # the engine, jedi and libcst are imported by the first file not in the cache
+    from perf_lsp.analysis.hotness import FileHotness
     from perf_lsp.analysis.resolve import TypeResolver
     from perf_lsp.engine import Engine
 
@@ -106,9 +107,29 @@ def cache_for(root: str | None) -> Cache | None:
     return cache
 
 
-def key_material(settings: Settings, options: Options) -> str:
-    """What besides the file's bytes and perf-lsp itself changes a check's outcome."""
-    return repr((settings.analysis_key, settings.package_init, options.no_jedi))
+def index_store(cache: Cache | None):
+    """A :class:`~perf_lsp.analysis.hotness.FileStore` keeping each file's project-index facts in ``cache``
+    (None: a store that keeps nothing)."""
+    from perf_lsp.analysis.hotness import FileStore
+
+    class Store(FileStore):
+        def load(self, data: bytes, material: str) -> dict | None:
+            try:
+                return cache.get(Cache.key(data, material))
+            except CorruptEntry:
+                return None
+
+        def save(self, data: bytes, material: str, facts: dict) -> None:
+            cache.put(Cache.key(data, material), facts)
+
+    return Store() if cache is not None else FileStore()
+
+
+def key_material(settings: Settings, options: Options, hotness: FileHotness | None = None) -> str:
+    """What besides the file's bytes and perf-lsp itself changes a check's outcome (``hotness``: the
+    project index's answers for the file, which depend on other files)."""
+    extra = () if hotness is None else (hotness, settings.include_cold)
+    return repr((settings.analysis_key, settings.package_init, options.no_jedi, *extra))
 
 
 def _types(options: Options, text: str, path: Path) -> TypeResolver | None:
@@ -235,7 +256,9 @@ def _syntax_outcome(text: str, error: str) -> dict:
     return {"diagnostics": [], "messages": [message], "failed": 1, "partial": 0, "fixes": True}
 
 
-def lookup(cache: Cache | None, data: bytes, settings: Settings, options: Options) -> tuple[dict | None, str | None]:
+def lookup(
+    cache: Cache | None, data: bytes, settings: Settings, options: Options, hotness: FileHotness | None = None
+) -> tuple[dict | None, str | None]:
     """(the cached outcome for a file whose bytes are ``data``, or None; a warning, or None).
 
     A corrupt entry gives (None, a warning naming it); it is overwritten when the file is
@@ -243,7 +266,7 @@ def lookup(cache: Cache | None, data: bytes, settings: Settings, options: Option
     """
     if cache is None:
         return None, None
-    key = Cache.key(data, key_material(settings, options))
+    key = Cache.key(data, key_material(settings, options, hotness))
     try:
         entry = cache.get(key)
     except CorruptEntry as exc:
@@ -270,9 +293,10 @@ def _notebook(path: str, text: str) -> NotebookModule | None:
     return build_module(read_notebook(text))
 
 
-def check_file(path: str, settings: Settings, options: Options) -> dict:
+def check_file(path: str, settings: Settings, options: Options, hotness: FileHotness | None = None) -> dict:
     """Check one file; returns its outcome (see the module docstring), storing it in the cache
-    when the policy allows. Never raises for a bad file: read and parse errors are messages."""
+    when the policy allows. Never raises for a bad file: read and parse errors are messages.
+    ``hotness``: the project index's answers for the file (cold findings are left out)."""
     from perf_lsp.files import FileError, read_source
 
     try:
@@ -285,12 +309,12 @@ def check_file(path: str, settings: Settings, options: Options) -> dict:
     cache = cache_for(options.cache_root)
     key = None
     if cache is not None and source.data is not None:
-        key = Cache.key(source.data, key_material(settings, options))
+        key = Cache.key(source.data, key_material(settings, options, hotness))
         if resolver is not None and module is None:
             answered = _ask_again(cache, key, resolver, options.want_fix)
             if answered is not None:
                 return answered
-    analysis = engine().analyze(text, settings, resolver=resolver)
+    analysis = engine().analyze(text, settings, resolver=resolver, hotness=hotness)
     if analysis.syntax_error:
         outcome = _syntax_outcome(text, analysis.syntax_error)
     else:
@@ -360,10 +384,11 @@ def _ask_again(cache: Cache, key: str, resolver: TypeResolver, want_fix: bool) -
     return outcome
 
 
-def fix_file(path: str, display: str, settings: Settings, options: Options) -> dict:
+def fix_file(path: str, display: str, settings: Settings, options: Options, hotness: FileHotness | None = None) -> dict:
     """Fix one file (write it back atomically, or diff it with ``options.diff``); returns an
     outcome with the diagnostics left, and ``applied`` (fixes), ``changed`` (0/1),
-    ``unwritten`` (0/1) and ``diff`` (unified diff text, ``a/<display>`` and ``b/<display>``)."""
+    ``unwritten`` (0/1) and ``diff`` (unified diff text, ``a/<display>`` and ``b/<display>``);
+    ``hotness`` as for :func:`check_file` (cold findings are not fixed)."""
     import difflib
 
     from perf_lsp.engine import parses
@@ -378,7 +403,7 @@ def fix_file(path: str, display: str, settings: Settings, options: Options) -> d
         return {**base, "messages": [["error", f": {exc}"]], "failed": 1}
     text = source.text if module is None else module.text
     the_engine = engine()
-    analysis = the_engine.analyze(text, settings, resolver=_types(options, text, Path(path)))
+    analysis = the_engine.analyze(text, settings, resolver=_types(options, text, Path(path)), hotness=hotness)
     if analysis.syntax_error:
         return {**base, **_syntax_outcome(text, analysis.syntax_error)}
     checked = _outcome(analysis, False, module)
@@ -388,6 +413,7 @@ def fix_file(path: str, display: str, settings: Settings, options: Options) -> d
         settings,
         unsafe=settings.unsafe_fixes,
         resolver_for=lambda text: _types(options, text, Path(path)),
+        hotness=hotness,
     )
     out = {**base, "messages": checked["messages"], "partial": checked["partial"]}
     out["diagnostics"] = [_encode(d, None) for d in result.remaining]

@@ -56,7 +56,8 @@ class Settings:
     where the command line keeps its cache (``cache-dir``, made absolute against
     ``config_dir``; None: ``.perf-lsp-cache`` at the project root; command line only).
     ``notebooks``: whether a directory walk checks Jupyter notebooks (``*.ipynb``); a notebook
-    named on the command line is checked either way.
+    named on the command line is checked either way. ``include_cold``: also report findings at sites
+    that run rarely (set-up, CLI commands, ``__main__`` blocks, tests; :mod:`perf_lsp.analysis.hotness`).
     """
 
     select: tuple[str, ...] = ("PFL",)
@@ -72,6 +73,7 @@ class Settings:
     debounce_ms: int = DEFAULT_DEBOUNCE_MS
     cache_dir: str | None = None
     notebooks: bool = True
+    include_cold: bool = False
     _severity: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -237,6 +239,7 @@ _PYPROJECT_KEYS = {
     "extend-exclude": "extend_exclude",
     "cache-dir": "cache_dir",
     "notebooks": "notebooks",
+    "include-cold": "include_cold",
 }
 _LSP_KEYS = {
     "select": "select",
@@ -245,6 +248,7 @@ _LSP_KEYS = {
     "severity": "severity",
     "debounceMs": "debounce_ms",
     "notebooks": "notebooks",
+    "includeCold": "include_cold",
 }
 
 
@@ -294,7 +298,7 @@ def _apply(
             if base.config_dir and not path.is_absolute():
                 path = Path(base.config_dir) / path
             changes[name] = str(path)
-        elif name in ("unsafe_fixes", "notebooks"):
+        elif name in ("unsafe_fixes", "notebooks", "include_cold"):
             if not isinstance(value, bool):
                 messages.append(f"{where}: '{key}' must be true or false (using the default)")
                 continue

@@ -62,9 +62,9 @@ class Calls:
         self.paths: list[str] = []
         original = runner.check_file
 
-        def counting(path, settings, options):
+        def counting(path, settings, options, *hotness):
             self.paths.append(Path(path).name)
-            return original(path, settings, options)
+            return original(path, settings, options, *hotness)
 
         monkeypatch.setattr(runner, "check_file", counting)
 

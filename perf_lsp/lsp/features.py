@@ -17,6 +17,7 @@ from pathlib import Path
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
+from perf_lsp.analysis.hotness import FileHotness
 from perf_lsp.analysis.resolve import TypeResolver
 from perf_lsp.engine import Analysis, Engine, FixAllResult
 from perf_lsp.lsp import convert
@@ -40,13 +41,15 @@ keystroke in a 3,000-line class used to keep one more tree of the class: ~1-3 MB
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One version of one open document, with the settings that apply to it."""
+    """One version of one open document, with the settings that apply to it and the project
+    index's answers for it (None: no index yet, nothing is filtered)."""
 
     uri: str
     version: int | None
     source: str
     codec: Codec
     settings: Settings
+    hotness: FileHotness | None = None
 
 
 class Documents:
@@ -64,7 +67,7 @@ class Documents:
 
     def __init__(self, engine: Engine | None = None) -> None:
         self.engine = engine or Engine(cache_chars=LOOSE_CACHE_CHARS)
-        self._analyses: dict[str, tuple[str, Settings, Analysis]] = {}
+        self._analyses: dict[str, tuple[str, Settings, Analysis, FileHotness | None]] = {}
         self._fix_all: dict[str, tuple[str, Settings, bool, FixAllResult, list[Edit]]] = {}
         self._fixes: dict[str, tuple[Analysis, dict[tuple, Fix | None]]] = {}
         self._lock = threading.Lock()
@@ -72,17 +75,17 @@ class Documents:
     def analysis(self, snap: Snapshot) -> Analysis:
         with self._lock:
             last = self._analyses.get(snap.uri)
-        if last is not None and last[1] == snap.settings and last[0] == snap.source:
+        if last is not None and last[1] == snap.settings and last[0] == snap.source and last[3] == snap.hotness:
             return last[2]
         previous = last[2] if last is not None else None
-        analysis = self.engine.analyze(snap.source, snap.settings, previous)
+        analysis = self.engine.analyze(snap.source, snap.settings, previous, hotness=snap.hotness)
         self._store(snap, analysis)
         return analysis
 
     def _store(self, snap: Snapshot, analysis: Analysis) -> None:
         """Make ``analysis`` the document's latest: drop the fixes built for an older one, retain its cache entries."""
         with self._lock:
-            self._analyses[snap.uri] = (snap.source, snap.settings, analysis)
+            self._analyses[snap.uri] = (snap.source, snap.settings, analysis, snap.hotness)
             fixes = self._fixes.get(snap.uri)
             if fixes is not None and fixes[0] is not analysis:
                 del self._fixes[snap.uri]
@@ -103,10 +106,10 @@ class Documents:
         except Exception:
             path = None
         resolver = TypeResolver(snap.source, path, budget=budget)
-        refined = self.engine.analyze(snap.source, snap.settings, current, resolver=resolver)
+        refined = self.engine.analyze(snap.source, snap.settings, current, resolver=resolver, hotness=snap.hotness)
         with self._lock:
             last = self._analyses.get(snap.uri)
-            latest = last is not None and last[0] == snap.source and last[1] == snap.settings
+            latest = last is not None and last[0] == snap.source and last[1] == snap.settings and last[3] == snap.hotness
         if latest:
             self._store(snap, refined)
         return refined
@@ -131,12 +134,12 @@ class Documents:
         unsafe = snap.settings.unsafe_fixes
         with self._lock:
             last = self._fix_all.get(snap.uri)
-        if last is not None and last[0] == snap.source and last[1] == snap.settings and last[2] == unsafe:
+        if last is not None and last[0] == (snap.source, snap.hotness) and last[1] == snap.settings and last[2] == unsafe:
             return last[3], last[4]
-        result = self.engine.fix_all(snap.source, snap.settings, unsafe=unsafe)
+        result = self.engine.fix_all(snap.source, snap.settings, unsafe=unsafe, hotness=snap.hotness)
         edits = diff_edits(snap.source, result.source) if result.source != snap.source else []
         with self._lock:
-            self._fix_all[snap.uri] = (snap.source, snap.settings, unsafe, result, edits)
+            self._fix_all[snap.uri] = ((snap.source, snap.hotness), snap.settings, unsafe, result, edits)
         return result, edits
 
     def forget(self, uri: str) -> None:

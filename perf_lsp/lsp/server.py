@@ -51,6 +51,7 @@ from perf_lsp.engine import describe_exception
 from perf_lsp.files import MAX_FILE_BYTES
 from perf_lsp.lsp import features, notebooks, transport
 from perf_lsp.lsp.convert import FIX_ALL_KIND, SOURCE, from_lsp_range
+from perf_lsp.lsp.hotindex import WorkspaceIndex
 from perf_lsp.rules import CODES, OPTIONS
 from perf_lsp.settings import Settings, from_lsp_options, load_for
 from perf_lsp.text import split_lines
@@ -135,6 +136,8 @@ class PerfLanguageServer(LanguageServer):
         self._shown: set[str] = set()
         self._cells_published: dict[str, set[str]] = {}  # notebook URI -> cell URIs with diagnostics out
         self.collector = Collector()
+        self.index = WorkspaceIndex(on_change=self._hotness_changed)  # how often each function runs
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- the transport -------------------------------------------------------------
     def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> int:
@@ -193,7 +196,8 @@ class PerfLanguageServer(LanguageServer):
         doc = self.document(uri)
         if doc is None:
             return None
-        return features.Snapshot(uri, doc.version, doc.source, doc.position_codec, self.settings_for(uri))
+        hotness = self.index.for_path(to_fs_path(uri)) if uri.startswith("file:") else None
+        return features.Snapshot(uri, doc.version, doc.source, doc.position_codec, self.settings_for(uri), hotness)
 
     def notebook_of(self, uri: str) -> str | None:
         """The URI of the open notebook ``uri`` is, or holds as a cell; None for a plain document."""
@@ -269,6 +273,34 @@ class PerfLanguageServer(LanguageServer):
                 self.window_show_message(
                     types.ShowMessageParams(type=types.MessageType.Warning, message=f"perf-lsp: {text}")
                 )
+
+    def start_index(self) -> None:
+        """Index the workspace folders in the background; open documents are checked again when it is ready."""
+        self._loop = asyncio.get_event_loop()
+        folders = [to_fs_path(f.uri) for f in (self.workspace.folders or {}).values()]
+        if not folders and self.workspace.root_path:
+            folders = [self.workspace.root_path]
+        if folders:
+            self.index.start(folders)
+
+    def index_document(self, uri: str) -> None:
+        """Re-index an open document's current text (after a save: re-indexing on every keystroke
+        would recompute the whole project's answers that often)."""
+        doc = self.document(uri)
+        if doc is not None and uri.startswith("file:") and self.index.ready.is_set():
+            self.index.update(to_fs_path(uri), doc.source)
+
+    def _hotness_changed(self, paths: list[str]) -> None:
+        """Called in the index thread: hand the paths to the event loop (documents are its to read)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._recheck, set(paths))
+
+    def _recheck(self, paths: set[str]) -> None:
+        """Check the open documents among ``paths`` (resolved file paths) again."""
+        for doc in list(self.workspace.text_documents.values()):
+            if doc.uri.startswith("file:") and str(Path(to_fs_path(doc.uri)).resolve()) in paths:
+                self.schedule(doc.uri, 0)
 
     # -- settings --------------------------------------------------------------------
     def settings_for(self, uri: str) -> Settings:
@@ -520,6 +552,7 @@ def initialize(ls: PerfLanguageServer, params: types.InitializeParams) -> None:
 @guarded()
 def initialized(ls: PerfLanguageServer, params: types.InitializedParams) -> None:
     ls.configure(ls.client_options)
+    ls.start_index()
 
 
 @SERVER.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
@@ -548,6 +581,7 @@ def shutdown(ls: PerfLanguageServer, params: None) -> None:
     for task in ls._pending.values():
         task.cancel()
     ls.executor.shutdown(wait=False, cancel_futures=True)
+    ls.index.stop()
 
 
 # -- document sync --------------------------------------------------------------------------
@@ -568,6 +602,7 @@ def did_change(ls: PerfLanguageServer, params: types.DidChangeTextDocumentParams
 def did_save(ls: PerfLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
     ls._settings.pop(params.text_document.uri, None)  # pyproject.toml may have changed
     ls.schedule(params.text_document.uri, 0)
+    ls.index_document(params.text_document.uri)
 
 
 @SERVER.feature(types.TEXT_DOCUMENT_DID_CLOSE)
