@@ -284,55 +284,9 @@ def _self_facts(
     ``with`` item (``with self._lock:``) or an augmented assignment's target
     (``self.text += s``); ``mentions``: every ``self.x``.
     """
-    args = method.args
-    first = (args.posonlyargs or args.args or [None])[0]
-    if first is None:
-        return
-    owner = first.arg
-
-    def root(expr: ast.AST | None) -> None:
-        while expr is not None:
-            kind = type(expr)
-            if kind is ast.Attribute:
-                value = expr.value
-                if type(value) is ast.Name and value.id == owner:
-                    reads.add(expr.attr)
-                    return
-                expr = value
-            elif kind is ast.Call:
-                expr = expr.func
-            elif kind is ast.Subscript:
-                expr = expr.value
-            elif kind is ast.Await:
-                expr = expr.value
-            else:
-                return
-
+    facts = _SelfFacts(method, reads, mentions, calls, stores)
     for node in ast.walk(method):
-        kind = type(node)
-        if kind is ast.Attribute:
-            value = node.value
-            if type(value) is ast.Name and value.id == owner:
-                mentions.add(node.attr)
-        elif kind is ast.Call:
-            func = node.func
-            if type(func) is ast.Attribute:
-                if type(func.value) is ast.Name and func.value.id == owner:
-                    calls.add(func.attr)
-                root(func.value)
-        elif kind is ast.Assign or kind is ast.AnnAssign:
-            root(node.value)
-            if isinstance(node.value, (ast.Name, ast.BoolOp, ast.IfExp)):
-                targets = node.targets if kind is ast.Assign else [node.target]
-                stores.update(
-                    t.attr for t in targets if type(t) is ast.Attribute and type(t.value) is ast.Name and t.value.id == owner
-                )
-        elif kind is ast.AugAssign:
-            root(node.target)
-        elif kind is ast.withitem:
-            root(node.context_expr)
-        elif kind is ast.NamedExpr:
-            root(node.value)
+        facts.see(node, type(node))
 
 
 def _nested_mentions(nodes: Sequence[ast.AST]) -> set[str]:

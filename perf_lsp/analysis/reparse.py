@@ -253,7 +253,7 @@ def _locate(
         path.extend(steps)
 
 
-_COMPOUND: dict[type, tuple[type, ...]] = {
+COMPOUND_AST: dict[type, tuple[type, ...]] = {
     cst.FunctionDef: (ast.FunctionDef, ast.AsyncFunctionDef),
     cst.ClassDef: (ast.ClassDef,),
     cst.If: (ast.If,),
@@ -263,9 +263,10 @@ _COMPOUND: dict[type, tuple[type, ...]] = {
     cst.Try: (ast.Try,),
     cst.Match: (ast.Match,),
 }
+"""libcst's compound statements and the :mod:`ast` statements each one is."""
 if hasattr(ast, "TryStar"):  # Python 3.11+
-    _COMPOUND[cst.TryStar] = (ast.TryStar,)
-_ANY_COMPOUND = tuple({kind for kinds in _COMPOUND.values() for kind in kinds})
+    COMPOUND_AST[cst.TryStar] = (ast.TryStar,)
+_ANY_COMPOUND = tuple({kind for kinds in COMPOUND_AST.values() for kind in kinds})
 
 
 def _span(group: list[ast.stmt]) -> tuple[int, int]:
@@ -288,7 +289,7 @@ def pair_statements(statements: Sequence[cst.CSTNode], nodes: list[ast.stmt]) ->
             if any(isinstance(n, _ANY_COMPOUND) for n in group):
                 return None
         else:
-            kinds = _COMPOUND.get(type(stmt))
+            kinds = COMPOUND_AST.get(type(stmt))
             if kinds is None or not isinstance(group[0], kinds):
                 return None
         pairs.append((stmt, group))

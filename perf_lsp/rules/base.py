@@ -104,7 +104,7 @@ class RuleContext(SemanticModel):
                     method(node)
                 continue
             if node in skip:
-                _record_parents(node, parents)
+                self.record_parents(node)
                 continue
             for method in visits.get(type(node), ()):
                 method(node)
@@ -121,15 +121,6 @@ class RuleContext(SemanticModel):
         start = self._positions[node].start
         end = self._positions[end_node or node].end
         return Range(Position(start.line, start.column), Position(end.line, end.column))
-
-
-def _record_parents(root: cst.CSTNode, parents: dict[cst.CSTNode, cst.CSTNode]) -> None:
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        for child in children(node):
-            parents[child] = node
-            stack.append(child)
 
 
 class Rule(cst.BatchableCSTVisitor):

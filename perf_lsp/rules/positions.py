@@ -31,18 +31,7 @@ import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 from libcst.metadata.position_provider import NEWLINE_RE, PositionProvidingCodegenState
 
-_COMPOUND_AST: dict[type, tuple[type, ...]] = {
-    cst.FunctionDef: (ast.FunctionDef, ast.AsyncFunctionDef),
-    cst.ClassDef: (ast.ClassDef,),
-    cst.If: (ast.If,),
-    cst.For: (ast.For, ast.AsyncFor),
-    cst.While: (ast.While,),
-    cst.With: (ast.With, ast.AsyncWith),
-    cst.Try: (ast.Try,),
-    cst.Match: (ast.Match,),
-}
-if hasattr(ast, "TryStar"):  # Python 3.11+
-    _COMPOUND_AST[cst.TryStar] = (ast.TryStar,)
+from perf_lsp.analysis.reparse import COMPOUND_AST
 
 
 class ChunkPositions:
@@ -201,7 +190,7 @@ def _enter_block(
     """Follow ``path`` from compound statement ``stmt`` (``node`` in :mod:`ast`) into the indented block
     it goes through: (index of the block's statement in ``path``, the block, its statements in ast).
     None when ``path`` does not go into one (a header, a one-line body) or the two trees differ."""
-    if not isinstance(node, _COMPOUND_AST.get(type(stmt), ())):
+    if not isinstance(node, COMPOUND_AST.get(type(stmt), ())):
         return None
     owner: cst.CSTNode = stmt
     counterpart: ast.AST | list[ast.stmt] = node
