@@ -28,6 +28,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import Any
 
 from perf_lsp.analysis.classes import (
     THREAD_LOCKS,
@@ -108,10 +109,11 @@ class ClassLayout:
     header_end: int
     members: tuple[Member, ...]
     _units: "dict[frozenset[str], list[Unit]]" = field(default_factory=dict, repr=False)
-    _made: "dict[tuple, Unit]" = field(default_factory=dict, repr=False)
+    _made: "dict[tuple, Any]" = field(default_factory=dict, repr=False)
     """Units made for this class and the versions it was re-split from, by what they are made of
-    (the :class:`Member` objects, which change whenever their lines do): a keystroke inside one
-    method rebuilds the units that include it, not the class's every unit."""
+    (the :class:`Member` objects, which change whenever their lines do), and the members' contexts
+    by their facts: a keystroke inside one method rebuilds the units that include it, not the
+    class's every unit."""
 
     @cached_property
     def header_facts(self) -> MemberFacts:
@@ -256,13 +258,14 @@ def _collect(
     class_imports: tuple[tuple[tuple[str, str], ...] | None, str],
     aliases: frozenset[str],
     found: list[Unit],
-    made: dict[tuple, Unit],
+    made: dict[tuple, Any],
 ) -> None:
     """Add the units of ``layout`` (its line 1 is chunk line ``base + 1``) to ``found``.
 
     ``outer``: ((chunk line, count), header nodes) of the classes around it;
     ``class_imports``: (:attr:`Unit.imports`, :attr:`Unit.import_text`); ``made``:
-    units already built, by what they are made of (:attr:`ClassLayout._made`).
+    units already built, by what they are made of, and each member's context by the
+    members' facts (:attr:`ClassLayout._made`).
     """
     imports, import_text = class_imports
     members = layout.members
@@ -270,7 +273,20 @@ def _collect(
     header = ((base + 1, layout.header_end), layout.header_nodes)
     around = (*outer, header)
     own_header = [i for i, m in enumerate(members) if not m.is_unit]
-    index = class_index(facts, layout.header_facts, aliases)
+    # what each unit must be analysed with depends on the members' facts alone (equal facts: equal plan),
+    # so a keystroke that changes no member's facts reuses it
+    plan_key = ("plan", tuple(facts), layout.header_facts, aliases, tuple((m.is_unit, m.layout is None) for m in members))
+    plan = made.get(plan_key)
+    if plan is None:
+        index = class_index(facts, layout.header_facts, aliases)
+        plan = {
+            number: context([number], index)
+            for number, member in enumerate(members)
+            if member.is_unit and member.layout is None
+        }
+        plan[-1] = context(own_header, index)
+        made[plan_key] = plan
+
     def unit(chosen: set[int], stubs: dict[int, set[str]], owned: set[int], owns_header: bool) -> Unit:
         key = (
             base,
@@ -289,7 +305,7 @@ def _collect(
             made[key] = built
         return built
 
-    chosen, stubs = context(own_header, index)
+    chosen, stubs = plan[-1]
     found.append(unit(chosen, stubs, set(own_header), True))
     for number, member in enumerate(members):
         if not member.is_unit:
@@ -297,7 +313,7 @@ def _collect(
         if member.layout is not None:
             _collect(member.layout, base + member.start - 1, around, lines, class_imports, aliases, found, made)
             continue
-        chosen, stubs = context([number], index)
+        chosen, stubs = plan[number]
         found.append(unit(chosen, stubs, {number}, False))
 
 
