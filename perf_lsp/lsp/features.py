@@ -278,6 +278,18 @@ def fenced(text: str, language: str) -> str:
 
 
 # -- code actions --------------------------------------------------------------------
+def quick_fix(fix, lsp_diag: types.Diagnostic, which: int, edit: types.WorkspaceEdit | None) -> types.CodeAction:
+    """The quick-fix code action of ``fix`` (the ``which``-th fix of the diagnostic ``lsp_diag``): preferred
+    when it is the first and safe."""
+    return types.CodeAction(
+        title=fix.title,
+        kind=types.CodeActionKind.QuickFix,
+        diagnostics=[lsp_diag],
+        is_preferred=which == 0 and fix.applicability is Applicability.SAFE,
+        edit=edit,
+    )
+
+
 def code_actions(
     docs: Documents, snap: Snapshot, rng: types.Range, only: Sequence[str] | None, defer_fix_all: bool = False
 ) -> list[types.CodeAction]:
@@ -304,15 +316,7 @@ def code_actions(
                 fix = docs.fix(snap.uri, analysis, diag, which)
                 if fix is None:
                     continue
-                actions.append(
-                    types.CodeAction(
-                        title=fix.title,
-                        kind=types.CodeActionKind.QuickFix,
-                        diagnostics=[lsp_diag],
-                        is_preferred=which == 0 and fix.applicability is Applicability.SAFE,
-                        edit=edit(fix.edits),
-                    )
-                )
+                actions.append(quick_fix(fix, lsp_diag, which, edit(fix.edits)))
             if (diag.code, diag.range.start.line) in ignored:
                 continue
             noqa = analysis.noqa_edit(diag)

@@ -201,15 +201,7 @@ def code_actions(
                 edit = _edit_of(snap, list(fix.edits)) if fix is not None else None
                 if edit is None:
                     continue
-                actions.append(
-                    types.CodeAction(
-                        title=fix.title,
-                        kind=types.CodeActionKind.QuickFix,
-                        diagnostics=[lsp_diag],
-                        is_preferred=which == 0 and fix.applicability is Applicability.SAFE,
-                        edit=edit,
-                    )
-                )
+                actions.append(features.quick_fix(fix, lsp_diag, which, edit))
             noqa = analysis.noqa_edit(diag)
             edit = _edit_of(snap, [noqa]) if noqa is not None else None
             if edit is not None:
