@@ -298,6 +298,15 @@ class NotebookModule:
         parts: list[list[str]] = [[] for _ in self.cells]
         top: list[str] = []
         changed: set[int] = set()
+
+        def put(cell: int | None, lines: list[str]) -> None:
+            """Add ``lines`` to cell ``cell``'s new source, or to the new top cell (None)."""
+            if cell is None:
+                top.extend(lines)
+            else:
+                parts[cell].extend(lines)
+                changed.add(cell)
+
         matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
         for tag, i1, i2, j1, j2 in matcher.get_opcodes():
             if tag == "equal":
@@ -313,39 +322,20 @@ class NotebookModule:
                 changed.add(k)
             added = new[j1:j2]
             if i1 < i2:
-                parts[owner[i1]].extend(added)  # a replaced block: where it starts
-                changed.add(owner[i1])
+                put(owner[i1], added)  # a replaced block: where it starts
                 continue
             before = owner[i1 - 1] if i1 > 0 else None
             after = owner[i1] if i1 < len(old) else None
             if before is not None and (after is None or before == after):
-                parts[before].extend(added)
-                changed.add(before)
+                put(before, added)
                 continue
             cut = _import_prefix(added)
             head, tail = added[:cut], added[cut:]
-            if before is None:
-                if new_cell or after is None:
-                    top.extend(head)
-                else:
-                    parts[after].extend(head)
-                    changed.add(after)
-            else:
-                parts[before].extend(head)
-                changed.add(before)
+            put(before if before is not None else None if new_cell or after is None else after, head)
             if tail:
                 while tail and not tail[0].strip():
                     tail = tail[1:]
-                if after is None:
-                    target = before if before is not None else None
-                    if target is None:
-                        top.extend(tail)
-                    else:
-                        parts[target].extend(tail)
-                        changed.add(target)
-                else:
-                    parts[after].extend(tail)
-                    changed.add(after)
+                put(after if after is not None else before, tail)
         out = {}
         for k in sorted(changed):
             cell = self.cells[k]

@@ -22,7 +22,7 @@ pool's owner, not a per-call cost).
 from __future__ import annotations
 
 import ast
-from collections import deque
+from collections import defaultdict, deque
 from functools import cached_property
 
 import libcst as cst
@@ -71,16 +71,13 @@ class ChunkSummary:
         breadth-first walk of all the statements together (:func:`ast.walk` of a module made of them); the
         ``Load``/``Store``/``Del`` context markers are left out. One walk, shared by every rule's
         :meth:`~perf_lsp.rules.base.Rule.wants`: ``summary.by_type.get(ast.Call, ())``."""
-        found: dict[type, list[ast.AST]] = {}
+        found: defaultdict[type, list[ast.AST]] = defaultdict(list)
         todo = deque(self.nodes)
         pop, append, skip, ast_type = todo.popleft, todo.append, _CONTEXTS, ast.AST
         while todo:
             node = pop()
             kind = type(node)
-            bucket = found.get(kind)
-            if bucket is None:
-                bucket = found[kind] = []
-            bucket.append(node)
+            found[kind].append(node)
             for name in node._fields:
                 value = getattr(node, name, None)
                 if isinstance(value, ast_type):
@@ -90,7 +87,7 @@ class ChunkSummary:
                     for item in value:
                         if isinstance(item, ast_type):
                             append(item)
-        return found
+        return dict(found)  # a plain dict: a lookup never adds a key
 
     def of_type(self, *kinds: type) -> list[ast.AST]:
         """The chunk's nodes of exactly these types (no subclasses), type by type (:attr:`by_type`)."""
@@ -101,16 +98,13 @@ class ChunkSummary:
     def statements(self) -> dict[type, list[ast.stmt]]:
         """The chunk's statements by type, nested ones included (a ``def``'s body, a loop's ``else``...),
         in source order; expressions are not walked (no statement is inside one)."""
-        found: dict[type, list[ast.stmt]] = {}
+        found: defaultdict[type, list[ast.stmt]] = defaultdict(list)
         stack = [node for node in reversed(self.nodes) if isinstance(node, ast.stmt)]
         pop, extend = stack.pop, stack.extend
         while stack:
             node = pop()
             kind = type(node)
-            bucket = found.get(kind)
-            if bucket is None:
-                bucket = found[kind] = []
-            bucket.append(node)
+            found[kind].append(node)
             for block in _BLOCKS.get(kind, ()):
                 extend(reversed(getattr(node, block)))
             if kind in _TRIES:
@@ -119,7 +113,7 @@ class ChunkSummary:
             elif kind is ast.Match:
                 for case in reversed(node.cases):
                     extend(reversed(case.body))
-        return found
+        return dict(found)
 
     def statements_of(self, *kinds: type) -> list[ast.stmt]:
         """The chunk's statements of exactly these types, type by type (:attr:`statements`)."""
