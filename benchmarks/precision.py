@@ -24,7 +24,7 @@ drawing order with ``project``, ``version``, ``file`` (POSIX, inside the unzippe
 
 ``--report`` reads a sample file (the judged one; no perf-lsp run) and prints precision overall,
 for the default rules, per code and per project: ``TRUE / (TRUE + FALSE + NEGLIGIBLE)`` and
-``TRUE / (TRUE + FALSE)``. Unjudged findings (empty ``verdict``) are counted apart and left out
+``TRUE / (TRUE + FALSE)``, with the Wilson 95% interval of the first. Unjudged findings (empty ``verdict``) are counted apart and left out
 of every figure. ``--markdown FILE`` writes the tables as Markdown, ``--json`` prints the figures
 as JSON. Exit status 0; 2 when the sample file is invalid, a download fails or perf-lsp fails.
 """
@@ -262,12 +262,24 @@ def load(path: Path) -> dict:
     return data
 
 
+def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
+    """The Wilson score interval of ``successes / n`` (fractions in [0, 1]; ``z = 1.96``: 95%), None when ``n`` is 0."""
+    if n == 0:
+        return None
+    p = successes / n
+    scale = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / scale
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / scale
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def tally(findings: list[dict]) -> dict:
     """Counts and precision of some judged findings.
 
-    Shape: ``{"n", "TRUE", "FALSE", "NEGLIGIBLE", "unjudged", "precision", "precision_no_negligible"}``;
-    the precisions are fractions in [0, 1], ``None`` when their denominator is 0. ``precision`` is
-    TRUE / (TRUE + FALSE + NEGLIGIBLE); ``precision_no_negligible`` is TRUE / (TRUE + FALSE).
+    Shape: ``{"n", "TRUE", "FALSE", "NEGLIGIBLE", "unjudged", "precision", "precision_no_negligible",
+    "ci95", "ci95_no_negligible"}``; the precisions are fractions in [0, 1], ``None`` when their
+    denominator is 0. ``precision`` is TRUE / (TRUE + FALSE + NEGLIGIBLE); ``precision_no_negligible``
+    is TRUE / (TRUE + FALSE); ``ci95*`` are their :func:`wilson` intervals (low, high).
     Unjudged findings are counted in ``n`` and ``unjudged`` only.
     """
     counts = {verdict: sum(f["verdict"] == verdict for f in findings) for verdict in VERDICTS}
@@ -279,6 +291,8 @@ def tally(findings: list[dict]) -> dict:
         "unjudged": len(findings) - judged,
         "precision": counts["TRUE"] / judged if judged else None,
         "precision_no_negligible": counts["TRUE"] / sure if sure else None,
+        "ci95": wilson(counts["TRUE"], judged),
+        "ci95_no_negligible": wilson(counts["TRUE"], sure),
     }
 
 
@@ -300,11 +314,15 @@ def _percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.0f}%"
 
 
+def _interval(bounds: tuple[float, float] | None) -> str:
+    return "-" if bounds is None else f"{100 * bounds[0]:.0f}-{100 * bounds[1]:.0f}%"
+
+
 def table(figures: dict, defaults: frozenset[str] | None = None) -> list[str]:
     """The figures as Markdown table rows (header first): overall, default rules, per code, per project."""
     lines = [
-        "| findings | n | TRUE | FALSE | NEGLIGIBLE | unjudged | precision | precision without NEGLIGIBLE |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| findings | n | TRUE | FALSE | NEGLIGIBLE | unjudged | precision | 95% CI | precision without NEGLIGIBLE |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     rows = [("**all rules**", figures["overall"]), ("**default rules**", figures["default_rules"])]
     rows += [(code, row) for code, row in figures["codes"].items()]
@@ -312,7 +330,7 @@ def table(figures: dict, defaults: frozenset[str] | None = None) -> list[str]:
     for name, r in rows:
         lines.append(
             f"| {name} | {r['n']} | {r['TRUE']} | {r['FALSE']} | {r['NEGLIGIBLE']} | {r['unjudged']} "
-            f"| {_percent(r['precision'])} | {_percent(r['precision_no_negligible'])} |"
+            f"| {_percent(r['precision'])} | {_interval(r['ci95'])} | {_percent(r['precision_no_negligible'])} |"
         )
     return lines
 
@@ -375,9 +393,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         o, d = figures["overall"], figures["default_rules"]
         print(f"perf-lsp precision: seed {data['seed']}, k {data['k']} of {data['total']} findings\n")
-        print(f"all rules:     {o['TRUE']}/{o['n'] - o['unjudged']} TRUE = {_percent(o['precision'])}"
+        print(f"all rules:     {o['TRUE']}/{o['n'] - o['unjudged']} TRUE = {_percent(o['precision'])}, 95% CI {_interval(o['ci95'])}"
               f" ({_percent(o['precision_no_negligible'])} without NEGLIGIBLE)")
-        print(f"default rules: {d['TRUE']}/{d['n'] - d['unjudged']} TRUE = {_percent(d['precision'])}"
+        print(f"default rules: {d['TRUE']}/{d['n'] - d['unjudged']} TRUE = {_percent(d['precision'])}, 95% CI {_interval(d['ci95'])}"
               f" ({_percent(d['precision_no_negligible'])} without NEGLIGIBLE)\n")
         print("\n".join(table(figures)))
     if args.markdown is not None:

@@ -164,6 +164,23 @@ def test_report_arithmetic_on_a_synthetic_sample(tmp_path):
     assert figures["projects"]["demo"] == overall
 
 
+@pytest.mark.parametrize(
+    ("successes", "n", "low", "high"),
+    # Wilson score interval, z = 1.96: the textbook values (Newcombe 1998, table I: 81/263 -> 0.2553-0.3662).
+    [(81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605), (0, 10, 0.0, 0.2775), (10, 10, 0.7225, 1.0)],
+)
+def test_wilson_interval_matches_the_published_values(successes, n, low, high):
+    got = precision.wilson(successes, n)
+    assert got == pytest.approx((low, high), abs=5e-4)
+
+
+def test_wilson_interval_is_none_without_findings_and_is_in_the_tally():
+    assert precision.wilson(0, 0) is None
+    row = precision.tally([{"verdict": v} for v in ("TRUE", "FALSE", "NEGLIGIBLE", "TRUE", "")])
+    assert row["ci95"] == pytest.approx(precision.wilson(2, 4))
+    assert row["ci95_no_negligible"] == pytest.approx(precision.wilson(2, 3))
+
+
 def test_report_mode_prints_the_figures_without_running_perf_lsp(tmp_path, capsys, monkeypatch):
     path = tmp_path / "sample-7.toml"
     path.write_text(_synthetic(VERDICTS), encoding="utf-8")
@@ -171,9 +188,9 @@ def test_report_mode_prints_the_figures_without_running_perf_lsp(tmp_path, capsy
     markdown = tmp_path / "table.md"
     assert precision.main(["--report", str(path), "--markdown", str(markdown)]) == 0
     out = capsys.readouterr().out
-    assert "all rules:     3/9 TRUE = 33% (50% without NEGLIGIBLE)" in out
-    assert "default rules: 2/6 TRUE = 33% (40% without NEGLIGIBLE)" in out
-    assert "| PFL401 | 4 | 2 | 1 | 1 | 0 | 50% | 67% |" in markdown.read_text(encoding="utf-8")
+    assert "all rules:     3/9 TRUE = 33%, 95% CI 12-65% (50% without NEGLIGIBLE)" in out
+    assert "default rules: 2/6 TRUE = 33%, 95% CI 10-70% (40% without NEGLIGIBLE)" in out
+    assert "| PFL401 | 4 | 2 | 1 | 1 | 0 | 50% | 15-85% | 67% |" in markdown.read_text(encoding="utf-8")
     assert precision.main(["--report", str(path), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["overall"]["TRUE"] == 3 and data["codes"]["PFL503"]["precision_no_negligible"] is None
