@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import recall  # noqa: E402  (the sibling script: fetch(), source_root(), CheckError)
+import recall  # the sibling script: fetch(), DEFAULT_CACHE, CheckError
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 DEFAULT_FOLDER = CHECKOUT / "benchmarks" / "precision"
