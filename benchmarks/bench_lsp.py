@@ -275,6 +275,16 @@ def peak_rss_mb(pid: int) -> float | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of process ``pid`` (all its threads) in seconds, from ``/proc/PID/stat``
+    (clock ticks, usually 10 ms each); None when /proc has no such process."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class RawClient:
     """A bare JSON-RPC client over stdio, the same for both servers (``ruff server``'s messages are not
     all ones lsprotocol structures). Requests from the server get a ``null`` result."""
@@ -369,6 +379,7 @@ class Figures:
     rss_mb: float | None = None
     failed_checks: list[str] = field(default_factory=list)
     diagnostics: tuple[int, int] = (0, 0)  # fewest and most diagnostics in a publish while typing
+    cpu: float | None = None  # the server's CPU time over all the changes (all threads)
 
     @property
     def p50(self) -> float:
@@ -452,6 +463,7 @@ async def run_scenario(
             if problem:
                 figures.failed_checks.append(f"open: {problem}")
             figures.diagnostics = (len(params["diagnostics"]), len(params["diagnostics"]))
+        cpu_before = {id(figures): cpu_seconds(client.proc.pid) for client, figures, _ in sides}
         for i in range(changes):
             version = i + 2
             position = {"line": scenario.row, "character": scenario.column + i}
@@ -469,6 +481,9 @@ async def run_scenario(
                     figures.failed_checks.append(f"version {version}: {problem}")
                 n = len(params["diagnostics"])
                 figures.diagnostics = (min(figures.diagnostics[0], n), max(figures.diagnostics[1], n))
+        for client, figures, _ in sides:
+            before, after = cpu_before[id(figures)], cpu_seconds(client.proc.pid)
+            figures.cpu = after - before if before is not None and after is not None else None
         ours.rss_mb = peak_rss_mb(us.proc.pid)
         theirs.rss_mb = peak_rss_mb(ruff.proc.pid)
         extras = await other_requests(us, uri, scenario, changes)
@@ -520,6 +535,11 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:,.1f}" if seconds < 0.1 else f"{seconds * 1000:,.0f}"
 
 
+def cpu_ms(figures: Figures, changes: int) -> str:
+    """The server's mean CPU time per change in ms ('-' when /proc could not tell)."""
+    return "-" if figures.cpu is None or not changes else f"{figures.cpu * 1000 / changes:,.1f} ms"
+
+
 def ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.1f}x" if a and b else "-"
 
@@ -556,6 +576,7 @@ def table(results: dict[str, tuple[Scenario, Figures, Figures, Extras]], changes
             f"| | change -> diagnostics p50 ({changes} changes) | {ms(ours.p50)} ms | {ms(theirs.p50)} ms | {ratio(ours.p50, theirs.p50)} |",
             f"| | change -> diagnostics p95 | {ms(ours.p95)} ms | {ms(theirs.p95)} ms | {ratio(ours.p95, theirs.p95)} |",
             f"| | change -> diagnostics max | {ms(ours.max)} ms | {ms(theirs.max)} ms | {ratio(ours.max, theirs.max)} |",
+            f"| | server CPU per change (mean, all threads) | {cpu_ms(ours, changes)} | {cpu_ms(theirs, changes)} | |",
             f"| | peak RSS after typing | {ours.rss_mb or 0:.0f} MB | {theirs.rss_mb or 0:.0f} MB | {ratio(ours.rss_mb, theirs.rss_mb)} |",
             f"| | hover / code action p50, fix-all | {ms(extras.hover)} / {ms(extras.action)} ms, {ms(extras.fix_all)} ms "
             f"({extras.fix_all_edits} edits); peak RSS then {extras.rss_mb or 0:.0f} MB | | |",

@@ -895,6 +895,11 @@ def analyze_chunk(
                 continue
             instances.append(alone)
     findings = [f for rule in instances for f in rule.findings]
+    # a finding's fix builder refers to its rule and so to the context: neither refers back (no reference cycle
+    # to wait for the cycle collector, which the server runs only when the typing pauses)
+    for rule in instances:
+        rule.findings = []
+        rule.ctx.forget_memo()
     if owns is not None:
         findings = [f for f in findings if owns(f.range.start.line)]
     suppress = noqa.noqa_map(text)

@@ -422,3 +422,33 @@ def test_each_rule_declares_the_settings_options_it_reads():
             names[option.name] = rule.code
     assert {option.name for option in OPTIONS} == set(names)
     assert "extend_clients" in names and names["extend_blocking_calls"] == "PFL303"
+
+
+def test_findings_and_their_rules_form_no_reference_cycle():
+    """A finding's fix builder refers to its rule (and through it the chunk's trees); the rule must not refer
+    back to the finding, or every analysed chunk with a finding is garbage only the cycle collector can free:
+    the language server runs that collector only when the typing pauses, so each keystroke's trees would pile
+    up until then (~0.5 MB a keystroke in a 250-line method)."""
+    import gc
+
+    from perf_lsp.engine import analyze_chunk
+    from perf_lsp.rules.base import Finding, RuleContext
+    from perf_lsp.source import split_document as split
+
+    text = "import re\n\ndef f(rows):\n    for row in rows:\n        re.match(r'a+b', row)\n"
+    context = split(text).context
+    settings = Settings()
+    gc.collect()
+    gc.disable()
+    try:
+        result = analyze_chunk(text, context, settings, Engine().rules)
+        assert [f.code for f in result.findings] == ["PFL401"] and result.findings[0].builders
+        del result
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        cyclic = [o for o in gc.garbage if isinstance(o, (Finding, RuleContext))]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert cyclic == []

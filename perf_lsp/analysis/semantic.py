@@ -61,6 +61,15 @@ class SemanticModel:
         value = memo[key] = compute(*args)
         return value
 
+    def forget_memo(self) -> None:
+        """Drop what :meth:`memo` computed, once the rules have run over the chunk.
+
+        Memoised values may refer back to this model (a receiver resolver holds it),
+        which would make every analysed chunk garbage that only the cycle collector
+        frees. Fixes built later compute again what they ask for.
+        """
+        self._memo = {}
+
     # -- tree navigation -------------------------------------------------
     def record_parents(self, root: cst.CSTNode) -> dict[cst.CSTNode, cst.CSTNode]:
         """Record the parent of every node under ``root`` (once per root) in the chunk's one parent table; return it.

@@ -223,12 +223,22 @@ def units(layout: ClassLayout, text: str, module_imports: Sequence[tuple[str, st
         return found
     lines = _Lines(text)
     import_text = "".join(f.import_text for f in facts)
-    found = []
-    if len(layout._made) > 4 * len(layout.members) + 64:
-        layout._made.clear()
-    _collect(layout, 0, (), lines, (imports, import_text), aliases, found, layout._made)
+    found: list[Unit] = []
+    made = layout._made
+    used: set[tuple] = set()
+    _collect(layout, 0, (), lines, (imports, import_text), aliases, found, made, used)
+    # a unit made of a member that was typed over can never be asked for again (members are compared by
+    # identity): keep the units of the current members only, and at most PLANS_KEPT plans besides this one's
+    plans = [key for key in made if key[0] == "plan" and key not in used]
+    for key in [key for key in made if key[0] != "plan" and key not in used] + plans[: max(0, len(plans) - PLANS_KEPT)]:
+        del made[key]
     layout._units[aliases] = found
     return found
+
+
+PLANS_KEPT = 16
+"""Plans (what each member is analysed with, by the members' facts) kept beyond the current one's: typing that
+changes a member's facts and changes them back reuses them."""
 
 
 class _Lines(Sequence[str]):
@@ -259,13 +269,15 @@ def _collect(
     aliases: frozenset[str],
     found: list[Unit],
     made: dict[tuple, Any],
+    used: set[tuple],
 ) -> None:
     """Add the units of ``layout`` (its line 1 is chunk line ``base + 1``) to ``found``.
 
     ``outer``: ((chunk line, count), header nodes) of the classes around it;
     ``class_imports``: (:attr:`Unit.imports`, :attr:`Unit.import_text`); ``made``:
     units already built, by what they are made of, and each member's context by the
-    members' facts (:attr:`ClassLayout._made`).
+    members' facts (:attr:`ClassLayout._made`); ``used``: the keys of ``made`` this class's units need,
+    filled in.
     """
     imports, import_text = class_imports
     members = layout.members
@@ -286,6 +298,7 @@ def _collect(
         }
         plan[-1] = context(own_header, index)
         made[plan_key] = plan
+    used.add(plan_key)
 
     def unit(chosen: set[int], stubs: dict[int, set[str]], owned: set[int], owns_header: bool) -> Unit:
         key = (
@@ -303,6 +316,7 @@ def _collect(
             if import_text:
                 built = replace(built, import_text=import_text)
             made[key] = built
+        used.add(key)
         return built
 
     chosen, stubs = plan[-1]
@@ -311,7 +325,7 @@ def _collect(
         if not member.is_unit:
             continue
         if member.layout is not None:
-            _collect(member.layout, base + member.start - 1, around, lines, class_imports, aliases, found, made)
+            _collect(member.layout, base + member.start - 1, around, lines, class_imports, aliases, found, made, used)
             continue
         chosen, stubs = plan[number]
         found.append(unit(chosen, stubs, {number}, False))
