@@ -31,7 +31,7 @@ from perf_lsp.textedit import apply_edits, diff_edits
 REFINE_BUDGET_S = 3.0
 """Seconds jedi may spend on one version of a document (its first query in a process: 1-2 s)."""
 
-LOOSE_CACHE_CHARS = 300_000
+LOOSE_CACHE_CHARS = 1_000_000
 """Statement text the server's engine keeps beyond what open documents' latest analyses use.
 
 Enough for fix-all's rounds and an undo; ~15-30 MB of libcst trees at most. (Each
