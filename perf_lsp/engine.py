@@ -576,7 +576,7 @@ class Engine:
             return cached
         parts = None
         if self.split_classes and chunk.layout is not None:
-            parts = class_units(chunk.layout, chunk.text, context.imports)
+            parts = class_units(chunk.layout, chunk.text, context.imports, chunk.lines)
         if parts is None:
             result = self._analyze(chunk.text, chunk.nodes, None, None, context, settings, rules)
         else:

@@ -205,8 +205,13 @@ class Unit:
         return line - piece[0] + piece[1]
 
 
-def units(layout: ClassLayout, text: str, module_imports: Sequence[tuple[str, str]] = ()) -> list[Unit] | None:
+def units(
+    layout: ClassLayout, text: str, module_imports: Sequence[tuple[str, str]] = (), lines: Sequence[str] | None = None
+) -> list[Unit] | None:
     """The units of the top-level class ``layout``, whose chunk's text is ``text``; None when it does not split.
+
+    ``lines``: ``text`` split into lines as the tokenizer counts them, when the caller has them (else ``text``
+    is split when a unit must be built).
 
     ``module_imports``: (local name, qualified name) of the module's imports (which
     names are lock classes). Cached on the layout (rebuilt whenever its class
@@ -221,7 +226,8 @@ def units(layout: ClassLayout, text: str, module_imports: Sequence[tuple[str, st
     found = layout._units.get(aliases)
     if found is not None:
         return found
-    lines = _Lines(text)
+    if lines is None:
+        lines = _Lines(text)
     import_text = "".join(f.import_text for f in facts)
     found: list[Unit] = []
     made = layout._made
