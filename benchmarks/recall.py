@@ -57,6 +57,13 @@ FAMILY_CODES: dict[str, tuple[str, ...]] = {
 
 KINDS = ("site", "lookalike")
 
+HALVES = {
+    "development": ("haystack-ai", "llama-index-core", "litellm", "r2r"),
+    "held-out": ("chainlit", "crewai", "dspy", "ragas"),
+}
+"""The split of docs/recall-protocol.md ("Development half and held-out half"): rules may be tuned on the
+development half's misses; the held-out half is run only to report a figure."""
+
 CHECKOUT = Path(__file__).resolve().parents[1]
 DEFAULT_LABELS = CHECKOUT / "benchmarks" / "recall" / "labels"
 DEFAULT_CACHE = Path(tempfile.gettempdir()) / "perf-lsp-recall"
@@ -392,13 +399,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project", action="append", help="only this project (repeatable)")
     parser.add_argument("--default-only", action="store_true", help="skip the --select ALL column")
     parser.add_argument("--whole-project", action="store_true", help="check the labelled top-level packages, not only the labelled files")
-    parser.add_argument("--list", action="store_true", help="print every entry with its outcome")
+    parser.add_argument("--half", choices=sorted(HALVES), help="only this half's projects (docs/recall-protocol.md)")
+    parser.add_argument("--list", action="store_true", help="print every development-half entry with its outcome")
+    parser.add_argument(
+        "--list-held-out", action="store_true",
+        help="with --list, also the held-out half's entries (for a report only: they must not be read while tuning)",
+    )
     parser.add_argument("--markdown", type=Path, help="write the tables as Markdown to FILE")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
 
+    wanted = list(args.project or []) + list(HALVES[args.half] if args.half else [])
     try:
-        projects = load_all(args.labels, args.project)
+        projects = load_all(args.labels, wanted or None)
     except LabelError as error:
         print(error, file=sys.stderr)
         return 2
@@ -434,6 +447,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"perf-lsp recall on {len(per_project)} projects ({scope} checked)\n")
         print("\n".join(table(summary)))
         print()
+        for half, members in HALVES.items():
+            chosen = [o for o in outcomes if o.entry.project in members]
+            if chosen and len(chosen) < len(outcomes):
+                total = summarise(chosen)["total"]
+                print(f"{half} half: sites found {_ratio(total['found'], total['sites'])}, "
+                      f"ALL {_ratio(total['found_all'], total['sites'])}; "
+                      f"look-alikes flagged {_ratio(total['flagged'], total['lookalikes'])}, "
+                      f"ALL {_ratio(total['flagged_all'], total['lookalikes'])}")
+        print()
         for name, result in per_project.items():
             total = summarise(result)["total"]
             print(f"{name}: sites found {_ratio(total['found'], total['sites'])}, "
@@ -442,8 +464,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"ALL {_ratio(total['flagged_all'], total['lookalikes'])}")
         if args.list:
             print()
+            held_out = HALVES["held-out"]
             for outcome in outcomes:
-                print(entry_line(outcome))
+                if outcome.entry.project not in held_out or args.list_held_out:
+                    print(entry_line(outcome))
     if args.markdown is not None:
         text = [f"perf-lsp recall ({scope} checked): " + ", ".join(per_project), "", *table(summary), ""]
         args.markdown.write_text("\n".join(text), encoding="utf-8")

@@ -223,3 +223,21 @@ def test_script_refuses_an_invalid_label_file(tmp_path):
         capture_output=True, text=True, check=False,
     )
     assert proc.returncode == 2 and "no [[entry]]" in proc.stderr
+
+
+def test_the_two_halves_split_the_labelled_projects_once():
+    """docs/recall-protocol.md splits the eight projects into a development and a held-out half: every label
+    file is in exactly one, and each half has about half the sites."""
+    names = {tomllib.loads(p.read_text(encoding="utf-8"))["project"] for p in LABELS.glob("*.toml")}
+    development, held_out = set(recall.HALVES["development"]), set(recall.HALVES["held-out"])
+    assert development | held_out == names and not development & held_out
+    sites = {
+        half: sum(
+            1
+            for p in LABELS.glob("*.toml")
+            for e in tomllib.loads(p.read_text(encoding="utf-8"))["entry"]
+            if e["kind"] == "site" and tomllib.loads(p.read_text(encoding="utf-8"))["project"] in members
+        )
+        for half, members in recall.HALVES.items()
+    }
+    assert abs(sites["development"] - sites["held-out"]) <= 0.1 * sum(sites.values())
