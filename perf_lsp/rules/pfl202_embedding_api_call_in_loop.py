@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from perf_lsp.analysis import catalogs
 from perf_lsp.analysis.bindings import (
     bound_names,
     builtins_shadowed,
@@ -42,68 +43,31 @@ EXTEND_BATCHABLE_METHODS = RuleOption(
 )
 
 # -- PFL202 ------------------------------------------------------------------
-_OPENAI_CLIENTS = ("OpenAI", "AsyncOpenAI", "AzureOpenAI", "AsyncAzureOpenAI", "Client", "AsyncClient")
-_LC_SYMMETRIC = ("OpenAIEmbeddings", "AzureOpenAIEmbeddings")
-_LC_EMBEDDINGS = (
-    *_LC_SYMMETRIC,
-    "HuggingFaceEmbeddings",
-    "OllamaEmbeddings",
-    "CohereEmbeddings",
-    "MistralAIEmbeddings",
-    "VoyageAIEmbeddings",
-    "GoogleGenerativeAIEmbeddings",
-    "VertexAIEmbeddings",
-    "BedrockEmbeddings",
-    "NVIDIAEmbeddings",
-    "FireworksEmbeddings",
-    "TogetherEmbeddings",
-)
-_LC_PACKAGES = (
-    "langchain_openai",
-    "langchain_huggingface",
-    "langchain_ollama",
-    "langchain_cohere",
-    "langchain_mistralai",
-    "langchain_voyageai",
-    "langchain_google_genai",
-    "langchain_google_vertexai",
-    "langchain_aws",
-    "langchain_nvidia_ai_endpoints",
-    "langchain_fireworks",
-    "langchain_together",
-    "langchain.embeddings",
-)
+def _tagged(table: str) -> dict[str, str]:
+    """Qualified name -> tag, for the entries of ``[[table]]`` of the ``embeddings`` catalog."""
+    return {qn: entry["tag"] for entry in catalogs.entries("embeddings", table) for qn in catalogs.entry_names(entry)}
 
 
-def _lc_constructors() -> dict[str, str]:
+def _family_constructors() -> dict[str, str]:
+    """``package.class`` -> tag for the ``[[family]]`` entries (a class in ``symmetric``: ``lc_symmetric``)."""
     out: dict[str, str] = {}
-    for package in _LC_PACKAGES:
-        for cls in _LC_EMBEDDINGS:
-            out[f"{package}.{cls}"] = "lc_symmetric" if cls in _LC_SYMMETRIC else "lc_embeddings"
-    for cls in _LC_SYMMETRIC:
-        out[f"langchain_openai.embeddings.{cls}"] = "lc_symmetric"
-        out[f"langchain_community.embeddings.{cls}"] = "lc_symmetric"
+    for entry in catalogs.entries("embeddings", "family"):
+        symmetric = set(entry.get("symmetric", ()))
+        for package in entry["packages"]:
+            for cls in entry["classes"]:
+                out[f"{package}.{cls}"] = "lc_symmetric" if cls in symmetric else entry["tag"]
     return out
 
 
 EMBEDDING_CATALOG = TypeCatalog(
-    constructors={
-        **{f"openai.{c}": "openai" for c in _OPENAI_CLIENTS},
-        **{f"cohere.{c}": "cohere" for c in ("Client", "ClientV2", "AsyncClient", "AsyncClientV2")},
-        **_lc_constructors(),
-    },
-    annotations={
-        "langchain_core.embeddings.Embeddings": "lc_embeddings",
-        "langchain_core.embeddings.embeddings.Embeddings": "lc_embeddings",
-        "langchain.embeddings.base.Embeddings": "lc_embeddings",
-        "langchain.schema.embeddings.Embeddings": "lc_embeddings",
-        "langchain_core.embeddings.Embeddings.Embeddings": "lc_embeddings",
-    },
-    prefixes=(("langchain_community.embeddings.", "Embeddings", "lc_embeddings"),),
+    constructors={**_tagged("client"), **_family_constructors()},
+    annotations=_tagged("annotation"),
+    prefixes=tuple((e["prefix"], e["suffix"], e["tag"]) for e in catalogs.entries("embeddings", "prefix")),
 )
-"""Embedding clients: OpenAI/Azure OpenAI SDK clients, LangChain embeddings, Cohere clients."""
+"""Embedding clients: OpenAI/Azure OpenAI SDK clients, LangChain embeddings, Cohere clients; from the
+``embeddings`` catalog (``perf_lsp/catalogs/embeddings.toml``)."""
 
-_LC_METHODS = {"embed_query": "embed_documents", "aembed_query": "aembed_documents"}
+_LC_METHODS = {e["name"]: e["batch"] for e in catalogs.entries("embeddings", "method") if "lc_embeddings" in e["tags"]}
 _MESSAGE = "`{call}` called once per item in a loop; send the items in one request"
 
 

@@ -7,6 +7,7 @@ import re
 
 import libcst as cst
 
+from perf_lsp.analysis import catalogs
 from perf_lsp.analysis.bindings import (
     bound_names,
     dotted_refs,
@@ -24,128 +25,34 @@ from perf_lsp.fix.context import FixContext
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import Rule, RuleContext, short_code
 
-_DBAPI_CONNECT = (
-    "sqlite3.connect",
-    "psycopg2.connect",
-    "psycopg.connect",
-    "psycopg.Connection.connect",
-    "pymysql.connect",
-    "MySQLdb.connect",
-    "mysql.connector.connect",
-    "snowflake.connector.connect",
-    "pyodbc.connect",
-    "oracledb.connect",
-    "cx_Oracle.connect",
-    "duckdb.connect",
-)
-_DBAPI_CONNECTIONS = (
-    "sqlite3.Connection",
-    "psycopg2.extensions.connection",
-    "psycopg.Connection",
-    "pymysql.connections.Connection",
-    "pymysql.Connection",
-    "snowflake.connector.SnowflakeConnection",
-    "duckdb.DuckDBPyConnection",
-)
-_DBAPI_CURSORS = (
-    "sqlite3.Cursor",
-    "psycopg2.extensions.cursor",
-    "psycopg.Cursor",
-    "pymysql.cursors.Cursor",
-    "pymysql.cursors.DictCursor",
-    "snowflake.connector.cursor.SnowflakeCursor",
-)
-_CHROMA_CLIENTS = ("Client", "PersistentClient", "HttpClient", "EphemeralClient", "CloudClient", "AsyncHttpClient")
-_SA_SESSIONS = (
-    "sqlalchemy.orm.Session",
-    "sqlalchemy.orm.session.Session",
-    "sqlalchemy.ext.asyncio.AsyncSession",
-    "sqlalchemy.ext.asyncio.session.AsyncSession",
-    "sqlmodel.Session",
-    "sqlmodel.ext.asyncio.session.AsyncSession",
-)
-_SA_QUERY_STEPS = ("filter", "filter_by", "where", "join", "outerjoin", "order_by", "options", "limit", "group_by", "distinct")
+def _driver_catalog() -> TypeCatalog:
+    """The ``[[driver]]`` and ``[[kind]]`` entries of the ``databases`` catalog as one :class:`TypeCatalog`."""
+    constructors: dict[str, str] = {}
+    annotations: dict[str, str] = {}
+    methods: dict[tuple[str, str], str] = {}
+    attributes: dict[tuple[str, str], str] = {}
+    calls: dict[str, str] = {}
+    for entry in catalogs.entries("databases", "driver"):
+        constructors.update(entry.get("constructors", {}))
+        annotations.update(entry.get("annotations", {}))
+        methods.update({(owner, method): result for owner, method, result in entry.get("methods", ())})
+        attributes.update({(owner, attr): result for owner, attr, result in entry.get("attributes", ())})
+        calls.update({owner: result for owner, result in entry.get("calls", ())})
+    for kind in catalogs.entries("databases", "kind"):
+        methods.update({(kind["name"], method): result for method, result in kind.get("methods", ())})
+    return TypeCatalog(constructors, annotations, methods=methods, attributes=attributes, calls=calls)
 
-_SQLITE_CATALOG = TypeCatalog(constructors={"sqlite3.connect": "sqlite"}, annotations={"sqlite3.Connection": "sqlite"})
-DB_CATALOG = TypeCatalog(
-    constructors={
-        **{qn: "dbapi_conn" for qn in _DBAPI_CONNECT},
-        "aiosqlite.connect": "aiosqlite_conn",
-        "psycopg.AsyncConnection.connect": "psycopg_async_conn",
-        "psycopg_pool.ConnectionPool": "psycopg_pool",
-        "psycopg_pool.AsyncConnectionPool": "psycopg_async_pool",
-        "psycopg2.pool.SimpleConnectionPool": "psycopg2_pool",
-        "psycopg2.pool.ThreadedConnectionPool": "psycopg2_pool",
-        "asyncpg.connect": "asyncpg_conn",
-        "asyncpg.create_pool": "asyncpg_pool",
-        "sqlalchemy.create_engine": "sa_engine",
-        "sqlalchemy.ext.asyncio.create_async_engine": "sa_engine",
-        "sqlmodel.create_engine": "sa_engine",
-        "sqlalchemy.orm.sessionmaker": "sa_session_factory",
-        "sqlalchemy.ext.asyncio.async_sessionmaker": "sa_session_factory",
-        "sqlalchemy.orm.scoped_session": "sa_session_factory",
-        **{qn: "sa_session" for qn in _SA_SESSIONS},
-        **{f"chromadb.{c}": "chroma_client" for c in _CHROMA_CLIENTS},
-        "flask_sqlalchemy.SQLAlchemy": "flask_sqlalchemy",
-    },
-    annotations={
-        **{qn: "dbapi_conn" for qn in _DBAPI_CONNECTIONS},
-        **{qn: "dbapi_cursor" for qn in _DBAPI_CURSORS},
-        "psycopg.AsyncConnection": "psycopg_async_conn",
-        "psycopg.AsyncCursor": "psycopg_async_cursor",
-        "asyncpg.Connection": "asyncpg_conn",
-        "asyncpg.connection.Connection": "asyncpg_conn",
-        "asyncpg.Pool": "asyncpg_pool",
-        "asyncpg.pool.Pool": "asyncpg_pool",
-        "aiosqlite.Connection": "aiosqlite_conn",
-        "sqlalchemy.engine.Engine": "sa_engine",
-        "sqlalchemy.Engine": "sa_engine",
-        "sqlalchemy.engine.Connection": "sa_conn",
-        "sqlalchemy.Connection": "sa_conn",
-        "sqlalchemy.ext.asyncio.AsyncConnection": "sa_conn",
-        "sqlalchemy.ext.asyncio.AsyncEngine": "sa_engine",
-        "chromadb.Collection": "chroma_collection",
-        "chromadb.api.models.Collection.Collection": "chroma_collection",
-        "chromadb.api.Collection": "chroma_collection",
-        "chromadb.ClientAPI": "chroma_client",
-        "chromadb.api.ClientAPI": "chroma_client",
-    },
-    methods={
-        ("dbapi_conn", "cursor"): "dbapi_cursor",
-        ("aiosqlite_conn", "cursor"): "aiosqlite_cursor",
-        ("aiosqlite_conn", "execute"): "aiosqlite_cursor",
-        ("psycopg_async_conn", "cursor"): "psycopg_async_cursor",
-        ("psycopg_pool", "connection"): "dbapi_conn",
-        ("psycopg_async_pool", "connection"): "psycopg_async_conn",
-        ("psycopg2_pool", "getconn"): "dbapi_conn",
-        ("asyncpg_pool", "acquire"): "asyncpg_conn",
-        ("sa_engine", "connect"): "sa_conn",
-        ("sa_engine", "begin"): "sa_conn",
-        ("sa_session_factory", "begin"): "sa_session",
-        ("sa_session", "query"): "sa_query",
-        **{("sa_query", step): "sa_query" for step in _SA_QUERY_STEPS},
-        ("chroma_client", "get_collection"): "chroma_collection",
-        ("chroma_client", "get_or_create_collection"): "chroma_collection",
-        ("chroma_client", "create_collection"): "chroma_collection",
-    },
-    attributes={("flask_sqlalchemy", "session"): "sa_session"},
-    calls={"sa_session_factory": "sa_session"},
+
+_SQLITE_CATALOG = TypeCatalog(
+    constructors={qn: "sqlite" for e in catalogs.entries("databases", "sqlite") for qn in e["constructors"]},
+    annotations={qn: "sqlite" for e in catalogs.entries("databases", "sqlite") for qn in e["annotations"]},
 )
-"""Database handles: DB-API connections and cursors, asyncpg, SQLAlchemy, ChromaDB collections."""
+DB_CATALOG = _driver_catalog()
+"""Database handles: DB-API connections and cursors, asyncpg, SQLAlchemy, ChromaDB collections; from the
+``databases`` catalog (``perf_lsp/catalogs/databases.toml``)."""
 
 ROUND_TRIPS: dict[str, frozenset[str]] = {
-    "dbapi_cursor": frozenset({"execute"}),
-    "dbapi_conn": frozenset({"execute"}),
-    "aiosqlite_conn": frozenset({"execute"}),
-    "aiosqlite_cursor": frozenset({"execute"}),
-    "psycopg_async_conn": frozenset({"execute"}),
-    "psycopg_async_cursor": frozenset({"execute"}),
-    "asyncpg_conn": frozenset({"fetch", "fetchrow", "fetchval", "execute"}),
-    "asyncpg_pool": frozenset({"fetch", "fetchrow", "fetchval", "execute"}),
-    "sa_conn": frozenset({"execute", "scalar", "scalars"}),
-    "sa_session": frozenset({"execute", "scalar", "scalars", "get", "exec"}),
-    "sa_query": frozenset({"first", "all", "one", "one_or_none", "scalar", "count"}),
-    "chroma_collection": frozenset({"query", "get"}),
+    kind["name"]: frozenset(kind["round_trips"]) for kind in catalogs.entries("databases", "kind")
 }
 """Per receiver type, the methods that make one database round trip."""
 
