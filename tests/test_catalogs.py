@@ -127,7 +127,7 @@ def test_embeddings_client_per_item_request_is_reported(qualified, tag):
 
 
 def _driver_constructors() -> list[tuple[str, str]]:
-    round_trips = {k["name"]: k["round_trips"][0] for k in catalogs.entries("databases", "kind")}
+    round_trips = {k["name"]: k["round_trips"][0] for k in catalogs.entries("databases", "kind") if k["round_trips"]}
     out = []
     for entry in catalogs.entries("databases", "driver"):
         for qn, kind in entry.get("constructors", {}).items():
@@ -159,3 +159,18 @@ def test_blocking_call_in_async_def_is_reported(qualified):
     imp, expr = _use(qualified)
     source = f"{imp}\n\nasync def handler(arg):\n    return {expr}(arg)\n"
     assert "PFL303" in _codes(source)
+
+
+def _in_process_constructors() -> list[str]:
+    kinds = {k["name"] for k in catalogs.entries("databases", "kind") if k.get("in_process")}
+    return [qn for e in catalogs.entries("databases", "driver") for qn, kind in e.get("constructors", {}).items() if kind in kinds]
+
+
+@pytest.mark.parametrize("qualified", _in_process_constructors())
+def test_databases_in_process_driver_query_per_item_is_not_reported(qualified):
+    imp, expr = _use(qualified)
+    source = (
+        f"{imp}\nDB = {expr}('app.db')\n\n\ndef names(ids):\n    out = []\n    for i in ids:\n"
+        "        out.append(DB.execute('SELECT name FROM users WHERE id = ?', (i,)))\n    return out\n"
+    )
+    assert "PFL203" not in _codes(source)

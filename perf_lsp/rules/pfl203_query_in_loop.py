@@ -17,7 +17,7 @@ from perf_lsp.analysis.bindings import (
     target_names,
 )
 from perf_lsp.analysis.expressions import is_constant_string
-from perf_lsp.analysis.loops import in_handler, loop_detail, loop_sleeps, loop_targets, statement_effects, varying_loop
+from perf_lsp.analysis.loops import in_handler, last_word, loop_detail, loop_sleeps, loop_targets, statement_effects, varying_loop
 from perf_lsp.analysis.receivers import TypeCatalog, resolver
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, SCOPES, dotted, walk
 from perf_lsp.fix.codemod import replace_nodes
@@ -56,7 +56,29 @@ ROUND_TRIPS: dict[str, frozenset[str]] = {
 }
 """Per receiver type, the methods that make one database round trip."""
 
+_BULK: dict[tuple[str, str], str] = {
+    (kind["name"], method): bulk for kind in catalogs.entries("databases", "kind") for method, bulk in kind.get("bulk", {}).items()
+}
+"""(receiver type, per-item method) -> the bulk form the message suggests."""
+_DISTINCTIVE: dict[str, tuple[str, frozenset[str]]] = {
+    method: (kind["name"], frozenset(kind.get("imports", ())))
+    for kind in catalogs.entries("databases", "kind")
+    for method in kind.get("distinctive", ())
+}
+"""Methods only one driver's API has (``insert_one``): method -> (receiver type, the packages whose import
+lets an unresolved receiver count as that type)."""
+_IN_PROCESS_KINDS = frozenset(kind["name"] for kind in catalogs.entries("databases", "kind") if kind.get("in_process"))
+_IN_PROCESS_ROOTS = frozenset(
+    qn.split(".", 1)[0]
+    for entry in catalogs.entries("databases", "driver")
+    for qn, kind in entry.get("constructors", {}).items()
+    if kind in _IN_PROCESS_KINDS
+)
+"""Packages of in-process databases (``sqlite3``): a query is a function call, not a network round trip."""
+
 _ALL_METHODS = frozenset().union(*ROUND_TRIPS.values())
+_ROWS_WORDS = ("rows", "records", "batch", "chunk", "mappings", "entries")
+"""What the parameters of ``execute(sql, params)`` are called when they hold many rows (``executemany``)."""
 _CATALOG_ROOTS = frozenset(
     qn.split(".", 1)[0]
     for qn in (*DB_CATALOG.constructors, *DB_CATALOG.annotations, *(prefix for prefix, _, _ in DB_CATALOG.prefixes))
@@ -225,11 +247,17 @@ class QueryInLoop(Rule):
         kind = next((t for t in tags if method in ROUND_TRIPS.get(t, ())), None)
         statement = _statement_arg(node) if method in {"execute", "exec", "scalar", "scalars", "fetch", "fetchrow", "fetchval"} else None
         sql = _sql_text(self.ctx, statement, node) if statement is not None else None
+        if kind is None and not tags and method in _DISTINCTIVE:
+            distinct_kind, packages = _DISTINCTIVE[method]
+            if self.ctx.module_ctx.import_roots & packages:
+                kind = distinct_kind  # ``coll.insert_one(doc)`` in a module that imports pymongo
         if kind is None:
             if tags or method != "execute" or not self._named_handle(func.value, node):
                 return
             if sql is None or _first_word(sql) not in _NAMED_SQL_WORDS:
                 return
+            if self._in_process_only():
+                return  # the only database the module imports runs in this process (sqlite3)
             kind = "named"
         if statement is not None and not self._statement_ok(statement, sql, varying):
             return
@@ -241,13 +269,27 @@ class QueryInLoop(Rule):
             return
         if _in_dispatch_branch(self.ctx, node, loop, varying):
             return  # a command interpreter: each item is a different operation, applied in order
+        if _sends_rows(node, statement) or _sends_slice(node):
+            return  # already a bulk call: ``execute(sql, rows)`` (executemany), or one slice per iteration
+        if _fallback_after_batch(self.ctx, node, loop):
+            return  # the per-item path of an ``except`` taken after the batched call failed
+        if _returning_feeds_next(self.ctx, node, loop, sql):
+            return  # ``INSERT ... RETURNING id``, and the next statement of the item uses that id
         fix = None
         if method == "execute" and kind in {"dbapi_cursor", "dbapi_conn", "named"} and loop is innermost:
             fix = self._plan_executemany(node, loop, sql, kind)
+        bulk = _BULK.get((kind, method))
+        if bulk is not None:
+            instead = f"`{bulk}`" if bulk.isidentifier() else bulk
+            message = f"`{short_code(self.ctx.code(func))}` runs one round trip per item; send all items at once ({instead})"
+        else:
+            message = (
+                f"`{short_code(self.ctx.code(func))}` runs one database round trip per item; "
+                "query or write all items at once (IN/ANY, bulk insert, executemany)"
+            )
         self.report(
             node,
-            message=f"`{short_code(self.ctx.code(func))}` runs one database round trip per item; "
-            "query or write all items at once (IN/ANY, bulk insert, executemany)",
+            message=message,
             fix=fix,
             detail=f"{loop_detail(loop)}: one round trip per item, N queries instead of 1.",
         )
@@ -266,6 +308,11 @@ class QueryInLoop(Rule):
         else:
             return False
         return word.strip("_").lower() in _HANDLE_NAMES
+
+    def _in_process_only(self) -> bool:
+        """The module imports database packages, and all of them run in this process (``sqlite3``)."""
+        roots = self.ctx.module_ctx.import_roots & _CATALOG_ROOTS
+        return bool(roots) and roots <= _IN_PROCESS_ROOTS
 
     def _statement_ok(self, statement: cst.BaseExpression, sql: str | None, varying: set[str]) -> bool:
         """Not DDL, not paginated, and not a statement that is itself the loop's item."""
@@ -448,6 +495,99 @@ def _plain_value(expr: cst.BaseExpression) -> bool:
         if isinstance(node, (cst.Call, cst.Await, cst.Yield, cst.NamedExpr, cst.Lambda, *(SCOPES))):
             return False
     return True
+
+
+def _sends_rows(call: cst.Call, statement: cst.BaseExpression | None) -> bool:
+    """``execute(sql, rows)``: the parameters are a list of rows (a list display of several, a comprehension,
+    or a name such as ``rows``/``records``/``batch``): the driver runs it as ``executemany``."""
+    if statement is None:
+        return False
+    positional = [a for a in call.args if a.keyword is None]
+    params = positional[1].value if len(positional) >= 2 and positional[0].value is statement else None
+    if params is None:
+        params = next((a.value for a in call.args if a.keyword is not None and a.keyword.value in {"parameters", "params", "args"}), None)
+    if params is None:
+        return False
+    if isinstance(params, (cst.ListComp, cst.GeneratorExp)):
+        return True
+    if isinstance(params, cst.List) and len(params.elements) > 1:
+        return True
+    while isinstance(params, cst.Subscript):
+        params = params.value  # ``rows_by_table[name]``
+    word = last_word(params)
+    return word is not None and any(w in word.lower() for w in _ROWS_WORDS)
+
+
+def _sends_slice(call: cst.Call) -> bool:
+    """An argument (or an element of a display passed as one) is a slice ``items[i:i + step]``: each
+    iteration of a ``range(0, n, step)`` loop already sends a batch."""
+    for arg in call.args:
+        values = [arg.value]
+        if isinstance(arg.value, (cst.List, cst.Tuple)):
+            values += [e.value for e in arg.value.elements]
+        elif isinstance(arg.value, cst.Dict):
+            values += [e.value for e in arg.value.elements if isinstance(e, cst.DictElement)]
+        for value in values:
+            if isinstance(value, cst.Subscript) and any(isinstance(e.slice, cst.Slice) for e in value.slice):
+                return True
+    return False
+
+
+def _fallback_after_batch(ctx: RuleContext, call: cst.Call, loop: cst.CSTNode) -> bool:
+    """The loop runs in an ``except`` block whose ``try`` made a call on the same receiver (the batched
+    call): ``try: coll.insert_many(docs) except BulkWriteError: for d in docs: coll.insert_one(d)``."""
+    receiver = ctx.code(call.func.value) if isinstance(call.func, cst.Attribute) else None
+    if receiver is None:
+        return False
+    for anc in ctx.ancestors(loop):
+        if isinstance(anc, FUNCTION_BOUNDARIES):
+            return False
+        if isinstance(anc, (cst.ExceptHandler, cst.ExceptStarHandler)):
+            owner = ctx.parent(anc)
+            if isinstance(owner, (cst.Try, cst.TryStar)):
+                for node in walk(owner.body, stop=SCOPES):
+                    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and ctx.code(node.func.value) == receiver:
+                        return True
+    return False
+
+
+_RETURNING = re.compile(r"\bRETURNING\b", re.I)
+
+
+def _returning_feeds_next(ctx: RuleContext, call: cst.Call, loop: cst.CSTNode, sql: str | None) -> bool:
+    """``row = conn.fetchrow("INSERT ... RETURNING id", ...)`` whose result a later round trip of the same
+    iteration uses (``conn.execute("INSERT INTO child ...", row["id"])``): a parent and its children
+    written in order, one dependent pair per item."""
+    if sql is None or not _RETURNING.search(sql):
+        return False
+    statement = None
+    for anc in ctx.ancestors(call):
+        if anc is loop:
+            break
+        if isinstance(anc, (cst.Assign, cst.AnnAssign)):
+            statement = anc
+            break
+    if statement is None:
+        return False
+    targets = statement.targets if isinstance(statement, cst.Assign) else [cst.AssignTarget(target=statement.target)]
+    names: set[str] = set()
+    for t in targets:
+        names |= target_names(t.target) or set()
+    if not names:
+        return False
+    body = loop.body if isinstance(loop, (cst.For, cst.While)) else None
+    if body is None:
+        return False
+    seen = False
+    for node in walk(body, stop=SCOPES):
+        if node is statement:
+            seen = True
+            continue
+        if seen and isinstance(node, cst.Call) and node is not call and isinstance(node.func, cst.Attribute):
+            same_handle = ctx.code(node.func.value) == ctx.code(call.func.value)
+            if (same_handle or node.func.attr.value in _ALL_METHODS) and any(referenced_names(a.value) & names for a in node.args):
+                return True
+    return False
 
 
 def _grows_own_iterable(loop: cst.CSTNode) -> bool:
