@@ -174,3 +174,21 @@ def test_databases_in_process_driver_query_per_item_is_not_reported(qualified):
         "        out.append(DB.execute('SELECT name FROM users WHERE id = ?', (i,)))\n    return out\n"
     )
     assert "PFL203" not in _codes(source)
+
+
+def _embedding_methods() -> list[tuple[str, str, bool]]:
+    """(annotation naming a receiver of the method's tags, method, one_item) per ``[[method]]`` entry."""
+    annotations = {e["tag"]: catalogs.entry_names(e)[0] for e in catalogs.entries("embeddings", "annotation")}
+    out = []
+    for entry in catalogs.entries("embeddings", "method"):
+        tag = next(t for t in entry["tags"] if t in annotations)
+        out.append((annotations[tag], entry["name"], bool(entry.get("one_item"))))
+    return out
+
+
+@pytest.mark.parametrize(("annotation", "method", "one_item"), _embedding_methods())
+def test_embeddings_method_per_item_is_reported(annotation, method, one_item):
+    module, _, cls = annotation.rpartition(".")
+    arg = "[t]" if one_item else "t"
+    source = f"from {module} import {cls}\n\n\ndef index(texts, model: {cls}):\n    return [model.{method}({arg}) for t in texts]\n"
+    assert "PFL202" in _codes(source)

@@ -67,7 +67,18 @@ EMBEDDING_CATALOG = TypeCatalog(
 """Embedding clients: OpenAI/Azure OpenAI SDK clients, LangChain embeddings, Cohere clients; from the
 ``embeddings`` catalog (``perf_lsp/catalogs/embeddings.toml``)."""
 
-_LC_METHODS = {e["name"]: e["batch"] for e in catalogs.entries("embeddings", "method") if "lc_embeddings" in e["tags"]}
+_LC_METHODS = {
+    e["name"]: e["batch"] for e in catalogs.entries("embeddings", "method") if "lc_embeddings" in e["tags"] and not e.get("one_item")
+}
+_PER_ITEM_METHODS = {e["name"]: e for e in catalogs.entries("embeddings", "method") if not e.get("one_item")}
+"""Per-item embedding methods of the catalog (``get_text_embedding``) -> their entry (tags, batch form)."""
+_ONE_ITEM_METHODS = {e["name"]: e for e in catalogs.entries("embeddings", "method") if e.get("one_item")}
+"""Batch methods (``embed_documents``) reported when called with a one-element list per item."""
+_PACKAGES = frozenset(
+    qn.split(".", 1)[0]
+    for qn in (*EMBEDDING_CATALOG.constructors, *EMBEDDING_CATALOG.annotations, *(p for p, _, _ in EMBEDDING_CATALOG.prefixes))
+)
+"""The packages whose imports can give a receiver one of the catalog's types."""
 _MESSAGE = "`{call}` called once per item in a loop; send the items in one request"
 
 
@@ -80,7 +91,8 @@ class _Site:
     item: cst.BaseExpression
     """The single item (``t`` in ``input=t`` or ``input=[t]``)."""
     kind: str
-    """``openai``, ``openai-legacy``, ``langchain``, ``cohere`` or ``custom``."""
+    """``openai``, ``openai-legacy``, ``langchain``, ``cohere``, ``catalog`` (a per-item method of the
+    ``embeddings`` catalog), ``one-item`` (a batch method called with a one-element list) or ``custom``."""
     fixable: bool = False
 
 
@@ -191,7 +203,7 @@ class EmbeddingApiCallInLoop(Rule):
     fix_title = "Send all items in one embedding request"
     fix_safety = Applicability.UNSAFE
     options = (EXTEND_BATCHABLE_METHODS,)
-    triggers = r"embed(?<=\bembed)|\.create\s*\("
+    triggers = r"embed(?<=\bembed)|aembed|_embedding|\.create\s*\("
 
     @classmethod
     def applies_to(cls, text, module_ctx, settings) -> bool:
@@ -199,10 +211,10 @@ class EmbeddingApiCallInLoop(Rule):
             return True
         if not super().applies_to(text, module_ctx, settings):
             return False
-        if any(pkg in text for pkg in ("openai", "langchain", "cohere", "Embeddings")):
+        if any(pkg in text for pkg in ("openai", "langchain", "cohere", "Embeddings", "llama_index")):
             return True
         roots = module_ctx.import_roots
-        return bool(roots & {"openai", "cohere"}) or any(root.startswith("langchain") for root in roots)
+        return bool(roots & _PACKAGES) or any(root.startswith("langchain") for root in roots)
 
     @classmethod
     def wants(cls, summary, settings) -> bool:
@@ -230,7 +242,7 @@ class EmbeddingApiCallInLoop(Rule):
             fix = _plan(self.ctx, site, loop)
         self.report(
             node,
-            message=_MESSAGE.format(call=short_code(self.ctx.code(func)) + "(...)"),
+            message=_MESSAGE.format(call=short_code(self.ctx.code(func)) + "(...)") + _batch_hint(site),
             fix=fix,
             detail=f"{loop_detail(loop)}: one API round trip per item instead of one per request "
             "(100 items: 100 requests, each a network round trip and a share of the rate limit).",
@@ -262,6 +274,18 @@ class EmbeddingApiCallInLoop(Rule):
                 if arg is None or is_batch(arg.value):
                     return None
                 return _Site(call, arg, arg.value, "langchain")
+            if attr in _PER_ITEM_METHODS:
+                arg = _first(call, "text")
+                if arg is None or is_batch(arg.value):
+                    return None
+                return _Site(call, arg, arg.value, "catalog")
+            if attr in _ONE_ITEM_METHODS:
+                arg = _first(call, "texts")
+                if arg is not None and isinstance(arg.value, cst.List) and len(arg.value.elements) == 1:
+                    item = _single(arg.value)
+                    if item is not None:
+                        return _Site(call, arg, item, "one-item")
+                return None
             if attr == "embed":
                 arg = _keyword(call, "texts")
                 if arg is not None and isinstance(arg.value, cst.List) and len(arg.value.elements) == 1:
@@ -296,6 +320,9 @@ class EmbeddingApiCallInLoop(Rule):
             return False
         if site.kind == "cohere":
             return "cohere" in receivers.tags(func.value, site.call)
+        if site.kind in {"catalog", "one-item"}:
+            table = _PER_ITEM_METHODS if site.kind == "catalog" else _ONE_ITEM_METHODS
+            return bool(receivers.tags(func.value, site.call) & set(table[func.attr.value]["tags"]))
         return self._is_custom(site)
 
     def _is_custom(self, site: _Site) -> bool:
@@ -312,6 +339,15 @@ class EmbeddingApiCallInLoop(Rule):
         if not classes:
             return False
         return "custom" in CatalogResolver(self.ctx, TypeCatalog(constructors=classes)).tags(func.value, site.call)
+
+
+def _batch_hint(site: _Site) -> str:
+    """`` (`get_text_embedding_batch` with all items)`` for a catalogued method; empty for the others."""
+    if site.kind == "catalog":
+        return f" (`{_PER_ITEM_METHODS[site.call.func.attr.value]['batch']}`)"
+    if site.kind == "one-item":
+        return f" (one `{site.call.func.attr.value}` with all items)"
+    return ""
 
 
 _UNSUPPORTED_ERRORS = frozenset({"NotImplementedError", "NotImplemented", "AttributeError"})
