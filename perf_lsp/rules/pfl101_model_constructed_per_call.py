@@ -64,8 +64,11 @@ class ModelConstructedPerCall(Rule):
     ## What it does
     Reports a heavy model built inside a function body: ``SentenceTransformer(...)``,
     ``CrossEncoder(...)``, ``transformers`` ``Auto*.from_pretrained(...)`` and
-    ``pipeline(...)``, ``spacy.load(...)``, and any qualified name listed in
-    ``extend-heavy-constructors``.
+    ``pipeline(...)``, ``spacy.load(...)``/``spacy.blank(...)``, local embedding
+    models (LangChain ``HuggingFaceEmbeddings``, LlamaIndex ``HuggingFaceEmbedding``,
+    FlagEmbedding, fastembed), and any qualified name listed in
+    ``extend-heavy-constructors``. The full list is the ``models`` catalog
+    (``perf_lsp/catalogs/models.toml``), each entry with its documentation page.
 
     Not reported: at module level; in ``__init__`` and other one-time set-up
     methods; in a function decorated with ``functools.cache``/``lru_cache``; under a

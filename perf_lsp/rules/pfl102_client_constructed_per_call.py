@@ -53,8 +53,11 @@ class ClientConstructedPerCall(Rule):
     and ``AsyncAnthropic``, ``cohere.Client``/``ClientV2``/``AsyncClient``,
     ``boto3.client``/``boto3.resource`` (and ``boto3.Session(...).client(...)``),
     LangChain chat and embedding models (``ChatOpenAI``, ``AzureChatOpenAI``,
-    ``OpenAIEmbeddings``, ``ChatAnthropic``, ...), and any qualified name listed in
-    ``extend-clients``.
+    ``OpenAIEmbeddings``, ``ChatAnthropic``, ...), LlamaIndex LLM and embedding
+    classes, Groq, Mistral, Together, Ollama, Google GenAI and Vertex AI clients,
+    and any qualified name listed in ``extend-clients``. The full list is the
+    ``clients`` catalog (``perf_lsp/catalogs/clients.toml``), each entry with its
+    documentation page.
 
     Not reported: at module level; in ``__init__`` and other one-time set-up
     methods; in a function decorated with ``functools.cache``/``lru_cache``; under a

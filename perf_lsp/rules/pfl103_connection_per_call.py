@@ -55,7 +55,10 @@ class ConnectionPerCall(Rule):
     ``snowflake.connector.connect``, ``pymongo.MongoClient``,
     ``sqlalchemy.create_engine``/``create_async_engine``, ``redis.Redis(...)`` and
     ``redis.from_url`` (sync and ``redis.asyncio``), ``httpx.Client``/``AsyncClient``,
-    ``aiohttp.ClientSession`` and ``requests.Session``, with or without ``with``.
+    ``aiohttp.ClientSession`` and ``requests.Session``, Neo4j drivers and vector-store
+    clients (Qdrant, Pinecone, Weaviate, Milvus, Chroma's HTTP client), with or
+    without ``with``. The full list is the ``databases`` and ``clients`` catalogs
+    (``perf_lsp/catalogs/``), each entry with its documentation page.
 
     An HTTP client or session is reported only when the function opens it to make
     one request (``async with httpx.AsyncClient() as c: r = await c.get(url)``): one

@@ -110,9 +110,15 @@ class EmbeddingApiCallInLoop(Rule):
       (``langchain_openai.OpenAIEmbeddings``, ``langchain_community.embeddings.*``,
       a parameter annotated ``langchain_core.embeddings.Embeddings``...);
     - Cohere ``co.embed(texts=[<one text>])``;
+    - LlamaIndex ``get_text_embedding``/``aget_text_embedding`` on an embedding
+      model (``llama_index.embeddings.*Embedding``, a parameter annotated
+      ``BaseEmbedding``): the message names ``get_text_embedding_batch``;
+    - a batch method called with a one-element list per item
+      (``embed_documents([text])``, ``get_text_embedding_batch([text])``);
     - any function or method listed in ``extend-batchable-methods``.
 
-    The receiver must be known: a module-level client, a local built in the
+    The methods and receivers are the ``embeddings`` catalog
+    (``perf_lsp/catalogs/embeddings.toml``). The receiver must be known: a module-level client, a local built in the
     function, a ``self.x`` the class assigns or annotates, or an annotated
     parameter. The argument must change from one iteration to the next.
 

@@ -105,23 +105,35 @@ _IDENTIFIER_FIELD = re.compile(r"\b(?:FROM|INTO|UPDATE|TABLE|JOIN)\s+[`\"\[]?\{"
 class QueryInLoop(Rule):
     """
     ## What it does
-    Reports a database round trip made once per iteration of a ``for`` loop or a
-    comprehension, with arguments that change per item (the N+1 pattern):
-    ``cursor.execute``, ``conn.execute``, SQLAlchemy ``session.execute/scalar(s)/
-    get`` and ``session.query(...).first()/all()/...``, asyncpg
-    ``conn.fetch/fetchrow/fetchval/execute``, ChromaDB ``collection.query/get``.
+    Reports a database or vector-store round trip made once per iteration of a
+    ``for`` loop or a comprehension, with arguments that change per item (the N+1
+    pattern): ``cursor.execute``, ``conn.execute``, SQLAlchemy
+    ``session.execute/scalar(s)/get`` and ``session.query(...).first()/all()/...``,
+    asyncpg ``conn.fetch/fetchrow/fetchval/execute``, MongoDB (pymongo, motor)
+    ``insert_one``/``update_one``/``replace_one``/``delete_one``/``find_one``,
+    Neo4j ``session.run``/``driver.execute_query``, and the vector stores' reads
+    and writes: ChromaDB ``collection.query/get/add/upsert/update/delete``, Qdrant
+    ``upsert``/``retrieve``/``search``/``query_points``/``delete``, Pinecone
+    ``index.upsert/fetch/delete/update``, Weaviate ``collection.data.insert``...,
+    Milvus ``insert``/``upsert``/``get``/``delete``/``search``. The message names the
+    bulk form (``insert_many``, ``bulk_write``, one ``upsert`` with all points...).
 
-    The receiver must be a database handle: built by ``sqlite3``/``psycopg``/
-    ``psycopg2``/``pymysql``/... ``connect(...)`` (and its ``cursor()``), a
-    SQLAlchemy ``Session``/``sessionmaker``/engine connection, an asyncpg
-    connection or pool, a ChromaDB collection from ``get_collection``/
-    ``get_or_create_collection``/``create_collection``; or annotated as one
-    (``Session``, ``AsyncSession``, ``sqlite3.Cursor``, ``asyncpg.Connection``...).
+    The receiver must be a database handle: built by ``psycopg``/``psycopg2``/
+    ``pymysql``/... ``connect(...)`` (and its ``cursor()``), a SQLAlchemy
+    ``Session``/``sessionmaker``/engine connection, an asyncpg connection or pool, a
+    MongoDB, Neo4j, Qdrant, Pinecone, Weaviate or Milvus client and what it hands
+    out, a ChromaDB collection from ``get_collection``/``get_or_create_collection``/
+    ``create_collection``; or annotated as one (``Session``, ``AsyncSession``,
+    ``asyncpg.Connection``, ``pymongo.collection.Collection``...). The drivers and
+    their methods are the ``databases`` catalog (``perf_lsp/catalogs/databases.toml``).
     A receiver named ``cursor``/``cur``/``session``/``db``/``conn`` counts when
     its ``execute`` gets SQL text that starts with ``SELECT``/``INSERT``/
-    ``UPDATE``/``DELETE``.
+    ``UPDATE``/``DELETE``; a receiver whose type is unknown counts for MongoDB's own
+    method names (``insert_one``...) in a module that imports ``pymongo`` or ``motor``.
 
-    Not reported: DDL and maintenance statements (``CREATE``/``DROP``/``ALTER``/
+    Not reported: in-process SQLite (``sqlite3``, ``aiosqlite``, and a named
+    ``cursor`` in a module whose only database is SQLite): a query there is a
+    function call, not a network round trip; DDL and maintenance statements (``CREATE``/``DROP``/``ALTER``/
     ``TRUNCATE``/``VACUUM``... over a list of tables), statements that are
     themselves the loop's items (migrations, replayed scripts), pagination with
     ``OFFSET``, ``while`` loops (cursor pagination, consumers), loops over batches
@@ -132,7 +144,13 @@ class QueryInLoop(Rule):
     ``duckdb_functions()``: schema introspection at set-up); and a query in one
     branch of an ``if``/``elif`` chain that dispatches on a per-item value
     (``if op["action"] == "add": ... elif op["action"] == "remove": ...``): a list of
-    different operations applied in order, not one query over a list of keys.
+    different operations applied in order, not one query over a list of keys. Nor
+    calls that already send many rows: ``execute(statement, rows)`` (a list of
+    parameter sets, run as ``executemany``), and an argument that is a slice
+    (``points[i:i + step]`` in a ``range(0, n, step)`` loop); the per-item loop in an
+    ``except`` block whose ``try`` called the same receiver (the fallback after the
+    batched call failed); and ``INSERT ... RETURNING`` whose result the next
+    statement of the same item uses (a parent row and its children, in order).
 
     ## Why is this bad?
     Each iteration waits for a full round trip to the database (network, parse,
@@ -184,6 +202,8 @@ class QueryInLoop(Rule):
     - [Django: Database access optimization](https://docs.djangoproject.com/en/stable/topics/db/optimization/)
     - [SQLAlchemy: ORM bulk INSERT statements](https://docs.sqlalchemy.org/en/20/orm/queryguide/dml.html#orm-bulk-insert-statements)
     - [Python: sqlite3 Cursor.executemany](https://docs.python.org/3/library/sqlite3.html#sqlite3.Cursor.executemany)
+    - [PyMongo: Collection.insert_many and bulk_write](https://pymongo.readthedocs.io/en/stable/api/pymongo/collection.html)
+    - [Qdrant: upload points in batches](https://qdrant.tech/documentation/concepts/points/#upload-points)
     - Measured figures: `docs/costs.md`, made by `benchmarks/bench_costs.py`
     """
 
@@ -511,7 +531,8 @@ def _sends_rows(call: cst.Call, statement: cst.BaseExpression | None) -> bool:
     if isinstance(params, (cst.ListComp, cst.GeneratorExp)):
         return True
     if isinstance(params, cst.List) and len(params.elements) > 1:
-        return True
+        # rows (``[(a, b), (c, d)]``, ``[{...}, {...}]``), not one row's values (``[id, text]``)
+        return all(isinstance(e.value, (cst.Tuple, cst.List, cst.Dict)) for e in params.elements)
     while isinstance(params, cst.Subscript):
         params = params.value  # ``rows_by_table[name]``
     word = last_word(params)
