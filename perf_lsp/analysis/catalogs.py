@@ -92,7 +92,7 @@ def problems(name: str) -> list[str]:
             source = entry.get("source")
             if not isinstance(source, str) or not (source.startswith("https://") or "/" in source or "." in source):
                 out.append(f"{where}: no source")
-            if not any(key in entry for key in ("name", "names", "constructors", "annotations", "prefix", "packages", "package")):
+            if not any(key in entry for key in ("name", "names", "constructors", "annotations", "prefix", "packages", "package", "contains")):
                 out.append(f"{where}: names nothing")
     return out
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -74,6 +75,19 @@ _PER_ITEM_METHODS = {e["name"]: e for e in catalogs.entries("embeddings", "metho
 """Per-item embedding methods of the catalog (``get_text_embedding``) -> their entry (tags, batch form)."""
 _ONE_ITEM_METHODS = {e["name"]: e for e in catalogs.entries("embeddings", "method") if e.get("one_item")}
 """Batch methods (``embed_documents``) reported when called with a one-element list per item."""
+_BATCH_NAMES = tuple((e["contains"], tuple(e["suffixes"])) for e in catalogs.entries("embeddings", "batch_name"))
+"""(word, suffixes): a method whose name has the word and one of the suffixes is a batch embedding method."""
+
+
+def _batch_embedding_name(name: str) -> bool:
+    """``get_embeddings``, ``embed_batch``, ``async_get_embeddings``: a batch embedding method by its name."""
+    lower = name.lower()
+    return any(word in lower and lower.endswith(suffixes) for word, suffixes in _BATCH_NAMES)
+
+
+_ONE_ITEM_TEXT = re.compile(r"embed\w*\(\s*\[")
+"""Text that may hold a one-element list passed to a batch embedding method (``embed_batch([``)."""
+
 _PACKAGES = frozenset(
     qn.split(".", 1)[0]
     for qn in (*EMBEDDING_CATALOG.constructors, *EMBEDDING_CATALOG.annotations, *(p for p, _, _ in EMBEDDING_CATALOG.prefixes))
@@ -92,7 +106,8 @@ class _Site:
     """The single item (``t`` in ``input=t`` or ``input=[t]``)."""
     kind: str
     """``openai``, ``openai-legacy``, ``langchain``, ``cohere``, ``catalog`` (a per-item method of the
-    ``embeddings`` catalog), ``one-item`` (a batch method called with a one-element list) or ``custom``."""
+    ``embeddings`` catalog), ``one-item`` (a batch method called with a one-element list),
+    ``one-item-named`` (the same, the method known by its name: ``get_embeddings([t])``) or ``custom``."""
     fixable: bool = False
 
 
@@ -114,7 +129,9 @@ class EmbeddingApiCallInLoop(Rule):
       model (``llama_index.embeddings.*Embedding``, a parameter annotated
       ``BaseEmbedding``): the message names ``get_text_embedding_batch``;
     - a batch method called with a one-element list per item
-      (``embed_documents([text])``, ``get_text_embedding_batch([text])``);
+      (``embed_documents([text])``, ``get_text_embedding_batch([text])``), or any
+      method named like a batch embedding method (``get_embeddings([text])``,
+      ``embed_batch([text])``) on any receiver;
     - any function or method listed in ``extend-batchable-methods``.
 
     The methods and receivers are the ``embeddings`` catalog
@@ -219,6 +236,8 @@ class EmbeddingApiCallInLoop(Rule):
             return False
         if any(pkg in text for pkg in ("openai", "langchain", "cohere", "Embeddings", "llama_index")):
             return True
+        if _ONE_ITEM_TEXT.search(text):
+            return True  # ``x.get_embeddings([t])``: a batch embedding method by its name, any receiver
         roots = module_ctx.import_roots
         return bool(roots & _PACKAGES) or any(root.startswith("langchain") for root in roots)
 
@@ -285,12 +304,12 @@ class EmbeddingApiCallInLoop(Rule):
                 if arg is None or is_batch(arg.value):
                     return None
                 return _Site(call, arg, arg.value, "catalog")
-            if attr in _ONE_ITEM_METHODS:
+            if attr in _ONE_ITEM_METHODS or _batch_embedding_name(attr):
                 arg = _first(call, "texts")
                 if arg is not None and isinstance(arg.value, cst.List) and len(arg.value.elements) == 1:
                     item = _single(arg.value)
                     if item is not None:
-                        return _Site(call, arg, item, "one-item")
+                        return _Site(call, arg, item, "one-item" if attr in _ONE_ITEM_METHODS else "one-item-named")
                 return None
             if attr == "embed":
                 arg = _keyword(call, "texts")
@@ -326,6 +345,8 @@ class EmbeddingApiCallInLoop(Rule):
             return False
         if site.kind == "cohere":
             return "cohere" in receivers.tags(func.value, site.call)
+        if site.kind == "one-item-named":
+            return True  # a batch embedding method by its name, given one item per call
         if site.kind in {"catalog", "one-item"}:
             table = _PER_ITEM_METHODS if site.kind == "catalog" else _ONE_ITEM_METHODS
             return bool(receivers.tags(func.value, site.call) & set(table[func.attr.value]["tags"]))
@@ -350,8 +371,9 @@ class EmbeddingApiCallInLoop(Rule):
 def _batch_hint(site: _Site) -> str:
     """`` (`get_text_embedding_batch` with all items)`` for a catalogued method; empty for the others."""
     if site.kind == "catalog":
-        return f" (`{_PER_ITEM_METHODS[site.call.func.attr.value]['batch']}`)"
-    if site.kind == "one-item":
+        method, _, note = _PER_ITEM_METHODS[site.call.func.attr.value]["batch"].partition(", ")
+        return f" (`{method}`, {note})" if note else f" (`{method}`)"
+    if site.kind in {"one-item", "one-item-named"}:
         return f" (one `{site.call.func.attr.value}` with all items)"
     return ""
 
