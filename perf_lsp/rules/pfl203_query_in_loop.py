@@ -60,13 +60,21 @@ _BULK: dict[tuple[str, str], str] = {
     (kind["name"], method): bulk for kind in catalogs.entries("databases", "kind") for method, bulk in kind.get("bulk", {}).items()
 }
 """(receiver type, per-item method) -> the bulk form the message suggests."""
-_DISTINCTIVE: dict[str, tuple[str, frozenset[str]]] = {
+_DISTINCTIVE: dict[str, list[tuple[str, frozenset[str], str | None]]] = {}
+for _kind in catalogs.entries("databases", "kind"):
+    for _method in _kind.get("distinctive", ()):
+        _DISTINCTIVE.setdefault(_method, []).append(
+            (_kind["name"], frozenset(_kind.get("imports", ())), _kind.get("receiver_attribute"))
+        )
+"""Methods only one driver's API has (``insert_one``, Django's ``Model.objects.get``): method -> (receiver
+type, the packages whose import lets an unresolved receiver count as that type, the attribute the
+receiver must end with or None)."""
+_ITEM_METHODS: dict[str, tuple[str, frozenset[str]]] = {
     method: (kind["name"], frozenset(kind.get("imports", ())))
     for kind in catalogs.entries("databases", "kind")
-    for method in kind.get("distinctive", ())
+    for method in kind.get("item_methods", ())
 }
-"""Methods only one driver's API has (``insert_one``): method -> (receiver type, the packages whose import
-lets an unresolved receiver count as that type)."""
+"""Methods called without arguments on the loop's item that write it (Django's ``obj.save()``)."""
 _IN_PROCESS_KINDS = frozenset(kind["name"] for kind in catalogs.entries("databases", "kind") if kind.get("in_process"))
 _IN_PROCESS_ROOTS = frozenset(
     qn.split(".", 1)[0]
@@ -84,6 +92,8 @@ _CATALOG_ROOTS = frozenset(
     for qn in (*DB_CATALOG.constructors, *DB_CATALOG.annotations, *(prefix for prefix, _, _ in DB_CATALOG.prefixes))
 )
 """The packages whose imports can give a receiver one of the catalog's types."""
+_CATALOG_ROOTS |= frozenset(p for entries in _DISTINCTIVE.values() for _, packages, _ in entries for p in packages)
+_CATALOG_ROOTS |= frozenset(p for _, packages in _ITEM_METHODS.values() for p in packages)
 _HANDLE_NAMES = frozenset({"cursor", "cur", "session", "db", "conn", "connection", "db_session", "dbsession"})
 _SQL_WORDS = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE", "WITH", "UPSERT", "MERGE"})
 _NAMED_SQL_WORDS = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"})
@@ -111,7 +121,9 @@ class QueryInLoop(Rule):
     ``session.execute/scalar(s)/get`` and ``session.query(...).first()/all()/...``,
     asyncpg ``conn.fetch/fetchrow/fetchval/execute``, MongoDB (pymongo, motor)
     ``insert_one``/``update_one``/``replace_one``/``delete_one``/``find_one``,
-    Neo4j ``session.run``/``driver.execute_query``, and the vector stores' reads
+    Django ``Model.objects.get/create/get_or_create/update_or_create`` and
+    ``obj.save()``/``obj.delete()`` on the loop's item (in a module that imports
+    Django), Neo4j ``session.run``/``driver.execute_query``, and the vector stores' reads
     and writes: ChromaDB ``collection.query/get/add/upsert/update/delete``, Qdrant
     ``upsert``/``retrieve``/``search``/``query_points``/``delete``, Pinecone
     ``index.upsert/fetch/delete/update``, Weaviate ``collection.data.insert``...,
@@ -212,7 +224,7 @@ class QueryInLoop(Rule):
     message = "Database query run once per loop iteration; fetch or write all items in one query"
     fix_title = "Run the statement once with executemany"
     fix_safety = Applicability.SAFE
-    triggers = r"\.(?:" + "|".join(sorted(_ALL_METHODS)) + r")\s*\("
+    triggers = r"\.(?:" + "|".join(sorted(_ALL_METHODS | set(_ITEM_METHODS))) + r")\s*\("
 
     @classmethod
     def applies_to(cls, text, module_ctx, settings) -> bool:
@@ -250,6 +262,9 @@ class QueryInLoop(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in _ITEM_METHODS and not node.args:
+            self._item_write(node, func)
+            return
         if not (isinstance(func, cst.Attribute) and func.attr.value in _ALL_METHODS):
             return
         innermost = self.ctx.repeating_loop(node)
@@ -268,9 +283,12 @@ class QueryInLoop(Rule):
         statement = _statement_arg(node) if method in {"execute", "exec", "scalar", "scalars", "fetch", "fetchrow", "fetchval"} else None
         sql = _sql_text(self.ctx, statement, node) if statement is not None else None
         if kind is None and not tags and method in _DISTINCTIVE:
-            distinct_kind, packages = _DISTINCTIVE[method]
-            if self.ctx.module_ctx.import_roots & packages:
-                kind = distinct_kind  # ``coll.insert_one(doc)`` in a module that imports pymongo
+            for distinct_kind, packages, attribute in _DISTINCTIVE[method]:
+                if attribute is not None and not (isinstance(func.value, cst.Attribute) and func.value.attr.value == attribute):
+                    continue
+                if self.ctx.module_ctx.import_roots & packages:
+                    kind = distinct_kind  # ``coll.insert_one(doc)`` in a module that imports pymongo
+                    break
         if kind is None:
             if tags or method != "execute" or not self._named_handle(func.value, node):
                 return
@@ -328,6 +346,25 @@ class QueryInLoop(Rule):
         else:
             return False
         return word.strip("_").lower() in _HANDLE_NAMES
+
+    def _item_write(self, node: cst.Call, func: cst.Attribute) -> None:
+        """``for obj in objs: obj.save()`` in a module that imports Django: one write per item."""
+        kind, packages = _ITEM_METHODS[func.attr.value]
+        if not self.ctx.module_ctx.import_roots & packages or not isinstance(func.value, cst.Name):
+            return
+        loop = self.ctx.repeating_loop(node)
+        if not isinstance(loop, cst.For) or func.value.value not in (target_names(loop.target) or set()):
+            return
+        if loop_sleeps(self.ctx, loop) or in_handler(self.ctx, node, loop) or _fallback_after_batch(self.ctx, node, loop):
+            return
+        if _in_dispatch_branch(self.ctx, node, loop, target_names(loop.target) or set()):
+            return
+        bulk = _BULK.get((kind, func.attr.value), "a bulk write")
+        self.report(
+            node,
+            message=f"`{short_code(self.ctx.code(func))}` runs one round trip per item; write all items at once ({bulk})",
+            detail=f"{loop_detail(loop)}: one round trip per item, N queries instead of 1.",
+        )
 
     def _in_process_only(self) -> bool:
         """The module imports database packages, and all of them run in this process (``sqlite3``)."""
