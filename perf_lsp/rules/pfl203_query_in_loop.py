@@ -17,7 +17,7 @@ from perf_lsp.analysis.bindings import (
     target_names,
 )
 from perf_lsp.analysis.expressions import is_constant_string
-from perf_lsp.analysis.loops import in_handler, last_word, loop_detail, loop_sleeps, loop_targets, statement_effects, varying_loop
+from perf_lsp.analysis.loops import in_handler, is_batch, last_word, loop_detail, loop_sleeps, loop_targets, statement_effects, varying_loop
 from perf_lsp.analysis.receivers import TypeCatalog, resolver
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, SCOPES, dotted, walk
 from perf_lsp.fix.codemod import replace_nodes
@@ -127,7 +127,9 @@ class QueryInLoop(Rule):
     and writes: ChromaDB ``collection.query/get/add/upsert/update/delete``, Qdrant
     ``upsert``/``retrieve``/``search``/``query_points``/``delete``, Pinecone
     ``index.upsert/fetch/delete/update``, Weaviate ``collection.data.insert``...,
-    Milvus ``insert``/``upsert``/``get``/``delete``/``search``. The message names the
+    Milvus ``insert``/``upsert``/``get``/``delete``/``search``, and LlamaIndex
+    document and key-value stores (``get_document_hash``, ``set_document_hash``,
+    ``add_documents([node])``, ``put``...). The message names the
     bulk form (``insert_many``, ``bulk_write``, one ``upsert`` with all points...).
 
     The receiver must be a database handle: built by ``psycopg``/``psycopg2``/
@@ -162,7 +164,8 @@ class QueryInLoop(Rule):
     (``points[i:i + step]`` in a ``range(0, n, step)`` loop); the per-item loop in an
     ``except`` block whose ``try`` called the same receiver (the fallback after the
     batched call failed); and ``INSERT ... RETURNING`` whose result the next
-    statement of the same item uses (a parent row and its children, in order).
+    statement of the same item uses (a parent row and its children, in order); a loop
+    over ``range(0, n, step)``; and a bulk API given a batch (``index.delete(ids=batch_ids)``).
 
     ## Why is this bad?
     Each iteration waits for a full round trip to the database (network, parse,
@@ -307,8 +310,10 @@ class QueryInLoop(Rule):
             return
         if _in_dispatch_branch(self.ctx, node, loop, varying):
             return  # a command interpreter: each item is a different operation, applied in order
-        if _sends_rows(node, statement) or _sends_slice(node):
+        if _sends_rows(node, statement) or _sends_slice(node) or _steps_through(loop):
             return  # already a bulk call: ``execute(sql, rows)`` (executemany), or one slice per iteration
+        if (kind, method) in _BULK and any(is_batch(a.value) for a in node.args):
+            return  # a bulk API given several items (``index.delete(ids=batch_ids)``)
         if _fallback_after_batch(self.ctx, node, loop):
             return  # the per-item path of an ``except`` taken after the batched call failed
         if _returning_feeds_next(self.ctx, node, loop, sql):
@@ -589,6 +594,13 @@ def _sends_slice(call: cst.Call) -> bool:
             if isinstance(value, cst.Subscript) and any(isinstance(e.slice, cst.Slice) for e in value.slice):
                 return True
     return False
+
+
+def _steps_through(loop: cst.CSTNode) -> bool:
+    """``for start in range(0, n, step)``: a loop over batch offsets, each iteration one batch."""
+    if not isinstance(loop, cst.For) or not isinstance(loop.iter, cst.Call):
+        return False
+    return dotted(loop.iter.func) == "range" and len(loop.iter.args) == 3
 
 
 def _fallback_after_batch(ctx: RuleContext, call: cst.Call, loop: cst.CSTNode) -> bool:
