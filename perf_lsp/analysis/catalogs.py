@@ -40,7 +40,7 @@ def load(name: str) -> Mapping[str, Any]:
 
     Raises :class:`CatalogError` when the file is missing or not valid TOML.
     """
-    resource = resources.files("perf_lsp").joinpath("catalogs", f"{name}.toml")
+    resource = resources.files("perf_lsp").joinpath("catalogs").joinpath(f"{name}.toml")
     try:
         text = resource.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

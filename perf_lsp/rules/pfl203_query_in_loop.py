@@ -145,7 +145,8 @@ class QueryInLoop(Rule):
     ``UPDATE``/``DELETE``; a receiver whose type is unknown counts for MongoDB's own
     method names (``insert_one``...) in a module that imports ``pymongo`` or ``motor``.
 
-    Not reported: in-process SQLite (``sqlite3``, ``aiosqlite``, and a named
+    Not reported: Django management commands (a method of ``class
+    Command(BaseCommand)``: a backfill run by hand); in-process SQLite (``sqlite3``, ``aiosqlite``, and a named
     ``cursor`` in a module whose only database is SQLite): a query there is a
     function call, not a network round trip; DDL and maintenance statements (``CREATE``/``DROP``/``ALTER``/
     ``TRUNCATE``/``VACUUM``... over a list of tables), statements that are
@@ -310,6 +311,8 @@ class QueryInLoop(Rule):
             return
         if _in_dispatch_branch(self.ctx, node, loop, varying):
             return  # a command interpreter: each item is a different operation, applied in order
+        if _in_management_command(self.ctx, node):
+            return  # a Django management command: a one-off job an administrator runs
         if _sends_rows(node, statement) or _sends_slice(node) or _steps_through(loop):
             return  # already a bulk call: ``execute(sql, rows)`` (executemany), or one slice per iteration
         if (kind, method) in _BULK and any(is_batch(a.value) for a in node.args):
@@ -363,6 +366,8 @@ class QueryInLoop(Rule):
         if loop_sleeps(self.ctx, loop) or in_handler(self.ctx, node, loop) or _fallback_after_batch(self.ctx, node, loop):
             return
         if _in_dispatch_branch(self.ctx, node, loop, target_names(loop.target) or set()):
+            return
+        if _in_management_command(self.ctx, node):
             return
         bulk = _BULK.get((kind, func.attr.value), "a bulk write")
         self.report(
@@ -593,6 +598,15 @@ def _sends_slice(call: cst.Call) -> bool:
         for value in values:
             if isinstance(value, cst.Subscript) and any(isinstance(e.slice, cst.Slice) for e in value.slice):
                 return True
+    return False
+
+
+def _in_management_command(ctx: RuleContext, node: cst.CSTNode) -> bool:
+    """``node`` is in a method of a Django management command (``class Command(BaseCommand)``): a
+    backfill or maintenance job run by hand, not per request."""
+    for anc in ctx.ancestors(node):
+        if isinstance(anc, cst.ClassDef):
+            return any((dotted(base.value) or "").rsplit(".", 1)[-1] == "BaseCommand" for base in anc.bases)
     return False
 
 
