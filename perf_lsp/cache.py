@@ -52,7 +52,7 @@ class CorruptEntry(Exception):
 
 @functools.cache
 def code_fingerprint() -> str:
-    """A hash of perf-lsp's version, its source files (name, size, modification time in ns)
+    """A hash of perf-lsp's version, its source and catalog files (name, size, modification time in ns)
     and the running Python's version: what, besides the input, decides what perf-lsp finds."""
     digest = hashlib.sha256()
     digest.update(f"perf-lsp {__version__}\0python {sys.version}\0format {FORMAT}\0".encode())
@@ -61,7 +61,7 @@ def code_fingerprint() -> str:
         subdirs.sort()
         subdirs[:] = [d for d in subdirs if d != "__pycache__"]
         for name in sorted(names):
-            if name.endswith(".py"):
+            if name.endswith((".py", ".toml")):
                 path = os.path.join(directory, name)
                 try:
                     info = os.stat(path)

@@ -82,8 +82,9 @@ def test_openai_comprehension_fix_keeps_vectors_and_makes_one_request(monkeypatc
     assert calls_before == 3 and len(log) == 4 and log[-1] == texts
 
 
-def test_executemany_fix_writes_the_same_rows(tmp_path):
-    base = FIXTURES / "pfl203" / "executemany_sqlite_cursor"
+def test_executemany_fix_writes_the_same_rows(tmp_path, monkeypatch):
+    """The fixture's psycopg2 connection is a stand-in backed by sqlite3 (``%s`` placeholders become ``?``)."""
+    base = FIXTURES / "pfl203" / "executemany_psycopg2_cursor"
     results = []
     for path in (base.with_suffix(".py"), Path(f"{base}.fixed.py")):
         db = tmp_path / f"{path.name}.db"
@@ -92,11 +93,40 @@ def test_executemany_fix_writes_the_same_rows(tmp_path):
         conn.executemany("INSERT INTO documents VALUES (?, 0)", [("a",), ("b",), ("c",)])
         conn.commit()
         conn.close()
-        _run(path, "save_scores")(str(db), {"a": 0.5, "c": 0.25, "zz": 1.0})
+        monkeypatch.setitem(sys.modules, "psycopg2", _fake_psycopg2(db))
+        _run(path, "save_scores")({"a": 0.5, "c": 0.25, "zz": 1.0})
         conn = sqlite3.connect(db)
         results.append(conn.execute("SELECT id, score FROM documents ORDER BY id").fetchall())
         conn.close()
     assert results[0] == results[1] == [("a", 0.5), ("b", 0.0), ("c", 0.25)]
+
+
+def _fake_psycopg2(db: Path) -> types.ModuleType:
+    """A ``psycopg2`` whose ``connect`` opens ``db`` with sqlite3 and whose cursors take ``%s`` placeholders."""
+
+    class Cursor:
+        def __init__(self, conn):
+            self._cur = conn.cursor()
+
+        def execute(self, sql, params=()):
+            return self._cur.execute(sql.replace("%s", "?"), params)
+
+        def executemany(self, sql, rows):
+            return self._cur.executemany(sql.replace("%s", "?"), rows)
+
+    class Connection:
+        def __init__(self):
+            self._conn = sqlite3.connect(db)
+
+        def cursor(self):
+            return Cursor(self._conn)
+
+        def commit(self):
+            self._conn.commit()
+
+    module = types.ModuleType("psycopg2")
+    module.connect = lambda dsn: Connection()
+    return module
 
 
 def test_redis_run_broken_by_a_dependency_is_not_reported():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable, Mapping
 
+from perf_lsp.analysis import catalogs
 from perf_lsp.analysis.imports import dotted_name, resolve_dotted
 from perf_lsp.analysis.tree import node_memo
 
@@ -41,32 +42,23 @@ INSTEAD_HANDLE = (
 )
 
 
+_INSTEAD = {
+    "sleep": INSTEAD_SLEEP,
+    "http": INSTEAD_HTTP,
+    "handle": INSTEAD_HANDLE,
+    "file": INSTEAD_FILE,
+    "process": INSTEAD_PROCESS,
+    "db": INSTEAD_DB,
+    "socket": INSTEAD_SOCKET,
+}
+"""The suggestions a ``blocking`` catalog entry names by its ``instead`` key."""
+
 BLOCKING_CALLS: dict[str, str] = {
-    "time.sleep": INSTEAD_SLEEP,
-    **{f"requests.{verb}": INSTEAD_HTTP for verb in HTTP_VERBS},
-    **{f"requests.api.{verb}": INSTEAD_HTTP for verb in HTTP_VERBS},
-    **{f"httpx.{verb}": INSTEAD_HTTP for verb in HTTP_VERBS},
-    "urllib.request.urlopen": INSTEAD_HANDLE,
-    "urllib.request.urlretrieve": INSTEAD_HTTP,
-    "open": INSTEAD_FILE,
-    "io.open": INSTEAD_FILE,
-    "builtins.open": INSTEAD_FILE,
-    "subprocess.run": INSTEAD_PROCESS,
-    "subprocess.call": INSTEAD_PROCESS,
-    "subprocess.check_call": INSTEAD_PROCESS,
-    "subprocess.check_output": INSTEAD_PROCESS,
-    "subprocess.getoutput": INSTEAD_PROCESS,
-    "subprocess.getstatusoutput": INSTEAD_PROCESS,
-    "os.system": INSTEAD_PROCESS,
-    "psycopg2.connect": INSTEAD_DB,
-    "psycopg.connect": INSTEAD_DB,
-    "pymysql.connect": INSTEAD_DB,
-    "sqlite3.connect": INSTEAD_DB,
-    "mysql.connector.connect": INSTEAD_DB,
-    "socket.create_connection": INSTEAD_SOCKET,
+    qn: _INSTEAD[instead] for qn, instead in catalogs.field_map("blocking", "call", "instead").items()
 }
 """Qualified names of calls that block the calling thread on I/O or a timer, and
-what to use instead in ``async def``; extended by ``extend-blocking-calls``."""
+what to use instead in ``async def`` (the ``blocking`` catalog, ``perf_lsp/catalogs/blocking.toml``);
+extended by ``extend-blocking-calls``."""
 
 
 # -- module-level helpers (the hook for the module context) ----------------

@@ -50,7 +50,7 @@ def annotation_qualified_names(annotation: cst.BaseExpression, ctx: SemanticMode
     """The qualified names an annotation can stand for, through imports.
 
     ``SentenceTransformer``, ``"SentenceTransformer"``, ``Optional[SentenceTransformer]``,
-    ``SentenceTransformer | None`` and ``Union[...]`` all give
+    ``SentenceTransformer | None``, ``Union[...]`` and pydantic's ``SerializeAsAny[...]`` all give
     ``{"sentence_transformers.SentenceTransformer", ...}``; unresolved parts are left out.
     """
     found: set[str] = set()
@@ -70,7 +70,7 @@ def annotation_qualified_names(annotation: cst.BaseExpression, ctx: SemanticMode
             stack.extend((expr.left, expr.right))
         elif isinstance(expr, cst.Subscript):
             head = ctx.qualified_name(expr.value) or dotted(expr.value) or ""
-            if head.rsplit(".", 1)[-1] in {"Optional", "Union", "Annotated"}:
+            if head.rsplit(".", 1)[-1] in {"Optional", "Union", "Annotated", "SerializeAsAny"}:  # pydantic's is transparent
                 elements = expr.slice[:1] if head.endswith("Annotated") else expr.slice
                 for element in elements:
                     if isinstance(element.slice, cst.Index):

@@ -6,6 +6,7 @@ import re
 
 import libcst as cst
 
+from perf_lsp.analysis import catalogs
 from perf_lsp.analysis.expressions import is_literal
 from perf_lsp.analysis.semantic import assigned_target
 from perf_lsp.analysis.summaries import built_value_escapes
@@ -29,22 +30,12 @@ EXTEND_HEAVY_CONSTRUCTORS = RuleOption(
     "More heavy model constructors or loaders (your own), as qualified names: reported like the built-in ones.",
 )
 
-HEAVY_CONSTRUCTORS = frozenset(
-    {
-        "sentence_transformers.SentenceTransformer",
-        "sentence_transformers.SentenceTransformer.SentenceTransformer",
-        "sentence_transformers.CrossEncoder",
-        "sentence_transformers.cross_encoder.CrossEncoder",
-        "sentence_transformers.cross_encoder.CrossEncoder.CrossEncoder",
-        "transformers.pipeline",
-        "transformers.pipelines.pipeline",
-        "spacy.load",
-    }
-)
-"""Qualified names whose call loads a model (seconds, hundreds of MB); extended by
-``extend-heavy-constructors``. ``transformers.Auto*.from_pretrained`` is matched by shape."""
+HEAVY_CONSTRUCTORS = frozenset(catalogs.names("models", "heavy"))
+"""Qualified names whose call loads a model (seconds, hundreds of MB): ``[[heavy]]`` of the
+``models`` catalog (``perf_lsp/catalogs/models.toml``); extended by ``extend-heavy-constructors``.
+``transformers.Auto*.from_pretrained`` is matched by shape."""
 
-_PACKAGES = ("sentence_transformers", "transformers", "spacy")
+_PACKAGES = tuple(sorted({qn.split(".", 1)[0] for qn in HEAVY_CONSTRUCTORS}))
 
 
 def _word(word: str, text: str) -> bool:
@@ -73,8 +64,11 @@ class ModelConstructedPerCall(Rule):
     ## What it does
     Reports a heavy model built inside a function body: ``SentenceTransformer(...)``,
     ``CrossEncoder(...)``, ``transformers`` ``Auto*.from_pretrained(...)`` and
-    ``pipeline(...)``, ``spacy.load(...)``, and any qualified name listed in
-    ``extend-heavy-constructors``.
+    ``pipeline(...)``, ``spacy.load(...)``/``spacy.blank(...)``, local embedding
+    models (LangChain ``HuggingFaceEmbeddings``, LlamaIndex ``HuggingFaceEmbedding``,
+    FlagEmbedding, fastembed), and any qualified name listed in
+    ``extend-heavy-constructors``. The full list is the ``models`` catalog
+    (``perf_lsp/catalogs/models.toml``), each entry with its documentation page.
 
     Not reported: at module level; in ``__init__`` and other one-time set-up
     methods; in a function decorated with ``functools.cache``/``lru_cache``; under a

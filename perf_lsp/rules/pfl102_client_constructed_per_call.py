@@ -6,6 +6,7 @@ import re
 
 import libcst as cst
 
+from perf_lsp.analysis import catalogs
 from perf_lsp.analysis.bindings import referenced_names
 from perf_lsp.analysis.expressions import is_literal
 from perf_lsp.analysis.semantic import assigned_target
@@ -30,65 +31,12 @@ EXTEND_CLIENTS = RuleOption(
     "More SDK client constructors (your own wrappers), as qualified names: reported like the built-in ones.",
 )
 
-SDK_CLIENTS = frozenset(
-    {
-        # OpenAI
-        "openai.OpenAI",
-        "openai.AsyncOpenAI",
-        "openai.AzureOpenAI",
-        "openai.AsyncAzureOpenAI",
-        "openai.Client",
-        "openai.AsyncClient",
-        # Anthropic
-        "anthropic.Anthropic",
-        "anthropic.AsyncAnthropic",
-        "anthropic.AnthropicBedrock",
-        "anthropic.AsyncAnthropicBedrock",
-        "anthropic.AnthropicVertex",
-        "anthropic.AsyncAnthropicVertex",
-        # Cohere
-        "cohere.Client",
-        "cohere.ClientV2",
-        "cohere.AsyncClient",
-        "cohere.AsyncClientV2",
-        # other model APIs
-        "groq.Groq",
-        "groq.AsyncGroq",
-        "mistralai.Mistral",
-        "voyageai.Client",
-        "voyageai.AsyncClient",
-        "google.genai.Client",
-        # AWS
-        "boto3.client",
-        "boto3.resource",
-        # LangChain chat and embedding models (each builds its SDK client)
-        "langchain_openai.ChatOpenAI",
-        "langchain_openai.AzureChatOpenAI",
-        "langchain_openai.OpenAI",
-        "langchain_openai.AzureOpenAI",
-        "langchain_openai.OpenAIEmbeddings",
-        "langchain_openai.AzureOpenAIEmbeddings",
-        "langchain_anthropic.ChatAnthropic",
-        "langchain_cohere.ChatCohere",
-        "langchain_cohere.CohereEmbeddings",
-        "langchain_google_genai.ChatGoogleGenerativeAI",
-        "langchain_google_genai.GoogleGenerativeAIEmbeddings",
-        "langchain_mistralai.ChatMistralAI",
-        "langchain_mistralai.MistralAIEmbeddings",
-        "langchain_groq.ChatGroq",
-        "langchain_aws.ChatBedrock",
-        "langchain_aws.ChatBedrockConverse",
-        "langchain_aws.BedrockEmbeddings",
-        "langchain_community.chat_models.ChatOpenAI",
-        "langchain_community.embeddings.OpenAIEmbeddings",
-        "langchain.chat_models.ChatOpenAI",
-        "langchain.embeddings.OpenAIEmbeddings",
-    }
-)
-"""Qualified names whose call builds an SDK client with its own HTTP connection pool;
-extended by ``extend-clients``. ``boto3.Session(...).client(...)`` is matched by shape."""
+SDK_CLIENTS = frozenset(catalogs.names("clients", "sdk"))
+"""Qualified names whose call builds an SDK client with its own HTTP connection pool: ``[[sdk]]``
+of the ``clients`` catalog (``perf_lsp/catalogs/clients.toml``); extended by ``extend-clients``.
+``boto3.Session(...).client(...)`` is matched by shape."""
 
-_BOTO3_SESSIONS = frozenset({"boto3.Session", "boto3.session.Session"})
+_BOTO3_SESSIONS = frozenset(catalogs.names("clients", "boto3_session"))
 _ROOTS = frozenset(qn.split(".", 1)[0] for qn in SDK_CLIENTS)
 
 
@@ -105,8 +53,11 @@ class ClientConstructedPerCall(Rule):
     and ``AsyncAnthropic``, ``cohere.Client``/``ClientV2``/``AsyncClient``,
     ``boto3.client``/``boto3.resource`` (and ``boto3.Session(...).client(...)``),
     LangChain chat and embedding models (``ChatOpenAI``, ``AzureChatOpenAI``,
-    ``OpenAIEmbeddings``, ``ChatAnthropic``, ...), and any qualified name listed in
-    ``extend-clients``.
+    ``OpenAIEmbeddings``, ``ChatAnthropic``, ...), LlamaIndex LLM and embedding
+    classes, Groq, Mistral, Together, Ollama, Google GenAI and Vertex AI clients,
+    and any qualified name listed in ``extend-clients``. The full list is the
+    ``clients`` catalog (``perf_lsp/catalogs/clients.toml``), each entry with its
+    documentation page.
 
     Not reported: at module level; in ``__init__`` and other one-time set-up
     methods; in a function decorated with ``functools.cache``/``lru_cache``; under a

@@ -6,6 +6,7 @@ import re
 
 import libcst as cst
 
+from perf_lsp.analysis import catalogs
 from perf_lsp.analysis.semantic import assigned_target
 from perf_lsp.analysis.summaries import built_value_escapes
 from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, children, dotted, walk
@@ -20,53 +21,20 @@ from perf_lsp.rules.heuristics import (
     is_cold_path,
 )
 
-# qualified name -> what it opens
 CONNECTIONS: dict[str, str] = {
-    "psycopg2.connect": "database connection",
-    "psycopg.connect": "database connection",
-    "psycopg.Connection.connect": "database connection",
-    "psycopg.AsyncConnection.connect": "database connection",
-    "asyncpg.connect": "database connection",
-    "asyncpg.create_pool": "connection pool",
-    "pymysql.connect": "database connection",
-    "mysql.connector.connect": "database connection",
-    "snowflake.connector.connect": "database connection",
-    "pymongo.MongoClient": "database client",
-    "motor.motor_asyncio.AsyncIOMotorClient": "database client",
-    "sqlalchemy.create_engine": "engine",
-    "sqlalchemy.engine.create_engine": "engine",
-    "sqlalchemy.ext.asyncio.create_async_engine": "engine",
-    "redis.Redis": "Redis client",
-    "redis.StrictRedis": "Redis client",
-    "redis.client.Redis": "Redis client",
-    "redis.from_url": "Redis client",
-    "redis.Redis.from_url": "Redis client",
-    "redis.asyncio.Redis": "Redis client",
-    "redis.asyncio.client.Redis": "Redis client",
-    "redis.asyncio.from_url": "Redis client",
-    "redis.asyncio.Redis.from_url": "Redis client",
-    "httpx.Client": "HTTP client",
-    "httpx.AsyncClient": "HTTP client",
-    "aiohttp.ClientSession": "HTTP session",
-    "requests.Session": "HTTP session",
-    "requests.session": "HTTP session",
-    "requests.sessions.Session": "HTTP session",
+    **catalogs.field_map("databases", "connection", "kind"),
+    **catalogs.field_map("clients", "http", "kind"),
 }
-"""Calls that open a connection, a pool of them, or a client that holds one."""
+"""Calls that open a connection, a pool of them, or a client that holds one -> what it opens:
+``[[connection]]`` of the ``databases`` catalog and ``[[http]]`` of the ``clients`` catalog
+(``perf_lsp/catalogs/``)."""
 
-# qualified name -> the name of the cached factory the fix writes (only where sharing is mechanical:
-# thread-safe objects not tied to an event loop)
 _FACTORIES = {
-    "sqlalchemy.create_engine": "_get_engine",
-    "sqlalchemy.engine.create_engine": "_get_engine",
-    "sqlalchemy.ext.asyncio.create_async_engine": "_get_async_engine",
-    "redis.Redis": "_get_redis",
-    "redis.StrictRedis": "_get_redis",
-    "redis.client.Redis": "_get_redis",
-    "redis.from_url": "_get_redis",
-    "redis.Redis.from_url": "_get_redis",
-    "httpx.Client": "_get_http_client",
+    **catalogs.field_map("databases", "connection", "factory"),
+    **catalogs.field_map("clients", "http", "factory"),
 }
+"""Qualified name -> the name of the cached factory the fix writes (only where sharing is mechanical:
+thread-safe objects not tied to an event loop)."""
 
 _HTTP_KINDS = frozenset({"HTTP client", "HTTP session"})
 _REQUEST_METHODS = frozenset(
@@ -87,7 +55,10 @@ class ConnectionPerCall(Rule):
     ``snowflake.connector.connect``, ``pymongo.MongoClient``,
     ``sqlalchemy.create_engine``/``create_async_engine``, ``redis.Redis(...)`` and
     ``redis.from_url`` (sync and ``redis.asyncio``), ``httpx.Client``/``AsyncClient``,
-    ``aiohttp.ClientSession`` and ``requests.Session``, with or without ``with``.
+    ``aiohttp.ClientSession`` and ``requests.Session``, Neo4j drivers and vector-store
+    clients (Qdrant, Pinecone, Weaviate, Milvus, Chroma's HTTP client), with or
+    without ``with``. The full list is the ``databases`` and ``clients`` catalogs
+    (``perf_lsp/catalogs/``), each entry with its documentation page.
 
     An HTTP client or session is reported only when the function opens it to make
     one request (``async with httpx.AsyncClient() as c: r = await c.get(url)``): one

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import libcst as cst
 
+from perf_lsp.analysis import catalogs
 from perf_lsp.analysis.bindings import (
     bound_names,
     builtins_shadowed,
@@ -34,13 +35,9 @@ from perf_lsp.fix.context import FixContext
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import Rule, RuleContext, short_code
 
-EMBEDDING_MODELS = frozenset(
-    {
-        "sentence_transformers.SentenceTransformer",
-        "sentence_transformers.SentenceTransformer.SentenceTransformer",
-    }
-)
-"""Constructors of embedding models whose ``encode`` takes one text or a list of texts.
+EMBEDDING_MODELS = frozenset(catalogs.names("models", "embedding_model"))
+"""Constructors of embedding models whose ``encode`` takes one text or a list of texts: ``[[embedding_model]]``
+of the ``models`` catalog (``perf_lsp/catalogs/models.toml``).
 
 Only classes for which ``encode(list_of_texts)`` returns one row per text, in order,
 equal to ``encode(text)`` for each: that is what the fix relies on.

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import libcst as cst
 
+from perf_lsp.analysis import catalogs
 from perf_lsp.analysis.bindings import (
     bound_names,
     builtins_shadowed,
@@ -42,68 +44,55 @@ EXTEND_BATCHABLE_METHODS = RuleOption(
 )
 
 # -- PFL202 ------------------------------------------------------------------
-_OPENAI_CLIENTS = ("OpenAI", "AsyncOpenAI", "AzureOpenAI", "AsyncAzureOpenAI", "Client", "AsyncClient")
-_LC_SYMMETRIC = ("OpenAIEmbeddings", "AzureOpenAIEmbeddings")
-_LC_EMBEDDINGS = (
-    *_LC_SYMMETRIC,
-    "HuggingFaceEmbeddings",
-    "OllamaEmbeddings",
-    "CohereEmbeddings",
-    "MistralAIEmbeddings",
-    "VoyageAIEmbeddings",
-    "GoogleGenerativeAIEmbeddings",
-    "VertexAIEmbeddings",
-    "BedrockEmbeddings",
-    "NVIDIAEmbeddings",
-    "FireworksEmbeddings",
-    "TogetherEmbeddings",
-)
-_LC_PACKAGES = (
-    "langchain_openai",
-    "langchain_huggingface",
-    "langchain_ollama",
-    "langchain_cohere",
-    "langchain_mistralai",
-    "langchain_voyageai",
-    "langchain_google_genai",
-    "langchain_google_vertexai",
-    "langchain_aws",
-    "langchain_nvidia_ai_endpoints",
-    "langchain_fireworks",
-    "langchain_together",
-    "langchain.embeddings",
-)
+def _tagged(table: str) -> dict[str, str]:
+    """Qualified name -> tag, for the entries of ``[[table]]`` of the ``embeddings`` catalog."""
+    return {qn: entry["tag"] for entry in catalogs.entries("embeddings", table) for qn in catalogs.entry_names(entry)}
 
 
-def _lc_constructors() -> dict[str, str]:
+def _family_constructors() -> dict[str, str]:
+    """``package.class`` -> tag for the ``[[family]]`` entries (a class in ``symmetric``: ``lc_symmetric``)."""
     out: dict[str, str] = {}
-    for package in _LC_PACKAGES:
-        for cls in _LC_EMBEDDINGS:
-            out[f"{package}.{cls}"] = "lc_symmetric" if cls in _LC_SYMMETRIC else "lc_embeddings"
-    for cls in _LC_SYMMETRIC:
-        out[f"langchain_openai.embeddings.{cls}"] = "lc_symmetric"
-        out[f"langchain_community.embeddings.{cls}"] = "lc_symmetric"
+    for entry in catalogs.entries("embeddings", "family"):
+        symmetric = set(entry.get("symmetric", ()))
+        for package in entry["packages"]:
+            for cls in entry["classes"]:
+                out[f"{package}.{cls}"] = "lc_symmetric" if cls in symmetric else entry["tag"]
     return out
 
 
 EMBEDDING_CATALOG = TypeCatalog(
-    constructors={
-        **{f"openai.{c}": "openai" for c in _OPENAI_CLIENTS},
-        **{f"cohere.{c}": "cohere" for c in ("Client", "ClientV2", "AsyncClient", "AsyncClientV2")},
-        **_lc_constructors(),
-    },
-    annotations={
-        "langchain_core.embeddings.Embeddings": "lc_embeddings",
-        "langchain_core.embeddings.embeddings.Embeddings": "lc_embeddings",
-        "langchain.embeddings.base.Embeddings": "lc_embeddings",
-        "langchain.schema.embeddings.Embeddings": "lc_embeddings",
-        "langchain_core.embeddings.Embeddings.Embeddings": "lc_embeddings",
-    },
-    prefixes=(("langchain_community.embeddings.", "Embeddings", "lc_embeddings"),),
+    constructors={**_tagged("client"), **_family_constructors()},
+    annotations=_tagged("annotation"),
+    prefixes=tuple((e["prefix"], e["suffix"], e["tag"]) for e in catalogs.entries("embeddings", "prefix")),
 )
-"""Embedding clients: OpenAI/Azure OpenAI SDK clients, LangChain embeddings, Cohere clients."""
+"""Embedding clients: OpenAI/Azure OpenAI SDK clients, LangChain embeddings, Cohere clients; from the
+``embeddings`` catalog (``perf_lsp/catalogs/embeddings.toml``)."""
 
-_LC_METHODS = {"embed_query": "embed_documents", "aembed_query": "aembed_documents"}
+_LC_METHODS = {
+    e["name"]: e["batch"] for e in catalogs.entries("embeddings", "method") if "lc_embeddings" in e["tags"] and not e.get("one_item")
+}
+_PER_ITEM_METHODS = {e["name"]: e for e in catalogs.entries("embeddings", "method") if not e.get("one_item")}
+"""Per-item embedding methods of the catalog (``get_text_embedding``) -> their entry (tags, batch form)."""
+_ONE_ITEM_METHODS = {e["name"]: e for e in catalogs.entries("embeddings", "method") if e.get("one_item")}
+"""Batch methods (``embed_documents``) reported when called with a one-element list per item."""
+_BATCH_NAMES = tuple((e["contains"], tuple(e["suffixes"])) for e in catalogs.entries("embeddings", "batch_name"))
+"""(word, suffixes): a method whose name has the word and one of the suffixes is a batch embedding method."""
+
+
+def _batch_embedding_name(name: str) -> bool:
+    """``get_embeddings``, ``embed_batch``, ``async_get_embeddings``: a batch embedding method by its name."""
+    lower = name.lower()
+    return any(word in lower and lower.endswith(suffixes) for word, suffixes in _BATCH_NAMES)
+
+
+_ONE_ITEM_TEXT = re.compile(r"embed\w*\(\s*\[")
+"""Text that may hold a one-element list passed to a batch embedding method (``embed_batch([``)."""
+
+_PACKAGES = frozenset(
+    qn.split(".", 1)[0]
+    for qn in (*EMBEDDING_CATALOG.constructors, *EMBEDDING_CATALOG.annotations, *(p for p, _, _ in EMBEDDING_CATALOG.prefixes))
+)
+"""The packages whose imports can give a receiver one of the catalog's types."""
 _MESSAGE = "`{call}` called once per item in a loop; send the items in one request"
 
 
@@ -116,7 +105,9 @@ class _Site:
     item: cst.BaseExpression
     """The single item (``t`` in ``input=t`` or ``input=[t]``)."""
     kind: str
-    """``openai``, ``openai-legacy``, ``langchain``, ``cohere`` or ``custom``."""
+    """``openai``, ``openai-legacy``, ``langchain``, ``cohere``, ``catalog`` (a per-item method of the
+    ``embeddings`` catalog), ``one-item`` (a batch method called with a one-element list),
+    ``one-item-named`` (the same, the method known by its name: ``get_embeddings([t])``) or ``custom``."""
     fixable: bool = False
 
 
@@ -134,9 +125,17 @@ class EmbeddingApiCallInLoop(Rule):
       (``langchain_openai.OpenAIEmbeddings``, ``langchain_community.embeddings.*``,
       a parameter annotated ``langchain_core.embeddings.Embeddings``...);
     - Cohere ``co.embed(texts=[<one text>])``;
+    - LlamaIndex ``get_text_embedding``/``aget_text_embedding`` on an embedding
+      model (``llama_index.embeddings.*Embedding``, a parameter annotated
+      ``BaseEmbedding``): the message names ``get_text_embedding_batch``;
+    - a batch method called with a one-element list per item
+      (``embed_documents([text])``, ``get_text_embedding_batch([text])``), or any
+      method named like a batch embedding method (``get_embeddings([text])``,
+      ``embed_batch([text])``) on any receiver;
     - any function or method listed in ``extend-batchable-methods``.
 
-    The receiver must be known: a module-level client, a local built in the
+    The methods and receivers are the ``embeddings`` catalog
+    (``perf_lsp/catalogs/embeddings.toml``). The receiver must be known: a module-level client, a local built in the
     function, a ``self.x`` the class assigns or annotates, or an annotated
     parameter. The argument must change from one iteration to the next.
 
@@ -227,7 +226,7 @@ class EmbeddingApiCallInLoop(Rule):
     fix_title = "Send all items in one embedding request"
     fix_safety = Applicability.UNSAFE
     options = (EXTEND_BATCHABLE_METHODS,)
-    triggers = r"embed(?<=\bembed)|\.create\s*\("
+    triggers = r"embed(?<=\bembed)|aembed|_embedding|\.create\s*\("
 
     @classmethod
     def applies_to(cls, text, module_ctx, settings) -> bool:
@@ -235,10 +234,12 @@ class EmbeddingApiCallInLoop(Rule):
             return True
         if not super().applies_to(text, module_ctx, settings):
             return False
-        if any(pkg in text for pkg in ("openai", "langchain", "cohere", "Embeddings")):
+        if any(pkg in text for pkg in ("openai", "langchain", "cohere", "Embeddings", "llama_index")):
             return True
+        if _ONE_ITEM_TEXT.search(text):
+            return True  # ``x.get_embeddings([t])``: a batch embedding method by its name, any receiver
         roots = module_ctx.import_roots
-        return bool(roots & {"openai", "cohere"}) or any(root.startswith("langchain") for root in roots)
+        return bool(roots & _PACKAGES) or any(root.startswith("langchain") for root in roots)
 
     @classmethod
     def wants(cls, summary, settings) -> bool:
@@ -266,7 +267,7 @@ class EmbeddingApiCallInLoop(Rule):
             fix = _plan(self.ctx, site, loop)
         self.report(
             node,
-            message=_MESSAGE.format(call=short_code(self.ctx.code(func)) + "(...)"),
+            message=_MESSAGE.format(call=short_code(self.ctx.code(func)) + "(...)") + _batch_hint(site),
             fix=fix,
             detail=f"{loop_detail(loop)}: one API round trip per item instead of one per request "
             "(100 items: 100 requests, each a network round trip and a share of the rate limit).",
@@ -298,6 +299,18 @@ class EmbeddingApiCallInLoop(Rule):
                 if arg is None or is_batch(arg.value):
                     return None
                 return _Site(call, arg, arg.value, "langchain")
+            if attr in _PER_ITEM_METHODS:
+                arg = _first(call, "text")
+                if arg is None or is_batch(arg.value):
+                    return None
+                return _Site(call, arg, arg.value, "catalog")
+            if attr in _ONE_ITEM_METHODS or _batch_embedding_name(attr):
+                arg = _first(call, "texts")
+                if arg is not None and isinstance(arg.value, cst.List) and len(arg.value.elements) == 1:
+                    item = _single(arg.value)
+                    if item is not None:
+                        return _Site(call, arg, item, "one-item" if attr in _ONE_ITEM_METHODS else "one-item-named")
+                return None
             if attr == "embed":
                 arg = _keyword(call, "texts")
                 if arg is not None and isinstance(arg.value, cst.List) and len(arg.value.elements) == 1:
@@ -332,6 +345,11 @@ class EmbeddingApiCallInLoop(Rule):
             return False
         if site.kind == "cohere":
             return "cohere" in receivers.tags(func.value, site.call)
+        if site.kind == "one-item-named":
+            return True  # a batch embedding method by its name, given one item per call
+        if site.kind in {"catalog", "one-item"}:
+            table = _PER_ITEM_METHODS if site.kind == "catalog" else _ONE_ITEM_METHODS
+            return bool(receivers.tags(func.value, site.call) & set(table[func.attr.value]["tags"]))
         return self._is_custom(site)
 
     def _is_custom(self, site: _Site) -> bool:
@@ -348,6 +366,16 @@ class EmbeddingApiCallInLoop(Rule):
         if not classes:
             return False
         return "custom" in CatalogResolver(self.ctx, TypeCatalog(constructors=classes)).tags(func.value, site.call)
+
+
+def _batch_hint(site: _Site) -> str:
+    """`` (`get_text_embedding_batch` with all items)`` for a catalogued method; empty for the others."""
+    if site.kind == "catalog":
+        method, _, note = _PER_ITEM_METHODS[site.call.func.attr.value]["batch"].partition(", ")
+        return f" (`{method}`, {note})" if note else f" (`{method}`)"
+    if site.kind in {"one-item", "one-item-named"}:
+        return f" (one `{site.call.func.attr.value}` with all items)"
+    return ""
 
 
 _UNSUPPORTED_ERRORS = frozenset({"NotImplementedError", "NotImplemented", "AttributeError"})

@@ -7,6 +7,7 @@ import re
 
 import libcst as cst
 
+from perf_lsp.analysis import catalogs
 from perf_lsp.analysis.bindings import (
     bound_names,
     dotted_refs,
@@ -16,7 +17,7 @@ from perf_lsp.analysis.bindings import (
     target_names,
 )
 from perf_lsp.analysis.expressions import is_constant_string
-from perf_lsp.analysis.loops import in_handler, loop_detail, loop_sleeps, loop_targets, statement_effects, varying_loop
+from perf_lsp.analysis.loops import in_handler, is_batch, last_word, loop_detail, loop_sleeps, loop_targets, statement_effects, varying_loop
 from perf_lsp.analysis.receivers import TypeCatalog, resolver
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, SCOPES, dotted, walk
 from perf_lsp.fix.codemod import replace_nodes
@@ -24,137 +25,75 @@ from perf_lsp.fix.context import FixContext
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import Rule, RuleContext, short_code
 
-_DBAPI_CONNECT = (
-    "sqlite3.connect",
-    "psycopg2.connect",
-    "psycopg.connect",
-    "psycopg.Connection.connect",
-    "pymysql.connect",
-    "MySQLdb.connect",
-    "mysql.connector.connect",
-    "snowflake.connector.connect",
-    "pyodbc.connect",
-    "oracledb.connect",
-    "cx_Oracle.connect",
-    "duckdb.connect",
-)
-_DBAPI_CONNECTIONS = (
-    "sqlite3.Connection",
-    "psycopg2.extensions.connection",
-    "psycopg.Connection",
-    "pymysql.connections.Connection",
-    "pymysql.Connection",
-    "snowflake.connector.SnowflakeConnection",
-    "duckdb.DuckDBPyConnection",
-)
-_DBAPI_CURSORS = (
-    "sqlite3.Cursor",
-    "psycopg2.extensions.cursor",
-    "psycopg.Cursor",
-    "pymysql.cursors.Cursor",
-    "pymysql.cursors.DictCursor",
-    "snowflake.connector.cursor.SnowflakeCursor",
-)
-_CHROMA_CLIENTS = ("Client", "PersistentClient", "HttpClient", "EphemeralClient", "CloudClient", "AsyncHttpClient")
-_SA_SESSIONS = (
-    "sqlalchemy.orm.Session",
-    "sqlalchemy.orm.session.Session",
-    "sqlalchemy.ext.asyncio.AsyncSession",
-    "sqlalchemy.ext.asyncio.session.AsyncSession",
-    "sqlmodel.Session",
-    "sqlmodel.ext.asyncio.session.AsyncSession",
-)
-_SA_QUERY_STEPS = ("filter", "filter_by", "where", "join", "outerjoin", "order_by", "options", "limit", "group_by", "distinct")
+def _driver_catalog() -> TypeCatalog:
+    """The ``[[driver]]`` and ``[[kind]]`` entries of the ``databases`` catalog as one :class:`TypeCatalog`."""
+    constructors: dict[str, str] = {}
+    annotations: dict[str, str] = {}
+    methods: dict[tuple[str, str], str] = {}
+    attributes: dict[tuple[str, str], str] = {}
+    calls: dict[str, str] = {}
+    for entry in catalogs.entries("databases", "driver"):
+        constructors.update(entry.get("constructors", {}))
+        annotations.update(entry.get("annotations", {}))
+        methods.update({(owner, method): result for owner, method, result in entry.get("methods", ())})
+        attributes.update({(owner, attr): result for owner, attr, result in entry.get("attributes", ())})
+        calls.update({owner: result for owner, result in entry.get("calls", ())})
+    for kind in catalogs.entries("databases", "kind"):
+        methods.update({(kind["name"], method): result for method, result in kind.get("methods", ())})
+    return TypeCatalog(constructors, annotations, methods=methods, attributes=attributes, calls=calls)
 
-_SQLITE_CATALOG = TypeCatalog(constructors={"sqlite3.connect": "sqlite"}, annotations={"sqlite3.Connection": "sqlite"})
-DB_CATALOG = TypeCatalog(
-    constructors={
-        **{qn: "dbapi_conn" for qn in _DBAPI_CONNECT},
-        "aiosqlite.connect": "aiosqlite_conn",
-        "psycopg.AsyncConnection.connect": "psycopg_async_conn",
-        "psycopg_pool.ConnectionPool": "psycopg_pool",
-        "psycopg_pool.AsyncConnectionPool": "psycopg_async_pool",
-        "psycopg2.pool.SimpleConnectionPool": "psycopg2_pool",
-        "psycopg2.pool.ThreadedConnectionPool": "psycopg2_pool",
-        "asyncpg.connect": "asyncpg_conn",
-        "asyncpg.create_pool": "asyncpg_pool",
-        "sqlalchemy.create_engine": "sa_engine",
-        "sqlalchemy.ext.asyncio.create_async_engine": "sa_engine",
-        "sqlmodel.create_engine": "sa_engine",
-        "sqlalchemy.orm.sessionmaker": "sa_session_factory",
-        "sqlalchemy.ext.asyncio.async_sessionmaker": "sa_session_factory",
-        "sqlalchemy.orm.scoped_session": "sa_session_factory",
-        **{qn: "sa_session" for qn in _SA_SESSIONS},
-        **{f"chromadb.{c}": "chroma_client" for c in _CHROMA_CLIENTS},
-        "flask_sqlalchemy.SQLAlchemy": "flask_sqlalchemy",
-    },
-    annotations={
-        **{qn: "dbapi_conn" for qn in _DBAPI_CONNECTIONS},
-        **{qn: "dbapi_cursor" for qn in _DBAPI_CURSORS},
-        "psycopg.AsyncConnection": "psycopg_async_conn",
-        "psycopg.AsyncCursor": "psycopg_async_cursor",
-        "asyncpg.Connection": "asyncpg_conn",
-        "asyncpg.connection.Connection": "asyncpg_conn",
-        "asyncpg.Pool": "asyncpg_pool",
-        "asyncpg.pool.Pool": "asyncpg_pool",
-        "aiosqlite.Connection": "aiosqlite_conn",
-        "sqlalchemy.engine.Engine": "sa_engine",
-        "sqlalchemy.Engine": "sa_engine",
-        "sqlalchemy.engine.Connection": "sa_conn",
-        "sqlalchemy.Connection": "sa_conn",
-        "sqlalchemy.ext.asyncio.AsyncConnection": "sa_conn",
-        "sqlalchemy.ext.asyncio.AsyncEngine": "sa_engine",
-        "chromadb.Collection": "chroma_collection",
-        "chromadb.api.models.Collection.Collection": "chroma_collection",
-        "chromadb.api.Collection": "chroma_collection",
-        "chromadb.ClientAPI": "chroma_client",
-        "chromadb.api.ClientAPI": "chroma_client",
-    },
-    methods={
-        ("dbapi_conn", "cursor"): "dbapi_cursor",
-        ("aiosqlite_conn", "cursor"): "aiosqlite_cursor",
-        ("aiosqlite_conn", "execute"): "aiosqlite_cursor",
-        ("psycopg_async_conn", "cursor"): "psycopg_async_cursor",
-        ("psycopg_pool", "connection"): "dbapi_conn",
-        ("psycopg_async_pool", "connection"): "psycopg_async_conn",
-        ("psycopg2_pool", "getconn"): "dbapi_conn",
-        ("asyncpg_pool", "acquire"): "asyncpg_conn",
-        ("sa_engine", "connect"): "sa_conn",
-        ("sa_engine", "begin"): "sa_conn",
-        ("sa_session_factory", "begin"): "sa_session",
-        ("sa_session", "query"): "sa_query",
-        **{("sa_query", step): "sa_query" for step in _SA_QUERY_STEPS},
-        ("chroma_client", "get_collection"): "chroma_collection",
-        ("chroma_client", "get_or_create_collection"): "chroma_collection",
-        ("chroma_client", "create_collection"): "chroma_collection",
-    },
-    attributes={("flask_sqlalchemy", "session"): "sa_session"},
-    calls={"sa_session_factory": "sa_session"},
+
+_SQLITE_CATALOG = TypeCatalog(
+    constructors={qn: "sqlite" for e in catalogs.entries("databases", "sqlite") for qn in e["constructors"]},
+    annotations={qn: "sqlite" for e in catalogs.entries("databases", "sqlite") for qn in e["annotations"]},
 )
-"""Database handles: DB-API connections and cursors, asyncpg, SQLAlchemy, ChromaDB collections."""
+DB_CATALOG = _driver_catalog()
+"""Database handles: DB-API connections and cursors, asyncpg, SQLAlchemy, ChromaDB collections; from the
+``databases`` catalog (``perf_lsp/catalogs/databases.toml``)."""
 
 ROUND_TRIPS: dict[str, frozenset[str]] = {
-    "dbapi_cursor": frozenset({"execute"}),
-    "dbapi_conn": frozenset({"execute"}),
-    "aiosqlite_conn": frozenset({"execute"}),
-    "aiosqlite_cursor": frozenset({"execute"}),
-    "psycopg_async_conn": frozenset({"execute"}),
-    "psycopg_async_cursor": frozenset({"execute"}),
-    "asyncpg_conn": frozenset({"fetch", "fetchrow", "fetchval", "execute"}),
-    "asyncpg_pool": frozenset({"fetch", "fetchrow", "fetchval", "execute"}),
-    "sa_conn": frozenset({"execute", "scalar", "scalars"}),
-    "sa_session": frozenset({"execute", "scalar", "scalars", "get", "exec"}),
-    "sa_query": frozenset({"first", "all", "one", "one_or_none", "scalar", "count"}),
-    "chroma_collection": frozenset({"query", "get"}),
+    kind["name"]: frozenset(kind["round_trips"]) for kind in catalogs.entries("databases", "kind")
 }
 """Per receiver type, the methods that make one database round trip."""
 
+_BULK: dict[tuple[str, str], str] = {
+    (kind["name"], method): bulk for kind in catalogs.entries("databases", "kind") for method, bulk in kind.get("bulk", {}).items()
+}
+"""(receiver type, per-item method) -> the bulk form the message suggests."""
+_DISTINCTIVE: dict[str, list[tuple[str, frozenset[str], str | None]]] = {}
+for _kind in catalogs.entries("databases", "kind"):
+    for _method in _kind.get("distinctive", ()):
+        _DISTINCTIVE.setdefault(_method, []).append(
+            (_kind["name"], frozenset(_kind.get("imports", ())), _kind.get("receiver_attribute"))
+        )
+"""Methods only one driver's API has (``insert_one``, Django's ``Model.objects.get``): method -> (receiver
+type, the packages whose import lets an unresolved receiver count as that type, the attribute the
+receiver must end with or None)."""
+_ITEM_METHODS: dict[str, tuple[str, frozenset[str]]] = {
+    method: (kind["name"], frozenset(kind.get("imports", ())))
+    for kind in catalogs.entries("databases", "kind")
+    for method in kind.get("item_methods", ())
+}
+"""Methods called without arguments on the loop's item that write it (Django's ``obj.save()``)."""
+_IN_PROCESS_KINDS = frozenset(kind["name"] for kind in catalogs.entries("databases", "kind") if kind.get("in_process"))
+_IN_PROCESS_ROOTS = frozenset(
+    qn.split(".", 1)[0]
+    for entry in catalogs.entries("databases", "driver")
+    for qn, kind in entry.get("constructors", {}).items()
+    if kind in _IN_PROCESS_KINDS
+)
+"""Packages of in-process databases (``sqlite3``): a query is a function call, not a network round trip."""
+
 _ALL_METHODS = frozenset().union(*ROUND_TRIPS.values())
+_ROWS_WORDS = ("rows", "records", "batch", "chunk", "mappings", "entries")
+"""What the parameters of ``execute(sql, params)`` are called when they hold many rows (``executemany``)."""
 _CATALOG_ROOTS = frozenset(
     qn.split(".", 1)[0]
     for qn in (*DB_CATALOG.constructors, *DB_CATALOG.annotations, *(prefix for prefix, _, _ in DB_CATALOG.prefixes))
 )
 """The packages whose imports can give a receiver one of the catalog's types."""
+_CATALOG_ROOTS |= frozenset(p for entries in _DISTINCTIVE.values() for _, packages, _ in entries for p in packages)
+_CATALOG_ROOTS |= frozenset(p for _, packages in _ITEM_METHODS.values() for p in packages)
 _HANDLE_NAMES = frozenset({"cursor", "cur", "session", "db", "conn", "connection", "db_session", "dbsession"})
 _SQL_WORDS = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE", "WITH", "UPSERT", "MERGE"})
 _NAMED_SQL_WORDS = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"})
@@ -176,23 +115,40 @@ _IDENTIFIER_FIELD = re.compile(r"\b(?:FROM|INTO|UPDATE|TABLE|JOIN)\s+[`\"\[]?\{"
 class QueryInLoop(Rule):
     """
     ## What it does
-    Reports a database round trip made once per iteration of a ``for`` loop or a
-    comprehension, with arguments that change per item (the N+1 pattern):
-    ``cursor.execute``, ``conn.execute``, SQLAlchemy ``session.execute/scalar(s)/
-    get`` and ``session.query(...).first()/all()/...``, asyncpg
-    ``conn.fetch/fetchrow/fetchval/execute``, ChromaDB ``collection.query/get``.
+    Reports a database or vector-store round trip made once per iteration of a
+    ``for`` loop or a comprehension, with arguments that change per item (the N+1
+    pattern): ``cursor.execute``, ``conn.execute``, SQLAlchemy
+    ``session.execute/scalar(s)/get`` and ``session.query(...).first()/all()/...``,
+    asyncpg ``conn.fetch/fetchrow/fetchval/execute``, MongoDB (pymongo, motor)
+    ``insert_one``/``update_one``/``replace_one``/``delete_one``/``find_one``,
+    Django ``Model.objects.get/create/get_or_create/update_or_create`` and
+    ``obj.save()``/``obj.delete()`` on the loop's item (in a module that imports
+    Django), Neo4j ``session.run``/``driver.execute_query``, and the vector stores' reads
+    and writes: ChromaDB ``collection.query/get/add/upsert/update/delete``, Qdrant
+    ``upsert``/``retrieve``/``search``/``query_points``/``delete``, Pinecone
+    ``index.upsert/fetch/delete/update``, Weaviate ``collection.data.insert``...,
+    Milvus ``insert``/``upsert``/``get``/``delete``/``search``, and LlamaIndex
+    document and key-value stores (``get_document_hash``, ``set_document_hash``,
+    ``add_documents([node])``, ``put``...). The message names the
+    bulk form (``insert_many``, ``bulk_write``, one ``upsert`` with all points...).
 
-    The receiver must be a database handle: built by ``sqlite3``/``psycopg``/
-    ``psycopg2``/``pymysql``/... ``connect(...)`` (and its ``cursor()``), a
-    SQLAlchemy ``Session``/``sessionmaker``/engine connection, an asyncpg
-    connection or pool, a ChromaDB collection from ``get_collection``/
-    ``get_or_create_collection``/``create_collection``; or annotated as one
-    (``Session``, ``AsyncSession``, ``sqlite3.Cursor``, ``asyncpg.Connection``...).
+    The receiver must be a database handle: built by ``psycopg``/``psycopg2``/
+    ``pymysql``/... ``connect(...)`` (and its ``cursor()``), a SQLAlchemy
+    ``Session``/``sessionmaker``/engine connection, an asyncpg connection or pool, a
+    MongoDB, Neo4j, Qdrant, Pinecone, Weaviate or Milvus client and what it hands
+    out, a ChromaDB collection from ``get_collection``/``get_or_create_collection``/
+    ``create_collection``; or annotated as one (``Session``, ``AsyncSession``,
+    ``asyncpg.Connection``, ``pymongo.collection.Collection``...). The drivers and
+    their methods are the ``databases`` catalog (``perf_lsp/catalogs/databases.toml``).
     A receiver named ``cursor``/``cur``/``session``/``db``/``conn`` counts when
     its ``execute`` gets SQL text that starts with ``SELECT``/``INSERT``/
-    ``UPDATE``/``DELETE``.
+    ``UPDATE``/``DELETE``; a receiver whose type is unknown counts for MongoDB's own
+    method names (``insert_one``...) in a module that imports ``pymongo`` or ``motor``.
 
-    Not reported: DDL and maintenance statements (``CREATE``/``DROP``/``ALTER``/
+    Not reported: Django management commands (a method of ``class
+    Command(BaseCommand)``: a backfill run by hand); in-process SQLite (``sqlite3``, ``aiosqlite``, and a named
+    ``cursor`` in a module whose only database is SQLite): a query there is a
+    function call, not a network round trip; DDL and maintenance statements (``CREATE``/``DROP``/``ALTER``/
     ``TRUNCATE``/``VACUUM``... over a list of tables), statements that are
     themselves the loop's items (migrations, replayed scripts), pagination with
     ``OFFSET``, ``while`` loops (cursor pagination, consumers), loops over batches
@@ -203,7 +159,14 @@ class QueryInLoop(Rule):
     ``duckdb_functions()``: schema introspection at set-up); and a query in one
     branch of an ``if``/``elif`` chain that dispatches on a per-item value
     (``if op["action"] == "add": ... elif op["action"] == "remove": ...``): a list of
-    different operations applied in order, not one query over a list of keys.
+    different operations applied in order, not one query over a list of keys. Nor
+    calls that already send many rows: ``execute(statement, rows)`` (a list of
+    parameter sets, run as ``executemany``), and an argument that is a slice
+    (``points[i:i + step]`` in a ``range(0, n, step)`` loop); the per-item loop in an
+    ``except`` block whose ``try`` called the same receiver (the fallback after the
+    batched call failed); and ``INSERT ... RETURNING`` whose result the next
+    statement of the same item uses (a parent row and its children, in order); a loop
+    over ``range(0, n, step)``; and a bulk API given a batch (``index.delete(ids=batch_ids)``).
 
     ## Why is this bad?
     Each iteration waits for a full round trip to the database (network, parse,
@@ -255,6 +218,8 @@ class QueryInLoop(Rule):
     - [Django: Database access optimization](https://docs.djangoproject.com/en/stable/topics/db/optimization/)
     - [SQLAlchemy: ORM bulk INSERT statements](https://docs.sqlalchemy.org/en/20/orm/queryguide/dml.html#orm-bulk-insert-statements)
     - [Python: sqlite3 Cursor.executemany](https://docs.python.org/3/library/sqlite3.html#sqlite3.Cursor.executemany)
+    - [PyMongo: Collection.insert_many and bulk_write](https://pymongo.readthedocs.io/en/stable/api/pymongo/collection.html)
+    - [Qdrant: upload points in batches](https://qdrant.tech/documentation/concepts/points/#upload-points)
     - Measured figures: `docs/costs.md`, made by `benchmarks/bench_costs.py`
     """
 
@@ -263,7 +228,7 @@ class QueryInLoop(Rule):
     message = "Database query run once per loop iteration; fetch or write all items in one query"
     fix_title = "Run the statement once with executemany"
     fix_safety = Applicability.SAFE
-    triggers = r"\.(?:" + "|".join(sorted(_ALL_METHODS)) + r")\s*\("
+    triggers = r"\.(?:" + "|".join(sorted(_ALL_METHODS | set(_ITEM_METHODS))) + r")\s*\("
 
     @classmethod
     def applies_to(cls, text, module_ctx, settings) -> bool:
@@ -301,6 +266,9 @@ class QueryInLoop(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in _ITEM_METHODS and not node.args:
+            self._item_write(node, func)
+            return
         if not (isinstance(func, cst.Attribute) and func.attr.value in _ALL_METHODS):
             return
         innermost = self.ctx.repeating_loop(node)
@@ -318,11 +286,20 @@ class QueryInLoop(Rule):
         kind = next((t for t in tags if method in ROUND_TRIPS.get(t, ())), None)
         statement = _statement_arg(node) if method in {"execute", "exec", "scalar", "scalars", "fetch", "fetchrow", "fetchval"} else None
         sql = _sql_text(self.ctx, statement, node) if statement is not None else None
+        if kind is None and not tags and method in _DISTINCTIVE:
+            for distinct_kind, packages, attribute in _DISTINCTIVE[method]:
+                if attribute is not None and not (isinstance(func.value, cst.Attribute) and func.value.attr.value == attribute):
+                    continue
+                if self.ctx.module_ctx.import_roots & packages:
+                    kind = distinct_kind  # ``coll.insert_one(doc)`` in a module that imports pymongo
+                    break
         if kind is None:
             if tags or method != "execute" or not self._named_handle(func.value, node):
                 return
             if sql is None or _first_word(sql) not in _NAMED_SQL_WORDS:
                 return
+            if self._in_process_only():
+                return  # the only database the module imports runs in this process (sqlite3)
             kind = "named"
         if statement is not None and not self._statement_ok(statement, sql, varying):
             return
@@ -334,13 +311,31 @@ class QueryInLoop(Rule):
             return
         if _in_dispatch_branch(self.ctx, node, loop, varying):
             return  # a command interpreter: each item is a different operation, applied in order
+        if _in_management_command(self.ctx, node):
+            return  # a Django management command: a one-off job an administrator runs
+        if _sends_rows(node, statement) or _sends_slice(node) or _steps_through(loop):
+            return  # already a bulk call: ``execute(sql, rows)`` (executemany), or one slice per iteration
+        if (kind, method) in _BULK and any(is_batch(a.value) for a in node.args):
+            return  # a bulk API given several items (``index.delete(ids=batch_ids)``)
+        if _fallback_after_batch(self.ctx, node, loop):
+            return  # the per-item path of an ``except`` taken after the batched call failed
+        if _returning_feeds_next(self.ctx, node, loop, sql):
+            return  # ``INSERT ... RETURNING id``, and the next statement of the item uses that id
         fix = None
         if method == "execute" and kind in {"dbapi_cursor", "dbapi_conn", "named"} and loop is innermost:
             fix = self._plan_executemany(node, loop, sql, kind)
+        bulk = _BULK.get((kind, method))
+        if bulk is not None:
+            instead = f"`{bulk}`" if bulk.isidentifier() else bulk
+            message = f"`{short_code(self.ctx.code(func))}` runs one round trip per item; send all items at once ({instead})"
+        else:
+            message = (
+                f"`{short_code(self.ctx.code(func))}` runs one database round trip per item; "
+                "query or write all items at once (IN/ANY, bulk insert, executemany)"
+            )
         self.report(
             node,
-            message=f"`{short_code(self.ctx.code(func))}` runs one database round trip per item; "
-            "query or write all items at once (IN/ANY, bulk insert, executemany)",
+            message=message,
             fix=fix,
             detail=f"{loop_detail(loop)}: one round trip per item, N queries instead of 1.",
         )
@@ -359,6 +354,32 @@ class QueryInLoop(Rule):
         else:
             return False
         return word.strip("_").lower() in _HANDLE_NAMES
+
+    def _item_write(self, node: cst.Call, func: cst.Attribute) -> None:
+        """``for obj in objs: obj.save()`` in a module that imports Django: one write per item."""
+        kind, packages = _ITEM_METHODS[func.attr.value]
+        if not self.ctx.module_ctx.import_roots & packages or not isinstance(func.value, cst.Name):
+            return
+        loop = self.ctx.repeating_loop(node)
+        if not isinstance(loop, cst.For) or func.value.value not in (target_names(loop.target) or set()):
+            return
+        if loop_sleeps(self.ctx, loop) or in_handler(self.ctx, node, loop) or _fallback_after_batch(self.ctx, node, loop):
+            return
+        if _in_dispatch_branch(self.ctx, node, loop, target_names(loop.target) or set()):
+            return
+        if _in_management_command(self.ctx, node):
+            return
+        bulk = _BULK.get((kind, func.attr.value), "a bulk write")
+        self.report(
+            node,
+            message=f"`{short_code(self.ctx.code(func))}` runs one round trip per item; write all items at once ({bulk})",
+            detail=f"{loop_detail(loop)}: one round trip per item, N queries instead of 1.",
+        )
+
+    def _in_process_only(self) -> bool:
+        """The module imports database packages, and all of them run in this process (``sqlite3``)."""
+        roots = self.ctx.module_ctx.import_roots & _CATALOG_ROOTS
+        return bool(roots) and roots <= _IN_PROCESS_ROOTS
 
     def _statement_ok(self, statement: cst.BaseExpression, sql: str | None, varying: set[str]) -> bool:
         """Not DDL, not paginated, and not a statement that is itself the loop's item."""
@@ -541,6 +562,116 @@ def _plain_value(expr: cst.BaseExpression) -> bool:
         if isinstance(node, (cst.Call, cst.Await, cst.Yield, cst.NamedExpr, cst.Lambda, *(SCOPES))):
             return False
     return True
+
+
+def _sends_rows(call: cst.Call, statement: cst.BaseExpression | None) -> bool:
+    """``execute(sql, rows)``: the parameters are a list of rows (a list display of several, a comprehension,
+    or a name such as ``rows``/``records``/``batch``): the driver runs it as ``executemany``."""
+    if statement is None:
+        return False
+    positional = [a for a in call.args if a.keyword is None]
+    params = positional[1].value if len(positional) >= 2 and positional[0].value is statement else None
+    if params is None:
+        params = next((a.value for a in call.args if a.keyword is not None and a.keyword.value in {"parameters", "params", "args"}), None)
+    if params is None:
+        return False
+    if isinstance(params, (cst.ListComp, cst.GeneratorExp)):
+        return True
+    if isinstance(params, cst.List) and len(params.elements) > 1:
+        # rows (``[(a, b), (c, d)]``, ``[{...}, {...}]``), not one row's values (``[id, text]``)
+        return all(isinstance(e.value, (cst.Tuple, cst.List, cst.Dict)) for e in params.elements)
+    while isinstance(params, cst.Subscript):
+        params = params.value  # ``rows_by_table[name]``
+    word = last_word(params)
+    return word is not None and any(w in word.lower() for w in _ROWS_WORDS)
+
+
+def _sends_slice(call: cst.Call) -> bool:
+    """An argument (or an element of a display passed as one) is a slice ``items[i:i + step]``: each
+    iteration of a ``range(0, n, step)`` loop already sends a batch."""
+    for arg in call.args:
+        values = [arg.value]
+        if isinstance(arg.value, (cst.List, cst.Tuple)):
+            values += [e.value for e in arg.value.elements]
+        elif isinstance(arg.value, cst.Dict):
+            values += [e.value for e in arg.value.elements if isinstance(e, cst.DictElement)]
+        for value in values:
+            if isinstance(value, cst.Subscript) and any(isinstance(e.slice, cst.Slice) for e in value.slice):
+                return True
+    return False
+
+
+def _in_management_command(ctx: RuleContext, node: cst.CSTNode) -> bool:
+    """``node`` is in a method of a Django management command (``class Command(BaseCommand)``): a
+    backfill or maintenance job run by hand, not per request."""
+    for anc in ctx.ancestors(node):
+        if isinstance(anc, cst.ClassDef):
+            return any((dotted(base.value) or "").rsplit(".", 1)[-1] == "BaseCommand" for base in anc.bases)
+    return False
+
+
+def _steps_through(loop: cst.CSTNode) -> bool:
+    """``for start in range(0, n, step)``: a loop over batch offsets, each iteration one batch."""
+    if not isinstance(loop, cst.For) or not isinstance(loop.iter, cst.Call):
+        return False
+    return dotted(loop.iter.func) == "range" and len(loop.iter.args) == 3
+
+
+def _fallback_after_batch(ctx: RuleContext, call: cst.Call, loop: cst.CSTNode) -> bool:
+    """The loop runs in an ``except`` block whose ``try`` made a call on the same receiver (the batched
+    call): ``try: coll.insert_many(docs) except BulkWriteError: for d in docs: coll.insert_one(d)``."""
+    receiver = ctx.code(call.func.value) if isinstance(call.func, cst.Attribute) else None
+    if receiver is None:
+        return False
+    for anc in ctx.ancestors(loop):
+        if isinstance(anc, FUNCTION_BOUNDARIES):
+            return False
+        if isinstance(anc, (cst.ExceptHandler, cst.ExceptStarHandler)):
+            owner = ctx.parent(anc)
+            if isinstance(owner, (cst.Try, cst.TryStar)):
+                for node in walk(owner.body, stop=SCOPES):
+                    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and ctx.code(node.func.value) == receiver:
+                        return True
+    return False
+
+
+_RETURNING = re.compile(r"\bRETURNING\b", re.I)
+
+
+def _returning_feeds_next(ctx: RuleContext, call: cst.Call, loop: cst.CSTNode, sql: str | None) -> bool:
+    """``row = conn.fetchrow("INSERT ... RETURNING id", ...)`` whose result a later round trip of the same
+    iteration uses (``conn.execute("INSERT INTO child ...", row["id"])``): a parent and its children
+    written in order, one dependent pair per item."""
+    if sql is None or not _RETURNING.search(sql):
+        return False
+    statement = None
+    for anc in ctx.ancestors(call):
+        if anc is loop:
+            break
+        if isinstance(anc, (cst.Assign, cst.AnnAssign)):
+            statement = anc
+            break
+    if statement is None:
+        return False
+    targets = statement.targets if isinstance(statement, cst.Assign) else [cst.AssignTarget(target=statement.target)]
+    names: set[str] = set()
+    for t in targets:
+        names |= target_names(t.target) or set()
+    if not names:
+        return False
+    body = loop.body if isinstance(loop, (cst.For, cst.While)) else None
+    if body is None:
+        return False
+    seen = False
+    for node in walk(body, stop=SCOPES):
+        if node is statement:
+            seen = True
+            continue
+        if seen and isinstance(node, cst.Call) and node is not call and isinstance(node.func, cst.Attribute):
+            same_handle = ctx.code(node.func.value) == ctx.code(call.func.value)
+            if (same_handle or node.func.attr.value in _ALL_METHODS) and any(referenced_names(a.value) & names for a in node.args):
+                return True
+    return False
 
 
 def _grows_own_iterable(loop: cst.CSTNode) -> bool:

@@ -4,50 +4,22 @@ from __future__ import annotations
 
 import libcst as cst
 
+from perf_lsp.analysis import catalogs
 from perf_lsp.analysis.bindings import bound_names, local_binding_index, referenced_names
 from perf_lsp.analysis.loops import conditional_in, loop_detail, loop_sleeps, loop_targets, varying_loop
 from perf_lsp.analysis.receivers import TypeCatalog, attribute_bindings, resolver
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, SCOPES, walk
 from perf_lsp.rules.base import Rule, RuleContext, short_code
 
-_CLIENTS = (
-    "redis.Redis",
-    "redis.StrictRedis",
-    "redis.from_url",
-    "redis.Redis.from_url",
-    "redis.client.Redis",
-    "redis.RedisCluster",
-    "redis.cluster.RedisCluster",
-    "redis.asyncio.Redis",
-    "redis.asyncio.StrictRedis",
-    "redis.asyncio.from_url",
-    "redis.asyncio.Redis.from_url",
-    "redis.asyncio.client.Redis",
-    "redis.asyncio.RedisCluster",
-    "redis.asyncio.cluster.RedisCluster",
-    "aioredis.Redis",
-    "aioredis.StrictRedis",
-    "aioredis.from_url",
-    "aioredis.Redis.from_url",
-    "aioredis.create_redis_pool",
-)
+_CLIENTS = catalogs.names("databases", "redis_client")
 
 REDIS_CATALOG = TypeCatalog(constructors={qn: "redis" for qn in _CLIENTS})
-"""Redis clients (sync and asyncio, redis-py and aioredis); a pipeline made from one is not a client."""
+"""Redis clients (sync and asyncio, redis-py and aioredis); a pipeline made from one is not a client.
+From ``[[redis_client]]`` of the ``databases`` catalog (``perf_lsp/catalogs/databases.toml``)."""
 
-REDIS_COMMANDS = frozenset(
-    """
-    get set setex psetex setnx getset getdel getex mget mset msetnx delete unlink exists expire pexpire
-    expireat persist ttl pttl incr incrby incrbyfloat decr decrby append strlen getrange setrange
-    hget hset hsetnx hmget hmset hgetall hdel hexists hincrby hincrbyfloat hkeys hvals hlen
-    lpush rpush lpushx rpushx lpop rpop lrange lindex llen lrem lset ltrim
-    sadd srem smembers sismember smismember scard spop srandmember
-    zadd zrem zscore zincrby zrange zrevrange zrangebyscore zrevrangebyscore zremrangebyscore
-    zremrangebyrank zcard zcount zrank zrevrank
-    xadd xlen xtrim publish pfadd pfcount geoadd setbit getbit bitcount
-    """.split()
-)
-"""Non-blocking single-round-trip commands (no ``blpop``/``xread``/``watch``/``eval``/``pubsub``)."""
+REDIS_COMMANDS = frozenset(catalogs.load("databases")["redis_commands"]["names"])
+"""Non-blocking single-round-trip commands (no ``blpop``/``xread``/``watch``/``eval``/``pubsub``):
+``[redis_commands]`` of the ``databases`` catalog."""
 
 _CLIENT_NAMES = frozenset({"redis", "redis_client", "redis_conn", "redis_connection", "redis_cli", "aioredis", "aredis"})
 """Receiver names that are evidence of a Redis client when the name is not an import and nothing else binds it."""
