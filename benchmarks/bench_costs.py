@@ -361,7 +361,7 @@ def case_async(repeat: int) -> list[Row]:
 
 
 def case_regex(repeat: int) -> list[Row]:
-    """PFL401: a module-level re function with a constant pattern vs a precompiled pattern."""
+    """PFL401, PFL403: a module-level re function with a constant pattern vs a precompiled pattern."""
     line = "error 42: disk /dev/sda1 is 93% full at 2025-12-14T10:11:12"
     compiled = re.compile(r"\d+")
     rows = [Row("PFL401", "re.findall(r'\\d+', s), vs a precompiled pattern (cache hit)", "call",
@@ -381,6 +381,15 @@ def case_regex(repeat: int) -> list[Row]:
 
     rows.append(Row("PFL401", "700 distinct patterns (cache overflows), vs precompiled", "call",
                     median_time(uncached, max(3, repeat // 2)) / len(patterns), median_time(cached, repeat) / len(patterns)))
+    # PFL403: once per call of a hot function, what the constant pattern costs besides the match
+    message = "Please reset the password for user 4821 before the deploy on Friday"
+    word = re.compile(r"\bpassword\b", re.I)
+    rows.append(Row("PFL403", "re.search(r'\\bpassword\\b', s, re.I) once per call, vs a precompiled pattern", "call",
+                    median_time(lambda: re.search(r"\bpassword\b", message, re.I), repeat, 20_000),
+                    median_time(lambda: word.search(message), repeat, 20_000)))
+    rows.append(Row("PFL403", "the cache lookup alone (re.compile, cache hit), vs the match itself", "call",
+                    median_time(lambda: re.compile(r"\bpassword\b", re.I), repeat, 20_000),
+                    median_time(lambda: word.search(message), repeat, 20_000)))
     return rows
 
 
@@ -485,7 +494,7 @@ CASES: dict[str, tuple[Callable[[int], list[Row]], frozenset[str]]] = {
     "http": (case_http, frozenset({"PFL102", "PFL104", "PFL202"})),
     "sqlite": (case_sqlite, frozenset({"PFL103", "PFL203"})),
     "async": (case_async, frozenset({"PFL301", "PFL302", "PFL303"})),
-    "regex": (case_regex, frozenset({"PFL401"})),
+    "regex": (case_regex, frozenset({"PFL401", "PFL403"})),
     "strings": (case_strings, frozenset({"PFL402"})),
     "numeric": (case_numeric, frozenset({"PFL501", "PFL502", "PFL503", "PFL602"})),
     "json": (case_json, frozenset({"PFL601"})),

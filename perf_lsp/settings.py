@@ -105,9 +105,10 @@ class Settings:
         merged.update(values)
         return replace(self, rule_options=tuple(sorted(merged.items())))
 
-    def severity_of(self, code: str) -> str:
-        """The configured severity for ``code``; ``"warning"`` unless set."""
-        return self._severity.get(code, "warning")
+    def severity_of(self, code: str, default: str = "warning") -> str:
+        """The configured severity for ``code``; ``default`` unless set (a rule's own default:
+        ``perf_lsp.rules.severity_of``)."""
+        return self._severity.get(code, default)
 
     @property
     def analysis_key(self) -> tuple:

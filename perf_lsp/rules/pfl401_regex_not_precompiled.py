@@ -22,7 +22,7 @@ class RegexNotPrecompiled(Rule):
     Not reported: at module level; once per call in a function body outside any
     loop (``re``'s cache turns it into a lookup of about 1 us, cheaper than the match
     it serves: the hand review of five real codebases found no such finding worth a
-    change); in ``__init__`` and other one-time set-up methods; in a function
+    change; PFL403 reports it in functions that run per request, as a hint); in ``__init__`` and other one-time set-up methods; in a function
     decorated with ``functools.cache``/``lru_cache``; under a lazy-initialisation
     guard (``if self._pattern is None:``); when the pattern or flags are not
     constants.
