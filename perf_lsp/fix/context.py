@@ -289,6 +289,27 @@ class FixContext:
             return alias
         return f"{self.module_ref(module)}.{name}"
 
+    def from_ref(self, module: str, name: str) -> str:
+        """A module-level name for ``module.name``, adding ``from module import name`` when that name is
+        free in the document (else as :meth:`name_ref`: ``module.name`` through ``import module``).
+
+        For names written bare in the file's style (``Optional``); the line is added once per batch.
+        Raises :class:`FixDeclined` as :meth:`module_ref` does."""
+        key = f"{module}.{name}"
+        alias = runtime_alias(self.module_ctx, key) or self.imported.get(key)
+        if alias:
+            return alias
+        if imported_only_optionally(self.module_ctx, module):
+            raise FixDeclined(f"{module} is imported only optionally")
+        shared = self.round.imports.get(key) if self.round is not None else None
+        if shared is None and (name in self.taken or not self._free(name)):
+            return self.name_ref(module, name)
+        if shared is None:
+            self.module_names.add(name)
+        self.imported[key] = name
+        self.imports.append(self.parse_statement(f"from {module} import {name}"))
+        return name
+
     def parse_statement(self, code: str) -> cst.BaseStatement:
         """Parse ``code`` with the chunk's parser config (its newline and indentation)."""
         return cst.parse_statement(code, config=self.chunk.config_for_parsing)

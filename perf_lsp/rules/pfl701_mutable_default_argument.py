@@ -11,6 +11,7 @@ from perf_lsp.analysis.bindings import first_param, param_names
 from perf_lsp.analysis.expressions import annotation_qualified_names
 from perf_lsp.analysis.imports import dotted_name
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, children, dotted
+from perf_lsp.fix.annotations import union_none_allowed
 from perf_lsp.fix.codemod import replace_node
 from perf_lsp.fix.context import FixContext, runtime_alias
 from perf_lsp.model import Applicability
@@ -245,7 +246,8 @@ class MutableDefaultArgument(Rule):
             name = param.name.value
             new_param = param.with_changes(default=cst.Name("None"))
             if param.annotation is not None:
-                annotation = _optional(param.annotation.annotation, fctx)
+                union = union_none_allowed(self.ctx.module_ctx, self.ctx.settings.python_floor)
+                annotation = _optional(param.annotation.annotation, fctx, union)
                 if annotation is not None:
                     new_param = new_param.with_changes(annotation=param.annotation.with_changes(annotation=annotation))
             guard = cst.If(
@@ -531,17 +533,21 @@ def _is_none_guard(stmt: cst.BaseStatement) -> bool:
     )
 
 
-def _optional(annotation: cst.BaseExpression, fctx: FixContext) -> cst.BaseExpression | None:
-    """``X | None`` (or ``Optional[X]``) for a simple annotation ``X``; None to leave it as it is."""
+def _optional(annotation: cst.BaseExpression, fctx: FixContext, union: bool) -> cst.BaseExpression | None:
+    """``Optional[X]`` (through the module's own ``Optional``, else one imported from ``typing``), or ``X | None``
+    when ``union`` allows it and the module has no ``Optional`` of its own, for a simple annotation
+    ``X``; None to leave it as it is."""
     if not isinstance(annotation, (cst.Name, cst.Attribute, cst.Subscript)):
         return None
     code = fctx.chunk.code_for_node(annotation)
     if "None" in code or "Optional" in code or "Any" == code.strip():
         return None
     optional = runtime_alias(fctx.module_ctx, "typing.Optional")  # not one bound only under ``if TYPE_CHECKING:``
-    if optional:
-        return cst.Subscript(value=cst.Name(optional), slice=[cst.SubscriptElement(slice=cst.Index(value=annotation))])
-    return cst.BinaryOperation(left=annotation, operator=cst.BitOr(), right=cst.Name("None"))
+    if optional is None and union:
+        return cst.BinaryOperation(left=annotation, operator=cst.BitOr(), right=cst.Name("None"))
+    if optional is None:
+        optional = fctx.from_ref("typing", "Optional")  # ``X | None`` would not run before Python 3.10
+    return cst.Subscript(value=fctx.parse_expression(optional), slice=[cst.SubscriptElement(slice=cst.Index(value=annotation))])
 
 
 def _replace_param(params: cst.Parameters, old: cst.Param, new: cst.Param) -> cst.Parameters:
