@@ -446,12 +446,31 @@ def case_numeric(repeat: int) -> list[Row]:
         rows.append(Row("PFL501", "cosine of two 1,536-d vectors in pure Python, vs NumPy", "pair",
                         median_time(py_cosine, repeat, 200),
                         median_time(lambda: float(na @ nb / (np.linalg.norm(na) * np.linalg.norm(nb))), repeat, 200)))
+        matrix = [np.array([rng.random() for _ in range(1536)]) for _ in range(200)]
+
+        def norm_per_row() -> list[float]:
+            return [float(na @ r / (np.linalg.norm(na) * np.linalg.norm(r))) for r in matrix]
+
+        def norm_once() -> list[float]:
+            qn = np.linalg.norm(na)
+            return [float(na @ r / (qn * np.linalg.norm(r))) for r in matrix]
+
+        rows.append(Row("PFL501", "200 rows scored, the query's norm recomputed per row, vs computed once", "200 rows",
+                        median_time(norm_per_row, repeat, 20), median_time(norm_once, repeat, 20)))
     except ImportError:
         print("PFL501  skipped: numpy is not installed", file=sys.stderr)
+    rows.append(Row("PFL501", "norm of a 1,536-d vector: sqrt(sum(x * x ...)), vs math.hypot(*v) (no NumPy)", "vector",
+                    median_time(lambda: math.sqrt(sum(x * x for x in a)), repeat, 200),
+                    median_time(lambda: math.hypot(*a), repeat, 200)))
     scores = [rng.random() for _ in range(100_000)]
     rows.append(Row("PFL502", "top 10 of 100,000 scores: sorted()[:10], vs heapq.nlargest", "query",
                     median_time(lambda: sorted(scores, reverse=True)[:10], repeat),
                     median_time(lambda: heapq.nlargest(10, scores), repeat)))
+    for size in (50, 1_000):  # heapq's per-item Python overhead: below about a thousand items it loses
+        few = scores[:size]
+        rows.append(Row("PFL502", f"top 10 of {size:,} scores: sorted()[:10], vs heapq.nlargest", "query",
+                        median_time(lambda: sorted(few, reverse=True)[:10], repeat, 2_000),
+                        median_time(lambda: heapq.nlargest(10, few), repeat, 2_000)))
     seen = [f"id-{i}" for i in range(1_000)]
     items = [f"id-{rng.randrange(2_000)}" for i in range(10_000)]
 
@@ -464,6 +483,19 @@ def case_numeric(repeat: int) -> list[Row]:
 
     rows.append(Row("PFL503", "10,000 `in` tests against a 1,000-item list, vs a set built once", "10,000 tests",
                     median_time(in_list, max(3, repeat // 2)), median_time(in_set, repeat)))
+
+    def dedupe_list() -> list[str]:
+        kept: list[str] = []
+        for item in items:
+            if item not in kept:
+                kept.append(item)
+        return kept
+
+    def dedupe_set() -> list[str]:
+        return list(dict.fromkeys(items))
+
+    rows.append(Row("PFL503", "dedupe 10,000 ids: `if x not in kept: kept.append(x)`, vs dict.fromkeys", "10,000 ids",
+                    median_time(dedupe_list, max(3, repeat // 2)), median_time(dedupe_set, repeat)))
     blob = os.urandom(1 << 20)
     rows.append(Row("PFL602", "sha256 of the same 1 MiB value twice, vs once", "value",
                     median_time(lambda: (hashlib.sha256(blob).hexdigest(), hashlib.sha256(blob).hexdigest()), repeat),
