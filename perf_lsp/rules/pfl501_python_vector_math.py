@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from perf_lsp.analysis.expressions import is_builtin_call
-from perf_lsp.analysis.tree import children
+from perf_lsp.analysis.loops import invariant_loop
 from perf_lsp.fix.codemod import replace_node
 from perf_lsp.fix.context import FixContext, runtime_alias
 from perf_lsp.model import Applicability
@@ -177,7 +177,7 @@ class PythonVectorMath(Rule):
             and self.ctx.qualified_name(node.func) == "numpy.linalg.norm"
         ):
             func = self.ctx.enclosing_function(node)
-            loop = invariant_loop(node.args[0].value, node, self.ctx)
+            loop = invariant_loop(self.ctx, node.args[0].value, node)
             if func is not None and loop is not None:
                 self._pending.setdefault(func, []).append(_Shape(node, "numpy-norm", (node.args[0].value,), invariant=loop))
             return
@@ -193,7 +193,7 @@ class PythonVectorMath(Rule):
         if kind == "sumsq":
             outer = self._norm_around(node)
             if outer is not None:
-                loop = invariant_loop(operands[0], outer, self.ctx)
+                loop = invariant_loop(self.ctx, operands[0], outer)
                 self._pending.setdefault(func, []).append(_Shape(outer, "norm", operands, invariant=loop))
                 return
         self._pending.setdefault(func, []).append(_Shape(node, kind, operands))
@@ -432,69 +432,3 @@ def _accumulating_loop(node: cst.For, ctx) -> tuple[tuple[cst.BaseExpression, ..
         return None  # squares alone: a variance, a distance... not clearly vector math
     return tuple(operands), "sumsq" in kinds
 
-
-def invariant_loop(operand: cst.BaseExpression, node: cst.CSTNode, ctx) -> cst.CSTNode | None:
-    """The loop (``for``, ``while`` or comprehension) that runs ``node`` once per iteration when ``operand``
-    (a name or an attribute chain on a name) is the same on every iteration: the loop neither binds its
-    root name (targets, assignments, ``with ... as``, walrus) nor changes it in place; else None.
-
-    Only the innermost repeating loop counts: the norm is then paid once per row of that loop.
-    """
-    root = operand
-    while isinstance(root, cst.Attribute):
-        root = root.value
-    if not isinstance(root, cst.Name):
-        return None
-    loop = ctx.repeating_loop(node)
-    if loop is None:
-        return None
-    name = root.value
-    if isinstance(loop, cst.For):
-        scope: list[cst.CSTNode] = [loop.target, loop.body]
-    elif isinstance(loop, cst.While):
-        scope = [loop.body]
-    else:
-        scope = []
-        comp = loop.for_in
-        while comp is not None:
-            scope.append(comp.target)
-            comp = comp.inner_for_in
-    for part in scope:
-        for current in _walk_nodes(part):
-            if isinstance(current, cst.Name) and current.value == name and _binds(current, part, ctx):
-                return None
-            if isinstance(current, cst.Call) and isinstance(current.func, cst.Attribute):
-                receiver = current.func.value
-                if isinstance(receiver, cst.Name) and receiver.value == name and current.func.attr.value in _IN_PLACE:
-                    return None
-    return loop
-
-
-_IN_PLACE = frozenset({"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse", "fill", "resize", "update"})
-
-
-def _walk_nodes(node: cst.CSTNode):
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(children(current))
-
-
-def _binds(name: cst.Name, within: cst.CSTNode, ctx) -> bool:
-    """Whether this occurrence of a name is a binding (a target) or an in-place change (``v[i] = ...``)."""
-    child: cst.CSTNode = name
-    for parent in ctx.ancestors(name):
-        if isinstance(parent, (cst.AssignTarget, cst.AugAssign, cst.AsName, cst.NamedExpr)) or (
-            isinstance(parent, cst.AnnAssign) and parent.target is child
-        ):
-            return True
-        if isinstance(parent, (cst.For, cst.CompFor)) and parent.target is child:
-            return True
-        if isinstance(parent, (cst.Tuple, cst.List, cst.StarredElement, cst.Element, cst.Subscript, cst.Attribute)):
-            child = parent
-            continue
-        if parent is within:
-            return within is name
-        return False
-    return False
