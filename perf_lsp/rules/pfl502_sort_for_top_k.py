@@ -194,7 +194,8 @@ class SortForTopK(Rule):
 
 _CORPUS_WORDS = frozenset(
     {"all", "corpus", "store", "index", "catalog", "vocab", "vocabulary", "embeddings", "vectors", "records", "rows",
-     "entries", "dataset", "population", "universe", "inventory", "matrix", "counts", "counter", "frequencies", "freqs"}
+     "entries", "dataset", "population", "universe", "inventory", "matrix", "counts", "counter", "frequencies", "freqs",
+     "usage", "analytics", "stats", "statistics", "texts", "segments", "passages", "sentences", "paragraphs"}
 )
 """Words in a name that say a whole collection (a store, a corpus, a vocabulary), not a handful of results."""
 _SMALL_KEYWORDS = frozenset(
@@ -210,23 +211,28 @@ def corpus_evidence(expr: cst.BaseExpression, at: cst.CSTNode, ctx: RuleContext)
     when nothing shows more than a few dozen items (or something shows fewer).
 
     The items are followed back, up to four steps, through a name assigned once in the function,
-    a comprehension's or generator's outer iterable, ``zip(...)``/``enumerate(...)`` arguments and
-    ``.items()``/``.keys()``/``.values()`` receivers. Small: a literal display, a call with a
-    keyword that caps its result (``n_results=``, ``top_k=``, ``limit=``...), a name that says
-    retrieved items (``candidates``, ``hits``, ``results``...), or a slice. Corpus-sized: a name
-    on the way whose words say a whole collection (``all_documents``, ``corpus``, ``embeddings``,
-    ``self._store``, ``word_counts``...), or an attribute of ``self`` iterated whole (an in-memory store).
+    an item of a name (``results[i]``), a comprehension's or generator's outer iterable,
+    ``zip(...)``/``enumerate(...)`` and NumPy arguments, ``.items()``/``.keys()``/``.values()``
+    receivers, and the positional arguments of other calls (a scoring call returns one score per
+    item it is given). Small, whatever else: a literal display, a slice, a call with a keyword
+    that caps its result (``n_results=``, ``top_k=``, ``limit=``...). Corpus-sized: a name on the
+    way whose words say a whole collection (``all_documents``, ``corpus``, ``embeddings``,
+    ``word_counts``, ``usage``...), or the items themselves an attribute of ``self`` (an in-memory
+    store), unless that name says retrieved items (``candidates``, ``hits``, ``results``...).
     An array: a ``numpy`` call or a ``@`` product on the way.
     """
     func = ctx.enclosing_function(at)
     found: str | None = None
     array = False
     frontier = [expr]
-    for _ in range(4):
+    for step in range(4):
         following: list[cst.BaseExpression] = []
         for current in frontier:
             if isinstance(current, (cst.List, cst.Tuple, cst.Set, cst.Dict)) or isinstance(current, cst.Subscript) and _is_slice(current):
                 return None
+            if isinstance(current, cst.Subscript):
+                following.append(current.value)
+                continue
             if isinstance(current, (cst.ListComp, cst.GeneratorExp, cst.SetComp, cst.DictComp)):
                 following.append(current.for_in.iter)
                 continue
@@ -242,19 +248,18 @@ def corpus_evidence(expr: cst.BaseExpression, at: cst.CSTNode, ctx: RuleContext)
                     array = True
                 if isinstance(current.func, cst.Attribute) and current.func.attr.value in {"items", "keys", "values", "tolist"}:
                     following.append(current.func.value)
-                elif is_builtin_call(current, "zip", ctx) or is_builtin_call(current, "enumerate", ctx) or qn.startswith("numpy."):
-                    following.extend(arg.value for arg in current.args if arg.keyword is None)
-                elif isinstance(current.func, cst.Attribute):
-                    following.append(current.func.value)
+                else:
+                    following.extend(
+                        arg.value for arg in current.args if arg.keyword is None and not arg.star and not isinstance(arg.value, cst.BaseString)
+                    )
                 continue
             if isinstance(current, (cst.Name, cst.Attribute)):
                 words = _name_words(current)
-                if words & _SMALL_WORDS:
-                    return None
-                if found is None and words & _CORPUS_WORDS:
-                    found = f"`{ctx.code(current)}` names a whole collection"
-                if found is None and isinstance(current, cst.Attribute) and _on_self(current) and isinstance(expr, cst.BaseExpression):
-                    found = f"`{ctx.code(current)}` is a collection held on the object"
+                if found is None and not words & _SMALL_WORDS:
+                    if words & _CORPUS_WORDS:
+                        found = f"`{ctx.code(current)}` names a whole collection"
+                    elif step == 0 and isinstance(current, cst.Attribute) and _on_self(current):
+                        found = f"`{ctx.code(current)}` is a collection held on the object"
                 if isinstance(current, cst.Name) and func is not None:
                     value = _single_value(current.value, func, ctx)
                     if value is not None:
