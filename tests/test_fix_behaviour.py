@@ -398,6 +398,30 @@ def main():
     print(frame([b"a", b"bc"]), frame_marked([b"x", b"y"]))
 """
 
+PFL403 = """\
+import re
+
+
+class Router:
+    def post(self, path):
+        return lambda handler: handler
+
+
+app = Router()
+
+
+@app.post("/clean")
+def clean(text):
+    text = re.sub(r"\\s+", " ", text)
+    return re.findall(r"[a-z]+", text, flags=re.I)
+
+
+def main():
+    for text in ["Hello  World", "foo\\tBar 42", "x", "y"]:
+        print(clean(text))
+"""
+
+
 PFL501 = """\
 import math
 
@@ -524,6 +548,7 @@ PROGRAMS = [
     Program("pfl303_sleep_and_thread", ("PFL303",), PFL303, _all(_overlap("sleep"), _overlap("http"))),
     Program("pfl304_thread", ("PFL304",), PFL304, _overlap("encode")),
     Program("pfl401_precompile", ("PFL401",), PFL401, _fewer("re.compile", 12, 3)),
+    Program("pfl403_precompile", ("PFL403",), PFL403, _fewer("re.compile", 8, 2)),
     Program("pfl402_join", ("PFL402",), PFL402, lambda before, after: None),
     Program("pfl501_numpy", ("PFL501",), PFL501, lambda before, after: None),
     Program("pfl502_heapq", ("PFL502",), PFL502, lambda b, a: (a.count("compare") < b.count("compare") / 2) or pytest.fail(f"compares {b.count('compare')} -> {a.count('compare')}")),

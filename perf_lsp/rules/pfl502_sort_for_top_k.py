@@ -24,8 +24,8 @@ class SortForTopK(Rule):
     Reported only where the items are corpus-sized: below about a thousand
     items ``heapq`` is no faster than ``sorted`` (measured: 0.3x for the top 10
     of 50 scores, 1.1x of 1,000, 11x of 100,000), and a reranker's few dozen
-    candidates are the common case. The items are followed back through a name
-    assigned once in the function, a comprehension's iterable, ``zip``/
+    candidates are the common case. The items are followed back through the
+    values a name is assigned in the function, a comprehension's iterable, ``zip``/
     ``enumerate`` and ``.items()``/``.values()``: a name on the way that says a
     whole collection (``all_*``, ``corpus``, ``store``, ``index``, ``embeddings``,
     ``vectors``, ``records``, ``rows``, ``counts``...) or an attribute of ``self``
@@ -210,7 +210,7 @@ def corpus_evidence(expr: cst.BaseExpression, at: cst.CSTNode, ctx: RuleContext)
     """Why the items ``expr`` sorts at ``at`` are corpus-sized, and whether they are a NumPy array; None
     when nothing shows more than a few dozen items (or something shows fewer).
 
-    The items are followed back, up to four steps, through a name assigned once in the function,
+    The items are followed back, up to four steps, through the values a name is assigned in the function,
     an item of a name (``results[i]``), a comprehension's or generator's outer iterable,
     ``zip(...)``/``enumerate(...)`` and NumPy arguments, ``.items()``/``.keys()``/``.values()``
     receivers, and the positional arguments of other calls (a scoring call returns one score per
@@ -261,9 +261,7 @@ def corpus_evidence(expr: cst.BaseExpression, at: cst.CSTNode, ctx: RuleContext)
                     elif step == 0 and isinstance(current, cst.Attribute) and _on_self(current):
                         found = f"`{ctx.code(current)}` is a collection held on the object"
                 if isinstance(current, cst.Name) and func is not None:
-                    value = _single_value(current.value, func, ctx)
-                    if value is not None:
-                        following.append(value)
+                    following.extend(_assigned_values(current.value, func, ctx))
         frontier = following
         if not frontier:
             break
@@ -302,20 +300,22 @@ def _is_reverse(node: cst.Subscript) -> bool:
     )
 
 
-def _single_value(name: str, func: cst.FunctionDef, ctx: RuleContext) -> cst.BaseExpression | None:
-    """The value of the one assignment ``name = value`` in ``func`` (None: a parameter, several, or none)."""
+def _assigned_values(name: str, func: cst.FunctionDef, ctx: RuleContext) -> list[cst.BaseExpression]:
+    """The values of every ``name = value`` in ``func`` (an ``if``/``else`` may assign it twice); [] for a
+    parameter or a name bound otherwise."""
     parents, by_name = occurrences_in(ctx, func)
-    stores = [node for node, store in by_name.get(name, []) if store]
-    if len(stores) != 1:
-        return None
-    target = parents.get(stores[0])
-    if isinstance(target, cst.AssignTarget):
-        assign = parents.get(target)
-        if isinstance(assign, cst.Assign) and len(assign.targets) == 1:
-            return assign.value
-    if isinstance(target, cst.AnnAssign) and target.value is not None:
-        return target.value
-    return None
+    values = []
+    for node, store in by_name.get(name, []):
+        if not store:
+            continue
+        target = parents.get(node)
+        if isinstance(target, cst.AssignTarget):
+            assign = parents.get(target)
+            if isinstance(assign, cst.Assign) and len(assign.targets) == 1:
+                values.append(assign.value)
+        elif isinstance(target, cst.AnnAssign) and target.value is not None:
+            values.append(target.value)
+    return values
 
 
 def _top_k_bound(node: cst.Subscript) -> cst.BaseExpression | None:

@@ -199,6 +199,8 @@ class MembershipInListInLoop(Rule):
         assign = _list_assignment(stores[0], parents)
         if assign is None or not (isinstance(assign.value, cst.List) and not assign.value.elements):
             return False
+        if isinstance(assign, cst.AnnAssign) and _unhashable_items(assign.annotation.annotation):
+            return False  # ``conditions: list[dict] = []``: a set cannot hold them
         if not runs_before(parents.get(assign), loop, ctx, func):
             return False
         appended = False
@@ -212,6 +214,9 @@ class MembershipInListInLoop(Rule):
                 continue
             attribute = parents.get(node)
             if use == "mutate" and isinstance(attribute, cst.Attribute) and attribute.attr.value == "append":
+                call = parents.get(attribute)
+                if isinstance(call, cst.Call) and any(isinstance(arg.value, _UNHASHABLE_DISPLAYS) for arg in call.args):
+                    return False  # appends dicts or lists: a set cannot hold them
                 appended = appended or inside(node, statement.body, parents)
                 continue
             if use in {"read", "iterate"}:
@@ -436,6 +441,18 @@ def _before(node: cst.CSTNode, loop: cst.CSTNode, func: cst.CSTNode) -> bool:
         if current is loop:
             return False
     return False
+
+
+def _unhashable_items(annotation: cst.BaseExpression) -> bool:
+    """``list[dict[...]]``, ``List[list]``...: an annotation that says the list holds unhashable items."""
+    if not (isinstance(annotation, cst.Subscript) and len(annotation.slice) == 1):
+        return False
+    item = annotation.slice[0].slice
+    if not isinstance(item, cst.Index):
+        return False
+    head = item.value.value if isinstance(item.value, cst.Subscript) else item.value
+    name = head.attr.value if isinstance(head, cst.Attribute) else getattr(head, "value", None)
+    return name in {"dict", "Dict", "list", "List", "set", "Set", "MutableMapping", "MutableSequence"}
 
 
 def _literal_iterable(loop: cst.CSTNode) -> bool:
