@@ -361,7 +361,7 @@ def case_async(repeat: int) -> list[Row]:
 
 
 def case_regex(repeat: int) -> list[Row]:
-    """PFL401: a module-level re function with a constant pattern vs a precompiled pattern."""
+    """PFL401, PFL403: a module-level re function with a constant pattern vs a precompiled pattern."""
     line = "error 42: disk /dev/sda1 is 93% full at 2025-12-14T10:11:12"
     compiled = re.compile(r"\d+")
     rows = [Row("PFL401", "re.findall(r'\\d+', s), vs a precompiled pattern (cache hit)", "call",
@@ -381,6 +381,15 @@ def case_regex(repeat: int) -> list[Row]:
 
     rows.append(Row("PFL401", "700 distinct patterns (cache overflows), vs precompiled", "call",
                     median_time(uncached, max(3, repeat // 2)) / len(patterns), median_time(cached, repeat) / len(patterns)))
+    # PFL403: once per call of a hot function, what the constant pattern costs besides the match
+    message = "Please reset the password for user 4821 before the deploy on Friday"
+    word = re.compile(r"\bpassword\b", re.I)
+    rows.append(Row("PFL403", "re.search(r'\\bpassword\\b', s, re.I) once per call, vs a precompiled pattern", "call",
+                    median_time(lambda: re.search(r"\bpassword\b", message, re.I), repeat, 20_000),
+                    median_time(lambda: word.search(message), repeat, 20_000)))
+    rows.append(Row("PFL403", "the cache lookup alone (re.compile, cache hit), vs the match itself", "call",
+                    median_time(lambda: re.compile(r"\bpassword\b", re.I), repeat, 20_000),
+                    median_time(lambda: word.search(message), repeat, 20_000)))
     return rows
 
 
@@ -437,12 +446,31 @@ def case_numeric(repeat: int) -> list[Row]:
         rows.append(Row("PFL501", "cosine of two 1,536-d vectors in pure Python, vs NumPy", "pair",
                         median_time(py_cosine, repeat, 200),
                         median_time(lambda: float(na @ nb / (np.linalg.norm(na) * np.linalg.norm(nb))), repeat, 200)))
+        matrix = [np.array([rng.random() for _ in range(1536)]) for _ in range(200)]
+
+        def norm_per_row() -> list[float]:
+            return [float(na @ r / (np.linalg.norm(na) * np.linalg.norm(r))) for r in matrix]
+
+        def norm_once() -> list[float]:
+            qn = np.linalg.norm(na)
+            return [float(na @ r / (qn * np.linalg.norm(r))) for r in matrix]
+
+        rows.append(Row("PFL501", "200 rows scored, the query's norm recomputed per row, vs computed once", "200 rows",
+                        median_time(norm_per_row, repeat, 20), median_time(norm_once, repeat, 20)))
     except ImportError:
         print("PFL501  skipped: numpy is not installed", file=sys.stderr)
+    rows.append(Row("PFL501", "norm of a 1,536-d vector: sqrt(sum(x * x ...)), vs math.hypot(*v) (no NumPy)", "vector",
+                    median_time(lambda: math.sqrt(sum(x * x for x in a)), repeat, 200),
+                    median_time(lambda: math.hypot(*a), repeat, 200)))
     scores = [rng.random() for _ in range(100_000)]
     rows.append(Row("PFL502", "top 10 of 100,000 scores: sorted()[:10], vs heapq.nlargest", "query",
                     median_time(lambda: sorted(scores, reverse=True)[:10], repeat),
                     median_time(lambda: heapq.nlargest(10, scores), repeat)))
+    for size in (50, 1_000):  # heapq's per-item Python overhead: below about a thousand items it loses
+        few = scores[:size]
+        rows.append(Row("PFL502", f"top 10 of {size:,} scores: sorted()[:10], vs heapq.nlargest", "query",
+                        median_time(lambda: sorted(few, reverse=True)[:10], repeat, 2_000),
+                        median_time(lambda: heapq.nlargest(10, few), repeat, 2_000)))
     seen = [f"id-{i}" for i in range(1_000)]
     items = [f"id-{rng.randrange(2_000)}" for i in range(10_000)]
 
@@ -455,6 +483,19 @@ def case_numeric(repeat: int) -> list[Row]:
 
     rows.append(Row("PFL503", "10,000 `in` tests against a 1,000-item list, vs a set built once", "10,000 tests",
                     median_time(in_list, max(3, repeat // 2)), median_time(in_set, repeat)))
+
+    def dedupe_list() -> list[str]:
+        kept: list[str] = []
+        for item in items:
+            if item not in kept:
+                kept.append(item)
+        return kept
+
+    def dedupe_set() -> list[str]:
+        return list(dict.fromkeys(items))
+
+    rows.append(Row("PFL503", "dedupe 10,000 ids: `if x not in kept: kept.append(x)`, vs dict.fromkeys", "10,000 ids",
+                    median_time(dedupe_list, max(3, repeat // 2)), median_time(dedupe_set, repeat)))
     blob = os.urandom(1 << 20)
     rows.append(Row("PFL602", "sha256 of the same 1 MiB value twice, vs once", "value",
                     median_time(lambda: (hashlib.sha256(blob).hexdigest(), hashlib.sha256(blob).hexdigest()), repeat),
@@ -485,7 +526,7 @@ CASES: dict[str, tuple[Callable[[int], list[Row]], frozenset[str]]] = {
     "http": (case_http, frozenset({"PFL102", "PFL104", "PFL202"})),
     "sqlite": (case_sqlite, frozenset({"PFL103", "PFL203"})),
     "async": (case_async, frozenset({"PFL301", "PFL302", "PFL303"})),
-    "regex": (case_regex, frozenset({"PFL401"})),
+    "regex": (case_regex, frozenset({"PFL401", "PFL403"})),
     "strings": (case_strings, frozenset({"PFL402"})),
     "numeric": (case_numeric, frozenset({"PFL501", "PFL502", "PFL503", "PFL602"})),
     "json": (case_json, frozenset({"PFL601"})),

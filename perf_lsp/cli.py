@@ -58,7 +58,7 @@ from perf_lsp.output import (
     rule_table,
     rules_markdown,
 )
-from perf_lsp.rules import CODES, OPTIONS
+from perf_lsp.rules import CODES, OPTIONS, severity_of
 from perf_lsp.settings import Settings, is_code_or_prefix, load_for
 
 EXIT_CLEAN, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
@@ -505,9 +505,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _level_of(settings_of: dict[str, Settings]):
-    """``report -> "error|warning|information|hint"``: the ``severity`` setting of the report's file."""
+    """``report -> "error|warning|information|hint"``: the ``severity`` setting of the report's file (else the rule's default)."""
     default = Settings()
-    return lambda report: settings_of.get(report.filename, default).severity_of(report.diagnostic.code)
+    return lambda report: severity_of(report.diagnostic.code, settings_of.get(report.filename, default))
 
 
 def _summary(reports: list[Report], shown, hidden_unsafe: int, tally: _Tally) -> None:

@@ -36,7 +36,7 @@ import libcst as cst
 
 from perf_lsp import noqa
 from perf_lsp.analysis.bindings import DocumentNames
-from perf_lsp.analysis.hotness import FileHotness, filter_diagnostics
+from perf_lsp.analysis.hotness import FileHotness, document_hotness, filter_diagnostics
 from perf_lsp.analysis.imports import imports_in
 from perf_lsp.analysis.module import ModuleContext
 from perf_lsp.analysis.reparse import Reparser, parse_module, unowned_members
@@ -526,12 +526,27 @@ class Engine:
                     ):
                         continue
                 diagnostics.append(diag)
+        hot_only = frozenset(rule.code for rule in rules if rule.hot_only)
+        pool = {id(d): d for d in [*diagnostics, *(d for d, _ in candidates)]}
         if hotness is not None:  # the same filter on what jedi decided and on what it is asked again later
-            pool = {id(d): d for d in [*diagnostics, *(d for d, _ in candidates)]}
             mapped = {
-                key: next(iter(filter_diagnostics([d], split.chunks, hotness, settings.include_cold, exempt=ANY_FREQUENCY)), None)
+                key: next(
+                    iter(filter_diagnostics([d], split.chunks, hotness, settings.include_cold, ANY_FREQUENCY, hot_only)), None
+                )
                 for key, d in pool.items()
             }
+        elif any(d.code in hot_only for d in pool.values()):
+            # no project index: the document alone says which of its functions are handlers
+            alone = document_hotness(source)
+            mapped = {
+                key: next(iter(filter_diagnostics([d], split.chunks, alone, settings.include_cold, hot_only=hot_only)), None)
+                if d.code in hot_only
+                else d
+                for key, d in pool.items()
+            }
+        else:
+            mapped = None
+        if mapped is not None:
             diagnostics = [mapped[id(d)] for d in diagnostics if mapped[id(d)] is not None]
             candidates = [(mapped[id(d)], q) for d, q in candidates if mapped[id(d)] is not None]
         diagnostics.sort(key=lambda d: (d.range.start, d.code))

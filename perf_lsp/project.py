@@ -57,10 +57,65 @@ def declared_packages(start: Path) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
+def python_floor(start: Path) -> tuple[int, int] | None:
+    """The oldest Python the project of ``start`` supports: the lower bound of ``[project]
+    requires-python`` in its ``pyproject.toml`` (``">=3.9,<4"`` -> ``(3, 9)``; ``"~=3.10"`` ->
+    ``(3, 10)``), else of ``python_requires`` in ``setup.cfg``; None when neither says."""
+    directory = start if start.is_dir() else start.parent
+    root = _project_dir(directory.resolve())
+    if root is None:
+        return None
+    for name in ("pyproject.toml", "setup.cfg"):
+        path = root / name
+        if path.is_file():
+            found = _floor_cached(str(path), *_stamp(path))
+            if found is not None:
+                return found
+    return None
+
+
+_LOWER_BOUND = re.compile(r"(>=|>|~=|==)\s*(\d+)\.(\d+)")
+
+
+def parse_python_floor(spec: str) -> tuple[int, int] | None:
+    """The lowest ``(major, minor)`` a version specifier admits (``">=3.8, !=3.9.*"`` -> ``(3, 8)``;
+    ``">3.9"`` -> ``(3, 9)``, as 3.9.1 is above 3.9); None when it sets no lower bound."""
+    floors = []
+    for _, major, minor in _LOWER_BOUND.findall(spec):
+        floors.append((int(major), int(minor)))
+    return min(floors) if floors else None
+
+
+@lru_cache(maxsize=64)
+def _floor_cached(path: str, mtime_ns: int, size: int) -> tuple[int, int] | None:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    spec = None
+    if path.endswith("pyproject.toml"):
+        try:
+            project = tomllib.loads(text).get("project")
+        except (tomllib.TOMLDecodeError, RecursionError):
+            return None
+        if isinstance(project, dict) and isinstance(project.get("requires-python"), str):
+            spec = project["requires-python"]
+    else:
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read_string(text)
+        except configparser.Error:
+            return None
+        if parser.has_option("options", "python_requires"):
+            spec = parser.get("options", "python_requires")
+    return parse_python_floor(spec) if spec else None
+
+
 def clear_cache() -> None:
     """Forget the cached project directories and parsed files (after files were created or removed)."""
     _project_dir.cache_clear()
     _parse_cached.cache_clear()
+    _floor_cached.cache_clear()
 
 
 @lru_cache(maxsize=1024)

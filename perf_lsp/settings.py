@@ -46,7 +46,9 @@ class Settings:
     ``pyproject.toml`` they came from (None: no such file; set by :func:`load_for`).
     ``project_packages``: the dependencies the
     file's project declares (PEP 503 names, from :mod:`perf_lsp.project`; not a
-    setting: filled in by :func:`load_for`). ``package_init``: the file is a
+    setting: filled in by :func:`load_for`). ``python_floor``: the oldest Python the project
+    supports, ``(3, 9)``, from its ``requires-python`` (None: not known; filled in by
+    :func:`load_for`), so a fix writes annotations that version can evaluate. ``package_init``: the file is a
     package's ``__init__.py``, whose module-level imports may be re-exports, so a fix
     never removes one it made unused (not a setting: set by :func:`load_for` for such
     a file and by the CLI). ``severity``: code ->
@@ -68,6 +70,7 @@ class Settings:
     extend_exclude: tuple[str, ...] = ()
     config_dir: str | None = None
     project_packages: tuple[str, ...] = ()
+    python_floor: tuple[int, int] | None = None
     package_init: bool = False
     severity: tuple[tuple[str, str], ...] = ()
     debounce_ms: int = DEFAULT_DEBOUNCE_MS
@@ -105,9 +108,10 @@ class Settings:
         merged.update(values)
         return replace(self, rule_options=tuple(sorted(merged.items())))
 
-    def severity_of(self, code: str) -> str:
-        """The configured severity for ``code``; ``"warning"`` unless set."""
-        return self._severity.get(code, "warning")
+    def severity_of(self, code: str, default: str = "warning") -> str:
+        """The configured severity for ``code``; ``default`` unless set (a rule's own default:
+        ``perf_lsp.rules.severity_of``)."""
+        return self._severity.get(code, default)
 
     @property
     def analysis_key(self) -> tuple:
@@ -117,6 +121,7 @@ class Settings:
             self.ignore,
             self.rule_options,
             self.project_packages,
+            self.python_floor,
         )
 
     def excludes(self, path: Path, is_dir: bool) -> bool:
@@ -431,10 +436,13 @@ def load_for(
 
     Returns (settings, messages); an unusable file gives the base settings and a message.
     """
-    from perf_lsp.project import declared_packages
+    from perf_lsp.project import declared_packages, python_floor
 
     base = replace(
-        base or Settings(), project_packages=declared_packages(start), package_init=start.name == "__init__.py"
+        base or Settings(),
+        project_packages=declared_packages(start),
+        python_floor=python_floor(start),
+        package_init=start.name == "__init__.py",
     )
     path = find_pyproject(start)
     if path is None:

@@ -276,7 +276,7 @@ def test_opt_in_rules_need_their_code_selected_by_name():
     assert Settings(select=("PFL", "PFL502")).enabled("PFL502", opt_in=True)
     assert Settings(select=("ALL",)).enabled("PFL601", opt_in=True)
     assert not Settings(select=("ALL",), ignore=("PFL5",)).enabled("PFL502", opt_in=True)
-    source = "def top(xs):\n    return sorted(xs, key=len)[:3]\n"
+    source = "def top(corpus):\n    return sorted(corpus, key=len)[:3]\n"  # a whole collection: see PFL502's size evidence
     assert not Engine().analyze(source, Settings()).diagnostics
     assert [d.code for d in Engine().analyze(source, Settings(select=("PFL502",))).diagnostics] == ["PFL502"]
 

@@ -398,6 +398,30 @@ def main():
     print(frame([b"a", b"bc"]), frame_marked([b"x", b"y"]))
 """
 
+PFL403 = """\
+import re
+
+
+class Router:
+    def post(self, path):
+        return lambda handler: handler
+
+
+app = Router()
+
+
+@app.post("/clean")
+def clean(text):
+    text = re.sub(r"\\s+", " ", text)
+    return re.findall(r"[a-z]+", text, flags=re.I)
+
+
+def main():
+    for text in ["Hello  World", "foo\\tBar 42", "x", "y"]:
+        print(clean(text))
+"""
+
+
 PFL501 = """\
 import math
 
@@ -432,12 +456,12 @@ class Score:
         return f"{self.name}={self.value}"
 
 
-def top(scores):
-    return sorted(scores, reverse=True)[:3]
+def top(all_scores):
+    return sorted(all_scores, reverse=True)[:3]
 
 
-def bottom(scores):
-    return sorted(scores)[:2]
+def bottom(all_scores):
+    return sorted(all_scores)[:2]
 
 
 def main():
@@ -524,6 +548,7 @@ PROGRAMS = [
     Program("pfl303_sleep_and_thread", ("PFL303",), PFL303, _all(_overlap("sleep"), _overlap("http"))),
     Program("pfl304_thread", ("PFL304",), PFL304, _overlap("encode")),
     Program("pfl401_precompile", ("PFL401",), PFL401, _fewer("re.compile", 12, 3)),
+    Program("pfl403_precompile", ("PFL403",), PFL403, _fewer("re.compile", 8, 2)),
     Program("pfl402_join", ("PFL402",), PFL402, lambda before, after: None),
     Program("pfl501_numpy", ("PFL501",), PFL501, lambda before, after: None),
     Program("pfl502_heapq", ("PFL502",), PFL502, lambda b, a: (a.count("compare") < b.count("compare") / 2) or pytest.fail(f"compares {b.count('compare')} -> {a.count('compare')}")),
@@ -933,8 +958,8 @@ def test_documented_change_pfl501_numpy_types_and_edges(tmp_path):
 
 
 NEGATIVE_K = """\
-def smallest(values, k):
-    return sorted(values)[:k]
+def smallest(all_values, k):
+    return sorted(all_values)[:k]
 
 
 def main():
@@ -1299,9 +1324,9 @@ def main():
 """
 
 COMMENTED_SORT = """\
-def best(scores):
+def best(all_scores):
     return sorted(
-        scores,  # (name, score) pairs
+        all_scores,  # (name, score) pairs
         key=lambda s: s[1],
         reverse=True,
     )[:2]
@@ -1446,8 +1471,8 @@ class Score:
         return self.name
 
 
-def top(scores):
-    return sorted(scores, reverse=True)[:4]
+def top(all_scores):
+    return sorted(all_scores, reverse=True)[:4]
 
 
 def main():
@@ -1467,7 +1492,7 @@ def test_pfl502_safe_fix_leaves_ties_of_items_without_eq_alone(tmp_path):
 def test_pfl502_unsafe_fix_changes_only_the_order_of_ties(tmp_path):
     """The documented change: equal items (by <) without __eq__ come out in another order; the same items."""
     after_source = fixed(ORDER_WITHOUT_EQ, unsafe=True)
-    assert "heapq.nlargest(4, scores)" in after_source
+    assert "heapq.nlargest(4, all_scores)" in after_source
     after = run(after_source, tmp_path).out
     assert after != "[a, d, f, b]\n"
     assert sorted(after.strip("[]\n").split(", ")) == ["a", "b", "d", "f"]

@@ -173,3 +173,16 @@ def test_incremental_change_never_mutates_the_params():
     doc.apply_change(change)
     assert doc.source == "ab\ncd!"
     assert (position.line, position.character) == (1, 50)
+
+
+def test_a_rule_with_a_hint_default_shows_as_a_hint_unless_set():
+    source = (
+        "import re\n\nfrom fastapi import FastAPI\n\napp = FastAPI()\n\n\n"
+        '@app.get("/q")\ndef q(text: str):\n    return re.findall(r"\\d+", text)\n'
+    )
+    diag = Engine().analyze(source, Settings()).diagnostics[0]
+    assert diag.code == "PFL403"
+    lines = split_lines(source)
+    assert convert.to_lsp_diagnostic(diag, lines, CODECS["utf-16"], Settings(), 1).severity == types.DiagnosticSeverity.Hint
+    loud = Settings(severity=(("PFL403", "warning"),))
+    assert convert.to_lsp_diagnostic(diag, lines, CODECS["utf-16"], loud, 1).severity == types.DiagnosticSeverity.Warning

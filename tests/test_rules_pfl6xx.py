@@ -143,9 +143,12 @@ def test_pfl701_fix_stops_sharing_the_default_between_calls():
     engine = Engine()
     assert [d.code for d in engine.analyze(source, Settings()).diagnostics] == ["PFL701", "PFL701"]
     fixed = engine.fix_all(source, Settings(), unsafe=True).source
-    assert fixed == textwrap.dedent(
+    assert fixed == textwrap.dedent(  # nothing says Python 3.10+: Optional, not ``list[str] | None``
         '''\
-        def tag(item, tags: list[str] | None = None, *, seen=None):
+        from typing import Optional
+
+
+        def tag(item, tags: Optional[list[str]] = None, *, seen=None):
             """Tag one item."""
             if tags is None:
                 tags = []

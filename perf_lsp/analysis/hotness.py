@@ -888,6 +888,16 @@ class ProjectIndex:
         return FileHotness(None, tuple(sorted(rows)), main)
 
 
+def document_hotness(text: str) -> FileHotness:
+    """The answers for a document indexed alone (no project: its own handlers and what they call are
+    hot; nothing is cold by its callers, since callers elsewhere are not seen)."""
+    index = ProjectIndex()
+    index.closed = False
+    path = PurePath("document.py")
+    index.add(path, text)
+    return index.for_file(path)
+
+
 def _per_request(origin: str) -> str:
     if origin.startswith("called per "):
         return origin
@@ -908,10 +918,13 @@ def filter_diagnostics(
     facts: FileHotness,
     include_cold: bool = False,
     exempt: frozenset[str] = frozenset(),
+    hot_only: frozenset[str] = frozenset(),
 ) -> list[Diagnostic]:
     """``diagnostics`` without those at cold sites (unless ``include_cold``, or their code is in ``exempt``),
-    with the reason appended to the ``detail`` of those at hot sites. ``chunks``: the document's :class:`~perf_lsp.source.Chunk` s
-    (sorted, with their :mod:`ast` nodes) the diagnostics' lines fall in."""
+    and without those whose code is in ``hot_only`` at sites that are not hot (unknown ones too; cold ones
+    stay with ``include_cold``), with the reason appended to the ``detail`` of those at hot sites.
+    ``chunks``: the document's :class:`~perf_lsp.source.Chunk` s (sorted, with their :mod:`ast` nodes)
+    the diagnostics' lines fall in."""
     kept: list[Diagnostic] = []
     starts = [c.start for c in chunks]
     import bisect
@@ -924,6 +937,8 @@ def filter_diagnostics(
         else:
             hot, reason = facts.file or (Hotness.UNKNOWN, "")
         if hot is Hotness.COLD and not include_cold and diag.code not in exempt:
+            continue
+        if hot is Hotness.UNKNOWN and diag.code in hot_only:
             continue
         if hot is Hotness.HOT and reason:
             sentence = reason[0].upper() + reason[1:] + "."

@@ -220,6 +220,38 @@ def varying_loop(ctx: SemanticModel, loop: cst.CSTNode | None, parts: Iterable[c
     return None
 
 
+def invariant_loop(ctx: SemanticModel, operand: cst.BaseExpression, node: cst.CSTNode) -> cst.CSTNode | None:
+    """The innermost loop that runs ``node`` once per iteration (``ctx.repeating_loop``), when ``operand``
+    (a name or an attribute chain on one) is the same on every iteration of it; else None.
+
+    Not the same: the loop binds a name ``operand`` reads (its targets, names assigned in a
+    ``for``/``while`` body, a comprehension's targets and walrus names), stores into it
+    (``v[i] = ...``, ``v.x = ...``), or calls a method on it (``v.append(x)``: it may change in
+    place). Used for work repeated on a loop-invariant value (a norm, ``set(wanted)``).
+    """
+    root = operand
+    while isinstance(root, cst.Attribute):
+        root = root.value
+    if not isinstance(root, cst.Name):
+        return None
+    loop = ctx.repeating_loop(node)
+    if loop is None:
+        return None
+    used = referenced_names(operand)
+    targets, _ = ctx.memo(loop_targets, loop)
+    varying = targets | (ctx.memo(bound_names, loop.body) if isinstance(loop, (cst.For, cst.While)) else set())
+    if used & varying:
+        return None
+    if isinstance(loop, (cst.For, cst.While)):
+        effects = ctx.memo(block_effects, loop.body)
+        for ref in dotted_refs(operand):
+            if any(paths_overlap(ref, path) for path in effects.stores):
+                return None
+            if any(path[: len(ref)] == ref for path in effects.receivers):
+                return None
+    return loop
+
+
 def _batch_target(name: str) -> bool:
     lower = name.lower()
     return "batch" in lower

@@ -84,11 +84,14 @@ def runtime_alias(module_ctx: ModuleContext, qualified: str) -> str | None:
 
 def imported_only_optionally(module_ctx: ModuleContext, module: str) -> bool:
     """True when ``module``'s top-level package is outside the standard library and the module imports it
-    (anything from it) at module level only under a top-level ``try``/``if``.
+    (anything from it) only under a top-level ``try``/``if``, or only inside a ``try`` that catches
+    ``ImportError`` anywhere in the module (a function's ``try: import orjson`` / ``except ImportError:``).
 
     Such a package is an optional dependency (or one kept out of run time with ``if
     TYPE_CHECKING:``): a fix must not add an unconditional ``import`` of it, which would stop
     the module from importing where it is missing. A standard-library module is always there.
+    An import of the package outside such a ``try`` (a plain ``import orjson`` in a method)
+    says the module expects it to be installed.
     """
     package = module.split(".", 1)[0]
     if not package or package in sys.stdlib_module_names:
@@ -100,7 +103,58 @@ def imported_only_optionally(module_ctx: ModuleContext, module: str) -> bool:
             if local not in guarded:
                 return False
             found = True
-    return found
+    if found:
+        return True
+    optional, plain = _import_sites(module_ctx).get(package, (False, False))
+    return optional and not plain
+
+
+_IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
+
+
+def _catches_import_error(handler: ast.ExceptHandler) -> bool:
+    kinds = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    for kind in kinds:
+        if kind is None:
+            return True  # a bare ``except:``
+        name = kind.attr if isinstance(kind, ast.Attribute) else getattr(kind, "id", None)
+        if name in _IMPORT_ERRORS:
+            return True
+    return False
+
+
+def _import_sites(module_ctx: ModuleContext) -> dict[str, tuple[bool, bool]]:
+    """package -> (imported inside a ``try`` that catches ``ImportError``, imported elsewhere outside any
+    ``if``), over the whole module (``module_ctx.body``; empty when the context has none). Computed once
+    per context."""
+    cache = module_ctx._lazy
+    found = cache.get("_import_sites")
+    if found is not None:
+        return found
+    sites: dict[str, tuple[bool, bool]] = {}
+    stack: list[tuple[ast.AST, bool, bool]] = [(stmt, False, False) for stmt in module_ctx.body]
+    while stack:
+        node, in_try, in_if = stack.pop()
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            if isinstance(node, ast.ImportFrom):
+                packages = [node.module.split(".", 1)[0]] if node.module and not node.level else []
+            else:
+                packages = [alias.name.split(".", 1)[0] for alias in node.names]
+            for package in packages:
+                optional, plain = sites.get(package, (False, False))
+                sites[package] = (optional or in_try, plain or not (in_try or in_if))
+            continue
+        if isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
+            guarded = in_try or any(_catches_import_error(h) for h in node.handlers)
+            stack.extend((child, guarded, in_if) for child in node.body)
+            stack.extend((child, in_try, in_if) for part in (node.handlers, node.orelse, node.finalbody) for child in part)
+            continue
+        if isinstance(node, ast.If):
+            stack.extend((child, in_try, True) for child in (*node.body, *node.orelse))
+            continue
+        stack.extend((child, in_try, in_if) for child in ast.iter_child_nodes(node) if isinstance(child, (ast.stmt, ast.excepthandler)))
+    cache["_import_sites"] = sites
+    return sites
 
 
 @dataclass
@@ -234,6 +288,27 @@ class FixContext:
         if alias:
             return alias
         return f"{self.module_ref(module)}.{name}"
+
+    def from_ref(self, module: str, name: str) -> str:
+        """A module-level name for ``module.name``, adding ``from module import name`` when that name is
+        free in the document (else as :meth:`name_ref`: ``module.name`` through ``import module``).
+
+        For names written bare in the file's style (``Optional``); the line is added once per batch.
+        Raises :class:`FixDeclined` as :meth:`module_ref` does."""
+        key = f"{module}.{name}"
+        alias = runtime_alias(self.module_ctx, key) or self.imported.get(key)
+        if alias:
+            return alias
+        if imported_only_optionally(self.module_ctx, module):
+            raise FixDeclined(f"{module} is imported only optionally")
+        shared = self.round.imports.get(key) if self.round is not None else None
+        if shared is None and (name in self.taken or not self._free(name)):
+            return self.name_ref(module, name)
+        if shared is None:
+            self.module_names.add(name)
+        self.imported[key] = name
+        self.imports.append(self.parse_statement(f"from {module} import {name}"))
+        return name
 
     def parse_statement(self, code: str) -> cst.BaseStatement:
         """Parse ``code`` with the chunk's parser config (its newline and indentation)."""

@@ -38,6 +38,7 @@ from typing import Protocol
 from lsprotocol import types
 
 from perf_lsp.model import Diagnostic, Edit, Position, Range
+from perf_lsp.rules import severity_of
 from perf_lsp.settings import Settings
 from perf_lsp.text import line_body
 
@@ -134,8 +135,8 @@ def from_lsp_range(rng: types.Range, lines: Sequence[str], codec: Codec) -> Rang
 
 # -- diagnostics ----------------------------------------------------------------
 def severity(code: str, settings: Settings) -> types.DiagnosticSeverity:
-    """The LSP severity configured for ``code`` (Warning unless set)."""
-    return SEVERITIES.get(settings.severity_of(code), types.DiagnosticSeverity.Warning)
+    """The LSP severity configured for ``code`` (the rule's default unless set: Warning for most)."""
+    return SEVERITIES.get(severity_of(code, settings), types.DiagnosticSeverity.Warning)
 
 
 def to_lsp_diagnostic(

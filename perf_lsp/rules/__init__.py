@@ -21,6 +21,7 @@ from perf_lsp.rules.pfl303_blocking_call_in_async import BlockingCallInAsync
 from perf_lsp.rules.pfl304_cpu_bound_call_in_async import CpuBoundCallInAsync
 from perf_lsp.rules.pfl401_regex_not_precompiled import RegexNotPrecompiled
 from perf_lsp.rules.pfl402_string_concat_in_loop import StringConcatInLoop
+from perf_lsp.rules.pfl403_regex_compiled_per_call import RegexCompiledPerCall
 from perf_lsp.rules.pfl501_python_vector_math import PythonVectorMath
 from perf_lsp.rules.pfl502_sort_for_top_k import SortForTopK
 from perf_lsp.rules.pfl503_membership_in_list_in_loop import MembershipInListInLoop
@@ -43,6 +44,7 @@ REGISTRY: tuple[type[Rule], ...] = (
     CpuBoundCallInAsync,
     RegexNotPrecompiled,
     StringConcatInLoop,
+    RegexCompiledPerCall,
     PythonVectorMath,
     SortForTopK,
     MembershipInListInLoop,
@@ -56,6 +58,13 @@ CODES: frozenset[str] = frozenset(rule.code for rule in REGISTRY)
 
 OPTIONS: tuple[RuleOption, ...] = tuple(option for rule in REGISTRY for option in rule.options)
 """Every option the rules declare: what settings read for them."""
+
+
+def severity_of(code: str, settings) -> str:
+    """The severity ``settings`` give ``code`` (``error|warning|information|hint``): the ``severity``
+    setting when it names the code, else the rule's ``default_severity`` (``"warning"`` for an unknown code)."""
+    rule = by_code(code)
+    return settings.severity_of(code, rule.default_severity if rule is not None else "warning")
 
 
 def by_code(code: str) -> type[Rule] | None:

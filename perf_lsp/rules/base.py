@@ -144,6 +144,12 @@ class Rule(cst.BatchableCSTVisitor):
     opt_in: ClassVar[bool] = False
     """Off unless ``select`` names the code (or ``ALL``): for rules whose findings depend on
     sizes the analysis cannot see, which the hand review found mostly small in real code."""
+    hot_only: ClassVar[bool] = False
+    """Reported only at sites the project index finds hot (a request or event handler, or a function one
+    calls), not at sites of unknown frequency: for costs that matter only when paid per request. Without
+    a project index the engine indexes the document alone (:mod:`perf_lsp.analysis.hotness`)."""
+    default_severity: ClassVar[str] = "warning"
+    """The severity (``error|warning|information|hint``) the editor shows unless ``severity`` sets one."""
     triggers: ClassVar[str] = ""
     options: ClassVar[tuple[RuleOption, ...]] = ()
     """The options this rule declares and reads (``settings.option(EXTEND_CLIENTS)``): its own

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from perf_lsp.analysis.expressions import is_builtin_call
+from perf_lsp.analysis.loops import invariant_loop
 from perf_lsp.fix.codemod import replace_node
 from perf_lsp.fix.context import FixContext, runtime_alias
 from perf_lsp.model import Applicability
@@ -28,6 +29,7 @@ class _Shape:
     operands: tuple[cst.BaseExpression, ...]
     end_node: cst.CSTNode | None = None
     cosine: bool = False  # a loop that accumulates both a dot product and a sum of squares
+    invariant: cst.CSTNode | None = None  # the loop that recomputes this norm of an operand it does not change
 
 
 class PythonVectorMath(Rule):
@@ -47,14 +49,26 @@ class PythonVectorMath(Rule):
     handful of numbers pure Python is as fast as NumPy. Code outside functions
     is not checked.
 
+    Also reported: a norm recomputed on every iteration of a loop that never
+    changes its operand (``numpy.linalg.norm(query)`` or
+    ``math.sqrt(sum(q * q for q in query))`` inside ``for doc in docs:``, with
+    ``query`` neither rebound nor changed in place in the loop): the message says
+    to compute it once before the loop, a change that needs no new dependency,
+    and adds the NumPy alternative (all rows at once) only where the module or
+    the project's dependencies have NumPy. Where they do not, a pure-Python norm
+    is pointed to ``math.hypot(*v)``, the standard library's loop in C.
+
     ## Why is this bad?
     Each element goes through the interpreter: a multiplication, an addition and
     the generator's bookkeeping per dimension, about 1,500 of each for a
     1,536-dimension embedding, where NumPy runs one vectorised loop in C. Measured
     (``benchmarks/bench_costs.py``, ``docs/costs.md``): the cosine of two
     1,536-dimension vectors takes about 240 us in pure Python and 6 us with
-    ``numpy.dot`` and ``numpy.linalg.norm`` (about 40x). Scoring a whole matrix at
-    once (``embeddings @ query``) or a vector index goes further still.
+    ``numpy.dot`` and ``numpy.linalg.norm`` (about 40x); a norm alone takes about
+    10x less with ``math.hypot(*v)``. Scoring a whole matrix at once
+    (``embeddings @ query``) or a vector index goes further still. A query's norm
+    recomputed for each of 200 rows made the scoring about 2x slower than
+    computing it once.
 
     ## Example
     ```python
@@ -80,7 +94,7 @@ class PythonVectorMath(Rule):
     which the fix reuses) unconditionally: the rule cannot see the project's
     dependencies, and adding a heavy import is the user's call. A module that
     imports it only under a top-level ``try``/``if`` (an optional dependency:
-    the alias may be None; ``if TYPE_CHECKING:``) gets no fix. Loops get no fix.
+    the alias may be None; ``if TYPE_CHECKING:``) gets no fix. Loops and loop-invariant norms get no fix.
 
     Unsafe. ``sum(x * y for x, y in zip(a, b))`` becomes ``numpy.dot(a, b)``,
     ``math.sqrt(sum(x * x for x in v))`` and ``sum(...) ** 0.5`` become
@@ -110,7 +124,7 @@ class PythonVectorMath(Rule):
     message = "Vector math in pure Python; use NumPy (`numpy.dot`, `numpy.linalg.norm`)"
     fix_title = "Use numpy.dot / numpy.linalg.norm"
     fix_safety = Applicability.UNSAFE
-    triggers = r"sum(?<=\bsum)\s*\(|\+="
+    triggers = r"sum(?<=\bsum)\s*\(|\+=|norm(?<=\bnorm)\s*\("
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
@@ -129,6 +143,11 @@ class PythonVectorMath(Rule):
                 arg = call.args[0]
                 if isinstance(arg, (ast.GeneratorExp, ast.ListComp)) and len(arg.generators) == 1 and _ast_product(arg.elt):
                     shapes.append(call)
+        if any(
+            isinstance(call.func, ast.Attribute) and call.func.attr == "norm" and len(call.args) == 1 and not call.keywords
+            for call in summary.calls
+        ):
+            return True  # ``numpy.linalg.norm(q)``: recomputed per row when inside a loop that leaves ``q`` alone
         for loop in summary.statements_of(ast.For):
             body = loop.body
             if not loop.orelse and 0 < len(body) <= 3 and all(
@@ -149,6 +168,19 @@ class PythonVectorMath(Rule):
 
     # -- collection --------------------------------------------------------
     def visit_Call(self, node: cst.Call) -> None:
+        if (
+            isinstance(node.func, cst.Attribute)
+            and node.func.attr.value == "norm"
+            and len(node.args) == 1
+            and not node.args[0].keyword
+            and not node.args[0].star
+            and self.ctx.qualified_name(node.func) == "numpy.linalg.norm"
+        ):
+            func = self.ctx.enclosing_function(node)
+            loop = invariant_loop(self.ctx, node.args[0].value, node)
+            if func is not None and loop is not None:
+                self._pending.setdefault(func, []).append(_Shape(node, "numpy-norm", (node.args[0].value,), invariant=loop))
+            return
         if not is_builtin_call(node, "sum", self.ctx) or len(node.args) != 1 or node.args[0].keyword or node.args[0].star:
             return
         shape = _product_sum(node.args[0].value, self.ctx)
@@ -161,7 +193,8 @@ class PythonVectorMath(Rule):
         if kind == "sumsq":
             outer = self._norm_around(node)
             if outer is not None:
-                self._pending.setdefault(func, []).append(_Shape(outer, "norm", operands))
+                loop = invariant_loop(self.ctx, operands[0], outer)
+                self._pending.setdefault(func, []).append(_Shape(outer, "norm", operands, invariant=loop))
                 return
         self._pending.setdefault(func, []).append(_Shape(node, kind, operands))
 
@@ -195,13 +228,20 @@ class PythonVectorMath(Rule):
         kinds = {s.kind for s in shapes}
         cosine = bool("dot" in kinds and {"norm", "sumsq"} & kinds) or any(s.cosine for s in shapes)
         numpy_alias = runtime_alias(self.ctx.module_ctx, "numpy")  # not an optional ``try: import numpy``
+        has_numpy = bool(numpy_alias) or "numpy" in self.ctx.settings.project_packages
         for shape in shapes:
             words = [node.name.value, *(self.ctx.code(op) for op in shape.operands)]
+            if shape.invariant is not None:
+                self._report_invariant(shape, has_numpy)
+                continue
             if not (cosine or any(_VECTOR_WORDS.search(w) for w in words)):
                 continue
             fix = self._fix(shape) if numpy_alias and shape.kind != "loop" else None
             if shape.kind == "loop":
                 message = "Dot product or norm accumulated element by element in a Python loop; use NumPy"
+            elif shape.kind == "norm" and not has_numpy:
+                # no NumPy in this project: the standard library's C loop, about 10x faster (docs/costs.md)
+                message = "Vector norm computed element by element in Python; use `math.hypot(*v)` (no new dependency)"
             elif shape.kind == "norm":
                 message = "Vector norm computed element by element in Python; use `numpy.linalg.norm`"
             else:
@@ -213,6 +253,26 @@ class PythonVectorMath(Rule):
                 fix=fix,
                 detail="Per element: one interpreted multiply-add per dimension (1,536 for an OpenAI embedding); NumPy does it in C.",
             )
+
+    def _report_invariant(self, shape: _Shape, has_numpy: bool) -> None:
+        """A norm of an operand the loop around it never changes: computed again on every iteration."""
+        operand = self.ctx.code(shape.operands[0])
+        message = (
+            f"Norm of `{operand}` recomputed on every iteration, though the loop never changes `{operand}`; "
+            "compute it once before the loop"
+        )
+        if shape.kind == "numpy-norm":
+            message += " (or score every row at once: `rows @ q / (numpy.linalg.norm(rows, axis=1) * norm_q)`)"
+        elif has_numpy:
+            message += " (or score every row at once with NumPy)"
+        self.report(
+            shape.node,
+            message=message,
+            detail=(
+                "Per iteration: one pass over the whole vector (1,536 multiply-adds for an OpenAI embedding) "
+                "that gives the same number every time."
+            ),
+        )
 
     # -- codemod -------------------------------------------------------------
     def _fix(self, shape: _Shape):
@@ -371,3 +431,4 @@ def _accumulating_loop(node: cst.For, ctx) -> tuple[tuple[cst.BaseExpression, ..
     if "dot" not in kinds:
         return None  # squares alone: a variance, a distance... not clearly vector math
     return tuple(operands), "sumsq" in kinds
+

@@ -8,6 +8,7 @@ import libcst as cst
 
 from perf_lsp.analysis.bindings import occurrences_in
 from perf_lsp.analysis.expressions import is_builtin_call, is_literal
+from perf_lsp.analysis.loops import invariant_loop
 from perf_lsp.analysis.semantic import runs_before
 from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, in_nested_scope, inside, walk
 from perf_lsp.fix.codemod import replace_nodes
@@ -38,9 +39,16 @@ class MembershipInListInLoop(Rule):
     function, not be a parameter, global or nonlocal, and be built in a
     statement that always runs before the loop.
 
+    Also reported, without a fix: deduplication with a list, ``if x not in
+    seen: seen.append(x)`` in a loop, ``seen`` a local list that starts empty
+    and that the loop only tests, reads and appends to (O(n²)); and
+    ``x in set(wanted)`` (or ``frozenset``) in a loop or comprehension that never
+    changes ``wanted``: the set is copied again for every element, O(n·m) like a
+    list scan. Neither in a loop over a display of constants.
+
     Not reported: a constant list display (``if tag in ["a", "b"]``: its size
-    is fixed), tuples, sets, dicts and strings; a list the loop changes
-    (``seen.append(x)`` - a different pattern), passes to a call or aliases; a
+    is fixed), tuples, sets, dicts and strings; a list the loop changes in other
+    ways (``pending.remove(x)``), passes to a call or aliases; a
     list passed in as a parameter or built in another function; a membership
     test that does not repeat (outside any loop, or in a loop that also rebuilds
     the list each time); a list display filled only with constants
@@ -54,8 +62,10 @@ class MembershipInListInLoop(Rule):
     O(m) and then O(1) per test on average, O(n + m) in all (see the time
     complexity table of the Python wiki). Measured (``benchmarks/bench_costs.py``,
     ``docs/costs.md``): 10,000 tests against a 1,000-item list take about 110 ms,
-    against a set built once about 0.6 ms. With thousands of items on both sides
-    the quadratic version takes seconds where the set takes milliseconds.
+    against a set built once about 0.6 ms; deduplicating 10,000 ids with a list
+    takes about 1,000x longer than ``dict.fromkeys``. With thousands of items on
+    both sides the quadratic version takes seconds where the set takes
+    milliseconds.
 
     ## Example
     ```python
@@ -113,12 +123,19 @@ class MembershipInListInLoop(Rule):
         """A loop, a function, and ``x in NAME`` where ``NAME = <list display, comprehension or list(...)>``."""
         if not summary.has_loops or not summary.statements_of(ast.FunctionDef, ast.AsyncFunctionDef):
             return False
-        tested = {
-            comparator.id
-            for compare in summary.of_type(ast.Compare)
-            for op, comparator in zip(compare.ops, compare.comparators)
-            if type(op) in (ast.In, ast.NotIn) and type(comparator) is ast.Name
-        }
+        tested = set()
+        for compare in summary.of_type(ast.Compare):
+            for op, comparator in zip(compare.ops, compare.comparators):
+                if type(op) not in (ast.In, ast.NotIn):
+                    continue
+                if type(comparator) is ast.Name:
+                    tested.add(comparator.id)
+                elif (
+                    type(comparator) is ast.Call
+                    and type(comparator.func) is ast.Name
+                    and comparator.func.id in ("set", "frozenset")
+                ):
+                    return True  # ``x in set(wanted)``: may be rebuilt per element
         if not tested:
             return False
         for assign in summary.statements_of(ast.Assign, ast.AnnAssign):
@@ -129,8 +146,97 @@ class MembershipInListInLoop(Rule):
 
     def visit_Comparison(self, node: cst.Comparison) -> None:
         for target in node.comparisons:
-            if isinstance(target.operator, (cst.In, cst.NotIn)) and isinstance(target.comparator, cst.Name):
+            if not isinstance(target.operator, (cst.In, cst.NotIn)):
+                continue
+            if isinstance(target.comparator, cst.Name):
+                if isinstance(target.operator, cst.NotIn) and self._check_dedupe(node, target.comparator):
+                    continue
                 self._check(node, target.comparator)
+            elif isinstance(target.comparator, cst.Call):
+                self._check_rebuilt_set(node, target.comparator)
+
+    # -- a set rebuilt per element -------------------------------------------
+    def _check_rebuilt_set(self, comparison: cst.Comparison, call: cst.Call) -> None:
+        """``x in set(wanted)`` in a loop or comprehension that never changes ``wanted``: the set (an O(m) copy)
+        is built again for every element, which makes the loop O(n·m) like a list scan."""
+        kind = next((k for k in ("set", "frozenset") if is_builtin_call(call, k, self.ctx)), None)
+        if kind is None or len(call.args) != 1 or call.args[0].star or call.args[0].keyword:
+            return
+        operand = call.args[0].value
+        if is_literal(operand) or isinstance(operand, (cst.List, cst.Tuple, cst.Set)):
+            return  # a display of a fixed size
+        func = self.ctx.enclosing_function(comparison)
+        if func is None or runs_once(func, self.ctx):
+            return
+        loop = invariant_loop(self.ctx, operand, comparison)
+        if loop is None or _literal_iterable(loop):
+            return
+        code = self.ctx.code(operand)
+        self.report(
+            comparison,
+            message=f"`{kind}({code})` is built again for every element; build it once before the loop",
+            detail="Inside a loop: each test copies the whole collection into a new set, O(n·m) in all.",
+        )
+
+    # -- list dedupe ----------------------------------------------------------
+    def _check_dedupe(self, comparison: cst.Comparison, name_node: cst.Name) -> bool:
+        """``if x not in seen: seen.append(x)`` in a loop, ``seen`` a local empty list: deduplication
+        with a list, O(n²). True when reported."""
+        ctx = self.ctx
+        statement = ctx.parent(comparison)
+        if not (isinstance(statement, cst.If) and statement.test is comparison):
+            return False
+        func = ctx.enclosing_function(comparison)
+        loop = ctx.repeating_loop(comparison)
+        if func is None or not isinstance(loop, (cst.For, cst.While)) or runs_once(func, ctx) or _literal_iterable(loop):
+            return False
+        name = name_node.value
+        parents, by_name = occurrences_in(ctx, func)
+        occurrences = by_name.get(name, [])
+        stores = [node for node, store in occurrences if store and not isinstance(parents.get(node), cst.AugAssign)]
+        if len(stores) != 1:
+            return False
+        assign = _list_assignment(stores[0], parents)
+        if assign is None or not (isinstance(assign.value, cst.List) and not assign.value.elements):
+            return False
+        if isinstance(assign, cst.AnnAssign) and _unhashable_items(assign.annotation.annotation):
+            return False  # ``conditions: list[dict] = []``: a set cannot hold them
+        if not runs_before(parents.get(assign), loop, ctx, func):
+            return False
+        appended = False
+        for node, store in occurrences:
+            if node is stores[0] or not inside(node, loop, parents):
+                continue
+            if in_nested_scope(node, func, parents, FUNCTION_BOUNDARIES):
+                return False
+            use = _use_kind(node, parents, ctx)
+            if use == "test":
+                continue
+            attribute = parents.get(node)
+            if use == "mutate" and isinstance(attribute, cst.Attribute) and attribute.attr.value == "append":
+                call = parents.get(attribute)
+                if isinstance(call, cst.Call) and any(isinstance(arg.value, _UNHASHABLE_DISPLAYS) for arg in call.args):
+                    return False  # appends dicts or lists: a set cannot hold them
+                appended = appended or inside(node, statement.body, parents)
+                continue
+            if use in {"read", "iterate"}:
+                continue
+            return False
+        if not appended:
+            return False
+        key = (id(loop), name)
+        if key in self._seen:
+            return True
+        self._seen.add(key)
+        self.report(
+            comparison,
+            message=(
+                f"`if ... not in {name}: {name}.append(...)` deduplicates with a list, scanning it on every "
+                f"iteration (O(n²)); keep a set of the items seen beside it, or use `dict.fromkeys`"
+            ),
+            detail="Inside a loop: each test is O(len(list)); 10,000 items take about 1,000x longer than with a set.",
+        )
+        return True
 
     def _check(self, comparison: cst.Comparison, name_node: cst.Name) -> None:
         ctx = self.ctx
@@ -335,3 +441,28 @@ def _before(node: cst.CSTNode, loop: cst.CSTNode, func: cst.CSTNode) -> bool:
         if current is loop:
             return False
     return False
+
+
+def _unhashable_items(annotation: cst.BaseExpression) -> bool:
+    """``list[dict[...]]``, ``List[list]``...: an annotation that says the list holds unhashable items."""
+    if not (isinstance(annotation, cst.Subscript) and len(annotation.slice) == 1):
+        return False
+    item = annotation.slice[0].slice
+    if not isinstance(item, cst.Index):
+        return False
+    head = item.value.value if isinstance(item.value, cst.Subscript) else item.value
+    name = head.attr.value if isinstance(head, cst.Attribute) else getattr(head, "value", None)
+    return name in {"dict", "Dict", "list", "List", "set", "Set", "MutableMapping", "MutableSequence"}
+
+
+def _literal_iterable(loop: cst.CSTNode) -> bool:
+    """A ``for`` loop or comprehension over a display of constants (``for host in ("a", "b"):``): a few
+    iterations fixed by the code."""
+    if isinstance(loop, cst.For):
+        iterable = loop.iter
+    elif isinstance(loop, COMPREHENSIONS):
+        iterable = loop.for_in.iter
+    else:
+        return False
+    return isinstance(iterable, (cst.List, cst.Tuple, cst.Set)) and is_literal(iterable)
+

@@ -11,6 +11,7 @@ from perf_lsp.analysis.bindings import first_param, param_names
 from perf_lsp.analysis.expressions import annotation_qualified_names
 from perf_lsp.analysis.imports import dotted_name
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, children, dotted
+from perf_lsp.fix.annotations import union_none_allowed
 from perf_lsp.fix.codemod import replace_node
 from perf_lsp.fix.context import FixContext, runtime_alias
 from perf_lsp.model import Applicability
@@ -73,8 +74,15 @@ class MutableDefaultArgument(Rule):
     - it returns or yields it (callers that modify the result modify the
       default);
     - it stores it in ``self.<attr>`` and a method of the class modifies
-      ``self.<attr>`` in place, or passes it to a method of the same class
-      (``self.m(tags)``) that does any of these.
+      ``self.<attr>`` in place, or stores it in a public attribute (``self.tools
+      = tools``: any holder of the object can change the shared default), or
+      passes it to a method of the same class (``self.m(tags)``) that does any
+      of these.
+
+    For an empty list default (``[]``, ``list()``) only growing it counts:
+    ``x[0] = v`` (or ``del x[0]``) raises ``IndexError`` on the shared empty list,
+    so such code (behind ``if len(x) >= 1:``) only ever changes a list the caller
+    passed; slice assignment (``x[:] = ...``) can grow it and counts.
 
     Keyword-only, positional-only and ordinary parameters of ``def`` and
     ``lambda`` count; an alias (``items = tags``) is followed. Other callees are
@@ -125,10 +133,14 @@ class MutableDefaultArgument(Rule):
     code relied on the shared object (state deliberately kept between calls),
     where a caller passes ``None`` explicitly (it now gets the default instead of
     ``None``), and where the signature is read at run time (``inspect``,
-    FastAPI/Typer parameter defaults). A simple annotation gains ``| None``
-    (``list[str]`` becomes ``list[str] | None``, or ``Optional[...]`` when the module
-    imports ``typing.Optional``, not only under ``if TYPE_CHECKING:``; ``X | None`` needs Python 3.10 or
-    ``from __future__ import annotations``); other annotations are left as they are.
+    FastAPI/Typer parameter defaults). A simple annotation becomes optional in the
+    file's style: ``Optional[...]`` through the module's own ``typing.Optional``
+    (not one imported only under ``if TYPE_CHECKING:``); else ``X | None`` when it
+    runs (``from __future__ import annotations``, a project whose
+    ``requires-python`` starts at 3.10 or later, or a file that already writes
+    ``A | B`` in evaluated annotations); else ``Optional[...]`` with ``from typing
+    import Optional`` added (``typing.Optional`` when that name is taken). Other
+    annotations are left as they are.
     Lambdas are reported without a fix (their body is one expression).
 
     ## References
@@ -196,7 +208,7 @@ class MutableDefaultArgument(Rule):
                 continue
             if param.annotation is not None and self._read_only_annotation(param.annotation.annotation):
                 continue
-            evidence = _Usage(self.ctx, name).evidence(body)
+            evidence = _Usage(self.ctx, name, empty_list=kind in ("[]", "list()")).evidence(body)
             if evidence is None:
                 continue
             fix = self._fix(func, param) if isinstance(func, cst.FunctionDef) else None
@@ -245,7 +257,8 @@ class MutableDefaultArgument(Rule):
             name = param.name.value
             new_param = param.with_changes(default=cst.Name("None"))
             if param.annotation is not None:
-                annotation = _optional(param.annotation.annotation, fctx)
+                union = union_none_allowed(self.ctx.module_ctx, self.ctx.settings.python_floor)
+                annotation = _optional(param.annotation.annotation, fctx, union)
                 if annotation is not None:
                     new_param = new_param.with_changes(annotation=param.annotation.with_changes(annotation=annotation))
             guard = cst.If(
@@ -280,11 +293,14 @@ class MutableDefaultArgument(Rule):
 class _Usage:
     """How a function body uses a parameter: the first modifying or escaping use, as evidence text."""
 
-    def __init__(self, ctx, name: str, depth: int = 0, defined_by: cst.CSTNode | None = None) -> None:
+    def __init__(
+        self, ctx, name: str, depth: int = 0, defined_by: cst.CSTNode | None = None, empty_list: bool = False
+    ) -> None:
         self.ctx = ctx
         self.name = name
         self.depth = depth
         self.defined_by = defined_by  # an alias's own ``alias = param`` target
+        self.empty_list = empty_list  # the default is ``[]``: only growing it shares state
 
     def evidence(self, body: cst.CSTNode) -> str | None:
         found: str | None = None
@@ -362,6 +378,10 @@ class _Usage:
     def _item_flow(self, subscript: cst.Subscript) -> str | None:
         parent = self.ctx.parent(subscript)
         name = self.name
+        if self.empty_list and not any(isinstance(element.slice, cst.Slice) for element in subscript.slice):
+            # ``x[0] = v`` on the shared ``[]`` raises IndexError: it only ever changes a list the caller passed
+            # (code guarded by ``len(x) >= 1``); only growing operations share state through an empty list
+            return None
         if isinstance(parent, cst.AssignTarget) and parent.target is subscript:
             return f"`{name}[...] = ...` changes it"
         if isinstance(parent, (cst.AugAssign, cst.AnnAssign)) and parent.target is subscript:
@@ -391,7 +411,7 @@ class _Usage:
         param = _param_for(target, call, arg)
         if param is None:
             return None
-        inner = _Usage(self.ctx, param, self.depth + 1).evidence(target.body)
+        inner = _Usage(self.ctx, param, self.depth + 1, empty_list=self.empty_list).evidence(target.body)
         return f"it is passed to `{func.value.value}.{func.attr.value}()`, where {inner}" if inner else None
 
     def _enclosing_method(self, node: cst.CSTNode) -> cst.FunctionDef | None:
@@ -401,6 +421,14 @@ class _Usage:
             if isinstance(anc, (cst.Lambda, cst.ClassDef)):
                 return None
         return None
+
+    def _public_on_self(self, target: cst.Attribute) -> bool:
+        """``self.attr = default`` in a method, ``attr`` public: every object built without the argument hands
+        out the same collection (``a.items.append(x)`` shows up in ``b.items``)."""
+        if not isinstance(target.value, cst.Name) or target.attr.value.startswith("_"):
+            return False
+        method = self._enclosing_method(target)
+        return method is not None and first_param(method) == target.value.value
 
     def _attribute_mutation(self, target: cst.Attribute) -> str | None:
         """``self.attr = default``: the first place in the class that changes ``self.attr`` in place."""
@@ -437,11 +465,15 @@ class _Usage:
         for target in targets:
             if isinstance(target, cst.Attribute):
                 inner = self._attribute_mutation(target)
-                return f"it is stored in `{self.ctx.code(target)}`, and {inner}" if inner else None
+                if inner:
+                    return f"it is stored in `{self.ctx.code(target)}`, and {inner}"
+                if self._public_on_self(target):
+                    return f"it is stored in the public attribute `{self.ctx.code(target)}`, where callers can change it"
+                return None
             if isinstance(target, cst.Name) and self.depth < 3:
                 scope = next((a for a in self.ctx.ancestors(assign) if isinstance(a, FUNCTION_BOUNDARIES)), None)
                 if isinstance(scope, (cst.FunctionDef, cst.Lambda)):
-                    alias = _Usage(self.ctx, target.value, self.depth + 1, defined_by=target)
+                    alias = _Usage(self.ctx, target.value, self.depth + 1, defined_by=target, empty_list=self.empty_list)
                     inner = alias.evidence(scope.body)
                     if inner:
                         value = self.ctx.code(assign.value).strip()
@@ -531,17 +563,21 @@ def _is_none_guard(stmt: cst.BaseStatement) -> bool:
     )
 
 
-def _optional(annotation: cst.BaseExpression, fctx: FixContext) -> cst.BaseExpression | None:
-    """``X | None`` (or ``Optional[X]``) for a simple annotation ``X``; None to leave it as it is."""
+def _optional(annotation: cst.BaseExpression, fctx: FixContext, union: bool) -> cst.BaseExpression | None:
+    """``Optional[X]`` (through the module's own ``Optional``, else one imported from ``typing``), or ``X | None``
+    when ``union`` allows it and the module has no ``Optional`` of its own, for a simple annotation
+    ``X``; None to leave it as it is."""
     if not isinstance(annotation, (cst.Name, cst.Attribute, cst.Subscript)):
         return None
     code = fctx.chunk.code_for_node(annotation)
     if "None" in code or "Optional" in code or "Any" == code.strip():
         return None
     optional = runtime_alias(fctx.module_ctx, "typing.Optional")  # not one bound only under ``if TYPE_CHECKING:``
-    if optional:
-        return cst.Subscript(value=cst.Name(optional), slice=[cst.SubscriptElement(slice=cst.Index(value=annotation))])
-    return cst.BinaryOperation(left=annotation, operator=cst.BitOr(), right=cst.Name("None"))
+    if optional is None and union:
+        return cst.BinaryOperation(left=annotation, operator=cst.BitOr(), right=cst.Name("None"))
+    if optional is None:
+        optional = fctx.from_ref("typing", "Optional")  # ``X | None`` would not run before Python 3.10
+    return cst.Subscript(value=fctx.parse_expression(optional), slice=[cst.SubscriptElement(slice=cst.Index(value=annotation))])
 
 
 def _replace_param(params: cst.Parameters, old: cst.Param, new: cst.Param) -> cst.Parameters:
