@@ -1,17 +1,21 @@
-"""Calls that block the event loop's thread, and the module-level functions that make them.
+"""Calls that block the event loop's thread, and what a function does for its callers, one call deep.
 
 :data:`BLOCKING_CALLS` maps the qualified name of a call that blocks on I/O or a
-timer to what to use instead in ``async def``; :func:`module_blocking_helpers`
-finds the module's own sync functions whose body makes one of those calls (a
-:class:`~perf_lsp.analysis.module.ModuleContext` fact).
+timer to what to use instead in ``async def``. :func:`function_facts` summarises
+one function from its :mod:`ast` (what it builds, returns, requests, or blocks on;
+:class:`FunctionFacts`), once per function version; :func:`module_function_facts`
+and :func:`module_blocking_helpers` give them for the module's functions (lazy
+:class:`~perf_lsp.analysis.module.ModuleContext` facts), so a rule can report a
+call of a helper defined in another top-level statement, naming the helper.
 """
 
 from __future__ import annotations
 
 import ast
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
-from perf_lsp.analysis.imports import dotted_name, resolve_dotted
+from perf_lsp.analysis.imports import dotted_name, import_bindings, resolve_dotted
 from perf_lsp.analysis.tree import node_memo
 
 HTTP_VERBS = ("get", "post", "put", "patch", "delete", "head", "options", "request")
@@ -69,68 +73,335 @@ BLOCKING_CALLS: dict[str, str] = {
 what to use instead in ``async def``; extended by ``extend-blocking-calls``."""
 
 
-# -- module-level helpers (the hook for the module context) ----------------
+# -- what a function does for its callers, one call deep -------------------------------------------
+CHAIN_METHODS = frozenset({"eval", "to", "half", "cuda", "cpu", "float", "bfloat16", "double", "train", "requires_grad_"})
+"""Methods that return the object they are called on (``model.eval()``, ``model.to(device)``): a chain of
+them keeps the object built at its start (``AutoModel.from_pretrained(p).eval().to("cuda")``)."""
+
+SESSIONLESS_REQUESTS = frozenset(
+    {*(f"requests.{verb}" for verb in HTTP_VERBS), *(f"requests.api.{verb}" for verb in HTTP_VERBS)}
+    | {f"httpx.{verb}" for verb in HTTP_VERBS}
+    | {"urllib.request.urlopen"}
+)
+"""Module-level request functions: each call opens (and closes) its own connection, no session kept."""
+
+CACHE_DECORATORS = frozenset({"cache", "lru_cache", "cached", "alru_cache", "cached_property"})
+"""Last parts of the decorators that keep a function's result (``functools.cache``, ``async_lru.alru_cache``)."""
+
+
+@dataclass(frozen=True)
+class FunctionFacts:
+    """What calling one function does, from its own code (nested ``def``/``lambda``/``class`` left out).
+
+    Rule-agnostic: constructors are given by qualified name (through the module's and the
+    function's own imports); a rule sorts them with its own catalog.
+
+    ``builds``: what it constructs and neither returns nor stores (on ``self``, in a global or
+    an item): a per-call cost paid inside it (``client = OpenAI(); return client.chat...``).
+    ``returns_new``: what it constructs and returns as is (``return OpenAI(...)``,
+    ``m = AutoModel.from_pretrained(p); return m.eval()``): a factory that builds a new object
+    on every call; empty when the function is cached. ``returns_pooled``: it returns a kept
+    object (a cached function's result, a module global, a ``self`` attribute, or it is
+    cached itself). ``requests``: the first module-level request function it calls outside its
+    own loops (``requests.get``: a new connection per call; :data:`SESSIONLESS_REQUESTS`).
+    ``blocks``: the first call of :data:`BLOCKING_CALLS` in it (``"open()"`` for the builtin),
+    None for a generator (its body runs when iterated, not when called).
+    ``cached``: decorated with a cache (:data:`CACHE_DECORATORS`); ``generator``: it yields;
+    ``is_async``: an ``async def``. Hashable; :meth:`to_json` / :meth:`from_json` round-trip.
+    """
+
+    name: str
+    is_async: bool = False
+    cached: bool = False
+    generator: bool = False
+    builds: tuple[str, ...] = ()
+    returns_new: tuple[str, ...] = ()
+    returns_pooled: bool = False
+    requests: str | None = None
+    blocks: str | None = None
+
+    @property
+    def interesting(self) -> bool:
+        """Whether any fact a caller could be reported for is set (builds, factory, request, blocking)."""
+        return bool(self.builds or self.returns_new or self.requests or self.blocks)
+
+    def to_json(self) -> list:
+        """A JSON-serialisable form (a list of the fields in order)."""
+        return [self.name, self.is_async, self.cached, self.generator, list(self.builds), list(self.returns_new),
+                self.returns_pooled, self.requests, self.blocks]
+
+    @classmethod
+    def from_json(cls, data: list) -> "FunctionFacts":
+        """The facts :meth:`to_json` gave (raises ``TypeError``/``ValueError`` on another shape)."""
+        name, is_async, cached, generator, builds, returns_new, pooled, requests, blocks = data
+        return cls(str(name), bool(is_async), bool(cached), bool(generator), tuple(builds), tuple(returns_new),
+                   bool(pooled), requests, blocks)
+
+
+def function_facts(func: ast.FunctionDef | ast.AsyncFunctionDef, imports: Mapping[str, str]) -> FunctionFacts:
+    """The :class:`FunctionFacts` of ``func`` given the module's ``imports`` (local name -> qualified name).
+
+    Remembered per node and set of imports: an unchanged function keeps its :mod:`ast` node
+    from one keystroke to the next, so its facts are computed once per version."""
+    key = tuple(sorted(imports.items())) if not isinstance(imports, _Key) else imports.key
+    entry = _FACTS_CACHE.get(id(func))
+    if entry is not None and entry[0] is func and entry[1] == key:
+        return entry[2]
+    if len(_FACTS_CACHE) > 8192:
+        _FACTS_CACHE.clear()
+    facts = _FactsReader(func, imports).facts()
+    _FACTS_CACHE[id(func)] = (func, key, facts)
+    return facts
+
+
+class _Key(dict):
+    """Imports with their sorted items computed once (one module's many functions share it)."""
+
+    def __init__(self, imports: Mapping[str, str]) -> None:
+        super().__init__(imports)
+        self.key = tuple(sorted(self.items()))
+
+
+_FACTS_CACHE: dict[int, tuple[ast.AST, tuple, FunctionFacts]] = node_memo()
+
+
+def module_function_facts(body: Iterable[ast.stmt], imports: Mapping[str, str]) -> tuple[tuple[str, FunctionFacts], ...]:
+    """(local name, facts) for the module's functions whose facts are :attr:`~FunctionFacts.interesting`:
+    top-level ``def`` s by name, methods of top-level classes as ``Class.method``; a later
+    definition of a name wins (one without such facts removes the name). Sorted by name."""
+    keyed = imports if isinstance(imports, _Key) else _Key(imports)
+    out: dict[str, FunctionFacts] = {}
+
+    def add(local: str, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        facts = function_facts(node, keyed)
+        if facts.interesting or facts.returns_pooled:
+            out[local] = facts
+        else:
+            out.pop(local, None)
+
+    for stmt in body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            add(stmt.name, stmt)
+        elif isinstance(stmt, ast.ClassDef):
+            for inner in stmt.body:
+                if isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    add(f"{stmt.name}.{inner.name}", inner)
+    return tuple(sorted(out.items()))
+
+
 def module_blocking_helpers(body: Iterable[ast.stmt], imports: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     """(name, label of the blocking call) for each module-level sync ``def`` whose own body blocks.
 
     Meant for :class:`perf_lsp.analysis.module.ModuleContext` (its lazy ``blocking_helpers``
     fact) so that PFL303 can report ``helper()`` called from an
-    ``async def`` in another top-level statement. Judged with :mod:`ast` and the
-    module's imports: the calls of :data:`BLOCKING_CALLS` (``open`` when the
-    function does not rebind it). Generators and cached functions are left out.
+    ``async def`` in another top-level statement. Read from each function's
+    :class:`FunctionFacts` (``blocks``): the calls of :data:`BLOCKING_CALLS` (``open``
+    when the function does not rebind it). Generators and cached functions are left out.
     """
+    keyed = _Key(imports)
     out: dict[str, str] = {}
-    imports = dict(imports)
-    key = tuple(sorted(imports.items()))
-    if len(_HELPER_CACHE) > 8192:
-        _HELPER_CACHE.clear()
     for stmt in body:
         if not isinstance(stmt, ast.FunctionDef):
             continue
-        # Rebuilt on every keystroke (the module context): unchanged statements keep their ast
-        # nodes, so their answer is remembered per node and per set of imports.
-        entry = _HELPER_CACHE.get(id(stmt))
-        if entry is not None and entry[0] is stmt and entry[1] == key:
-            label = entry[2]
-        else:
-            label = None
-            if not any(_ast_cached(d, imports) for d in stmt.decorator_list):
-                label = _ast_first_blocking(stmt, imports)
-            _HELPER_CACHE[id(stmt)] = (stmt, key, label)
-        if label is not None:
-            out[stmt.name] = label
+        facts = function_facts(stmt, keyed)
+        if facts.blocks is not None and not facts.cached:
+            out[stmt.name] = facts.blocks
         else:
             out.pop(stmt.name, None)
     return tuple(sorted(out.items()))
-
-
-_HELPER_CACHE: dict[int, tuple[ast.FunctionDef, tuple, str | None]] = node_memo()
 
 
 def _ast_cached(deco: ast.expr, imports: Mapping[str, str]) -> bool:
     target = deco.func if isinstance(deco, ast.Call) else deco
     name = dotted_name(target) or ""
     qn = resolve_dotted(name, imports) or name
-    return qn.rsplit(".", 1)[-1] in {"cache", "lru_cache", "cached", "alru_cache"}
+    return qn.rsplit(".", 1)[-1] in CACHE_DECORATORS
 
 
-def _ast_first_blocking(func: ast.FunctionDef, imports: Mapping[str, str]) -> str | None:
-    stack: list[ast.AST] = list(reversed(func.body))
-    first: str | None = None
-    local_open = any(a.arg == "open" for a in ast.walk(func.args) if isinstance(a, ast.arg))
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+_LOOPS = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def _chained_local(value: ast.expr | None, built: Mapping[str, str]) -> bool:
+    """``name.eval()`` / ``name.to(device)`` on a local that holds a built object."""
+    return (
+        isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Attribute)
+        and value.func.attr in CHAIN_METHODS
+        and isinstance(value.func.value, ast.Name)
+        and value.func.value.id in built
+    )
+
+
+def _passed_names(expr: ast.expr) -> set[str]:
+    """The names ``expr`` hands on as values (``Wrapper(client)`` -> client), not those it only calls or
+    reads an attribute of (``client.chat(q)`` -> q)."""
+    found: set[str] = set()
+    stack: list[ast.AST] = [expr]
     while stack:
         node = stack.pop()
-        if isinstance(node, (ast.Yield, ast.YieldFrom)):
-            return None
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
-            continue
-        if first is None and isinstance(node, ast.Call):
-            name = dotted_name(node.func)
-            if name:
-                qn = resolve_dotted(name, imports)
-                if qn is None and name == "open" and not local_open:
-                    first = "open()"
-                elif qn in BLOCKING_CALLS:
-                    first = qn
-        stack.extend(reversed(list(ast.iter_child_nodes(node))))
-    return first
+        if isinstance(node, ast.Name):
+            found.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            continue  # ``client.x`` uses the object
+        elif isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name):
+                stack.append(node.func)
+            stack.extend(node.args)
+            stack.extend(kw.value for kw in node.keywords)
+        elif isinstance(node, ast.Lambda):
+            found.update(n.id for n in ast.walk(node.body) if isinstance(n, ast.Name))
+        else:
+            stack.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def _unchained(value: ast.expr) -> ast.expr:
+    while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in CHAIN_METHODS:
+        value = value.func.value
+    return value
+
+
+class _FactsReader:
+    """One walk of a function's own code for :func:`function_facts`."""
+
+    def __init__(self, func: ast.FunctionDef | ast.AsyncFunctionDef, imports: Mapping[str, str]) -> None:
+        self.func = func
+        own: dict[str, str] = {}
+        for node in ast.walk(func):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                own.update(import_bindings(node))
+        self.imports = {**imports, **own} if own else imports
+        args = func.args
+        self.params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg] if a}
+
+    def qualified(self, func: ast.expr) -> str | None:
+        name = dotted_name(func)
+        return resolve_dotted(name, self.imports) if name else None
+
+    def fresh(self, expr: ast.expr | None) -> str | None:
+        """The qualified constructor of a new object ``expr`` evaluates to (through ``await`` and
+        :data:`CHAIN_METHODS` chains), else None."""
+        while True:
+            if isinstance(expr, ast.Await):
+                expr = expr.value
+            elif (
+                isinstance(expr, ast.Call)
+                and isinstance(expr.func, ast.Attribute)
+                and expr.func.attr in CHAIN_METHODS
+                and isinstance(expr.func.value, ast.Call)
+            ):
+                expr = expr.func.value
+            else:
+                break
+        if isinstance(expr, ast.Call):
+            return self.qualified(expr.func)
+        return None
+
+    def facts(self) -> FunctionFacts:
+        func = self.func
+        cached = any(_ast_cached(d, self.imports) for d in func.decorator_list)
+        generator = False
+        blocks: str | None = None
+        requests: str | None = None
+        local_open = "open" in self.params
+        built: dict[str, str] = {}  # local -> constructor
+        stored: set[str] = set()  # locals stored on an attribute, in an item, or declared global/nonlocal
+        declared: set[str] = set()
+        assigned: set[str] = set()
+        returned: list[ast.expr] = []
+        used_fresh: list[str] = []  # ``OpenAI().chat...``, ``with OpenAI() as c``: built and used here
+        captured: set[str] = set()  # names nested defs and lambdas read
+        stack: list[tuple[ast.AST, bool]] = [(node, False) for node in reversed(func.body)]
+        while stack:
+            node, in_loop = stack.pop()
+            if isinstance(node, _SCOPES):
+                if not isinstance(node, ast.Lambda):
+                    assigned.add(node.name)  # a nested def or class is a local
+                # what a closure reads leaves with it
+                captured.update(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
+                continue
+            if isinstance(node, (ast.Yield, ast.YieldFrom)):
+                generator = True
+            elif isinstance(node, (ast.Global, ast.Nonlocal)):
+                declared.update(node.names)
+            elif isinstance(node, ast.Return) and node.value is not None:
+                returned.append(node.value)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                value = node.value
+                qn = self.fresh(value)
+                for target in targets:
+                    if isinstance(target, ast.Name):
+                        assigned.add(target.id)
+                        if qn is not None:
+                            built[target.id] = qn
+                        elif _chained_local(value, built):
+                            built[target.id] = built[value.func.value.id]  # ``model = model.eval()``
+                        elif target.id in built and value is not None:
+                            built.pop(target.id)
+                    elif isinstance(target, (ast.Attribute, ast.Subscript)) and value is not None:
+                        stored.update(n.id for n in ast.walk(value) if isinstance(n, ast.Name))
+            elif isinstance(node, ast.withitem) or (isinstance(node, ast.Attribute) and node.attr not in CHAIN_METHODS):
+                # ``with OpenAI() as c:`` (closed on exit), ``OpenAI().models.list()``: built and used here
+                qn = self.fresh(node.context_expr if isinstance(node, ast.withitem) else node.value)
+                if qn is not None:
+                    used_fresh.append(qn)
+            if isinstance(node, ast.Call):
+                name = dotted_name(node.func)
+                if name:
+                    qn = resolve_dotted(name, self.imports)
+                    if blocks is None:
+                        if qn is None and name == "open" and not local_open:
+                            blocks = "open()"
+                        elif qn in BLOCKING_CALLS:
+                            blocks = qn
+                    if requests is None and not in_loop and qn in SESSIONLESS_REQUESTS:
+                        requests = qn
+            loop_here = in_loop or isinstance(node, _LOOPS)
+            children = list(ast.iter_child_nodes(node))
+            if isinstance(node, (ast.For, ast.AsyncFor)):
+                # the iterable is evaluated once; the body and target per item
+                stack.extend((child, child is not node.iter) for child in reversed(children))
+                continue
+            stack.extend((child, loop_here) for child in reversed(children))
+        if generator:
+            blocks = None
+        kept = stored | declared
+        returns_new: list[str] = []
+        pooled = cached
+        passed: set[str] = set(captured)  # locals handed on inside what is returned (``Wrapper(client)``)
+        for value in returned:
+            qn = self.fresh(value)
+            if qn is not None:
+                returns_new.append(qn)
+                continue
+            value = _unchained(value)  # ``return model.eval().to(device)``
+            if not isinstance(value, ast.Name):
+                passed |= _passed_names(value)
+            if isinstance(value, ast.Name):
+                if value.id in built:
+                    if value.id in kept:
+                        pooled = True
+                    else:
+                        returns_new.append(built[value.id])
+                elif value.id in declared or (value.id not in assigned and value.id not in self.params):
+                    pooled = True  # a module global
+            elif isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name) and value.value.id == "self":
+                pooled = True
+        returned_names = {v.id for v in map(_unchained, returned) if isinstance(v, ast.Name)}
+        builds = {qn for local, qn in built.items() if local not in kept | passed and local not in returned_names}
+        builds.update(used_fresh)
+        if cached or generator:
+            returns_new = []
+        return FunctionFacts(
+            name=func.name,
+            is_async=isinstance(func, ast.AsyncFunctionDef),
+            cached=cached,
+            generator=generator,
+            builds=tuple(sorted(builds)),
+            returns_new=tuple(dict.fromkeys(returns_new)),
+            returns_pooled=pooled,
+            requests=requests,
+            blocks=blocks,
+        )

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import InitVar, dataclass, field
 from functools import cached_property
 
-from perf_lsp.analysis.blocking import module_blocking_helpers
+from perf_lsp.analysis.blocking import FunctionFacts, module_blocking_helpers, module_function_facts
 from perf_lsp.analysis.imports import dotted_name, import_bindings, resolve_dotted
 
 
@@ -105,6 +105,12 @@ class ModuleContext:
     def blocking_helpers(self) -> tuple[tuple[str, str], ...]:
         """Module-level sync functions that block, each with the blocking call inside it (computed on first use)."""
         return self._fact("blocking_helpers")
+
+    @property
+    def helper_facts(self) -> tuple[tuple[str, FunctionFacts], ...]:
+        """What the module's functions do for their callers, by local name (``func``, ``Class.method``;
+        see :func:`~perf_lsp.analysis.blocking.module_function_facts`; computed on first use)."""
+        return self._fact("helper_facts")
 
     @property
     def mutated_globals(self) -> tuple[str, ...]:
@@ -254,6 +260,7 @@ def build_module_context(statements: list[tuple[ast.stmt, int]]) -> ModuleContex
 _LAZY_FACTS: dict[str, Callable[[ModuleContext], tuple]] = {
     "blocking_helpers": lambda ctx: module_blocking_helpers(ctx.body, ctx._imports),
     "mutated_globals": lambda ctx: module_mutated_globals(ctx.body),
+    "helper_facts": lambda ctx: module_function_facts(ctx.body, ctx._imports),
 }
 
 LAZY_FACTS: tuple[str, ...] = tuple(_LAZY_FACTS)
