@@ -85,6 +85,24 @@ SESSIONLESS_REQUESTS = frozenset(
 )
 """Module-level request functions: each call opens (and closes) its own connection, no session kept."""
 
+CONSTRUCTOR_VERBS = frozenset(
+    {
+        "connect", "create_engine", "create_async_engine", "create_pool", "from_url", "from_pretrained",
+        "from_config", "load", "blank", "pipeline", "client", "resource", "session", "Session",
+    }
+)
+"""Last parts of qualified names that build an object although they are not spelled as a class
+(``psycopg2.connect``, ``redis.from_url``, ``boto3.client``, ``spacy.load``)."""
+
+
+def constructor_like(qualified: str) -> bool:
+    """Whether a call of ``qualified`` may build a client, model or connection: a class (its last part
+    capitalised: ``openai.OpenAI``) or one of :data:`CONSTRUCTOR_VERBS`. What :class:`FunctionFacts`
+    records as built or returned, so that typing an ordinary call changes no fact."""
+    last = qualified.rsplit(".", 1)[-1]
+    return last[:1].isupper() or last in CONSTRUCTOR_VERBS
+
+
 CACHE_DECORATORS = frozenset({"cache", "lru_cache", "cached", "alru_cache", "cached_property"})
 """Last parts of the decorators that keep a function's result (``functools.cache``, ``async_lru.alru_cache``)."""
 
@@ -94,13 +112,16 @@ class FunctionFacts:
     """What calling one function does, from its own code (nested ``def``/``lambda``/``class`` left out).
 
     Rule-agnostic: constructors are given by qualified name (through the module's and the
-    function's own imports); a rule sorts them with its own catalog.
+    function's own imports; only those :func:`constructor_like`); a rule sorts them with its
+    own catalog.
 
     ``builds``: what it constructs and neither returns nor stores (on ``self``, in a global or
     an item): a per-call cost paid inside it (``client = OpenAI(); return client.chat...``).
     ``returns_new``: what it constructs and returns as is (``return OpenAI(...)``,
     ``m = AutoModel.from_pretrained(p); return m.eval()``): a factory that builds a new object
-    on every call; empty when the function is cached. ``returns_pooled``: it returns a kept
+    on every call; empty when the function is cached. ``returns``: the constructors of what it
+    returns, new or kept (``returns_new`` and, when cached, what the cache keeps), for the
+    type of its result. ``returns_pooled``: it returns a kept
     object (a cached function's result, a module global, a ``self`` attribute, or it is
     cached itself). ``requests``: the first module-level request function it calls outside its
     own loops (``requests.get``: a new connection per call; :data:`SESSIONLESS_REQUESTS`).
@@ -115,6 +136,7 @@ class FunctionFacts:
     cached: bool = False
     generator: bool = False
     builds: tuple[str, ...] = ()
+    returns: tuple[str, ...] = ()
     returns_new: tuple[str, ...] = ()
     returns_pooled: bool = False
     requests: str | None = None
@@ -123,19 +145,19 @@ class FunctionFacts:
     @property
     def interesting(self) -> bool:
         """Whether any fact a caller could be reported for is set (builds, factory, request, blocking)."""
-        return bool(self.builds or self.returns_new or self.requests or self.blocks)
+        return bool(self.builds or self.returns or self.requests or self.blocks)
 
     def to_json(self) -> list:
         """A JSON-serialisable form (a list of the fields in order)."""
-        return [self.name, self.is_async, self.cached, self.generator, list(self.builds), list(self.returns_new),
-                self.returns_pooled, self.requests, self.blocks]
+        return [self.name, self.is_async, self.cached, self.generator, list(self.builds), list(self.returns),
+                list(self.returns_new), self.returns_pooled, self.requests, self.blocks]
 
     @classmethod
-    def from_json(cls, data: list) -> "FunctionFacts":
+    def from_json(cls, data: list) -> FunctionFacts:
         """The facts :meth:`to_json` gave (raises ``TypeError``/``ValueError`` on another shape)."""
-        name, is_async, cached, generator, builds, returns_new, pooled, requests, blocks = data
-        return cls(str(name), bool(is_async), bool(cached), bool(generator), tuple(builds), tuple(returns_new),
-                   bool(pooled), requests, blocks)
+        name, is_async, cached, generator, builds, returns, returns_new, pooled, requests, blocks = data
+        return cls(str(name), bool(is_async), bool(cached), bool(generator), tuple(builds), tuple(returns),
+                   tuple(returns_new), bool(pooled), requests, blocks)
 
 
 def function_facts(func: ast.FunctionDef | ast.AsyncFunctionDef, imports: Mapping[str, str]) -> FunctionFacts:
@@ -174,7 +196,7 @@ def module_function_facts(body: Iterable[ast.stmt], imports: Mapping[str, str]) 
 
     def add(local: str, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         facts = function_facts(node, keyed)
-        if facts.interesting or facts.returns_pooled:
+        if facts.interesting:
             out[local] = facts
         else:
             out.pop(local, None)
@@ -295,7 +317,8 @@ class _FactsReader:
             else:
                 break
         if isinstance(expr, ast.Call):
-            return self.qualified(expr.func)
+            qn = self.qualified(expr.func)
+            return qn if qn is not None and constructor_like(qn) else None
         return None
 
     def facts(self) -> FunctionFacts:
@@ -368,12 +391,14 @@ class _FactsReader:
         if generator:
             blocks = None
         kept = stored | declared
+        returns: list[str] = []
         returns_new: list[str] = []
         pooled = cached
         passed: set[str] = set(captured)  # locals handed on inside what is returned (``Wrapper(client)``)
         for value in returned:
             qn = self.fresh(value)
             if qn is not None:
+                returns.append(qn)
                 returns_new.append(qn)
                 continue
             value = _unchained(value)  # ``return model.eval().to(device)``
@@ -381,6 +406,7 @@ class _FactsReader:
                 passed |= _passed_names(value)
             if isinstance(value, ast.Name):
                 if value.id in built:
+                    returns.append(built[value.id])
                     if value.id in kept:
                         pooled = True
                     else:
@@ -400,6 +426,7 @@ class _FactsReader:
             cached=cached,
             generator=generator,
             builds=tuple(sorted(builds)),
+            returns=tuple(dict.fromkeys(returns)) if not generator else (),
             returns_new=tuple(dict.fromkeys(returns_new)),
             returns_pooled=pooled,
             requests=requests,

@@ -8,6 +8,7 @@ import libcst as cst
 
 from perf_lsp.analysis.bindings import referenced_names
 from perf_lsp.analysis.expressions import is_literal
+from perf_lsp.analysis.receivers import HelperCall, called_helper, may_call_helper
 from perf_lsp.analysis.semantic import assigned_target
 from perf_lsp.analysis.summaries import built_value_escapes
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, dotted, walk
@@ -123,6 +124,13 @@ class ClientConstructedPerCall(Rule):
     parameter); and a client whose listing a loop iterates (``for obj in
     s3.Bucket(b).objects.all()``: one client serves the whole batch).
 
+    One call deep: a call of one of the module's own functions (``make_client()``,
+    ``self._new_client()``) that returns a new SDK client, not cached, is reported at
+    the call, naming the helper, and judged like the constructor there (not in
+    ``__init__``, nor when the client is stored or returned, nor when it escapes into a
+    closure or a returned object). A helper that builds a client and uses it is reported
+    inside the helper, not again at its callers.
+
     A client built from per-request settings (an API key a user brought, a base
     URL) is still reported: keep one client per distinct settings (a cache keyed
     by them) instead of one per call; the message says so.
@@ -208,6 +216,7 @@ class ClientConstructedPerCall(Rule):
     fix_title = "Build the client once in a cached module-level factory"
     fix_safety = Applicability.UNSAFE
     options = (EXTEND_CLIENTS,)
+    module_facts = ("helper_facts",)
 
     @classmethod
     def applies_to(cls, text, module_ctx, settings) -> bool:
@@ -216,21 +225,25 @@ class ClientConstructedPerCall(Rule):
             return True  # an import or a spelled-out module path
         if not module_ctx.import_roots & roots:
             return False
-        for local, qualified in module_ctx.imports:
-            if qualified.split(".", 1)[0] in roots and re.search(rf"\b{re.escape(local)}\b", text):
-                return True
-        return False
+        # the module uses an SDK: a call here may be one of its helpers (one call deep)
+        return "(" in text
 
     @classmethod
     def wants(cls, summary, settings) -> bool:
         extra = settings.option(EXTEND_CLIENTS)
-        return any(is_sdk_client(qn, extra) or qn in _BOTO3_SESSIONS for _, qn in summary.call_names)
+        return any(
+            is_sdk_client(qn, extra) or qn in _BOTO3_SESSIONS or (qn is None and may_call_helper(name))
+            for name, qn in summary.call_names
+        )
 
     def visit_Call(self, node: cst.Call) -> None:
         qn = self.ctx.qualified_name(node.func)
         chained_session = False
         if not is_sdk_client(qn, self.ctx.settings.option(EXTEND_CLIENTS)):
             if not self._boto3_session_client(node):
+                helper = called_helper(node, self.ctx)
+                if helper is not None:
+                    self._helper_call(node, helper)
                 return
             chained_session, qn = True, "boto3.Session().client"
         func = self.ctx.enclosing_function(node)
@@ -273,6 +286,38 @@ class ClientConstructedPerCall(Rule):
             message=f"`{shown}(...)` builds a new client on every call of `{func.name.value}()`; {advice}",
             fix=fix,
             detail=detail,
+        )
+
+    def _helper_call(self, node: cst.Call, helper: HelperCall) -> None:
+        """One call deep: ``client = make_client()`` where the module's ``make_client`` returns a new,
+        uncached SDK client. Judged like the constructor itself at this call (not when the client is
+        stored, returned, built lazily or on a cold path). A helper that builds a client and uses it
+        is reported at its own construction, not at its callers."""
+        extra = self.ctx.settings.option(EXTEND_CLIENTS)
+        built = next((qn for qn in helper.facts.returns_new if is_sdk_client(qn, extra)), None)
+        if built is None:
+            return
+        func = self.ctx.enclosing_function(node)
+        if func is None or func.name.value == helper.facts.name or is_cold_path(node, self.ctx):
+            return
+        if in_lazy_init(node, self.ctx) or built_value_escapes(node, func, self.ctx):
+            return
+        in_loop = self.ctx.repeating_loop(node) is not None
+        target = self._client_name(node)
+        if target is not None and not in_loop and client_only_reads_catalog(target, func):
+            return
+        kind = built.rsplit(".", 1)[-1]
+        where = "on every iteration" if in_loop else f"on every call of `{func.name.value}()`"
+        self.report(
+            node,
+            message=(
+                f"`{helper.label}` builds a new `{kind}` client {where}; build it once and reuse it "
+                f"(cache `{helper.facts.name}` or keep the client)"
+            ),
+            detail=(
+                f"`{helper.facts.name}` returns a new `{built}` each time it is called, so each call starts with an "
+                "empty connection pool and pays connection set-up (TCP + TLS: ~44 ms for HTTPS on loopback; see docs/costs.md)."
+            ),
         )
 
     # -- detection -------------------------------------------------------
