@@ -99,7 +99,9 @@ class FamilyCatalog(TypeCatalog):
     ``constructed_by(qualified)``: a call of that qualified name builds one;
     ``annotated_by(qualified)``: an annotation naming that class means one. With
     ``factories``, a call of a module-level cached factory of such a constructor
-    (``ModuleContext.factories``: what PFL101's fix writes) builds one too.
+    (``ModuleContext.factories``: what PFL101's fix writes) builds one too; with
+    ``helpers``, so does a call of one of the module's functions that returns one
+    (see :class:`TypeCatalog`).
     """
 
     def __init__(
@@ -108,9 +110,10 @@ class FamilyCatalog(TypeCatalog):
         annotated_by: Callable[[str], bool],
         *,
         factories: bool = False,
+        helpers: bool = False,
         tag: str = "instance",
     ) -> None:
-        super().__init__(constructors={}, factories=factories)
+        super().__init__(constructors={}, factories=factories, helpers=helpers)
         object.__setattr__(self, "_constructed_by", constructed_by)
         object.__setattr__(self, "_annotated_by", annotated_by)
         object.__setattr__(self, "tag", tag)

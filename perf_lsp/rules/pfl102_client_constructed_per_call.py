@@ -89,6 +89,8 @@ SDK_CLIENTS = frozenset(
 """Qualified names whose call builds an SDK client with its own HTTP connection pool;
 extended by ``extend-clients``. ``boto3.Session(...).client(...)`` is matched by shape."""
 
+_GENERIC_NAMES = frozenset({"Client", "AsyncClient", "ClientV2", "AsyncClientV2", "client", "resource"})
+"""Constructor names shown with their module (``genai.Client``, ``boto3.client``)."""
 _BOTO3_SESSIONS = frozenset({"boto3.Session", "boto3.session.Session"})
 _ROOTS = frozenset(qn.split(".", 1)[0] for qn in SDK_CLIENTS)
 
@@ -306,7 +308,8 @@ class ClientConstructedPerCall(Rule):
         target = self._client_name(node)
         if target is not None and not in_loop and client_only_reads_catalog(target, func):
             return
-        kind = built.rsplit(".", 1)[-1]
+        parts = built.split(".")
+        kind = ".".join(parts[-2:]) if parts[-1] in _GENERIC_NAMES and len(parts) > 1 else parts[-1]
         where = "on every iteration" if in_loop else f"on every call of `{func.name.value}()`"
         self.report(
             node,

@@ -12,6 +12,7 @@ from perf_lsp.analysis.bindings import (
     referenced_names,
     target_names,
 )
+from perf_lsp.analysis.loops import in_handler, loop_targets, varying_loop
 from perf_lsp.analysis.receivers import HelperCall, called_helper, may_call_helper
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, children, dotted, walk
 from perf_lsp.fix.codemod import replace_node, replace_nodes
@@ -206,9 +207,11 @@ class HttpRequestInLoop(Rule):
         func = self.ctx.enclosing_function(node)
         if func is None or func.name.value == helper.facts.name:
             return
-        varying = _varying_loop(node, loop, self.ctx)
-        if varying is None or self.ctx.memo(self._paced, varying):
-            return
+        varying = varying_loop(self.ctx, loop, [arg.value for arg in node.args])
+        if varying is None or self.ctx.memo(self._paced, varying) or in_handler(self.ctx, node, varying):
+            return  # no per-item argument, a loop over batches, a paced loop, an error path
+        if _fixed_collection(self.ctx.memo(loop_targets, varying)[1]):
+            return  # ``for kind in ("a", "b")``, ``for name in FIELDS``: a few requests, fixed in the code
         if isinstance(varying, (cst.For, cst.While)) and any(
             isinstance(inner, (cst.Break, cst.Return)) for inner in walk(varying.body, stop=FUNCTION_BOUNDARIES)
         ):
@@ -270,6 +273,19 @@ def _url_argument(node: cst.Call, method: str) -> cst.BaseExpression | None:
         if arg.keyword is not None and arg.keyword.value == "url":
             return arg.value
     return positional[index].value if len(positional) > index else None
+
+
+def _fixed_collection(iterable: cst.BaseExpression | None) -> bool:
+    """A literal collection or a module constant (``FIELDS``, ``SOURCES.items()``): a few items fixed in
+    the code, not a collection that grows with the input."""
+    if iterable is None:
+        return False
+    if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute) and iterable.func.attr.value in ("items", "keys", "values"):
+        iterable = iterable.func.value
+    if isinstance(iterable, (cst.List, cst.Tuple, cst.Set, cst.Dict)):
+        return True
+    name = iterable.attr.value if isinstance(iterable, cst.Attribute) else iterable.value if isinstance(iterable, cst.Name) else None
+    return name is not None and name.isupper()
 
 
 def _first_success(node: cst.Call, method: str, loop: cst.CSTNode) -> bool:
