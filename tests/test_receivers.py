@@ -482,3 +482,56 @@ def test_editing_the_helper_rechecks_its_unchanged_callers():
     assert [d.code for d in engine.analyze(before, settings).diagnostics] == ["PFL102"]
     assert [d.code for d in engine.analyze(after, settings).diagnostics] == []
     assert [d.code for d in engine.analyze(before, settings).diagnostics] == ["PFL102"]
+
+
+def test_helpers_of_other_modules_through_the_project_index(tmp_path):
+    from perf_lsp.analysis.hotness import ProjectIndex
+
+    package = tmp_path / "app"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "clients.py").write_text(
+        textwrap.dedent(
+            """
+            import functools
+
+            import requests
+            from openai import OpenAI
+
+            def make_client():
+                return OpenAI(timeout=30)
+
+            @functools.cache
+            def shared_client():
+                return OpenAI(timeout=30)
+
+            def fetch(url):
+                return requests.get(url, timeout=5).json()
+            """
+        )
+    )
+    api = package / "api.py"
+    source = textwrap.dedent(
+        """
+        from app.clients import fetch, make_client, shared_client
+
+        def ask(question):
+            client = make_client()
+            return client.responses.create(input=question)
+
+        def ask_shared(question):
+            return shared_client().responses.create(input=question)
+
+        def crawl(urls):
+            return [fetch(u) for u in urls]
+        """
+    ).lstrip("\n")
+    api.write_text(source)
+    index = ProjectIndex.build(sorted(package.glob("*.py")))
+    hotness = index.for_file(api)
+    assert [name for name, _ in hotness.helpers] == ["fetch", "make_client", "shared_client"]
+    found = Engine().analyze(source, Settings(select=("ALL",)), hotness=hotness).diagnostics
+    assert [(d.code, d.range.start.line) for d in found] == [("PFL102", 4), ("PFL104", 11)]
+    assert "`make_client()` builds a new `OpenAI` client" in found[0].message
+    # without the index, an imported name is not followed (same module only)
+    assert [d.code for d in Engine().analyze(source, Settings(select=("ALL",))).diagnostics] == []

@@ -176,6 +176,11 @@ def function_facts(func: ast.FunctionDef | ast.AsyncFunctionDef, imports: Mappin
     return facts
 
 
+def read_function_facts(func: ast.FunctionDef | ast.AsyncFunctionDef, imports: Mapping[str, str]) -> FunctionFacts:
+    """:func:`function_facts` without the memo: for a batch reader whose nodes are read once (the project index)."""
+    return _FactsReader(func, imports).facts()
+
+
 class _Key(dict):
     """Imports with their sorted items computed once (one module's many functions share it)."""
 

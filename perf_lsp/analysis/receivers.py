@@ -403,7 +403,8 @@ def called_helper(call: cst.Call, ctx: SemanticModel, scopes: list[cst.CSTNode] 
     """The module function or method that ``call`` calls, with its facts, or None.
 
     ``name(...)``: a module-level ``def`` (the name neither bound by an enclosing function
-    nor imported); ``self.name(...)`` in a method of a top-level class: that class's method
+    nor imported), or a function of another module imported by name when a project index
+    said what it does (``ModuleContext.imported_helpers``); ``self.name(...)`` in a method of a top-level class: that class's method
     (the first parameter, whatever it is called; a ``@staticmethod`` has no ``self``). Reads
     the lazy module fact ``helper_facts``: a rule that calls this names it in its
     ``module_facts``. ``scopes``: the functions, lambdas, comprehensions and classes around
@@ -412,14 +413,15 @@ def called_helper(call: cst.Call, ctx: SemanticModel, scopes: list[cst.CSTNode] 
     func = call.func
     if not isinstance(func, cst.Name) and not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)):
         return None
-    table = ctx.memo(_helper_table, ctx)
-    if not table:
-        return None
     if scopes is None:
         scopes = [a for a in ctx.ancestors(call) if isinstance(a, SCOPES)]
     if isinstance(func, cst.Name):
         name = func.value
-        if ctx.local_imports.get(name) or ctx.module_ctx.imported(name):
+        if ctx.local_imports.get(name):
+            return None
+        imported = ctx.module_ctx.imported(name) is not None
+        table = dict(ctx.module_ctx.imported_helpers) if imported else ctx.memo(_helper_table, ctx)
+        if name not in table:
             return None
         for scope in scopes:
             if isinstance(scope, cst.FunctionDef) and name in ctx.memo(local_binding_index, scope, True):
@@ -430,6 +432,9 @@ def called_helper(call: cst.Call, ctx: SemanticModel, scopes: list[cst.CSTNode] 
                 return None
         facts = table.get(name)
         return HelperCall(f"{name}()", name, facts) if facts is not None else None
+    table = ctx.memo(_helper_table, ctx)
+    if not table:
+        return None
     owner = func.value.value
     for index, scope in enumerate(scopes):
         if isinstance(scope, cst.FunctionDef):
@@ -448,12 +453,17 @@ def called_helper(call: cst.Call, ctx: SemanticModel, scopes: list[cst.CSTNode] 
     return HelperCall(f"{owner}.{func.attr.value}()", local, facts) if facts is not None else None
 
 
-def may_call_helper(dotted_callee: str | None) -> bool:
-    """Cheap test for prefilters (no module fact read): a callee spelled ``name`` or ``self.name``
-    (any one-dotted name on a lower-case head) could be one of the module's own functions, which
-    :func:`called_helper` then looks up. Builtins are left out."""
+def may_call_helper(dotted_callee: str | None, qualified: str | None = None, module_ctx=None) -> bool:
+    """Cheap test for prefilters (no lazy module fact read): a callee spelled ``name`` or ``self.name``
+    that is not imported could be one of the module's own functions, which :func:`called_helper`
+    then looks up (builtins left out); an imported ``name`` could be another module's, when
+    ``module_ctx.imported_helpers`` (part of the module's fingerprint) names it."""
     if not dotted_callee:
         return False
+    if qualified is not None:
+        return module_ctx is not None and "." not in dotted_callee and any(
+            local == dotted_callee for local, _ in module_ctx.imported_helpers
+        )
     head, _, rest = dotted_callee.partition(".")
     if not rest:
         return head not in _BUILTINS

@@ -156,6 +156,8 @@ class ModelConstructedPerCall(Rule):
 
     @classmethod
     def applies_to(cls, text, module_ctx, settings) -> bool:
+        if module_ctx.imported_helpers and any(local in text for local, _ in module_ctx.imported_helpers):
+            return True  # a function of another module that the project index knows (one call deep)
         if any(package in text for package in _PACKAGES):
             return True  # a local import or a spelled-out module path
         roots = set(_PACKAGES) | {name.split(".", 1)[0] for name in settings.option(EXTEND_HEAVY_CONSTRUCTORS)}
@@ -168,16 +170,15 @@ class ModelConstructedPerCall(Rule):
     def wants(cls, summary, settings) -> bool:
         extra = settings.option(EXTEND_HEAVY_CONSTRUCTORS)
         return any(
-            is_heavy_constructor(qn, extra) or (qn is None and may_call_helper(name)) for name, qn in summary.call_names
+            is_heavy_constructor(qn, extra) or may_call_helper(name, qn, summary.module_ctx) for name, qn in summary.call_names
         )
 
     def visit_Call(self, node: cst.Call) -> None:
         qn = self.ctx.qualified_name(node.func)
         if not is_heavy_constructor(qn, self.ctx.settings.option(EXTEND_HEAVY_CONSTRUCTORS)):
-            if qn is None:
-                helper = called_helper(node, self.ctx)
-                if helper is not None:
-                    self._helper_call(node, helper)
+            helper = called_helper(node, self.ctx)
+            if helper is not None:
+                self._helper_call(node, helper)
             return
         func = self.ctx.enclosing_function(node)
         if func is None or self._one_time(func) or in_lazy_init(node, self.ctx) or self._escapes(node, func):

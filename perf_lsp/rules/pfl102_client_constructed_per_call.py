@@ -222,6 +222,8 @@ class ClientConstructedPerCall(Rule):
 
     @classmethod
     def applies_to(cls, text, module_ctx, settings) -> bool:
+        if module_ctx.imported_helpers and any(local in text for local, _ in module_ctx.imported_helpers):
+            return True  # a function of another module that the project index knows (one call deep)
         roots = _ROOTS | {name.split(".", 1)[0] for name in settings.option(EXTEND_CLIENTS)}
         if any(root in text for root in roots):
             return True  # an import or a spelled-out module path
@@ -234,7 +236,7 @@ class ClientConstructedPerCall(Rule):
     def wants(cls, summary, settings) -> bool:
         extra = settings.option(EXTEND_CLIENTS)
         return any(
-            is_sdk_client(qn, extra) or qn in _BOTO3_SESSIONS or (qn is None and may_call_helper(name))
+            is_sdk_client(qn, extra) or qn in _BOTO3_SESSIONS or may_call_helper(name, qn, summary.module_ctx)
             for name, qn in summary.call_names
         )
 

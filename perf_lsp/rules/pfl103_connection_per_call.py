@@ -228,6 +228,8 @@ class ConnectionPerCall(Rule):
 
     @classmethod
     def applies_to(cls, text, module_ctx, settings) -> bool:
+        if module_ctx.imported_helpers and any(local in text for local, _ in module_ctx.imported_helpers):
+            return True  # a function of another module that the project index knows (one call deep)
         if any(root in text for root in _ROOTS):
             return True
         if not module_ctx.import_roots & _ROOTS:
@@ -237,16 +239,15 @@ class ConnectionPerCall(Rule):
 
     @classmethod
     def wants(cls, summary, settings) -> bool:
-        return any(qn in CONNECTIONS or (qn is None and may_call_helper(name)) for name, qn in summary.call_names)
+        return any(qn in CONNECTIONS or may_call_helper(name, qn, summary.module_ctx) for name, qn in summary.call_names)
 
     def visit_Call(self, node: cst.Call) -> None:
         qn = self.ctx.qualified_name(node.func)
         kind = CONNECTIONS.get(qn or "")
         if kind is None:
-            if qn is None:
-                helper = called_helper(node, self.ctx)
-                if helper is not None:
-                    self._helper_call(node, helper)
+            helper = called_helper(node, self.ctx)
+            if helper is not None:
+                self._helper_call(node, helper)
             return
         func = self.ctx.enclosing_function(node)
         if func is None or in_lazy_init(node, self.ctx) or is_cold_path(node, self.ctx):

@@ -157,6 +157,8 @@ class HttpRequestInLoop(Rule):
 
     @classmethod
     def applies_to(cls, text, module_ctx, settings) -> bool:
+        if module_ctx.imported_helpers and any(local in text for local, _ in module_ctx.imported_helpers):
+            return True  # a function of another module that the project index knows (one call deep)
         if "requests" in text:
             return True
         # a module that sends requests: a loop here may call one of its helpers (one call deep)
@@ -165,17 +167,16 @@ class HttpRequestInLoop(Rule):
     @classmethod
     def wants(cls, summary, settings) -> bool:
         return summary.has_loops and any(
-            _request_function(qn) or (qn is None and may_call_helper(name)) for name, qn in summary.call_names
+            _request_function(qn) or may_call_helper(name, qn, summary.module_ctx) for name, qn in summary.call_names
         )
 
     def visit_Call(self, node: cst.Call) -> None:
         qualified = self.ctx.qualified_name(node.func)
         method = _request_function(qualified)
         if method is None:
-            if qualified is None:
-                helper = called_helper(node, self.ctx)
-                if helper is not None and helper.facts.requests:
-                    self._helper_call(node, helper)
+            helper = called_helper(node, self.ctx)
+            if helper is not None and helper.facts.requests:
+                self._helper_call(node, helper)
             return
         if self._shadowed(node):
             return
