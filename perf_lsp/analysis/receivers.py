@@ -134,7 +134,7 @@ UNKNOWN = None
 _MAX_DEPTH = 5
 
 
-def resolver(ctx: SemanticModel, catalog: TypeCatalog) -> CatalogResolver:
+def resolver(ctx: SemanticModel, catalog: TypeCatalog) -> "CatalogResolver":
     """The one :class:`CatalogResolver` of ``catalog`` for this chunk (shared by every rule that asks)."""
     return ctx.memo(CatalogResolver, ctx, catalog)
 

@@ -281,7 +281,7 @@ class FunctionSummary:
         return self._escapes.escapes(name)
 
     @cached_property
-    def _escapes(self) -> _LocalEscapeFinder:
+    def _escapes(self) -> "_LocalEscapeFinder":
         finder = _LocalEscapeFinder()
         self.func.body.visit(finder)
         return finder
@@ -463,7 +463,7 @@ def _builds_http_client(expr: cst.BaseExpression, ctx: SemanticModel) -> bool:
 
 
 class _OwnFacts:
-    __slots__ = ("assigned", "awaits", "declared", "loops", "yields")
+    __slots__ = ("awaits", "loops", "yields", "declared", "assigned")
 
     def __init__(self, func: cst.FunctionDef) -> None:
         awaits = loops = yields = False
