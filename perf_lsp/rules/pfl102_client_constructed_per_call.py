@@ -6,7 +6,7 @@ import re
 
 import libcst as cst
 
-from perf_lsp.analysis.bindings import referenced_names
+from perf_lsp.analysis.bindings import local_binding_index, referenced_names
 from perf_lsp.analysis.expressions import is_literal
 from perf_lsp.analysis.receivers import HelperCall, called_helper, may_call_helper
 from perf_lsp.analysis.semantic import assigned_target
@@ -106,7 +106,8 @@ class ClientConstructedPerCall(Rule):
     Reports an SDK client built inside a function body: ``openai.OpenAI``,
     ``AsyncOpenAI``, ``AzureOpenAI``, ``AsyncAzureOpenAI``, ``anthropic.Anthropic``
     and ``AsyncAnthropic``, ``cohere.Client``/``ClientV2``/``AsyncClient``,
-    ``boto3.client``/``boto3.resource`` (and ``boto3.Session(...).client(...)``),
+    ``boto3.client``/``boto3.resource`` (and ``boto3.Session(...).client(...)``, also
+    through a local ``session = boto3.Session(...)``),
     LangChain chat and embedding models (``ChatOpenAI``, ``AzureChatOpenAI``,
     ``OpenAIEmbeddings``, ``ChatAnthropic``, ...), and any qualified name listed in
     ``extend-clients``.
@@ -354,13 +355,20 @@ class ClientConstructedPerCall(Rule):
         return any(not is_literal(arg.value) for arg in node.args)
 
     def _boto3_session_client(self, node: cst.Call) -> bool:
-        """``boto3.Session(...).client("s3")`` / ``.resource(...)``."""
+        """``boto3.Session(...).client("s3")`` / ``.resource(...)``, or ``session.client(...)`` where every
+        binding of the local ``session`` in the function is ``boto3.Session(...)``."""
         func = node.func
-        return (
-            isinstance(func, cst.Attribute)
-            and func.attr.value in {"client", "resource"}
-            and isinstance(func.value, cst.Call)
-            and self.ctx.qualified_name(func.value.func) in _BOTO3_SESSIONS
+        if not (isinstance(func, cst.Attribute) and func.attr.value in {"client", "resource"}):
+            return False
+        if isinstance(func.value, cst.Call):
+            return self.ctx.qualified_name(func.value.func) in _BOTO3_SESSIONS
+        if not isinstance(func.value, cst.Name):
+            return False
+        scope = self.ctx.enclosing_function(node)
+        bindings = self.ctx.memo(local_binding_index, scope, True).get(func.value.value) if scope is not None else None
+        return bool(bindings) and all(
+            kind == "value" and isinstance(value, cst.Call) and self.ctx.qualified_name(value.func) in _BOTO3_SESSIONS
+            for kind, value in bindings
         )
 
     def _fixable(self, node: cst.Call, func: cst.FunctionDef) -> bool:

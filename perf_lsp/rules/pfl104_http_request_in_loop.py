@@ -12,7 +12,7 @@ from perf_lsp.analysis.bindings import (
     referenced_names,
     target_names,
 )
-from perf_lsp.analysis.loops import in_handler, loop_targets, varying_loop
+from perf_lsp.analysis.loops import in_handler, is_batch, loop_targets, varying_loop
 from perf_lsp.analysis.receivers import HelperCall, called_helper, may_call_helper
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, children, dotted, walk
 from perf_lsp.fix.codemod import replace_node, replace_nodes
@@ -211,8 +211,11 @@ class HttpRequestInLoop(Rule):
         varying = varying_loop(self.ctx, loop, [arg.value for arg in node.args])
         if varying is None or self.ctx.memo(self._paced, varying) or in_handler(self.ctx, node, varying):
             return  # no per-item argument, a loop over batches, a paced loop, an error path
-        if _fixed_collection(self.ctx.memo(loop_targets, varying)[1]):
+        targets, iterable = self.ctx.memo(loop_targets, varying)
+        if _fixed_collection(iterable):
             return  # ``for kind in ("a", "b")``, ``for name in FIELDS``: a few requests, fixed in the code
+        if any("chunk" in t.lower() for t in targets) or any(is_batch(arg.value) for arg in node.args if not isinstance(arg.value, cst.Name)):
+            return  # ``for chunk in chunks: post(chunk)``, ``post(texts[i : i + n])``: one request per batch
         if isinstance(varying, (cst.For, cst.While)) and any(
             isinstance(inner, (cst.Break, cst.Return)) for inner in walk(varying.body, stop=FUNCTION_BOUNDARIES)
         ):
