@@ -535,3 +535,18 @@ def test_helpers_of_other_modules_through_the_project_index(tmp_path):
     assert "`make_client()` builds a new `OpenAI` client" in found[0].message
     # without the index, an imported name is not followed (same module only)
     assert [d.code for d in Engine().analyze(source, Settings(select=("ALL",))).diagnostics] == []
+
+
+def test_an_imported_helper_that_blocks_is_pfl303_through_the_project_index(tmp_path):
+    from perf_lsp.analysis.hotness import ProjectIndex
+
+    package = tmp_path / "svc"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "io_utils.py").write_text("import time\n\n\ndef wait_a_bit():\n    time.sleep(1)\n\n\nasync def nap():\n    pass\n")
+    source = "from svc.io_utils import nap, wait_a_bit\n\n\nasync def handler():\n    wait_a_bit()\n    await nap()\n"
+    (package / "api.py").write_text(source)
+    hotness = ProjectIndex.build(sorted(package.glob("*.py"))).for_file(package / "api.py")
+    found = Engine().analyze(source, Settings(select=("ALL",)), hotness=hotness).diagnostics
+    assert [(d.code, d.range.start.line) for d in found] == [("PFL303", 5)]
+    assert "`wait_a_bit()` blocks the event loop: it calls `time.sleep`" in found[0].message
