@@ -323,7 +323,8 @@ def built_value_escapes(node: cst.Call, func: cst.FunctionDef, ctx: SemanticMode
     or assigned to a local that is itself returned, yielded, stored, declared
     ``global``/``nonlocal`` or used to build something that is. ``await`` around
     the call is looked through (``pool = await asyncpg.create_pool()``), and so are
-    chains that return the same object (``return Model(p).eval().to(device)``) and
+    chains that return the same object (``return Model(p).eval().to(device)``), a
+    default (``client = client or OpenAI()``, ``... if c is None else OpenAI()``), and
     an attribute that is not called (``self.client = OpenAI(**p).embeddings``
     stores the client with its sub-resource). Using the object
     (``return client.get(url)``, ``OpenAI().models.list()``) is not leaving.
@@ -352,6 +353,12 @@ def built_value_escapes(node: cst.Call, func: cst.FunctionDef, ctx: SemanticMode
             continue
         if isinstance(anc, cst.Call) and child is anc.func:
             break
+        if (isinstance(anc, cst.BooleanOperation) and child is anc.right) or (
+            isinstance(anc, cst.IfExp) and child is not anc.test
+        ):
+            # ``client or make()``, ``c if c is not None else make()``: a default, which goes where the whole goes
+            holder = child = anc
+            continue
         if isinstance(anc, (cst.Return, cst.Yield)):
             return True
         if isinstance(anc, (cst.BaseSmallStatement, cst.BaseCompoundStatement, cst.Lambda)):
