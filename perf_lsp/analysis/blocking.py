@@ -245,8 +245,9 @@ def _ast_cached(deco: ast.expr, imports: Mapping[str, str]) -> bool:
     return qn.rsplit(".", 1)[-1] in CACHE_DECORATORS
 
 
-_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
-_LOOPS = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+_CONTEXTS = frozenset({ast.Load, ast.Store, ast.Del})
+_SCOPE_TYPES = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef})
+_LOOP_TYPES = frozenset({ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp})
 
 
 def _chained_local(value: ast.expr | None, built: Mapping[str, str]) -> bool:
@@ -290,15 +291,12 @@ def _unchained(value: ast.expr) -> ast.expr:
 
 
 class _FactsReader:
-    """One walk of a function's own code for :func:`function_facts`."""
+    """One walk of a function's own code for :func:`function_facts`: the walk records, then names are
+    resolved (through the module's imports and the function's own, wherever they are in it)."""
 
     def __init__(self, func: ast.FunctionDef | ast.AsyncFunctionDef, imports: Mapping[str, str]) -> None:
         self.func = func
-        own: dict[str, str] = {}
-        for node in ast.walk(func):
-            if isinstance(node, (ast.Import, ast.ImportFrom)):
-                own.update(import_bindings(node))
-        self.imports = {**imports, **own} if own else imports
+        self.imports = imports
         args = func.args
         self.params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg] if a}
 
@@ -328,78 +326,105 @@ class _FactsReader:
 
     def facts(self) -> FunctionFacts:
         func = self.func
-        cached = any(_ast_cached(d, self.imports) for d in func.decorator_list)
         generator = False
-        blocks: str | None = None
-        requests: str | None = None
-        local_open = "open" in self.params
-        built: dict[str, str] = {}  # local -> constructor
-        stored: set[str] = set()  # locals stored on an attribute, in an item, or declared global/nonlocal
+        own_imports: dict[str, str] = {}
+        calls: list[tuple[ast.Call, bool]] = []  # in source order, with "inside a loop of the function"
+        assignments: list[tuple[list[ast.expr], ast.expr | None]] = []
+        returned: list[ast.expr] = []
+        used: list[ast.expr] = []  # ``with X() as c``, ``X().attr``: objects built and used here
+        nested: list[ast.AST] = []  # nested defs, lambdas and classes: what they read is captured
         declared: set[str] = set()
         assigned: set[str] = set()
-        returned: list[ast.expr] = []
-        used_fresh: list[str] = []  # ``OpenAI().chat...``, ``with OpenAI() as c``: built and used here
-        captured: set[str] = set()  # names nested defs and lambdas read
         stack: list[tuple[ast.AST, bool]] = [(node, False) for node in reversed(func.body)]
         while stack:
             node, in_loop = stack.pop()
-            if isinstance(node, _SCOPES):
-                if not isinstance(node, ast.Lambda):
+            kind = type(node)
+            if kind in _SCOPE_TYPES:
+                if kind is not ast.Lambda:
                     assigned.add(node.name)  # a nested def or class is a local
-                # what a closure reads leaves with it
-                captured.update(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
+                nested.append(node)
                 continue
-            if isinstance(node, (ast.Yield, ast.YieldFrom)):
+            if kind is ast.Call:
+                calls.append((node, in_loop))
+            elif kind is ast.Yield or kind is ast.YieldFrom:
                 generator = True
-            elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            elif kind is ast.Global or kind is ast.Nonlocal:
                 declared.update(node.names)
-            elif isinstance(node, ast.Return) and node.value is not None:
-                returned.append(node.value)
-            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                value = node.value
-                qn = self.fresh(value)
-                for target in targets:
-                    if isinstance(target, ast.Name):
-                        assigned.add(target.id)
-                        if qn is not None:
-                            built[target.id] = qn
-                        elif _chained_local(value, built):
-                            built[target.id] = built[value.func.value.id]  # ``model = model.eval()``
-                        elif target.id in built and value is not None:
-                            built.pop(target.id)
-                    elif isinstance(target, (ast.Attribute, ast.Subscript)) and value is not None:
-                        stored.update(n.id for n in ast.walk(value) if isinstance(n, ast.Name))
-            elif isinstance(node, ast.withitem) or (isinstance(node, ast.Attribute) and node.attr not in CHAIN_METHODS):
-                # ``with OpenAI() as c:`` (closed on exit), ``OpenAI().models.list()``: built and used here
-                qn = self.fresh(node.context_expr if isinstance(node, ast.withitem) else node.value)
-                if qn is not None:
-                    used_fresh.append(qn)
-            if isinstance(node, ast.Call):
-                name = dotted_name(node.func)
-                if name:
-                    qn = resolve_dotted(name, self.imports)
-                    if blocks is None:
-                        if qn is None and name == "open" and not local_open:
-                            blocks = "open()"
-                        elif qn in BLOCKING_CALLS:
-                            blocks = qn
-                    if requests is None and not in_loop and qn in SESSIONLESS_REQUESTS:
-                        requests = qn
-            loop_here = in_loop or isinstance(node, _LOOPS)
-            children = list(ast.iter_child_nodes(node))
-            if isinstance(node, (ast.For, ast.AsyncFor)):
+            elif kind is ast.Return:
+                if node.value is not None:
+                    returned.append(node.value)
+            elif kind is ast.Assign:
+                assignments.append((node.targets, node.value))
+            elif kind is ast.AnnAssign:
+                assignments.append(([node.target], node.value))
+            elif kind is ast.withitem:
+                used.append(node.context_expr)
+            elif kind is ast.Attribute:
+                if node.attr not in CHAIN_METHODS:
+                    used.append(node.value)
+            elif kind is ast.Import or kind is ast.ImportFrom:
+                own_imports.update(import_bindings(node))
+            children: list[ast.AST] = []
+            for field in node._fields:
+                value = getattr(node, field, None)
+                if type(value) is list:
+                    children.extend(item for item in value if isinstance(item, ast.AST))
+                elif isinstance(value, ast.AST) and type(value) not in _CONTEXTS:
+                    children.append(value)
+            if kind is ast.For or kind is ast.AsyncFor:
                 # the iterable is evaluated once; the body and target per item
-                stack.extend((child, child is not node.iter) for child in reversed(children))
+                stack.extend((child, child is not node.iter or in_loop) for child in reversed(children))
                 continue
+            loop_here = in_loop or kind in _LOOP_TYPES
             stack.extend((child, loop_here) for child in reversed(children))
+        if own_imports:
+            self.imports = {**self.imports, **own_imports}
+        cached = any(_ast_cached(d, self.imports) for d in func.decorator_list)
+        # what it blocks on, and its first request outside its own loops
+        blocks: str | None = None
+        requests: str | None = None
+        local_open = "open" in self.params
+        for call, in_loop in calls:
+            name = dotted_name(call.func)
+            if not name:
+                continue
+            qn = resolve_dotted(name, self.imports)
+            if blocks is None:
+                if qn is None and name == "open" and not local_open:
+                    blocks = "open()"
+                elif qn in BLOCKING_CALLS:
+                    blocks = qn
+            if requests is None and not in_loop and qn in SESSIONLESS_REQUESTS:
+                requests = qn
+            if blocks is not None and requests is not None:
+                break
         if generator:
             blocks = None
+        # what it builds, and where each built object goes
+        built: dict[str, str] = {}  # local -> constructor
+        stored: set[str] = set()  # locals stored on an attribute or in an item
+        for targets, value in assignments:
+            qn = self.fresh(value)
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    assigned.add(target.id)
+                    if qn is not None:
+                        built[target.id] = qn
+                    elif _chained_local(value, built):
+                        built[target.id] = built[value.func.value.id]  # ``model = model.eval()``
+                    elif target.id in built and value is not None:
+                        built.pop(target.id)
+                elif isinstance(target, (ast.Attribute, ast.Subscript)) and value is not None:
+                    stored.update(n.id for n in ast.walk(value) if isinstance(n, ast.Name))
+        used_fresh = [qn for expr in used if (qn := self.fresh(expr)) is not None]
         kept = stored | declared
         returns: list[str] = []
         returns_new: list[str] = []
         pooled = cached
-        passed: set[str] = set(captured)  # locals handed on inside what is returned (``Wrapper(client)``)
+        passed: set[str] = set()  # locals handed on inside what is returned (``Wrapper(client)``)
+        if built:
+            for node in nested:  # a closure keeps what it reads
+                passed.update(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
         for value in returned:
             qn = self.fresh(value)
             if qn is not None:

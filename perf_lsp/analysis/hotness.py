@@ -412,9 +412,10 @@ class _Reader:
         )
         m.functions[local] = fn
         fn.entry = self._marker(node, fn)
-        facts = read_function_facts(node, m.imports)
-        if facts.interesting:
-            fn.facts = facts.to_json()
+        if cls is None and not prefix:  # a module-level function another module may import and call
+            facts = read_function_facts(node, m.imports)
+            if facts.interesting:
+                fn.facts = facts.to_json()
         # decorators run where the def is: their calls belong to the enclosing scope
         self._calls_in([*node.decorator_list], None, cls)
         for inner in _direct_defs(node.body):

@@ -411,18 +411,25 @@ def called_helper(call: cst.Call, ctx: SemanticModel, scopes: list[cst.CSTNode] 
     ``call``, innermost first (default: from its ancestors, for a node the traversal reached).
     """
     func = call.func
-    if not isinstance(func, cst.Name) and not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)):
-        return None
-    if scopes is None:
-        scopes = [a for a in ctx.ancestors(call) if isinstance(a, SCOPES)]
     if isinstance(func, cst.Name):
         name = func.value
         if ctx.local_imports.get(name):
             return None
         imported = ctx.module_ctx.imported(name) is not None
-        table = dict(ctx.module_ctx.imported_helpers) if imported else ctx.memo(_helper_table, ctx)
+        if imported and not ctx.module_ctx.imported_helpers:
+            return None
+        table = ctx.memo(_imported_table, ctx.module_ctx.imported_helpers) if imported else ctx.memo(_helper_table, ctx)
         if name not in table:
             return None
+    elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
+        table = ctx.memo(_helper_table, ctx)
+        if func.attr.value not in ctx.memo(_method_names, ctx):
+            return None
+    else:
+        return None
+    if scopes is None:
+        return ctx.memo(_called_helper_at, call, ctx)
+    if isinstance(func, cst.Name):
         for scope in scopes:
             if isinstance(scope, cst.FunctionDef) and name in ctx.memo(local_binding_index, scope, True):
                 return None
@@ -432,9 +439,6 @@ def called_helper(call: cst.Call, ctx: SemanticModel, scopes: list[cst.CSTNode] 
                 return None
         facts = table.get(name)
         return HelperCall(f"{name}()", name, facts) if facts is not None else None
-    table = ctx.memo(_helper_table, ctx)
-    if not table:
-        return None
     owner = func.value.value
     for index, scope in enumerate(scopes):
         if isinstance(scope, cst.FunctionDef):
@@ -454,17 +458,16 @@ def called_helper(call: cst.Call, ctx: SemanticModel, scopes: list[cst.CSTNode] 
 
 
 def may_call_helper(dotted_callee: str | None, qualified: str | None = None, module_ctx=None) -> bool:
-    """Cheap test for prefilters (no lazy module fact read): a callee spelled ``name`` or ``self.name``
-    that is not imported could be one of the module's own functions, which :func:`called_helper`
-    then looks up (builtins left out); an imported ``name`` could be another module's, when
-    ``module_ctx.imported_helpers`` (part of the module's fingerprint) names it."""
+    """Cheap test for prefilters (no lazy module fact read): a callee spelled ``name`` (not a builtin,
+    not imported) or ``self.name`` could be one of the module's own functions, and an imported
+    ``name`` another module's when ``module_ctx.imported_helpers`` (part of the module context's
+    fingerprint) names it; :func:`called_helper` then looks it up. Deliberately independent of the
+    module's other statements: a prefilter's "no" is cached with the statement alone."""
     if not dotted_callee:
         return False
-    if qualified is not None:
-        return module_ctx is not None and "." not in dotted_callee and any(
-            local == dotted_callee for local, _ in module_ctx.imported_helpers
-        )
     head, _, rest = dotted_callee.partition(".")
+    if qualified is not None:
+        return not rest and module_ctx is not None and any(local == head for local, _ in module_ctx.imported_helpers)
     if not rest:
         return head not in _BUILTINS
     return "." not in rest and head in ("self", "cls")
@@ -475,3 +478,16 @@ _BUILTINS = frozenset(dir(builtins))
 
 def _helper_table(ctx: SemanticModel) -> dict[str, FunctionFacts]:
     return dict(ctx.module_ctx.helper_facts)
+
+
+def _imported_table(helpers: tuple[tuple[str, FunctionFacts], ...]) -> dict[str, FunctionFacts]:
+    return dict(helpers)
+
+
+def _method_names(ctx: SemanticModel) -> frozenset[str]:
+    return frozenset(name.rpartition(".")[2] for name in ctx.memo(_helper_table, ctx) if "." in name)
+
+
+def _called_helper_at(call: cst.Call, ctx: SemanticModel) -> HelperCall | None:
+    """:func:`called_helper` of a call the traversal reached, once per call for every rule that asks."""
+    return called_helper(call, ctx, [a for a in ctx.ancestors(call) if isinstance(a, SCOPES)])
