@@ -366,9 +366,10 @@ class ClientConstructedPerCall(Rule):
             return False
         scope = self.ctx.enclosing_function(node)
         bindings = self.ctx.memo(local_binding_index, scope, True).get(func.value.value) if scope is not None else None
-        return bool(bindings) and all(
+        values = [(kind, value) for kind, value in bindings or () if kind != "annotation"]  # ``session: Final = ...``
+        return bool(values) and all(
             kind == "value" and isinstance(value, cst.Call) and self.ctx.qualified_name(value.func) in _BOTO3_SESSIONS
-            for kind, value in bindings
+            for kind, value in values
         )
 
     def _fixable(self, node: cst.Call, func: cst.FunctionDef) -> bool:
