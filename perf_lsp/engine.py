@@ -492,6 +492,9 @@ class Engine:
             lines = split_lines(source)
         if split is None:
             split = split_document(source, lines)
+        helpers = hotness.helpers if hotness is not None else ()
+        if split.context.imported_helpers != helpers:  # what the project index says the imported functions do
+            split = replace(split, context=replace(split.context, imported_helpers=helpers))
         rules = self.enabled_rules(settings)
         results: list[ChunkResult] = []
         diagnostics: list[Diagnostic] = []

@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 
+from perf_lsp.analysis.blocking import FunctionFacts, read_function_facts
 from perf_lsp.model import Diagnostic
 
 MAX_DEPTH = 6
@@ -123,6 +124,7 @@ class Function:
     refs: list[str] = field(default_factory=list)  # functions it passes on or defines: they may run later, elsewhere
     unresolved_attrs: list[str] = field(default_factory=list)  # method names called on unknown objects
     entry: tuple[Hotness, str] | None = None  # a marker on the function itself
+    facts: list | None = None  # what calling it does (FunctionFacts.to_json), when a caller could be reported for it
 
 
 @dataclass(frozen=True)
@@ -130,11 +132,15 @@ class FileHotness:
     """What :func:`filter_diagnostics` needs of one file: ``file`` is the whole file's answer when it has one
     (test code, examples, ...); ``functions`` maps a local name (``Class.method``, ``outer.inner``, ``func``)
     to its answer (only HOT and COLD are stored); ``main_block`` is the reason for sites in the
-    ``if __name__ == "__main__":`` block (None: the file has none)."""
+    ``if __name__ == "__main__":`` block (None: the file has none); ``helpers`` maps each name the file
+    imports from another indexed module to what calling that function does (only functions a
+    caller could be reported for; :class:`~perf_lsp.analysis.blocking.FunctionFacts`), so the rules
+    judge a call of an imported helper one call deep, as they do a call of the module's own."""
 
     file: tuple[Hotness, str] | None = None
     functions: tuple[tuple[str, Hotness, str], ...] = ()
     main_block: str | None = None
+    helpers: tuple[tuple[str, FunctionFacts], ...] = ()
 
     def of_local(self, local: str | None) -> tuple[Hotness, str]:
         """The answer for a site in the function named ``local`` (None: module level, not in the main block)."""
@@ -406,6 +412,10 @@ class _Reader:
         )
         m.functions[local] = fn
         fn.entry = self._marker(node, fn)
+        if cls is None and not prefix:  # a module-level function another module may import and call
+            facts = read_function_facts(node, m.imports)
+            if facts.interesting:
+                fn.facts = facts.to_json()
         # decorators run where the def is: their calls belong to the enclosing scope
         self._calls_in([*node.decorator_list], None, cls)
         for inner in _direct_defs(node.body):
@@ -656,6 +666,8 @@ class ProjectIndex:
         self.root = Path(root) if root is not None else None
         self._modules: dict[str, _Module] = {}
         self._answers: dict[str, tuple[Hotness, str]] | None = None
+        self._functions: dict[str, Function] = {}
+        self._find: Callable[[str], str | None] | None = None
         self.closed = True
 
     def __len__(self) -> int:
@@ -694,7 +706,7 @@ class ProjectIndex:
                 data = path.read_bytes()
             except OSError:
                 data = b""
-            material = repr(("hotness", str(index.root), index._key(path)))
+            material = repr(("hotness", 2, str(index.root), index._key(path)))
             if store is not None:
                 facts = store.load(data, material)
                 if facts is not None:
@@ -734,6 +746,7 @@ class ProjectIndex:
         if self._answers is not None:
             return self._answers
         functions = self.functions()
+        self._functions = functions
         by_tail: dict[str, list[str]] = {}
         for q in functions:
             parts = q.split(".")
@@ -764,6 +777,7 @@ class ProjectIndex:
                             return hits[0]
             return None
 
+        self._find = find
         callees: dict[str, set[str]] = {}
         callers: dict[str, set[str]] = {q: set() for q in functions}
         unknown_callers: set[str] = set()
@@ -885,7 +899,23 @@ class ProjectIndex:
             if found is not None:
                 rows.append((local, found[0], found[1]))
         main = f"in the __main__ block ({module.shown}:{module.main_line})" if module.main_line else None
-        return FileHotness(None, tuple(sorted(rows)), main)
+        return FileHotness(None, tuple(sorted(rows)), main, self._helpers(module))
+
+    def _helpers(self, module: _Module) -> tuple[tuple[str, FunctionFacts], ...]:
+        """(local name, facts) for the functions of other indexed modules that ``module`` imports by name."""
+        self._solve()
+        functions, find = self._functions, self._find
+        out = []
+        for local, qualified in module.imports.items():
+            target = find(qualified) if find is not None else None
+            fn = functions.get(target) if target is not None else None
+            if fn is None or fn.facts is None or fn.path == module.path or fn.class_name is not None or target.endswith(".__init__"):
+                continue
+            try:
+                out.append((local, FunctionFacts.from_json(fn.facts)))
+            except (TypeError, ValueError):
+                continue  # facts of another version
+        return tuple(sorted(out))
 
 
 def document_hotness(text: str) -> FileHotness:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import InitVar, dataclass, field
 from functools import cached_property
 
-from perf_lsp.analysis.blocking import module_blocking_helpers
+from perf_lsp.analysis.blocking import FunctionFacts, module_blocking_helpers, module_function_facts
 from perf_lsp.analysis.imports import dotted_name, import_bindings, resolve_dotted
 
 
@@ -54,7 +54,10 @@ class ModuleContext:
     ``mutated_globals`` lists the names a function of the module rebinds
     (``global NAME``) or changes in place (``NAME.x = ...``, ``NAME[k] = ...``,
     ``NAME.update(...)``), so PFL301 keeps apart an await that may change one and a
-    later one that reads it.
+    later one that reads it. ``imported_helpers`` maps a name the module imports from
+    another module of the project to what calling that function does
+    (:class:`~perf_lsp.analysis.blocking.FunctionFacts`), when a project index gave them
+    (:class:`~perf_lsp.analysis.hotness.FileHotness`); empty otherwise.
 
     ``blocking_helpers`` and ``mutated_globals`` (:data:`LAZY_FACTS`) scan every
     function of the module, so a context built from ``body`` (the module's top-level
@@ -72,6 +75,7 @@ class ModuleContext:
     given_blocking_helpers: InitVar[tuple[tuple[str, str], ...] | None] = None
     guarded_imports: tuple[str, ...] = ()
     given_mutated_globals: InitVar[tuple[str, ...] | None] = None
+    imported_helpers: tuple[tuple[str, FunctionFacts], ...] = ()
     body: tuple[ast.stmt, ...] = field(default=(), compare=False, repr=False)
     _imports: dict = field(default_factory=dict, compare=False, repr=False)
     _bindings: dict = field(default_factory=dict, compare=False, repr=False)
@@ -89,7 +93,7 @@ class ModuleContext:
     def fingerprint(self) -> tuple:
         """What chunk analysis depends on (line numbers excluded), for cache keys; without the lazy
         facts (:data:`LAZY_FACTS`): a key that depends on them adds :meth:`facts`."""
-        return (self.imports, self.bindings, self.factories, self.guarded_imports)
+        return (self.imports, self.bindings, self.factories, self.guarded_imports, self.imported_helpers)
 
     def facts(self, names: Iterable[str]) -> tuple:
         """``(name, value)`` of these lazy facts (:data:`LAZY_FACTS`), in the order given; computes them if needed."""
@@ -105,6 +109,12 @@ class ModuleContext:
     def blocking_helpers(self) -> tuple[tuple[str, str], ...]:
         """Module-level sync functions that block, each with the blocking call inside it (computed on first use)."""
         return self._fact("blocking_helpers")
+
+    @property
+    def helper_facts(self) -> tuple[tuple[str, FunctionFacts], ...]:
+        """What the module's functions do for their callers, by local name (``func``, ``Class.method``;
+        see :func:`~perf_lsp.analysis.blocking.module_function_facts`; computed on first use)."""
+        return self._fact("helper_facts")
 
     @property
     def mutated_globals(self) -> tuple[str, ...]:
@@ -254,6 +264,7 @@ def build_module_context(statements: list[tuple[ast.stmt, int]]) -> ModuleContex
 _LAZY_FACTS: dict[str, Callable[[ModuleContext], tuple]] = {
     "blocking_helpers": lambda ctx: module_blocking_helpers(ctx.body, ctx._imports),
     "mutated_globals": lambda ctx: module_mutated_globals(ctx.body),
+    "helper_facts": lambda ctx: module_function_facts(ctx.body, ctx._imports),
 }
 
 LAZY_FACTS: tuple[str, ...] = tuple(_LAZY_FACTS)

@@ -22,6 +22,7 @@ confirms it.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -33,6 +34,7 @@ from perf_lsp.analysis.bindings import (
     local_binding_index,
     param_names,
 )
+from perf_lsp.analysis.blocking import CHAIN_METHODS, FunctionFacts
 from perf_lsp.analysis.expressions import annotation_qualified_names
 from perf_lsp.analysis.semantic import SemanticModel
 from perf_lsp.analysis.tree import COMPREHENSIONS, SCOPES, dotted, walk
@@ -52,7 +54,12 @@ class TypeCatalog:
     ``with x as y`` binds (default: the same tag); ``factories``: a call of a
     module-level cached factory of a catalogued constructor
     (``ModuleContext.factories``: what PFL101's fix writes) gives the constructor's
-    tag. Compared and hashed by identity (one catalog, one resolver per chunk).
+    tag; ``helpers``: a call of one of the module's own functions (``get_client()``,
+    ``self._make_client()``) gives the tags of what it returns (:func:`called_helper`), so
+    a rule whose catalog sets it reads the lazy module fact ``helper_facts`` and must name
+    it in its ``module_facts``. A chain of :data:`~perf_lsp.analysis.blocking.CHAIN_METHODS`
+    (``model.eval().to(device)``) keeps the tag of its start unless ``methods`` says
+    otherwise. Compared and hashed by identity (one catalog, one resolver per chunk).
     """
 
     constructors: Mapping[str, str]
@@ -63,6 +70,7 @@ class TypeCatalog:
     calls: Mapping[str, str] = field(default_factory=dict)
     enters: Mapping[str, str] = field(default_factory=dict)
     factories: bool = False
+    helpers: bool = False
 
     def constructed(self, qualified: str | None) -> str | None:
         """The tag a call of ``qualified`` gives, or None."""
@@ -91,7 +99,9 @@ class FamilyCatalog(TypeCatalog):
     ``constructed_by(qualified)``: a call of that qualified name builds one;
     ``annotated_by(qualified)``: an annotation naming that class means one. With
     ``factories``, a call of a module-level cached factory of such a constructor
-    (``ModuleContext.factories``: what PFL101's fix writes) builds one too.
+    (``ModuleContext.factories``: what PFL101's fix writes) builds one too; with
+    ``helpers``, so does a call of one of the module's functions that returns one
+    (see :class:`TypeCatalog`).
     """
 
     def __init__(
@@ -100,9 +110,10 @@ class FamilyCatalog(TypeCatalog):
         annotated_by: Callable[[str], bool],
         *,
         factories: bool = False,
+        helpers: bool = False,
         tag: str = "instance",
     ) -> None:
-        super().__init__(constructors={}, factories=factories)
+        super().__init__(constructors={}, factories=factories, helpers=helpers)
         object.__setattr__(self, "_constructed_by", constructed_by)
         object.__setattr__(self, "_annotated_by", annotated_by)
         object.__setattr__(self, "tag", tag)
@@ -194,12 +205,27 @@ class CatalogResolver:
         if isinstance(expr, cst.Await):
             return self._infer(expr.expression, scopes, depth + 1)
         if isinstance(expr, cst.Call):
-            tag = cat.constructed(self.ctx.qualified_name(expr.func)) or self._factory(expr.func)
+            tag = (
+                cat.constructed(self.ctx.qualified_name(expr.func) or self._driver_call(expr.func, scopes))
+                or self._factory(expr.func)
+            )
             results: set[str | None] = set()
+            if not tag and cat.helpers:
+                helper = called_helper(expr, self.ctx, scopes)
+                if helper is not None:
+                    found = {t for qn in helper.facts.returns if (t := cat.constructed(qn))}
+                    if found:
+                        return found
             if isinstance(expr.func, cst.Attribute):
                 method = expr.func.attr.value
                 for owner in self._infer(expr.func.value, scopes, depth + 1):
-                    results.add(cat.methods.get((owner, method)) if owner is not UNKNOWN else UNKNOWN)
+                    if owner is UNKNOWN:
+                        results.add(UNKNOWN)
+                    else:
+                        result = cat.methods.get((owner, method))
+                        if result is None and method in CHAIN_METHODS:
+                            result = owner  # ``model.eval()``, ``model.to(device)``: the same object
+                        results.add(result)
             elif isinstance(expr.func, cst.Name) and not tag:
                 for owner in self._infer(expr.func, scopes, depth + 1):
                     results.add(cat.calls.get(owner) if owner is not UNKNOWN else UNKNOWN)
@@ -221,6 +247,34 @@ class CatalogResolver:
                             out.add(result)
             return out or {UNKNOWN}
         return {UNKNOWN}
+
+    def _driver_call(self, func: cst.BaseExpression, scopes: list[cst.CSTNode]) -> str | None:
+        """``self.db.connect`` where the class keeps a driver module on ``self`` (``self.db = psycopg2``):
+        the qualified name ``psycopg2.connect``; else None."""
+        if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Attribute)):
+            return None
+        holder = func.value
+        if not isinstance(holder.value, cst.Name):
+            return None
+        for index, scope in enumerate(scopes):
+            if isinstance(scope, cst.FunctionDef) and index + 1 < len(scopes) and isinstance(scopes[index + 1], cst.ClassDef):
+                method, cls = scope, scopes[index + 1]
+                break
+        else:
+            return None
+        if first_param(method) != holder.value.value:
+            return None
+        modules = set()
+        for kind, value, _where in self.ctx.memo(attribute_bindings, cls).get(holder.attr.value, ()):
+            if kind != "value" or not isinstance(value, cst.Name):
+                return None
+            qualified = self.ctx.local_imports.get(value.value) or self.ctx.module_ctx.imported(value.value)
+            if qualified is None:
+                return None
+            modules.add(qualified)
+        if len(modules) != 1:
+            return None
+        return f"{modules.pop()}.{func.attr.value}"
 
     def _factory(self, func: cst.BaseExpression) -> str | None:
         """The tag a call of a module-level cached factory of a catalogued constructor gives."""
@@ -332,3 +386,108 @@ def attribute_bindings(cls: cst.ClassDef) -> dict[str, list[tuple[str, cst.CSTNo
 
 def _self_attr(target: cst.CSTNode, owner: str) -> bool:
     return isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == owner
+
+
+@dataclass(frozen=True)
+class HelperCall:
+    """A call of one of the module's own functions: ``label`` as a message shows it (``make_client()``,
+    ``self._fetch()``), ``name`` its local name (``make_client``, ``Store._fetch``), ``facts`` what
+    calling it does (:class:`~perf_lsp.analysis.blocking.FunctionFacts`)."""
+
+    label: str
+    name: str
+    facts: FunctionFacts
+
+
+def called_helper(call: cst.Call, ctx: SemanticModel, scopes: list[cst.CSTNode] | None = None) -> HelperCall | None:
+    """The module function or method that ``call`` calls, with its facts, or None.
+
+    ``name(...)``: a module-level ``def`` (the name neither bound by an enclosing function
+    nor imported), or a function of another module imported by name when a project index
+    said what it does (``ModuleContext.imported_helpers``); ``self.name(...)`` in a method of a top-level class: that class's method
+    (the first parameter, whatever it is called; a ``@staticmethod`` has no ``self``). Reads
+    the lazy module fact ``helper_facts``: a rule that calls this names it in its
+    ``module_facts``. ``scopes``: the functions, lambdas, comprehensions and classes around
+    ``call``, innermost first (default: from its ancestors, for a node the traversal reached).
+    """
+    func = call.func
+    if isinstance(func, cst.Name):
+        name = func.value
+        if ctx.local_imports.get(name):
+            return None
+        imported = ctx.module_ctx.imported(name) is not None
+        if imported and not ctx.module_ctx.imported_helpers:
+            return None
+        table = ctx.memo(_imported_table, ctx.module_ctx.imported_helpers) if imported else ctx.memo(_helper_table, ctx)
+        if name not in table:
+            return None
+    elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
+        table = ctx.memo(_helper_table, ctx)
+        if func.attr.value not in ctx.memo(_method_names, ctx):
+            return None
+    else:
+        return None
+    if scopes is None:
+        return ctx.memo(_called_helper_at, call, ctx)
+    if isinstance(func, cst.Name):
+        for scope in scopes:
+            if isinstance(scope, cst.FunctionDef) and name in ctx.memo(local_binding_index, scope, True):
+                return None
+            if isinstance(scope, cst.Lambda) and name in param_names(scope.params):
+                return None
+            if isinstance(scope, COMPREHENSIONS) and name in comprehension_targets(scope):
+                return None
+        facts = table.get(name)
+        return HelperCall(f"{name}()", name, facts) if facts is not None else None
+    owner = func.value.value
+    for index, scope in enumerate(scopes):
+        if isinstance(scope, cst.FunctionDef):
+            if index + 1 < len(scopes) and isinstance(scopes[index + 1], cst.ClassDef):
+                method, cls, outer = scope, scopes[index + 1], scopes[index + 2 :]
+                break
+            return None  # a nested def: ``self`` is the outer method's, not resolved here
+    else:
+        return None
+    if first_param(method) != owner or any(isinstance(a, (cst.FunctionDef, cst.ClassDef)) for a in outer):
+        return None
+    if any(isinstance(d.decorator, cst.Name) and d.decorator.value in ("staticmethod", "classmethod") for d in method.decorators):
+        return None
+    local = f"{cls.name.value}.{func.attr.value}"
+    facts = table.get(local)
+    return HelperCall(f"{owner}.{func.attr.value}()", local, facts) if facts is not None else None
+
+
+def may_call_helper(dotted_callee: str | None, qualified: str | None = None, module_ctx=None) -> bool:
+    """Cheap test for prefilters (no lazy module fact read): a callee spelled ``name`` (not a builtin,
+    not imported) or ``self.name`` could be one of the module's own functions, and an imported
+    ``name`` another module's when ``module_ctx.imported_helpers`` (part of the module context's
+    fingerprint) names it; :func:`called_helper` then looks it up. Deliberately independent of the
+    module's other statements: a prefilter's "no" is cached with the statement alone."""
+    if not dotted_callee:
+        return False
+    head, _, rest = dotted_callee.partition(".")
+    if qualified is not None:
+        return not rest and module_ctx is not None and any(local == head for local, _ in module_ctx.imported_helpers)
+    if not rest:
+        return head not in _BUILTINS
+    return "." not in rest and head in ("self", "cls")
+
+
+_BUILTINS = frozenset(dir(builtins))
+
+
+def _helper_table(ctx: SemanticModel) -> dict[str, FunctionFacts]:
+    return dict(ctx.module_ctx.helper_facts)
+
+
+def _imported_table(helpers: tuple[tuple[str, FunctionFacts], ...]) -> dict[str, FunctionFacts]:
+    return dict(helpers)
+
+
+def _method_names(ctx: SemanticModel) -> frozenset[str]:
+    return frozenset(name.rpartition(".")[2] for name in ctx.memo(_helper_table, ctx) if "." in name)
+
+
+def _called_helper_at(call: cst.Call, ctx: SemanticModel) -> HelperCall | None:
+    """:func:`called_helper` of a call the traversal reached, once per call for every rule that asks."""
+    return called_helper(call, ctx, [a for a in ctx.ancestors(call) if isinstance(a, SCOPES)])

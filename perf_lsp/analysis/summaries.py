@@ -28,6 +28,7 @@ from functools import cached_property
 import libcst as cst
 
 from perf_lsp.analysis.bindings import all_params, stored_names
+from perf_lsp.analysis.blocking import CHAIN_METHODS
 from perf_lsp.analysis.concurrency import HTTP_CLIENTS
 from perf_lsp.analysis.imports import dotted_name, import_bindings
 from perf_lsp.analysis.module import ModuleContext
@@ -321,7 +322,9 @@ def built_value_escapes(node: cst.Call, func: cst.FunctionDef, ctx: SemanticMode
     ``return cls(model=...)``), stored in an attribute or item (``self.x = ...``),
     or assigned to a local that is itself returned, yielded, stored, declared
     ``global``/``nonlocal`` or used to build something that is. ``await`` around
-    the call is looked through (``pool = await asyncpg.create_pool()``), and so is
+    the call is looked through (``pool = await asyncpg.create_pool()``), and so are
+    chains that return the same object (``return Model(p).eval().to(device)``), a
+    default (``client = client or OpenAI()``, ``... if c is None else OpenAI()``), and
     an attribute that is not called (``self.client = OpenAI(**p).embeddings``
     stores the client with its sub-resource). Using the object
     (``return client.get(url)``, ``OpenAI().models.list()``) is not leaving.
@@ -340,12 +343,22 @@ def built_value_escapes(node: cst.Call, func: cst.FunctionDef, ctx: SemanticMode
                 outer = ctx.parent(outer)
             grand = ctx.parent(outer)
             if isinstance(grand, cst.Call) and grand.func is outer:
+                if outer is anc and anc.attr.value in CHAIN_METHODS:
+                    # ``Model(...).eval()``, ``.to(device)``: the same object, carried on to where the chain goes
+                    holder = child = grand
+                    continue
                 break
             holder = outer
             child = anc
             continue
         if isinstance(anc, cst.Call) and child is anc.func:
             break
+        if (isinstance(anc, cst.BooleanOperation) and child is anc.right) or (
+            isinstance(anc, cst.IfExp) and child is not anc.test
+        ):
+            # ``client or make()``, ``c if c is not None else make()``: a default, which goes where the whole goes
+            holder = child = anc
+            continue
         if isinstance(anc, (cst.Return, cst.Yield)):
             return True
         if isinstance(anc, (cst.BaseSmallStatement, cst.BaseCompoundStatement, cst.Lambda)):
@@ -371,7 +384,9 @@ class _LocalEscapeFinder(cst.CSTVisitor):
         self._outlets: list[frozenset[str]] = []
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False  # a nested def has its own scope
+        # a nested def has its own scope; what it reads goes wherever the function goes (a closure)
+        self._assignments.append((node.name.value, _captured_names(node)))
+        return False
 
     def visit_Return(self, node: cst.Return) -> None:
         if node.value is not None:
@@ -416,8 +431,11 @@ class _PassFinder(cst.CSTVisitor):
         self.found: set[str] = set()
 
     def visit_Call(self, node: cst.Call) -> bool:
-        if not isinstance(node.func, cst.Name):  # calling the object is a use, not a pass
-            node.func.visit(self)
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in CHAIN_METHODS:
+            func.value.visit(self)  # ``model.eval()``, ``model.to(device)``: the same object
+        elif not isinstance(func, cst.Name):  # calling the object is a use, not a pass
+            func.visit(self)
         for arg in node.args:
             arg.visit(self)
         return False
@@ -429,7 +447,13 @@ class _PassFinder(cst.CSTVisitor):
         self.found.add(node.value)
 
     def visit_Lambda(self, node: cst.Lambda) -> bool:
+        self.found |= _captured_names(node)  # a lambda carries what it reads
         return False
+
+
+def _captured_names(node: cst.CSTNode) -> frozenset[str]:
+    """Every name read anywhere inside ``node`` (a nested ``def`` or ``lambda``): what a closure keeps."""
+    return frozenset(n.value for n in walk(node) if isinstance(n, cst.Name))
 
 
 def passed_names(expr: cst.BaseExpression) -> frozenset[str]:

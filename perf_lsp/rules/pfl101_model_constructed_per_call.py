@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 import libcst as cst
 
 from perf_lsp.analysis import catalogs
 from perf_lsp.analysis.expressions import is_literal
+from perf_lsp.analysis.receivers import HelperCall, called_helper, may_call_helper
 from perf_lsp.analysis.semantic import assigned_target
 from perf_lsp.analysis.summaries import built_value_escapes
 from perf_lsp.analysis.tree import dotted
@@ -36,12 +35,6 @@ HEAVY_CONSTRUCTORS = frozenset(catalogs.names("models", "heavy"))
 ``transformers.Auto*.from_pretrained`` is matched by shape."""
 
 _PACKAGES = tuple(sorted({qn.split(".", 1)[0] for qn in HEAVY_CONSTRUCTORS}))
-
-
-def _word(word: str, text: str) -> bool:
-    return re.search(rf"\b{re.escape(word)}\b", text) is not None
-
-
 
 
 def is_heavy_constructor(qualified: str | None, extra: tuple[str, ...] = ()) -> bool:
@@ -76,6 +69,12 @@ class ModelConstructedPerCall(Rule):
     functions and start-up hooks; and in factories, where the model leaves the
     function (it is returned, or stored on ``self`` or in a global): keeping it is
     then the caller's job.
+
+    One call deep: a call of one of the module's own functions (``load_model()``,
+    ``self._load()``) that returns a newly loaded model, not cached, is reported at
+    the call, naming the helper, and judged like the loader itself there (not in
+    ``__init__``, nor when the model is stored or returned). A helper that loads a
+    model and uses it is reported inside the helper, not again at its callers.
 
     ## Why is this bad?
     Loading a model reads its weights from disk and builds the network before the
@@ -147,27 +146,33 @@ class ModelConstructedPerCall(Rule):
     options = (EXTEND_HEAVY_CONSTRUCTORS,)
     alt_fix_title = "Load the model once at import time into a module-level constant"
     alt_fix_safety = Applicability.UNSAFE
+    module_facts = ("helper_facts",)
 
     @classmethod
     def applies_to(cls, text, module_ctx, settings) -> bool:
+        if module_ctx.imported_helpers and any(local in text for local, _ in module_ctx.imported_helpers):
+            return True  # a function of another module that the project index knows (one call deep)
         if any(package in text for package in _PACKAGES):
             return True  # a local import or a spelled-out module path
         roots = set(_PACKAGES) | {name.split(".", 1)[0] for name in settings.option(EXTEND_HEAVY_CONSTRUCTORS)}
         if not module_ctx.import_roots & roots:
             return False
-        for local, qualified in module_ctx.imports:
-            if qualified.split(".", 1)[0] in roots and _word(local, text):
-                return True
-        return False
+        # the module loads models: a call here may be one of its helpers (one call deep)
+        return "(" in text
 
     @classmethod
     def wants(cls, summary, settings) -> bool:
         extra = settings.option(EXTEND_HEAVY_CONSTRUCTORS)
-        return any(is_heavy_constructor(qn, extra) for _, qn in summary.call_names)
+        return any(
+            is_heavy_constructor(qn, extra) or may_call_helper(name, qn, summary.module_ctx) for name, qn in summary.call_names
+        )
 
     def visit_Call(self, node: cst.Call) -> None:
         qn = self.ctx.qualified_name(node.func)
         if not is_heavy_constructor(qn, self.ctx.settings.option(EXTEND_HEAVY_CONSTRUCTORS)):
+            helper = called_helper(node, self.ctx)
+            if helper is not None:
+                self._helper_call(node, helper)
             return
         func = self.ctx.enclosing_function(node)
         if func is None or self._one_time(func) or in_lazy_init(node, self.ctx) or self._escapes(node, func):
@@ -188,6 +193,29 @@ class ModelConstructedPerCall(Rule):
             fix=None if self._factory_declined(node, func) else self._factory_fix(node, callee, qn or callee),
             alt_fix=alt if self._module_level_callee(callee) else None,
             detail=detail,
+        )
+
+    def _helper_call(self, node: cst.Call, helper: HelperCall) -> None:
+        """One call deep: ``model = load_model()`` where the module's ``load_model`` returns a newly
+        loaded model (not cached): judged like the loader at this call."""
+        extra = self.ctx.settings.option(EXTEND_HEAVY_CONSTRUCTORS)
+        built = next((qn for qn in helper.facts.returns_new if is_heavy_constructor(qn, extra)), None)
+        if built is None:
+            return
+        func = self.ctx.enclosing_function(node)
+        if func is None or func.name.value == helper.facts.name or self._one_time(func):
+            return
+        if in_lazy_init(node, self.ctx) or self._escapes(node, func):
+            return
+        noun = _noun(built)
+        where = "on every iteration" if self.ctx.repeating_loop(node) is not None else f"on every call of `{func.name.value}()`"
+        self.report(
+            node,
+            message=(
+                f"`{helper.label}` loads a new {noun} (`{_short(built)}`) "
+                f"{where}; load it once and reuse it (cache `{helper.facts.name}` or keep the {noun})"
+            ),
+            detail=f"`{helper.facts.name}` returns a newly loaded `{built}` each time it is called (all-MiniLM-L6-v2, a small model: ~75 ms a load; see docs/costs.md).",
         )
 
     # -- detection -------------------------------------------------------
@@ -222,6 +250,13 @@ class ModelConstructedPerCall(Rule):
             return replace_node(fctx.chunk, node, cst.Name(name))
 
         return build
+
+
+def _short(qualified: str) -> str:
+    """``transformers.AutoModel.from_pretrained`` -> ``AutoModel.from_pretrained``; ``spacy.load`` -> ``spacy.load``;
+    ``sentence_transformers.SentenceTransformer`` -> ``SentenceTransformer``."""
+    parts = qualified.split(".")
+    return ".".join(parts[-2:]) if parts[-1][:1].islower() else parts[-1]
 
 
 def _noun(callee: str) -> str:

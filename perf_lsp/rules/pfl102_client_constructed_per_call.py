@@ -7,8 +7,9 @@ import re
 import libcst as cst
 
 from perf_lsp.analysis import catalogs
-from perf_lsp.analysis.bindings import referenced_names
+from perf_lsp.analysis.bindings import local_binding_index, referenced_names
 from perf_lsp.analysis.expressions import is_literal
+from perf_lsp.analysis.receivers import HelperCall, called_helper, may_call_helper
 from perf_lsp.analysis.semantic import assigned_target
 from perf_lsp.analysis.summaries import built_value_escapes
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, dotted, walk
@@ -36,6 +37,8 @@ SDK_CLIENTS = frozenset(catalogs.names("clients", "sdk"))
 of the ``clients`` catalog (``perf_lsp/catalogs/clients.toml``); extended by ``extend-clients``.
 ``boto3.Session(...).client(...)`` is matched by shape."""
 
+_GENERIC_NAMES = frozenset({"Client", "AsyncClient", "ClientV2", "AsyncClientV2", "client", "resource"})
+"""Constructor names shown with their module (``genai.Client``, ``boto3.client``)."""
 _BOTO3_SESSIONS = frozenset(catalogs.names("clients", "boto3_session"))
 _ROOTS = frozenset(qn.split(".", 1)[0] for qn in SDK_CLIENTS)
 
@@ -51,7 +54,8 @@ class ClientConstructedPerCall(Rule):
     Reports an SDK client built inside a function body: ``openai.OpenAI``,
     ``AsyncOpenAI``, ``AzureOpenAI``, ``AsyncAzureOpenAI``, ``anthropic.Anthropic``
     and ``AsyncAnthropic``, ``cohere.Client``/``ClientV2``/``AsyncClient``,
-    ``boto3.client``/``boto3.resource`` (and ``boto3.Session(...).client(...)``),
+    ``boto3.client``/``boto3.resource`` (and ``boto3.Session(...).client(...)``, also
+    through a local ``session = boto3.Session(...)``),
     LangChain chat and embedding models (``ChatOpenAI``, ``AzureChatOpenAI``,
     ``OpenAIEmbeddings``, ``ChatAnthropic``, ...), LlamaIndex LLM and embedding
     classes, Groq, Mistral, Together, Ollama, Google GenAI and Vertex AI clients,
@@ -73,6 +77,13 @@ class ClientConstructedPerCall(Rule):
     endpoints only administrators may call (a ``Depends(get_admin_user)``
     parameter); and a client whose listing a loop iterates (``for obj in
     s3.Bucket(b).objects.all()``: one client serves the whole batch).
+
+    One call deep: a call of one of the module's own functions (``make_client()``,
+    ``self._new_client()``) that returns a new SDK client, not cached, is reported at
+    the call, naming the helper, and judged like the constructor there (not in
+    ``__init__``, nor when the client is stored or returned, nor when it escapes into a
+    closure or a returned object). A helper that builds a client and uses it is reported
+    inside the helper, not again at its callers.
 
     A client built from per-request settings (an API key a user brought, a base
     URL) is still reported: keep one client per distinct settings (a cache keyed
@@ -159,29 +170,36 @@ class ClientConstructedPerCall(Rule):
     fix_title = "Build the client once in a cached module-level factory"
     fix_safety = Applicability.UNSAFE
     options = (EXTEND_CLIENTS,)
+    module_facts = ("helper_facts",)
 
     @classmethod
     def applies_to(cls, text, module_ctx, settings) -> bool:
+        if module_ctx.imported_helpers and any(local in text for local, _ in module_ctx.imported_helpers):
+            return True  # a function of another module that the project index knows (one call deep)
         roots = _ROOTS | {name.split(".", 1)[0] for name in settings.option(EXTEND_CLIENTS)}
         if any(root in text for root in roots):
             return True  # an import or a spelled-out module path
         if not module_ctx.import_roots & roots:
             return False
-        for local, qualified in module_ctx.imports:
-            if qualified.split(".", 1)[0] in roots and re.search(rf"\b{re.escape(local)}\b", text):
-                return True
-        return False
+        # the module uses an SDK: a call here may be one of its helpers (one call deep)
+        return "(" in text
 
     @classmethod
     def wants(cls, summary, settings) -> bool:
         extra = settings.option(EXTEND_CLIENTS)
-        return any(is_sdk_client(qn, extra) or qn in _BOTO3_SESSIONS for _, qn in summary.call_names)
+        return any(
+            is_sdk_client(qn, extra) or qn in _BOTO3_SESSIONS or may_call_helper(name, qn, summary.module_ctx)
+            for name, qn in summary.call_names
+        )
 
     def visit_Call(self, node: cst.Call) -> None:
         qn = self.ctx.qualified_name(node.func)
         chained_session = False
         if not is_sdk_client(qn, self.ctx.settings.option(EXTEND_CLIENTS)):
             if not self._boto3_session_client(node):
+                helper = called_helper(node, self.ctx)
+                if helper is not None:
+                    self._helper_call(node, helper)
                 return
             chained_session, qn = True, "boto3.Session().client"
         func = self.ctx.enclosing_function(node)
@@ -226,6 +244,39 @@ class ClientConstructedPerCall(Rule):
             detail=detail,
         )
 
+    def _helper_call(self, node: cst.Call, helper: HelperCall) -> None:
+        """One call deep: ``client = make_client()`` where the module's ``make_client`` returns a new,
+        uncached SDK client. Judged like the constructor itself at this call (not when the client is
+        stored, returned, built lazily or on a cold path). A helper that builds a client and uses it
+        is reported at its own construction, not at its callers."""
+        extra = self.ctx.settings.option(EXTEND_CLIENTS)
+        built = next((qn for qn in helper.facts.returns_new if is_sdk_client(qn, extra)), None)
+        if built is None:
+            return
+        func = self.ctx.enclosing_function(node)
+        if func is None or func.name.value == helper.facts.name or is_cold_path(node, self.ctx):
+            return
+        if in_lazy_init(node, self.ctx) or built_value_escapes(node, func, self.ctx):
+            return
+        in_loop = self.ctx.repeating_loop(node) is not None
+        target = self._client_name(node)
+        if target is not None and not in_loop and client_only_reads_catalog(target, func):
+            return
+        parts = built.split(".")
+        kind = ".".join(parts[-2:]) if parts[-1] in _GENERIC_NAMES and len(parts) > 1 else parts[-1]
+        where = "on every iteration" if in_loop else f"on every call of `{func.name.value}()`"
+        self.report(
+            node,
+            message=(
+                f"`{helper.label}` builds a new `{kind}` client {where}; build it once and reuse it "
+                f"(cache `{helper.facts.name}` or keep the client)"
+            ),
+            detail=(
+                f"`{helper.facts.name}` returns a new `{built}` each time it is called, so each call starts with an "
+                "empty connection pool and pays connection set-up (TCP + TLS: ~44 ms for HTTPS on loopback; see docs/costs.md)."
+            ),
+        )
+
     # -- detection -------------------------------------------------------
     def _client_name(self, node: cst.Call) -> str | None:
         """The local name the client is bound to (``client = OpenAI()``, ``with OpenAI() as client``)."""
@@ -255,13 +306,21 @@ class ClientConstructedPerCall(Rule):
         return any(not is_literal(arg.value) for arg in node.args)
 
     def _boto3_session_client(self, node: cst.Call) -> bool:
-        """``boto3.Session(...).client("s3")`` / ``.resource(...)``."""
+        """``boto3.Session(...).client("s3")`` / ``.resource(...)``, or ``session.client(...)`` where every
+        binding of the local ``session`` in the function is ``boto3.Session(...)``."""
         func = node.func
-        return (
-            isinstance(func, cst.Attribute)
-            and func.attr.value in {"client", "resource"}
-            and isinstance(func.value, cst.Call)
-            and self.ctx.qualified_name(func.value.func) in _BOTO3_SESSIONS
+        if not (isinstance(func, cst.Attribute) and func.attr.value in {"client", "resource"}):
+            return False
+        if isinstance(func.value, cst.Call):
+            return self.ctx.qualified_name(func.value.func) in _BOTO3_SESSIONS
+        if not isinstance(func.value, cst.Name):
+            return False
+        scope = self.ctx.enclosing_function(node)
+        bindings = self.ctx.memo(local_binding_index, scope, True).get(func.value.value) if scope is not None else None
+        values = [(kind, value) for kind, value in bindings or () if kind != "annotation"]  # ``session: Final = ...``
+        return bool(values) and all(
+            kind == "value" and isinstance(value, cst.Call) and self.ctx.qualified_name(value.func) in _BOTO3_SESSIONS
+            for kind, value in values
         )
 
     def _fixable(self, node: cst.Call, func: cst.FunctionDef) -> bool:

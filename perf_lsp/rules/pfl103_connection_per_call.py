@@ -7,6 +7,7 @@ import re
 import libcst as cst
 
 from perf_lsp.analysis import catalogs
+from perf_lsp.analysis.receivers import HelperCall, called_helper, may_call_helper
 from perf_lsp.analysis.semantic import assigned_target
 from perf_lsp.analysis.summaries import built_value_escapes
 from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, children, dotted, walk
@@ -83,6 +84,12 @@ class ConnectionPerCall(Rule):
 
     A retry loop (``for attempt in range(n): ... return``) is not a loop of
     requests: a client opened in it is reported as opened once per call.
+
+    One call deep: a call of one of the module's own functions (``get_connection()``,
+    ``self._connect()``) that opens a new connection and returns it, not cached and not
+    taken from a pool, is reported at the call, naming the helper, and judged like the
+    connect call there; an HTTP client from such a helper only when the call is in a loop.
+    A helper that connects and uses the connection is reported inside the helper.
 
     ## Why is this bad?
     Opening a connection costs work and network round trips before the first
@@ -188,25 +195,30 @@ class ConnectionPerCall(Rule):
     fix_title = "Create it once in a cached module-level factory"
     fix_safety = Applicability.UNSAFE
 
+    module_facts = ("helper_facts",)
+
     @classmethod
     def applies_to(cls, text, module_ctx, settings) -> bool:
+        if module_ctx.imported_helpers and any(local in text for local, _ in module_ctx.imported_helpers):
+            return True  # a function of another module that the project index knows (one call deep)
         if any(root in text for root in _ROOTS):
             return True
         if not module_ctx.import_roots & _ROOTS:
             return False
-        for local, qualified in module_ctx.imports:
-            if qualified.split(".", 1)[0] in _ROOTS and re.search(rf"\b{re.escape(local)}\b", text):
-                return True
-        return False
+        # the module opens connections: a call here may be one of its helpers (one call deep)
+        return "(" in text
 
     @classmethod
     def wants(cls, summary, settings) -> bool:
-        return any(qn in CONNECTIONS for _, qn in summary.call_names)
+        return any(qn in CONNECTIONS or may_call_helper(name, qn, summary.module_ctx) for name, qn in summary.call_names)
 
     def visit_Call(self, node: cst.Call) -> None:
         qn = self.ctx.qualified_name(node.func)
         kind = CONNECTIONS.get(qn or "")
         if kind is None:
+            helper = called_helper(node, self.ctx)
+            if helper is not None:
+                self._helper_call(node, helper)
             return
         func = self.ctx.enclosing_function(node)
         if func is None or in_lazy_init(node, self.ctx) or is_cold_path(node, self.ctx):
@@ -244,6 +256,38 @@ class ConnectionPerCall(Rule):
             message=f"`{callee}(...)` opens a new {kind} on every call of `{func.name.value}()`; create it once and reuse it",
             fix=fix,
             detail=detail,
+        )
+
+    def _helper_call(self, node: cst.Call, helper: HelperCall) -> None:
+        """One call deep: ``conn = get_connection()`` where the module's ``get_connection`` opens a new
+        connection and returns it (not cached, not from a pool it keeps): judged like the connect call
+        at this call. An HTTP client from a helper is reported only when the call is in a loop."""
+        built = next((qn for qn in helper.facts.returns_new if qn in CONNECTIONS), None)
+        if built is None:
+            return
+        kind = CONNECTIONS[built]
+        func = self.ctx.enclosing_function(node)
+        if func is None or func.name.value == helper.facts.name:
+            return
+        if in_lazy_init(node, self.ctx) or is_cold_path(node, self.ctx) or built_value_escapes(node, func, self.ctx):
+            return
+        if kind not in _HTTP_KINDS and self._in_document_loader(func):
+            return
+        loop = self.ctx.repeating_loop(node)
+        in_loop = loop is not None and not _retry_loop(loop)
+        if kind in _HTTP_KINDS and not in_loop:
+            return
+        where = "on every iteration" if in_loop else f"on every call of `{func.name.value}()`"
+        self.report(
+            node,
+            message=(
+                f"`{helper.label}` opens a new {kind} {where}; create it (or a pool) once and reuse it "
+                f"(cache `{helper.facts.name}` or keep what it returns)"
+            ),
+            detail=(
+                f"`{helper.facts.name}` returns a new `{built}` each time it is called: connection set-up "
+                "(TCP, TLS, authentication) on every call, where a shared pool hands out an open connection."
+            ),
         )
 
     # -- detection -------------------------------------------------------

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import libcst as cst
 
 from perf_lsp.analysis.bindings import (
@@ -14,6 +12,8 @@ from perf_lsp.analysis.bindings import (
     referenced_names,
     target_names,
 )
+from perf_lsp.analysis.loops import in_handler, is_batch, loop_targets, varying_loop
+from perf_lsp.analysis.receivers import HelperCall, called_helper, may_call_helper
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, children, dotted, walk
 from perf_lsp.fix.codemod import replace_node, replace_nodes
 from perf_lsp.fix.context import FixContext
@@ -34,6 +34,8 @@ _FUNCTIONS = {
     "request": 2,
 }
 _SESSIONS = frozenset({"requests.Session", "requests.sessions.Session", "requests.session"})
+_HELPER_ROOTS = frozenset({"requests", "httpx", "urllib"})
+"""Packages whose module-level request functions a helper may call (see ``SESSIONLESS_REQUESTS``)."""
 _SLEEPS = frozenset({"time.sleep", "asyncio.sleep", "trio.sleep", "anyio.sleep", "gevent.sleep"})
 
 
@@ -63,6 +65,12 @@ class HttpRequestInLoop(Rule):
     a loop over candidate URLs that stops at the first answer (``for url in
     mirrors: ... return``/``break``: fallbacks, often on other hosts, where a
     session has nothing to reuse), and calls on a session or client object.
+
+    One call deep: a loop that calls one of the module's own functions (``fetch(url)``,
+    ``self._download(url)``) that makes one request without a session, with an argument
+    that changes per iteration, is reported at the call, naming the helper (no fix: the
+    helper would have to take a session). Not when the loop sleeps between calls or stops
+    at the first answer; a helper whose request is in its own loop is reported there.
 
     ## Why is this bad?
     Each module-level ``requests`` call builds a throwaway ``Session``, opens a new
@@ -145,24 +153,32 @@ class HttpRequestInLoop(Rule):
     fix_title = "Send the requests through one `requests.Session` around the loop"
     fix_safety = Applicability.UNSAFE
 
+    module_facts = ("helper_facts",)
+
     @classmethod
     def applies_to(cls, text, module_ctx, settings) -> bool:
+        if module_ctx.imported_helpers and any(local in text for local, _ in module_ctx.imported_helpers):
+            return True  # a function of another module that the project index knows (one call deep)
         if "requests" in text:
             return True
-        if "requests" not in module_ctx.import_roots:
-            return False
-        for local, qualified in module_ctx.imports:
-            if qualified.split(".", 1)[0] == "requests" and re.search(rf"\b{re.escape(local)}\b", text):
-                return True
-        return False
+        # a module that sends requests: a loop here may call one of its helpers (one call deep)
+        return bool(module_ctx.import_roots & _HELPER_ROOTS) and "(" in text
 
     @classmethod
     def wants(cls, summary, settings) -> bool:
-        return summary.has_loops and any(_request_function(qn) for _, qn in summary.call_names)
+        return summary.has_loops and any(
+            _request_function(qn) or may_call_helper(name, qn, summary.module_ctx) for name, qn in summary.call_names
+        )
 
     def visit_Call(self, node: cst.Call) -> None:
-        method = _request_function(self.ctx.qualified_name(node.func))
-        if method is None or self._shadowed(node):
+        qualified = self.ctx.qualified_name(node.func)
+        method = _request_function(qualified)
+        if method is None:
+            helper = called_helper(node, self.ctx)
+            if helper is not None and helper.facts.requests:
+                self._helper_call(node, helper)
+            return
+        if self._shadowed(node):
             return
         loop = self.ctx.repeating_loop(node)
         if loop is None:
@@ -178,6 +194,40 @@ class HttpRequestInLoop(Rule):
             message=f"`requests.{method}` in a loop opens a new connection on every iteration; send the requests through one `requests.Session`",
             fix=fix,
             detail="Inside a loop: connection set-up (TCP + TLS) paid once per iteration instead of once.",
+        )
+
+    def _helper_call(self, node: cst.Call, helper: HelperCall) -> None:
+        """One call deep: a loop calls one of the module's own functions (``fetch(url)``,
+        ``self._fetch(item)``) that makes one request without a session (``requests.get``), with
+        an argument that changes per iteration. Not when the loop sleeps between calls or stops at
+        the first answer (``break``/``return``: trying fallbacks); a helper whose request is inside
+        its own loop is reported there instead."""
+        loop = self.ctx.repeating_loop(node)
+        if loop is None:
+            return
+        func = self.ctx.enclosing_function(node)
+        if func is None or func.name.value == helper.facts.name:
+            return
+        varying = varying_loop(self.ctx, loop, [arg.value for arg in node.args])
+        if varying is None or self.ctx.memo(self._paced, varying) or in_handler(self.ctx, node, varying):
+            return  # no per-item argument, a loop over batches, a paced loop, an error path
+        targets, iterable = self.ctx.memo(loop_targets, varying)
+        if _fixed_collection(iterable):
+            return  # ``for kind in ("a", "b")``, ``for name in FIELDS``: a few requests, fixed in the code
+        if any("chunk" in t.lower() for t in targets) or any(is_batch(arg.value) for arg in node.args if not isinstance(arg.value, cst.Name)):
+            return  # ``for chunk in chunks: post(chunk)``, ``post(texts[i : i + n])``: one request per batch
+        if isinstance(varying, (cst.For, cst.While)) and any(
+            isinstance(inner, (cst.Break, cst.Return)) for inner in walk(varying.body, stop=FUNCTION_BOUNDARIES)
+        ):
+            return
+        request = helper.facts.requests
+        self.report(
+            node,
+            message=(
+                f"`{helper.label}` makes a request without a session (`{request}`) on every iteration: a new "
+                "connection per item; send the requests through one session (pass it to the helper)"
+            ),
+            detail="Inside a loop, one call deep: connection set-up (TCP + TLS) paid once per iteration instead of once.",
         )
 
     # -- detection -------------------------------------------------------
@@ -227,6 +277,19 @@ def _url_argument(node: cst.Call, method: str) -> cst.BaseExpression | None:
         if arg.keyword is not None and arg.keyword.value == "url":
             return arg.value
     return positional[index].value if len(positional) > index else None
+
+
+def _fixed_collection(iterable: cst.BaseExpression | None) -> bool:
+    """A literal collection or a module constant (``FIELDS``, ``SOURCES.items()``): a few items fixed in
+    the code, not a collection that grows with the input."""
+    if iterable is None:
+        return False
+    if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute) and iterable.func.attr.value in ("items", "keys", "values"):
+        iterable = iterable.func.value
+    if isinstance(iterable, (cst.List, cst.Tuple, cst.Set, cst.Dict)):
+        return True
+    name = iterable.attr.value if isinstance(iterable, cst.Attribute) else iterable.value if isinstance(iterable, cst.Name) else None
+    return name is not None and name.isupper()
 
 
 def _first_success(node: cst.Call, method: str, loop: cst.CSTNode) -> bool:

@@ -64,7 +64,8 @@ class BlockingCallInAsync(Rule):
     to a sync function defined inside the ``async def``, is reported when the
     helper's own body makes one of these calls; the message names it. (Module-level
     helpers are checked when the module context lists them in
-    ``blocking_helpers``: see :func:`module_blocking_helpers`.)
+    ``blocking_helpers``: see :func:`module_blocking_helpers`; a function imported
+    from another module of the project, when the project index says it blocks.)
 
     Not reported: calls inside a nested sync ``def`` or a ``lambda`` (they run
     where they are called: ``await asyncio.to_thread(lambda: ...)``), callables
@@ -252,8 +253,13 @@ class BlockingCallInAsync(Rule):
             label = f"{name}()"
             around = func
             if helper is None:
-                if binds_locally(func, name) or self.ctx.local_imports.get(name) or self.ctx.module_ctx.imported(name):
+                if binds_locally(func, name) or self.ctx.local_imports.get(name):
                     return None
+                if self.ctx.module_ctx.imported(name):  # another module's function, when the project index knows it
+                    facts = dict(self.ctx.module_ctx.imported_helpers).get(name)
+                    if facts is None or facts.is_async or facts.cached or not facts.blocks:
+                        return None
+                    return (label, "", facts.blocks)
                 via = dict(getattr(self.ctx.module_ctx, "blocking_helpers", ()) or ()).get(name)
                 return (label, "", via) if via else None
         else:
