@@ -123,6 +123,9 @@ class Analysis:
     package_init: bool = False
     candidates: list[tuple[Diagnostic, tuple[TypeQuestion, ...]]] = field(default_factory=list, repr=False)
     _names: DocumentNames | None = field(default=None, repr=False)
+    alone: tuple[tuple[str, ...], FileHotness | None] | None = field(default=None, repr=False)
+    """Without a project index: (the first lines of the top-level statements, the document's own hotness
+    answers) the hot-only rules were judged by; the next version reuses them while those lines are the same."""
     _cache_keys: tuple[tuple, ...] = field(default=(), repr=False)  # the Engine cache entries it used
     _cache_results: tuple[ChunkResult, ...] = field(default=(), repr=False)  # their results, in the same order
     _whole: Callable[[int], ChunkResult] | None = field(default=None, repr=False)  # a split chunk analysed whole
@@ -381,6 +384,11 @@ class Engine:
     ~10-30 bytes per character). So a cache of trees per version of a statement
     being typed in cannot grow without bound.
 
+    ``hotness_alone``: without a project index, judge the rules that report only hot sites (``Rule.hot_only``)
+    by indexing the document alone (a whole-document read, ~85 ms on 6,500 lines), kept while the first
+    lines of its top-level statements stay the same (typing inside a body does not read it again; the answers
+    go by function name); False drops their findings until an index is given.
+
     ``split_classes``: analyse a class unit by unit (its header and each member,
     :mod:`perf_lsp.analysis.units`), so that an edit inside a method re-checks that
     method: what an editor needs. A one-shot check (the CLI) analyses each class
@@ -396,9 +404,11 @@ class Engine:
         cache_size: int = 4096,
         cache_chars: int = 4_000_000,
         split_classes: bool = True,
+        hotness_alone: bool = True,
     ) -> None:
         self.rules = tuple(rules)
         self.split_classes = split_classes
+        self.hotness_alone = hotness_alone
         self._cache: OrderedDict[tuple, ChunkResult] = OrderedDict()  # not retained, least recent first
         self._cache_size = cache_size
         self._cache_chars = cache_chars
@@ -531,6 +541,7 @@ class Engine:
                 diagnostics.append(diag)
         hot_only = frozenset(rule.code for rule in rules if rule.hot_only)
         pool = {id(d): d for d in [*diagnostics, *(d for d, _ in candidates)]}
+        alone_entry = previous.alone if previous is not None and hotness is None else None
         if hotness is not None:  # the same filter on what jedi decided and on what it is asked again later
             mapped = {
                 key: next(
@@ -539,10 +550,22 @@ class Engine:
                 for key, d in pool.items()
             }
         elif any(d.code in hot_only for d in pool.values()):
-            # no project index: the document alone says which of its functions are handlers
-            alone = document_hotness(source)
+            # no project index: the document alone says which of its functions are handlers (a whole-document
+            # read, ~85 ms on 6,500 lines: a one-shot check's, not a keystroke's); else hot-only findings wait
+            alone = None
+            if self.hotness_alone:
+                # read again only when a top-level statement's first line changed (a def added, renamed or
+                # decorated): an edit inside a body keeps the answers, which go by function name
+                key = tuple(lines[c.start - 1] for c in split.chunks)
+                kept = previous.alone if previous is not None else None
+                alone = kept[1] if kept is not None and kept[0] == key else document_hotness(source)
+                alone_entry = (key, alone)
             mapped = {
-                key: next(iter(filter_diagnostics([d], split.chunks, alone, settings.include_cold, hot_only=hot_only)), None)
+                key: (
+                    next(iter(filter_diagnostics([d], split.chunks, alone, settings.include_cold, hot_only=hot_only)), None)
+                    if alone is not None
+                    else None
+                )
                 if d.code in hot_only
                 else d
                 for key, d in pool.items()
@@ -554,6 +577,7 @@ class Engine:
             candidates = [(mapped[id(d)], q) for d, q in candidates if mapped[id(d)] is not None]
         diagnostics.sort(key=lambda d: (d.range.start, d.code))
         analysis = Analysis(source, lines, split.context, split.chunks, results, diagnostics, split.syntax_error)
+        analysis.alone = alone_entry
         keys: list[tuple] = []
         entries: list[ChunkResult] = []
         for chunk, result in zip(split.chunks, results):

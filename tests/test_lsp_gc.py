@@ -61,3 +61,36 @@ def test_cyclic_garbage_is_collected_without_a_pause_after_at_most_settles():
     assert ref() is not None  # 19 settles
     collector.settle()  # the 20th
     assert ref() is None, "typing that never pauses still gets a full collection every `at_most` settles"
+
+
+def test_typing_in_a_body_does_not_index_the_document_again(monkeypatch):
+    """Without a project index the engine judges hot-only rules (PFL403) by indexing the document alone, a
+    whole-document read (~85 ms on 6,500 lines): done again only when the first line of a top-level statement
+    changes, not per keystroke inside a body."""
+    import perf_lsp.engine as engine_module
+    from perf_lsp.lsp.features import Documents, Snapshot
+    from perf_lsp.settings import Settings
+
+    calls = []
+    real = engine_module.document_hotness
+
+    def counted(text):
+        calls.append(text)
+        return real(text)
+
+    monkeypatch.setattr(engine_module, "document_hotness", counted)
+    text = (
+        "import re\nfrom fastapi import FastAPI\napp = FastAPI()\n\n@app.get('/a')\n"
+        "def a(q):\n    n = 1\n    return re.search(r'[a-z]+', q)\n"
+    )
+    docs = Documents()
+    analysis = docs.analysis(Snapshot("file:///doc.py", 1, text, None, Settings()))
+    assert "PFL403" in {d.code for d in analysis.diagnostics} and len(calls) == 1
+    for version in range(2, 7):
+        text = text.replace("    n = 1", "    n = 1" + "1", 1)
+        analysis = docs.analysis(Snapshot("file:///doc.py", version, text, None, Settings()))
+        assert "PFL403" in {d.code for d in analysis.diagnostics}
+    assert len(calls) == 1
+    text += "\n\ndef b():\n    return 2\n"
+    docs.analysis(Snapshot("file:///doc.py", 7, text, None, Settings()))
+    assert len(calls) == 2
