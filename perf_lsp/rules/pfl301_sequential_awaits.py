@@ -13,6 +13,7 @@ from perf_lsp.analysis.concurrency import (
     ORDERED_FIRST_WORDS,
     ORDERED_METHODS,
     WHOLE_SEGMENTS,
+    awaits_sync_code,
     names_shared_resource,
     runs_on_one_thread,
 )
@@ -280,6 +281,8 @@ class SequentialAwaits(Rule):
             return None
         if _plumbing(call, targets):
             return None
+        if self._func is not None and awaits_sync_code(call, self.ctx, self._func):
+            return None  # a coroutine of this class that never awaits: gathered, nothing would overlap
         scan = _Scan()
         call.visit(scan)
         if scan.unsafe or self._breaks(call) or any(self._excluded(c) for c in scan.calls):
