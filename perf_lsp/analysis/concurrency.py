@@ -165,6 +165,17 @@ SHARED_RESOURCES = frozenset(
 WHOLE_SEGMENTS = frozenset({"request", "req", "response", "resp", "chat", "conversation", "thread", "memory"})
 
 
+def ordered_segments(receiver: str) -> list[str]:
+    """The segments of a dotted receiver that are :data:`WHOLE_SEGMENTS` and name an ordered object:
+    ``self.chat`` (a chat session) but not the ``chat`` of ``client.chat.completions`` (the OpenAI-style
+    SDKs' stateless completions resource)."""
+    segments = receiver.split(".")
+    return [
+        seg for i, seg in enumerate(segments)
+        if seg in WHOLE_SEGMENTS and not (seg == "chat" and segments[i + 1 : i + 2] == ["completions"])
+    ]
+
+
 # Methods whose order matters on any receiver: stream I/O, locking, database calls,
 # ordered writes.
 ORDERED_METHODS = frozenset(

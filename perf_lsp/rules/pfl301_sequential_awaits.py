@@ -13,9 +13,9 @@ from perf_lsp.analysis.concurrency import (
     HTTP_CLIENTS,
     ORDERED_FIRST_WORDS,
     ORDERED_METHODS,
-    WHOLE_SEGMENTS,
     awaits_sync_code,
     names_shared_resource,
+    ordered_segments,
     runs_on_one_thread,
 )
 from perf_lsp.analysis.summaries import function_summary
@@ -478,10 +478,12 @@ class SequentialAwaits(Rule):
             receiver = dotted(call.func.value)
             if receiver is not None:
                 segments = receiver.split(".")
-                if any(
-                    (names_shared_resource(seg) and not (i < len(segments) - 1 and _names_store(seg)))
-                    or seg in WHOLE_SEGMENTS
-                    for i, seg in enumerate(segments)
+                if (
+                    any(
+                        names_shared_resource(seg) and not (i < len(segments) - 1 and _names_store(seg))
+                        for i, seg in enumerate(segments)
+                    )
+                    or ordered_segments(receiver)
                 ) and receiver not in self._http:
                     return True
             elif _mentions_shared(call.func.value):

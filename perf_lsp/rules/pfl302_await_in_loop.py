@@ -18,12 +18,13 @@ from perf_lsp.analysis.concurrency import (
     HTTP_CLIENTS,
     ORDERED_FIRST_WORDS,
     ORDERED_METHODS,
-    WHOLE_SEGMENTS,
+    awaits_sync_code,
     names_shared_resource,
+    ordered_segments,
     runs_on_one_thread,
     uses_other_event_loop,
 )
-from perf_lsp.analysis.loops import breaks_loop
+from perf_lsp.analysis.loops import breaks_loop, fallback_after_batch
 from perf_lsp.analysis.summaries import function_summary
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, dotted, walk
 from perf_lsp.analysis.words import words_of
@@ -207,6 +208,8 @@ class AwaitInLoop(Rule):
         if func is None or func.asynchronous is None or is_test_function(func) or is_cold_path(node, self.ctx):
             return
         self._seen.add(id(loop))
+        if awaits_sync_code(call, self.ctx, func):
+            return  # a coroutine of the class that never awaits: gathered, nothing would overlap
         self._http_names = function_summary(self.ctx, func).http_clients
         if isinstance(loop, cst.For):
             if loop.asynchronous is not None or not self._independent_for(node, call, loop):
@@ -220,7 +223,7 @@ class AwaitInLoop(Rule):
             return
         if self._under_guard(loop, func) or self._in_with(node, loop):
             return
-        if self._sequential_on_purpose(loop, func):
+        if self._sequential_on_purpose(loop, func) or fallback_after_batch(self.ctx, loop, func):
             return
         message = None
         if uses_other_event_loop(self.ctx):  # trio/anyio: a task group, and no asyncio fix
@@ -425,7 +428,7 @@ class AwaitInLoop(Rule):
         words = words_of(callee.rsplit(".", 1)[-1])
         if words and words[0] == "async" and len(words) > 1:
             words = words[1:]  # ``async_embed_with_retry``: the verb comes after
-        if words:
+        if words and not _model_api_request(call):
             first = words[0][1:] if words[0].startswith("a") and words[0][1:] in _WRITE_FIRST_WORDS else words[0]
             if first in _WRITE_FIRST_WORDS or first in ORDERED_FIRST_WORDS or words[-1] in _SINK_LAST_WORDS:
                 return False
@@ -446,7 +449,7 @@ class AwaitInLoop(Rule):
             if receiver is not None:
                 if receiver in self._http_names:
                     pass
-                elif any(names_shared_resource(seg) or seg in WHOLE_SEGMENTS for seg in receiver.split(".")):
+                elif any(names_shared_resource(seg) for seg in receiver.split(".")) or ordered_segments(receiver):
                     return True
             elif any(names_shared_resource(seg) for name in _dotted_names(call.func.value) for seg in name.split(".")):
                 return True
@@ -563,6 +566,19 @@ class AwaitInLoop(Rule):
 
 
 # -- helpers -----------------------------------------------------------------
+# Resources of the model APIs (OpenAI-style SDKs) whose ``create`` computes and returns, and stores nothing.
+_MODEL_API_RESOURCES = frozenset({"embeddings", "completions", "responses", "moderations"})
+
+
+def _model_api_request(call: cst.Call) -> bool:
+    """``client.embeddings.create(...)``, ``self.llm.chat.completions.create(...)``: a model API request
+    named ``create`` that writes nothing (per item, the requests are independent)."""
+    func = call.func
+    if not (isinstance(func, cst.Attribute) and func.attr.value in {"create", "acreate"}):
+        return False
+    return isinstance(func.value, cst.Attribute) and func.value.attr.value in _MODEL_API_RESOURCES
+
+
 def _is_reversed_call(expr: cst.BaseExpression, ctx: RuleContext) -> bool:
     """``reversed(xs)`` (the builtin): the items are visited in an order chosen on purpose."""
     return (
