@@ -174,11 +174,12 @@ def sync_client_call(call: cst.Call, ctx: SemanticModel, scopes: list[cst.CSTNod
     innermost first (as :meth:`~perf_lsp.analysis.receivers.CatalogResolver.kind` takes
     them). The label is the call's receiver chain and method (``self.client.chat.completions.create``).
     A receiver that may be an async client of the catalogue is never reported; nor one
-    whose root the code does not show (see the module docstring).
+    whose root the code does not show (see the module docstring); nor an awaited call (a
+    client annotated ``OpenAI`` but awaited is an async one in fact).
     """
     func = call.func
-    if not isinstance(func, cst.Attribute):
-        return None
+    if not isinstance(func, cst.Attribute) or isinstance(ctx.parent(call), cst.Await):
+        return None  # awaited: whatever the annotation says, the object is an async client
     if not (SDK_IMPORT_ROOTS & _import_roots(ctx)):
         return None  # neither built nor annotated here: nothing to follow
     method = func.attr.value
