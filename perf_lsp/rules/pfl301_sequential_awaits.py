@@ -1100,13 +1100,40 @@ def _ast_awaits_apart(func: ast.AsyncFunctionDef) -> bool:
     for node in ast.walk(func):
         if node is not func and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
             continue
-        for field in ("body", "orelse", "finalbody"):
-            block = getattr(node, field, None)
-            if isinstance(block, list) and sum(1 for stmt in block if _ast_member(stmt, True)) >= 2:
-                return True
+        blocks = [getattr(node, field, None) for field in ("body", "orelse", "finalbody")]
         if isinstance(node, ast.Try):
-            if any(sum(1 for stmt in h.body if _ast_member(stmt, True)) >= 2 for h in node.handlers):
+            blocks.extend(h.body for h in node.handlers)
+        for block in blocks:
+            if isinstance(block, list) and _ast_run_of_members(block):
                 return True
+    return False
+
+
+def _ast_run_of_members(block: list) -> bool:
+    """Two possible members in ``block`` with only possible in-between statements (a raising guard,
+    a call of a method named like logging, an assignment with no ``await``) between them."""
+    members = 0
+    for stmt in block:
+        if not isinstance(stmt, ast.stmt):
+            return False
+        if _ast_member(stmt, True):
+            members += 1
+            if members >= 2:
+                return True
+        elif not _ast_between(stmt):
+            members = 0
+    return False
+
+
+def _ast_between(stmt: ast.stmt) -> bool:
+    if isinstance(stmt, ast.If):
+        return not stmt.orelse and all(isinstance(s, ast.Raise) for s in stmt.body)
+    if isinstance(stmt, ast.Expr):
+        return isinstance(stmt.value, ast.Call) and isinstance(stmt.value.func, ast.Attribute) and (
+            stmt.value.func.attr in _LOG_METHODS
+        )
+    if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+        return stmt.value is not None and not any(isinstance(n, ast.Await) for n in ast.walk(stmt.value))
     return False
 
 
