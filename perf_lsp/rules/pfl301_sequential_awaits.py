@@ -261,18 +261,18 @@ class SequentialAwaits(Rule):
                     apart = True
                     guarded = guarded or between == "guard"
                     continue
-                self._flush(group, apart)
+                self._flush(group, apart, node)
                 group, apart, guarded = [], False, False
             elif (
                 (guarded and member.writes)
                 or (group and group[0].gathered != member.gathered)  # a gather groups only with gathers
                 or any(_depends(earlier, member) for earlier in group)
             ):
-                self._flush(group, apart)
+                self._flush(group, apart, node)
                 group, apart, guarded = [member], False, False
             else:
                 group.append(member)
-        self._flush(group, apart)
+        self._flush(group, apart, node)
 
     # -- detection -------------------------------------------------------
     def _under_guard(self, block: cst.IndentedBlock) -> bool:
@@ -359,8 +359,8 @@ class SequentialAwaits(Rule):
                 return None
             local.visit(test)
         inner = self._member(last)
-        if inner is None or not isinstance(inner.stmt, cst.SimpleStatementLine):
-            return None
+        if inner is None or not isinstance(inner.stmt, cst.SimpleStatementLine) or inner.writes:
+            return None  # a write that may not run: its order with the others is usually the point
         inner.uses = inner.uses | frozenset(test.uses)
         inner.plain = False
         return inner
@@ -494,9 +494,15 @@ class SequentialAwaits(Rule):
                 return True
         return False
 
-    def _flush(self, group: list[_Member], apart: bool = False) -> None:
+    def _flush(self, group: list[_Member], apart: bool = False, block: cst.IndentedBlock | None = None) -> None:
         if len(group) < 2:
             return
+        if apart and block is not None:
+            runs = _adjacent_runs(group, block)
+            if runs:  # the fixable runs of next-door statements, as without the statements between
+                for run in runs:
+                    self._flush(run)
+                return
         n = len(group)
         fixable = not apart and all(
             m.plain and (isinstance(m.small, cst.Assign) or isinstance(m.target, cst.Name)) and _comments_kept(m)
@@ -562,6 +568,25 @@ class SequentialAwaits(Rule):
             return replace_nodes(fctx.chunk, replacements)
 
         return build
+
+
+def _adjacent_runs(group: list[_Member], block: cst.IndentedBlock) -> list[list[_Member]]:
+    """The runs of two or more members of ``group`` that are next-door statements of ``block``, each
+    ``target = await call(...)`` itself (what the fix rewrites)."""
+    index = {id(stmt): i for i, stmt in enumerate(block.body)}
+    runs: list[list[_Member]] = []
+    run: list[_Member] = []
+    for member in group:
+        at = index.get(id(member.stmt))
+        if member.plain and at is not None and run and index.get(id(run[-1].stmt)) == at - 1:
+            run.append(member)
+            continue
+        if len(run) >= 2:
+            runs.append(run)
+        run = [member] if member.plain and at is not None else []
+    if len(run) >= 2:
+        runs.append(run)
+    return runs
 
 
 def _multiline(code: str) -> bool:
@@ -1052,6 +1077,15 @@ def _between(stmt: cst.BaseStatement, group: list[_Member]) -> str | None:
     ``results = []``). Anything else ends the group.
     """
     bound = {name for m in group for name in m.targets}
+    changeable = {base for m in group for base in (*m.effects.passed, m.effects.receiver) if base}
+
+    def reads_changed(node: cst.CSTNode) -> bool:
+        """Reads an attribute or item of an object an earlier member may have changed (``agent.messages``
+        after ``await agent.step()``): what comes next depends on that call's effects."""
+        scan = _Scan()
+        node.visit(scan)
+        return any(used.startswith((base + ".", base + "[")) for used in scan.uses for base in changeable)
+
     if isinstance(stmt, cst.If):
         if stmt.orelse is not None or not isinstance(stmt.body, cst.IndentedBlock):
             return None
@@ -1062,7 +1096,7 @@ def _between(stmt: cst.BaseStatement, group: list[_Member]) -> str | None:
             return None
         scan = _Scan()
         stmt.test.visit(scan)
-        return None if scan.unsafe else "guard"
+        return None if scan.unsafe or reads_changed(stmt.test) else "guard"
     if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
         return None
     small = stmt.body[0]
@@ -1083,7 +1117,7 @@ def _between(stmt: cst.BaseStatement, group: list[_Member]) -> str | None:
         return None
     scan = _Scan()
     small.value.visit(scan)
-    if scan.unsafe or any(_related(name, used) for name in bound for used in scan.uses):
+    if scan.unsafe or any(_related(name, used) for name in bound for used in scan.uses) or reads_changed(small.value):
         return None
     if any(t.value in bound for t in targets):
         return None
