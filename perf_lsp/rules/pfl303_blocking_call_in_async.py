@@ -57,7 +57,17 @@ class BlockingCallInAsync(Rule):
     ``call``, ``check_output``..., ``os.system``; sync database drivers
     (``sqlite3``, ``psycopg2``, ``psycopg``, ``pymysql``, ``mysql.connector``):
     ``connect`` and ``execute``/``commit``/``fetch*`` on a connection or cursor the
-    function or module got from them; and any qualified name listed in
+    function or module got from them; requests made through a sync SDK client or
+    driver (:mod:`perf_lsp.analysis.sync_clients`): ``client.chat.completions.create``
+    on an ``openai.OpenAI`` (also Azure, Groq, Together), ``client.messages.create``
+    on an ``anthropic.Anthropic``, Mistral, Cohere and Ollama clients, any command on
+    a ``redis.Redis`` (not ``pipeline()``/``lock()``), collection operations on a
+    ``pymongo.MongoClient`` (``mongo["app"]["users"].find_one(...)``), and calls on a
+    ``boto3`` client or resource (``s3.put_object``, ``dynamodb.Table(t).put_item``;
+    not ``generate_presigned_url``/``get_paginator``), where the client is a module
+    name, a local or a ``self`` attribute the class builds (in ``__init__``, the class
+    body or any method) or annotates, never when awaited or when the receiver may be
+    the SDK's async client; and any qualified name listed in
     ``extend-blocking-calls`` (its suggestion is shown in the message).
 
     It goes one step further than Ruff's ``ASYNC2xx`` rules: a call from an
@@ -146,7 +156,10 @@ class BlockingCallInAsync(Rule):
     later: ``urllib.request.urlopen`` (its response's ``read()``),
     ``socket.create_connection`` (``recv``/``sendall``), and ``requests`` calls with
     ``stream=True`` (or ``**kwargs``): moving only the call to a thread would leave
-    the reads on the event loop. Nor do sync database connections.
+    the reads on the event loop. Nor do sync database connections, nor SDK calls
+    that return something read later: a pymongo cursor (``find``, ``aggregate``), a
+    streamed completion (``stream=True``, ``**kwargs``, ``.stream(...)``), a redis
+    ``scan_iter``.
 
     No ``to_thread`` fix either for a call made once per item of a ``for`` loop
     whose items look independent (the call reads the loop variable or a name the
