@@ -8,6 +8,7 @@ from perf_lsp.analysis.bindings import (
     binding_counts,
     bound_names,
     dotted_refs,
+    first_param,
     paths_overlap,
     referenced_names,
     store_path,
@@ -119,6 +120,14 @@ class AwaitInLoop(Rule):
       writing function (``os.remove``), or one that asgiref runs on Django's one
       sync thread (``sync_to_async(f)(x)``, the async ORM and wrappers named after
       it such as ``aget_user(x)``): they cannot overlap;
+    - the loop hands one batch at a time to a method of the class that already runs
+      its work concurrently (``asyncio.gather``, ``as_completed``, a task group):
+      batches in turn bound the load; or the loop is a per-item fallback in the
+      ``except`` clause after a call given the same items failed (``try: await
+      embed_batch(texts)`` / ``except ...: for t in texts: ...``);
+    - the awaited call is a coroutine of the class (``await self.load(x)``) or an
+      ``async def`` nested in the function whose own code never awaits: gathered,
+      nothing would overlap;
     - the function runs once: start-up and set-up functions (``init_*``,
       ``main``, CLI commands...) and private methods called only from them.
 
@@ -224,6 +233,8 @@ class AwaitInLoop(Rule):
         if self._under_guard(loop, func) or self._in_with(node, loop):
             return
         if self._sequential_on_purpose(loop, func) or fallback_after_batch(self.ctx, loop, func):
+            return
+        if isinstance(loop, cst.For) and self._batches_run_concurrently(loop, func):
             return
         message = None
         if uses_other_event_loop(self.ctx):  # trio/anyio: a task group, and no asyncio fix
@@ -375,6 +386,25 @@ class AwaitInLoop(Rule):
                     if not _contains(loop, inner):
                         return True
             child = anc
+        return False
+
+    def _batches_run_concurrently(self, loop: cst.For, func: cst.FunctionDef) -> bool:
+        """The body calls a method of this class whose own code already runs its work concurrently
+        (``asyncio.gather``, ``as_completed``, a task group): the loop hands it one batch at a time, and
+        running the batches in turn is what bounds the load."""
+        cls = self.ctx.enclosing_class(func)
+        owner = first_param(func)
+        if cls is None or owner is None:
+            return False
+        for inner in walk(loop.body, stop=FUNCTION_BOUNDARIES):
+            if not (isinstance(inner, cst.Call) and isinstance(inner.func, cst.Attribute)):
+                continue
+            if not (isinstance(inner.func.value, cst.Name) and inner.func.value.value == owner):
+                continue
+            for stmt in cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ():
+                if isinstance(stmt, cst.FunctionDef) and stmt.name.value == inner.func.attr.value:
+                    if self.ctx.memo(self._calls_concurrently, stmt.body):
+                        return True
         return False
 
     # per-function and per-block facts, remembered with ctx.memo (asked once per loop inside them)
