@@ -399,12 +399,12 @@ def is_cold_path(node: cst.CSTNode, ctx: RuleContext) -> bool:
 
 def _is_route_handler(func: cst.FunctionDef) -> bool:
     """``@router.post("/documents")`` (any ``X.<verb or route>(...)`` decorator of :data:`ROUTE_DECORATORS`)."""
-    for deco in func.decorators:
-        target = deco.decorator
-        if isinstance(target, cst.Call) and isinstance(target.func, cst.Attribute):
-            if target.func.attr.value in ROUTE_DECORATORS:
-                return True
-    return False
+    return any(
+        isinstance(deco.decorator, cst.Call)
+        and isinstance(deco.decorator.func, cst.Attribute)
+        and deco.decorator.func.attr.value in ROUTE_DECORATORS
+        for deco in func.decorators
+    )
 
 
 _CATALOG_METHODS = frozenset({"list", "retrieve", "get", "list_models", "list_foundation_models"})

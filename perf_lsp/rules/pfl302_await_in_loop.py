@@ -402,9 +402,12 @@ class AwaitInLoop(Rule):
             if not (isinstance(inner.func.value, cst.Name) and inner.func.value.value == owner):
                 continue
             for stmt in cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ():
-                if isinstance(stmt, cst.FunctionDef) and stmt.name.value == inner.func.attr.value:
-                    if self.ctx.memo(self._calls_concurrently, stmt.body):
-                        return True
+                if (
+                    isinstance(stmt, cst.FunctionDef)
+                    and stmt.name.value == inner.func.attr.value
+                    and self.ctx.memo(self._calls_concurrently, stmt.body)
+                ):
+                    return True
         return False
 
     # per-function and per-block facts, remembered with ctx.memo (asked once per loop inside them)
