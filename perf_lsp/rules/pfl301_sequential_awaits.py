@@ -1087,12 +1087,16 @@ def _between(stmt: cst.BaseStatement, group: list[_Member]) -> str | None:
         return any(used.startswith((base + ".", base + "[")) for used in scan.uses for base in changeable)
 
     if isinstance(stmt, cst.If):
-        if stmt.orelse is not None or not isinstance(stmt.body, cst.IndentedBlock):
+        if stmt.orelse is not None:
             return None
-        if not all(
-            isinstance(s, cst.SimpleStatementLine) and all(isinstance(small, cst.Raise) for small in s.body)
-            for s in stmt.body.body
-        ):
+        if isinstance(stmt.body, cst.SimpleStatementSuite):  # ``if not row: raise NotFound``
+            raising = all(isinstance(small, cst.Raise) for small in stmt.body.body)
+        else:
+            raising = all(
+                isinstance(s, cst.SimpleStatementLine) and all(isinstance(small, cst.Raise) for small in s.body)
+                for s in stmt.body.body
+            )
+        if not raising:
             return None
         scan = _Scan()
         stmt.test.visit(scan)
