@@ -824,6 +824,8 @@ def _depends(earlier: _Member, later: _Member) -> bool:
         return True  # a write and another call on the same resource: order is the meaning
     if _changes_what_later_reads(earlier.effects, later.effects):
         return True
+    if any(_related(bound, used) for bound in later.targets for used in earlier.uses):
+        return True  # ``form, meta = await process(form, meta)`` after ``await build(form)``: a new version of its input
     for bound in earlier.targets:
         if any(_related(bound, used) for used in later.uses):
             return True
