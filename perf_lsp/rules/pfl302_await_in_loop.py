@@ -25,7 +25,7 @@ from perf_lsp.analysis.concurrency import (
     runs_on_one_thread,
     uses_other_event_loop,
 )
-from perf_lsp.analysis.loops import breaks_loop, fallback_after_batch
+from perf_lsp.analysis.loops import breaks_loop, fallback_after_batch, is_batch
 from perf_lsp.analysis.summaries import function_summary
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, dotted, walk
 from perf_lsp.analysis.words import words_of
@@ -604,12 +604,22 @@ _MODEL_API_RESOURCES = frozenset({"embeddings", "completions", "responses", "mod
 
 
 def _model_api_request(call: cst.Call) -> bool:
-    """``client.embeddings.create(...)``, ``self.llm.chat.completions.create(...)``: a model API request
-    named ``create`` that writes nothing (per item, the requests are independent)."""
+    """``self.llm.chat.completions.create(...)``, ``client.embeddings.create(input=batch)``: a model API
+    request named ``create`` that writes nothing (per item, the requests are independent). An
+    ``embeddings.create`` counts only when it sends a batch (``input=`` a list of several, a
+    comprehension, a plural name, or ``**kwargs``)."""
     func = call.func
     if not (isinstance(func, cst.Attribute) and func.attr.value in {"create", "acreate"}):
         return False
-    return isinstance(func.value, cst.Attribute) and func.value.attr.value in _MODEL_API_RESOURCES
+    if not (isinstance(func.value, cst.Attribute) and func.value.attr.value in _MODEL_API_RESOURCES):
+        return False
+    if func.value.attr.value != "embeddings":
+        return True
+    # one embedding request per batch: an item per request is PFL202's finding (send them all in one)
+    return any(
+        arg.star == "**" or (arg.keyword is not None and arg.keyword.value == "input" and is_batch(arg.value))
+        for arg in call.args
+    )
 
 
 def _is_reversed_call(expr: cst.BaseExpression, ctx: RuleContext) -> bool:
