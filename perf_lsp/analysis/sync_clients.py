@@ -173,8 +173,10 @@ def sync_client_call(call: cst.Call, ctx: SemanticModel, scopes: list[cst.CSTNod
     ``scopes``: the functions, lambdas, comprehensions and classes around ``call``,
     innermost first (as :meth:`~perf_lsp.analysis.receivers.CatalogResolver.kind` takes
     them). The label is the call's receiver chain and method (``self.client.chat.completions.create``).
-    A receiver that may be an async client of the catalogue is never reported; nor one
-    whose root the code does not show (see the module docstring); nor an awaited call (a
+    The root must be a sync client however the code binds it (a binding to ``None``
+    does not count: no method is called on it), so a receiver that may be an async
+    client of the catalogue, or anything else, is never reported; nor one whose root
+    the code does not show (see the module docstring); nor an awaited call (a
     client annotated ``OpenAI`` but awaited is an async one in fact).
     """
     func = call.func
@@ -186,11 +188,11 @@ def sync_client_call(call: cst.Call, ctx: SemanticModel, scopes: list[cst.CSTNod
     steps: list[tuple[str, str]] = []  # from the root outwards: ("attr", name), ("item", ""), ("call", name)
     expr: cst.BaseExpression = func.value
     receivers = resolver(ctx, CATALOG)
-    tags: set[str] = set()
+    tag: str | None = None
     for _ in range(_MAX_CHAIN):
         if isinstance(expr, (cst.Name, cst.Attribute, cst.Call)):
-            tags = receivers.infer(expr, scopes)
-            if tags:
+            tag = receivers.kind(expr, scopes)  # "must be": every way the code binds it gives this tag
+            if tag is not None:
                 break
         if isinstance(expr, cst.Attribute):
             steps.insert(0, ("attr", expr.attr.value))
@@ -203,9 +205,8 @@ def sync_client_call(call: cst.Call, ctx: SemanticModel, scopes: list[cst.CSTNod
             expr = expr.func.value
         else:
             return None
-    if len(tags) != 1 or _ASYNC in tags:
+    if tag is None or tag == _ASYNC:
         return None
-    tag = next(iter(tags))
     if not _sends(tag, steps, method):
         return None
     return f"{_short(ctx.code(func.value))}.{method}", _INSTEAD[tag]

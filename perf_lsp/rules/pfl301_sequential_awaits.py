@@ -503,6 +503,8 @@ class SequentialAwaits(Rule):
                 for run in runs:
                     self._flush(run)
                 return
+            if any(self._qualified(m.call) == "asyncio.to_thread" for m in group):
+                return  # what PFL303/PFL304's fixes write: reported apart, a fix would create a finding
         n = len(group)
         fixable = not apart and all(
             m.plain and (isinstance(m.small, cst.Assign) or isinstance(m.target, cst.Name)) and _comments_kept(m)

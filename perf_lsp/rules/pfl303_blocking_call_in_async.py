@@ -381,11 +381,6 @@ def blocking_call(
         return (sdk[0], sdk[1], "") if sdk is not None else None
     receiver = call.func.value
     kind = receivers.kind(receiver, scopes)
-    if kind is None and not isinstance(ctx.parent(call), cst.Await):
-        # ``self.conn = None`` in ``__init__``, ``self.conn = psycopg2.connect(dsn)`` later: every way the
-        # code shows is one kind (an awaited call is an async driver's, whatever the name is bound to)
-        tags = receivers.infer(receiver, scopes)
-        kind = next(iter(tags)) if len(tags) == 1 else None
     if kind == "session" and method in _SESSION_METHODS:
         return f"{short_code(ctx.code(receiver))}.{method}", INSTEAD_HTTP, ""
     if kind == "connection" and method in _CONNECTION_METHODS:
