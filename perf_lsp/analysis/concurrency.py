@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from perf_lsp.analysis.bindings import first_param
 from perf_lsp.analysis.receivers import TypeCatalog, resolver
 from perf_lsp.analysis.semantic import SemanticModel
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, dotted, walk
@@ -164,6 +165,17 @@ SHARED_RESOURCES = frozenset(
 WHOLE_SEGMENTS = frozenset({"request", "req", "response", "resp", "chat", "conversation", "thread", "memory"})
 
 
+def ordered_segments(receiver: str) -> list[str]:
+    """The segments of a dotted receiver that are :data:`WHOLE_SEGMENTS` and name an ordered object:
+    ``self.chat`` (a chat session) but not the ``chat`` of ``client.chat.completions`` (the OpenAI-style
+    SDKs' stateless completions resource)."""
+    segments = receiver.split(".")
+    return [
+        seg for i, seg in enumerate(segments)
+        if seg in WHOLE_SEGMENTS and not (seg == "chat" and segments[i + 1 : i + 2] == ["completions"])
+    ]
+
+
 # Methods whose order matters on any receiver: stream I/O, locking, database calls,
 # ordered writes.
 ORDERED_METHODS = frozenset(
@@ -194,3 +206,45 @@ def names_shared_resource(segment: str) -> bool:
     if not words or words[-1] not in SHARED_RESOURCES:
         return False
     return not (words[-1] in {"session", "sess"} and ({"http", "client", "aiohttp", "httpx"} & set(words)))
+
+
+def awaits_sync_code(call: cst.Call, ctx: SemanticModel, func: cst.FunctionDef) -> bool:
+    """True when ``call`` (awaited in ``func``) runs a coroutine of this class or of ``func`` that never awaits.
+
+    ``await self.load(key)`` where the class defines ``async def load(self, key)`` with no
+    ``await``, ``async for`` or ``async with`` in its own code (a sync driver or a dict
+    behind an ``async def``), or a call of such an ``async def`` nested in ``func``:
+    the coroutine runs to its end the moment it is awaited, so gathering several of
+    them overlaps nothing (a blocking call inside it is PFL303's finding).
+    """
+    target = call.func
+    helper: cst.FunctionDef | None = None
+    if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
+        cls = ctx.enclosing_class(func)
+        if cls is None or first_param(func) != target.value.value:
+            return False
+        helper = _last_def(cls.body, target.attr.value)
+    elif isinstance(target, cst.Name):
+        helper = _last_def(func.body, target.value)
+    if helper is None or helper.asynchronous is None or helper.decorators:
+        return False
+    return not ctx.memo(_suspends, helper)
+
+
+def _suspends(func: cst.FunctionDef) -> bool:
+    """An ``await``, ``async for``, ``async with`` or ``yield`` in ``func``'s own code (nested scopes left out)."""
+    for node in walk(func.body, stop=FUNCTION_BOUNDARIES):
+        if isinstance(node, (cst.Await, cst.Yield)):
+            return True
+        if isinstance(node, (cst.For, cst.With, cst.CompFor)) and node.asynchronous is not None:
+            return True
+    return False
+
+
+def _last_def(block: cst.BaseSuite, name: str) -> cst.FunctionDef | None:
+    """The last ``def name`` directly in ``block`` (a class or function body)."""
+    found = None
+    for stmt in getattr(block, "body", ()):
+        if isinstance(stmt, cst.FunctionDef) and stmt.name.value == name:
+            found = stmt
+    return found

@@ -495,3 +495,27 @@ def conditional_in(ctx: SemanticModel, node: cst.CSTNode, loop: cst.CSTNode) -> 
 
 def loop_detail(loop: cst.CSTNode) -> str:
     return "Inside a comprehension" if isinstance(loop, COMPREHENSIONS) else "Inside a loop"
+
+
+def fallback_after_batch(ctx: SemanticModel, loop: cst.CSTNode, func: cst.FunctionDef) -> bool:
+    """The loop (a ``for`` or a comprehension) runs in an ``except`` clause whose ``try`` body handed
+    the same iterable to one call: a per-item fallback after a failed batch call, which runs only
+    when the batch failed (``try: vectors = await embed_batch(texts)`` / ``except ...: for t in texts: ...``).
+    Looked for up to ``func``."""
+    if isinstance(loop, cst.For):
+        iterable = loop.iter
+    elif isinstance(loop, COMPREHENSIONS):
+        iterable = loop.for_in.iter
+    else:
+        return False
+    wanted = ctx.code(iterable)
+    for anc in ctx.ancestors(loop):
+        if anc is func or isinstance(anc, FUNCTION_BOUNDARIES):
+            return False
+        if isinstance(anc, cst.ExceptHandler):
+            holder = ctx.parent(anc)
+            if isinstance(holder, (cst.Try, cst.TryStar)):
+                for node in walk(holder.body, stop=FUNCTION_BOUNDARIES):
+                    if isinstance(node, cst.Call) and any(ctx.code(arg.value) == wanted for arg in node.args):
+                        return True
+    return False

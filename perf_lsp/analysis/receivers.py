@@ -315,6 +315,8 @@ class CatalogResolver:
             return self._annotation(value)
         if not isinstance(value, cst.BaseExpression) or kind not in ("value", "enter"):
             return {UNKNOWN}
+        if kind == "value" and isinstance(value, cst.Name) and value.value == "None":
+            return set()  # ``self.conn = None`` until set-up connects: no object, no method is called on it
         tags = self._infer(value, scopes, depth + 1)
         if kind == "enter":
             return {self.catalog.enters.get(t, t) if t is not UNKNOWN else UNKNOWN for t in tags}

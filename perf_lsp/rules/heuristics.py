@@ -13,6 +13,7 @@ import libcst as cst
 
 from perf_lsp.analysis.bindings import all_params, imported_as, name_bindings
 from perf_lsp.analysis.expressions import decorator_name, is_builtin_call, is_str_expression
+from perf_lsp.analysis.hotness import ROUTE_DECORATORS
 from perf_lsp.analysis.semantic import enclosing_functions
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, dotted, walk
 from perf_lsp.rules.base import RuleContext
@@ -391,7 +392,19 @@ def is_cold_path(node: cst.CSTNode, ctx: RuleContext) -> bool:
             return True
         if is_credential_check_name(name) or is_model_catalog_name(name) or is_one_off_name(name):
             return True
+        if _is_route_handler(func):
+            return False  # a handler registered by a set-up function runs per request, not when it is set up
     return False
+
+
+def _is_route_handler(func: cst.FunctionDef) -> bool:
+    """``@router.post("/documents")`` (any ``X.<verb or route>(...)`` decorator of :data:`ROUTE_DECORATORS`)."""
+    return any(
+        isinstance(deco.decorator, cst.Call)
+        and isinstance(deco.decorator.func, cst.Attribute)
+        and deco.decorator.func.attr.value in ROUTE_DECORATORS
+        for deco in func.decorators
+    )
 
 
 _CATALOG_METHODS = frozenset({"list", "retrieve", "get", "list_models", "list_foundation_models"})

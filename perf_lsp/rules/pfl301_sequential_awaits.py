@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import builtins
 from dataclasses import dataclass
 
@@ -12,8 +13,9 @@ from perf_lsp.analysis.concurrency import (
     HTTP_CLIENTS,
     ORDERED_FIRST_WORDS,
     ORDERED_METHODS,
-    WHOLE_SEGMENTS,
+    awaits_sync_code,
     names_shared_resource,
+    ordered_segments,
     runs_on_one_thread,
 )
 from perf_lsp.analysis.summaries import function_summary
@@ -77,6 +79,8 @@ class _Member:
     writes: bool  # the awaited method's name starts with a write verb (create, update, send...)
     resources: frozenset[str]  # code of the first positional argument and of ``*_id=``/``key=`` arguments
     effects: _Effects  # what the awaited call can change, and what the statement reads before it runs
+    plain: bool = True  # ``target = await call(...)`` itself: not under an ``if``, nothing applied to the result
+    gathered: bool = False  # the awaited call is ``asyncio.gather(...)``
 
 
 class SequentialAwaits(Rule):
@@ -86,6 +90,19 @@ class SequentialAwaits(Rule):
     ``async def`` (in any block of it: the body, ``if``/``else``, ``with``, loop and
     ``try`` bodies) where no call uses a name bound by an earlier one: independent
     I/O awaited one after the other.
+
+    Also reported, without a fix: members written ``x = (await call(...))["key"]``;
+    a member alone in an ``if`` without ``else`` (``if settings.graph: hits = await
+    search(q)``, after locals such as ``query = "..."`` and before ``if not hits:
+    raise ...``), whose test counts as read by it; members with statements between
+    them that use no result of the group: a guard ``if <test>: raise ...`` (a later
+    member that writes starts a new group after one), a logging call, or an
+    assignment to plain names that reads no target of the group; and two fan-outs in
+    a row, ``a = await asyncio.gather(*(f(x) for x in xs))`` then another gather of
+    starred calls that does not use ``a``. Not a member: an awaited coroutine of the
+    class (``await self.load(k)``), or an ``async def`` nested in the function, whose
+    own code never awaits: it runs to its end when awaited, so gathering it overlaps
+    nothing (a sync driver behind it is PFL303's finding).
 
     A group ends at any other statement, including a bare ``await x.save()`` (a side
     effect whose order usually matters), ``await asyncio.sleep(...)`` (deliberate
@@ -209,7 +226,9 @@ class SequentialAwaits(Rule):
 
     @classmethod
     def wants(cls, summary, settings) -> bool:
-        return summary.has_awaited_pair
+        if summary.has_awaited_pair:
+            return True
+        return any(_ast_awaits_apart(node) for node in summary.statements.get(ast.AsyncFunctionDef, ()))
 
     def __init__(self, ctx: RuleContext) -> None:
         super().__init__(ctx)
@@ -223,7 +242,7 @@ class SequentialAwaits(Rule):
         return function_summary(self.ctx, self._func).http_clients if self._func is not None else frozenset()
 
     def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
-        if sum(1 for stmt in node.body if _awaited_assignment(stmt)) < 2:
+        if sum(1 for stmt in node.body if _awaited_assignment(stmt, conditional=True)) < 2:
             return
         func = self.ctx.enclosing_function(node)
         if func is None or func.asynchronous is None or is_cold_path(node, self.ctx):
@@ -232,17 +251,28 @@ class SequentialAwaits(Rule):
         if self._under_guard(node):
             return
         group: list[_Member] = []
+        apart = False  # a statement stands between two members of the group: report it without a fix
+        guarded = False  # a raising guard stands in the group: a later write must wait for it
         for stmt in node.body:
             member = self._member(stmt)
             if member is None:
-                self._flush(group)
-                group = []
-            elif any(_depends(earlier, member) for earlier in group):
-                self._flush(group)
-                group = [member]
+                between = _between(stmt, group)
+                if between is not None and group:
+                    apart = True
+                    guarded = guarded or between == "guard"
+                    continue
+                self._flush(group, apart, node)
+                group, apart, guarded = [], False, False
+            elif (
+                (guarded and member.writes)
+                or (group and group[0].gathered != member.gathered)  # a gather groups only with gathers
+                or any(_depends(earlier, member) for earlier in group)
+            ):
+                self._flush(group, apart, node)
+                group, apart, guarded = [member], False, False
             else:
                 group.append(member)
-        self._flush(group)
+        self._flush(group, apart, node)
 
     # -- detection -------------------------------------------------------
     def _under_guard(self, block: cst.IndentedBlock) -> bool:
@@ -262,6 +292,8 @@ class SequentialAwaits(Rule):
         return False
 
     def _member(self, stmt: cst.BaseStatement) -> _Member | None:
+        if isinstance(stmt, cst.If):
+            return self._conditional_member(stmt)
         if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
             return None
         small = stmt.body[0]
@@ -271,7 +303,7 @@ class SequentialAwaits(Rule):
             target = small.target
         else:
             return None
-        value = small.value
+        value, applied = _awaited_part(small.value)
         if not isinstance(value, cst.Await) or not isinstance(value.expression, cst.Call):
             return None
         call = value.expression
@@ -280,9 +312,15 @@ class SequentialAwaits(Rule):
             return None
         if _plumbing(call, targets):
             return None
+        if self._func is not None and awaits_sync_code(call, self.ctx, self._func):
+            return None  # a coroutine of this class that never awaits: gathered, nothing would overlap
         scan = _Scan()
         call.visit(scan)
-        if scan.unsafe or self._breaks(call) or any(self._excluded(c) for c in scan.calls):
+        for part in applied:  # ``(await f())[key]``: what the index reads is read too
+            part.visit(scan)
+        # two fan-outs in a row (``gather(*(f(x) for x in xs))``): one gather would run both at once
+        gathered = self._qualified(call) == "asyncio.gather" and any(arg.star == "*" for arg in call.args)
+        if scan.unsafe or (self._breaks(call) and not gathered) or any(self._excluded(c) for c in scan.calls):
             return None
         return _Member(
             stmt=stmt,
@@ -297,7 +335,35 @@ class SequentialAwaits(Rule):
             writes=_writes(call),
             resources=frozenset(self.ctx.code(arg.value) for arg in _resource_args(call)),
             effects=self._effects(call),
+            plain=not applied and not gathered,
+            gathered=gathered,
         )
+
+    def _conditional_member(self, stmt: cst.If) -> _Member | None:
+        """``if settings.enabled: results = await search(q)`` (no ``else``, one statement): a member that may not run.
+
+        Its test is read with the call (a test that reads an earlier member's target makes it dependent).
+        """
+        if stmt.orelse is not None or not isinstance(stmt.body, cst.IndentedBlock) or not stmt.body.body:
+            return None
+        test = _Scan()
+        stmt.test.visit(test)
+        if test.unsafe:
+            return None
+        body = list(stmt.body.body)
+        while len(body) > 1 and _between(body[-1], []) == "guard":
+            body.pop()  # ``if not row: raise NotFound`` after the await checks only its result
+        *before, last = body
+        for local in before:  # ``query = f"SELECT ..."`` before the await: read with it
+            if _between(local, []) != "local":
+                return None
+            local.visit(test)
+        inner = self._member(last)
+        if inner is None or not isinstance(inner.stmt, cst.SimpleStatementLine) or inner.writes:
+            return None  # a write that may not run: its order with the others is usually the point
+        inner.uses = inner.uses | frozenset(test.uses)
+        inner.plain = False
+        return inner
 
     def _effects(self, call: cst.Call) -> _Effects:
         """What ``await call`` can change while it runs and what evaluating ``call`` reads (see :class:`_Effects`)."""
@@ -411,8 +477,13 @@ class SequentialAwaits(Rule):
                 return True
             receiver = dotted(call.func.value)
             if receiver is not None:
-                if any(
-                    names_shared_resource(seg) or seg in WHOLE_SEGMENTS for seg in receiver.split(".")
+                segments = receiver.split(".")
+                if (
+                    any(
+                        names_shared_resource(seg) and not (i < len(segments) - 1 and _names_store(seg))
+                        for i, seg in enumerate(segments)
+                    )
+                    or ordered_segments(receiver)
                 ) and receiver not in self._http:
                     return True
             elif _mentions_shared(call.func.value):
@@ -423,17 +494,30 @@ class SequentialAwaits(Rule):
                 return True
         return False
 
-    def _flush(self, group: list[_Member]) -> None:
+    def _flush(self, group: list[_Member], apart: bool = False, block: cst.IndentedBlock | None = None) -> None:
         if len(group) < 2:
             return
+        if apart and block is not None:
+            runs = _adjacent_runs(group, block)
+            if runs:  # the fixable runs of next-door statements, as without the statements between
+                for run in runs:
+                    self._flush(run)
+                return
+            if any(self._qualified(m.call) == "asyncio.to_thread" for m in group):
+                return  # what PFL303/PFL304's fixes write: reported apart, a fix would create a finding
         n = len(group)
-        fixable = all(
-            (isinstance(m.small, cst.Assign) or isinstance(m.target, cst.Name)) and _comments_kept(m) for m in group
+        fixable = not apart and all(
+            m.plain and (isinstance(m.small, cst.Assign) or isinstance(m.target, cst.Name)) and _comments_kept(m)
+            for m in group
         )
         self.report(
             group[0].await_node,
             end_node=group[-1].await_node,
-            message=f"{n} independent awaits run one after another; run them concurrently with asyncio.gather",
+            message=(
+                f"{n} independent asyncio.gather calls run one after another; run all their calls in one gather"
+                if any(m.gathered for m in group)
+                else f"{n} independent awaits run one after another; run them concurrently with asyncio.gather"
+            ),
             fix=self._fix(list(group)) if fixable else None,
             detail=(
                 f"Latency is the sum of the {n} calls instead of the slowest one "
@@ -486,6 +570,25 @@ class SequentialAwaits(Rule):
             return replace_nodes(fctx.chunk, replacements)
 
         return build
+
+
+def _adjacent_runs(group: list[_Member], block: cst.IndentedBlock) -> list[list[_Member]]:
+    """The runs of two or more members of ``group`` that are next-door statements of ``block``, each
+    ``target = await call(...)`` itself (what the fix rewrites)."""
+    index = {id(stmt): i for i, stmt in enumerate(block.body)}
+    runs: list[list[_Member]] = []
+    run: list[_Member] = []
+    for member in group:
+        at = index.get(id(member.stmt))
+        if member.plain and at is not None and run and index.get(id(run[-1].stmt)) == at - 1:
+            run.append(member)
+            continue
+        if len(run) >= 2:
+            runs.append(run)
+        run = [member] if member.plain and at is not None else []
+    if len(run) >= 2:
+        runs.append(run)
+    return runs
 
 
 def _multiline(code: str) -> bool:
@@ -660,6 +763,12 @@ def _resource_args(call: cst.Call) -> list[cst.Arg]:
     return out
 
 
+def _names_store(segment: str) -> bool:
+    """``database``, ``vector_db``: a segment that names a whole store. Followed by another attribute
+    (``self.providers.database.chunks.get_chunk``) it holds handlers over a pool, not one connection."""
+    return (words_of(segment) or [""])[-1] in {"db", "database"}
+
+
 def _mentions_shared(expr: cst.CSTNode) -> bool:
     """True when any dotted name or called method in ``expr`` names a shared resource."""
     scan = _Scan()
@@ -717,6 +826,8 @@ def _depends(earlier: _Member, later: _Member) -> bool:
         return True  # a write and another call on the same resource: order is the meaning
     if _changes_what_later_reads(earlier.effects, later.effects):
         return True
+    if any(_related(bound, used) for bound in later.targets for used in earlier.uses):
+        return True  # ``form, meta = await process(form, meta)`` after ``await build(form)``: a new version of its input
     for bound in earlier.targets:
         if any(_related(bound, used) for used in later.uses):
             return True
@@ -932,11 +1043,148 @@ class _Reindent(cst.CSTTransformer):
         return updated_node
 
 
-def _awaited_assignment(stmt: cst.BaseStatement) -> bool:
-    """A cheap first look: ``x = await ...`` or ``x: T = await ...`` as a whole statement line."""
+def _awaited_assignment(stmt: cst.BaseStatement, conditional: bool = False) -> bool:
+    """A cheap first look: ``x = await ...``, ``x: T = await ...`` or ``x = (await ...)[k]`` as a whole
+    statement line; with ``conditional``, also alone in the body of an ``if`` without ``else``."""
+    if conditional and isinstance(stmt, cst.If) and stmt.orelse is None and isinstance(stmt.body, cst.IndentedBlock):
+        return any(_awaited_assignment(inner) for inner in stmt.body.body)
     if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
         return False
     small = stmt.body[0]
-    return isinstance(small, (cst.Assign, cst.AnnAssign)) and isinstance(small.value, cst.Await)
+    return isinstance(small, (cst.Assign, cst.AnnAssign)) and isinstance(_awaited_part(small.value)[0], cst.Await)
 
 
+def _awaited_part(value: cst.BaseExpression | None) -> tuple[cst.BaseExpression | None, list[cst.CSTNode]]:
+    """``(await f())["k"].v`` -> (the ``await``, [the index ``"k"``]): the awaited expression under
+    subscripts and attribute reads of its result, and the slices applied to it (read after it)."""
+    applied: list[cst.CSTNode] = []
+    while isinstance(value, (cst.Subscript, cst.Attribute)) and not isinstance(value, cst.Await):
+        if isinstance(value, cst.Subscript):
+            applied.extend(value.slice)
+            value = value.value
+        else:
+            applied.append(value.attr)
+            value = value.value
+    return value, applied
+
+
+_LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "log"})
+
+
+def _between(stmt: cst.BaseStatement, group: list[_Member]) -> str | None:
+    """What ``stmt`` is when it may stand between two members of ``group`` without joining them, else None.
+
+    ``"guard"``: ``if <test>: raise ...`` with no ``else`` and no ``await`` (a check of an
+    earlier result that only fails the request); ``"log"``: a logging call
+    (``logger.info(...)``); ``"local"``: an assignment to plain names with no ``await``
+    or ``yield`` that reads no target of the group (``query = "SELECT ..."``,
+    ``results = []``). Anything else ends the group.
+    """
+    bound = {name for m in group for name in m.targets}
+    changeable = {base for m in group for base in (*m.effects.passed, m.effects.receiver) if base}
+
+    def reads_changed(node: cst.CSTNode) -> bool:
+        """Reads an attribute or item of an object an earlier member may have changed (``agent.messages``
+        after ``await agent.step()``): what comes next depends on that call's effects."""
+        scan = _Scan()
+        node.visit(scan)
+        return any(used.startswith((base + ".", base + "[")) for used in scan.uses for base in changeable)
+
+    if isinstance(stmt, cst.If):
+        if stmt.orelse is not None:
+            return None
+        if isinstance(stmt.body, cst.SimpleStatementSuite):  # ``if not row: raise NotFound``
+            raising = all(isinstance(small, cst.Raise) for small in stmt.body.body)
+        else:
+            raising = all(
+                isinstance(s, cst.SimpleStatementLine) and all(isinstance(small, cst.Raise) for small in s.body)
+                for s in stmt.body.body
+            )
+        if not raising:
+            return None
+        scan = _Scan()
+        stmt.test.visit(scan)
+        return None if scan.unsafe or reads_changed(stmt.test) else "guard"
+    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+        return None
+    small = stmt.body[0]
+    if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+        func = small.value.func
+        if isinstance(func, cst.Attribute) and func.attr.value in _LOG_METHODS and "log" in (dotted(func.value) or "").lower():
+            scan = _Scan()
+            small.value.visit(scan)
+            return None if scan.unsafe else "log"
+        return None
+    if isinstance(small, cst.Assign):
+        targets = [t.target for t in small.targets]
+    elif isinstance(small, cst.AnnAssign) and small.value is not None:
+        targets = [small.target]
+    else:
+        return None
+    if not all(isinstance(t, cst.Name) for t in targets) or small.value is None:
+        return None
+    scan = _Scan()
+    small.value.visit(scan)
+    if scan.unsafe or any(_related(name, used) for name in bound for used in scan.uses) or reads_changed(small.value):
+        return None
+    if any(t.value in bound for t in targets):
+        return None
+    return "local"
+
+
+
+
+
+def _ast_awaits_apart(func: ast.AsyncFunctionDef) -> bool:
+    """Whether a block of ``func`` (in its :mod:`ast`) holds two statements that may be members of a
+    group, not next to each other: ``x = await ...`` (also ``x = (await ...)[k]``) or an ``if`` without
+    ``else`` whose body ends with one. The prefilter of the groups with statements between members."""
+    for node in ast.walk(func):
+        if node is not func and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        blocks = [getattr(node, field, None) for field in ("body", "orelse", "finalbody")]
+        if isinstance(node, ast.Try):
+            blocks.extend(h.body for h in node.handlers)
+        for block in blocks:
+            if isinstance(block, list) and _ast_run_of_members(block):
+                return True
+    return False
+
+
+def _ast_run_of_members(block: list) -> bool:
+    """Two possible members in ``block`` with only possible in-between statements (a raising guard,
+    a call of a method named like logging, an assignment with no ``await``) between them."""
+    members = 0
+    for stmt in block:
+        if not isinstance(stmt, ast.stmt):
+            return False
+        if _ast_member(stmt, True):
+            members += 1
+            if members >= 2:
+                return True
+        elif not _ast_between(stmt):
+            members = 0
+    return False
+
+
+def _ast_between(stmt: ast.stmt) -> bool:
+    if isinstance(stmt, ast.If):
+        return not stmt.orelse and all(isinstance(s, ast.Raise) for s in stmt.body)
+    if isinstance(stmt, ast.Expr):
+        return isinstance(stmt.value, ast.Call) and isinstance(stmt.value.func, ast.Attribute) and (
+            stmt.value.func.attr in _LOG_METHODS
+        )
+    if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+        return stmt.value is not None and not any(isinstance(n, ast.Await) for n in ast.walk(stmt.value))
+    return False
+
+
+def _ast_member(stmt: ast.AST, conditional: bool) -> bool:
+    if conditional and isinstance(stmt, ast.If) and not stmt.orelse:
+        return any(_ast_member(inner, False) for inner in stmt.body)
+    if not isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+        return False
+    value = stmt.value
+    while isinstance(value, (ast.Subscript, ast.Attribute)):
+        value = value.value
+    return isinstance(value, ast.Await)

@@ -8,6 +8,7 @@ from perf_lsp.analysis.bindings import (
     binding_counts,
     bound_names,
     dotted_refs,
+    first_param,
     paths_overlap,
     referenced_names,
     store_path,
@@ -18,12 +19,13 @@ from perf_lsp.analysis.concurrency import (
     HTTP_CLIENTS,
     ORDERED_FIRST_WORDS,
     ORDERED_METHODS,
-    WHOLE_SEGMENTS,
+    awaits_sync_code,
     names_shared_resource,
+    ordered_segments,
     runs_on_one_thread,
     uses_other_event_loop,
 )
-from perf_lsp.analysis.loops import breaks_loop
+from perf_lsp.analysis.loops import breaks_loop, fallback_after_batch, is_batch
 from perf_lsp.analysis.summaries import function_summary
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, dotted, walk
 from perf_lsp.analysis.words import words_of
@@ -118,6 +120,14 @@ class AwaitInLoop(Rule):
       writing function (``os.remove``), or one that asgiref runs on Django's one
       sync thread (``sync_to_async(f)(x)``, the async ORM and wrappers named after
       it such as ``aget_user(x)``): they cannot overlap;
+    - the loop hands one batch at a time to a method of the class that already runs
+      its work concurrently (``asyncio.gather``, ``as_completed``, a task group):
+      batches in turn bound the load; or the loop is a per-item fallback in the
+      ``except`` clause after a call given the same items failed (``try: await
+      embed_batch(texts)`` / ``except ...: for t in texts: ...``);
+    - the awaited call is a coroutine of the class (``await self.load(x)``) or an
+      ``async def`` nested in the function whose own code never awaits: gathered,
+      nothing would overlap;
     - the function runs once: start-up and set-up functions (``init_*``,
       ``main``, CLI commands...) and private methods called only from them.
 
@@ -207,6 +217,8 @@ class AwaitInLoop(Rule):
         if func is None or func.asynchronous is None or is_test_function(func) or is_cold_path(node, self.ctx):
             return
         self._seen.add(id(loop))
+        if awaits_sync_code(call, self.ctx, func):
+            return  # a coroutine of the class that never awaits: gathered, nothing would overlap
         self._http_names = function_summary(self.ctx, func).http_clients
         if isinstance(loop, cst.For):
             if loop.asynchronous is not None or not self._independent_for(node, call, loop):
@@ -220,7 +232,9 @@ class AwaitInLoop(Rule):
             return
         if self._under_guard(loop, func) or self._in_with(node, loop):
             return
-        if self._sequential_on_purpose(loop, func):
+        if self._sequential_on_purpose(loop, func) or fallback_after_batch(self.ctx, loop, func):
+            return
+        if isinstance(loop, cst.For) and self._batches_run_concurrently(loop, func):
             return
         message = None
         if uses_other_event_loop(self.ctx):  # trio/anyio: a task group, and no asyncio fix
@@ -374,6 +388,28 @@ class AwaitInLoop(Rule):
             child = anc
         return False
 
+    def _batches_run_concurrently(self, loop: cst.For, func: cst.FunctionDef) -> bool:
+        """The body calls a method of this class whose own code already runs its work concurrently
+        (``asyncio.gather``, ``as_completed``, a task group): the loop hands it one batch at a time, and
+        running the batches in turn is what bounds the load."""
+        cls = self.ctx.enclosing_class(func)
+        owner = first_param(func)
+        if cls is None or owner is None:
+            return False
+        for inner in walk(loop.body, stop=FUNCTION_BOUNDARIES):
+            if not (isinstance(inner, cst.Call) and isinstance(inner.func, cst.Attribute)):
+                continue
+            if not (isinstance(inner.func.value, cst.Name) and inner.func.value.value == owner):
+                continue
+            for stmt in cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ():
+                if (
+                    isinstance(stmt, cst.FunctionDef)
+                    and stmt.name.value == inner.func.attr.value
+                    and self.ctx.memo(self._calls_concurrently, stmt.body)
+                ):
+                    return True
+        return False
+
     # per-function and per-block facts, remembered with ctx.memo (asked once per loop inside them)
     def _reversed_loops(self, func: cst.FunctionDef) -> list[tuple[cst.For, str]]:
         """The ``for ... in reversed(xs)`` loops of ``func``, with the code of ``xs``."""
@@ -425,7 +461,7 @@ class AwaitInLoop(Rule):
         words = words_of(callee.rsplit(".", 1)[-1])
         if words and words[0] == "async" and len(words) > 1:
             words = words[1:]  # ``async_embed_with_retry``: the verb comes after
-        if words:
+        if words and not _model_api_request(call):
             first = words[0][1:] if words[0].startswith("a") and words[0][1:] in _WRITE_FIRST_WORDS else words[0]
             if first in _WRITE_FIRST_WORDS or first in ORDERED_FIRST_WORDS or words[-1] in _SINK_LAST_WORDS:
                 return False
@@ -446,7 +482,7 @@ class AwaitInLoop(Rule):
             if receiver is not None:
                 if receiver in self._http_names:
                     pass
-                elif any(names_shared_resource(seg) or seg in WHOLE_SEGMENTS for seg in receiver.split(".")):
+                elif any(names_shared_resource(seg) for seg in receiver.split(".")) or ordered_segments(receiver):
                     return True
             elif any(names_shared_resource(seg) for name in _dotted_names(call.func.value) for seg in name.split(".")):
                 return True
@@ -563,6 +599,29 @@ class AwaitInLoop(Rule):
 
 
 # -- helpers -----------------------------------------------------------------
+# Resources of the model APIs (OpenAI-style SDKs) whose ``create`` computes and returns, and stores nothing.
+_MODEL_API_RESOURCES = frozenset({"embeddings", "completions", "responses", "moderations"})
+
+
+def _model_api_request(call: cst.Call) -> bool:
+    """``self.llm.chat.completions.create(...)``, ``client.embeddings.create(input=batch)``: a model API
+    request named ``create`` that writes nothing (per item, the requests are independent). An
+    ``embeddings.create`` counts only when it sends a batch (``input=`` a list of several, a
+    comprehension, a plural name, or ``**kwargs``)."""
+    func = call.func
+    if not (isinstance(func, cst.Attribute) and func.attr.value in {"create", "acreate"}):
+        return False
+    if not (isinstance(func.value, cst.Attribute) and func.value.attr.value in _MODEL_API_RESOURCES):
+        return False
+    if func.value.attr.value != "embeddings":
+        return True
+    # one embedding request per batch: an item per request is PFL202's finding (send them all in one)
+    return any(
+        arg.star == "**" or (arg.keyword is not None and arg.keyword.value == "input" and is_batch(arg.value))
+        for arg in call.args
+    )
+
+
 def _is_reversed_call(expr: cst.BaseExpression, ctx: RuleContext) -> bool:
     """``reversed(xs)`` (the builtin): the items are visited in an order chosen on purpose."""
     return (

@@ -18,6 +18,7 @@ from perf_lsp.analysis.concurrency import held_thread_lock, uses_other_event_loo
 from perf_lsp.analysis.loops import per_item_in_loop
 from perf_lsp.analysis.receivers import TypeCatalog, resolver
 from perf_lsp.analysis.summaries import function_summary
+from perf_lsp.analysis.sync_clients import SDK_SUGGESTIONS, returns_lazy_result, sync_client_call
 from perf_lsp.analysis.tree import SCOPES, dotted, walk
 from perf_lsp.fix.codemod import replace_node
 from perf_lsp.fix.context import FixContext
@@ -56,7 +57,17 @@ class BlockingCallInAsync(Rule):
     ``call``, ``check_output``..., ``os.system``; sync database drivers
     (``sqlite3``, ``psycopg2``, ``psycopg``, ``pymysql``, ``mysql.connector``):
     ``connect`` and ``execute``/``commit``/``fetch*`` on a connection or cursor the
-    function or module got from them; and any qualified name listed in
+    function or module got from them; requests made through a sync SDK client or
+    driver (:mod:`perf_lsp.analysis.sync_clients`): ``client.chat.completions.create``
+    on an ``openai.OpenAI`` (also Azure, Groq, Together), ``client.messages.create``
+    on an ``anthropic.Anthropic``, Mistral, Cohere and Ollama clients, any command on
+    a ``redis.Redis`` (not ``pipeline()``/``lock()``), collection operations on a
+    ``pymongo.MongoClient`` (``mongo["app"]["users"].find_one(...)``), and calls on a
+    ``boto3`` client or resource (``s3.put_object``, ``dynamodb.Table(t).put_item``;
+    not ``generate_presigned_url``/``get_paginator``), where the client is a module
+    name, a local or a ``self`` attribute the class builds (in ``__init__``, the class
+    body or any method) or annotates, never when awaited or when the receiver may be
+    the SDK's async client; and any qualified name listed in
     ``extend-blocking-calls`` (its suggestion is shown in the message).
 
     It goes one step further than Ruff's ``ASYNC2xx`` rules: a call from an
@@ -146,7 +157,10 @@ class BlockingCallInAsync(Rule):
     later: ``urllib.request.urlopen`` (its response's ``read()``),
     ``socket.create_connection`` (``recv``/``sendall``), and ``requests`` calls with
     ``stream=True`` (or ``**kwargs``): moving only the call to a thread would leave
-    the reads on the event loop. Nor do sync database connections.
+    the reads on the event loop. Nor do sync database connections, nor SDK calls
+    that return something read later: a pymongo cursor (``find``, ``aggregate``), a
+    streamed completion (``stream=True``, ``**kwargs``, ``.stream(...)``), a redis
+    ``scan_iter``.
 
     No ``to_thread`` fix either for a call made once per item of a ``for`` loop
     whose items look independent (the call reads the loop variable or a name the
@@ -222,8 +236,8 @@ class BlockingCallInAsync(Rule):
             sleep_fix = None if _splits_shared_update(node, func, self.ctx) else _sleep_fix(node, self.ctx)
             self.report(node, message=message, alt_fix=sleep_fix, detail=_DETAIL)
             return
-        elif label in _OPEN_LABELS or suggestion is INSTEAD_DB:
-            fix = None
+        elif label in _OPEN_LABELS or suggestion is INSTEAD_DB or (suggestion in SDK_SUGGESTIONS and returns_lazy_result(node)):
+            fix = None  # a file, a connection, a cursor or stream read later: more than the call blocks
         else:
             fix = to_thread_fix(node, self.ctx)
         if fix is not None and per_item_in_loop(node, func, self.ctx):
@@ -365,18 +379,22 @@ def blocking_call(
     if not isinstance(call.func, cst.Attribute):
         return None
     method = call.func.attr.value
-    if method not in _SESSION_METHODS and method not in _CONNECTION_METHODS and method not in _CURSOR_METHODS:
-        return None  # before the receiver: finding its kind walks the function
-    receiver = call.func.value
     receivers = resolver(ctx, _RECEIVERS)
-    kind = receivers.kind(receiver, scopes if scopes is not None else receivers.scopes_at(func))
+    if scopes is None:
+        scopes = receivers.scopes_at(func)
+    if method not in _SESSION_METHODS and method not in _CONNECTION_METHODS and method not in _CURSOR_METHODS:
+        sdk = sync_client_call(call, ctx, scopes)  # a sync SDK client's request (openai, redis, pymongo, boto3)
+        return (sdk[0], sdk[1], "") if sdk is not None else None
+    receiver = call.func.value
+    kind = receivers.kind(receiver, scopes)
     if kind == "session" and method in _SESSION_METHODS:
         return f"{short_code(ctx.code(receiver))}.{method}", INSTEAD_HTTP, ""
     if kind == "connection" and method in _CONNECTION_METHODS:
         return f"{short_code(ctx.code(receiver))}.{method}", INSTEAD_DB, ""
     if kind == "cursor" and method in _CURSOR_METHODS:
         return f"{short_code(ctx.code(receiver))}.{method}", INSTEAD_DB, ""
-    return None
+    sdk = sync_client_call(call, ctx, scopes)  # ``cache.get(key)`` on a sync Redis, ``boto3`` ``s3.delete(...)``
+    return (sdk[0], sdk[1], "") if sdk is not None else None
 
 
 def _is_static(func: cst.FunctionDef, ctx: RuleContext) -> bool:

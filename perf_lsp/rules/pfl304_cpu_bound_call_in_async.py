@@ -6,7 +6,7 @@ import libcst as cst
 
 from perf_lsp.analysis.concurrency import held_thread_lock, uses_other_event_loop
 from perf_lsp.analysis.loops import per_item_in_loop
-from perf_lsp.analysis.receivers import CatalogResolver, FamilyCatalog, resolver
+from perf_lsp.analysis.receivers import CatalogResolver, FamilyCatalog, TypeCatalog, resolver
 from perf_lsp.analysis.tree import COMPREHENSIONS, dotted
 from perf_lsp.fix.rewrites import to_thread_fix
 from perf_lsp.model import Applicability
@@ -61,6 +61,33 @@ METHODS: dict[str, frozenset[str]] = {
 
 _ALL_METHODS = frozenset(m for methods in METHODS.values() for m in methods if m != "__call__")
 _PACKAGES = ("sentence_transformers", "transformers", "spacy")
+
+# Password hashing: key derivations made slow on purpose (bcrypt cost 12 is about 0.2 s of CPU, scrypt and
+# PBKDF2 as configured for passwords tens of ms or more). Sources: the bcrypt, hashlib, passlib, argon2-cffi,
+# werkzeug.security and django.contrib.auth.hashers documentation.
+_PASSWORD_HASH_CALLS = frozenset(
+    {
+        "bcrypt.checkpw", "bcrypt.hashpw", "bcrypt.kdf", "hashlib.scrypt", "hashlib.pbkdf2_hmac",
+        "werkzeug.security.check_password_hash", "werkzeug.security.generate_password_hash",
+        "django.contrib.auth.hashers.check_password", "django.contrib.auth.hashers.make_password",
+    }
+)
+_PASSWORD_HASHERS = TypeCatalog(
+    constructors={
+        "passlib.context.CryptContext": "hasher",
+        "passlib.hash.bcrypt.using": "hasher",
+        "argon2.PasswordHasher": "hasher",
+        "argon2.PasswordHasher.from_parameters": "hasher",
+    }
+)
+_HASHER_METHODS = frozenset({"hash", "verify", "verify_and_update"})
+# Functions and methods named for a password hash or check: every implementation worth its name runs
+# a slow key derivation (the FastAPI security tutorial's ``verify_password``/``get_password_hash`` wrap bcrypt).
+_PASSWORD_FUNCTION_NAMES = frozenset(
+    {"verify_password", "hash_password", "check_password", "get_password_hash", "check_password_hash",
+     "generate_password_hash", "make_password"}
+)
+_PASSWORD_WORDS = ("bcrypt", "scrypt", "pbkdf2", "passlib", "argon2", "password")
 
 
 def _transformers_class_kind(name: str) -> str | None:
@@ -120,6 +147,15 @@ class CpuBoundCallInAsync(Rule):
     ``transformers`` ``pipeline(...)`` object called, a tokenizer or processor
     loaded with ``from_pretrained`` called or ``encode``-d, and a spaCy pipeline
     (``spacy.load(...)``) called as ``nlp(text)``.
+
+    Also reported: password hashing and checking, key derivations slow by design
+    (bcrypt at cost 12 takes about 0.2 s of CPU): ``bcrypt.checkpw``/``hashpw``,
+    ``hashlib.scrypt``/``pbkdf2_hmac``, werkzeug's and Django's
+    ``check_password_hash``/``generate_password_hash``/``check_password``/``make_password``,
+    ``hash``/``verify`` on a passlib ``CryptContext`` or an argon2 ``PasswordHasher``,
+    and any function or method, not awaited, named ``verify_password``,
+    ``hash_password``, ``check_password`` or ``get_password_hash`` (the names of the
+    helpers that wrap them).
 
     The receiver must be known to be such an object, resolved as PFL201 does: a
     module-level model, a ``self.x`` the class assigns or annotates as one, a local
@@ -216,7 +252,7 @@ class CpuBoundCallInAsync(Rule):
     def applies_to(cls, text, module_ctx, settings) -> bool:
         if not super().applies_to(text, module_ctx, settings):
             return False
-        if any(package in text for package in _PACKAGES):
+        if any(package in text for package in _PACKAGES) or any(word in text for word in _PASSWORD_WORDS):
             return True
         return any(root in _PACKAGES for root in module_ctx.import_roots)
 
@@ -242,10 +278,14 @@ class CpuBoundCallInAsync(Rule):
         if enclosing is None or enclosing.asynchronous is None or is_test_function(enclosing):
             return
         found = self._kind(node)
-        if found is None:
+        hashing = None if found is not None else self._password_hash(node)
+        if found is None and hashing is None:
             return
-        kind, shown = found
-        runs = f"`{shown}` runs {_article(kind)} {kind} on the event loop in `async def`"
+        if hashing is not None:
+            runs = f"`{hashing}` hashes a password (a key derivation slow by design) on the event loop in `async def`"
+        else:
+            kind, shown = found
+            runs = f"`{shown}` runs {_article(kind)} {kind} on the event loop in `async def`"
         message = f"{runs}; run it in a worker thread with asyncio.to_thread"
         fix = None
         other_loop = uses_other_event_loop(self.ctx)  # trio/anyio code cannot await asyncio.to_thread
@@ -261,6 +301,26 @@ class CpuBoundCallInAsync(Rule):
                 fix = None  # awaited once per item, it would be PFL302's finding: the fix must not create one
                 message += _PER_ITEM_HINT
         self.report(node, message=message, fix=fix, detail="In an async handler: blocks every other request for that long.")
+
+    def _password_hash(self, call: cst.Call) -> str | None:
+        """What the message shows when ``call`` hashes or checks a password, else None: a call of
+        :data:`_PASSWORD_HASH_CALLS`, ``hash``/``verify`` on a passlib ``CryptContext`` or an argon2
+        ``PasswordHasher``, or a function or method named ``verify_password``, ``hash_password``... that
+        is not awaited (an ``async def`` of that name runs its hash elsewhere)."""
+        func = call.func
+        qualified = self.ctx.qualified_name(func)
+        if qualified in _PASSWORD_HASH_CALLS:
+            return f"{qualified}(...)"
+        name = func.attr.value if isinstance(func, cst.Attribute) else (func.value if isinstance(func, cst.Name) else "")
+        if isinstance(self.ctx.parent(call), cst.Await):
+            return None
+        if isinstance(func, cst.Attribute) and name in _HASHER_METHODS:
+            if resolver(self.ctx, _PASSWORD_HASHERS).is_instance(func.value, call):
+                return f"{short_code(self.ctx.code(func.value))}.{name}(...)"
+            return None
+        if name in _PASSWORD_FUNCTION_NAMES:
+            return f"{short_code(self.ctx.code(func))}(...)"
+        return None
 
     def _kind(self, call: cst.Call) -> tuple[str, str] | None:
         """(kind of model, what the message shows) when ``call`` runs a model, else None."""
