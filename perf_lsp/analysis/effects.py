@@ -1,0 +1,525 @@
+"""Whether a function does I/O on its default path: network, database, file or subprocess calls.
+
+A rule-agnostic fact read from :mod:`ast`: for each ``def``/``async def`` of a module
+(methods as ``Class.method``, nested classes as ``Outer.Inner.method``),
+:class:`ModuleEffects` answers one of three :class:`Answer` s with a reason:
+
+- ``IO``: the function awaits an I/O call on its default path (an ``aiohttp``/``httpx``
+  request, an SDK or driver method, ``asyncio.create_subprocess_exec``, a method on a
+  receiver named like a client or connection), directly or through functions of the
+  same module it calls, up to :data:`MAX_DEPTH` calls deep;
+- ``BLOCKING``: its only I/O on the default path is sync (``requests.get``, a sync
+  driver held on ``self``, ``open``): an ``async def`` that wraps a blocking client;
+- ``NONE``: no I/O on the default path (it builds text or objects locally, sleeps,
+  or awaits a user callback only when the callback returned an awaitable);
+- ``UNKNOWN``: an awaited call that cannot be followed: a callee outside the module,
+  a callback or parameter, an abstract or missing method (dynamic dispatch).
+
+The default path leaves out ``except`` handlers and the branches of an ``if`` on a flag
+that defaults to off: a parameter whose default is ``False``/``None``
+(``if force_download:``, ``if url is not None:``) or a settings/config/options
+attribute (``if self.settings.download:``); ``if not flag:`` keeps its body and drops its
+``else``. ``asyncio.sleep`` and the other ``asyncio`` helpers are not I/O.
+
+:func:`module_io_functions` gives the answers of a whole module as a hashable tuple
+(the ``io_functions`` lazy module fact), memoised per module version (the identity of
+its top-level :mod:`ast` statements) and per function node.
+"""
+
+from __future__ import annotations
+
+import ast
+import enum
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from perf_lsp.analysis.blocking import BLOCKING_CALLS
+from perf_lsp.analysis.imports import dotted_name, import_bindings, resolve_dotted
+from perf_lsp.analysis.tree import node_memo
+from perf_lsp.analysis.words import words_of
+
+MAX_DEPTH = 4
+"""How many calls deep :class:`ModuleEffects` follows functions of the module."""
+
+
+class Answer(enum.Enum):
+    """What a function or call does on its default path."""
+
+    IO = "io"  # awaits network, database, file or subprocess I/O
+    BLOCKING = "blocking"  # only sync (blocking) I/O
+    NONE = "none"  # no I/O
+    UNKNOWN = "unknown"  # an awaited call that cannot be followed
+
+
+@dataclass(frozen=True)
+class Effect:
+    """An :class:`Answer` and why, e.g. ``Effect(Answer.IO, "awaits self.client.get")``."""
+
+    answer: Answer
+    reason: str = ""
+
+
+NONE = Effect(Answer.NONE)
+
+# Packages whose calls (other than their constructors, spelled in CamelCase) talk to a server, a database or files.
+IO_PACKAGES = frozenset(
+    {
+        "aiohttp", "httpx", "requests", "urllib3", "aiofiles", "anyio.Path", "openai", "anthropic", "cohere",
+        "mistralai", "groq", "together", "ollama", "boto3", "botocore", "aiobotocore", "aioboto3", "litellm",
+        "asyncpg", "psycopg", "psycopg2", "pymysql", "aiomysql", "aiosqlite", "sqlite3", "motor", "pymongo",
+        "redis", "neo4j", "qdrant_client", "weaviate", "chromadb", "pinecone", "pymilvus", "elasticsearch",
+        "opensearchpy", "websockets", "grpc", "google.genai", "google.cloud", "vertexai", "smtplib", "aiosmtplib",
+        "ftplib", "paramiko", "asyncssh", "socket", "shutil", "subprocess",
+    }
+)
+# ``asyncio`` calls that are I/O (the others schedule, sleep or wait on local objects).
+ASYNCIO_IO = frozenset(
+    {
+        "asyncio.create_subprocess_exec", "asyncio.create_subprocess_shell", "asyncio.open_connection",
+        "asyncio.open_unix_connection", "asyncio.start_server",
+    }
+)
+# Words of a receiver segment that name a remote client, a connection or a store.
+IO_RECEIVER_WORDS = frozenset(
+    {
+        "client", "clients", "http", "https", "api", "apis", "db", "database", "conn", "connection", "redis",
+        "cursor", "pool", "llm", "llms", "openai", "anthropic", "cohere", "bedrock", "gemini", "vertex", "s3",
+        "bucket", "storage", "store", "docstore", "vectorstore", "repo", "repository", "collection", "retriever",
+        "embedder", "embeddings", "embedding", "service", "session", "requests", "httpx", "aiohttp", "mongo",
+        "postgres", "pg", "sql", "es", "elastic", "qdrant", "weaviate", "chroma", "pinecone", "milvus", "neo4j",
+        "graph", "kv", "blob", "fs", "ftp", "sftp", "ssh", "smtp", "mail", "grpc", "stub", "remote", "server",
+        "endpoint", "backend", "provider", "mcp", "fetcher", "downloader", "uploader", "crawler", "scraper",
+        "browser", "search", "searcher", "index", "table", "cache",
+    }
+)
+# First (or only) words of a method or function name that do a round trip.
+IO_VERBS = frozenset(
+    {
+        "fetch", "download", "upload", "request", "query", "search", "retrieve", "embed", "complete",
+        "completion", "completions", "generate", "chat", "invoke", "ainvoke", "agenerate", "acomplete", "achat",
+        "aembed", "aquery", "aretrieve", "asearch", "afetch", "arequest", "crawl", "scrape", "call", "post",
+        "get", "head", "lookup", "load", "read", "connect", "select", "execute", "run", "predict", "transcribe",
+        "translate", "summarize", "rerank", "prefetch", "ping", "poll", "classify", "moderate", "send",
+    }
+)
+# Attribute segments whose flags default to off unless set: ``if self.settings.force_download:``.
+_SETTINGS_WORDS = frozenset({"settings", "config", "configs", "cfg", "conf", "options", "opts", "flags", "features"})
+# Calls that test whether a value is awaitable (a user callback may be sync or async).
+_AWAITABLE_TESTS = frozenset({"isawaitable", "iscoroutine", "iscoroutinefunction", "isasyncgen", "isasyncgenfunction"})
+
+
+def _is_io_qualified(qn: str) -> bool:
+    """``httpx.get``, ``openai.resources.x``: a call into an I/O package (not a CamelCase constructor)."""
+    if qn in ASYNCIO_IO:
+        return True
+    if qn == "time.sleep":
+        return False
+    if qn in BLOCKING_CALLS:
+        return True
+    last = qn.rsplit(".", 1)[-1]
+    if last[:1].isupper():
+        return False
+    return any(qn == pkg or qn.startswith(pkg + ".") for pkg in IO_PACKAGES)
+
+
+def io_ish(target: str, http_names: Iterable[str] = ()) -> bool:
+    """The dotted callee ``target`` (``self.llm_service.grade``, ``fetch_page``) looks like a round trip:
+    a receiver segment named like a client, connection or store (``IO_RECEIVER_WORDS``; ``http_names``:
+    names bound to HTTP clients), or a method or function named with an I/O verb (``IO_VERBS``)."""
+    parts = target.split(".")
+    receiver = parts[:-1]
+    if receiver and receiver[0] in {"self", "cls"}:
+        receiver = receiver[1:]
+    names = set(http_names)
+    for i, seg in enumerate(receiver):
+        if ".".join(parts[: i + 1 + (1 if parts[0] in {"self", "cls"} else 0)]) in names or seg in names:
+            return True
+        words = words_of(seg)
+        if words and (words[-1] in IO_RECEIVER_WORDS or (len(words) > 1 and words[0] in IO_RECEIVER_WORDS)):
+            return True
+    words = words_of(parts[-1])
+    if words and words[0] == "async" and len(words) > 1:
+        words = words[1:]
+    return bool(words) and words[0] in IO_VERBS
+
+
+# -- one function's own facts ------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Site:
+    """A call on the default path: ``target`` its dotted callee (None: not a name chain), ``awaited``
+    whether it is awaited (also ``async with``/``async for``), ``line`` 1-based in its module."""
+
+    target: str | None
+    awaited: bool
+    line: int
+    first_arg: str | None = None  # ``asyncio.to_thread(f, ...)``: the dotted name of ``f``
+
+
+@dataclass(frozen=True)
+class _Own:
+    params: frozenset[str]
+    sites: tuple[_Site, ...]
+    abstract: bool  # body is ``...``/``pass``/docstring/``raise NotImplementedError``, or @abstractmethod
+
+
+_OWN_MEMO: dict = node_memo()
+
+
+def _own(func: ast.FunctionDef | ast.AsyncFunctionDef) -> _Own:
+    entry = _OWN_MEMO.get(id(func))
+    if entry is not None and entry[0] is func:
+        return entry[1]
+    if len(_OWN_MEMO) > 8192:
+        _OWN_MEMO.clear()
+    args = func.args
+    positional = [*args.posonlyargs, *args.args]
+    defaults: dict[str, ast.expr | None] = {a.arg: None for a in [*positional, *args.kwonlyargs]}
+    for a, d in zip(positional[len(positional) - len(args.defaults) :], args.defaults):
+        defaults[a.arg] = d
+    for a, d in zip(args.kwonlyargs, args.kw_defaults):
+        defaults[a.arg] = d
+    off = frozenset(
+        name for name, d in defaults.items() if isinstance(d, ast.Constant) and (d.value is None or d.value is False)
+    )
+    params = frozenset(defaults) | {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+    sites: list[_Site] = []
+    _Scan(off, sites).block(func.body)
+    result = _Own(params, tuple(sites), _is_abstract(func))
+    _OWN_MEMO[id(func)] = (func, result)
+    return result
+
+
+def _is_abstract(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    if any((dotted_name(d) or "").rsplit(".", 1)[-1] in {"abstractmethod", "overload"} for d in func.decorator_list):
+        return True
+    for stmt in func.body:
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            continue  # docstring or ``...``
+        if isinstance(stmt, ast.Pass):
+            continue
+        if isinstance(stmt, ast.Raise) and stmt.exc is not None:
+            exc = stmt.exc.func if isinstance(stmt.exc, ast.Call) else stmt.exc
+            if (dotted_name(exc) or "") in {"NotImplementedError", "NotImplemented"}:
+                continue
+        return False
+    return True
+
+
+class _Scan:
+    """Collects the call sites of a function body on its default path."""
+
+    def __init__(self, off: frozenset[str], sites: list[_Site]) -> None:
+        self.off = off
+        self.sites = sites
+
+    def block(self, body: Iterable[ast.stmt], awaitable_guard: bool = False) -> None:
+        for stmt in body:
+            self.stmt(stmt, awaitable_guard)
+
+    def stmt(self, stmt: ast.stmt, guard: bool) -> None:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            return
+        if isinstance(stmt, ast.If):
+            self.expr(stmt.test, guard)
+            branch = self._branch(stmt.test)
+            body_guard = guard or _tests_awaitable(stmt.test)
+            if branch != "body-off":
+                self.block(stmt.body, body_guard)
+            if branch != "else-off":
+                self.block(stmt.orelse, guard)
+            return
+        if isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
+            self.block(stmt.body, guard)  # handlers: the error path, not the default one
+            self.block(stmt.orelse, guard)
+            self.block(stmt.finalbody, guard)
+            return
+        if isinstance(stmt, ast.AsyncWith):
+            for item in stmt.items:
+                self.expr(item.context_expr, guard, awaited=True)
+            self.block(stmt.body, guard)
+            return
+        if isinstance(stmt, ast.AsyncFor):
+            self.expr(stmt.iter, guard, awaited=True)
+            self.block(stmt.body, guard)
+            self.block(stmt.orelse, guard)
+            return
+        for field in ("test", "iter", "value", "exc", "context_expr", "msg", "target", "targets", "items", "subject"):
+            value = getattr(stmt, field, None)
+            if isinstance(value, ast.expr):
+                self.expr(value, guard)
+            elif isinstance(value, list):
+                for v in value:
+                    if isinstance(v, ast.expr):
+                        self.expr(v, guard)
+                    elif isinstance(v, ast.withitem):
+                        self.expr(v.context_expr, guard)
+        for field in ("body", "orelse", "finalbody"):
+            value = getattr(stmt, field, None)
+            if isinstance(value, list):
+                self.block(value, guard)
+        for case in getattr(stmt, "cases", ()) or ():
+            self.block(case.body, guard)
+
+    def expr(self, node: ast.expr, guard: bool, awaited: bool = False) -> None:
+        stack: list[tuple[ast.AST, bool]] = [(node, awaited)]
+        while stack:
+            current, is_awaited = stack.pop()
+            if isinstance(current, (ast.Lambda, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            if isinstance(current, ast.Await):
+                value = current.value
+                if isinstance(value, ast.Call):
+                    stack.append((value, True))
+                elif not guard:
+                    self.sites.append(_Site(None, True, current.lineno))  # ``await task``: not followable
+                    stack.append((value, False))
+                continue
+            if isinstance(current, ast.Call):
+                if is_awaited and guard and isinstance(current.func, ast.Name):
+                    pass  # ``if iscoroutinefunction(cb): await cb(x)``: a user callback that may be async
+                else:
+                    first = dotted_name(current.args[0]) if current.args else None
+                    self.sites.append(_Site(dotted_name(current.func), is_awaited, current.lineno, first))
+                stack.extend((child, False) for child in ast.iter_child_nodes(current))
+                continue
+            stack.extend((child, is_awaited and isinstance(child, ast.Call)) for child in ast.iter_child_nodes(current))
+
+    def _branch(self, test: ast.expr) -> str | None:
+        """``body-off``: the ``if`` body runs only when a default-off flag is set; ``else-off``: the ``else``
+        does; None: both are on the default path."""
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            return "else-off" if self._flag(test.operand) else None
+        if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+            return "body-off" if any(self._flag(v) for v in test.values) else None
+        if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.comparators[0], ast.Constant):
+            if test.comparators[0].value is None and isinstance(test.left, ast.Name) and test.left.id in self.off:
+                if isinstance(test.ops[0], ast.IsNot):
+                    return "body-off"
+                if isinstance(test.ops[0], ast.Is):
+                    return "else-off"
+            return None
+        return "body-off" if self._flag(test) else None
+
+    def _flag(self, test: ast.expr) -> bool:
+        if isinstance(test, ast.Name):
+            return test.id in self.off
+        name = dotted_name(test)
+        if name is None:
+            return False
+        parts = name.split(".")
+        return len(parts) > 1 and any(w in _SETTINGS_WORDS for seg in parts[:-1] for w in words_of(seg))
+
+
+def _tests_awaitable(test: ast.expr) -> bool:
+    return any(
+        isinstance(n, ast.Call) and (dotted_name(n.func) or "").rsplit(".", 1)[-1] in _AWAITABLE_TESTS
+        for n in ast.walk(test)
+    )
+
+
+# -- a module's answers ----------------------------------------------------------------------------
+class ModuleEffects:
+    """The I/O answers of the functions of one module (``body``: its top-level :mod:`ast` statements;
+    ``imports``: local name -> qualified name). ``external``: answers for a qualified name outside the
+    module (a project index), or None when it cannot tell. Answers are memoised on the instance."""
+
+    def __init__(
+        self,
+        body: Iterable[ast.stmt],
+        imports: Mapping[str, str],
+        external: Callable[[str], Effect | None] | None = None,
+    ) -> None:
+        self.imports = dict(imports)
+        self.external = external
+        self.functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+        self.classes: dict[str, list[str]] = {}  # class path -> base class names
+        self.io_attrs: dict[str, set[str]] = {}  # class path -> self attributes built by an I/O constructor
+        self._memo: dict[str, Effect] = {}
+        for stmt in body:
+            if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                self.imports.update(import_bindings(stmt))
+        self._collect(body, "")
+
+    def _collect(self, body: Iterable[ast.stmt], prefix: str) -> None:
+        for stmt in body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self.functions.setdefault(prefix + stmt.name, stmt)
+            elif isinstance(stmt, ast.ClassDef):
+                path = prefix + stmt.name
+                self.classes[path] = [dotted_name(b) or "" for b in stmt.bases]
+                self._collect(stmt.body, path + ".")
+                self.io_attrs[path] = self._attrs_built_by_io(stmt)
+            elif isinstance(stmt, (ast.If, ast.Try)):
+                self._collect([*stmt.body, *getattr(stmt, "orelse", [])], prefix)
+
+    def _attrs_built_by_io(self, cls: ast.ClassDef) -> set[str]:
+        """``self.x = AsyncOpenAI(...)``/``redis.Redis(...)`` in a method: ``x`` is an I/O client."""
+        found: set[str] = set()
+        for node in ast.walk(cls):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+                name = dotted_name(node.value.func)
+                qn = resolve_dotted(name, self.imports) if name else None
+                if qn is None or not any(qn == p or qn.startswith(p + ".") for p in IO_PACKAGES):
+                    continue
+                for target in node.targets:
+                    t = dotted_name(target)
+                    if t and t.startswith("self.") and t.count(".") == 1:
+                        found.add(t[5:])
+        return found
+
+    def function(self, key: str) -> Effect:
+        """The answer for the module's function ``key`` (``helper``, ``Class.method``); UNKNOWN if absent."""
+        return self._function(key, 0, frozenset())
+
+    def _function(self, key: str, depth: int, stack: frozenset[str]) -> Effect:
+        memo = self._memo.get(key)
+        if memo is not None:
+            return memo
+        func = self.functions.get(key)
+        if func is None:
+            return Effect(Answer.UNKNOWN, f"`{key}` is not defined here")
+        if key in stack:
+            return NONE  # recursion: what the other calls do decides
+        if depth > MAX_DEPTH:
+            return Effect(Answer.UNKNOWN, "too many calls deep")
+        own = _own(func)
+        if own.abstract:
+            result = Effect(Answer.UNKNOWN, f"`{key}` is abstract (overridden elsewhere)")
+        else:
+            cls = key.rsplit(".", 1)[0] if "." in key and key.rsplit(".", 1)[0] in self.classes else None
+            result = self._combine(
+                (self.site(s, cls, own.params, depth + 1, stack | {key}) for s in own.sites), own
+            )
+        if depth == 0 or result.answer is not Answer.UNKNOWN or not stack:
+            self._memo[key] = result
+        return result
+
+    @staticmethod
+    def _combine(effects: Iterable[Effect], own: _Own | None = None) -> Effect:
+        io = blocking = unknown = None
+        for e in effects:
+            if e.answer is Answer.IO:
+                io = io or e
+                break
+            if e.answer is Answer.UNKNOWN and unknown is None:
+                unknown = e
+            elif e.answer is Answer.BLOCKING and blocking is None:
+                blocking = e
+        return io or unknown or blocking or NONE
+
+    def site(self, s: _Site, cls: str | None, params: frozenset[str], depth: int = 1, stack: frozenset[str] = frozenset()) -> Effect:
+        """What the call site ``s`` in a function of class ``cls`` (None: a plain function) with
+        parameters ``params`` does."""
+        target = s.target
+        if target is None:
+            return Effect(Answer.UNKNOWN, "awaits a value that is not a call") if s.awaited else NONE
+        parts = target.split(".")
+        head = parts[0]
+        qn = resolve_dotted(target, self.imports) if head not in params and head not in {"self", "cls"} else None
+        if qn is not None:
+            if qn in {"asyncio.to_thread"} or qn.endswith("run_in_executor"):
+                return self._offloaded(s, cls, params, depth, stack)
+            if _is_io_qualified(qn):
+                return Effect(Answer.IO if s.awaited else Answer.BLOCKING, f"{'awaits' if s.awaited else 'calls'} `{qn}`")
+            if qn.startswith(("asyncio.", "anyio.", "inspect.", "json.", "time.", "logging.", "typing.")):
+                return NONE
+            if not qn.startswith(".") and self.external is not None:
+                found = self.external(qn)
+                if found is not None:
+                    return found if s.awaited or found.answer is not Answer.UNKNOWN else NONE
+            return Effect(Answer.UNKNOWN, f"awaits `{qn}`, defined elsewhere") if s.awaited else NONE
+        # a function or method of this module
+        key = None
+        if head in {"self", "cls"} and len(parts) == 2 and cls is not None:
+            key = self._method(cls, parts[1])
+            if key is None and s.awaited:
+                return Effect(Answer.UNKNOWN, f"`{target}` is not defined in its class")
+        elif len(parts) == 1 and head not in params and head in self.functions:
+            key = head
+        elif len(parts) == 2 and head in self.classes:
+            key = self._method(head, parts[1])
+        if key is not None:
+            inner = self._function(key, depth, stack)
+            if inner.answer is Answer.IO and not s.awaited and not isinstance(self.functions[key], ast.AsyncFunctionDef):
+                inner = Effect(Answer.BLOCKING, inner.reason)
+            if inner.answer is Answer.UNKNOWN and not s.awaited:
+                return NONE
+            if inner.answer in {Answer.IO, Answer.BLOCKING} and not inner.reason.startswith("through"):
+                return Effect(inner.answer, f"through `{target}`, which {inner.reason}")
+            return inner
+        # a method on a receiver
+        if head in {"self", "cls"} and len(parts) >= 3 and cls is not None and parts[1] in self._class_io_attrs(cls):
+            return Effect(Answer.IO if s.awaited else Answer.BLOCKING, f"{'awaits' if s.awaited else 'calls'} `{target}`, an I/O client")
+        if len(parts) > 1 and io_ish(".".join(parts[:-1]) + ".x"):
+            return Effect(Answer.IO if s.awaited else Answer.BLOCKING, f"{'awaits' if s.awaited else 'calls'} `{target}`")
+        if not s.awaited:
+            return NONE
+        if head in params:
+            return Effect(Answer.UNKNOWN, f"awaits `{target}`, a parameter")
+        return Effect(Answer.UNKNOWN, f"awaits `{target}`")
+
+    def _offloaded(self, s: _Site, cls: str | None, params: frozenset[str], depth: int, stack: frozenset[str]) -> Effect:
+        """``await asyncio.to_thread(f, ...)``: the I/O of ``f``, run on a thread (so awaited)."""
+        if s.first_arg is None:
+            return Effect(Answer.UNKNOWN, "runs a callable on a thread")
+        inner = self.site(_Site(s.first_arg, False, s.line), cls, params, depth, stack)
+        if inner.answer is Answer.BLOCKING:
+            return Effect(Answer.IO, f"runs `{s.first_arg}` on a thread, which {inner.reason}")
+        if inner.answer is Answer.NONE and (s.first_arg in self.functions or s.first_arg.split(".")[0] in {"self", "cls"}):
+            return NONE
+        return Effect(Answer.UNKNOWN, f"runs `{s.first_arg}` on a thread")
+
+    def _method(self, cls: str, name: str, depth: int = 0) -> str | None:
+        key = f"{cls}.{name}"
+        if key in self.functions:
+            return key
+        if depth < 4:
+            for base in self.classes.get(cls, ()):
+                if base in self.classes:
+                    found = self._method(base, name, depth + 1)
+                    if found is not None:
+                        return found
+        return None
+
+    def _class_io_attrs(self, cls: str) -> set[str]:
+        found = set(self.io_attrs.get(cls, ()))
+        for base in self.classes.get(cls, ()):
+            if base in self.classes and base != cls:
+                found |= self.io_attrs.get(base, set())
+        return found
+
+    def call(self, target: str | None, cls: str | None, params: Iterable[str], awaited: bool = True, first_arg: str | None = None) -> Effect:
+        """What an (awaited) call of the dotted ``target`` in a function of class path ``cls`` with
+        parameters ``params`` does (``first_arg``: the dotted first argument, for ``to_thread``)."""
+        return self.site(_Site(target, awaited, 0, first_arg), cls, frozenset(params))
+
+    def answers(self) -> tuple[tuple[str, str, str], ...]:
+        """``(key, answer value, reason)`` for every function of the module, and ``(class, "io_attrs",
+        "a,b")`` for the classes that hold I/O clients on ``self``: hashable, for a cache key."""
+        rows = [(key, e.answer.value, e.reason) for key in sorted(self.functions) for e in [self.function(key)]]
+        rows.extend((cls, "io_attrs", ",".join(sorted(attrs))) for cls, attrs in sorted(self.io_attrs.items()) if attrs)
+        return tuple(rows)
+
+
+_MODULE_MEMO: list[tuple[tuple, ModuleEffects]] = []
+
+
+def module_effects(body: Iterable[ast.stmt], imports: Mapping[str, str]) -> ModuleEffects:
+    """The :class:`ModuleEffects` of a module version: remembered for the same statement nodes and imports
+    (the language server keeps unchanged statements' nodes between keystrokes)."""
+    body = tuple(body)
+    key = (tuple(map(id, body)), tuple(sorted(imports.items())))
+    for i, (k, found) in enumerate(_MODULE_MEMO):
+        if k == key:
+            return found
+    found = ModuleEffects(body, imports)
+    found._body = body  # keep the nodes alive while the entry is used, so their ids stay theirs
+    _MODULE_MEMO.insert(0, (key, found))
+    del _MODULE_MEMO[4:]
+    return found
+
+
+def module_io_functions(body: Iterable[ast.stmt], imports: Mapping[str, str]) -> tuple[tuple[str, str, str], ...]:
+    """:meth:`ModuleEffects.answers` of the module (the ``io_functions`` lazy module fact)."""
+    return module_effects(body, imports).answers()
+
