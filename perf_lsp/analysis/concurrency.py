@@ -305,7 +305,7 @@ def awaited_call_effect(call: cst.Call, func: cst.FunctionDef, ctx: SemanticMode
     effects = module_effects(module_ctx.body, imports)
     params = {p.name.value for p in all_params(func.params)}
     first = dotted(call.args[0].value) if call.args else None
-    return effects.call(dotted(call.func), _class_path(func, ctx), params, awaited=True, first_arg=first)
+    return effects.call(_callee_text(call, ctx), _class_path(func, ctx), params, awaited=True, first_arg=first)
 
 
 def _class_path(func: cst.FunctionDef, ctx: SemanticModel) -> str | None:

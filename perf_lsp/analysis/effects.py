@@ -159,6 +159,7 @@ class _Site:
 class _Own:
     params: frozenset[str]
     sites: tuple[_Site, ...]
+    built: tuple[tuple[str, str], ...]  # (local name, dotted callee it was built by): ``c = httpx.AsyncClient()``
     abstract: bool  # body is ``...``/``pass``/docstring/``raise NotImplementedError``, or @abstractmethod
 
 
@@ -184,9 +185,25 @@ def _own(func: ast.FunctionDef | ast.AsyncFunctionDef) -> _Own:
     params = frozenset(defaults) | {a.arg for a in (args.vararg, args.kwarg) if a is not None}
     sites: list[_Site] = []
     _Scan(off, sites).block(func.body)
-    result = _Own(params, tuple(sites), _is_abstract(func))
+    result = _Own(params, tuple(sites), _built_locals(func), _is_abstract(func))
     _OWN_MEMO[id(func)] = (func, result)
     return result
+
+
+def _built_locals(func: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[tuple[str, str], ...]:
+    found: list[tuple[str, str]] = []
+    for node in ast.walk(func):
+        pairs: list[tuple[ast.expr, ast.expr]] = []
+        if isinstance(node, ast.Assign):
+            pairs = [(t, node.value) for t in node.targets]
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            pairs = [(i.optional_vars, i.context_expr) for i in node.items if i.optional_vars is not None]
+        for target, value in pairs:
+            if isinstance(target, ast.Name) and isinstance(value, ast.Call):
+                name = callee_name(value.func)
+                if name:
+                    found.append((target.id, name))
+    return tuple(found)
 
 
 def _is_abstract(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
@@ -279,7 +296,7 @@ class _Scan:
                     pass  # ``if iscoroutinefunction(cb): await cb(x)``: a user callback that may be async
                 else:
                     first = dotted_name(current.args[0]) if current.args else None
-                    self.sites.append(_Site(dotted_name(current.func), is_awaited, current.lineno, first))
+                    self.sites.append(_Site(callee_name(current.func), is_awaited, current.lineno, first))
                 stack.extend((child, False) for child in ast.iter_child_nodes(current))
                 continue
             stack.extend((child, is_awaited and isinstance(child, ast.Call)) for child in ast.iter_child_nodes(current))
@@ -308,6 +325,27 @@ class _Scan:
             return False
         parts = name.split(".")
         return len(parts) > 1 and any(w in _SETTINGS_WORDS for seg in parts[:-1] for w in words_of(seg))
+
+
+def callee_name(func: ast.expr) -> str | None:
+    """The dotted callee, calls and subscripts in the chain dropped: ``httpx.AsyncClient().get`` ->
+    ``httpx.AsyncClient.get``, ``self.clients[k].post`` -> ``self.clients.post``; None when the chain
+    does not start at a name."""
+    parts: list[str] = []
+    node = func
+    while True:
+        if isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        elif isinstance(node, ast.Call):
+            node = node.func
+        elif isinstance(node, ast.Subscript):
+            node = node.value
+        elif isinstance(node, ast.Name):
+            parts.append(node.id)
+            return ".".join(reversed(parts))
+        else:
+            return None
 
 
 def _tests_awaitable(test: ast.expr) -> bool:
@@ -387,8 +425,9 @@ class ModuleEffects:
             result = Effect(Answer.UNKNOWN, f"`{key}` is abstract (overridden elsewhere)")
         else:
             cls = key.rsplit(".", 1)[0] if "." in key and key.rsplit(".", 1)[0] in self.classes else None
+            built = self._io_locals(own)
             result = self._combine(
-                (self.site(s, cls, own.params, depth + 1, stack | {key}) for s in own.sites), own
+                (self.site(s, cls, own.params, depth + 1, stack | {key}, built) for s in own.sites), own
             )
         if depth == 0 or result.answer is not Answer.UNKNOWN or not stack:
             self._memo[key] = result
@@ -407,15 +446,36 @@ class ModuleEffects:
                 blocking = e
         return io or unknown or blocking or NONE
 
-    def site(self, s: _Site, cls: str | None, params: frozenset[str], depth: int = 1, stack: frozenset[str] = frozenset()) -> Effect:
+    def _io_locals(self, own: _Own) -> frozenset[str]:
+        """The locals of a function built by a call into an I/O package (``c = httpx.AsyncClient()``)."""
+        found = set()
+        for name, ctor in own.built:
+            qn = resolve_dotted(ctor, self.imports)
+            if qn is not None and any(qn == p or qn.startswith(p + ".") for p in IO_PACKAGES):
+                found.add(name)
+        return frozenset(found)
+
+    def site(
+        self,
+        s: _Site,
+        cls: str | None,
+        params: frozenset[str],
+        depth: int = 1,
+        stack: frozenset[str] = frozenset(),
+        io_locals: frozenset[str] = frozenset(),
+    ) -> Effect:
         """What the call site ``s`` in a function of class ``cls`` (None: a plain function) with
-        parameters ``params`` does."""
+        parameters ``params`` and I/O clients in locals ``io_locals`` does."""
         target = s.target
         if target is None:
             return Effect(Answer.UNKNOWN, "awaits a value that is not a call") if s.awaited else NONE
         parts = target.split(".")
         head = parts[0]
+        if head in io_locals and len(parts) > 1:
+            return Effect(Answer.IO if s.awaited else Answer.BLOCKING, f"{'awaits' if s.awaited else 'calls'} `{target}`, an I/O client")
         qn = resolve_dotted(target, self.imports) if head not in params and head not in {"self", "cls"} else None
+        if qn is None and target in BLOCKING_CALLS and target not in self.functions and head not in params:
+            qn = target  # a builtin: ``open``
         if qn is not None:
             if qn in {"asyncio.to_thread"} or qn.endswith("run_in_executor"):
                 return self._offloaded(s, cls, params, depth, stack)
@@ -444,7 +504,9 @@ class ModuleEffects:
                 inner = Effect(Answer.BLOCKING, inner.reason)
             if inner.answer is Answer.UNKNOWN and not s.awaited:
                 return NONE
-            if inner.answer in {Answer.IO, Answer.BLOCKING} and not inner.reason.startswith("through"):
+            if inner.answer in {Answer.IO, Answer.BLOCKING}:
+                if inner.reason.startswith("through "):
+                    return Effect(inner.answer, f"through `{target}`, {inner.reason[len('through '):]}")
                 return Effect(inner.answer, f"through `{target}`, which {inner.reason}")
             return inner
         # a method on a receiver
