@@ -346,7 +346,7 @@ def gathering_pays(
         return True
     if effect.answer is Answer.UNKNOWN:
         callee = _callee_text(call, ctx)
-        if io_ish(callee, http_names):
+        if effect.suspect or io_ish(callee, http_names):
             return True
         # a collaborator passed in (``client``, ``translator``): a method on it is taken for a round trip
         head = callee.split(".", 1)[0]

@@ -57,6 +57,7 @@ class Effect:
 
     answer: Answer
     reason: str = ""
+    suspect: bool = False  # UNKNOWN: the call that cannot be followed is named like a round trip (:func:`io_ish`)
 
 
 NONE = Effect(Answer.NONE)
@@ -89,7 +90,7 @@ IO_RECEIVER_WORDS = frozenset(
         "postgres", "pg", "sql", "es", "elastic", "qdrant", "weaviate", "chroma", "pinecone", "milvus", "neo4j",
         "graph", "kv", "blob", "fs", "ftp", "sftp", "ssh", "smtp", "mail", "grpc", "stub", "remote", "server",
         "endpoint", "backend", "provider", "mcp", "fetcher", "downloader", "uploader", "crawler", "scraper",
-        "browser", "search", "searcher", "index", "table", "cache",
+        "browser", "search", "searcher", "index", "table", "cache", "manager", "managers", "dao", "crud",
     }
 )
 # First (or only) words of a method or function name that do a round trip.
@@ -99,7 +100,14 @@ IO_VERBS = frozenset(
         "completion", "completions", "generate", "chat", "invoke", "ainvoke", "agenerate", "acomplete", "achat",
         "aembed", "aquery", "aretrieve", "asearch", "afetch", "arequest", "crawl", "scrape", "call", "post",
         "get", "head", "lookup", "load", "read", "connect", "select", "execute", "run", "predict", "transcribe",
-        "translate", "summarize", "rerank", "prefetch", "ping", "poll", "classify", "moderate", "send",
+        "translate", "summarize", "rerank", "prefetch", "ping", "poll", "stream", "list", "classify", "moderate", "send",
+    }
+)
+# Words anywhere in a function or method name that say round trip (``promptlayer_api_request_async``).
+IO_NAME_WORDS = frozenset(
+    {
+        "api", "http", "request", "requests", "completion", "completions", "embedding", "embeddings", "stream",
+        "llm", "remote", "download", "upload", "fetch", "query", "webhook", "rpc",
     }
 )
 # Attribute segments whose flags default to off unless set: ``if self.settings.force_download:``.
@@ -137,10 +145,13 @@ def io_ish(target: str, http_names: Iterable[str] = ()) -> bool:
         words = words_of(seg)
         if words and (words[-1] in IO_RECEIVER_WORDS or (len(words) > 1 and words[0] in IO_RECEIVER_WORDS)):
             return True
-    words = words_of(parts[-1])
-    if words and words[0] == "async" and len(words) > 1:
-        words = words[1:]
-    return bool(words) and words[0] in IO_VERBS
+    words = [w for w in words_of(parts[-1]) if w not in {"async", "a"}]
+    if not words:
+        return False
+    first = words[0]
+    if first in IO_VERBS or (first[:1] == "a" and first[1:] in IO_VERBS):
+        return True  # the verb: ``fetch_page``, ``aquery``
+    return any(w in IO_NAME_WORDS or (w[:1] == "a" and w[1:] in IO_NAME_WORDS) for w in words)
 
 
 # -- one function's own facts ------------------------------------------------------------------
@@ -419,10 +430,10 @@ class ModuleEffects:
         if key in stack:
             return NONE  # recursion: what the other calls do decides
         if depth > MAX_DEPTH:
-            return Effect(Answer.UNKNOWN, "too many calls deep")
+            return Effect(Answer.UNKNOWN, "too many calls deep", True)
         own = _own(func)
         if own.abstract:
-            result = Effect(Answer.UNKNOWN, f"`{key}` is abstract (overridden elsewhere)")
+            result = Effect(Answer.UNKNOWN, f"`{key}` is abstract (overridden elsewhere)", io_ish(key))
         else:
             cls = key.rsplit(".", 1)[0] if "." in key and key.rsplit(".", 1)[0] in self.classes else None
             built = self._io_locals(own)
@@ -435,16 +446,19 @@ class ModuleEffects:
 
     @staticmethod
     def _combine(effects: Iterable[Effect], own: _Own | None = None) -> Effect:
-        io = blocking = unknown = None
+        io = blocking = unknown = suspect = None
         for e in effects:
             if e.answer is Answer.IO:
                 io = io or e
                 break
-            if e.answer is Answer.UNKNOWN and unknown is None:
-                unknown = e
+            if e.answer is Answer.UNKNOWN:
+                if e.suspect and suspect is None:
+                    suspect = e
+                elif unknown is None:
+                    unknown = e
             elif e.answer is Answer.BLOCKING and blocking is None:
                 blocking = e
-        return io or unknown or blocking or NONE
+        return io or suspect or unknown or blocking or NONE
 
     def _io_locals(self, own: _Own) -> frozenset[str]:
         """The locals of a function built by a call into an I/O package (``c = httpx.AsyncClient()``)."""
@@ -487,13 +501,16 @@ class ModuleEffects:
                 found = self.external(qn)
                 if found is not None:
                     return found if s.awaited or found.answer is not Answer.UNKNOWN else NONE
-            return Effect(Answer.UNKNOWN, f"awaits `{qn}`, defined elsewhere") if s.awaited else NONE
+            # a function of another module: only a project index can follow it, so it is taken for a round
+            # trip (as before this analysis); a method on an object defined elsewhere must be named like one
+            elsewhere = io_ish(target) or not qn.split(".")[-1][:1].isupper() and len(parts) <= 2
+            return Effect(Answer.UNKNOWN, f"awaits `{qn}`, defined elsewhere", elsewhere) if s.awaited else NONE
         # a function or method of this module
         key = None
         if head in {"self", "cls"} and len(parts) == 2 and cls is not None:
             key = self._method(cls, parts[1])
             if key is None and s.awaited:
-                return Effect(Answer.UNKNOWN, f"`{target}` is not defined in its class")
+                return Effect(Answer.UNKNOWN, f"`{target}` is not defined in its class", io_ish(target))
         elif len(parts) == 1 and head not in params and head in self.functions:
             key = head
         elif len(parts) == 2 and head in self.classes:
@@ -516,20 +533,20 @@ class ModuleEffects:
             return Effect(Answer.IO if s.awaited else Answer.BLOCKING, f"{'awaits' if s.awaited else 'calls'} `{target}`")
         if not s.awaited:
             return NONE
-        if head in params:
-            return Effect(Answer.UNKNOWN, f"awaits `{target}`, a parameter")
-        return Effect(Answer.UNKNOWN, f"awaits `{target}`")
+        if head in params and head not in {"self", "cls"}:
+            return Effect(Answer.UNKNOWN, f"awaits `{target}`, a parameter", io_ish(target))
+        return Effect(Answer.UNKNOWN, f"awaits `{target}`", io_ish(target))
 
     def _offloaded(self, s: _Site, cls: str | None, params: frozenset[str], depth: int, stack: frozenset[str]) -> Effect:
         """``await asyncio.to_thread(f, ...)``: the I/O of ``f``, run on a thread (so awaited)."""
         if s.first_arg is None:
-            return Effect(Answer.UNKNOWN, "runs a callable on a thread")
+            return Effect(Answer.UNKNOWN, "runs a callable on a thread", True)
         inner = self.site(_Site(s.first_arg, False, s.line), cls, params, depth, stack)
         if inner.answer is Answer.BLOCKING:
             return Effect(Answer.IO, f"runs `{s.first_arg}` on a thread, which {inner.reason}")
         if inner.answer is Answer.NONE and (s.first_arg in self.functions or s.first_arg.split(".")[0] in {"self", "cls"}):
             return NONE
-        return Effect(Answer.UNKNOWN, f"runs `{s.first_arg}` on a thread")
+        return Effect(Answer.UNKNOWN, f"runs `{s.first_arg}` on a thread", True)
 
     def _method(self, cls: str, name: str, depth: int = 0) -> str | None:
         key = f"{cls}.{name}"
@@ -556,9 +573,14 @@ class ModuleEffects:
         return self.site(_Site(target, awaited, 0, first_arg), cls, frozenset(params))
 
     def answers(self) -> tuple[tuple[str, str, str], ...]:
-        """``(key, answer value, reason)`` for every function of the module, and ``(class, "io_attrs",
+        """``(key, answer value, reason)`` for every function of the module (the value ends in ``?`` for an
+        UNKNOWN that is :attr:`Effect.suspect`), and ``(class, "io_attrs",
         "a,b")`` for the classes that hold I/O clients on ``self``: hashable, for a cache key."""
-        rows = [(key, e.answer.value, e.reason) for key in sorted(self.functions) for e in [self.function(key)]]
+        rows = [
+            (key, e.answer.value + ("?" if e.suspect else ""), e.reason)
+            for key in sorted(self.functions)
+            for e in [self.function(key)]
+        ]
         rows.extend((cls, "io_attrs", ",".join(sorted(attrs))) for cls, attrs in sorted(self.io_attrs.items()) if attrs)
         return tuple(rows)
 
