@@ -273,3 +273,40 @@ def test_a_cached_caller_is_checked_again_when_its_callee_stops_doing_io(split_c
     local = CALLER.replace("return await client.get(item)", "return f'<{item}>'")
     assert [d.code for d in engine.analyze(local, SETTINGS).diagnostics] == []
     assert [d.code for d in engine.analyze(CALLER, SETTINGS).diagnostics] == ["PFL302"]
+
+
+FILLS = """
+class Exporter:
+    async def convert(self, item, cache=None):
+        if cache is not None and item.id in cache:
+            return cache[item.id]
+        return await self.client.get(item.id)
+
+    async def collect(self, item, seen):
+        seen[item.id] = await self.client.get(item.id)
+
+def add_to(bucket, item):
+    bucket.append(item)
+"""
+
+
+@pytest.mark.parametrize(
+    ("key", "position", "keyword", "bound", "expected"),
+    [
+        ("Exporter.convert", None, "cache", True, False),  # reads the cache only
+        ("Exporter.collect", 1, None, True, True),  # an item store
+        ("Exporter.collect", 0, None, True, False),
+        ("add_to", 0, None, False, True),  # a mutating method
+        ("add_to", 5, None, False, True),  # beyond the parameters: cannot tell
+    ],
+)
+def test_mutates_argument(key, position, keyword, bound, expected):
+    assert effects(FILLS).mutates_argument(key, position, keyword, bound) is expected
+
+
+def test_resolve_names_the_modules_functions():
+    found = effects(FILLS)
+    assert found.resolve("self.convert", "Exporter") == "Exporter.convert"
+    assert found.resolve("add_to", None) == "add_to"
+    assert found.resolve("Exporter.collect", None) == "Exporter.collect"
+    assert found.resolve("other.thing", None) is None

@@ -258,10 +258,28 @@ def ordered_dispatch(call: cst.Call, loop: cst.CSTNode, func: cst.FunctionDef, c
         if found:
             return f"a comment or docstring says the order matters (\"{found.group(0)}\")"
     loop_names = {n.value for n in walk(target) if isinstance(n, cst.Name)}
-    for arg in call.args:
+    for position, arg in enumerate(call.args):
         if isinstance(arg.value, cst.Name) and arg.value.value not in loop_names and _starts_empty(arg.value.value, func):
+            if not _callee_may_fill(call, func, ctx, None if arg.keyword else position, arg.keyword.value if arg.keyword else None):
+                continue  # the callee only reads it (a cache filled before the loop)
             return f"every call is passed `{arg.value.value}`, which the calls fill in turn"
     return None
+
+
+def _callee_may_fill(call: cst.Call, func: cst.FunctionDef, ctx: SemanticModel, position: int | None, keyword: str | None) -> bool:
+    """The callee of ``call`` may change the argument at ``position``/``keyword``: True unless it is a
+    function of the module that does not."""
+    module_ctx = ctx.module_ctx
+    imports = dict(module_ctx.imports)
+    imports.update(ctx.local_imports)
+    effects = module_effects(module_ctx.body, imports)
+    target = dotted(call.func)
+    key = effects.resolve(target, _class_path(func, ctx)) if target else None
+    if key is None:
+        return True
+    if any(a.star for a in call.args[: (position or 0) + 1]):
+        return True
+    return effects.mutates_argument(key, position, keyword, bound=target.split(".")[0] in {"self", "cls"})
 
 
 class _Comments(cst.CSTVisitor):

@@ -112,6 +112,10 @@ IO_NAME_WORDS = frozenset(
 )
 # Attribute segments whose flags default to off unless set: ``if self.settings.force_download:``.
 _SETTINGS_WORDS = frozenset({"settings", "config", "configs", "cfg", "conf", "options", "opts", "flags", "features"})
+# Methods that change the object they are called on.
+_MUTATORS = frozenset(
+    {"append", "extend", "insert", "add", "update", "pop", "popitem", "remove", "clear", "setdefault", "discard", "sort"}
+)
 # Calls that test whether a value is awaitable (a user callback may be sync or async).
 _AWAITABLE_TESTS = frozenset({"isawaitable", "iscoroutine", "iscoroutinefunction", "isasyncgen", "isasyncgenfunction"})
 
@@ -571,6 +575,52 @@ class ModuleEffects:
         """What an (awaited) call of the dotted ``target`` in a function of class path ``cls`` with
         parameters ``params`` does (``first_arg``: the dotted first argument, for ``to_thread``)."""
         return self.site(_Site(target, awaited, 0, first_arg), cls, frozenset(params))
+
+    def resolve(self, target: str, cls: str | None) -> str | None:
+        """The key of the module's function that the dotted callee ``target`` names from a function of
+        class path ``cls`` (``self.m``, ``helper``, ``Class.m``), or None."""
+        parts = target.split(".")
+        if parts[0] in {"self", "cls"} and len(parts) == 2 and cls is not None:
+            return self._method(cls, parts[1])
+        if len(parts) == 1 and target in self.functions:
+            return target
+        if len(parts) == 2 and parts[0] in self.classes:
+            return self._method(parts[0], parts[1])
+        return None
+
+    def mutates_argument(self, key: str, position: int | None, keyword: str | None, bound: bool) -> bool:
+        """Whether the module's function ``key`` changes the argument passed at ``position`` (0-based,
+        after ``self`` when ``bound``) or as ``keyword``: item or attribute stores into it, ``+=``,
+        or a mutating method (``append``, ``update``, ``setdefault``...)."""
+        func = self.functions.get(key)
+        if func is None:
+            return True
+        args = [*func.args.posonlyargs, *func.args.args]
+        if bound and args:
+            args = args[1:]
+        if keyword is not None:
+            name = keyword
+        elif position is not None and position < len(args):
+            name = args[position].arg
+        else:
+            return True  # ``*args``: cannot tell
+        for node in ast.walk(func):
+            targets: list[ast.expr] = []
+            if isinstance(node, ast.Assign):
+                targets = list(node.targets)
+            elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+                targets = [node.target]
+            elif isinstance(node, ast.Delete):
+                targets = list(node.targets)
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _MUTATORS:
+                targets = [node.func]
+            for t in targets:
+                root = t
+                while isinstance(root, (ast.Attribute, ast.Subscript)):
+                    root = root.value
+                if isinstance(root, ast.Name) and root.id == name and root is not t:
+                    return True
+        return False
 
     def answers(self) -> tuple[tuple[str, str, str], ...]:
         """``(key, answer value, reason)`` for every function of the module (the value ends in ``?`` for an
