@@ -310,3 +310,18 @@ def test_resolve_names_the_modules_functions():
     assert found.resolve("add_to", None) == "add_to"
     assert found.resolve("Exporter.collect", None) == "Exporter.collect"
     assert found.resolve("other.thing", None) is None
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("capability.get_instructions", False),
+        ("toolset.list_tools", False),
+        ("server.list_tools", True),  # a server: remote
+        ("server.fetch_tools", True),
+        ("mcp_client.list_tools", True),  # the receiver says client
+        ("source.aquery", True),
+    ],
+)
+def test_io_ish_strict_leaves_out_generic_verbs(target, expected):
+    assert io_ish(target, strict=True) is expected

@@ -266,6 +266,17 @@ def ordered_dispatch(call: cst.Call, loop: cst.CSTNode, func: cst.FunctionDef, c
     return None
 
 
+def _loop_names(loop: cst.CSTNode) -> set[str]:
+    """The names a ``for`` loop or a comprehension binds per item."""
+    if isinstance(loop, cst.For):
+        target = loop.target
+    elif isinstance(loop, (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)):
+        target = loop.for_in.target
+    else:
+        return set()
+    return {n.value for n in walk(target) if isinstance(n, cst.Name)} | ({target.value} if isinstance(target, cst.Name) else set())
+
+
 def _callee_may_fill(call: cst.Call, func: cst.FunctionDef, ctx: SemanticModel, position: int | None, keyword: str | None) -> bool:
     """The callee of ``call`` may change the argument at ``position``/``keyword``: True unless it is a
     function of the module that does not."""
@@ -364,6 +375,11 @@ def gathering_pays(
         return True
     if effect.answer is Answer.UNKNOWN:
         callee = _callee_text(call, ctx)
+        head = callee.split(".", 1)[0]
+        if "." in callee and head in _loop_names(loop):
+            # a method of each item (``capability.get_instructions()``): objects configured in turn, whose
+            # methods are often local; only a receiver or a name that clearly says round trip counts
+            return io_ish(callee, http_names, strict=True)
         if effect.suspect or io_ish(callee, http_names):
             return True
         # a collaborator passed in (``client``, ``translator``): a method on it is taken for a round trip

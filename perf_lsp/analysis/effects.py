@@ -103,6 +103,11 @@ IO_VERBS = frozenset(
         "translate", "summarize", "rerank", "prefetch", "ping", "poll", "stream", "list", "classify", "moderate", "send",
     }
 )
+# I/O verbs that many local methods use too (``get_instructions``, ``load_state``, ``run``).
+GENERIC_VERBS = frozenset(
+    {"get", "load", "read", "run", "call", "head", "select", "execute", "list", "lookup", "predict", "send",
+     "connect", "post", "poll", "ping", "stream", "complete", "generate", "translate", "classify"}
+)
 # Words anywhere in a function or method name that say round trip (``promptlayer_api_request_async``).
 IO_NAME_WORDS = frozenset(
     {
@@ -134,10 +139,12 @@ def _is_io_qualified(qn: str) -> bool:
     return any(qn == pkg or qn.startswith(pkg + ".") for pkg in IO_PACKAGES)
 
 
-def io_ish(target: str, http_names: Iterable[str] = ()) -> bool:
+def io_ish(target: str, http_names: Iterable[str] = (), strict: bool = False) -> bool:
     """The dotted callee ``target`` (``self.llm_service.grade``, ``fetch_page``) looks like a round trip:
     a receiver segment named like a client, connection or store (``IO_RECEIVER_WORDS``; ``http_names``:
-    names bound to HTTP clients), or a method or function named with an I/O verb (``IO_VERBS``)."""
+    names bound to HTTP clients), or a method or function named with an I/O verb (``IO_VERBS``) or with
+    a word such as ``api``, ``request``, ``completion`` (``IO_NAME_WORDS``). ``strict``: the generic
+    verbs (``get``, ``load``, ``read``, ``run``, ``call``, ``list``...) do not count."""
     parts = target.split(".")
     receiver = parts[:-1]
     if receiver and receiver[0] in {"self", "cls"}:
@@ -153,7 +160,8 @@ def io_ish(target: str, http_names: Iterable[str] = ()) -> bool:
     if not words:
         return False
     first = words[0]
-    if first in IO_VERBS or (first[:1] == "a" and first[1:] in IO_VERBS):
+    verbs = IO_VERBS - GENERIC_VERBS if strict else IO_VERBS
+    if first in verbs or (first[:1] == "a" and first[1:] in verbs):
         return True  # the verb: ``fetch_page``, ``aquery``
     return any(w in IO_NAME_WORDS or (w[:1] == "a" and w[1:] in IO_NAME_WORDS) for w in words)
 
