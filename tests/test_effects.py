@@ -325,3 +325,38 @@ def test_resolve_names_the_modules_functions():
 )
 def test_io_ish_strict_leaves_out_generic_verbs(target, expected):
     assert io_ish(target, strict=True) is expected
+
+
+def test_index_lookup_follows_functions_into_other_files(tmp_path):
+    from perf_lsp.analysis.effects import index_lookup
+    from perf_lsp.analysis.hotness import ProjectIndex
+
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "mappers.py").write_text(
+        "import httpx\n\nfrom . import agent\n\n"
+        "async def map_part(part, force_download=False):\n"
+        "    if force_download:\n"
+        "        return await httpx.AsyncClient().get(part)\n"
+        "    return part\n\n"
+        "async def fetch_part(part):\n"
+        "    return await httpx.AsyncClient().get(part)\n\n"
+        "async def ping_pong(n):\n"
+        "    return await agent.pong(n)\n"
+    )
+    agent = (
+        "from .mappers import map_part, fetch_part, ping_pong\n\n"
+        "async def mapped(parts):\n    return [await map_part(p) for p in parts]\n\n"
+        "async def fetched(parts):\n    return [await fetch_part(p) for p in parts]\n\n"
+        "async def pong(n):\n    return await ping_pong(n)\n"
+    )
+    (pkg / "agent.py").write_text(agent)
+    index = ProjectIndex.build([pkg / "__init__.py", pkg / "mappers.py", pkg / "agent.py"])
+    found = ModuleEffects(ast.parse(agent).body, {}, external=index_lookup(index), module="pkg.agent")
+    assert found.function("mapped").answer is Answer.NONE  # I/O only behind the flag, in the other file
+    assert found.function("fetched").answer is Answer.IO
+    assert "httpx" in found.function("fetched").reason
+    assert found.function("pong").answer is Answer.UNKNOWN  # a cycle between the two files
+    # without the index, a function of another module cannot be followed
+    assert ModuleEffects(ast.parse(agent).body, {}).function("mapped").answer is Answer.UNKNOWN

@@ -32,8 +32,10 @@ import ast
 import enum
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from perf_lsp.analysis.blocking import BLOCKING_CALLS
+from perf_lsp.analysis.hotness import ProjectIndex
 from perf_lsp.analysis.imports import dotted_name, import_bindings, resolve_dotted
 from perf_lsp.analysis.tree import node_memo
 from perf_lsp.analysis.words import words_of
@@ -382,16 +384,20 @@ def _tests_awaitable(test: ast.expr) -> bool:
 class ModuleEffects:
     """The I/O answers of the functions of one module (``body``: its top-level :mod:`ast` statements;
     ``imports``: local name -> qualified name). ``external``: answers for a qualified name outside the
-    module (a project index), or None when it cannot tell. Answers are memoised on the instance."""
+    module (a project index, :func:`index_lookup`), or None when it cannot tell; ``module``: the
+    module's dotted name, to make relative imports absolute for it. Answers are memoised on the
+    instance."""
 
     def __init__(
         self,
         body: Iterable[ast.stmt],
         imports: Mapping[str, str],
         external: Callable[[str], Effect | None] | None = None,
+        module: str | None = None,
     ) -> None:
         self.imports = dict(imports)
         self.external = external
+        self.module = module
         self.functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
         self.classes: dict[str, list[str]] = {}  # class path -> base class names
         self.io_attrs: dict[str, set[str]] = {}  # class path -> self attributes built by an I/O constructor
@@ -509,8 +515,9 @@ class ModuleEffects:
                 return Effect(Answer.IO if s.awaited else Answer.BLOCKING, f"{'awaits' if s.awaited else 'calls'} `{qn}`")
             if qn.startswith(("asyncio.", "anyio.", "inspect.", "json.", "time.", "logging.", "typing.")):
                 return NONE
-            if not qn.startswith(".") and self.external is not None:
-                found = self.external(qn)
+            absolute = _absolute(qn, self.module) if qn.startswith(".") else qn
+            if absolute is not None and self.external is not None:
+                found = self.external(absolute)
                 if found is not None:
                     return found if s.awaited or found.answer is not Answer.UNKNOWN else NONE
             # a function of another module: only a project index can follow it, so it is taken for a round
@@ -665,3 +672,52 @@ def module_io_functions(body: Iterable[ast.stmt], imports: Mapping[str, str]) ->
     """:meth:`ModuleEffects.answers` of the module (the ``io_functions`` lazy module fact)."""
     return module_effects(body, imports).answers()
 
+
+
+def _absolute(qn: str, module: str | None) -> str | None:
+    """``.tools.lookup`` imported in ``pkg.agent`` -> ``pkg.tools.lookup``; None without ``module``."""
+    if module is None:
+        return None
+    level = len(qn) - len(qn.lstrip("."))
+    base = module.split(".")
+    if level > len(base):
+        return None
+    base = base[: len(base) - level]
+    rest = qn.lstrip(".")
+    return ".".join([*base, rest]) if rest else ".".join(base) or None
+
+
+def index_lookup(index: ProjectIndex, max_modules: int = 64) -> Callable[[str], Effect | None]:
+    """An ``external`` hook for :class:`ModuleEffects` that follows a qualified name into the other
+    files of ``index`` (a :class:`~perf_lsp.analysis.hotness.ProjectIndex`): the file of the function is
+    read and parsed once (at most ``max_modules`` files per hook), and its answer comes from its own
+    :class:`ModuleEffects`, which follows its imports the same way. A name the index does not hold, a
+    file that cannot be read, or a cycle of modules gives None (UNKNOWN for the caller)."""
+    functions = index.functions()
+    loaded: dict[str, ModuleEffects | None] = {}
+    running: set[str] = set()
+
+    def external(qn: str) -> Effect | None:
+        fn = functions.get(qn)
+        if fn is None or qn in running:
+            return None
+        if fn.path not in loaded:
+            if len(loaded) >= max_modules:
+                return None
+            try:
+                tree = ast.parse(Path(fn.path).read_text(encoding="utf-8", errors="replace"))
+            except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+                loaded[fn.path] = None
+                return None
+            module = fn.qualname[: len(fn.qualname) - len(fn.local)].rstrip(".")
+            loaded[fn.path] = ModuleEffects(tree.body, {}, external=external, module=module or None)
+        effects = loaded[fn.path]
+        if effects is None:
+            return None
+        running.add(qn)
+        try:
+            return effects.function(fn.local)
+        finally:
+            running.discard(qn)
+
+    return external
