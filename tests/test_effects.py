@@ -46,8 +46,10 @@ def answer(source: str, key: str) -> Answer:
         ),
         # a callback awaited unconditionally: cannot be followed
         ("async def call(func, x):\n    return await func(x)\n", "call", Answer.UNKNOWN),
-        # awaiting a task or future
+        # awaiting a task or future, or draining an async iterator passed in
         ("async def wait(task):\n    return await task\n", "wait", Answer.UNKNOWN),
+        ("async def drain(gen):\n    return [x async for x in gen]\n", "drain", Answer.UNKNOWN),
+        ("async def drain(gen):\n    out = []\n    async for x in gen:\n        out.append(x)\n    return out\n", "drain", Answer.UNKNOWN),
         # a callee defined elsewhere
         ("from .tools import lookup\n\nasync def f(x):\n    return await lookup(x)\n", "f", Answer.UNKNOWN),
     ],
@@ -321,6 +323,7 @@ def test_resolve_names_the_modules_functions():
         ("server.fetch_tools", True),
         ("mcp_client.list_tools", True),  # the receiver says client
         ("source.aquery", True),
+        ("memory_block.aget", True),  # the async twin of a method
     ],
 )
 def test_io_ish_strict_leaves_out_generic_verbs(target, expected):

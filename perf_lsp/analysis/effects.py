@@ -146,7 +146,8 @@ def io_ish(target: str, http_names: Iterable[str] = (), strict: bool = False) ->
     a receiver segment named like a client, connection or store (``IO_RECEIVER_WORDS``; ``http_names``:
     names bound to HTTP clients), or a method or function named with an I/O verb (``IO_VERBS``) or with
     a word such as ``api``, ``request``, ``completion`` (``IO_NAME_WORDS``). ``strict``: the generic
-    verbs (``get``, ``load``, ``read``, ``run``, ``call``, ``list``...) do not count."""
+    verbs (``get``, ``load``, ``read``, ``run``, ``call``, ``list``...) do not count, unless spelled as the
+    async twin of a method (``aget``, ``arun``)."""
     parts = target.split(".")
     receiver = parts[:-1]
     if receiver and receiver[0] in {"self", "cls"}:
@@ -163,7 +164,7 @@ def io_ish(target: str, http_names: Iterable[str] = (), strict: bool = False) ->
         return False
     first = words[0]
     verbs = IO_VERBS - GENERIC_VERBS if strict else IO_VERBS
-    if first in verbs or (first[:1] == "a" and first[1:] in verbs):
+    if first in verbs or (first[:1] == "a" and first[1:] in IO_VERBS):  # ``aget``: the async twin of a method
         return True  # the verb: ``fetch_page``, ``aquery``
     return any(w in IO_NAME_WORDS or (w[:1] == "a" and w[1:] in IO_NAME_WORDS) for w in words)
 
@@ -281,6 +282,8 @@ class _Scan:
             self.block(stmt.body, guard)
             return
         if isinstance(stmt, ast.AsyncFor):
+            if not isinstance(stmt.iter, ast.Call) and not guard:
+                self.sites.append(_Site(None, True, stmt.lineno))  # an async iterator passed in: not followable
             self.expr(stmt.iter, guard, awaited=True)
             self.block(stmt.body, guard)
             self.block(stmt.orelse, guard)
@@ -315,6 +318,15 @@ class _Scan:
                 elif not guard:
                     self.sites.append(_Site(None, True, current.lineno))  # ``await task``: not followable
                     stack.append((value, False))
+                continue
+            if isinstance(current, ast.comprehension) and current.is_async:
+                if isinstance(current.iter, ast.Call):
+                    stack.append((current.iter, True))
+                elif not guard:
+                    self.sites.append(_Site(None, True, getattr(current.iter, "lineno", 0)))
+                stack.extend((child, False) for child in [current.target, *current.ifs])
+                if not isinstance(current.iter, ast.Call):
+                    stack.append((current.iter, False))
                 continue
             if isinstance(current, ast.Call):
                 if is_awaited and guard and isinstance(current.func, ast.Name):
