@@ -363,3 +363,14 @@ def test_index_lookup_follows_functions_into_other_files(tmp_path):
     assert found.function("pong").answer is Answer.UNKNOWN  # a cycle between the two files
     # without the index, a function of another module cannot be followed
     assert ModuleEffects(ast.parse(agent).body, {}).function("mapped").answer is Answer.UNKNOWN
+
+
+def test_an_answer_cut_short_by_recursion_is_not_remembered():
+    source = (
+        "import httpx\n\n"
+        "async def a(n):\n    await b(n)\n    return await httpx.AsyncClient().get(n)\n\n"
+        "async def b(n):\n    return await a(n - 1)\n"
+    )
+    found = effects(source)
+    assert found.function("a").answer is Answer.IO
+    assert found.function("b").answer is Answer.IO  # through a, not the NONE seen while a was being walked

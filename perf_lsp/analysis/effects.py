@@ -414,6 +414,7 @@ class ModuleEffects:
         self.classes: dict[str, list[str]] = {}  # class path -> base class names
         self.io_attrs: dict[str, set[str]] = {}  # class path -> self attributes built by an I/O constructor
         self._memo: dict[str, Effect] = {}
+        self._cuts = 0  # how many times a walk was cut short (recursion, depth)
         for stmt in body:
             if isinstance(stmt, (ast.Import, ast.ImportFrom)):
                 self.imports.update(import_bindings(stmt))
@@ -458,9 +459,12 @@ class ModuleEffects:
         if func is None:
             return Effect(Answer.UNKNOWN, f"`{key}` is not defined here")
         if key in stack:
+            self._cuts += 1
             return NONE  # recursion: what the other calls do decides
         if depth > MAX_DEPTH:
+            self._cuts += 1
             return Effect(Answer.UNKNOWN, "too many calls deep", True)
+        cuts = self._cuts
         own = _own(func)
         if own.abstract:
             result = Effect(Answer.UNKNOWN, f"`{key}` is abstract (overridden elsewhere)", io_ish(key))
@@ -470,8 +474,8 @@ class ModuleEffects:
             result = self._combine(
                 (self.site(s, cls, own.params, depth + 1, stack | {key}, built) for s in own.sites), own
             )
-        if depth == 0 or result.answer is not Answer.UNKNOWN or not stack:
-            self._memo[key] = result
+        if result.answer is Answer.IO or self._cuts == cuts:
+            self._memo[key] = result  # not when a cycle or the depth bound cut the walk short: another start may see more
         return result
 
     @staticmethod
