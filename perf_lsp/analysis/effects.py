@@ -123,6 +123,8 @@ _SETTINGS_WORDS = frozenset({"settings", "config", "configs", "cfg", "conf", "op
 _MUTATORS = frozenset(
     {"append", "extend", "insert", "add", "update", "pop", "popitem", "remove", "clear", "setdefault", "discard", "sort"}
 )
+# Methods that build what an object holds.
+_SETUP_METHODS = frozenset({"__init__", "__post_init__", "model_post_init", "__aenter__", "__enter__", "warm_up"})
 # Calls that test whether a value is awaitable (a user callback may be sync or async).
 _AWAITABLE_TESTS = frozenset({"isawaitable", "iscoroutine", "iscoroutinefunction", "isasyncgen", "isasyncgenfunction"})
 
@@ -209,27 +211,11 @@ def _own(func: ast.FunctionDef | ast.AsyncFunctionDef) -> _Own:
         name for name, d in defaults.items() if isinstance(d, ast.Constant) and (d.value is None or d.value is False)
     )
     params = frozenset(defaults) | {a.arg for a in (args.vararg, args.kwarg) if a is not None}
-    sites: list[_Site] = []
-    _Scan(off, sites).block(func.body)
-    result = _Own(params, tuple(sites), _built_locals(func), _is_abstract(func))
+    scan = _Scan(off, [])
+    scan.block(func.body)
+    result = _Own(params, tuple(scan.sites), tuple(scan.built), _is_abstract(func))
     _OWN_MEMO[id(func)] = (func, result)
     return result
-
-
-def _built_locals(func: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[tuple[str, str], ...]:
-    found: list[tuple[str, str]] = []
-    for node in ast.walk(func):
-        pairs: list[tuple[ast.expr, ast.expr]] = []
-        if isinstance(node, ast.Assign):
-            pairs = [(t, node.value) for t in node.targets]
-        elif isinstance(node, (ast.With, ast.AsyncWith)):
-            pairs = [(i.optional_vars, i.context_expr) for i in node.items if i.optional_vars is not None]
-        for target, value in pairs:
-            if isinstance(target, ast.Name) and isinstance(value, ast.Call):
-                name = callee_name(value.func)
-                if name:
-                    found.append((target.id, name))
-    return tuple(found)
 
 
 def _is_abstract(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
@@ -254,6 +240,13 @@ class _Scan:
     def __init__(self, off: frozenset[str], sites: list[_Site]) -> None:
         self.off = off
         self.sites = sites
+        self.built: list[tuple[str, str]] = []  # (local, dotted callee that built it)
+
+    def _bind(self, target: ast.expr | None, value: ast.expr) -> None:
+        if isinstance(target, ast.Name) and isinstance(value, ast.Call):
+            name = callee_name(value.func)
+            if name:
+                self.built.append((target.id, name))
 
     def block(self, body: Iterable[ast.stmt], awaitable_guard: bool = False) -> None:
         for stmt in body:
@@ -276,6 +269,12 @@ class _Scan:
             self.block(stmt.orelse, guard)
             self.block(stmt.finalbody, guard)
             return
+        if isinstance(stmt, ast.Assign):
+            for target in stmt.targets:
+                self._bind(target, stmt.value)
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            for item in stmt.items:
+                self._bind(item.optional_vars, item.context_expr)
         if isinstance(stmt, ast.AsyncWith):
             for item in stmt.items:
                 self.expr(item.context_expr, guard, awaited=True)
@@ -433,9 +432,15 @@ class ModuleEffects:
                 self._collect([*stmt.body, *getattr(stmt, "orelse", [])], prefix)
 
     def _attrs_built_by_io(self, cls: ast.ClassDef) -> set[str]:
-        """``self.x = AsyncOpenAI(...)``/``redis.Redis(...)`` in a method: ``x`` is an I/O client."""
+        """``self.x = AsyncOpenAI(...)``/``redis.Redis(...)`` in a set-up method (``__init__``, ``setup``,
+        ``connect``, ``start``...): ``x`` is an I/O client."""
         found: set[str] = set()
-        for node in ast.walk(cls):
+        setup = [
+            m for m in cls.body
+            if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and (m.name in _SETUP_METHODS or m.name.lstrip("_").startswith(("init", "setup", "connect", "start")))
+        ]
+        for node in (n for m in setup for n in ast.walk(m)):
             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
                 name = dotted_name(node.value.func)
                 qn = resolve_dotted(name, self.imports) if name else None
