@@ -374,3 +374,9 @@ def test_an_answer_cut_short_by_recursion_is_not_remembered():
     found = effects(source)
     assert found.function("a").answer is Answer.IO
     assert found.function("b").answer is Answer.IO  # through a, not the NONE seen while a was being walked
+
+
+def test_a_receiver_counts_by_its_last_word():
+    assert io_ish("self.db_session.x") is True
+    assert io_ish("self.client_id.x") is False  # an identifier, not a client
+    assert answer("async def f(self):\n    return self.client_id.lower()\n", "f") is Answer.NONE

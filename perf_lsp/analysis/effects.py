@@ -159,7 +159,7 @@ def io_ish(target: str, http_names: Iterable[str] = (), strict: bool = False) ->
         if ".".join(parts[: i + 1 + (1 if parts[0] in {"self", "cls"} else 0)]) in names or seg in names:
             return True
         words = words_of(seg)
-        if words and (words[-1] in IO_RECEIVER_WORDS or (len(words) > 1 and words[0] in IO_RECEIVER_WORDS)):
+        if words and words[-1] in IO_RECEIVER_WORDS:
             return True
     words = [w for w in words_of(parts[-1]) if w not in {"async", "a"}]
     if not words:
