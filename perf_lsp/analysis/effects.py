@@ -671,21 +671,21 @@ class ModuleEffects:
         return tuple(rows)
 
 
-_MODULE_MEMO: list[tuple[tuple, ModuleEffects]] = []
+_MODULE_MEMO: dict = node_memo()  # emptied after each file of a batch run, as the other node memos
 
 
 def module_effects(body: Iterable[ast.stmt], imports: Mapping[str, str]) -> ModuleEffects:
     """The :class:`ModuleEffects` of a module version: remembered for the same statement nodes and imports
-    (the language server keeps unchanged statements' nodes between keystrokes)."""
+    (the language server keeps unchanged statements' nodes between keystrokes; a few versions are kept)."""
     body = tuple(body)
     key = (tuple(map(id, body)), tuple(sorted(imports.items())))
-    for i, (k, found) in enumerate(_MODULE_MEMO):
-        if k == key:
-            return found
+    entry = _MODULE_MEMO.get(key)
+    if entry is not None and len(entry[0]) == len(body) and all(a is b for a, b in zip(entry[0], body)):
+        return entry[1]
+    if len(_MODULE_MEMO) >= 4:
+        _MODULE_MEMO.pop(next(iter(_MODULE_MEMO)))
     found = ModuleEffects(body, imports)
-    found._body = body  # keep the nodes alive while the entry is used, so their ids stay theirs
-    _MODULE_MEMO.insert(0, (key, found))
-    del _MODULE_MEMO[4:]
+    _MODULE_MEMO[key] = (body, found)  # the nodes stay alive with their entry, so their ids stay theirs
     return found
 
 
