@@ -802,14 +802,14 @@ async def work(i):
     return i
 
 
-async def flow(items):
+async def flow(items, fetch):  # a function passed in: PFL302 cannot see that it only sleeps
     for i in items:
-        await work(i)
+        await fetch(i)
 
 
 async def supervise():
     try:
-        await flow([0, 1, 2])
+        await flow([0, 1, 2], work)
     except ValueError as exc:
         failure = f"failed {exc}"
     await asyncio.sleep(0.02)

@@ -7,9 +7,13 @@ must not be added where a threading lock is held.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
 import libcst as cst
 
-from perf_lsp.analysis.bindings import first_param
+from perf_lsp.analysis.bindings import all_params, first_param
+from perf_lsp.analysis.effects import Answer, Effect, io_ish, module_effects
 from perf_lsp.analysis.receivers import TypeCatalog, resolver
 from perf_lsp.analysis.semantic import SemanticModel
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, dotted, walk
@@ -248,3 +252,191 @@ def _last_def(block: cst.BaseSuite, name: str) -> cst.FunctionDef | None:
         if isinstance(stmt, cst.FunctionDef) and stmt.name.value == name:
             found = stmt
     return found
+
+
+# -- ordered dispatch: loops whose iterations must run one after another --------------------------
+ORDERED_COLLECTION_WORDS = frozenset(
+    {
+        "hook", "hooks", "listener", "listeners", "handler", "handlers", "transformer", "transformers",
+        "callback", "callbacks", "middleware", "middlewares", "interceptor", "interceptors", "observer",
+        "observers", "subscriber", "subscribers", "plugin", "plugins", "processor", "processors",
+        "extension", "extensions", "receiver", "receivers", "watcher", "watchers",
+    }
+)
+"""Last words of a collection whose members are called in turn (``self._hooks``, ``event_listeners``)."""
+
+_ORDER_WORDS = re.compile(
+    r"\bin (?:the )?(?:same |registration |definition |insertion |declaration |declared |given |list |sorted )?order\b(?! to\b)"
+    r"|\border (?:matters|is important|is significant|is preserved|of registration|of definition)\b"
+    r"|\b(?:registration|definition|insertion) order\b|\bordered\b|\bone after (?:the )?other\b|\bbefore\b"
+)
+_EMPTY_CONTAINERS = frozenset({"dict", "list", "set", "collections.defaultdict", "defaultdict", "OrderedDict", "collections.OrderedDict", "Counter", "collections.Counter", "deque", "collections.deque"})
+_ITER_WRAPPERS = frozenset({"list", "tuple", "sorted", "reversed", "enumerate", "iter"})
+
+
+def ordered_dispatch(call: cst.Call, loop: cst.CSTNode, func: cst.FunctionDef, ctx: SemanticModel) -> str | None:
+    """Why the loop's iterations must run in turn, or None.
+
+    ``call`` is the awaited call once per iteration of ``loop`` (a ``for`` or a comprehension) in
+    ``func``. Ordered: the loop runs over hooks, listeners, handlers, transformers, middlewares,
+    plugins... (:data:`ORDERED_COLLECTION_WORDS`, the last word of the iterable or of the loop
+    variable); a comment at or in the loop, or the function's docstring, says the order matters
+    ("in order", "in registration order", "before ..."); or the call is passed a local that starts
+    empty (``state = {}``, ``seen = set()``) and is passed again in the next iteration: the calls
+    share what they put in it."""
+    if isinstance(loop, cst.For):
+        iterable, target = loop.iter, loop.target
+    elif isinstance(loop, (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)):
+        iterable, target = loop.for_in.iter, loop.for_in.target
+    else:
+        return None
+    while isinstance(iterable, cst.Call):
+        if isinstance(iterable.func, cst.Attribute) and iterable.func.attr.value in {"values", "items", "keys", "copy"}:
+            iterable = iterable.func.value
+        elif isinstance(iterable.func, cst.Name) and iterable.func.value in _ITER_WRAPPERS and iterable.args:
+            iterable = iterable.args[0].value
+        else:
+            break
+    for expr in (iterable, target):
+        name = dotted(expr) or ""
+        words = words_of(name.rsplit(".", 1)[-1]) if name else []
+        if words and words[-1] in ORDERED_COLLECTION_WORDS:
+            return f"it calls each of `{name}` in turn"
+    texts = [_comment_text(loop)]
+    doc = func.get_docstring(clean=True)
+    if doc:
+        texts.append(doc)
+    for text in texts:
+        found = _ORDER_WORDS.search(text.lower())
+        if found:
+            return f"a comment or docstring says the order matters (\"{found.group(0)}\")"
+    loop_names = {n.value for n in walk(target) if isinstance(n, cst.Name)}
+    for position, arg in enumerate(call.args):
+        if isinstance(arg.value, cst.Name) and arg.value.value not in loop_names and _starts_empty(arg.value.value, func):
+            if not _callee_may_fill(call, func, ctx, None if arg.keyword else position, arg.keyword.value if arg.keyword else None):
+                continue  # the callee only reads it (a cache filled before the loop)
+            return f"every call is passed `{arg.value.value}`, which the calls fill in turn"
+    return None
+
+
+def _loop_names(loop: cst.CSTNode) -> set[str]:
+    """The names a ``for`` loop or a comprehension binds per item."""
+    if isinstance(loop, cst.For):
+        target = loop.target
+    elif isinstance(loop, (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)):
+        target = loop.for_in.target
+    else:
+        return set()
+    return {n.value for n in walk(target) if isinstance(n, cst.Name)} | ({target.value} if isinstance(target, cst.Name) else set())
+
+
+def _callee_may_fill(call: cst.Call, func: cst.FunctionDef, ctx: SemanticModel, position: int | None, keyword: str | None) -> bool:
+    """The callee of ``call`` may change the argument at ``position``/``keyword``: True unless it is a
+    function of the module that does not."""
+    module_ctx = ctx.module_ctx
+    imports = dict(module_ctx.imports)
+    imports.update(ctx.local_imports)
+    effects = module_effects(module_ctx.body, imports)
+    target = dotted(call.func)
+    key = effects.resolve(target, _class_path(func, ctx)) if target else None
+    if key is None:
+        return True
+    if any(a.star for a in call.args[: (position or 0) + 1]):
+        return True
+    return effects.mutates_argument(key, position, keyword, bound=target.split(".")[0] in {"self", "cls"})
+
+
+class _Comments(cst.CSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+
+    def visit_Comment(self, node: cst.Comment) -> None:
+        self.texts.append(node.value)
+
+
+def _comment_text(node: cst.CSTNode) -> str:
+    visitor = _Comments()
+    node.visit(visitor)
+    return " ".join(visitor.texts)
+
+
+def _starts_empty(name: str, func: cst.FunctionDef) -> bool:
+    """``name = {}`` / ``[]`` / ``set()`` / ``defaultdict(list)`` in ``func``'s own code."""
+    for node in walk(func.body, stop=FUNCTION_BOUNDARIES):
+        if isinstance(node, (cst.Assign, cst.AnnAssign)) and node.value is not None:
+            targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+            if not any(isinstance(t, cst.Name) and t.value == name for t in targets):
+                continue
+            value = node.value
+            if isinstance(value, (cst.Dict, cst.List, cst.Set)) and not value.elements:
+                return True
+            if isinstance(value, cst.Call) and dotted(value.func) in _EMPTY_CONTAINERS:
+                return not value.args or dotted(value.func) in {"defaultdict", "collections.defaultdict"}
+    return False
+
+
+# -- the awaited call of a loop (libcst side) --------------------------------------------------------
+def awaited_call_effect(call: cst.Call, func: cst.FunctionDef, ctx: SemanticModel) -> Effect:
+    """What the awaited ``call`` in ``func`` does on its default path, through the module's functions
+    (``self.method`` of the enclosing class and its bases in the module, module-level functions) and
+    the module's imports."""
+    module_ctx = ctx.module_ctx
+    imports = dict(module_ctx.imports)
+    imports.update(ctx.local_imports)
+    effects = module_effects(module_ctx.body, imports)
+    params = {p.name.value for p in all_params(func.params)}
+    first = dotted(call.args[0].value) if call.args else None
+    return effects.call(_callee_text(call, ctx), _class_path(func, ctx), params, awaited=True, first_arg=first)
+
+
+def _class_path(func: cst.FunctionDef, ctx: SemanticModel) -> str | None:
+    """``Outer.Inner`` for a method (also for a function nested in one: ``self`` is the method's), else None."""
+    names: list[str] = []
+    for anc in ctx.ancestors(func):
+        if isinstance(anc, cst.ClassDef):
+            names.append(anc.name.value)
+        elif isinstance(anc, cst.FunctionDef) and names:
+            return None  # a class defined inside a function: not a module path
+    return ".".join(reversed(names)) or None
+
+
+def _callee_text(call: cst.Call, ctx: SemanticModel) -> str:
+    """The callee as a dotted name, subscripts and calls dropped (``self.clients[k].get`` -> ``self.clients.get``)."""
+    name = dotted(call.func)
+    if name is not None:
+        return name
+    text = ctx.code(call.func)
+    for _ in range(3):
+        text = re.sub(r"\[[^\[\]]*\]|\([^()]*\)", "", text)
+    return re.sub(r"\s+", "", text)
+
+
+def gathering_pays(
+    call: cst.Call, loop: cst.CSTNode, func: cst.FunctionDef, ctx: SemanticModel, http_names: Iterable[str] = ()
+) -> bool:
+    """Whether running the awaited ``call`` of each iteration of ``loop`` concurrently gains time and
+    keeps the meaning: the callee does I/O on its default path (:class:`Answer` ``IO``), or cannot be
+    followed (``UNKNOWN``) and is named like a round trip (:func:`io_ish`: a client, connection or
+    store receiver, an I/O verb; ``http_names``: names bound to HTTP clients); and the loop is not an
+    ordered dispatch (:func:`ordered_dispatch`). No I/O, or only
+    blocking I/O (a sync client behind an ``async def``: concurrency overlaps nothing), is False."""
+    if ordered_dispatch(call, loop, func, ctx) is not None:
+        return False
+    effect = awaited_call_effect(call, func, ctx)
+    if effect.answer is Answer.IO:
+        return True
+    if effect.answer is Answer.UNKNOWN:
+        callee = _callee_text(call, ctx)
+        head = callee.split(".", 1)[0]
+        if "." in callee and head in _loop_names(loop):
+            # a method of each item (``capability.get_instructions()``): objects configured in turn, whose
+            # methods are often local; only a receiver or a name that clearly says round trip counts
+            return io_ish(callee, http_names, strict=True)
+        if effect.suspect or io_ish(callee, http_names):
+            return True
+        # a collaborator passed in (``client``, ``translator``): a method on it is taken for a round trip
+        head = callee.split(".", 1)[0]
+        params = {p.name.value for p in all_params(func.params)} - {"self", "cls"}
+        return "." in callee and head in params
+    return False

@@ -265,7 +265,14 @@ _LAZY_FACTS: dict[str, Callable[[ModuleContext], tuple]] = {
     "blocking_helpers": lambda ctx: module_blocking_helpers(ctx.body, ctx._imports),
     "mutated_globals": lambda ctx: module_mutated_globals(ctx.body),
     "helper_facts": lambda ctx: module_function_facts(ctx.body, ctx._imports),
+    "io_functions": lambda ctx: _io_functions(ctx),
 }
+
+
+def _io_functions(ctx: ModuleContext) -> tuple:
+    from perf_lsp.analysis.effects import module_io_functions  # effects reads libcst facts that import this module
+
+    return module_io_functions(ctx.body, ctx._imports)
 
 LAZY_FACTS: tuple[str, ...] = tuple(_LAZY_FACTS)
 """The :class:`ModuleContext` facts computed on first use: a rule that reads one names it in ``Rule.module_facts``."""

@@ -25,6 +25,7 @@ from perf_lsp.analysis.concurrency import (
     runs_on_one_thread,
     uses_other_event_loop,
 )
+from perf_lsp.analysis.concurrency import gathering_pays
 from perf_lsp.analysis.loops import breaks_loop, fallback_after_batch, is_batch
 from perf_lsp.analysis.summaries import function_summary
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, dotted, walk
@@ -81,6 +82,19 @@ class AwaitInLoop(Rule):
 
     Not reported when:
 
+    - the awaited call does no I/O on its default path: the ``async def`` it
+      calls (followed through the module's functions and methods) builds text
+      or objects locally, awaits a user callback only when it is awaitable,
+      does I/O only under an ``if`` on a flag that is off by default, or only
+      calls a sync client (PFL303's finding); an awaited call that cannot be
+      followed is reported only when its receiver or name says round trip (a
+      client, connection, store or service; ``fetch``, ``query``,
+      ``embed``...);
+    - the loop dispatches in order: over hooks, listeners, handlers,
+      transformers, middlewares or plugins; a comment at the loop or the
+      function's docstring says the order matters ("in order", "before ...");
+      or each call is passed a local that starts empty and is passed again to
+      the next call (shared state);
     - the loop carries a data dependency: the call reads a name the body changes
       with ``+=``, assigns at or after the call, or mutates (``history.append``
       then ``await llm.chat(history)``), or an attribute or item the body stores;
@@ -191,6 +205,7 @@ class AwaitInLoop(Rule):
     """
 
     code = "PFL302"
+    module_facts = ("io_functions",)  # what the awaited callees of the module do (analysis.effects)
     name = "await-in-loop"
     message = "`await` in a loop runs independent calls one after another; run them concurrently with asyncio.gather"
     fix_title = "Run the calls concurrently with asyncio.gather"
@@ -236,6 +251,8 @@ class AwaitInLoop(Rule):
             return
         if isinstance(loop, cst.For) and self._batches_run_concurrently(loop, func):
             return
+        if not gathering_pays(call, loop, func, self.ctx, self._http_names):
+            return  # the callee does no I/O on its default path, only blocking I/O, or the loop dispatches in order
         message = None
         if uses_other_event_loop(self.ctx):  # trio/anyio: a task group, and no asyncio fix
             fix = None
