@@ -41,7 +41,36 @@ def _doc_examples() -> list[tuple[str, str]]:
     return out
 
 
-SOURCES = [(case.id, case.source) for case in CASES] + _doc_examples()
+SHAPES = {
+    "pfl303-aliased-sleep": "from time import sleep as nap\n\n\nasync def poll():\n    nap(1)\n",
+    "pfl303-import-in-function": "async def fetch(url):\n    import requests\n\n    return requests.get(url, timeout=5).json()\n",
+    "pfl303-annotated-session": (
+        "import requests\n\n\nasync def fetch(session: requests.Session, url):\n    return session.get(url).json()\n"
+    ),
+    "pfl303-module-session": (
+        "from requests import Session\n\nHTTP = Session()\n\n\nasync def fetch(url):\n    return HTTP.post(url).json()\n"
+    ),
+    "pfl303-cursor": (
+        "import sqlite3\n\n\nclass Store:\n    def __init__(self):\n        self.db = sqlite3.connect('x.db')\n\n"
+        "    async def rows(self):\n        cur = self.db.cursor()\n        cur.execute('SELECT 1')\n        return cur.fetchall()\n\n"
+        "    async def names(self):\n        return []\n"
+    ),
+    "pfl303-helper-this": (
+        "import time\n\n\nclass Job:\n    def _wait(this):\n        time.sleep(1)\n\n"
+        "    async def run(this):\n        this._wait()\n\n    async def other(this):\n        return 1\n"
+    ),
+    "pfl303-nested-class": (
+        "import subprocess\n\n\nclass Outer:\n    class Inner:\n        async def go(self):\n"
+        "            return subprocess.run(['ls'])\n\n        def x(self):\n            return 1\n\n    def y(self):\n        return 2\n"
+    ),
+    "pfl303-module-helper-in-class": (
+        "import os\n\n\ndef wipe():\n    os.system('rm -rf /tmp/x')\n\n\nclass Admin:\n"
+        "    async def reset(self):\n        wipe()\n\n    async def ping(self):\n        return 1\n"
+    ),
+}
+"""Shapes the fixtures may not hold, each with a finding its rule's prefilters must admit."""
+
+SOURCES = [(case.id, case.source) for case in CASES] + _doc_examples() + list(SHAPES.items())
 
 POLICY = {"pfl203/ok_alembic_migration": "PFL203", "pfl601/ok_alembic_migration": "PFL203"}
 """Cases a text prefilter drops on purpose: a migration script runs once (PFL203's ``applies_to``)."""
@@ -74,8 +103,29 @@ def test_prefilters_pass_every_statement_a_rule_reports_on(name, source):
                 assert rule.applies_to(shown, context, SETTINGS), f"{code}: applies_to drops a statement it reports on"
             assert rule.wants(summary, SETTINGS), f"{code}: wants drops a statement it reports on"
             reported += 1
-    if name.endswith("-example"):
-        assert reported, "a documented example is reported (test_rule_docs), so it is checked here"
+    if name.endswith("-example") or name in SHAPES:
+        assert reported, "a documented example or a shape here is reported, so it is checked here"
+
+
+NOT_WANTED = {
+    "PFL303": [
+        "async def handler(request):\n    data = await request.json()\n    return data.get('q'), len(data)\n",
+        "import json\n\n\nasync def handler(cfg):\n    return json.loads(cfg.get('url'))\n",  # no session can be named
+        "import json\n\n\ndef pure(x):\n    return x * 2\n\n\nasync def handler(x):\n    return json.dumps(pure(x))\n",
+        "import time\n\n\ndef helper():\n    time.sleep(1)\n\n\nasync def test_handler():\n    helper()\n",
+        "import time\n\n\nasync def handler():\n    def later():\n        time.sleep(1)\n\n    return later\n",
+    ],
+}
+"""Statements an ``ast`` prefilter turns away: nothing there for the rule (so the prefilter filters)."""
+
+
+@pytest.mark.parametrize(("code", "source"), [(c, s) for c, found in NOT_WANTED.items() for s in found])
+def test_prefilters_turn_away_statements_without_the_shape(code, source):
+    rule = BY_CODE[code]
+    for text, shown, nodes, imports, owns, context in _pieces(source):
+        assert not analyze_chunk(text, context, SETTINGS, [rule], imports, owns).findings
+        if rule.applies_to(shown, context, SETTINGS):
+            assert not rule.wants(ChunkSummary(nodes, context, imports, shown), SETTINGS)
 
 
 @pytest.fixture
@@ -98,8 +148,13 @@ def test_lazy_module_facts_are_read_only_by_the_rules_that_declare_them(name, so
         for rule in REGISTRY:
             facts_read.clear()
             rule.applies_to(shown, context, SETTINGS)
-            rule.wants(ChunkSummary(nodes, context, imports, shown), SETTINGS)
-            assert facts_read == [], f"{rule.code}: a prefilter reads {facts_read}"
+            assert facts_read == [], f"{rule.code}: the text prefilter reads {facts_read}"
+            summary = ChunkSummary(nodes, context, imports, shown)
+            rule.wants(summary, SETTINGS)
+            # only through the summary, which records them for the result's cache key
+            assert set(facts_read) == summary.facts_read, f"{rule.code}: wants reads {facts_read} unrecorded"
+            assert summary.facts_read <= set(rule.module_facts), f"{rule.code}: wants reads undeclared facts"
+            facts_read.clear()
             analyze_chunk(text, context, SETTINGS, [rule], imports, owns)
             assert set(facts_read) <= set(rule.module_facts), f"{rule.code} reads {set(facts_read)} undeclared"
     assert all(name in LAZY_FACTS for rule in REGISTRY for name in rule.module_facts)

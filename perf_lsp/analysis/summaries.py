@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 from collections import defaultdict, deque
+from collections.abc import Iterable
 from functools import cached_property
 
 import libcst as cst
@@ -60,10 +61,78 @@ class ChunkSummary:
         self.module_ctx = module_ctx
         self._imports = local_imports
         self.text = text
+        self.facts_read: set[str] = set()
+        """The lazy module facts a prefilter read through :meth:`module_fact` (the engine keys the result on them)."""
+        self._own_calls: dict[int, list[ast.Call]] = {}
 
     def may_contain(self, word: str) -> bool:
         """False only when ``text`` is known and ``word`` is not in it."""
         return self.text is None or word in self.text
+
+    def module_fact(self, name: str):
+        """The lazy module fact ``name`` (:data:`~perf_lsp.analysis.module.LAZY_FACTS`: ``blocking_helpers``...),
+        for a prefilter that cannot decide without it; recorded in :attr:`facts_read`, so that a result decided
+        on it is not reused once it changes. Read it last, only when the chunk's own code cannot decide: the
+        module computes it on first use (a scan of every function)."""
+        self.facts_read.add(name)
+        return getattr(self.module_ctx, name)
+
+    # -- names through imports -------------------------------------------------------------------
+    @cached_property
+    def _import_table(self) -> dict[str, tuple[str, ...]]:
+        table: defaultdict[str, set[str]] = defaultdict(set)
+        for local, qualified in self._imports_found:
+            table[local].add(qualified)
+        for local, qualified in (self._imports or {}).items():
+            table[local].add(qualified)
+        return {local: tuple(found) for local, found in table.items()}
+
+    def qualified_names(self, name: str) -> set[str]:
+        """Every qualified name the dotted ``name`` (``rx.sub``) may stand for through an import: any of the
+        chunk's (whichever binding of the head wins) or the module's. A superset of what the rules' resolution
+        (:meth:`perf_lsp.analysis.semantic.SemanticModel.qualified_name`) gives; empty when nothing imports
+        the head."""
+        head, _, rest = name.partition(".")
+        found: set[str] = set()
+        for qualified in (*self._import_table.get(head, ()), self.module_ctx.imported(head)):
+            if qualified:
+                found.add(f"{qualified}.{rest}" if rest else qualified)
+        return found
+
+    def imported(self, name: str) -> bool:
+        """Whether an import of the chunk (or, for a unit, its class) or of the module binds ``name``."""
+        return name in self.local_imports or self.module_ctx.imported(name) is not None
+
+    def may_name_any(self, qualified: Iterable[str]) -> bool:
+        """Whether code of this chunk can name one of the ``qualified`` names (``requests.Session``) through
+        imports: an import of the chunk or the module binds it, or a package or module above it
+        (``requests``, ``requests.sessions``), or a module-level name is built by a call of it
+        (``ModuleContext.bindings``). False means no expression of the chunk resolves to one."""
+        wanted = frozenset(qualified)
+        bound = {qn for found in self._import_table.values() for qn in found}
+        bound.update(qn for _, qn in self.module_ctx.imports)
+        for qn in bound:
+            if qn in wanted or any(name.startswith(qn + ".") for name in wanted):
+                return True
+        return any(qn in wanted for _, qn in self.module_ctx.bindings)
+
+    # -- functions and their calls ---------------------------------------------------------------
+    @cached_property
+    def sync_functions(self) -> dict[str, list[ast.FunctionDef]]:
+        """The chunk's ``def`` (not ``async def``) statements by name, nested ones included."""
+        found: defaultdict[str, list[ast.FunctionDef]] = defaultdict(list)
+        for node in self.statements.get(ast.FunctionDef, ()):
+            found[node.name].append(node)
+        return dict(found)
+
+    def own_calls(self, func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.Call]:
+        """The calls that run in ``func``'s own code: its body, comprehensions included, and its decorators,
+        defaults and annotations (their calls belong to it too); not those of nested ``def``s, ``lambda``s and
+        classes. Remembered per function for the summary's life."""
+        found = self._own_calls.get(id(func))
+        if found is None:
+            found = self._own_calls[id(func)] = _own_calls(func)
+        return found
 
     @cached_property
     def by_type(self) -> dict[type, list[ast.AST]]:
@@ -190,6 +259,30 @@ class ChunkSummary:
         return out
 
 
+def _own_calls(func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.Call]:
+    found: list[ast.Call] = []
+    todo: list[ast.AST] = [func]
+    pop, append, skip, ast_type, call = todo.pop, todo.append, _CONTEXTS, ast.AST, ast.Call
+    while todo:
+        node = pop()
+        kind = type(node)
+        if kind is call:
+            found.append(node)
+        elif kind in _OWN_BOUNDARIES and node is not func:
+            continue
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, ast_type):
+                if type(value) not in skip:
+                    append(value)
+            elif type(value) is list:
+                for item in value:
+                    if isinstance(item, ast_type):
+                        append(item)
+    return found
+
+
+_OWN_BOUNDARIES = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef})
 _CONTEXTS = frozenset({ast.Load, ast.Store, ast.Del})
 _LOOP_STATEMENTS = (ast.For, ast.AsyncFor, ast.While)
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
