@@ -67,6 +67,26 @@ SHAPES = {
         "import os\n\n\ndef wipe():\n    os.system('rm -rf /tmp/x')\n\n\nclass Admin:\n"
         "    async def reset(self):\n        wipe()\n\n    async def ping(self):\n        return 1\n"
     ),
+    "pfl302-dict-comprehension": (
+        "async def load(client, ids):\n    return {i: await client.fetch(i) for i in ids}\n"
+    ),
+    "pfl302-for-in-while": (
+        "async def pump(client, pages):\n    while pages:\n        page = pages.pop()\n"
+        "        for url in page.urls:\n            await client.download(url)\n"
+    ),
+    "pfl302-method": (
+        "class Loader:\n    async def load(self, ids):\n        out = []\n        for i in ids:\n"
+        "            out.append(await self.client.fetch(i))\n        return out\n\n    def size(self):\n        return 1\n"
+    ),
+    "pfl202-module-level-loop": (
+        "from openai import OpenAI\n\nclient = OpenAI()\nvectors = []\nfor doc in ['a', 'b']:\n"
+        "    vectors.append(client.embeddings.create(input=doc, model='m'))\n"
+    ),
+    "pfl202-method-dict-comprehension": (
+        "from langchain_openai import OpenAIEmbeddings\n\n\nclass Index:\n    def __init__(self):\n"
+        "        self.emb = OpenAIEmbeddings()\n\n    def build(self, docs):\n"
+        "        return {d: self.emb.embed_query(d) for d in docs}\n\n    def size(self):\n        return 0\n"
+    ),
 }
 """Shapes the fixtures may not hold, each with a finding its rule's prefilters must admit."""
 
@@ -114,6 +134,22 @@ NOT_WANTED = {
         "import json\n\n\ndef pure(x):\n    return x * 2\n\n\nasync def handler(x):\n    return json.dumps(pure(x))\n",
         "import time\n\n\ndef helper():\n    time.sleep(1)\n\n\nasync def test_handler():\n    helper()\n",
         "import time\n\n\nasync def handler():\n    def later():\n        time.sleep(1)\n\n    return later\n",
+    ],
+    "PFL202": [
+        "from openai import OpenAI\n\nclient = OpenAI()\n\n\ndef ask(questions):\n"
+        "    return [client.chat.completions.create(model='m', messages=[q]) for q in questions]\n",
+        "from openai import OpenAI\n\nclient = OpenAI()\n\n\ndef embed(texts):\n"
+        "    rows = [t.strip() for t in texts]\n    return client.embeddings.create(input=rows, model='m')\n",
+        "from openai import OpenAI\n\nclient = OpenAI()\n\n\ndef later(texts):\n"
+        "    return [lambda: client.embeddings.create(input=t, model='m') for t in texts]\n",
+    ],
+    "PFL302": [
+        "async def poll(client):\n    while not await client.ready():\n        await client.wait()\n",
+        "async def drain(stream, sink):\n    async for item in stream:\n        await sink.put(item)\n",
+        "async def first(client, ids):\n    return [x for x in ids if x]\n\n\nasync def one(client):\n    return await client.get()\n",
+        "def sync(ids):\n    for i in ids:\n        print(i)\n\n\nasync def one(client):\n    return await client.get()\n",
+        "async def test_many(client, ids):\n    for i in ids:\n        await client.fetch(i)\n",
+        "async def later(ids):\n    return [lambda: i for i in ids], await other()\n",
     ],
 }
 """Statements an ``ast`` prefilter turns away: nothing there for the rule (so the prefilter filters)."""

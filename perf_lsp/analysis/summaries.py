@@ -233,6 +233,31 @@ class ChunkSummary:
         return any(kind in self.by_type for kind in _COMPREHENSIONS)
 
     @cached_property
+    def _in_loops(self) -> tuple[list, list]:
+        awaits: list[tuple[ast.AST | None, ast.Await, ast.AST]] = []
+        calls: list[tuple[ast.Call, ast.AST]] = []
+        _loop_walk(self.nodes, awaits, calls)
+        return awaits, calls
+
+    @property
+    def awaits_in_loops(self) -> list[tuple[ast.AST | None, ast.Await, ast.AST]]:
+        """(the nearest ``def`` around it or None, ``await <call>``, the innermost loop that runs it once per
+        iteration) for every awaited call that runs in a loop of its own function (or of the chunk's top
+        level). The loop as :meth:`~perf_lsp.analysis.semantic.SemanticModel.repeating_loop` finds it: a
+        ``for``/``async for`` loop's body (not its iterable or ``else``), a ``while`` loop's test and body, a
+        comprehension's element, conditions and inner iterables (not its first iterable); the body of a
+        ``def``, ``lambda`` or class in between is code of its own (a ``lambda``'s or a class's: no ``def``).
+        A ``def``'s decorators, defaults and annotations and a class's bases count as the code around them:
+        a superset of what ``repeating_loop`` finds, as a prefilter needs."""
+        return self._in_loops[0]
+
+    @property
+    def calls_in_loops(self) -> list[tuple[ast.Call, ast.AST]]:
+        """(call, the innermost loop that runs it once per iteration) for every call in a loop of its own
+        function or of the chunk's top level (the loop as for :attr:`awaits_in_loops`)."""
+        return self._in_loops[1]
+
+    @cached_property
     def has_awaited_pair(self) -> bool:
         """Whether an ``async def`` in the chunk has two ``x = await ...`` statements in a row in one block."""
         return any(_has_awaited_pair(node) for node in self.statements.get(ast.AsyncFunctionDef, ()))
@@ -283,6 +308,63 @@ def _own_calls(func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.Call]:
 
 
 _OWN_BOUNDARIES = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef})
+_COMPREHENSION_TYPES = frozenset({ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp})
+
+
+def _loop_walk(nodes: tuple[ast.AST, ...], awaits: list, calls: list) -> None:
+    """Fill :attr:`ChunkSummary.awaits_in_loops` and :attr:`ChunkSummary.calls_in_loops` in one walk."""
+    # (node, innermost repeating loop, nearest def); a def, lambda or class starts its own code
+    todo: list[tuple[ast.AST, ast.AST | None, ast.AST | None]] = [(node, None, None) for node in reversed(nodes)]
+    pop, append, skip, ast_type = todo.pop, todo.append, _CONTEXTS, ast.AST
+    while todo:
+        node, loop, func = pop()
+        kind = type(node)
+        if kind in _OWN_BOUNDARIES:
+            inner = node if kind is ast.FunctionDef or kind is ast.AsyncFunctionDef else None
+            for name in node._fields:  # decorators, defaults and bases run outside, the body inside
+                value = getattr(node, name, None)
+                own = name == "body" or (name == "args" and kind is ast.Lambda)
+                if isinstance(value, ast_type):
+                    append((value, None, inner) if own else (value, loop, func))
+                elif type(value) is list:
+                    for item in value:
+                        if isinstance(item, ast_type):
+                            append((item, None, inner) if own else (item, loop, func))
+            continue
+        if kind is ast.For or kind is ast.AsyncFor:
+            append((node.target, loop, func))
+            append((node.iter, loop, func))
+            todo.extend((stmt, node, func) for stmt in node.body)
+            todo.extend((stmt, loop, func) for stmt in node.orelse)
+            continue
+        if kind is ast.While:
+            append((node.test, node, func))
+            todo.extend((stmt, node, func) for stmt in node.body)
+            todo.extend((stmt, loop, func) for stmt in node.orelse)
+            continue
+        if kind in _COMPREHENSION_TYPES:
+            for index, generator in enumerate(node.generators):
+                append((generator.iter, loop if index == 0 else node, func))
+                append((generator.target, node, func))
+                todo.extend((test, node, func) for test in generator.ifs)
+            todo.extend((getattr(node, name), node, func) for name in ("elt", "key", "value") if hasattr(node, name))
+            continue
+        if loop is not None:
+            if kind is ast.Call:
+                calls.append((node, loop))
+            elif kind is ast.Await and type(node.value) is ast.Call:
+                awaits.append((func, node, loop))
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, ast_type):
+                if type(value) not in skip:
+                    append((value, loop, func))
+            elif type(value) is list:
+                for item in value:
+                    if isinstance(item, ast_type):
+                        append((item, loop, func))
+
+
 _CONTEXTS = frozenset({ast.Load, ast.Store, ast.Del})
 _LOOP_STATEMENTS = (ast.For, ast.AsyncFor, ast.While)
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -104,6 +105,8 @@ EMBEDDING_CATALOG = TypeCatalog(
 """Embedding clients: OpenAI/Azure OpenAI SDK clients, LangChain embeddings, Cohere clients."""
 
 _LC_METHODS = {"embed_query": "embed_documents", "aembed_query": "aembed_documents"}
+_CREATE_OWNERS = frozenset({"embeddings", "Embedding"})
+"""``<owner>.create(input=...)``: OpenAI's embeddings endpoint (the client's attribute, the legacy class)."""
 _MESSAGE = "`{call}` called once per item in a loop; send the items in one request"
 
 
@@ -242,7 +245,24 @@ class EmbeddingApiCallInLoop(Rule):
 
     @classmethod
     def wants(cls, summary, settings) -> bool:
-        return summary.has_loops
+        """A call in a loop shaped like a per-item request the rule knows (``<x>.embeddings.create``,
+        ``<x>.Embedding.create``, an ``_LC_METHODS`` method, ``<x>.embed``), or any call in a loop when
+        ``extend-batchable-methods`` lists methods."""
+        if not summary.has_loops:
+            return False
+        custom = bool(settings.option(EXTEND_BATCHABLE_METHODS))
+        for call, _ in summary.calls_in_loops:
+            if custom:
+                return True
+            func = call.func
+            if type(func) is not ast.Attribute:
+                continue
+            attr = func.attr
+            if attr in _LC_METHODS or attr == "embed":
+                return True
+            if attr == "create" and type(func.value) is ast.Attribute and func.value.attr in _CREATE_OWNERS:
+                return True
+        return False
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
