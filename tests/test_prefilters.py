@@ -255,3 +255,77 @@ def test_chunk_summary_index_is_ast_walk_by_type(name, source):
         if all(isinstance(node, ast.stmt) for node in nodes):
             text = ast.unparse(ast.Module(body=list(nodes), type_ignores=[]))
             assert summary.text_imports == imports_in(text)
+
+
+LOOPS = """\
+async def shapes(client, rows, pages):
+    while await client.more(len(rows)):
+        await client.step(f(1))
+    else:
+        g(2)
+    for row in rows(h(3)):
+        handler = lambda: client.send(row)
+
+        class Local(Base(row)):
+            value = make(row)
+
+        @trace(row)
+        def inner(x=default(row)):
+            return use(x)
+
+        await client.put(row, [await client.get(r) for r in split(row) if await ok(r)])
+    else:
+        done(4)
+    async for page in client.pages(start(5)):
+        await client.read(page)
+    data = {k: await client.get(k) for k in await client.keys() for j in later(k)}
+    gen = (await client.one(x) for x in pages)
+    total = sum(await client.size(p) for p in pages)
+    return [[await client.cell(a, b) for b in cols(a)] for a in rows]
+
+
+for item in range(3):
+    print(item)
+"""
+"""Every kind of place a call can take in or around a loop."""
+
+LOOP_SOURCES = [(n, s) for n, s in SOURCES if n.startswith(("pfl20", "pfl30")) or n in SHAPES][::2] + [("loops", LOOPS)]
+
+
+@pytest.mark.parametrize(("name", "source"), LOOP_SOURCES, ids=[name for name, _ in LOOP_SOURCES])
+def test_loop_index_holds_every_call_libcst_finds_in_a_loop(name, source):
+    # A superset of the rules' own question (SemanticModel.repeating_loop on the libcst tree): the
+    # prefilters of PFL202 and PFL302 read it, so a call or await it misses would be a lost finding.
+    import libcst as cst
+    from collections import Counter
+
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    from perf_lsp.analysis.semantic import SemanticModel
+
+    split = split_document(source)
+    for chunk in split.chunks:
+        if not chunk.nodes:
+            continue
+        wrapper = MetadataWrapper(cst.parse_module(chunk.text), unsafe_skip_copy=True)
+        positions = wrapper.resolve(PositionProvider)
+        model = SemanticModel(wrapper.module, split.context, chunk.text)
+        model.record_parents(wrapper.module)
+        calls: Counter = Counter()
+        awaits: Counter = Counter()
+        for node in positions:
+            if not isinstance(node, (cst.Call, cst.Await)) or model.repeating_loop(node) is None:
+                continue
+            line = positions[node].start.line + chunk.start - 1
+            if isinstance(node, cst.Call):
+                calls[line] += 1
+            elif isinstance(node.expression, cst.Call):
+                func = model.enclosing_function(node)
+                awaits[line, func is not None and func.asynchronous is not None] += 1
+        summary = ChunkSummary(chunk.nodes, split.context)
+        found_calls = Counter(call.lineno for call, _ in summary.calls_in_loops)
+        found_awaits = Counter(
+            (node.lineno, isinstance(func, ast.AsyncFunctionDef)) for func, node, _ in summary.awaits_in_loops
+        )
+        assert not calls - found_calls, f"calls in loops missed: {calls - found_calls}"
+        assert not awaits - found_awaits, f"awaits in loops missed: {awaits - found_awaits}"
