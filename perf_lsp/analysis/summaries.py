@@ -390,16 +390,20 @@ def _awaited_assignment(stmt: ast.stmt) -> bool:
 
 
 def _has_awaited_pair(func: ast.AsyncFunctionDef) -> bool:
+    # the blocks of every statement inside (nested ``def``s' and classes' too): statements hold
+    # statements only through these fields, so expressions are never walked
     blocks = [func.body]
-    for node in ast.walk(func):
-        if node is func:
-            continue
+    todo = list(func.body)
+    while todo:
+        node = todo.pop()
         for field in ("body", "orelse", "finalbody"):
             block = getattr(node, field, None)
-            if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+            if type(block) is list and block and isinstance(block[0], ast.stmt):
                 blocks.append(block)
-        if isinstance(node, ast.Try):
-            blocks.extend(h.body for h in node.handlers)
+                todo.extend(block)
+        for holder in (*getattr(node, "handlers", ()), *getattr(node, "cases", ())):
+            blocks.append(holder.body)
+            todo.extend(holder.body)
     for block in blocks:
         for first, second in zip(block, block[1:]):
             if _awaited_assignment(first) and _awaited_assignment(second):

@@ -273,17 +273,21 @@ class QueryInLoop(Rule):
 
     @classmethod
     def wants(cls, summary, settings) -> bool:
-        """A loop, and either an import of a database package (the receivers' types come only from the
-        catalog, through imports) or ``<handle name>.execute(...)`` (a receiver known by its name)."""
+        """A call of a round-trip method (``_ALL_METHODS``) in a loop, and either an import of a database
+        package (the receivers' types come only from the catalog, through imports) or the call is
+        ``<handle name>.execute(...)`` (a receiver known by its name)."""
         if not summary.has_loops:
             return False
-        if summary.module_ctx.import_roots & _CATALOG_ROOTS:
-            return True
-        if any(qn.split(".", 1)[0] in _CATALOG_ROOTS for qn in summary.local_imports.values()):
-            return True
-        for call in summary.calls if summary.may_contain("execute") else ():
+        catalog = bool(summary.module_ctx.import_roots & _CATALOG_ROOTS) or any(
+            qn.split(".", 1)[0] in _CATALOG_ROOTS for qn in summary.local_imports.values()
+        )
+        for call, _ in summary.calls_in_loops:
             func = call.func
-            if type(func) is ast.Attribute and func.attr == "execute":
+            if type(func) is not ast.Attribute or func.attr not in _ALL_METHODS:
+                continue
+            if catalog:
+                return True
+            if func.attr == "execute":
                 handle = func.value
                 if type(handle) is ast.Attribute and type(handle.value) is ast.Name and handle.value.id == "self":
                     word = handle.attr
