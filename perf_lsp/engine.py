@@ -615,7 +615,8 @@ class Engine:
             if result is None:
                 imports = dict(key[2])
                 result = self._analyze(
-                    unit.text, unit.nodes, imports, unit.owns, context, settings, rules, unit.text + "\n" + unit.import_text
+                    unit.text, unit.nodes, imports, unit.owns, context, settings, rules, unit.text + "\n" + unit.import_text,
+                    unit.own_nodes,
                 )
                 self._store(key, result, len(unit.text))
             done.append((unit, result))
@@ -674,11 +675,13 @@ class Engine:
         settings: Settings,
         rules: tuple[type[Rule], ...],
         prefilter_text: str | None = None,
+        own_nodes: tuple | None = None,
     ) -> ChunkResult:
         """Prefilters, then libcst: the result of one chunk or unit (``imports``, ``owns``: see :func:`analyze_chunk`).
 
         ``prefilter_text``: what the rules' text prefilters look at (default ``text``;
-        a unit's text and its class's import statements). The lazy module facts
+        a unit's text and its class's import statements); ``own_nodes``: a unit's nodes on
+        its own lines (:attr:`ChunkSummary.own`), None for a whole statement. The lazy module facts
         (``Rule.module_facts``) are computed only for the rules left after both
         prefilters and for an :mod:`ast` prefilter that read one
         (:meth:`ChunkSummary.module_fact`), and recorded in the result
@@ -687,7 +690,7 @@ class Engine:
         candidates = [rule for rule in rules if rule.applies_to(shown, context, settings)]
         read: set[str] = set()  # lazy module facts a prefilter decided on
         if candidates and nodes:
-            summary = ChunkSummary(nodes, context, imports, shown)
+            summary = ChunkSummary(nodes, context, imports, shown, own_nodes)
             candidates = [rule for rule in candidates if rule.wants(summary, settings)]
             read = summary.facts_read
             if candidates and imports is None:

@@ -97,26 +97,26 @@ POLICY = {"pfl203/ok_alembic_migration": "PFL203", "pfl601/ok_alembic_migration"
 
 
 def _pieces(source: str):
-    """(text, prefilter text, ast nodes, imports or None, owns or None, context) for each statement, and for each
-    unit of each class as the editor splits it."""
+    """(text, prefilter text, ast nodes, imports or None, owns or None, context, own nodes or None) for each
+    statement, and for each unit of each class as the editor splits it."""
     split = split_document(source)
     for chunk in split.chunks:
         if not chunk.nodes:
             continue
-        yield chunk.text, chunk.text, chunk.nodes, None, None, split.context
+        yield chunk.text, chunk.text, chunk.nodes, None, None, split.context, None
         if chunk.layout is None:
             continue
         for unit in class_units(chunk.layout, chunk.text, split.context.imports) or ():
             imports = dict(unit.imports) if unit.imports is not None else imports_in(chunk.text)
-            yield unit.text, unit.text + "\n" + unit.import_text, unit.nodes, imports, unit.owns, split.context
+            yield unit.text, unit.text + "\n" + unit.import_text, unit.nodes, imports, unit.owns, split.context, unit.own_nodes
 
 
 @pytest.mark.parametrize(("name", "source"), SOURCES, ids=[name for name, _ in SOURCES])
 def test_prefilters_pass_every_statement_a_rule_reports_on(name, source):
     reported = 0
-    for text, shown, nodes, imports, owns, context in _pieces(source):
+    for text, shown, nodes, imports, owns, context, own in _pieces(source):
         result = analyze_chunk(text, context, SETTINGS, REGISTRY, imports, owns)
-        summary = ChunkSummary(nodes, context, imports, shown)
+        summary = ChunkSummary(nodes, context, imports, shown, own)
         for code in sorted({f.code for f in result.findings}):
             rule = BY_CODE[code]
             if POLICY.get(name) != code:
@@ -158,10 +158,10 @@ NOT_WANTED = {
 @pytest.mark.parametrize(("code", "source"), [(c, s) for c, found in NOT_WANTED.items() for s in found])
 def test_prefilters_turn_away_statements_without_the_shape(code, source):
     rule = BY_CODE[code]
-    for text, shown, nodes, imports, owns, context in _pieces(source):
+    for text, shown, nodes, imports, owns, context, own in _pieces(source):
         assert not analyze_chunk(text, context, SETTINGS, [rule], imports, owns).findings
         if rule.applies_to(shown, context, SETTINGS):
-            assert not rule.wants(ChunkSummary(nodes, context, imports, shown), SETTINGS)
+            assert not rule.wants(ChunkSummary(nodes, context, imports, shown, own), SETTINGS)
 
 
 @pytest.fixture
@@ -180,12 +180,12 @@ def facts_read(monkeypatch):
 
 @pytest.mark.parametrize(("name", "source"), SOURCES, ids=[name for name, _ in SOURCES])
 def test_lazy_module_facts_are_read_only_by_the_rules_that_declare_them(name, source, facts_read):
-    for text, shown, nodes, imports, owns, context in _pieces(source):
+    for text, shown, nodes, imports, owns, context, own in _pieces(source):
         for rule in REGISTRY:
             facts_read.clear()
             rule.applies_to(shown, context, SETTINGS)
             assert facts_read == [], f"{rule.code}: the text prefilter reads {facts_read}"
-            summary = ChunkSummary(nodes, context, imports, shown)
+            summary = ChunkSummary(nodes, context, imports, shown, own)
             rule.wants(summary, SETTINGS)
             # only through the summary, which records them for the result's cache key
             assert set(facts_read) == summary.facts_read, f"{rule.code}: wants reads {facts_read} unrecorded"
@@ -237,7 +237,7 @@ def test_a_cached_statement_is_checked_again_when_a_lazy_fact_it_read_changes(sp
 
 @pytest.mark.parametrize(("name", "source"), SOURCES[:200:7], ids=[name for name, _ in SOURCES[:200:7]])
 def test_chunk_summary_index_is_ast_walk_by_type(name, source):
-    for _, _, nodes, _, _, context in _pieces(source):
+    for _, _, nodes, _, _, context, _ in _pieces(source):
         summary = ChunkSummary(nodes, context)
         expected: dict[type, list[ast.AST]] = {}
         for node in ast.walk(ast.Module(body=list(nodes), type_ignores=[])):

@@ -43,7 +43,10 @@ class ChunkSummary:
     base and keyword expressions); ``local_imports``: the names the chunk's own
     imports bind, when known (a unit's: its class's); default: those in ``nodes``.
     ``text``: the text the rules' text prefilters saw, when known: a rule may skip
-    the walk of every expression when a word it needs is not in it.
+    the walk of every expression when a word it needs is not in it. ``own_nodes``:
+    for a unit, those of ``nodes`` on its own lines (its member), the only places its
+    findings can be (the other members are there for context: a helper's body, what
+    ``__init__`` assigns); :attr:`own` summarises them. None: all of them.
 
     Two indexes, each built on first use: :attr:`statements` walks the statements
     only (the bodies of ``def``, ``class``, ``if``...: about a tenth of the nodes),
@@ -56,14 +59,27 @@ class ChunkSummary:
         module_ctx: ModuleContext,
         local_imports: dict[str, str] | None = None,
         text: str | None = None,
+        own_nodes: tuple[ast.AST, ...] | None = None,
     ) -> None:
         self.nodes = nodes
         self.module_ctx = module_ctx
         self._imports = local_imports
         self.text = text
+        self._own_nodes = own_nodes
         self.facts_read: set[str] = set()
         """The lazy module facts a prefilter read through :meth:`module_fact` (the engine keys the result on them)."""
         self._own_calls: dict[int, list[ast.Call]] = {}
+
+    @cached_property
+    def own(self) -> "ChunkSummary":
+        """The summary of the nodes a finding can be on (``own_nodes``): this one for a whole statement.
+        A rule's prefilter looks there for the node it would report, and in this summary for context."""
+        if self._own_nodes is None or len(self._own_nodes) == len(self.nodes):
+            return self
+        own = ChunkSummary(self._own_nodes, self.module_ctx, self._imports, self.text)
+        own.facts_read = self.facts_read  # one record of the facts read
+        own._own_calls = self._own_calls
+        return own
 
     def may_contain(self, word: str) -> bool:
         """False only when ``text`` is known and ``word`` is not in it."""

@@ -248,10 +248,10 @@ class EmbeddingApiCallInLoop(Rule):
         """A call in a loop shaped like a per-item request the rule knows (``<x>.embeddings.create``,
         ``<x>.Embedding.create``, an ``_LC_METHODS`` method, ``<x>.embed``), or any call in a loop when
         ``extend-batchable-methods`` lists methods."""
-        if not summary.has_loops:
+        if not summary.own.has_loops:
             return False
         custom = bool(settings.option(EXTEND_BATCHABLE_METHODS))
-        for call, _ in summary.calls_in_loops:
+        for call, _ in summary.own.calls_in_loops:
             if custom:
                 return True
             func = call.func

@@ -276,12 +276,12 @@ class QueryInLoop(Rule):
         """A call of a round-trip method (``_ALL_METHODS``) in a loop, and either an import of a database
         package (the receivers' types come only from the catalog, through imports) or the call is
         ``<handle name>.execute(...)`` (a receiver known by its name)."""
-        if not summary.has_loops:
+        if not summary.own.has_loops:
             return False
         catalog = bool(summary.module_ctx.import_roots & _CATALOG_ROOTS) or any(
             qn.split(".", 1)[0] in _CATALOG_ROOTS for qn in summary.local_imports.values()
         )
-        for call, _ in summary.calls_in_loops:
+        for call, _ in summary.own.calls_in_loops:
             func = call.func
             if type(func) is not ast.Attribute or func.attr not in _ALL_METHODS:
                 continue

@@ -209,7 +209,7 @@ class SequentialAwaits(Rule):
 
     @classmethod
     def wants(cls, summary, settings) -> bool:
-        return summary.has_awaited_pair
+        return summary.own.has_awaited_pair
 
     def __init__(self, ctx: RuleContext) -> None:
         super().__init__(ctx)

@@ -196,7 +196,7 @@ class AwaitInLoop(Rule):
         generator expression)."""
         return any(
             type(loop) in _GATHERED_LOOPS and type(func) is ast.AsyncFunctionDef and not _is_test_name(func.name)
-            for func, _, loop in summary.awaits_in_loops
+            for func, _, loop in summary.own.awaits_in_loops
         )
 
     def __init__(self, ctx: RuleContext) -> None:

@@ -189,7 +189,7 @@ class BlockingCallInAsync(Rule):
         or cursor method when the imports can name one of their constructors), or calls a helper that
         makes one: a ``def`` of the chunk by that name (``self.<name>()``, ``<name>()``), or, for a bare
         name nothing imports, a module-level helper of ``blocking_helpers`` (read last)."""
-        if not summary.has_async_def:
+        if not summary.own.has_async_def:
             return False
         names = BLOCKING_CALLS.keys() | dict(settings.option(EXTEND_BLOCKING_CALLS)).keys()
         receivers = summary.may_name_any(_RECEIVER_NAMES)
@@ -203,7 +203,7 @@ class BlockingCallInAsync(Rule):
 
         helpers: dict[str, bool] = {}
         module_helpers: set[str] = set()
-        for func in summary.statements_of(ast.AsyncFunctionDef):
+        for func in summary.own.statements_of(ast.AsyncFunctionDef):  # where a finding can be
             if _is_test_name(func.name):
                 continue
             args = func.args
