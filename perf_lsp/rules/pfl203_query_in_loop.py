@@ -281,6 +281,8 @@ class QueryInLoop(Rule):
         catalog = bool(summary.module_ctx.import_roots & _CATALOG_ROOTS) or any(
             qn.split(".", 1)[0] in _CATALOG_ROOTS for qn in summary.local_imports.values()
         )
+        if not catalog and not summary.may_contain("execute"):
+            return False  # without the catalog only ``<handle name>.execute(...)`` can be reported
         for call, _ in summary.own.calls_in_loops:
             func = call.func
             if type(func) is not ast.Attribute or func.attr not in _ALL_METHODS:
