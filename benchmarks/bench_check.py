@@ -1,7 +1,7 @@
 """Time ``perf-lsp check`` on a large tree, beside ``ruff check`` on the same tree; prints figures, asserts nothing.
 
     python benchmarks/bench_check.py [PATH ...] [--projects] [--repeat 1] [--markdown] [--engine]
-        [--baseline CHECKOUT] [--cold-only]
+        [--baseline CHECKOUT] [--cold-only] [--no-jobs1]
 
 Without PATH, the sdist of sympy (``SYMPY``, a pinned version) is downloaded with pip
 (``pip download --no-binary :all:``) into ``$TMPDIR/perf-lsp-real-code/sdist`` and
@@ -19,7 +19,9 @@ checkout's code, ``python -m perf_lsp``) with JSON output:
 - ``warm, jobs 1``: ``--jobs 1`` on the warm cache;
 - ``ruff check --select ASYNC,B006,PERF,FURB --no-cache --isolated``: the speed bar.
 
-For each: the median wall time over ``--repeat`` runs, lines per wall-second, the peak
+For each: the median wall time over ``--repeat`` runs, the CPU time of its processes (user +
+system, ``getrusage(RUSAGE_CHILDREN)``: what a loaded machine does not inflate as it does the
+wall time), lines per wall-second, the peak
 RSS of the process tree (the sum over the command's processes, sampled every 20 ms
 from ``/proc``, or with psutil when installed) and the largest single process's peak
 (``getrusage(RUSAGE_CHILDREN)`` of a wrapper process: exact), and the ratio of the
@@ -29,7 +31,8 @@ difference is printed. ``--markdown`` prints the table as Markdown for
 engine in this process, cold and warm per-statement cache, beside ``ast.parse`` and
 ``libcst.parse_module`` of every file. ``--baseline CHECKOUT`` runs another checkout's
 cold run right after each of this one's (``baseline cold``: the same load, so the ratio
-holds on a busy machine) and compares their JSON; ``--cold-only`` skips the cache runs.
+holds on a busy machine) and compares their JSON; ``--cold-only`` skips the cache runs;
+``--no-jobs1`` the ``--jobs 1`` runs.
 """
 
 from __future__ import annotations
@@ -61,7 +64,8 @@ TARGETS = {"cold": 30.0, "warm": 3.0, "rss_mb": 500.0}
 _WRAP = """
 import resource, subprocess, sys
 code = subprocess.run(sys.argv[2:], stdout=open(sys.argv[1], "wb"), stderr=subprocess.DEVNULL).returncode
-sys.stderr.write(f"{code} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}\\n")
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+sys.stderr.write(f"{code} {usage.ru_maxrss} {usage.ru_utime + usage.ru_stime}\\n")
 """
 
 
@@ -132,7 +136,8 @@ def _tree_rss(pid: int) -> int:
 
 
 def measure(command: list[str], cwd: Path, env: dict) -> dict:
-    """Run ``command``; its wall time (s), exit code, output bytes, peak tree RSS and peak single-process RSS (bytes)."""
+    """Run ``command``; its wall time (s), CPU time of its process tree (user + system, s), exit code, output
+    bytes, peak tree RSS and peak single-process RSS (bytes)."""
     with tempfile.NamedTemporaryFile(suffix=".out", delete=False) as out:
         out_path = out.name
     start = time.perf_counter()
@@ -154,18 +159,19 @@ def measure(command: list[str], cwd: Path, env: dict) -> dict:
     wall = time.perf_counter() - start
     done.set()
     sampler.join()
-    code, maxrss = err.strip().splitlines()[-1].split()
+    code, maxrss, cpu = err.strip().splitlines()[-1].split()
     output = Path(out_path).read_bytes()
     os.unlink(out_path)
-    return {"wall": wall, "code": int(code), "output": output, "tree_rss": peak, "proc_rss": int(maxrss) * 1024}
+    return {"wall": wall, "cpu": float(cpu), "code": int(code), "output": output, "tree_rss": peak,
+            "proc_rss": int(maxrss) * 1024}
 
 
 def cli_figures(
-    paths: list[Path], repeat: int, baseline: Path | None = None, cold_only: bool = False
+    paths: list[Path], repeat: int, baseline: Path | None = None, cold_only: bool = False, jobs1: bool = True
 ) -> tuple[list[dict], int, int]:
     """The rows of the table (see the module docstring), files and lines. ``baseline``: another checkout whose
     cold run goes beside this one's, alternating run by run (``baseline cold``); ``cold_only``: only the cold
-    runs (and ruff)."""
+    runs (and ruff); ``jobs1``: False leaves out the ``--jobs 1`` runs."""
     files, lines = count_lines(paths)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("PERF_LSP_CACHE_DIR", None)
@@ -183,6 +189,8 @@ def cli_figures(
     ]
     if cold_only:
         runs = runs[:2]
+    if not jobs1:
+        runs = [run for run in runs if "jobs 1" not in run[0]]
     rows = []
     outputs = {}
     baseline_rows = []
@@ -192,10 +200,10 @@ def cli_figures(
             if before == "clear":
                 shutil.rmtree(cache, ignore_errors=True)
             results.append(measure([*base, *flags], cwd, env))
-            print(f"  {label}: {results[-1]['wall']:.2f} s", file=sys.stderr, flush=True)
+            print(f"  {label}: {results[-1]['wall']:.2f} s (CPU {results[-1]['cpu']:.2f} s)", file=sys.stderr, flush=True)
             if base_env is not None and label == "cold":
                 others.append(measure([*base, *flags], cwd, base_env))
-                print(f"  baseline {label}: {others[-1]['wall']:.2f} s", file=sys.stderr, flush=True)
+                print(f"  baseline {label}: {others[-1]['wall']:.2f} s (CPU {others[-1]['cpu']:.2f} s)", file=sys.stderr, flush=True)
         outputs[label] = results[-1]["output"]
         rows.append(_row(label, results, lines))
         if others:
@@ -208,11 +216,12 @@ def cli_figures(
         command = [ruff, "check", "--isolated", "--no-cache", "--select", "ASYNC,B006,PERF,FURB", "--exit-zero",
                    "-q", *map(str, paths)]
         rows.append(_row("ruff check (ASYNC,B006,PERF,FURB)", [measure(command, cwd, env) for _ in range(repeat)], lines))
-    reference = outputs["cold, jobs 1"]
+    first = next(iter(outputs))
+    reference = outputs[first]
     findings = len(json.loads(reference or b"[]"))
     for label, output in outputs.items():
         if output != reference:
-            print(f"DIFFERENT JSON output: {label!r} vs 'cold, jobs 1'", file=sys.stderr)
+            print(f"DIFFERENT JSON output: {label!r} vs {first!r}", file=sys.stderr)
     print(f"{findings} findings; JSON output identical in every perf-lsp run: "
           f"{all(o == reference for o in outputs.values())}", file=sys.stderr)
     shutil.rmtree(cwd, ignore_errors=True)
@@ -224,6 +233,7 @@ def _row(label: str, results: list[dict], lines: int) -> dict:
     return {
         "label": label,
         "wall": wall,
+        "cpu": statistics.median(r["cpu"] for r in results),
         "lines_per_s": lines / wall if wall else 0.0,
         "tree_rss_mb": max(r["tree_rss"] for r in results) / 2**20,
         "proc_rss_mb": max(r["proc_rss"] for r in results) / 2**20,
@@ -233,11 +243,11 @@ def _row(label: str, results: list[dict], lines: int) -> dict:
 
 def print_table(rows: list[dict], markdown: bool) -> None:
     ruff = next((r for r in rows if r["label"].startswith("ruff")), None)
-    header = ["run", "wall s", "lines/s", "tree peak RSS MB", "max process RSS MB", "x ruff"]
+    header = ["run", "wall s", "CPU s", "lines/s", "tree peak RSS MB", "max process RSS MB", "x ruff"]
     table = []
     for r in rows:
         ratio = f"{r['wall'] / ruff['wall']:.0f}" if ruff and ruff["wall"] else "-"
-        table.append([r["label"], f"{r['wall']:.2f}", f"{r['lines_per_s']:,.0f}", f"{r['tree_rss_mb']:.0f}",
+        table.append([r["label"], f"{r['wall']:.2f}", f"{r['cpu']:.2f}", f"{r['lines_per_s']:,.0f}", f"{r['tree_rss_mb']:.0f}",
                       f"{r['proc_rss_mb']:.0f}", ratio])
     if markdown:
         print("| " + " | ".join(header) + " |")
@@ -256,7 +266,8 @@ def print_targets(rows: list[dict], what: str) -> None:
     rss = max(r["tree_rss_mb"] for r in rows if not r["label"].startswith(("ruff", "baseline")))
     checks = [(f"{what} cold < {TARGETS['cold']:.0f} s", cold["wall"], cold["wall"] < TARGETS["cold"])]
     if "baseline cold" in by:
-        print(f"cold: {by['baseline cold']['wall'] / cold['wall']:.1f}x faster than the baseline checkout (same run)")
+        print(f"cold: {by['baseline cold']['wall'] / cold['wall']:.1f}x faster than the baseline checkout (same run), "
+              f"CPU {by['baseline cold']['cpu'] / cold['cpu']:.1f}x less")
     if what == "sympy" and warm is not None:
         checks += [
             (f"warm < {TARGETS['warm']:.0f} s", warm["wall"], warm["wall"] < TARGETS["warm"]),
@@ -335,6 +346,7 @@ def main() -> None:
     parser.add_argument("--engine", action="store_true", help="also the engine in this process (the former figures)")
     parser.add_argument("--baseline", type=Path, help="another checkout: its cold run beside this one's")
     parser.add_argument("--cold-only", action="store_true", help="only the cold runs (and ruff)")
+    parser.add_argument("--no-jobs1", action="store_true", help="leave out the --jobs 1 runs")
     args = parser.parse_args()
     import projects
 
@@ -346,7 +358,7 @@ def main() -> None:
     else:
         paths, what = [fetch_sympy(projects.DEFAULT_CACHE)], "sympy"
     print(f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}", file=sys.stderr)
-    rows, files, lines = cli_figures(paths, args.repeat, args.baseline, args.cold_only)
+    rows, files, lines = cli_figures(paths, args.repeat, args.baseline, args.cold_only, not args.no_jobs1)
     print(f"{what}: {files:,} files, {lines:,} lines")
     print_table(rows, args.markdown)
     print_targets(rows, what)

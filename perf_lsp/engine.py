@@ -657,7 +657,8 @@ class Engine:
             if result is None:
                 imports = dict(key[2])
                 result = self._analyze(
-                    unit.text, unit.nodes, imports, unit.owns, context, settings, rules, unit.text + "\n" + unit.import_text
+                    unit.text, unit.nodes, imports, unit.owns, context, settings, rules, unit.text + "\n" + unit.import_text,
+                    unit.own_nodes,
                 )
                 self._store(key, result, len(unit.text))
             done.append((unit, result))
@@ -716,26 +717,32 @@ class Engine:
         settings: Settings,
         rules: tuple[type[Rule], ...],
         prefilter_text: str | None = None,
+        own_nodes: tuple | None = None,
     ) -> ChunkResult:
         """Prefilters, then libcst: the result of one chunk or unit (``imports``, ``owns``: see :func:`analyze_chunk`).
 
         ``prefilter_text``: what the rules' text prefilters look at (default ``text``;
-        a unit's text and its class's import statements). The lazy module facts
+        a unit's text and its class's import statements); ``own_nodes``: a unit's nodes on
+        its own lines (:attr:`ChunkSummary.own`), None for a whole statement. The lazy module facts
         (``Rule.module_facts``) are computed only for the rules left after both
-        prefilters, and recorded in the result (``ChunkResult.facts``)."""
+        prefilters and for an :mod:`ast` prefilter that read one
+        (:meth:`ChunkSummary.module_fact`), and recorded in the result
+        (``ChunkResult.facts``), an empty one included."""
         shown = text if prefilter_text is None else prefilter_text
         candidates = [rule for rule in rules if rule.applies_to(shown, context, settings)]
+        read: set[str] = set()  # lazy module facts a prefilter decided on
         if candidates and nodes:
-            summary = ChunkSummary(nodes, context, imports, shown)
+            summary = ChunkSummary(nodes, context, imports, shown, own_nodes)
             candidates = [rule for rule in candidates if rule.wants(summary, settings)]
+            read = summary.facts_read
             if candidates and imports is None:
                 imports = summary.text_imports  # what analyze_chunk would read from the text again
         if not candidates:
-            return _EMPTY
+            return ChunkResult(None, [], facts=context.facts(sorted(read))) if read else _EMPTY
         result = analyze_chunk(text, context, settings, candidates, imports, owns, self._reparser)
         if result.module is not None and not result.findings:
             result = ChunkResult(None, [], result.error)  # only fixes need the tree: do not keep it
-        names = sorted({name for rule in candidates for name in rule.module_facts})
+        names = sorted(read | {name for rule in candidates for name in rule.module_facts})
         if names:  # what the rules read of them, so a cached result is not used once they change
             result.facts = context.facts(names)
         return result

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 from collections import defaultdict, deque
+from collections.abc import Iterable
 from functools import cached_property
 
 import libcst as cst
@@ -43,7 +44,10 @@ class ChunkSummary:
     base and keyword expressions); ``local_imports``: the names the chunk's own
     imports bind, when known (a unit's: its class's); default: those in ``nodes``.
     ``text``: the text the rules' text prefilters saw, when known: a rule may skip
-    the walk of every expression when a word it needs is not in it.
+    the walk of every expression when a word it needs is not in it. ``own_nodes``:
+    for a unit, those of ``nodes`` on its own lines (its member), the only places its
+    findings can be (the other members are there for context: a helper's body, what
+    ``__init__`` assigns); :attr:`own` summarises them. None: all of them.
 
     Two indexes, each built on first use: :attr:`statements` walks the statements
     only (the bodies of ``def``, ``class``, ``if``...: about a tenth of the nodes),
@@ -56,15 +60,96 @@ class ChunkSummary:
         module_ctx: ModuleContext,
         local_imports: dict[str, str] | None = None,
         text: str | None = None,
+        own_nodes: tuple[ast.AST, ...] | None = None,
     ) -> None:
         self.nodes = nodes
         self.module_ctx = module_ctx
         self._imports = local_imports
         self.text = text
+        self._own_nodes = own_nodes
+        self.facts_read: set[str] = set()
+        """The lazy module facts a prefilter read through :meth:`module_fact` (the engine keys the result on them)."""
+        self._own_calls: dict[int, list[ast.Call]] = {}
+
+    @cached_property
+    def own(self) -> "ChunkSummary":
+        """The summary of the nodes a finding can be on (``own_nodes``): this one for a whole statement.
+        A rule's prefilter looks there for the node it would report, and in this summary for context."""
+        if self._own_nodes is None or len(self._own_nodes) == len(self.nodes):
+            return self
+        own = ChunkSummary(self._own_nodes, self.module_ctx, self._imports, self.text)
+        own.facts_read = self.facts_read  # one record of the facts read
+        own._own_calls = self._own_calls
+        return own
 
     def may_contain(self, word: str) -> bool:
         """False only when ``text`` is known and ``word`` is not in it."""
         return self.text is None or word in self.text
+
+    def module_fact(self, name: str):
+        """The lazy module fact ``name`` (:data:`~perf_lsp.analysis.module.LAZY_FACTS`: ``blocking_helpers``...),
+        for a prefilter that cannot decide without it; recorded in :attr:`facts_read`, so that a result decided
+        on it is not reused once it changes. Read it last, only when the chunk's own code cannot decide: the
+        module computes it on first use (a scan of every function)."""
+        self.facts_read.add(name)
+        return getattr(self.module_ctx, name)
+
+    # -- names through imports -------------------------------------------------------------------
+    @cached_property
+    def _import_table(self) -> dict[str, tuple[str, ...]]:
+        table: defaultdict[str, set[str]] = defaultdict(set)
+        for local, qualified in self._imports_found:
+            table[local].add(qualified)
+        for local, qualified in (self._imports or {}).items():
+            table[local].add(qualified)
+        return {local: tuple(found) for local, found in table.items()}
+
+    def qualified_names(self, name: str) -> set[str]:
+        """Every qualified name the dotted ``name`` (``rx.sub``) may stand for through an import: any of the
+        chunk's (whichever binding of the head wins) or the module's. A superset of what the rules' resolution
+        (:meth:`perf_lsp.analysis.semantic.SemanticModel.qualified_name`) gives; empty when nothing imports
+        the head."""
+        head, _, rest = name.partition(".")
+        found: set[str] = set()
+        for qualified in (*self._import_table.get(head, ()), self.module_ctx.imported(head)):
+            if qualified:
+                found.add(f"{qualified}.{rest}" if rest else qualified)
+        return found
+
+    def imported(self, name: str) -> bool:
+        """Whether an import of the chunk (or, for a unit, its class) or of the module binds ``name``."""
+        return name in self.local_imports or self.module_ctx.imported(name) is not None
+
+    def may_name_any(self, qualified: Iterable[str]) -> bool:
+        """Whether code of this chunk can name one of the ``qualified`` names (``requests.Session``) through
+        imports: an import of the chunk or the module binds it, or a package or module above it
+        (``requests``, ``requests.sessions``), or a module-level name is built by a call of it
+        (``ModuleContext.bindings``). False means no expression of the chunk resolves to one."""
+        wanted = frozenset(qualified)
+        bound = {qn for found in self._import_table.values() for qn in found}
+        bound.update(qn for _, qn in self.module_ctx.imports)
+        for qn in bound:
+            if qn in wanted or any(name.startswith(qn + ".") for name in wanted):
+                return True
+        return any(qn in wanted for _, qn in self.module_ctx.bindings)
+
+    # -- functions and their calls ---------------------------------------------------------------
+    @cached_property
+    def sync_functions(self) -> dict[str, list[ast.FunctionDef]]:
+        """The chunk's ``def`` (not ``async def``) statements by name, nested ones included."""
+        found: defaultdict[str, list[ast.FunctionDef]] = defaultdict(list)
+        for node in self.statements.get(ast.FunctionDef, ()):
+            found[node.name].append(node)
+        return dict(found)
+
+    def own_calls(self, func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.Call]:
+        """The calls that run in ``func``'s own code: its body, comprehensions included, and its decorators,
+        defaults and annotations (their calls belong to it too); not those of nested ``def``s, ``lambda``s and
+        classes. Remembered per function for the summary's life."""
+        found = self._own_calls.get(id(func))
+        if found is None:
+            found = self._own_calls[id(func)] = _own_calls(func)
+        return found
 
     @cached_property
     def by_type(self) -> dict[type, list[ast.AST]]:
@@ -165,6 +250,31 @@ class ChunkSummary:
         return any(kind in self.by_type for kind in _COMPREHENSIONS)
 
     @cached_property
+    def _in_loops(self) -> tuple[list, list]:
+        awaits: list[tuple[ast.AST | None, ast.Await, ast.AST]] = []
+        calls: list[tuple[ast.Call, ast.AST]] = []
+        _loop_walk(self.nodes, awaits, calls)
+        return awaits, calls
+
+    @property
+    def awaits_in_loops(self) -> list[tuple[ast.AST | None, ast.Await, ast.AST]]:
+        """(the nearest ``def`` around it or None, ``await <call>``, the innermost loop that runs it once per
+        iteration) for every awaited call that runs in a loop of its own function (or of the chunk's top
+        level). The loop as :meth:`~perf_lsp.analysis.semantic.SemanticModel.repeating_loop` finds it: a
+        ``for``/``async for`` loop's body (not its iterable or ``else``), a ``while`` loop's test and body, a
+        comprehension's element, conditions and inner iterables (not its first iterable); the body of a
+        ``def``, ``lambda`` or class in between is code of its own (a ``lambda``'s or a class's: no ``def``).
+        A ``def``'s decorators, defaults and annotations and a class's bases count as the code around them:
+        a superset of what ``repeating_loop`` finds, as a prefilter needs."""
+        return self._in_loops[0]
+
+    @property
+    def calls_in_loops(self) -> list[tuple[ast.Call, ast.AST]]:
+        """(call, the innermost loop that runs it once per iteration) for every call in a loop of its own
+        function or of the chunk's top level (the loop as for :attr:`awaits_in_loops`)."""
+        return self._in_loops[1]
+
+    @cached_property
     def has_awaited_pair(self) -> bool:
         """Whether an ``async def`` in the chunk has two ``x = await ...`` statements in a row in one block."""
         return any(_has_awaited_pair(node) for node in self.statements.get(ast.AsyncFunctionDef, ()))
@@ -189,6 +299,87 @@ class ChunkSummary:
                     qualified = f"{base}.{rest}" if rest else base
             out.append((name, qualified))
         return out
+
+
+def _own_calls(func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.Call]:
+    found: list[ast.Call] = []
+    todo: list[ast.AST] = [func]
+    pop, append, skip, ast_type, call = todo.pop, todo.append, _CONTEXTS, ast.AST, ast.Call
+    while todo:
+        node = pop()
+        kind = type(node)
+        if kind is call:
+            found.append(node)
+        elif kind in _OWN_BOUNDARIES and node is not func:
+            continue
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, ast_type):
+                if type(value) not in skip:
+                    append(value)
+            elif type(value) is list:
+                for item in value:
+                    if isinstance(item, ast_type):
+                        append(item)
+    return found
+
+
+_OWN_BOUNDARIES = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef})
+_COMPREHENSION_TYPES = frozenset({ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp})
+
+
+def _loop_walk(nodes: tuple[ast.AST, ...], awaits: list, calls: list) -> None:
+    """Fill :attr:`ChunkSummary.awaits_in_loops` and :attr:`ChunkSummary.calls_in_loops` in one walk."""
+    # (node, innermost repeating loop, nearest def); a def, lambda or class starts its own code
+    todo: list[tuple[ast.AST, ast.AST | None, ast.AST | None]] = [(node, None, None) for node in reversed(nodes)]
+    pop, append, skip, ast_type = todo.pop, todo.append, _CONTEXTS, ast.AST
+    while todo:
+        node, loop, func = pop()
+        kind = type(node)
+        if kind in _OWN_BOUNDARIES:
+            inner = node if kind is ast.FunctionDef or kind is ast.AsyncFunctionDef else None
+            for name in node._fields:  # decorators, defaults and bases run outside, the body inside
+                value = getattr(node, name, None)
+                own = name == "body" or (name == "args" and kind is ast.Lambda)
+                if isinstance(value, ast_type):
+                    append((value, None, inner) if own else (value, loop, func))
+                elif type(value) is list:
+                    for item in value:
+                        if isinstance(item, ast_type):
+                            append((item, None, inner) if own else (item, loop, func))
+            continue
+        if kind is ast.For or kind is ast.AsyncFor:
+            append((node.target, loop, func))
+            append((node.iter, loop, func))
+            todo.extend((stmt, node, func) for stmt in node.body)
+            todo.extend((stmt, loop, func) for stmt in node.orelse)
+            continue
+        if kind is ast.While:
+            append((node.test, node, func))
+            todo.extend((stmt, node, func) for stmt in node.body)
+            todo.extend((stmt, loop, func) for stmt in node.orelse)
+            continue
+        if kind in _COMPREHENSION_TYPES:
+            for index, generator in enumerate(node.generators):
+                append((generator.iter, loop if index == 0 else node, func))
+                append((generator.target, node, func))
+                todo.extend((test, node, func) for test in generator.ifs)
+            todo.extend((getattr(node, name), node, func) for name in ("elt", "key", "value") if hasattr(node, name))
+            continue
+        if loop is not None:
+            if kind is ast.Call:
+                calls.append((node, loop))
+            elif kind is ast.Await and type(node.value) is ast.Call:
+                awaits.append((func, node, loop))
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, ast_type):
+                if type(value) not in skip:
+                    append((value, loop, func))
+            elif type(value) is list:
+                for item in value:
+                    if isinstance(item, ast_type):
+                        append((item, loop, func))
 
 
 _CONTEXTS = frozenset({ast.Load, ast.Store, ast.Del})
@@ -216,16 +407,20 @@ def _awaited_assignment(stmt: ast.stmt) -> bool:
 
 
 def _has_awaited_pair(func: ast.AsyncFunctionDef) -> bool:
+    # the blocks of every statement inside (nested ``def``s' and classes' too): statements hold
+    # statements only through these fields, so expressions are never walked
     blocks = [func.body]
-    for node in ast.walk(func):
-        if node is func:
-            continue
+    todo = list(func.body)
+    while todo:
+        node = todo.pop()
         for field in ("body", "orelse", "finalbody"):
             block = getattr(node, field, None)
-            if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+            if type(block) is list and block and isinstance(block[0], ast.stmt):
                 blocks.append(block)
-        if isinstance(node, ast.Try):
-            blocks.extend(h.body for h in node.handlers)
+                todo.extend(block)
+        for holder in (*getattr(node, "handlers", ()), *getattr(node, "cases", ())):
+            blocks.append(holder.body)
+            todo.extend(holder.body)
     for block in blocks:
         for first, second in zip(block, block[1:]):
             if _awaited_assignment(first) and _awaited_assignment(second):

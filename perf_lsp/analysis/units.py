@@ -171,7 +171,9 @@ class Unit:
     ``imports``: the class's imports (the whole statement's, as rules resolve
     names through them), None when they must come from the whole statement;
     ``import_text``: the class's import statements as code, for the rules' text
-    prefilters (a rule may apply because a sibling imports a package).
+    prefilters (a rule may apply because a sibling imports a package); ``own_nodes``:
+    those of ``nodes`` on the unit's own pieces (its member, or its class's header),
+    where its findings can be.
     """
 
     text: str
@@ -179,6 +181,7 @@ class Unit:
     nodes: tuple[ast.AST, ...]
     imports: tuple[tuple[str, str], ...] | None
     import_text: str = ""
+    own_nodes: tuple[ast.AST, ...] = ()
 
     @property
     def owned(self) -> tuple[tuple[int, int], ...]:
@@ -354,12 +357,15 @@ def _unit(
     nodes: list[ast.AST] = [node for _, header_nodes in outer for node in header_nodes]
     spans.append((header[0][0], header[0][1], owns_header))
     nodes.extend(header[1])
+    own: list[ast.AST] = list(header[1]) if owns_header else []
     chosen = chosen | {i for i in stubs if layout.members[i].signature is None}  # a one-line def: whole
     for index in sorted(chosen | set(stubs)):
         member = layout.members[index]
         if index in chosen:
             spans.append((base + member.start, member.end - member.start + 1, index in owned))
             nodes.extend(member.nodes)
+            if index in owned:
+                own.extend(member.nodes)
             continue
         end, indent, param = member.signature  # type: ignore[misc]  # a stub: signature and a mention
         spans.append((base + member.start, end - member.start + 1, False))
@@ -388,7 +394,7 @@ def _unit(
             parts[-1] += newline
         parts.append(indent + "pass" + newline)
         pieces.append((line, 0, 1, False))
-    return Unit("".join(parts), tuple(pieces), tuple(nodes), imports)
+    return Unit("".join(parts), tuple(pieces), tuple(nodes), imports, own_nodes=tuple(own))
 
 
 def replace_member(layout: ClassLayout, path: Sequence[int], new: Sequence[Member], delta: int) -> ClassLayout:

@@ -158,8 +158,10 @@ class Rule(cst.BatchableCSTVisitor):
     """The lazy :class:`~perf_lsp.analysis.module.ModuleContext` facts this rule reads
     (``blocking_helpers``, ``mutated_globals``; :data:`~perf_lsp.analysis.module.LAZY_FACTS`):
     they are computed only for statements this rule's :meth:`applies_to` and :meth:`wants`
-    admit (which must not read them themselves), and recorded with the statement's cached
-    result, which is not reused once they change."""
+    admit, and recorded with the statement's cached result, which is not reused once they
+    change. :meth:`applies_to` never reads them; :meth:`wants` may read one of them only
+    through :meth:`~perf_lsp.analysis.summaries.ChunkSummary.module_fact` (which records it),
+    and last, when the statement's own code cannot decide."""
     _trigger_re: ClassVar[re.Pattern[str] | None] = None
 
     def __init__(self, ctx: RuleContext) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -93,6 +94,8 @@ _PACKAGES = frozenset(
     for qn in (*EMBEDDING_CATALOG.constructors, *EMBEDDING_CATALOG.annotations, *(p for p, _, _ in EMBEDDING_CATALOG.prefixes))
 )
 """The packages whose imports can give a receiver one of the catalog's types."""
+_CREATE_OWNERS = frozenset({"embeddings", "Embedding"})
+"""``<owner>.create(input=...)``: OpenAI's embeddings endpoint (the client's attribute, the legacy class)."""
 _MESSAGE = "`{call}` called once per item in a loop; send the items in one request"
 
 
@@ -243,7 +246,29 @@ class EmbeddingApiCallInLoop(Rule):
 
     @classmethod
     def wants(cls, summary, settings) -> bool:
-        return summary.has_loops
+        """A call in a loop shaped like a per-item request the rule knows (``<x>.embeddings.create``,
+        ``<x>.Embedding.create``, an ``_LC_METHODS`` method, ``<x>.embed``, a per-item or one-item method of the
+        ``embeddings`` catalog, a method named like a batch embedding method), or any call in a loop when
+        ``extend-batchable-methods`` lists methods."""
+        if not summary.own.has_loops:
+            return False
+        custom = bool(settings.option(EXTEND_BATCHABLE_METHODS))
+        for call, _ in summary.own.calls_in_loops:
+            if custom:
+                return True
+            func = call.func
+            if type(func) is ast.Name and (func.id in _PER_ITEM_METHODS or func.id in _ONE_ITEM_METHODS):
+                return True
+            if type(func) is not ast.Attribute:
+                continue
+            attr = func.attr
+            if attr in _LC_METHODS or attr == "embed" or attr in _PER_ITEM_METHODS or attr in _ONE_ITEM_METHODS:
+                return True
+            if _batch_embedding_name(attr):
+                return True
+            if attr == "create" and type(func.value) is ast.Attribute and func.value.attr in _CREATE_OWNERS:
+                return True
+        return False
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func

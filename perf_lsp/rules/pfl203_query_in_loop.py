@@ -92,6 +92,8 @@ _CATALOG_ROOTS = frozenset(
     for qn in (*DB_CATALOG.constructors, *DB_CATALOG.annotations, *(prefix for prefix, _, _ in DB_CATALOG.prefixes))
 )
 """The packages whose imports can give a receiver one of the catalog's types."""
+_WANTED_METHODS = _ALL_METHODS | frozenset(_DISTINCTIVE) | frozenset(_ITEM_METHODS)
+"""What the prefilter looks for in a loop: a round trip of the catalog, a driver's own method, an item's write."""
 _CATALOG_ROOTS |= frozenset(p for entries in _DISTINCTIVE.values() for _, packages, _ in entries for p in packages)
 _CATALOG_ROOTS |= frozenset(p for _, packages in _ITEM_METHODS.values() for p in packages)
 _HANDLE_NAMES = frozenset({"cursor", "cur", "session", "db", "conn", "connection", "db_session", "dbsession"})
@@ -238,17 +240,23 @@ class QueryInLoop(Rule):
 
     @classmethod
     def wants(cls, summary, settings) -> bool:
-        """A loop, and either an import of a database package (the receivers' types come only from the
-        catalog, through imports) or ``<handle name>.execute(...)`` (a receiver known by its name)."""
-        if not summary.has_loops:
+        """A call of a round-trip method (``_WANTED_METHODS``) in a loop, and either an import of a database
+        package (the receivers' types come only from the catalog, through imports) or the call is
+        ``<handle name>.execute(...)`` (a receiver known by its name)."""
+        if not summary.own.has_loops:
             return False
-        if summary.module_ctx.import_roots & _CATALOG_ROOTS:
-            return True
-        if any(qn.split(".", 1)[0] in _CATALOG_ROOTS for qn in summary.local_imports.values()):
-            return True
-        for call in summary.calls if summary.may_contain("execute") else ():
+        catalog = bool(summary.module_ctx.import_roots & _CATALOG_ROOTS) or any(
+            qn.split(".", 1)[0] in _CATALOG_ROOTS for qn in summary.local_imports.values()
+        )
+        if not catalog and not summary.may_contain("execute"):
+            return False  # without the catalog only ``<handle name>.execute(...)`` can be reported
+        for call, _ in summary.own.calls_in_loops:
             func = call.func
-            if type(func) is ast.Attribute and func.attr == "execute":
+            if type(func) is not ast.Attribute or func.attr not in _WANTED_METHODS:
+                continue
+            if catalog:
+                return True
+            if func.attr == "execute":
                 handle = func.value
                 if type(handle) is ast.Attribute and type(handle.value) is ast.Name and handle.value.id == "self":
                     word = handle.attr

@@ -226,9 +226,10 @@ class SequentialAwaits(Rule):
 
     @classmethod
     def wants(cls, summary, settings) -> bool:
-        if summary.has_awaited_pair:
+        own = summary.own
+        if own.has_awaited_pair:
             return True
-        return any(_ast_awaits_apart(node) for node in summary.statements.get(ast.AsyncFunctionDef, ()))
+        return any(_ast_awaits_apart(node) for node in own.statements.get(ast.AsyncFunctionDef, ()))
 
     def __init__(self, ctx: RuleContext) -> None:
         super().__init__(ctx)

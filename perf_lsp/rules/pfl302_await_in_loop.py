@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+
 import libcst as cst
 
 from perf_lsp.analysis.bindings import (
@@ -214,7 +216,13 @@ class AwaitInLoop(Rule):
 
     @classmethod
     def wants(cls, summary, settings) -> bool:
-        return summary.has_loops
+        """An awaited call in an ``async def`` (not a test) whose innermost loop is a ``for`` loop's body or
+        a list, set or dict comprehension's: the loops the rule gathers (not ``while``, ``async for`` or a
+        generator expression)."""
+        return any(
+            type(loop) in _GATHERED_LOOPS and type(func) is ast.AsyncFunctionDef and not _is_test_name(func.name)
+            for func, _, loop in summary.own.awaits_in_loops
+        )
 
     def __init__(self, ctx: RuleContext) -> None:
         super().__init__(ctx)
@@ -637,6 +645,15 @@ def _model_api_request(call: cst.Call) -> bool:
         arg.star == "**" or (arg.keyword is not None and arg.keyword.value == "input" and is_batch(arg.value))
         for arg in call.args
     )
+
+
+_GATHERED_LOOPS = frozenset({ast.For, ast.ListComp, ast.SetComp, ast.DictComp})
+"""The :mod:`ast` loops whose awaited calls the rule may gather."""
+
+
+def _is_test_name(name: str) -> bool:
+    """The names :func:`~perf_lsp.rules.heuristics.is_test_function` gives to tests, which are not reported."""
+    return name.startswith("test_") or (name.startswith("test") and name[4:5].isupper())
 
 
 def _is_reversed_call(expr: cst.BaseExpression, ctx: RuleContext) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+
 import libcst as cst
 
 from perf_lsp.analysis.bindings import binds_locally, first_param, target_leaves
@@ -15,10 +17,11 @@ from perf_lsp.analysis.blocking import (
     INSTEAD_SOCKET,
 )
 from perf_lsp.analysis.concurrency import held_thread_lock, uses_other_event_loop
+from perf_lsp.analysis.imports import dotted_name
 from perf_lsp.analysis.loops import per_item_in_loop
 from perf_lsp.analysis.receivers import TypeCatalog, resolver
 from perf_lsp.analysis.summaries import function_summary
-from perf_lsp.analysis.sync_clients import SDK_SUGGESTIONS, returns_lazy_result, sync_client_call
+from perf_lsp.analysis.sync_clients import SDK_IMPORT_ROOTS, SDK_SUGGESTIONS, returns_lazy_result, sync_client_call
 from perf_lsp.analysis.tree import SCOPES, dotted, walk
 from perf_lsp.fix.codemod import replace_node
 from perf_lsp.fix.context import FixContext
@@ -44,6 +47,10 @@ _RECEIVERS = TypeCatalog(
     methods={("connection", "cursor"): "cursor"},
 )
 """Sync HTTP sessions, database connections and their cursors: the receivers whose methods block."""
+_RECEIVER_METHODS = _SESSION_METHODS | _CONNECTION_METHODS | _CURSOR_METHODS
+_RECEIVER_NAMES = frozenset({*_RECEIVERS.constructors, *_RECEIVERS.annotations})
+"""What the prefilter looks for: a call of one of these methods blocks only on a receiver built (or annotated)
+by one of these names, which the code can name only through an import."""
 
 
 
@@ -192,7 +199,61 @@ class BlockingCallInAsync(Rule):
 
     @classmethod
     def wants(cls, summary, settings) -> bool:
-        return summary.has_async_def
+        """An ``async def`` whose own code makes a call :func:`blocking_call` may report (a name of
+        ``BLOCKING_CALLS`` or ``extend-blocking-calls`` through the imports, ``open``, a session, connection
+        or cursor method when the imports can name one of their constructors, any method call when the module
+        imports a sync SDK or driver package, ``sync_clients.SDK_IMPORT_ROOTS``), or calls a helper that
+        makes one: a ``def`` of the chunk by that name (``self.<name>()``, ``<name>()``), or, for a bare
+        name nothing imports, a module-level helper of ``blocking_helpers`` (read last)."""
+        if not summary.own.has_async_def:
+            return False
+        names = BLOCKING_CALLS.keys() | dict(settings.option(EXTEND_BLOCKING_CALLS)).keys()
+        receivers = summary.may_name_any(_RECEIVER_NAMES)
+        roots = summary.module_ctx.import_roots | {
+            qn.split(".", 1)[0] for found in summary._import_table.values() for qn in found
+        }
+        sdk = bool(SDK_IMPORT_ROOTS & roots)  # a sync SDK client or driver: any method may be a round trip
+
+        def may_block(call: ast.Call) -> bool:
+            target = call.func
+            name = dotted_name(target)
+            if name is not None and (name == "open" or not names.isdisjoint(summary.qualified_names(name))):
+                return True
+            if sdk and isinstance(target, ast.Attribute):
+                return True
+            return receivers and isinstance(target, ast.Attribute) and target.attr in _RECEIVER_METHODS
+
+        helpers: dict[str, bool] = {}
+        module_helpers: set[str] = set()
+        for func in summary.own.statements_of(ast.AsyncFunctionDef):  # where a finding can be
+            if _is_test_name(func.name):
+                continue
+            args = func.args
+            owner = (args.posonlyargs or args.args or [None])[0]
+            for call in summary.own_calls(func):
+                if may_block(call):
+                    return True
+                target = call.func
+                if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+                    if owner is None or target.value.id != owner.arg:
+                        continue
+                    name = target.attr
+                elif isinstance(target, ast.Name):
+                    name = target.id
+                    if not summary.imported(name):
+                        module_helpers.add(name)
+                else:
+                    continue
+                found = helpers.get(name)
+                if found is None:
+                    found = helpers[name] = any(
+                        may_block(inner) for helper in summary.sync_functions.get(name, ()) for inner in summary.own_calls(helper)
+                    )
+                if found:
+                    return True
+        if not module_helpers:
+            return False
+        return any(name in module_helpers for name, _ in summary.module_fact("blocking_helpers"))
 
     def visit_Call(self, node: cst.Call) -> None:
         func = self.ctx.enclosing_function(node)
@@ -282,6 +343,11 @@ class BlockingCallInAsync(Rule):
             return None
         via = self.ctx.memo(_first_blocking_in, helper, self.ctx, (helper, *resolver(self.ctx, _RECEIVERS).scopes_at(around)))
         return (label, "", via) if via else None
+
+
+def _is_test_name(name: str) -> bool:
+    """The names :func:`~perf_lsp.rules.heuristics.is_test_function` gives to tests, which are not reported."""
+    return name.startswith("test_") or (name.startswith("test") and name[4:5].isupper())
 
 
 def _returns_blocking_handle(call: cst.Call, suggestion: str) -> bool:

@@ -162,9 +162,9 @@ class MutableDefaultArgument(Rule):
     @classmethod
     def wants(cls, summary, settings) -> bool:
         """A ``def``/``lambda`` with a default that may be mutable, on a parameter the rule does not exempt."""
-        functions = summary.statements_of(ast.FunctionDef, ast.AsyncFunctionDef)
+        functions = summary.own.statements_of(ast.FunctionDef, ast.AsyncFunctionDef)  # where a finding can be
         if summary.text is None or _LAMBDA_DEFAULT.search(summary.text):
-            functions = [*functions, *summary.of_type(ast.Lambda)]
+            functions = [*functions, *summary.own.of_type(ast.Lambda)]
         for func in functions:
             args = func.args
             positional = [*args.posonlyargs, *args.args]
