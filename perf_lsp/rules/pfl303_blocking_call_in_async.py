@@ -203,8 +203,9 @@ class BlockingCallInAsync(Rule):
         ``BLOCKING_CALLS`` or ``extend-blocking-calls`` through the imports, ``open``, a session, connection
         or cursor method when the imports can name one of their constructors, any method call when the module
         imports a sync SDK or driver package, ``sync_clients.SDK_IMPORT_ROOTS``), or calls a helper that
-        makes one: a ``def`` of the chunk by that name (``self.<name>()``, ``<name>()``), or, for a bare
-        name nothing imports, a module-level helper of ``blocking_helpers`` (read last)."""
+        makes one: a ``def`` of the chunk by that name (``self.<name>()``, ``<name>()``), for a bare name
+        nothing imports, a module-level helper of ``blocking_helpers`` (read last), or an imported function
+        the project index says blocks (``ModuleContext.imported_helpers``)."""
         if not summary.own.has_async_def:
             return False
         names = BLOCKING_CALLS.keys() | dict(settings.option(EXTEND_BLOCKING_CALLS)).keys()
@@ -225,6 +226,7 @@ class BlockingCallInAsync(Rule):
 
         helpers: dict[str, bool] = {}
         module_helpers: set[str] = set()
+        imported_blocking = {local for local, facts in summary.module_ctx.imported_helpers if facts.blocks}
         for func in summary.own.statements_of(ast.AsyncFunctionDef):  # where a finding can be
             if _is_test_name(func.name):
                 continue
@@ -242,6 +244,8 @@ class BlockingCallInAsync(Rule):
                     name = target.id
                     if not summary.imported(name):
                         module_helpers.add(name)
+                    elif name in imported_blocking:  # a function of another module of the project that blocks
+                        return True
                 else:
                     continue
                 found = helpers.get(name)
