@@ -23,7 +23,7 @@ confirms it.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -476,6 +476,25 @@ def may_call_helper(dotted_callee: str | None, qualified: str | None = None, mod
 
 
 _BUILTINS = frozenset(dir(builtins))
+
+
+def helper_calls_may_matter(summary, calls: Iterable[tuple[str | None, str | None]]) -> bool:
+    """For a prefilter, after :func:`may_call_helper`: whether one of ``calls`` ((dotted callee, qualified
+    name) pairs it admitted) may be a helper a rule reports one call deep: an imported one (its facts come
+    from the project index), or a function or method of the module whose facts say it builds, returns,
+    requests or blocks (:attr:`FunctionFacts.interesting`). Reads the lazy fact ``helper_facts`` through
+    ``summary.module_fact`` (recorded with the result), last, only when there is such a call."""
+    local: set[str] = set()
+    for callee, qualified in calls:
+        if qualified is not None:
+            return True
+        if callee:
+            local.add(callee.rsplit(".", 1)[-1])
+    if not local:
+        return False
+    return any(
+        facts.interesting and key.rsplit(".", 1)[-1] in local for key, facts in summary.module_fact("helper_facts")
+    )
 
 
 def _helper_table(ctx: SemanticModel) -> dict[str, FunctionFacts]:

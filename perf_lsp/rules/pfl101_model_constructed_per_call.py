@@ -6,7 +6,7 @@ import libcst as cst
 
 from perf_lsp.analysis import catalogs
 from perf_lsp.analysis.expressions import is_literal
-from perf_lsp.analysis.receivers import HelperCall, called_helper, may_call_helper
+from perf_lsp.analysis.receivers import HelperCall, called_helper, helper_calls_may_matter, may_call_helper
 from perf_lsp.analysis.semantic import assigned_target
 from perf_lsp.analysis.summaries import built_value_escapes
 from perf_lsp.analysis.tree import dotted
@@ -163,9 +163,10 @@ class ModelConstructedPerCall(Rule):
     @classmethod
     def wants(cls, summary, settings) -> bool:
         extra = settings.option(EXTEND_HEAVY_CONSTRUCTORS)
-        return any(
-            is_heavy_constructor(qn, extra) or may_call_helper(name, qn, summary.module_ctx) for name, qn in summary.call_names
-        )
+        if any(is_heavy_constructor(qn, extra) for _, qn in summary.call_names):
+            return True
+        helpers = [(name, qn) for name, qn in summary.call_names if may_call_helper(name, qn, summary.module_ctx)]
+        return bool(helpers) and helper_calls_may_matter(summary, helpers)
 
     def visit_Call(self, node: cst.Call) -> None:
         qn = self.ctx.qualified_name(node.func)

@@ -9,7 +9,7 @@ import libcst as cst
 from perf_lsp.analysis import catalogs
 from perf_lsp.analysis.bindings import local_binding_index, referenced_names
 from perf_lsp.analysis.expressions import is_literal
-from perf_lsp.analysis.receivers import HelperCall, called_helper, may_call_helper
+from perf_lsp.analysis.receivers import HelperCall, called_helper, helper_calls_may_matter, may_call_helper
 from perf_lsp.analysis.semantic import assigned_target
 from perf_lsp.analysis.summaries import built_value_escapes
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, dotted, walk
@@ -187,10 +187,10 @@ class ClientConstructedPerCall(Rule):
     @classmethod
     def wants(cls, summary, settings) -> bool:
         extra = settings.option(EXTEND_CLIENTS)
-        return any(
-            is_sdk_client(qn, extra) or qn in _BOTO3_SESSIONS or may_call_helper(name, qn, summary.module_ctx)
-            for name, qn in summary.call_names
-        )
+        if any(is_sdk_client(qn, extra) or qn in _BOTO3_SESSIONS for _, qn in summary.call_names):
+            return True
+        helpers = [(name, qn) for name, qn in summary.call_names if may_call_helper(name, qn, summary.module_ctx)]
+        return bool(helpers) and helper_calls_may_matter(summary, helpers)
 
     def visit_Call(self, node: cst.Call) -> None:
         qn = self.ctx.qualified_name(node.func)

@@ -7,7 +7,7 @@ import re
 import libcst as cst
 
 from perf_lsp.analysis import catalogs
-from perf_lsp.analysis.receivers import HelperCall, called_helper, may_call_helper
+from perf_lsp.analysis.receivers import HelperCall, called_helper, helper_calls_may_matter, may_call_helper
 from perf_lsp.analysis.semantic import assigned_target
 from perf_lsp.analysis.summaries import built_value_escapes
 from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, children, dotted, walk
@@ -210,7 +210,10 @@ class ConnectionPerCall(Rule):
 
     @classmethod
     def wants(cls, summary, settings) -> bool:
-        return any(qn in CONNECTIONS or may_call_helper(name, qn, summary.module_ctx) for name, qn in summary.call_names)
+        if any(qn in CONNECTIONS for _, qn in summary.call_names):
+            return True
+        helpers = [(name, qn) for name, qn in summary.call_names if may_call_helper(name, qn, summary.module_ctx)]
+        return bool(helpers) and helper_calls_may_matter(summary, helpers)
 
     def visit_Call(self, node: cst.Call) -> None:
         qn = self.ctx.qualified_name(node.func)

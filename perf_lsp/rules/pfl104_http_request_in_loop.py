@@ -13,7 +13,7 @@ from perf_lsp.analysis.bindings import (
     target_names,
 )
 from perf_lsp.analysis.loops import in_handler, is_batch, loop_targets, varying_loop
-from perf_lsp.analysis.receivers import HelperCall, called_helper, may_call_helper
+from perf_lsp.analysis.receivers import HelperCall, called_helper, helper_calls_may_matter, may_call_helper
 from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, children, dotted, walk
 from perf_lsp.fix.codemod import replace_node, replace_nodes
 from perf_lsp.fix.context import FixContext
@@ -166,9 +166,12 @@ class HttpRequestInLoop(Rule):
 
     @classmethod
     def wants(cls, summary, settings) -> bool:
-        return summary.has_loops and any(
-            _request_function(qn) or may_call_helper(name, qn, summary.module_ctx) for name, qn in summary.call_names
-        )
+        if not summary.has_loops:
+            return False
+        if any(_request_function(qn) for _, qn in summary.call_names):
+            return True
+        helpers = [(name, qn) for name, qn in summary.call_names if may_call_helper(name, qn, summary.module_ctx)]
+        return bool(helpers) and helper_calls_may_matter(summary, helpers)
 
     def visit_Call(self, node: cst.Call) -> None:
         qualified = self.ctx.qualified_name(node.func)
