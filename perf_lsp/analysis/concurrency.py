@@ -16,7 +16,7 @@ from perf_lsp.analysis.bindings import all_params, first_param
 from perf_lsp.analysis.effects import Answer, Effect, io_ish, module_effects
 from perf_lsp.analysis.receivers import TypeCatalog, resolver
 from perf_lsp.analysis.semantic import SemanticModel
-from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, dotted, walk
+from perf_lsp.analysis.tree import FUNCTION_BOUNDARIES, dotted, loop_head, walk
 from perf_lsp.analysis.words import camel_to_snake, words_of
 
 OTHER_EVENT_LOOPS = frozenset({"trio", "anyio", "curio"})
@@ -284,12 +284,10 @@ def ordered_dispatch(call: cst.Call, loop: cst.CSTNode, func: cst.FunctionDef, c
     ("in order", "in registration order", "before ..."); or the call is passed a local that starts
     empty (``state = {}``, ``seen = set()``) and is passed again in the next iteration: the calls
     share what they put in it."""
-    if isinstance(loop, cst.For):
-        iterable, target = loop.iter, loop.target
-    elif isinstance(loop, (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)):
-        iterable, target = loop.for_in.iter, loop.for_in.target
-    else:
+    head = loop_head(loop)
+    if head is None:
         return None
+    iterable, target = head
     while isinstance(iterable, cst.Call):
         if isinstance(iterable.func, cst.Attribute) and iterable.func.attr.value in {"values", "items", "keys", "copy"}:
             iterable = iterable.func.value

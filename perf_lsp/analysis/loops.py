@@ -25,7 +25,16 @@ from perf_lsp.analysis.bindings import (
     target_leaves,
 )
 from perf_lsp.analysis.semantic import SemanticModel
-from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, SCOPES, children, dotted, index_of, walk
+from perf_lsp.analysis.tree import (
+    COMPREHENSIONS,
+    FUNCTION_BOUNDARIES,
+    SCOPES,
+    children,
+    dotted,
+    index_of,
+    loop_head,
+    walk,
+)
 from perf_lsp.analysis.words import camel_to_snake
 
 # -- loops over independent items --------------------------------------------
@@ -502,13 +511,10 @@ def fallback_after_batch(ctx: SemanticModel, loop: cst.CSTNode, func: cst.Functi
     the same iterable to one call: a per-item fallback after a failed batch call, which runs only
     when the batch failed (``try: vectors = await embed_batch(texts)`` / ``except ...: for t in texts: ...``).
     Looked for up to ``func``."""
-    if isinstance(loop, cst.For):
-        iterable = loop.iter
-    elif isinstance(loop, COMPREHENSIONS):
-        iterable = loop.for_in.iter
-    else:
+    head = loop_head(loop)
+    if head is None:
         return False
-    wanted = ctx.code(iterable)
+    wanted = ctx.code(head[0])
     for anc in ctx.ancestors(loop):
         if anc is func or isinstance(anc, FUNCTION_BOUNDARIES):
             return False

@@ -33,6 +33,16 @@ SCOPES = FUNCTION_BOUNDARIES + COMPREHENSIONS
 """Every node that opens a scope for names (a walk over one scope's own code stops at these)."""
 
 
+def loop_head(loop: cst.CSTNode) -> tuple[cst.BaseExpression, cst.BaseAssignTargetExpression] | None:
+    """(what it iterates over, its target) of a ``for`` loop or a comprehension (its first ``for``); None
+    for any other node."""
+    if isinstance(loop, cst.For):
+        return loop.iter, loop.target
+    if isinstance(loop, COMPREHENSIONS):
+        return loop.for_in.iter, loop.for_in.target
+    return None
+
+
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
 _PUNCTUATION_FIELDS = frozenset(
     {

@@ -10,7 +10,7 @@ from perf_lsp.analysis.bindings import occurrences_in
 from perf_lsp.analysis.expressions import is_builtin_call, is_literal
 from perf_lsp.analysis.loops import invariant_loop
 from perf_lsp.analysis.semantic import runs_before
-from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, in_nested_scope, inside, walk
+from perf_lsp.analysis.tree import COMPREHENSIONS, FUNCTION_BOUNDARIES, in_nested_scope, inside, loop_head, walk
 from perf_lsp.fix.codemod import replace_nodes
 from perf_lsp.fix.context import FixContext
 from perf_lsp.model import Applicability
@@ -458,11 +458,9 @@ def _unhashable_items(annotation: cst.BaseExpression) -> bool:
 def _literal_iterable(loop: cst.CSTNode) -> bool:
     """A ``for`` loop or comprehension over a display of constants (``for host in ("a", "b"):``): a few
     iterations fixed by the code."""
-    if isinstance(loop, cst.For):
-        iterable = loop.iter
-    elif isinstance(loop, COMPREHENSIONS):
-        iterable = loop.for_in.iter
-    else:
+    head = loop_head(loop)
+    if head is None:
         return False
+    iterable = head[0]
     return isinstance(iterable, (cst.List, cst.Tuple, cst.Set)) and is_literal(iterable)
 
