@@ -38,7 +38,6 @@ import os
 import random
 import subprocess
 import sys
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -252,14 +251,7 @@ def validate(data: dict, name: str) -> list[str]:
 
 def load(path: Path) -> dict:
     """The parsed sample file at ``path``; ``SampleError`` listing every problem when it is not valid."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise SampleError(f"{path.name}: {error}") from error
-    problems = validate(data, path.name)
-    if problems:
-        raise SampleError("\n".join(problems))
-    return data
+    return recall.load_valid(path, validate, SampleError)
 
 
 def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float] | None:

@@ -34,10 +34,11 @@ import os
 import subprocess
 import sys
 import tempfile
-import tomllib
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import tomllib
 
 FAMILY_CODES: dict[str, tuple[str, ...]] = {
     "model-per-call": ("PFL101",),
@@ -163,15 +164,22 @@ def validate(data: dict, name: str) -> list[str]:
     return problems
 
 
-def load(path: Path) -> Labels:
-    """The label file at ``path``; ``LabelError`` listing every problem when it is not valid TOML or not valid."""
+def load_valid(path: Path, validate_data, error: type[ValueError]) -> dict:
+    """The TOML file at ``path`` parsed and checked by ``validate_data(data, file name) -> problems``;
+    raises ``error`` naming the file (unreadable, not UTF-8, not TOML) or listing every problem."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise LabelError(f"{path.name}: {error}") from error
-    problems = validate(data, path.name)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise error(f"{path.name}: {exc}") from exc
+    problems = validate_data(data, path.name)
     if problems:
-        raise LabelError("\n".join(problems))
+        raise error("\n".join(problems))
+    return data
+
+
+def load(path: Path) -> Labels:
+    """The label file at ``path``; ``LabelError`` listing every problem when it is not valid TOML or not valid."""
+    data = load_valid(path, validate, LabelError)
     labels = Labels(data["project"], data["version"], path)
     for entry in data["entry"]:
         labels.entries.append(

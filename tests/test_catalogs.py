@@ -69,39 +69,27 @@ def test_names_and_field_map_read_name_and_names():
 
 
 # -- the rules agree with the catalogs --------------------------------------------------------
-@pytest.mark.parametrize("qualified", _sample(catalogs.names("models", "heavy")))
-def test_models_heavy_loader_is_reported_per_call(qualified):
+_CONSTRUCTED = [
+    # (catalog, table, how many to sample, code, a use of the constructor ``{expr}``: one source per entry)
+    ("models", "heavy", 12, "PFL101", "\n\ndef answer(question):\n    model = {expr}('some-model')\n    return model(question)\n"),
+    ("models", "embedding_model", 12, "PFL201", "\nMODEL = {expr}('some-model')\n\n\ndef index(texts):\n    return [MODEL.encode(t) for t in texts]\n"),
+    ("clients", "sdk", 20, "PFL102", "\n\ndef answer(question):\n    client = {expr}('x')\n    return client.ask(question)\n"),
+    ("clients", "http", 12, "PFL103", "\n\ndef fetch(url):\n    client = {expr}()\n    return client.get(url)\n"),
+    ("databases", "connection", 20, "PFL103", "\n\ndef lookup(key):\n    handle = {expr}('dsn')\n    return handle.get(key)\n"),
+]
+
+
+@pytest.mark.parametrize(
+    ("qualified", "code", "use"),
+    [
+        pytest.param(qualified, code, use, id=f"{catalog}.{table}:{qualified}")
+        for catalog, table, count, code, use in _CONSTRUCTED
+        for qualified in _sample(catalogs.names(catalog, table), count)
+    ],
+)
+def test_a_catalogued_constructor_is_reported_where_its_rule_says(qualified, code, use):
     imp, expr = _use(qualified)
-    source = f"{imp}\n\ndef answer(question):\n    model = {expr}('some-model')\n    return model(question)\n"
-    assert "PFL101" in _codes(source)
-
-
-@pytest.mark.parametrize("qualified", _sample(catalogs.names("models", "embedding_model")))
-def test_models_embedding_model_encode_per_item_is_reported(qualified):
-    imp, expr = _use(qualified)
-    source = f"{imp}\nMODEL = {expr}('some-model')\n\n\ndef index(texts):\n    return [MODEL.encode(t) for t in texts]\n"
-    assert "PFL201" in _codes(source)
-
-
-@pytest.mark.parametrize("qualified", _sample(catalogs.names("clients", "sdk"), 20))
-def test_clients_sdk_client_is_reported_per_call(qualified):
-    imp, expr = _use(qualified)
-    source = f"{imp}\n\ndef answer(question):\n    client = {expr}('x')\n    return client.ask(question)\n"
-    assert "PFL102" in _codes(source)
-
-
-@pytest.mark.parametrize("qualified", _sample(catalogs.names("clients", "http")))
-def test_clients_http_client_is_reported_per_call(qualified):
-    imp, expr = _use(qualified)
-    source = f"{imp}\n\ndef fetch(url):\n    client = {expr}()\n    return client.get(url)\n"
-    assert "PFL103" in _codes(source)
-
-
-@pytest.mark.parametrize("qualified", _sample(catalogs.names("databases", "connection"), 20))
-def test_databases_connection_is_reported_per_call(qualified):
-    imp, expr = _use(qualified)
-    source = f"{imp}\n\ndef lookup(key):\n    handle = {expr}('dsn')\n    return handle.get(key)\n"
-    assert "PFL103" in _codes(source)
+    assert code in _codes(imp + use.format(expr=expr))
 
 
 def _embedding_clients() -> list[tuple[str, str]]:

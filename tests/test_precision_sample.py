@@ -8,14 +8,13 @@ right on a small synthetic file.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
-import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
+from scripts import load_script
 
 from perf_lsp.rules import CODES, REGISTRY
 
@@ -24,15 +23,7 @@ SCRIPT = ROOT / "benchmarks" / "precision.py"
 SAMPLES = sorted((ROOT / "benchmarks" / "precision").glob("sample-*.toml"))
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("precision_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-precision = _load_script()
+precision = load_script("precision")
 
 
 def _finding(number: int, code: str = "PFL401", project: str = "demo") -> object:

@@ -8,14 +8,14 @@ project (perf-lsp in a subprocess, no download).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
+from scripts import load_script
 
 from perf_lsp.rules import CODES
 
@@ -24,15 +24,7 @@ SCRIPT = ROOT / "benchmarks" / "recall.py"
 LABELS = ROOT / "benchmarks" / "recall" / "labels"
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("recall_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-recall = _load_script()
+recall = load_script("recall")
 LABEL_FILES = sorted(LABELS.glob("*.toml"))
 
 
