@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import random
 import subprocess
 import sys
@@ -123,39 +122,14 @@ def packages(root: Path) -> list[str]:
 
 
 def run_check(project: str, version: str, root: Path) -> list[Finding]:
-    """This checkout's ``--select ALL`` findings on the whole installed package under ``root``.
-
-    Runs in a subprocess with ``PYTHONPATH`` set to this checkout and the checkout as the working
-    directory. Raises ``recall.CheckError`` on an exit status other than 0/1 or output that is not
-    a JSON list.
-    """
-    command = [sys.executable, "-m", "perf_lsp", "check", "--output-format", "json", "--no-cache",
-               "--exit-zero", "--select", "ALL"]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(CHECKOUT), env.get("PYTHONPATH", "")) if p)
-    proc = subprocess.run(
-        [*command, *(str(root / name) for name in packages(root))],
-        capture_output=True, text=True, env=env, cwd=CHECKOUT, check=False,
-    )
-    if proc.returncode not in (0, 1):
-        raise recall.CheckError(f"perf-lsp exited {proc.returncode} on {root}:\n{proc.stderr[-2000:]}")
-    try:
-        raw = json.loads(proc.stdout)
-    except json.JSONDecodeError as error:
-        raise recall.CheckError(f"perf-lsp printed no JSON on {root}: {error}\n{proc.stderr[-2000:]}") from error
-    if not isinstance(raw, list):
-        raise recall.CheckError(f"perf-lsp printed a JSON {type(raw).__name__}, not a list, on {root}")
-    resolved = root.resolve()
-    findings = []
-    for item in raw:
-        path = Path(item["filename"]).resolve()
-        try:
-            relative = path.relative_to(resolved).as_posix()
-        except ValueError:
-            relative = path.as_posix()
-        findings.append(Finding(project, version, relative, int(item["location"]["row"]),
-                                int(item["location"]["column"]), str(item["code"]), str(item["message"])))
-    return findings
+    """This checkout's ``--select ALL`` findings on the whole installed package under ``root``
+    (:func:`recall.check_json`: a subprocess on this checkout; raises ``recall.CheckError`` on an exit
+    status other than 0/1 or output that is not a JSON list)."""
+    return [
+        Finding(project, version, relative, int(item["location"]["row"]), int(item["location"]["column"]),
+                str(item["code"]), str(item["message"]))
+        for relative, item in recall.check_json(root, packages(root), select_all=True)
+    ]
 
 
 def _toml_string(value: str) -> str:

@@ -261,8 +261,9 @@ class CheckError(RuntimeError):
     """perf-lsp crashed or printed something that is not its JSON output."""
 
 
-def run_check(root: Path, paths: list[str], select_all: bool) -> list[Finding]:
-    """This checkout's findings on ``paths`` (relative to ``root``), with the default rules or ``--select ALL``.
+def check_json(root: Path, paths: list[str], select_all: bool) -> list[tuple[str, dict]]:
+    """This checkout's findings on ``paths`` (relative to ``root``), with the default rules or ``--select ALL``:
+    (the file's path relative to ``root``, posix; the finding as ``--output-format json`` prints it).
 
     perf-lsp runs in a subprocess with ``PYTHONPATH`` set to this checkout and the checkout as the
     working directory (so that a package of the checked project never shadows one perf-lsp imports).
@@ -286,15 +287,23 @@ def run_check(root: Path, paths: list[str], select_all: bool) -> list[Finding]:
     if not isinstance(raw, list):
         raise CheckError(f"perf-lsp printed a JSON {type(raw).__name__}, not a list, on {root}")
     resolved = root.resolve()
-    findings = []
+    out = []
     for item in raw:
         path = Path(item["filename"]).resolve()
         try:
             relative = path.relative_to(resolved).as_posix()
         except ValueError:
             relative = path.as_posix()
-        findings.append(Finding(relative, int(item["location"]["row"]), str(item["code"])))
-    return findings
+        out.append((relative, item))
+    return out
+
+
+def run_check(root: Path, paths: list[str], select_all: bool) -> list[Finding]:
+    """:func:`check_json`'s findings as (file, line, code)."""
+    return [
+        Finding(relative, int(item["location"]["row"]), str(item["code"]))
+        for relative, item in check_json(root, paths, select_all)
+    ]
 
 
 def matches(entry: Entry, findings: list[Finding]) -> list[Finding]:
