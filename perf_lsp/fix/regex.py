@@ -63,6 +63,12 @@ class RegexCall:
     key: tuple | None
 
 
+def calls_re(call_names) -> bool:
+    """Structural test on a chunk's ``(dotted callee, qualified name)`` pairs (``ChunkSummary.call_names``):
+    does it call ``re.compile`` or a function of :data:`REGEX_FUNCTIONS`?"""
+    return any(qn == "re.compile" or (qn and qn.startswith("re.") and qn[3:] in REGEX_FUNCTIONS) for _, qn in call_names)
+
+
 def may_call_re(text: str, module_ctx: ModuleContext) -> bool:
     """Cheap text test: can ``text`` (a chunk of a module with ``module_ctx``) call ``re.compile`` or a
     function of :data:`REGEX_FUNCTIONS` through any import form?"""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from perf_lsp.fix.regex import REGEX_FUNCTIONS, hoist_fix, may_call_re, regex_call
+from perf_lsp.fix.regex import calls_re, hoist_fix, may_call_re, regex_call
 from perf_lsp.model import Applicability
 from perf_lsp.rules.base import Rule, RuleContext
 from perf_lsp.rules.heuristics import ONE_TIME_METHODS, in_lazy_init, is_cached_function
@@ -99,7 +99,7 @@ class RegexNotPrecompiled(Rule):
 
     @classmethod
     def wants(cls, summary, settings) -> bool:
-        return any(qn == "re.compile" or (qn and qn[3:] in REGEX_FUNCTIONS and qn.startswith("re.")) for _, qn in summary.call_names)
+        return calls_re(summary.call_names)
 
     def visit_Call(self, node: cst.Call) -> None:
         qn = self.ctx.qualified_name(node.func)
